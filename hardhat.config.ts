@@ -1,0 +1,56 @@
+import { subtask } from 'hardhat/config'
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from 'hardhat/builtin-tasks/task-names'
+import type { HardhatUserConfig } from 'hardhat/types'
+import '@nomicfoundation/hardhat-ethers'
+import '@nomicfoundation/hardhat-chai-matchers'
+import '@nomicfoundation/hardhat-viem'
+
+/** The compiler version, pinned to the exact `solc` npm package in package.json. */
+export const SOLC_VERSION = '0.8.28'
+
+// No machine here reaches the compiler download site, so Hardhat gets the solcjs build that the
+// npm `solc` package ships. Refusing any other version keeps a stray pragma from silently
+// compiling with a compiler we never tested.
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }) => {
+  if (args.solcVersion !== SOLC_VERSION) {
+    throw new Error(`only solc ${SOLC_VERSION} is available offline, asked for ${args.solcVersion}`)
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const solcPackage = require('solc/package.json') as { version: string }
+  if (solcPackage.version !== SOLC_VERSION) {
+    throw new Error(`npm solc is ${solcPackage.version}, expected ${SOLC_VERSION}`)
+  }
+  return {
+    compilerPath: require.resolve('solc/soljson.js'),
+    isSolcJs: true,
+    version: SOLC_VERSION,
+    longVersion: `${SOLC_VERSION}+commit.7893614a`,
+  }
+})
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      evmVersion: 'cancun',
+      viaIR: false,
+    },
+  },
+  paths: {
+    sources: './contracts',
+    tests: './test/contracts',
+    cache: './cache',
+    artifacts: './artifacts',
+  },
+  networks: {
+    hardhat: {
+      chainId: 31337,
+      // Tests of the trust properties need blocks on demand, not on a timer.
+      mining: { auto: true },
+    },
+  },
+  mocha: { timeout: 120_000 },
+}
+
+export default config
