@@ -1,0 +1,284 @@
+import { ethers } from 'hardhat'
+import { time } from '@nomicfoundation/hardhat-network-helpers'
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
+import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers'
+import type { BaseContract, TypedDataDomain, TypedDataField } from 'ethers'
+import {
+  clearhouseDomain,
+  clearhouseTypes,
+  NO_SIGNATURE,
+  opDataAbi,
+  OpKind,
+  opsLeafEncoding,
+  toCompactSignature,
+  withdrawalApprovalTypes,
+  type ClearhouseTypeName,
+} from '../../protocol/typed-data'
+
+export { OpKind, NO_SIGNATURE }
+
+/** One USDC in base units (6 decimals). */
+export const USDC = 1_000_000n
+export const FEE_BPS = 100
+export const WITHDRAWAL_DELAY = 24 * 60 * 60
+export const CHALLENGE_PERIOD = 24 * 60 * 60
+export const ADMIN_DELAY = 2 * 24 * 60 * 60
+export const INITIAL_DEPOSIT = 1_000n * USDC
+export const ZERO_BYTES32 = ethers.ZeroHash
+export const CLOSED_SEQUENCE = 2n ** 64n - 1n
+
+// Contracts are untyped here (no typechain): methods are looked up by name at run time.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyContract = BaseContract & Record<string, any>
+
+export interface EscrowTerms {
+  escrowId: string
+  payer: string
+  payee: string
+  token: string
+  amount: bigint
+  resolver: string
+  feeBps: number
+  resolverFeeBps: number
+  expiry: bigint
+}
+
+export interface ChannelConfig {
+  caller: string
+  provider: string
+  token: string
+  feeBps: number
+  salt: string
+}
+
+export interface Withdrawal {
+  account: string
+  token: string
+  amount: bigint
+  to: string
+  nonce: bigint
+  deadline: bigint
+}
+
+export interface Op {
+  kind: number
+  data: string
+}
+
+/** An EIP-2098 compact signature as the vault takes it. */
+export interface Sig {
+  r: string
+  vs: string
+}
+
+export interface SignedVoucher {
+  config: ChannelConfig
+  sequence: bigint
+  cumulativeAmount: bigint
+  callChain: string
+  signature: Sig
+}
+
+/** Mutable copy of the protocol's `as const` types, in the shape ethers takes. */
+export function typesFor(name: ClearhouseTypeName): Record<string, TypedDataField[]> {
+  return { [name]: clearhouseTypes[name].map((field) => ({ ...field })) }
+}
+
+/** Signs `message` as EIP-712 `primaryType` under `domain`; returns the compact `{ r, vs }`. */
+export async function signTyped(
+  signer: HardhatEthersSigner,
+  domain: TypedDataDomain,
+  primaryType: ClearhouseTypeName,
+  message: Record<string, unknown>,
+): Promise<Sig> {
+  return toCompactSignature((await signTypedRaw(signer, domain, primaryType, message)) as `0x${string}`)
+}
+
+/** Signs `message` as EIP-712 `primaryType` under `domain`; returns the 65-byte signature. */
+export async function signTypedRaw(
+  signer: HardhatEthersSigner,
+  domain: TypedDataDomain,
+  primaryType: ClearhouseTypeName,
+  message: Record<string, unknown>,
+): Promise<string> {
+  if (primaryType === 'WithdrawalApproval') {
+    const types = Object.fromEntries(
+      Object.entries(withdrawalApprovalTypes).map(([k, v]) => [k, v.map((f) => ({ ...f }))]),
+    )
+    return signer.signTypedData(domain, types, message)
+  }
+  return signer.signTypedData(domain, typesFor(primaryType), message)
+}
+
+/** The ABI encoding of an op's data, per `opDataAbi` in protocol/typed-data.ts. */
+export function encodeOpData(kind: OpKind, values: unknown[]): string {
+  const params = opDataAbi[kind].map((p) => ethers.ParamType.from(p as unknown as ethers.JsonFragmentType))
+  return ethers.AbiCoder.defaultAbiCoder().encode(params, values)
+}
+
+export function op(kind: OpKind, values: unknown[]): Op {
+  return { kind, data: encodeOpData(kind, values) }
+}
+
+/** The ops root exactly as an auditor computes it with `@openzeppelin/merkle-tree`. */
+export function opsTree(ops: Op[]): StandardMerkleTree<[bigint, number, string]> {
+  const leaves: [bigint, number, string][] = ops.map((o, i) => [BigInt(i), o.kind, ethers.keccak256(o.data)])
+  return StandardMerkleTree.of(leaves, [...opsLeafEncoding], { sortLeaves: false })
+}
+
+export function escrowIdOf(label: string): string {
+  return ethers.id(`assignment:${label}`)
+}
+
+export function saltOf(n: number): string {
+  return ethers.zeroPadValue(ethers.toBeHex(n), 32)
+}
+
+export function callChainOf(n: number): string {
+  return ethers.id(`call-chain:${n}`)
+}
+
+export async function deployVaultFixture() {
+  const signers = await ethers.getSigners()
+  const [owner, coordinator, treasury, resolver, alice, bob, carol, dave, relayer, stranger] = signers
+  const usdc = (await ethers.deployContract('MockUSDC')) as unknown as AnyContract
+  const usdcAddress = await usdc.getAddress()
+  const vault = (await ethers.deployContract('ClearhouseVault', [
+    {
+      owner: owner.address,
+      coordinator: coordinator.address,
+      treasury: treasury.address,
+      feeBps: FEE_BPS,
+      withdrawalDelay: WITHDRAWAL_DELAY,
+      challengePeriod: CHALLENGE_PERIOD,
+      adminDelay: ADMIN_DELAY,
+      tokens: [usdcAddress],
+    },
+  ])) as unknown as AnyContract
+  const vaultAddress = await vault.getAddress()
+  const { chainId } = await ethers.provider.getNetwork()
+  const domain = clearhouseDomain(Number(chainId), vaultAddress as `0x${string}`)
+
+  for (const account of [alice, bob, carol, dave]) {
+    await usdc.mint(account.address, 10n * INITIAL_DEPOSIT)
+    await usdc.connect(account).approve(vaultAddress, ethers.MaxUint256)
+    await vault.connect(account).deposit(usdcAddress, INITIAL_DEPOSIT)
+  }
+
+  const sign = (signer: HardhatEthersSigner, primaryType: ClearhouseTypeName, message: Record<string, unknown>) =>
+    signTyped(signer, domain, primaryType, message)
+
+  async function escrowTerms(overrides: Partial<EscrowTerms> = {}): Promise<EscrowTerms> {
+    return {
+      escrowId: escrowIdOf('1'),
+      payer: alice.address,
+      payee: bob.address,
+      token: usdcAddress,
+      amount: 100n * USDC,
+      resolver: resolver.address,
+      feeBps: FEE_BPS,
+      resolverFeeBps: 200,
+      expiry: BigInt(await time.latest()) + 7n * 24n * 3600n,
+      ...overrides,
+    }
+  }
+
+  /** Locks an escrow with the payer's signature, submitted by the relayer. */
+  async function lockEscrow(overrides: Partial<EscrowTerms> = {}, payer: HardhatEthersSigner = alice) {
+    const terms = await escrowTerms({ payer: payer.address, ...overrides })
+    const signature = await sign(payer, 'EscrowLock', { ...terms })
+    await vault.connect(relayer).lockEscrow(terms, signature)
+    return terms
+  }
+
+  function channelConfig(overrides: Partial<ChannelConfig> = {}): ChannelConfig {
+    return {
+      caller: alice.address,
+      provider: bob.address,
+      token: usdcAddress,
+      feeBps: FEE_BPS,
+      salt: saltOf(1),
+      ...overrides,
+    }
+  }
+
+  /** Opens (funds) a channel by the caller itself. */
+  async function openChannel(
+    overrides: Partial<ChannelConfig> = {},
+    totalDeposit: bigint = 50n * USDC,
+    caller: HardhatEthersSigner = alice,
+  ) {
+    const config = channelConfig({ caller: caller.address, ...overrides })
+    await vault.connect(caller).fundChannel(config, totalDeposit, NO_SIGNATURE)
+    const id: string = await vault.channelId(config)
+    return { config, id }
+  }
+
+  /** A voucher on the channel with `config`, signed by `signer` (the caller by default). */
+  async function signedVoucher(
+    config: ChannelConfig,
+    sequence: bigint,
+    cumulativeAmount: bigint,
+    signer?: HardhatEthersSigner,
+    callChain: string = callChainOf(Number(sequence)),
+  ): Promise<SignedVoucher> {
+    const channelId: string = await vault.channelId(config)
+    const by = signer ?? signers.find((s) => s.address === config.caller)!
+    const signature = await sign(by, 'Voucher', { channelId, sequence, cumulativeAmount, callChain })
+    return { config, sequence, cumulativeAmount, callChain, signature }
+  }
+
+  async function withdrawal(overrides: Partial<Withdrawal> = {}): Promise<Withdrawal> {
+    return {
+      account: alice.address,
+      token: usdcAddress,
+      amount: 10n * USDC,
+      to: alice.address,
+      nonce: 1n,
+      deadline: BigInt(await time.latest()) + 3600n,
+      ...overrides,
+    }
+  }
+
+  async function signBatch(batchNumber: bigint, ops: Op[], signer: HardhatEthersSigner = coordinator) {
+    return sign(signer, 'Batch', { batchNumber, opsRoot: opsTree(ops).root })
+  }
+
+  /** Signs and submits `ops` as the next batch, from the relayer. */
+  async function settle(ops: Op[]) {
+    const batchNumber = (await vault.lastBatchNumber()) + 1n
+    const signature = await signBatch(batchNumber, ops)
+    return vault.connect(relayer).settleBatch(batchNumber, ops, signature)
+  }
+
+  return {
+    vault,
+    vaultAddress,
+    usdc,
+    usdcAddress,
+    domain,
+    chainId: Number(chainId),
+    owner,
+    coordinator,
+    treasury,
+    resolver,
+    alice,
+    bob,
+    carol,
+    dave,
+    relayer,
+    stranger,
+    signers,
+    sign,
+    escrowTerms,
+    lockEscrow,
+    channelConfig,
+    openChannel,
+    signedVoucher,
+    withdrawal,
+    signBatch,
+    settle,
+  }
+}
+
+export type VaultFixture = Awaited<ReturnType<typeof deployVaultFixture>>
