@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { ethers } from 'hardhat'
 import { loadFixture, time } from '@nomicfoundation/hardhat-network-helpers'
 import fc from 'fast-check'
-import { FEE_BPS, INITIAL_DEPOSIT, NO_SIGNATURE, USDC, deployVaultFixture, escrowIdOf } from './fixtures'
+import { FEE_BPS, INITIAL_DEPOSIT, NO_SIGNATURE, USDC, deployVaultFixture, escrowIdOf, nextBlockAt } from './fixtures'
 
 const Status = { None: 0n, Locked: 1n, Released: 2n, Refunded: 3n, Ruled: 4n, Expired: 5n }
 
@@ -96,11 +96,11 @@ describe('JobEscrow', function () {
 
     it('reverts when the expiry is not in the future', async function () {
       const f = await loadFixture(deployVaultFixture)
-      const now = BigInt(await time.latest())
-      const terms = await f.escrowTerms({ expiry: now + 1n })
-      await expect(f.vault.connect(f.alice).lockEscrow(terms, NO_SIGNATURE))
+      const terms = await f.escrowTerms()
+      const at = await nextBlockAt()
+      await expect(f.vault.connect(f.alice).lockEscrow({ ...terms, expiry: at }, NO_SIGNATURE))
         .to.be.revertedWithCustomError(f.vault, 'JobEscrowExpiryInPast')
-        .withArgs(now + 1n, now + 1n)
+        .withArgs(at, at)
     })
 
     it('reverts when the signature is not the payer', async function () {
@@ -319,9 +319,10 @@ describe('JobEscrow', function () {
     it('reverts before the expiry', async function () {
       const f = await loadFixture(deployVaultFixture)
       const terms = await f.lockEscrow()
+      const at = await nextBlockAt()
       await expect(f.vault.reclaimExpiredEscrow(terms.escrowId))
         .to.be.revertedWithCustomError(f.vault, 'JobEscrowNotExpired')
-        .withArgs(terms.escrowId, terms.expiry, BigInt(await time.latest()) + 1n)
+        .withArgs(terms.escrowId, terms.expiry, at)
     })
 
     it('reverts once the escrow was settled', async function () {

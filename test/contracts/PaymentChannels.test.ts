@@ -10,6 +10,7 @@ import {
   USDC,
   callChainOf,
   deployVaultFixture,
+  nextBlockAt,
   saltOf,
   typesFor,
   type VaultFixture,
@@ -354,9 +355,8 @@ describe('PaymentChannels', function () {
   describe('requestChannelClose', function () {
     it('starts the challenge period', async function () {
       const f = await loadFixture(openedFixture)
-      const tx = f.vault.connect(f.alice).requestChannelClose(f.config)
-      const closesAt = BigInt(await time.latest()) + 1n + BigInt(CHALLENGE_PERIOD)
-      await expect(tx).to.emit(f.vault, 'ChannelCloseRequested').withArgs(f.id, closesAt)
+      const closesAt = (await nextBlockAt()) + BigInt(CHALLENGE_PERIOD)
+      await expect(f.vault.connect(f.alice).requestChannelClose(f.config)).to.emit(f.vault, 'ChannelCloseRequested').withArgs(f.id, closesAt)
       expect((await f.vault.channel(f.id)).closesAt).to.equal(closesAt)
       expect(await f.vault.challengePeriod()).to.equal(BigInt(CHALLENGE_PERIOD))
     })
@@ -404,9 +404,10 @@ describe('PaymentChannels', function () {
       const f = await loadFixture(openedFixture)
       await f.vault.connect(f.alice).requestChannelClose(f.config)
       const { closesAt } = await f.vault.channel(f.id)
+      const at = await nextBlockAt()
       await expect(f.vault.finalizeChannelClose(f.config))
         .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsChallengePeriodActive')
-        .withArgs(f.id, closesAt, BigInt(await time.latest()) + 1n)
+        .withArgs(f.id, closesAt, at)
     })
 
     it('reverts without a close request', async function () {

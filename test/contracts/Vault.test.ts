@@ -9,6 +9,7 @@ import {
   USDC,
   WITHDRAWAL_DELAY,
   deployVaultFixture,
+  nextBlockAt,
   type VaultFixture,
   type Withdrawal,
 } from './fixtures'
@@ -379,9 +380,8 @@ describe('Vault', function () {
   describe('requestWithdrawal', function () {
     it('records the request with its executable time', async function () {
       const f = await loadFixture(deployVaultFixture)
-      const tx = f.vault.connect(f.alice).requestWithdrawal(f.usdcAddress, 7n * USDC, f.stranger.address)
-      const executableAt = BigInt(await time.latest()) + 1n + BigInt(WITHDRAWAL_DELAY)
-      await expect(tx)
+      const executableAt = (await nextBlockAt()) + BigInt(WITHDRAWAL_DELAY)
+      await expect(f.vault.connect(f.alice).requestWithdrawal(f.usdcAddress, 7n * USDC, f.stranger.address))
         .to.emit(f.vault, 'WithdrawalRequested')
         .withArgs(f.alice.address, f.usdcAddress, f.stranger.address, 7n * USDC, executableAt)
       const request = await f.vault.withdrawalRequest(f.alice.address, f.usdcAddress)
@@ -428,9 +428,10 @@ describe('Vault', function () {
       const f = await loadFixture(deployVaultFixture)
       await f.vault.connect(f.alice).requestWithdrawal(f.usdcAddress, 1n, f.alice.address)
       const { executableAt } = await f.vault.withdrawalRequest(f.alice.address, f.usdcAddress)
+      const at = await nextBlockAt()
       await expect(f.vault.executeWithdrawal(f.alice.address, f.usdcAddress))
         .to.be.revertedWithCustomError(f.vault, 'VaultWithdrawalNotReady')
-        .withArgs(f.alice.address, f.usdcAddress, executableAt, BigInt(await time.latest()) + 1n)
+        .withArgs(f.alice.address, f.usdcAddress, executableAt, at)
     })
 
     it('reverts without a request', async function () {
@@ -499,13 +500,15 @@ describe('Vault', function () {
   describe('proposeCoordinator and applyCoordinator', function () {
     it('rotates the coordinator key only after the admin delay', async function () {
       const f = await loadFixture(deployVaultFixture)
-      const tx = f.vault.connect(f.owner).proposeCoordinator(f.stranger.address)
-      const effectiveAt = BigInt(await time.latest()) + 1n + BigInt(ADMIN_DELAY)
-      await expect(tx).to.emit(f.vault, 'CoordinatorChangeProposed').withArgs(f.stranger.address, effectiveAt)
+      const effectiveAt = (await nextBlockAt()) + BigInt(ADMIN_DELAY)
+      await expect(f.vault.connect(f.owner).proposeCoordinator(f.stranger.address))
+        .to.emit(f.vault, 'CoordinatorChangeProposed')
+        .withArgs(f.stranger.address, effectiveAt)
       expect(await f.vault.pendingCoordinator()).to.deep.equal([f.stranger.address, effectiveAt])
+      const at = await nextBlockAt()
       await expect(f.vault.connect(f.owner).applyCoordinator())
         .to.be.revertedWithCustomError(f.vault, 'VaultChangeNotReady')
-        .withArgs(effectiveAt, BigInt(await time.latest()) + 1n)
+        .withArgs(effectiveAt, at)
       await time.increaseTo(effectiveAt)
       await expect(f.vault.connect(f.owner).applyCoordinator())
         .to.emit(f.vault, 'CoordinatorChanged')
@@ -540,9 +543,8 @@ describe('Vault', function () {
   describe('proposeFee and applyFee', function () {
     it('changes the protocol fee only after the admin delay', async function () {
       const f = await loadFixture(deployVaultFixture)
-      const tx = f.vault.connect(f.owner).proposeFee(250)
-      const effectiveAt = BigInt(await time.latest()) + 1n + BigInt(ADMIN_DELAY)
-      await expect(tx).to.emit(f.vault, 'FeeChangeProposed').withArgs(250, effectiveAt)
+      const effectiveAt = (await nextBlockAt()) + BigInt(ADMIN_DELAY)
+      await expect(f.vault.connect(f.owner).proposeFee(250)).to.emit(f.vault, 'FeeChangeProposed').withArgs(250, effectiveAt)
       expect(await f.vault.pendingFee()).to.deep.equal([250n, effectiveAt])
       await expect(f.vault.connect(f.owner).applyFee()).to.be.revertedWithCustomError(f.vault, 'VaultChangeNotReady')
       await time.increaseTo(effectiveAt)

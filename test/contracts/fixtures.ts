@@ -126,6 +126,13 @@ export function opsTree(ops: Op[]): StandardMerkleTree<[bigint, number, string]>
   return StandardMerkleTree.of(leaves, [...opsLeafEncoding], { sortLeaves: false })
 }
 
+/** Fixes the next block's timestamp a little ahead and returns it, for exact time assertions. */
+export async function nextBlockAt(): Promise<bigint> {
+  const at = BigInt(await time.latest()) + 5n
+  await time.setNextBlockTimestamp(at)
+  return at
+}
+
 export function escrowIdOf(label: string): string {
   return ethers.id(`assignment:${label}`)
 }
