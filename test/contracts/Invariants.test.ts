@@ -220,7 +220,7 @@ async function checkInvariant(f: VaultFixture, m: Model) {
   }
   let inChannels = 0n
   for (const c of m.channels) {
-    const view = await f.vault.channel(c.id)
+    const view: { deposit: bigint; settled: bigint; isClosed: boolean } = await f.vault.channel(c.id)
     inChannels += view.deposit - view.settled
     expect(view.isClosed).to.equal(c.isClosed)
   }

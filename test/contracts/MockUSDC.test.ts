@@ -35,7 +35,7 @@ async function deployUsdcFixture() {
       validBefore: BigInt(await time.latest()) + 3600n,
       nonce: ethers.hexlify(ethers.randomBytes(32)),
       ...overrides,
-    }
+    } as { from: string; to: string; value: bigint; validAfter: bigint; validBefore: bigint; nonce: string }
     const signature = ethers.Signature.from(await signer.signTypedData(domain, authorizationTypes(primaryType), message))
     const args = [
       message.from,

@@ -265,7 +265,7 @@ describe('PaymentChannels', function () {
       const voucher = await f.signedVoucher(f.config, 1n, 10n * USDC)
       const data = ethers.getBytes(f.vault.interface.encodeFunctionData('settleChannel', [voucher]))
       data[4] = 0x01 // a dirty high byte in the caller word
-      await expect(f.relayer.sendTransaction({ to: f.vaultAddress, data })).to.be.revertedWithCustomError(
+      await expect(f.relayer.sendTransaction({ to: f.vaultAddress, data: ethers.hexlify(data) })).to.be.revertedWithCustomError(
         f.vault,
         'VoucherCodecNonCanonical',
       )

@@ -2,7 +2,7 @@ import { ethers } from 'hardhat'
 import { time } from '@nomicfoundation/hardhat-network-helpers'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers'
-import type { BaseContract, TypedDataDomain, TypedDataField } from 'ethers'
+import type { BaseContract, ContractRunner, JsonFragmentType, TypedDataDomain, TypedDataField } from 'ethers'
 import {
   clearhouseDomain,
   clearhouseTypes,
@@ -28,8 +28,10 @@ export const ZERO_BYTES32 = ethers.ZeroHash
 export const CLOSED_SEQUENCE = 2n ** 64n - 1n
 
 // Contracts are untyped here (no typechain): methods are looked up by name at run time.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyContract = BaseContract & Record<string, any>
+export type AnyContract = Omit<BaseContract, 'connect'> & {
+  connect(runner: ContractRunner | null): AnyContract
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+} & Record<string, any>
 
 export interface EscrowTerms {
   escrowId: string
@@ -112,7 +114,7 @@ export async function signTypedRaw(
 
 /** The ABI encoding of an op's data, per `opDataAbi` in protocol/typed-data.ts. */
 export function encodeOpData(kind: OpKind, values: unknown[]): string {
-  const params = opDataAbi[kind].map((p) => ethers.ParamType.from(p as unknown as ethers.JsonFragmentType))
+  const params = opDataAbi[kind].map((p) => ethers.ParamType.from(p as unknown as JsonFragmentType))
   return ethers.AbiCoder.defaultAbiCoder().encode(params, values)
 }
 
