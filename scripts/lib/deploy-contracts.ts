@@ -15,9 +15,34 @@ export interface DeployContractsParameters {
   withMockUsdc: boolean
   /** Existing allowlisted stablecoins when `withMockUsdc` is false. */
   tokens?: Array<{ symbol: string; address: Address; decimals: number }>
+  /** The vault admin (Ownable2Step). Default: the deploying account. */
+  owner?: Address
+  /** The key that signs settlement batches and co-signs fast withdrawals. Default: the deploying account. */
+  coordinator?: Address
+  /** The account credited with protocol fees. Default: the deploying account. */
+  treasury?: Address
+  /** Protocol fee in basis points, at most 1000. Default: 100 (1%). */
+  feeBps?: number
+  /** Seconds from `requestWithdrawal` to `executeWithdrawal`. Default: 86400 (24 h). */
+  withdrawalDelay?: number
+  /** Seconds from `requestChannelClose` to `finalizeChannelClose`. Default: 86400 (24 h). */
+  challengePeriod?: number
+  /** Seconds from proposing to applying a coordinator or fee change. Default: 172800 (48 h). */
+  adminDelay?: number
 }
 
-/** Deploys the Clearhouse contracts with Hardhat's viem and returns what was deployed. */
+/** Defaults of the vault settings a deployment may leave out. */
+export const VAULT_DEFAULTS = {
+  feeBps: 100,
+  withdrawalDelay: 86_400,
+  challengePeriod: 86_400,
+  adminDelay: 172_800,
+} as const
+
+/**
+ * Deploys the Clearhouse contracts with Hardhat's viem and returns what was deployed: MockUSDC
+ * (dev chains only), then `ClearhouseVault` with every token of the deployment on its allowlist.
+ */
 export async function deployContracts(
   hre: HardhatRuntimeEnvironment,
   parameters: DeployContractsParameters,
@@ -33,6 +58,21 @@ export async function deployContracts(
     contracts.MockUSDC = usdc.address
     tokens.push({ symbol: 'USDC', address: usdc.address, decimals: 6 })
   }
+
+  const [deployer] = await hre.viem.getWalletClients()
+  const vault = await hre.viem.deployContract('ClearhouseVault', [
+    {
+      owner: parameters.owner ?? deployer.account.address,
+      coordinator: parameters.coordinator ?? deployer.account.address,
+      treasury: parameters.treasury ?? deployer.account.address,
+      feeBps: parameters.feeBps ?? VAULT_DEFAULTS.feeBps,
+      withdrawalDelay: BigInt(parameters.withdrawalDelay ?? VAULT_DEFAULTS.withdrawalDelay),
+      challengePeriod: BigInt(parameters.challengePeriod ?? VAULT_DEFAULTS.challengePeriod),
+      adminDelay: BigInt(parameters.adminDelay ?? VAULT_DEFAULTS.adminDelay),
+      tokens: tokens.map((t) => t.address),
+    },
+  ])
+  contracts.ClearhouseVault = vault.address
 
   return {
     chainId,
