@@ -201,6 +201,15 @@ describe('PaymentChannels', function () {
       expect([view.deposit, view.settled, view.sequence]).to.deep.equal([50n * USDC, 25n * USDC, 5n])
     })
 
+    it('takes no voucher signature when the caller sends it', async function () {
+      const f = await loadFixture(openedFixture)
+      const unsigned = { config: f.config, sequence: 1n, cumulativeAmount: 3n, callChain: callChainOf(1), signature: NO_SIGNATURE }
+      await expect(f.vault.connect(f.alice).settleChannel(unsigned)).to.emit(f.vault, 'ChannelSettled')
+      await expect(f.vault.connect(f.bob).settleChannel({ ...unsigned, sequence: 2n }))
+        .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsInvalidSignature')
+        .withArgs(f.id, f.alice.address, ethers.ZeroAddress)
+    })
+
     it('accepts a newer voucher that pays nothing new', async function () {
       const f = await loadFixture(openedFixture)
       await f.vault.settleChannel(await f.signedVoucher(f.config, 1n, 10n * USDC))

@@ -284,6 +284,17 @@ describe('Vault', function () {
       expect(await f.vault.isNonceUsed(f.alice.address, w.nonce)).to.equal(true)
     })
 
+    it('works while deposits are paused (exits never pause)', async function () {
+      const f = await loadFixture(deployVaultFixture)
+      await f.vault.connect(f.owner).pause()
+      const w = await f.withdrawal()
+      const { ownerSignature, coordinatorSignature } = await signWithdrawal(f, w)
+      await expect(f.vault.connect(f.relayer).withdraw(w, ownerSignature, coordinatorSignature)).to.emit(
+        f.vault,
+        'Withdrawn',
+      )
+    })
+
     it('takes no owner signature when the owner sends it', async function () {
       const f = await loadFixture(deployVaultFixture)
       const w = await f.withdrawal()
