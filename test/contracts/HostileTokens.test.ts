@@ -108,7 +108,10 @@ describe('Hostile tokens', function () {
       const w = await f.withdrawal({ token: address, amount: 4_000n, to: f.stranger.address })
       const ownerSignature = await f.sign(f.alice, 'Withdrawal', { ...w })
       const approval = await f.sign(f.coordinator, 'WithdrawalApproval', { withdrawal: { ...w } })
-      await expect(f.vault.connect(f.relayer).withdraw(w, ownerSignature, approval)).to.emit(f.vault, 'Withdrawn')
+      await expect(f.vault.connect(f.relayer).withdraw(w, ownerSignature, approval)).to.emit(
+        f.vault,
+        'Withdrawn',
+      )
       expect(await token.balanceOf(f.stranger.address)).to.equal(4_000n)
       expect(await f.vault.balanceOf(f.alice.address, address)).to.equal(6_000n)
     })
@@ -128,7 +131,8 @@ describe('Hostile tokens', function () {
     async function blacklistFixture() {
       const f = await deployVaultFixture()
       const t = await withToken(f, 'BlacklistToken')
-      for (const account of [f.alice, f.bob, f.carol]) await f.vault.connect(account).deposit(t.address, 10_000n)
+      for (const account of [f.alice, f.bob, f.carol])
+        await f.vault.connect(account).deposit(t.address, 10_000n)
       const terms = await f.lockEscrow({ escrowId: escrowIdOf('blk'), token: t.address, amount: 5_000n })
       await t.token.setBlacklisted(f.bob.address, true)
       return { ...f, ...t, terms }
@@ -145,8 +149,18 @@ describe('Hostile tokens', function () {
 
     it('never blocks anyone else: only the withdrawal to the blacklisted address fails', async function () {
       const f = await loadFixture(blacklistFixture)
-      const carolOut = await f.withdrawal({ account: f.carol.address, token: f.address, amount: 1_000n, to: f.carol.address })
-      const bobOut = await f.withdrawal({ account: f.bob.address, token: f.address, amount: 1_000n, to: f.bob.address })
+      const carolOut = await f.withdrawal({
+        account: f.carol.address,
+        token: f.address,
+        amount: 1_000n,
+        to: f.carol.address,
+      })
+      const bobOut = await f.withdrawal({
+        account: f.bob.address,
+        token: f.address,
+        amount: 1_000n,
+        to: f.bob.address,
+      })
       const ops = [
         op(OpKind.Withdrawal, [carolOut, await f.sign(f.carol, 'Withdrawal', { ...carolOut })]),
         op(OpKind.Withdrawal, [bobOut, await f.sign(f.bob, 'Withdrawal', { ...bobOut })]),

@@ -61,17 +61,52 @@ const fee = (amount: bigint, bps: number) => (amount * BigInt(bps)) / 10_000n
 // Each action carries small integers that the runner maps onto the current model state, so every
 // generated sequence is runnable; an action with nothing to act on is a no-op.
 const action = fc.oneof(
-  fc.record({ type: fc.constant('deposit' as const), who: fc.nat(3), amount: fc.integer({ min: 1, max: 5_000_000 }) }),
-  fc.record({ type: fc.constant('fastWithdraw' as const), who: fc.nat(3), part: fc.integer({ min: 1, max: 100 }) }),
-  fc.record({ type: fc.constant('slowWithdraw' as const), who: fc.nat(3), part: fc.integer({ min: 1, max: 100 }) }),
-  fc.record({ type: fc.constant('lock' as const), who: fc.nat(3), to: fc.nat(2), part: fc.integer({ min: 1, max: 50 }) }),
+  fc.record({
+    type: fc.constant('deposit' as const),
+    who: fc.nat(3),
+    amount: fc.integer({ min: 1, max: 5_000_000 }),
+  }),
+  fc.record({
+    type: fc.constant('fastWithdraw' as const),
+    who: fc.nat(3),
+    part: fc.integer({ min: 1, max: 100 }),
+  }),
+  fc.record({
+    type: fc.constant('slowWithdraw' as const),
+    who: fc.nat(3),
+    part: fc.integer({ min: 1, max: 100 }),
+  }),
+  fc.record({
+    type: fc.constant('lock' as const),
+    who: fc.nat(3),
+    to: fc.nat(2),
+    part: fc.integer({ min: 1, max: 50 }),
+  }),
   fc.record({ type: fc.constant('release' as const), pick: fc.nat(20) }),
   fc.record({ type: fc.constant('refund' as const), pick: fc.nat(20) }),
-  fc.record({ type: fc.constant('rule' as const), pick: fc.nat(20), bps: fc.integer({ min: 0, max: 10_000 }) }),
+  fc.record({
+    type: fc.constant('rule' as const),
+    pick: fc.nat(20),
+    bps: fc.integer({ min: 0, max: 10_000 }),
+  }),
   fc.record({ type: fc.constant('expire' as const), pick: fc.nat(20) }),
-  fc.record({ type: fc.constant('open' as const), who: fc.nat(3), to: fc.nat(2), part: fc.integer({ min: 1, max: 50 }) }),
-  fc.record({ type: fc.constant('voucher' as const), pick: fc.nat(20), part: fc.integer({ min: 0, max: 100 }), inBatch: fc.boolean() }),
-  fc.record({ type: fc.constant('closeCooperatively' as const), pick: fc.nat(20), part: fc.integer({ min: 0, max: 100 }) }),
+  fc.record({
+    type: fc.constant('open' as const),
+    who: fc.nat(3),
+    to: fc.nat(2),
+    part: fc.integer({ min: 1, max: 50 }),
+  }),
+  fc.record({
+    type: fc.constant('voucher' as const),
+    pick: fc.nat(20),
+    part: fc.integer({ min: 0, max: 100 }),
+    inBatch: fc.boolean(),
+  }),
+  fc.record({
+    type: fc.constant('closeCooperatively' as const),
+    pick: fc.nat(20),
+    part: fc.integer({ min: 0, max: 100 }),
+  }),
   fc.record({ type: fc.constant('closeUnilaterally' as const), pick: fc.nat(20) }),
 )
 type Action = typeof action extends fc.Arbitrary<infer T> ? T : never
@@ -159,7 +194,11 @@ async function run(f: VaultFixture, m: Model, a: Action, step: number) {
       const provider = other(a.who, a.to)
       const deposit = (m.balance(caller.address) * BigInt(a.part)) / 100n
       if (deposit === 0n) return
-      const config = f.channelConfig({ caller: caller.address, provider: provider.address, salt: saltOf(1000 + step) })
+      const config = f.channelConfig({
+        caller: caller.address,
+        provider: provider.address,
+        salt: saltOf(1000 + step),
+      })
       await f.vault.connect(caller).fundChannel(config, deposit, NO_SIGNATURE)
       m.add(caller.address, -deposit)
       const id: string = await f.vault.channelId(config)

@@ -2,7 +2,15 @@ import { expect } from 'chai'
 import { ethers } from 'hardhat'
 import { loadFixture, time } from '@nomicfoundation/hardhat-network-helpers'
 import fc from 'fast-check'
-import { FEE_BPS, INITIAL_DEPOSIT, NO_SIGNATURE, USDC, deployVaultFixture, escrowIdOf, nextBlockAt } from './fixtures'
+import {
+  FEE_BPS,
+  INITIAL_DEPOSIT,
+  NO_SIGNATURE,
+  USDC,
+  deployVaultFixture,
+  escrowIdOf,
+  nextBlockAt,
+} from './fixtures'
 
 const Status = { None: 0n, Locked: 1n, Released: 2n, Refunded: 3n, Ruled: 4n, Expired: 5n }
 
@@ -139,7 +147,9 @@ describe('JobEscrow', function () {
       await expect(f.vault.connect(f.relayer).releaseEscrow(terms.escrowId, signature))
         .to.emit(f.vault, 'EscrowReleased')
         .withArgs(terms.escrowId, f.bob.address, terms.amount - fee, fee)
-      expect(await f.vault.balanceOf(f.bob.address, f.usdcAddress)).to.equal(INITIAL_DEPOSIT + terms.amount - fee)
+      expect(await f.vault.balanceOf(f.bob.address, f.usdcAddress)).to.equal(
+        INITIAL_DEPOSIT + terms.amount - fee,
+      )
       expect(await f.vault.balanceOf(f.treasury.address, f.usdcAddress)).to.equal(fee)
       expect((await f.vault.escrow(terms.escrowId)).status).to.equal(Status.Released)
     })
@@ -199,7 +209,10 @@ describe('JobEscrow', function () {
     it('takes no signature when the payee sends it', async function () {
       const f = await loadFixture(deployVaultFixture)
       const terms = await f.lockEscrow()
-      await expect(f.vault.connect(f.bob).refundEscrow(terms.escrowId, NO_SIGNATURE)).to.emit(f.vault, 'EscrowRefunded')
+      await expect(f.vault.connect(f.bob).refundEscrow(terms.escrowId, NO_SIGNATURE)).to.emit(
+        f.vault,
+        'EscrowRefunded',
+      )
     })
 
     it('reverts when the signature is the payer', async function () {
@@ -289,10 +302,9 @@ describe('JobEscrow', function () {
       const f = await loadFixture(deployVaultFixture)
       const terms = await f.lockEscrow()
       const signature = await f.sign(f.resolver, 'EscrowRuling', { escrowId: terms.escrowId, payeeBps: 0 })
-      await expect(f.vault.connect(f.bob).ruleEscrow(terms.escrowId, 10_000, signature)).to.be.revertedWithCustomError(
-        f.vault,
-        'JobEscrowInvalidSignature',
-      )
+      await expect(
+        f.vault.connect(f.bob).ruleEscrow(terms.escrowId, 10_000, signature),
+      ).to.be.revertedWithCustomError(f.vault, 'JobEscrowInvalidSignature')
     })
 
     it('reverts for an escrow that is not locked', async function () {

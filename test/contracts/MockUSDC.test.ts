@@ -24,7 +24,9 @@ async function deployUsdcFixture() {
 
   async function authorization(
     primaryType: 'TransferWithAuthorization' | 'ReceiveWithAuthorization',
-    overrides: Partial<Record<'from' | 'to' | 'value' | 'validAfter' | 'validBefore' | 'nonce', unknown>> = {},
+    overrides: Partial<
+      Record<'from' | 'to' | 'value' | 'validAfter' | 'validBefore' | 'nonce', unknown>
+    > = {},
     signer = alice,
   ) {
     const message = {
@@ -36,7 +38,9 @@ async function deployUsdcFixture() {
       nonce: ethers.hexlify(ethers.randomBytes(32)),
       ...overrides,
     } as { from: string; to: string; value: bigint; validAfter: bigint; validBefore: bigint; nonce: string }
-    const signature = ethers.Signature.from(await signer.signTypedData(domain, authorizationTypes(primaryType), message))
+    const signature = ethers.Signature.from(
+      await signer.signTypedData(domain, authorizationTypes(primaryType), message),
+    )
     const args = [
       message.from,
       message.to,
@@ -89,7 +93,9 @@ describe('MockUSDC', function () {
       }
       const message = { owner: alice.address, spender: bob.address, value: 700n, nonce: 0n, deadline }
       const sig = ethers.Signature.from(await alice.signTypedData(domain, types, message))
-      await expect(usdc.connect(relayer).permit(alice.address, bob.address, 700n, deadline, sig.v, sig.r, sig.s))
+      await expect(
+        usdc.connect(relayer).permit(alice.address, bob.address, 700n, deadline, sig.v, sig.r, sig.s),
+      )
         .to.emit(usdc, 'Approval')
         .withArgs(alice.address, bob.address, 700n)
       expect(await usdc.allowance(alice.address, bob.address)).to.equal(700n)
@@ -194,7 +200,9 @@ describe('MockUSDC', function () {
       const { usdc, alice, relayer, authorization } = f
       const { message, args } = await authorization('TransferWithAuthorization')
       const sig = await cancelSignature(f, alice, message.nonce)
-      await expect(usdc.connect(relayer).cancelAuthorization(alice.address, message.nonce, sig.v, sig.r, sig.s))
+      await expect(
+        usdc.connect(relayer).cancelAuthorization(alice.address, message.nonce, sig.v, sig.r, sig.s),
+      )
         .to.emit(usdc, 'AuthorizationCanceled')
         .withArgs(alice.address, message.nonce)
       await expect(usdc.connect(relayer).transferWithAuthorization(...args)).to.be.revertedWithCustomError(

@@ -36,7 +36,9 @@ describe('PaymentChannels', function () {
       expect(await f.vault.channelId(config)).to.equal(
         ethers.TypedDataEncoder.hash(f.domain, typesFor('ChannelConfig'), config),
       )
-      expect(await f.vault.channelId({ ...config, salt: saltOf(2) })).to.not.equal(await f.vault.channelId(config))
+      expect(await f.vault.channelId({ ...config, salt: saltOf(2) })).to.not.equal(
+        await f.vault.channelId(config),
+      )
     })
   })
 
@@ -65,7 +67,9 @@ describe('PaymentChannels', function () {
       const f = await loadFixture(openedFixture)
       const signature = await f.sign(f.alice, 'ChannelFunding', { channelId: f.id, totalDeposit: 80n * USDC })
       const tx = f.vault.connect(f.relayer).fundChannel(f.config, 80n * USDC, signature)
-      await expect(tx).to.emit(f.vault, 'ChannelFunded').withArgs(f.id, 30n * USDC, 80n * USDC)
+      await expect(tx)
+        .to.emit(f.vault, 'ChannelFunded')
+        .withArgs(f.id, 30n * USDC, 80n * USDC)
       await expect(tx).to.not.emit(f.vault, 'ChannelOpened')
       // The total, not the increment, is signed: replaying the same funding moves nothing.
       await expect(f.vault.connect(f.relayer).fundChannel(f.config, 80n * USDC, signature))
@@ -99,7 +103,9 @@ describe('PaymentChannels', function () {
 
     it('reverts when a new channel fee exceeds the protocol fee', async function () {
       const f = await loadFixture(deployVaultFixture)
-      await expect(f.vault.connect(f.alice).fundChannel(f.channelConfig({ feeBps: FEE_BPS + 1 }), 1n, NO_SIGNATURE))
+      await expect(
+        f.vault.connect(f.alice).fundChannel(f.channelConfig({ feeBps: FEE_BPS + 1 }), 1n, NO_SIGNATURE),
+      )
         .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsFeeTooHigh')
         .withArgs(FEE_BPS + 1, FEE_BPS)
     })
@@ -107,7 +113,9 @@ describe('PaymentChannels', function () {
     it('reverts for a token off the allowlist', async function () {
       const f = await loadFixture(deployVaultFixture)
       await expect(
-        f.vault.connect(f.alice).fundChannel(f.channelConfig({ token: f.stranger.address }), 1n, NO_SIGNATURE),
+        f.vault
+          .connect(f.alice)
+          .fundChannel(f.channelConfig({ token: f.stranger.address }), 1n, NO_SIGNATURE),
       )
         .to.be.revertedWithCustomError(f.vault, 'VaultTokenNotAllowed')
         .withArgs(f.stranger.address)
@@ -115,7 +123,9 @@ describe('PaymentChannels', function () {
 
     it('reverts when the caller balance is short', async function () {
       const f = await loadFixture(deployVaultFixture)
-      await expect(f.vault.connect(f.alice).fundChannel(f.channelConfig(), INITIAL_DEPOSIT + 1n, NO_SIGNATURE))
+      await expect(
+        f.vault.connect(f.alice).fundChannel(f.channelConfig(), INITIAL_DEPOSIT + 1n, NO_SIGNATURE),
+      )
         .to.be.revertedWithCustomError(f.vault, 'VaultInsufficientBalance')
         .withArgs(f.alice.address, f.usdcAddress, INITIAL_DEPOSIT, INITIAL_DEPOSIT + 1n)
     })
@@ -139,7 +149,12 @@ describe('PaymentChannels', function () {
     it('funds straight from the caller wallet', async function () {
       const f = await loadFixture(openedFixture)
       const deadline = BigInt(await time.latest()) + 3600n
-      const usdcDomain = { name: 'USD Coin (mock)', version: '1', chainId: f.chainId, verifyingContract: f.usdcAddress }
+      const usdcDomain = {
+        name: 'USD Coin (mock)',
+        version: '1',
+        chainId: f.chainId,
+        verifyingContract: f.usdcAddress,
+      }
       const types = {
         Permit: [
           { name: 'owner', type: 'address' },
@@ -158,7 +173,9 @@ describe('PaymentChannels', function () {
         deadline,
       }
       const sig = ethers.Signature.from(await f.alice.signTypedData(usdcDomain, types, message))
-      await expect(f.vault.connect(f.alice).fundChannelWithPermit(f.config, 5n * USDC, deadline, sig.v, sig.r, sig.s))
+      await expect(
+        f.vault.connect(f.alice).fundChannelWithPermit(f.config, 5n * USDC, deadline, sig.v, sig.r, sig.s),
+      )
         .to.emit(f.vault, 'Deposited')
         .withArgs(f.alice.address, f.usdcAddress, f.alice.address, 5n * USDC)
         .and.to.emit(f.vault, 'ChannelFunded')
@@ -168,7 +185,9 @@ describe('PaymentChannels', function () {
 
     it('reverts when the sender is not the caller', async function () {
       const f = await loadFixture(openedFixture)
-      await expect(f.vault.connect(f.bob).fundChannelWithPermit(f.config, 1n, 0n, 27, ethers.ZeroHash, ethers.ZeroHash))
+      await expect(
+        f.vault.connect(f.bob).fundChannelWithPermit(f.config, 1n, 0n, 27, ethers.ZeroHash, ethers.ZeroHash),
+      )
         .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsUnauthorized')
         .withArgs(f.id, f.bob.address)
     })
@@ -177,7 +196,9 @@ describe('PaymentChannels', function () {
       const f = await loadFixture(openedFixture)
       await f.vault.connect(f.owner).pause()
       await expect(
-        f.vault.connect(f.alice).fundChannelWithPermit(f.config, 1n, 0n, 27, ethers.ZeroHash, ethers.ZeroHash),
+        f.vault
+          .connect(f.alice)
+          .fundChannelWithPermit(f.config, 1n, 0n, 27, ethers.ZeroHash, ethers.ZeroHash),
       ).to.be.revertedWithCustomError(f.vault, 'EnforcedPause')
     })
   })
@@ -203,7 +224,13 @@ describe('PaymentChannels', function () {
 
     it('takes no voucher signature when the caller sends it', async function () {
       const f = await loadFixture(openedFixture)
-      const unsigned = { config: f.config, sequence: 1n, cumulativeAmount: 3n, callChain: callChainOf(1), signature: NO_SIGNATURE }
+      const unsigned = {
+        config: f.config,
+        sequence: 1n,
+        cumulativeAmount: 3n,
+        callChain: callChainOf(1),
+        signature: NO_SIGNATURE,
+      }
       await expect(f.vault.connect(f.alice).settleChannel(unsigned)).to.emit(f.vault, 'ChannelSettled')
       await expect(f.vault.connect(f.bob).settleChannel({ ...unsigned, sequence: 2n }))
         .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsInvalidSignature')
@@ -274,19 +301,17 @@ describe('PaymentChannels', function () {
       const voucher = await f.signedVoucher(f.config, 1n, 10n * USDC)
       const data = ethers.getBytes(f.vault.interface.encodeFunctionData('settleChannel', [voucher]))
       data[4] = 0x01 // a dirty high byte in the caller word
-      await expect(f.relayer.sendTransaction({ to: f.vaultAddress, data: ethers.hexlify(data) })).to.be.revertedWithCustomError(
-        f.vault,
-        'VoucherCodecNonCanonical',
-      )
+      await expect(
+        f.relayer.sendTransaction({ to: f.vaultAddress, data: ethers.hexlify(data) }),
+      ).to.be.revertedWithCustomError(f.vault, 'VoucherCodecNonCanonical')
     })
 
     it('settles during a pending unilateral close (the challenge)', async function () {
       const f = await loadFixture(openedFixture)
       await f.vault.connect(f.alice).requestChannelClose(f.config)
-      await expect(f.vault.connect(f.bob).settleChannel(await f.signedVoucher(f.config, 1n, 10n * USDC))).to.emit(
-        f.vault,
-        'ChannelSettled',
-      )
+      await expect(
+        f.vault.connect(f.bob).settleChannel(await f.signedVoucher(f.config, 1n, 10n * USDC)),
+      ).to.emit(f.vault, 'ChannelSettled')
     })
   })
 
@@ -314,7 +339,13 @@ describe('PaymentChannels', function () {
     it('closes on the provider word alone when the state is already settled', async function () {
       const f = await loadFixture(openedFixture)
       await f.vault.settleChannel(await f.signedVoucher(f.config, 2n, 5n * USDC))
-      const finalState = { config: f.config, sequence: 2n, cumulativeAmount: 5n * USDC, callChain: ethers.ZeroHash, signature: NO_SIGNATURE }
+      const finalState = {
+        config: f.config,
+        sequence: 2n,
+        cumulativeAmount: 5n * USDC,
+        callChain: ethers.ZeroHash,
+        signature: NO_SIGNATURE,
+      }
       await expect(f.vault.connect(f.bob).closeChannel(finalState, NO_SIGNATURE))
         .to.emit(f.vault, 'ChannelClosed')
         .withArgs(f.id, 5n * USDC, 45n * USDC)
@@ -323,7 +354,11 @@ describe('PaymentChannels', function () {
     it('reverts when the provider did not sign', async function () {
       const f = await loadFixture(openedFixture)
       const voucher = await f.signedVoucher(f.config, 1n, 1n)
-      const signature = await f.sign(f.alice, 'ChannelClose', { channelId: f.id, sequence: 1n, cumulativeAmount: 1n })
+      const signature = await f.sign(f.alice, 'ChannelClose', {
+        channelId: f.id,
+        sequence: 1n,
+        cumulativeAmount: 1n,
+      })
       await expect(f.vault.connect(f.alice).closeChannel(voucher, signature))
         .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsInvalidSignature')
         .withArgs(f.id, f.bob.address, f.alice.address)
@@ -365,7 +400,9 @@ describe('PaymentChannels', function () {
     it('starts the challenge period', async function () {
       const f = await loadFixture(openedFixture)
       const closesAt = (await nextBlockAt()) + BigInt(CHALLENGE_PERIOD)
-      await expect(f.vault.connect(f.alice).requestChannelClose(f.config)).to.emit(f.vault, 'ChannelCloseRequested').withArgs(f.id, closesAt)
+      await expect(f.vault.connect(f.alice).requestChannelClose(f.config))
+        .to.emit(f.vault, 'ChannelCloseRequested')
+        .withArgs(f.id, closesAt)
       expect((await f.vault.channel(f.id)).closesAt).to.equal(closesAt)
       expect(await f.vault.challengePeriod()).to.equal(BigInt(CHALLENGE_PERIOD))
     })

@@ -41,7 +41,11 @@ type SettlementFixture = Awaited<ReturnType<typeof settlementFixture>>
 
 /** One op of each kind, valid against `settlementFixture`, with the totals they should produce. */
 async function everyKindOfOp(f: SettlementFixture) {
-  const newEscrow = await f.escrowTerms({ escrowId: escrowIdOf('new'), payer: f.carol.address, amount: 11n * USDC })
+  const newEscrow = await f.escrowTerms({
+    escrowId: escrowIdOf('new'),
+    payer: f.carol.address,
+    amount: 11n * USDC,
+  })
   const fundTo = 60n * USDC
   const w = await f.withdrawal({ account: f.dave.address, to: f.dave.address, amount: 3n * USDC })
   const settleVoucher = await f.signedVoucher(f.settleable.config, 1n, 12n * USDC)
@@ -71,7 +75,11 @@ async function everyKindOfOp(f: SettlementFixture) {
     op(OpKind.ChannelSettle, [settleVoucher]),
     op(OpKind.ChannelClose, [
       closeVoucher,
-      await f.sign(f.bob, 'ChannelClose', { channelId: f.closable.id, sequence: 1n, cumulativeAmount: 10n * USDC }),
+      await f.sign(f.bob, 'ChannelClose', {
+        channelId: f.closable.id,
+        sequence: 1n,
+        cumulativeAmount: 10n * USDC,
+      }),
     ]),
     op(OpKind.ChannelFinalize, [f.finalizable.config]),
     op(OpKind.Withdrawal, [w, await f.sign(f.dave, 'Withdrawal', { ...w })]),
@@ -120,9 +128,13 @@ function totalsOf(event: { args: { totals: bigint[] } }) {
 
 async function batchEvent(f: VaultFixture, tx: Promise<{ wait(): Promise<unknown> }>) {
   const receipt = (await (await tx).wait()) as { logs: Parameters<typeof f.vault.interface.parseLog>[0][] }
-  const parsed = receipt.logs.map((l) => f.vault.interface.parseLog(l)).filter((l) => l?.name === 'BatchSettled')
+  const parsed = receipt.logs
+    .map((l) => f.vault.interface.parseLog(l))
+    .filter((l) => l?.name === 'BatchSettled')
   expect(parsed).to.have.length(1)
-  return parsed[0] as unknown as { args: { batchNumber: bigint; opsRoot: string; opCount: bigint; totals: bigint[] } }
+  return parsed[0] as unknown as {
+    args: { batchNumber: bigint; opsRoot: string; opCount: bigint; totals: bigint[] }
+  }
 }
 
 describe('Settlement', function () {
@@ -138,7 +150,9 @@ describe('Settlement', function () {
       expect(totalsOf(event)).to.deep.equal(totals)
       expect(await f.vault.lastBatchNumber()).to.equal(1n)
       expect(await f.vault.balanceOf(f.treasury.address, f.usdcAddress)).to.equal(totals.fees)
-      expect(await f.usdc.balanceOf(f.dave.address)).to.equal(10n * INITIAL_DEPOSIT - INITIAL_DEPOSIT + 3n * USDC)
+      expect(await f.usdc.balanceOf(f.dave.address)).to.equal(
+        10n * INITIAL_DEPOSIT - INITIAL_DEPOSIT + 3n * USDC,
+      )
     })
 
     it('emits every per-op event an indexer needs', async function () {
@@ -151,10 +165,18 @@ describe('Settlement', function () {
       await expect(tx).to.emit(f.vault, 'EscrowRuled')
       await expect(tx).to.emit(f.vault, 'EscrowExpired')
       await expect(tx).to.emit(f.vault, 'ChannelFunded')
-      await expect(tx).to.emit(f.vault, 'ChannelSettled').withArgs(f.settleable.id, 1n, 12n * USDC, 12n * USDC, ethers.id('call-chain:1'))
-      await expect(tx).to.emit(f.vault, 'ChannelClosed').withArgs(f.closable.id, 10n * USDC, 20n * USDC)
-      await expect(tx).to.emit(f.vault, 'ChannelClosed').withArgs(f.finalizable.id, 0n, 20n * USDC)
-      await expect(tx).to.emit(f.vault, 'Withdrawn').withArgs(f.dave.address, f.usdcAddress, f.dave.address, 3n * USDC)
+      await expect(tx)
+        .to.emit(f.vault, 'ChannelSettled')
+        .withArgs(f.settleable.id, 1n, 12n * USDC, 12n * USDC, ethers.id('call-chain:1'))
+      await expect(tx)
+        .to.emit(f.vault, 'ChannelClosed')
+        .withArgs(f.closable.id, 10n * USDC, 20n * USDC)
+      await expect(tx)
+        .to.emit(f.vault, 'ChannelClosed')
+        .withArgs(f.finalizable.id, 0n, 20n * USDC)
+      await expect(tx)
+        .to.emit(f.vault, 'Withdrawn')
+        .withArgs(f.dave.address, f.usdcAddress, f.dave.address, 3n * USDC)
     })
 
     it('takes batches in order, one number after the other', async function () {
@@ -172,10 +194,9 @@ describe('Settlement', function () {
 
     it('reverts for an empty batch', async function () {
       const f = await loadFixture(settlementFixture)
-      await expect(f.vault.connect(f.relayer).settleBatch(1n, [], NO_SIGNATURE)).to.be.revertedWithCustomError(
-        f.vault,
-        'SettlementEmptyBatch',
-      )
+      await expect(
+        f.vault.connect(f.relayer).settleBatch(1n, [], NO_SIGNATURE),
+      ).to.be.revertedWithCustomError(f.vault, 'SettlementEmptyBatch')
     })
 
     it('reverts when the coordinator did not sign this batch', async function () {
@@ -186,10 +207,9 @@ describe('Settlement', function () {
         .withArgs(f.coordinator.address, f.stranger.address)
       const signature = await f.signBatch(1n, ops)
       const reordered = [op(OpKind.EscrowReclaim, [f.releasable.escrowId])]
-      await expect(f.vault.connect(f.relayer).settleBatch(1n, reordered, signature)).to.be.revertedWithCustomError(
-        f.vault,
-        'SettlementInvalidCoordinatorSignature',
-      )
+      await expect(
+        f.vault.connect(f.relayer).settleBatch(1n, reordered, signature),
+      ).to.be.revertedWithCustomError(f.vault, 'SettlementInvalidCoordinatorSignature')
     })
 
     it('reverts naming the failing op and its own error, and nothing of the batch stays', async function () {
@@ -204,7 +224,9 @@ describe('Settlement', function () {
         f.alice.address,
         f.bob.address,
       ])
-      await expect(f.settle(ops)).to.be.revertedWithCustomError(f.vault, 'SettlementOpFailed').withArgs(1n, reason)
+      await expect(f.settle(ops))
+        .to.be.revertedWithCustomError(f.vault, 'SettlementOpFailed')
+        .withArgs(1n, reason)
       expect(await f.vault.lastBatchNumber()).to.equal(0n)
       expect((await f.vault.escrow(f.expiring.escrowId)).status).to.equal(1n)
       // Without the bad op, the same batch number goes through.
@@ -216,7 +238,10 @@ describe('Settlement', function () {
       const malformed = { kind: OpKind.ChannelSettle, data: '0x1234' }
       await expect(f.settle([malformed]))
         .to.be.revertedWithCustomError(f.vault, 'SettlementOpFailed')
-        .withArgs(0n, f.vault.interface.encodeErrorResult('SettlementMalformedOp', [OpKind.ChannelSettle, 2, 320]))
+        .withArgs(
+          0n,
+          f.vault.interface.encodeErrorResult('SettlementMalformedOp', [OpKind.ChannelSettle, 2, 320]),
+        )
       const unknown = { kind: 42, data: '0x' }
       await expect(f.settle([unknown]))
         .to.be.revertedWithCustomError(f.vault, 'SettlementOpFailed')
@@ -265,7 +290,9 @@ describe('Settlement', function () {
   describe('applyBatchOp', function () {
     it('reverts when anyone but the vault calls it', async function () {
       const f = await loadFixture(settlementFixture)
-      await expect(f.vault.connect(f.coordinator).applyBatchOp(op(OpKind.EscrowReclaim, [f.expiring.escrowId])))
+      await expect(
+        f.vault.connect(f.coordinator).applyBatchOp(op(OpKind.EscrowReclaim, [f.expiring.escrowId])),
+      )
         .to.be.revertedWithCustomError(f.vault, 'SettlementOnlySelf')
         .withArgs(f.coordinator.address)
     })

@@ -56,7 +56,12 @@ describe('Vault', function () {
       const deployed = await factory.deploy(params)
       const receipt = await deployed.deploymentTransaction()!.wait()
       const names = receipt!.logs.map((l) => deployed.interface.parseLog(l)?.name)
-      expect(names).to.include.members(['CoordinatorChanged', 'TreasuryChanged', 'FeeChanged', 'TokenAllowlistUpdated'])
+      expect(names).to.include.members([
+        'CoordinatorChanged',
+        'TreasuryChanged',
+        'FeeChanged',
+        'TokenAllowlistUpdated',
+      ])
     })
 
     it('reverts when the coordinator or treasury is zero', async function () {
@@ -72,10 +77,9 @@ describe('Vault', function () {
         adminDelay: 1,
         tokens: [],
       }
-      await expect(factory.deploy({ ...base, coordinator: ethers.ZeroAddress })).to.be.revertedWithCustomError(
-        f.vault,
-        'VaultZeroAddress',
-      )
+      await expect(
+        factory.deploy({ ...base, coordinator: ethers.ZeroAddress }),
+      ).to.be.revertedWithCustomError(f.vault, 'VaultZeroAddress')
       await expect(factory.deploy({ ...base, treasury: ethers.ZeroAddress })).to.be.revertedWithCustomError(
         f.vault,
         'VaultZeroAddress',
@@ -152,10 +156,9 @@ describe('Vault', function () {
       await expect(
         f.vault.connect(f.alice).depositFor(f.usdcAddress, 3n, ethers.ZeroAddress),
       ).to.be.revertedWithCustomError(f.vault, 'VaultZeroAddress')
-      await expect(f.vault.connect(f.alice).depositFor(f.usdcAddress, 3n, f.vaultAddress)).to.be.revertedWithCustomError(
-        f.vault,
-        'VaultZeroAddress',
-      )
+      await expect(
+        f.vault.connect(f.alice).depositFor(f.usdcAddress, 3n, f.vaultAddress),
+      ).to.be.revertedWithCustomError(f.vault, 'VaultZeroAddress')
     })
   })
 
@@ -187,7 +190,9 @@ describe('Vault', function () {
       const f = await loadFixture(deployVaultFixture)
       await f.usdc.mint(f.stranger.address, 100n)
       const args = await permit(f, 100n)
-      await expect(f.vault.connect(f.relayer).depositWithPermit(f.usdcAddress, f.stranger.address, 100n, ...args))
+      await expect(
+        f.vault.connect(f.relayer).depositWithPermit(f.usdcAddress, f.stranger.address, 100n, ...args),
+      )
         .to.emit(f.vault, 'Deposited')
         .withArgs(f.stranger.address, f.usdcAddress, f.stranger.address, 100n)
       expect(await f.vault.balanceOf(f.stranger.address, f.usdcAddress)).to.equal(100n)
@@ -214,8 +219,17 @@ describe('Vault', function () {
   })
 
   describe('depositWithAuthorization', function () {
-    async function receiveAuthorization(f: VaultFixture, value: bigint, nonce = ethers.hexlify(ethers.randomBytes(32))) {
-      const domain = { name: 'USD Coin (mock)', version: '1', chainId: f.chainId, verifyingContract: f.usdcAddress }
+    async function receiveAuthorization(
+      f: VaultFixture,
+      value: bigint,
+      nonce = ethers.hexlify(ethers.randomBytes(32)),
+    ) {
+      const domain = {
+        name: 'USD Coin (mock)',
+        version: '1',
+        chainId: f.chainId,
+        verifyingContract: f.usdcAddress,
+      }
       const types = {
         ReceiveWithAuthorization: [
           { name: 'from', type: 'address' },
@@ -227,7 +241,14 @@ describe('Vault', function () {
         ],
       }
       const validBefore = BigInt(await time.latest()) + 3600n
-      const message = { from: f.stranger.address, to: f.vaultAddress, value, validAfter: 0n, validBefore, nonce }
+      const message = {
+        from: f.stranger.address,
+        to: f.vaultAddress,
+        value,
+        validAfter: 0n,
+        validBefore,
+        nonce,
+      }
       const sig = ethers.Signature.from(await f.stranger.signTypedData(domain, types, message))
       return [f.usdcAddress, f.stranger.address, value, 0n, validBefore, nonce, sig.v, sig.r, sig.s] as const
     }
@@ -248,10 +269,9 @@ describe('Vault', function () {
       await f.usdc.mint(f.stranger.address, 100n)
       const args = await receiveAuthorization(f, 10n)
       await f.vault.connect(f.relayer).depositWithAuthorization(...args)
-      await expect(f.vault.connect(f.relayer).depositWithAuthorization(...args)).to.be.revertedWithCustomError(
-        f.usdc,
-        'AuthorizationAlreadyUsed',
-      )
+      await expect(
+        f.vault.connect(f.relayer).depositWithAuthorization(...args),
+      ).to.be.revertedWithCustomError(f.usdc, 'AuthorizationAlreadyUsed')
     })
 
     it('reverts for a token off the allowlist and while paused', async function () {
@@ -264,10 +284,9 @@ describe('Vault', function () {
         .withArgs(f.usdcAddress)
       await f.vault.connect(f.owner).setTokenAllowed(f.usdcAddress, true)
       await f.vault.connect(f.owner).pause()
-      await expect(f.vault.connect(f.relayer).depositWithAuthorization(...args)).to.be.revertedWithCustomError(
-        f.vault,
-        'EnforcedPause',
-      )
+      await expect(
+        f.vault.connect(f.relayer).depositWithAuthorization(...args),
+      ).to.be.revertedWithCustomError(f.vault, 'EnforcedPause')
     })
   })
 
@@ -299,7 +318,10 @@ describe('Vault', function () {
       const f = await loadFixture(deployVaultFixture)
       const w = await f.withdrawal()
       const { coordinatorSignature } = await signWithdrawal(f, w)
-      await expect(f.vault.connect(f.alice).withdraw(w, NO_SIGNATURE, coordinatorSignature)).to.emit(f.vault, 'Withdrawn')
+      await expect(f.vault.connect(f.alice).withdraw(w, NO_SIGNATURE, coordinatorSignature)).to.emit(
+        f.vault,
+        'Withdrawn',
+      )
     })
 
     it('reverts without the coordinator co-signature', async function () {
@@ -427,7 +449,9 @@ describe('Vault', function () {
 
     it('pays no more than the balance left', async function () {
       const f = await loadFixture(deployVaultFixture)
-      await f.vault.connect(f.alice).requestWithdrawal(f.usdcAddress, 2n * INITIAL_DEPOSIT, f.stranger.address)
+      await f.vault
+        .connect(f.alice)
+        .requestWithdrawal(f.usdcAddress, 2n * INITIAL_DEPOSIT, f.stranger.address)
       await time.increase(WITHDRAWAL_DELAY)
       await expect(f.vault.executeWithdrawal(f.alice.address, f.usdcAddress))
         .to.emit(f.vault, 'Withdrawn')
@@ -501,10 +525,9 @@ describe('Vault', function () {
 
     it('reverts for the zero address', async function () {
       const f = await loadFixture(deployVaultFixture)
-      await expect(f.vault.connect(f.owner).setTokenAllowed(ethers.ZeroAddress, true)).to.be.revertedWithCustomError(
-        f.vault,
-        'VaultZeroAddress',
-      )
+      await expect(
+        f.vault.connect(f.owner).setTokenAllowed(ethers.ZeroAddress, true),
+      ).to.be.revertedWithCustomError(f.vault, 'VaultZeroAddress')
     })
   })
 
@@ -538,10 +561,9 @@ describe('Vault', function () {
 
     it('reverts for the zero address or a caller who is not the owner', async function () {
       const f = await loadFixture(deployVaultFixture)
-      await expect(f.vault.connect(f.owner).proposeCoordinator(ethers.ZeroAddress)).to.be.revertedWithCustomError(
-        f.vault,
-        'VaultZeroAddress',
-      )
+      await expect(
+        f.vault.connect(f.owner).proposeCoordinator(ethers.ZeroAddress),
+      ).to.be.revertedWithCustomError(f.vault, 'VaultZeroAddress')
       await expect(f.vault.connect(f.coordinator).proposeCoordinator(f.stranger.address))
         .to.be.revertedWithCustomError(f.vault, 'OwnableUnauthorizedAccount')
         .withArgs(f.coordinator.address)
@@ -555,9 +577,14 @@ describe('Vault', function () {
     it('changes the protocol fee only after the admin delay', async function () {
       const f = await loadFixture(deployVaultFixture)
       const effectiveAt = (await nextBlockAt()) + BigInt(ADMIN_DELAY)
-      await expect(f.vault.connect(f.owner).proposeFee(250)).to.emit(f.vault, 'FeeChangeProposed').withArgs(250, effectiveAt)
+      await expect(f.vault.connect(f.owner).proposeFee(250))
+        .to.emit(f.vault, 'FeeChangeProposed')
+        .withArgs(250, effectiveAt)
       expect(await f.vault.pendingFee()).to.deep.equal([250n, effectiveAt])
-      await expect(f.vault.connect(f.owner).applyFee()).to.be.revertedWithCustomError(f.vault, 'VaultChangeNotReady')
+      await expect(f.vault.connect(f.owner).applyFee()).to.be.revertedWithCustomError(
+        f.vault,
+        'VaultChangeNotReady',
+      )
       await time.increaseTo(effectiveAt)
       await expect(f.vault.connect(f.owner).applyFee()).to.emit(f.vault, 'FeeChanged').withArgs(FEE_BPS, 250)
       expect(await f.vault.feeBps()).to.equal(250n)
@@ -572,7 +599,10 @@ describe('Vault', function () {
 
     it('reverts when nothing is pending or the caller is not the owner', async function () {
       const f = await loadFixture(deployVaultFixture)
-      await expect(f.vault.connect(f.owner).applyFee()).to.be.revertedWithCustomError(f.vault, 'VaultNoPendingChange')
+      await expect(f.vault.connect(f.owner).applyFee()).to.be.revertedWithCustomError(
+        f.vault,
+        'VaultNoPendingChange',
+      )
       await expect(f.vault.connect(f.alice).proposeFee(1))
         .to.be.revertedWithCustomError(f.vault, 'OwnableUnauthorizedAccount')
         .withArgs(f.alice.address)

@@ -174,8 +174,11 @@ export async function deployVaultFixture() {
     await vault.connect(account).deposit(usdcAddress, INITIAL_DEPOSIT)
   }
 
-  const sign = (signer: HardhatEthersSigner, primaryType: ClearhouseTypeName, message: Record<string, unknown>) =>
-    signTyped(signer, domain, primaryType, message)
+  const sign = (
+    signer: HardhatEthersSigner,
+    primaryType: ClearhouseTypeName,
+    message: Record<string, unknown>,
+  ) => signTyped(signer, domain, primaryType, message)
 
   async function escrowTerms(overrides: Partial<EscrowTerms> = {}): Promise<EscrowTerms> {
     return {
