@@ -1,14 +1,8 @@
 import type { HardhatRuntimeEnvironment } from 'hardhat/types'
 import type { Address } from 'viem'
+import type { Deployment } from '../../protocol/deployment'
 
-/** Addresses and metadata that `deployments/<chainId>.json` records for one deployment. */
-export interface Deployment {
-  chainId: number
-  deployedAt: string
-  deploymentBlock: number
-  contracts: Record<string, Address>
-  tokens: Array<{ symbol: string; address: Address; decimals: number }>
-}
+export type { Deployment }
 
 export interface DeployContractsParameters {
   /** Deploys the open-mint MockUSDC; only ever true on a dev chain. */

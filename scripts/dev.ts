@@ -1,0 +1,102 @@
+/**
+ * `npm start`: the whole system on one machine with no configuration. An in-process Hardhat (EDR)
+ * chain served on 127.0.0.1:8545, the contracts and MockUSDC deployed to it, three funded demo
+ * wallets, embedded PGlite in .clearhouse/ (unless DATABASE_URL is set) and the coordinator.
+ * `npm start -- --fresh` wipes the embedded database first.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import hre from 'hardhat'
+import { TASK_NODE_CREATE_SERVER } from 'hardhat/builtin-tasks/task-names'
+import type { JsonRpcServer } from 'hardhat/types'
+import { parseEther, toHex } from 'viem'
+import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
+import { loadConfig } from '../server/config'
+import { startCoordinator } from '../server/coordinator'
+import { ConfigError } from '../server/errors'
+import { deployContracts } from './lib/deploy-contracts'
+
+const RPC_HOST = '127.0.0.1'
+const RPC_PORT = Number(process.env.EMBEDDED_RPC_PORT ?? 8545)
+
+// Hardhat's default development mnemonic: account #0 is the coordinator, #1–#3 the demo wallets.
+// Public knowledge: anything these keys hold on a real chain is stolen at once. Dev chain only.
+const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
+function devKey(index: number): `0x${string}` {
+  return toHex(mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index }).getHdKey().privateKey!)
+}
+const COORDINATOR_DEV_KEY = devKey(0)
+const DEMO_WALLET_KEYS = [devKey(1), devKey(2), devKey(3)]
+const DEMO_USDC = 10_000n * 10n ** 6n
+
+async function main(): Promise<void> {
+  const fresh = process.argv.includes('--fresh')
+  await hre.run('compile', { quiet: true })
+
+  const rpcServer = (await hre.run(TASK_NODE_CREATE_SERVER, {
+    hostname: RPC_HOST,
+    port: RPC_PORT,
+    provider: hre.network.provider,
+  })) as JsonRpcServer
+  await rpcServer.listen()
+  const rpcUrl = `http://${RPC_HOST}:${RPC_PORT}`
+
+  const coordinatorAddress = privateKeyToAccount(COORDINATOR_DEV_KEY).address
+  const deployment = await deployContracts(hre, { withMockUsdc: true, coordinator: coordinatorAddress })
+  const deploymentFile = path.resolve('deployments', `${deployment.chainId}.json`)
+  await mkdir(path.dirname(deploymentFile), { recursive: true })
+  await writeFile(deploymentFile, JSON.stringify(deployment, null, 2) + '\n')
+
+  const usdc = await hre.viem.getContractAt('MockUSDC', deployment.contracts.MockUSDC!)
+  const demoWallets = DEMO_WALLET_KEYS.map((key) => ({ key, address: privateKeyToAccount(key).address }))
+  for (const wallet of demoWallets) {
+    await usdc.write.mint([wallet.address, DEMO_USDC])
+    await hre.network.provider.request({
+      method: 'hardhat_setBalance',
+      params: [wallet.address, `0x${parseEther('100').toString(16)}`],
+    })
+  }
+
+  const config = loadConfig({
+    ...process.env,
+    RPC_URL: rpcUrl,
+    COORDINATOR_PRIVATE_KEY: process.env.COORDINATOR_PRIVATE_KEY ?? COORDINATOR_DEV_KEY,
+  })
+  const coordinator = await startCoordinator({ config, deployment, fresh })
+
+  const lines = [
+    '',
+    'Clearhouse is running (embedded dev stack)',
+    `  API          ${coordinator.url}/v1  (health: ${coordinator.url}/v1/health, OpenAPI: ${coordinator.url}/v1/openapi.json)`,
+    `  Metrics      ${coordinator.url}/metrics`,
+    `  Chain RPC    ${rpcUrl}  (chain id ${deployment.chainId})`,
+    `  Database     ${coordinator.context.databaseKind === 'pglite' ? `PGlite in ${path.resolve(config.DATA_DIR, 'pgdata')}` : 'DATABASE_URL'}`,
+    `  Vault        ${deployment.contracts.ClearhouseVault}`,
+    `  MockUSDC     ${deployment.contracts.MockUSDC}`,
+    `  Deployment   ${deploymentFile}`,
+    '',
+    'Demo wallets (DEV ONLY: these keys are public, never use them on a real chain):',
+    ...demoWallets.map((w, i) => `  #${i + 1} ${w.address}  key ${w.key}  10000 USDC, 100 ETH`),
+    '',
+    'Ctrl-C stops everything.',
+  ]
+  console.log(lines.join('\n'))
+
+  let stopping = false
+  const shutdown = async () => {
+    if (stopping) return
+    stopping = true
+    console.log('stopping…')
+    await coordinator.stop()
+    await rpcServer.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', shutdown)
+  process.on('SIGTERM', shutdown)
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(`clearhouse: ${error.message}`)
+  else console.error(error)
+  process.exit(1)
+})

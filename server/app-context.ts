@@ -1,0 +1,15 @@
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import type { PublicClient } from 'viem'
+import type { Deployment } from '../protocol/deployment'
+import type { Metrics } from './http/metrics'
+
+/** What the HTTP app and workers share: built once by the composition root and passed down. */
+export interface AppContext {
+  version: string
+  pool: pg.Pool
+  databaseKind: 'postgres' | 'pglite'
+  chain: { client: PublicClient; deployment: Deployment } | null
+  logger: Logger
+  metrics: Metrics
+}

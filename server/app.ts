@@ -1,0 +1,49 @@
+import express, { type Express } from 'express'
+import helmet from 'helmet'
+import { pinoHttp } from 'pino-http'
+import { randomUUID } from 'node:crypto'
+import type { AppContext } from './app-context'
+import { errorHandler, notFoundHandler } from './http/errors-middleware'
+import { metricsMiddleware } from './http/metrics'
+import { createOpenApiRegistry, generateOpenApiDocument } from './http/openapi'
+import { healthRoutes } from './health/health-routes'
+
+/** Largest JSON body accepted; deliverables and messages fit well inside it. */
+export const BODY_LIMIT = '256kb'
+
+/** Builds the Express app: plumbing first, then the `/v1` routes, then 404 and the error renderer. */
+export function createApp(context: AppContext): Express {
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('trust proxy', 'loopback')
+  app.use(helmet())
+  app.use(
+    pinoHttp({
+      logger: context.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id']
+        const id = typeof incoming === 'string' && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID()
+        res.setHeader('X-Request-Id', id)
+        return id
+      },
+      autoLogging: { ignore: (req) => req.url === '/metrics' || req.url === '/v1/health' },
+    }),
+  )
+  app.use(metricsMiddleware(context.metrics))
+  app.use(express.json({ limit: BODY_LIMIT }))
+
+  const openApi = createOpenApiRegistry()
+  const openApiDocument = generateOpenApiDocument(openApi, context.version)
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics())
+  })
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(openApiDocument)
+  })
+  app.use('/v1', healthRoutes(context))
+
+  app.use(notFoundHandler)
+  app.use(errorHandler(context.logger))
+  return app
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod'
+import { ConfigError } from './errors'
+
+const privateKey = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key')
+  .transform((value) => value as `0x${string}`)
+
+const postgresUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value)
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== ''
+    } catch {
+      return false
+    }
+  }, 'must be a postgres:// or postgresql:// URL with a host')
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
+  }
+}, 'must be an http:// or https:// URL')
+
+const integerString = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+
+/** Every environment variable the coordinator reads, with its default. `.env.example` mirrors this. */
+export const configSchema = z.object({
+  PORT: integerString(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_SIZE: integerString(1, 200).default(10),
+  RPC_URL: httpUrl.optional(),
+  DEPLOYMENT_FILE: z.string().min(1).optional(),
+  COORDINATOR_PRIVATE_KEY: privateKey.optional(),
+  CONFIRMATIONS: integerString(0, 1000).default(0),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('.clearhouse'),
+  EMBEDDED_PG_PORT: integerString(0, 65535).default(5433),
+})
+
+export type Config = z.infer<typeof configSchema>
+
+/**
+ * Parses `env` into a `Config`. A bad value throws a `ConfigError` whose message is one line
+ * naming the variable, so start-up can print it without a stack trace.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "unset", the way shells and .env files usually write it.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''))
+  const parsed = configSchema.safeParse(present)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    const variable = String(issue.path[0] ?? 'environment')
+    throw new ConfigError(`invalid ${variable}: ${issue.message}`)
+  }
+  return parsed.data
+}

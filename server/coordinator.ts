@@ -1,0 +1,126 @@
+import type { Server } from 'node:http'
+import path from 'node:path'
+import type pg from 'pg'
+import { privateKeyToAccount } from 'viem/accounts'
+import type { Deployment } from '../protocol/deployment'
+import { createApp } from './app'
+import type { AppContext } from './app-context'
+import { createChainClient } from './chain/clients'
+import { readDeploymentFile } from './chain/deployment-file'
+import type { Config } from './config'
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded'
+import { migrate } from './db/migrate'
+import { createPool } from './db/pool'
+import { ConfigError } from './errors'
+import { createMetrics } from './http/metrics'
+import { createLogger } from './logger'
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../package.json') as { version: string }
+
+export interface RunningCoordinator {
+  url: string
+  context: AppContext
+  stop(): Promise<void>
+}
+
+export interface StartCoordinatorParameters {
+  config: Config
+  /** A deployment already in memory (the embedded stack); otherwise DEPLOYMENT_FILE is read. */
+  deployment?: Deployment
+  /** Wipe the embedded database first (`npm start -- --fresh`). */
+  fresh?: boolean
+}
+
+/** The composition root: config → database → chain → app. Every failure of configuration is a `ConfigError`. */
+export async function startCoordinator(parameters: StartCoordinatorParameters): Promise<RunningCoordinator> {
+  const { config } = parameters
+  const logger = createLogger(config.LOG_LEVEL)
+  if (config.COORDINATOR_PRIVATE_KEY) {
+    try {
+      privateKeyToAccount(config.COORDINATOR_PRIVATE_KEY)
+    } catch {
+      throw new ConfigError('invalid COORDINATOR_PRIVATE_KEY: not a valid secp256k1 private key')
+    }
+  }
+
+  let embedded: EmbeddedPostgres | null = null
+  let connectionString = config.DATABASE_URL
+  if (!connectionString) {
+    const dataDir = path.resolve(config.DATA_DIR, 'pgdata')
+    if (parameters.fresh) {
+      const { rm } = await import('node:fs/promises')
+      await rm(dataDir, { recursive: true, force: true })
+    }
+    embedded = await startEmbeddedPostgres({ dataDir, port: config.EMBEDDED_PG_PORT })
+    connectionString = embedded.connectionString
+  }
+  const pool = createPool(connectionString, config.DATABASE_POOL_SIZE)
+  // A bad pool connection (server restart, network blip) must not crash the process.
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'))
+
+  const closeDatabase = async () => {
+    await pool.end().catch(() => undefined)
+    await embedded?.stop()
+  }
+  try {
+    await pool.query('SELECT 1')
+  } catch (error) {
+    await closeDatabase()
+    throw new ConfigError(`invalid DATABASE_URL: cannot connect (${describeConnectError(error)})`)
+  }
+  try {
+    const applied = await migrate(pool)
+    if (applied.length) logger.info({ applied }, 'applied migrations')
+  } catch (error) {
+    await closeDatabase()
+    throw error
+  }
+
+  let chain: AppContext['chain'] = null
+  const deployment =
+    parameters.deployment ?? (config.DEPLOYMENT_FILE ? await readDeploymentFile(config.DEPLOYMENT_FILE) : undefined)
+  if (config.RPC_URL && deployment) {
+    chain = { client: createChainClient(config.RPC_URL), deployment }
+  } else if (config.RPC_URL || deployment) {
+    await closeDatabase()
+    throw new ConfigError(
+      `invalid ${config.RPC_URL ? 'DEPLOYMENT_FILE' : 'RPC_URL'}: RPC_URL and DEPLOYMENT_FILE go together`,
+    )
+  }
+
+  const context: AppContext = {
+    version,
+    pool: pool as pg.Pool,
+    databaseKind: embedded ? 'pglite' : 'postgres',
+    chain,
+    logger,
+    metrics: createMetrics(),
+  }
+  const app = createApp(context)
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(config.PORT, config.HOST, () => resolve(listening))
+    listening.once('error', reject)
+  }).catch(async (error: NodeJS.ErrnoException) => {
+    await closeDatabase()
+    throw new ConfigError(`invalid PORT: cannot listen on ${config.HOST}:${config.PORT} (${error.code})`)
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.PORT
+
+  return {
+    url: `http://${config.HOST}:${port}`,
+    context,
+    async stop() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await closeDatabase()
+    },
+  }
+}
+
+function describeConnectError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+  return code ?? message ?? 'unknown error'
+}

@@ -1,0 +1,50 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express'
+import type { Logger } from 'pino'
+import { AppError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors'
+import { ERROR_CODES, type ErrorResponse } from '../../protocol/errors'
+
+/** 404 in the API's error shape for any path no route matched. */
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(ERROR_CODES.notFound, `no route for ${req.method} ${req.path}`))
+}
+
+interface BodyParserError {
+  type?: string
+  status?: number
+}
+
+/** Turns body-parser failures (the client's fault) into typed 4xx errors before rendering. */
+function fromBodyParser(error: BodyParserError): AppError | null {
+  if (error.type === 'entity.parse.failed') {
+    return new ValidationError(ERROR_CODES.malformedJson, 'request body is not valid JSON')
+  }
+  if (error.type === 'entity.too.large') {
+    return new PayloadTooLargeError(ERROR_CODES.payloadTooLarge, 'request body is too large')
+  }
+  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+    return new ValidationError(error.type ?? 'bad_request', 'request could not be read')
+  }
+  return null
+}
+
+/**
+ * Renders `{ error: { code, message, details } }`. Only unexpected errors are logged with their
+ * stack, and their message never reaches the client.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const appError = error instanceof AppError ? error : fromBodyParser(error as BodyParserError)
+    if (appError) {
+      const body: ErrorResponse = {
+        error: { code: appError.code, message: appError.message, details: appError.details },
+      }
+      res.status(appError.statusCode).json(body)
+      return
+    }
+    logger.error({ err: error, reqId: req.id }, 'unexpected error')
+    const body: ErrorResponse = {
+      error: { code: ERROR_CODES.internal, message: 'internal error', details: { request_id: String(req.id) } },
+    }
+    res.status(500).json(body)
+  }
+}

@@ -1,0 +1,30 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi'
+import { errorResponse } from '../../protocol/errors'
+import { healthResponse } from '../../protocol/health'
+
+/**
+ * Every route registers its request and response schemas here, so the document served at
+ * `/v1/openapi.json` is generated from the same zod schemas that validate the traffic.
+ */
+export function createOpenApiRegistry(): OpenAPIRegistry {
+  const registry = new OpenAPIRegistry()
+  registry.register('Error', errorResponse)
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/health',
+    summary: 'Liveness and what this coordinator is connected to',
+    responses: {
+      200: { description: 'Healthy', content: { 'application/json': { schema: healthResponse } } },
+      503: { description: 'A dependency is down', content: { 'application/json': { schema: healthResponse } } },
+    },
+  })
+  return registry
+}
+
+export function generateOpenApiDocument(registry: OpenAPIRegistry, version: string): object {
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: { title: 'Clearhouse coordinator API', version },
+    servers: [{ url: '/' }],
+  })
+}

@@ -1,0 +1,17 @@
+import type { z } from 'zod'
+import { ValidationError } from '../errors'
+import { ERROR_CODES } from '../../protocol/errors'
+
+/** Parses `value` with `schema`, or throws a 400 naming every bad field as `details.fields`. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'params'): z.infer<T> {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const fields = parsed.error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.join('.') : where,
+    message: issue.message,
+  }))
+  const first = fields[0]!
+  throw new ValidationError(ERROR_CODES.validation, `${where} ${first.field}: ${first.message}`, {
+    details: { where, fields },
+  })
+}
