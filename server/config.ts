@@ -6,16 +6,14 @@ const privateKey = z
   .regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key')
   .transform((value) => value as `0x${string}`)
 
-const postgresUrl = z
-  .string()
-  .refine((value) => {
-    try {
-      const url = new URL(value)
-      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== ''
-    } catch {
-      return false
-    }
-  }, 'must be a postgres:// or postgresql:// URL with a host')
+const postgresUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== ''
+  } catch {
+    return false
+  }
+}, 'must be a postgres:// or postgresql:// URL with a host')
 
 const httpUrl = z.string().refine((value) => {
   try {

@@ -79,7 +79,8 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
 
   let chain: AppContext['chain'] = null
   const deployment =
-    parameters.deployment ?? (config.DEPLOYMENT_FILE ? await readDeploymentFile(config.DEPLOYMENT_FILE) : undefined)
+    parameters.deployment ??
+    (config.DEPLOYMENT_FILE ? await readDeploymentFile(config.DEPLOYMENT_FILE) : undefined)
   if (config.RPC_URL && deployment) {
     chain = { client: createChainClient(config.RPC_URL), deployment }
   } else if (config.RPC_URL || deployment) {

@@ -8,7 +8,9 @@ export async function readDeploymentFile(file: string): Promise<Deployment> {
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    throw new ConfigError(`invalid DEPLOYMENT_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`)
+    throw new ConfigError(
+      `invalid DEPLOYMENT_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`,
+    )
   }
   let json: unknown
   try {

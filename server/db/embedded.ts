@@ -12,7 +12,10 @@ export interface EmbeddedPostgres {
  * same `pg` code runs against it. PGlite runs one transaction at a time; the socket server
  * multiplexes the pool's connections onto it, which needs `maxConnections` above one.
  */
-export async function startEmbeddedPostgres(options: { dataDir?: string; port: number }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(options: {
+  dataDir?: string
+  port: number
+}): Promise<EmbeddedPostgres> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true })
   const db = await PGlite.create(options.dataDir)
   const server = new PGLiteSocketServer({ db, port: options.port, host: '127.0.0.1', maxConnections: 100 })

@@ -36,13 +36,17 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  */
 export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<number[]> {
   const pending = migrations ?? (await readMigrations())
-  await pool.query(
-    `CREATE TABLE IF NOT EXISTS schema_migrations (
-       version integer PRIMARY KEY,
-       name text NOT NULL,
-       applied_at timestamptz NOT NULL DEFAULT now()
-     )`,
-  )
+  // Even CREATE TABLE IF NOT EXISTS races in the catalog, so the bookkeeping table is made under the lock too.
+  await withTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY.toString()])
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY,
+         name text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    )
+  })
   const applied: number[] = []
   for (const migration of pending) {
     const didApply = await withTransaction(pool, async (client) => {

@@ -13,7 +13,10 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
  * Runs `work` in one transaction on a dedicated client. It never leaves a connection idle in a
  * transaction: commit or rollback happen before the client returns to the pool.
  */
-export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect()
   try {
     await client.query('BEGIN')

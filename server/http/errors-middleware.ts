@@ -43,7 +43,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     logger.error({ err: error, reqId: req.id }, 'unexpected error')
     const body: ErrorResponse = {
-      error: { code: ERROR_CODES.internal, message: 'internal error', details: { request_id: String(req.id) } },
+      error: {
+        code: ERROR_CODES.internal,
+        message: 'internal error',
+        details: { request_id: String(req.id) },
+      },
     }
     res.status(500).json(body)
   }

@@ -15,7 +15,10 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
     summary: 'Liveness and what this coordinator is connected to',
     responses: {
       200: { description: 'Healthy', content: { 'application/json': { schema: healthResponse } } },
-      503: { description: 'A dependency is down', content: { 'application/json': { schema: healthResponse } } },
+      503: {
+        description: 'A dependency is down',
+        content: { 'application/json': { schema: healthResponse } },
+      },
     },
   })
   return registry

@@ -3,7 +3,11 @@ import { ValidationError } from '../errors'
 import { ERROR_CODES } from '../../protocol/errors'
 
 /** Parses `value` with `schema`, or throws a 400 naming every bad field as `details.fields`. */
-export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'params'): z.infer<T> {
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  where: 'body' | 'query' | 'params',
+): z.infer<T> {
   const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
   const fields = parsed.error.issues.map((issue) => ({

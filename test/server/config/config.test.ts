@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { expect } from 'chai'
+import { loadConfig } from '../../../server/config'
+import { ConfigError } from '../../../server/errors'
+
+const ROOT = path.resolve(__dirname, '../../..')
+
+function runMain(env: Record<string, string>): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', PORT: '0', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  return { status: result.status, stderr: result.stderr.trim() }
+}
+
+describe('configuration', () => {
+  it('fills defaults when the environment is empty', () => {
+    const config = loadConfig({})
+    expect(config.PORT).to.equal(3000)
+    expect(config.CONFIRMATIONS).to.equal(0)
+    expect(config.DATABASE_URL).to.equal(undefined)
+  })
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '' }).DATABASE_URL).to.equal(undefined)
+  })
+
+  for (const [variable, value] of [
+    ['PORT', 'eighty'],
+    ['DATABASE_URL', 'mysql://x@y/z'],
+    ['COORDINATOR_PRIVATE_KEY', '0x1234'],
+    ['CONFIRMATIONS', '-1'],
+    ['RPC_URL', 'ftp://node'],
+    ['LOG_LEVEL', 'loud'],
+  ] as const) {
+    it(`rejects a malformed ${variable} with a ConfigError naming it`, () => {
+      expect(() => loadConfig({ [variable]: value }))
+        .to.throw(ConfigError)
+        .with.property('message')
+        .that.match(new RegExp(`^invalid ${variable}: `))
+    })
+  }
+
+  it('stops start-up with one line naming DATABASE_URL when the database does not answer', function () {
+    this.timeout(60_000)
+    const { status, stderr } = runMain({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/clearhouse' })
+    expect(status).to.equal(1)
+    expect(stderr.split('\n')).to.have.length(1)
+    expect(stderr).to.match(/^clearhouse: invalid DATABASE_URL: cannot connect \(ECONNREFUSED\)$/)
+  })
+
+  it('stops start-up with one line naming COORDINATOR_PRIVATE_KEY when it is malformed', function () {
+    this.timeout(60_000)
+    const { status, stderr } = runMain({ COORDINATOR_PRIVATE_KEY: '0xnot-a-key' })
+    expect(status).to.equal(1)
+    expect(stderr.split('\n')).to.have.length(1)
+    expect(stderr).to.match(/^clearhouse: invalid COORDINATOR_PRIVATE_KEY: /)
+  })
+
+  it('stops start-up when the private key is hex but not on the curve', function () {
+    this.timeout(60_000)
+    const { status, stderr } = runMain({ COORDINATOR_PRIVATE_KEY: `0x${'f'.repeat(64)}` })
+    expect(status).to.equal(1)
+    expect(stderr).to.match(
+      /^clearhouse: invalid COORDINATOR_PRIVATE_KEY: not a valid secp256k1 private key$/,
+    )
+  })
+})

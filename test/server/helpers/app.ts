@@ -1,0 +1,40 @@
+import type { Express } from 'express'
+import pino from 'pino'
+import { createPublicClient, custom, type PublicClient } from 'viem'
+import type { Deployment } from '../../../protocol/deployment'
+import { createApp } from '../../../server/app'
+import type { AppContext } from '../../../server/app-context'
+import { createMetrics } from '../../../server/http/metrics'
+import type { TestDatabase } from './database'
+import { testDatabaseServer } from './database'
+
+/** An app over a test database; `chain` defaults to none. */
+export async function createTestApp(
+  database: TestDatabase,
+  chain: AppContext['chain'] = null,
+): Promise<{ app: Express; context: AppContext }> {
+  const context: AppContext = {
+    version: 'test',
+    pool: database.pool,
+    databaseKind: (await testDatabaseServer()).kind,
+    chain,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: createMetrics(),
+  }
+  return { app: createApp(context), context }
+}
+
+/** A viem client over Hardhat's in-process EVM, the same chain the contract tests use. */
+export async function createHardhatChain(): Promise<{ client: PublicClient; deployment: Deployment }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hre = require('hardhat') as typeof import('hardhat')
+  const client = createPublicClient({ transport: custom(hre.network.provider) }) as PublicClient
+  const deployment: Deployment = {
+    chainId: await client.getChainId(),
+    deployedAt: new Date().toISOString(),
+    deploymentBlock: 0,
+    contracts: { ClearhouseVault: '0x0000000000000000000000000000000000000001' },
+    tokens: [],
+  }
+  return { client, deployment }
+}
