@@ -1,0 +1,47 @@
+/**
+ * `npm run deploy -- --network <name>`: deploys the vault and writes `deployments/<chainId>.json`.
+ * On a dev chain (31337) it also deploys the open-mint MockUSDC; elsewhere the allowlisted tokens
+ * come from DEPLOY_TOKENS as `SYMBOL:address:decimals,…`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import hre from 'hardhat'
+import { getAddress, type Address } from 'viem'
+import { deployContracts } from './lib/deploy-contracts'
+
+const DEV_CHAIN_ID = 31337
+
+function parseTokens(value: string): Array<{ symbol: string; address: Address; decimals: number }> {
+  return value.split(',').map((entry) => {
+    const [symbol, address, decimals] = entry.split(':')
+    if (!symbol || !address || !decimals)
+      throw new Error(`DEPLOY_TOKENS entry "${entry}" is not SYMBOL:address:decimals`)
+    return { symbol, address: getAddress(address), decimals: Number(decimals) }
+  })
+}
+
+async function main(): Promise<void> {
+  const chainId = await (await hre.viem.getPublicClient()).getChainId()
+  const isDevChain = chainId === DEV_CHAIN_ID
+  if (!isDevChain && !process.env.DEPLOY_TOKENS)
+    throw new Error('DEPLOY_TOKENS is required off the dev chain')
+  const optionalAddress = (name: string) => (process.env[name] ? getAddress(process.env[name]!) : undefined)
+  const deployment = await deployContracts(hre, {
+    withMockUsdc: isDevChain,
+    tokens: process.env.DEPLOY_TOKENS ? parseTokens(process.env.DEPLOY_TOKENS) : [],
+    owner: optionalAddress('DEPLOY_OWNER'),
+    coordinator: optionalAddress('DEPLOY_COORDINATOR'),
+    treasury: optionalAddress('DEPLOY_TREASURY'),
+  })
+  const file = path.resolve('deployments', `${deployment.chainId}.json`)
+  await mkdir(path.dirname(file), { recursive: true })
+  await writeFile(file, JSON.stringify(deployment, null, 2) + '\n')
+  console.log(
+    `deployed to chain ${deployment.chainId}: ${JSON.stringify(deployment.contracts)}\nwrote ${file}`,
+  )
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})
