@@ -15,7 +15,10 @@ export interface Migration {
   sql: string
 }
 
-/** Reads `NNNN_description.sql` files in version order; a gap or a duplicate number is an error. */
+/**
+ * Reads `NNNN_description.sql` files in version order. Gaps are allowed (modules reserve number
+ * ranges), a duplicate number is an error. Versions only ever grow: never insert below the highest.
+ */
 export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((file) => file.endsWith('.sql')).sort()
   const migrations: Migration[] = []
@@ -23,7 +26,9 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
     const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file)
     if (!match) throw new Error(`migration file ${file} is not named NNNN_description.sql`)
     const version = Number(match[1])
-    if (version !== migrations.length + 1) throw new Error(`migration ${file} is out of sequence`)
+    const previous = migrations[migrations.length - 1]
+    if (previous && version <= previous.version)
+      throw new Error(`migration ${file} duplicates version ${version}`)
     migrations.push({ version, name: match[2]!, sql: await readFile(path.join(dir, file), 'utf8') })
   }
   return migrations
