@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     RPC_URL: rpcUrl,
     COORDINATOR_PRIVATE_KEY: process.env.COORDINATOR_PRIVATE_KEY ?? COORDINATOR_DEV_KEY,
   })
-  const coordinator = await startCoordinator({ config, deployment, fresh })
+  const coordinator = await startCoordinator({ config, deployment, fresh, isDevChain: true })
 
   const lines = [
     '',

@@ -10,6 +10,10 @@ export interface AppContext {
   pool: pg.Pool
   databaseKind: 'postgres' | 'pglite'
   chain: { client: PublicClient; deployment: Deployment } | null
+  /** Allowlisted stablecoins, by symbol and address; from the deployment, or given by tests. */
+  tokens: Deployment['tokens']
+  /** The embedded dev chain (`npm start`): dev-only routes such as the faucet exist only then. */
+  isDevChain: boolean
   logger: Logger
   metrics: Metrics
 }

@@ -30,6 +30,8 @@ export interface StartCoordinatorParameters {
   deployment?: Deployment
   /** Wipe the embedded database first (`npm start -- --fresh`). */
   fresh?: boolean
+  /** Set only by the embedded dev stack; enables dev-only routes. */
+  isDevChain?: boolean
 }
 
 /** The composition root: config → database → chain → app. Every failure of configuration is a `ConfigError`. */
@@ -95,6 +97,8 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     pool: pool as pg.Pool,
     databaseKind: embedded ? 'pglite' : 'postgres',
     chain,
+    tokens: chain?.deployment.tokens ?? [],
+    isDevChain: parameters.isDevChain ?? false,
     logger,
     metrics: createMetrics(),
   }

@@ -9,17 +9,28 @@ import type { TestDatabase } from './database'
 import { testDatabaseServer } from './database'
 
 /** An app over a test database; `chain` defaults to none. */
+/** The token tests use when no chain is deployed: a USDC-like 6-decimal token at a fixed address. */
+export const TEST_USDC = {
+  symbol: 'USDC',
+  address: '0x00000000000000000000000000000000000000cc',
+  decimals: 6,
+} as const
+
 export async function createTestApp(
   database: TestDatabase,
   chain: AppContext['chain'] = null,
+  overrides: Partial<AppContext> = {},
 ): Promise<{ app: Express; context: AppContext }> {
   const context: AppContext = {
     version: 'test',
     pool: database.pool,
     databaseKind: (await testDatabaseServer()).kind,
     chain,
+    tokens: chain?.deployment.tokens.length ? chain.deployment.tokens : [TEST_USDC],
+    isDevChain: true,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     metrics: createMetrics(),
+    ...overrides,
   }
   return { app: createApp(context), context }
 }
