@@ -8,7 +8,7 @@ import type { AppContext } from './app-context'
 import { createChainClient } from './chain/clients'
 import { readDeploymentFile } from './chain/deployment-file'
 import type { Config } from './config'
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded'
+import { EMBEDDED_POOL_SIZE, startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded'
 import { migrate } from './db/migrate'
 import { createPool } from './db/pool'
 import { ConfigError } from './errors'
@@ -57,7 +57,7 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     embedded = await startEmbeddedPostgres({ dataDir, port: config.EMBEDDED_PG_PORT })
     connectionString = embedded.connectionString
   }
-  const pool = createPool(connectionString, config.DATABASE_POOL_SIZE)
+  const pool = createPool(connectionString, embedded ? EMBEDDED_POOL_SIZE : config.DATABASE_POOL_SIZE)
   // A bad pool connection (server restart, network blip) must not crash the process.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'))
 

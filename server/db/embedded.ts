@@ -2,6 +2,14 @@ import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 
+/**
+ * Pool size to use against embedded PGlite. Its socket server queues protocol messages, not
+ * whole extended-protocol exchanges, so two connections sending parameterised queries at once
+ * can interleave and lose each other's unnamed prepared statement. PGlite runs one query at a
+ * time anyway, so one connection costs no throughput; work simply queues in the pool.
+ */
+export const EMBEDDED_POOL_SIZE = 1
+
 export interface EmbeddedPostgres {
   connectionString: string
   stop(): Promise<void>

@@ -1,0 +1,132 @@
+import type { Queryable } from '../../db/pool'
+import type { IndexedEvent } from './indexed-event'
+
+export interface ChainCursor {
+  blockNumber: bigint
+  blockHash: `0x${string}`
+}
+
+export async function lockCursor(
+  db: Queryable,
+  chainId: number,
+  contract: string,
+): Promise<ChainCursor | null> {
+  const { rows } = await db.query(
+    `SELECT c.block_number, c.block_hash FROM chain_cursors AS c
+      WHERE c.chain_id = $1 AND c.contract_address = $2 FOR UPDATE`,
+    [chainId, contract],
+  )
+  return rows[0] ? { blockNumber: BigInt(rows[0].block_number), blockHash: rows[0].block_hash } : null
+}
+
+export async function readCursor(
+  db: Queryable,
+  chainId: number,
+  contract: string,
+): Promise<ChainCursor | null> {
+  const { rows } = await db.query(
+    `SELECT c.block_number, c.block_hash FROM chain_cursors AS c WHERE c.chain_id = $1 AND c.contract_address = $2`,
+    [chainId, contract],
+  )
+  return rows[0] ? { blockNumber: BigInt(rows[0].block_number), blockHash: rows[0].block_hash } : null
+}
+
+export async function saveCursor(
+  db: Queryable,
+  chainId: number,
+  contract: string,
+  cursor: ChainCursor,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO chain_cursors (chain_id, contract_address, block_number, block_hash)
+     VALUES ($1, $2, $3::bigint, $4)
+     ON CONFLICT (chain_id, contract_address)
+     DO UPDATE SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash, updated_at = now()`,
+    [chainId, contract, cursor.blockNumber.toString(), cursor.blockHash],
+  )
+}
+
+export async function saveBlock(
+  db: Queryable,
+  chainId: number,
+  block: { number: bigint; hash: `0x${string}`; parentHash: `0x${string}` },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO chain_blocks (chain_id, block_number, block_hash, parent_hash) VALUES ($1, $2::bigint, $3, $4)
+     ON CONFLICT (chain_id, block_number) DO UPDATE SET block_hash = EXCLUDED.block_hash, parent_hash = EXCLUDED.parent_hash`,
+    [chainId, block.number.toString(), block.hash, block.parentHash],
+  )
+}
+
+/** Stored blocks at or below `atOrBelow`, newest first: candidates for the common ancestor. */
+export async function listBlocksDescending(
+  db: Queryable,
+  chainId: number,
+  atOrBelow: bigint,
+  limit: number,
+): Promise<Array<{ blockNumber: bigint; blockHash: string }>> {
+  const { rows } = await db.query(
+    `SELECT b.block_number, b.block_hash FROM chain_blocks AS b
+      WHERE b.chain_id = $1 AND b.block_number <= $2::bigint
+      ORDER BY b.block_number DESC LIMIT $3`,
+    [chainId, atOrBelow.toString(), limit],
+  )
+  return rows.map((row) => ({ blockNumber: BigInt(row.block_number), blockHash: row.block_hash }))
+}
+
+/** Inserts the event unless it is already stored; true when this call stored it. */
+export async function insertEvent(db: Queryable, event: IndexedEvent): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO chain_events
+       (chain_id, tx_hash, log_index, block_number, block_hash, contract_address, event_name, args)
+     VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8::jsonb)
+     ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING`,
+    [
+      event.chainId,
+      event.txHash,
+      event.logIndex,
+      event.blockNumber.toString(),
+      event.blockHash,
+      event.contract,
+      event.eventName,
+      JSON.stringify(event.args),
+    ],
+  )
+  return rowCount === 1
+}
+
+/** Events above `blockNumber`, newest first, the order in which a rewind undoes them. */
+export async function listEventsAbove(
+  db: Queryable,
+  chainId: number,
+  blockNumber: bigint,
+): Promise<IndexedEvent[]> {
+  const { rows } = await db.query(
+    `SELECT e.chain_id, e.tx_hash, e.log_index, e.block_number, e.block_hash, e.contract_address, e.event_name, e.args
+       FROM chain_events AS e
+      WHERE e.chain_id = $1 AND e.block_number > $2::bigint
+      ORDER BY e.block_number DESC, e.log_index DESC`,
+    [chainId, blockNumber.toString()],
+  )
+  return rows.map((row) => ({
+    chainId: Number(row.chain_id),
+    txHash: row.tx_hash,
+    logIndex: row.log_index,
+    blockNumber: BigInt(row.block_number),
+    blockHash: row.block_hash,
+    contract: row.contract_address,
+    eventName: row.event_name,
+    args: row.args,
+  }))
+}
+
+export async function deleteAbove(db: Queryable, chainId: number, blockNumber: bigint): Promise<void> {
+  await db.query('DELETE FROM chain_events AS e WHERE e.chain_id = $1 AND e.block_number > $2::bigint', [
+    chainId,
+    blockNumber.toString(),
+  ])
+  await db.query('DELETE FROM chain_blocks AS b WHERE b.chain_id = $1 AND b.block_number > $2::bigint', [
+    chainId,
+    blockNumber.toString(),
+  ])
+}

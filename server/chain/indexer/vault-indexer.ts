@@ -1,0 +1,241 @@
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import { Gauge, type Registry } from 'prom-client'
+import { decodeEventLog, type Log, type PublicClient } from 'viem'
+import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import { withTransaction } from '../../db/pool'
+import type { ChainEventHandler, IndexedEvent } from './indexed-event'
+import {
+  deleteAbove,
+  insertEvent,
+  listBlocksDescending,
+  listEventsAbove,
+  lockCursor,
+  readCursor,
+  saveBlock,
+  saveCursor,
+  type ChainCursor,
+} from './indexer-queries'
+
+// Any constant shared by every replica; one indexer per database writes at a time.
+const INDEXER_LOCK_KEY = 0x636c7269647872n
+
+export interface VaultIndexerParameters {
+  pool: pg.Pool
+  client: PublicClient
+  chainId: number
+  vault: `0x${string}`
+  /** The block the vault was deployed in; a first run backfills from there. */
+  deploymentBlock: bigint
+  /** Logs are read only up to `head − confirmations`. */
+  confirmations: number
+  /** Largest block range one `getLogs` call asks for; RPC providers cap it. */
+  maxBlockRange?: bigint
+  handlers?: ChainEventHandler[]
+  logger: Logger
+  registry?: Registry
+}
+
+export interface SyncResult {
+  /** Block range read this round, or null when already at the safe head. */
+  range: { from: bigint; to: bigint } | null
+  newEvents: number
+  /** The common ancestor a reorg rewound to, if one was found. */
+  rewoundTo: bigint | null
+  /** Another replica moved the cursor first; this round's reads were discarded. */
+  lostRace: boolean
+}
+
+/**
+ * Follows the vault's logs into `chain_events` with Ponder's rules: read bounded ranges with
+ * `getLogs` (never filters, which some load balancers drop), only to `head − confirmations`,
+ * each log once by `(chain_id, tx_hash, log_index)`, and on a reorg rewind to the common ancestor,
+ * undoing what the dropped blocks did. RPC reads happen outside any database transaction; the
+ * write transaction re-checks the cursor under an advisory lock, so replicas never double-apply.
+ */
+export class VaultIndexer {
+  private readonly parameters: Required<Omit<VaultIndexerParameters, 'registry'>>
+  private readonly handlers: Map<string, ChainEventHandler>
+  private readonly lag: Gauge | null
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<void> | null = null
+
+  constructor(parameters: VaultIndexerParameters) {
+    this.parameters = { maxBlockRange: 2000n, handlers: [], ...parameters }
+    this.parameters.vault = parameters.vault.toLowerCase() as `0x${string}`
+    this.handlers = new Map(this.parameters.handlers.map((handler) => [handler.eventName, handler]))
+    const registry = parameters.registry
+    this.lag = registry
+      ? ((registry.getSingleMetric('clearhouse_indexer_lag_blocks') as Gauge | undefined) ??
+        new Gauge({
+          name: 'clearhouse_indexer_lag_blocks',
+          help: 'Blocks between the chain head and the indexer cursor',
+          registers: [registry],
+        }))
+      : null
+  }
+
+  /** Reads one bounded range (or rewinds one reorg) and commits it. */
+  async syncOnce(): Promise<SyncResult> {
+    const { pool, client, chainId, vault, confirmations, maxBlockRange, deploymentBlock } = this.parameters
+    const cursor = await readCursor(pool, chainId, vault)
+
+    if (cursor && !(await this.isOnChain(cursor))) {
+      const ancestor = await this.findCommonAncestor(cursor)
+      const rewound = await this.rewind(cursor, ancestor)
+      return {
+        range: null,
+        newEvents: 0,
+        rewoundTo: rewound ? ancestor.blockNumber : null,
+        lostRace: !rewound,
+      }
+    }
+
+    const head = await client.getBlockNumber({ cacheTime: 0 })
+    const safeHead = head - BigInt(confirmations)
+    this.lag?.set(Number(head - (cursor?.blockNumber ?? deploymentBlock - 1n)))
+    const from = cursor ? cursor.blockNumber + 1n : deploymentBlock
+    if (from > safeHead) return { range: null, newEvents: 0, rewoundTo: null, lostRace: false }
+    const to = from + maxBlockRange - 1n < safeHead ? from + maxBlockRange - 1n : safeHead
+
+    const [logs, toBlock] = await Promise.all([
+      client.getLogs({ address: vault, fromBlock: from, toBlock: to }),
+      client.getBlock({ blockNumber: to }),
+    ])
+    const events = logs
+      .map((log) => this.decode(log))
+      .filter((event): event is IndexedEvent => event !== null)
+    // A log whose block is no longer the one at `to`'s ancestry means the chain moved under us;
+    // the next round's reorg check sorts it out, so commit nothing now.
+    if (events.some((event) => event.blockNumber === to && event.blockHash !== toBlock.hash)) {
+      return { range: null, newEvents: 0, rewoundTo: null, lostRace: true }
+    }
+
+    let newEvents = 0
+    const committed = await withTransaction(pool, async (db) => {
+      if (!(await this.tryLock(db))) return false
+      const current = await lockCursor(db, chainId, vault)
+      if ((current?.blockNumber ?? null) !== (cursor?.blockNumber ?? null)) return false
+      const blocksWithEvents = new Map<bigint, `0x${string}`>()
+      for (const event of events) {
+        blocksWithEvents.set(event.blockNumber, event.blockHash)
+        if (!(await insertEvent(db, event))) continue
+        newEvents += 1
+        await this.handlers.get(event.eventName)?.apply(db, event)
+      }
+      for (const [number, hash] of blocksWithEvents) {
+        if (number === to) continue
+        const block = await client.getBlock({ blockHash: hash })
+        await saveBlock(db, chainId, { number, hash, parentHash: block.parentHash })
+      }
+      await saveBlock(db, chainId, { number: to, hash: toBlock.hash, parentHash: toBlock.parentHash })
+      await saveCursor(db, chainId, vault, { blockNumber: to, blockHash: toBlock.hash })
+      return true
+    })
+    if (committed) this.lag?.set(Number(head - to))
+    return { range: committed ? { from, to } : null, newEvents, rewoundTo: null, lostRace: !committed }
+  }
+
+  /** Syncs until the safe head is reached (or `maxRounds`), e.g. after downtime. */
+  async catchUp(maxRounds = 10_000): Promise<void> {
+    for (let round = 0; round < maxRounds; round += 1) {
+      const result = await this.syncOnce()
+      if (!result.range && result.rewoundTo === null && !result.lostRace) return
+    }
+  }
+
+  /** Polls every `intervalMs` until `stop()`; a failed round is logged and retried next tick. */
+  start(intervalMs: number): void {
+    const tick = async () => {
+      try {
+        await this.catchUp(100)
+      } catch (error) {
+        this.parameters.logger.warn({ err: error }, 'indexer round failed; retrying')
+      }
+      if (this.timer) this.timer = setTimeout(() => (this.running = tick()), intervalMs)
+    }
+    this.timer = setTimeout(() => (this.running = tick()), 0)
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    await this.running
+  }
+
+  private async tryLock(db: pg.PoolClient): Promise<boolean> {
+    const { rows } = await db.query('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [
+      INDEXER_LOCK_KEY.toString(),
+    ])
+    return rows[0].locked === true
+  }
+
+  private async isOnChain(cursor: ChainCursor): Promise<boolean> {
+    const block = await this.parameters.client.getBlock({ blockNumber: cursor.blockNumber }).catch(() => null)
+    return block?.hash === cursor.blockHash
+  }
+
+  /** The newest stored block still on the chain, or the block before deployment if none is. */
+  private async findCommonAncestor(cursor: ChainCursor): Promise<ChainCursor> {
+    const { pool, client, chainId, deploymentBlock } = this.parameters
+    const candidates = await listBlocksDescending(pool, chainId, cursor.blockNumber, 1000)
+    for (const candidate of candidates) {
+      const block = await client.getBlock({ blockNumber: candidate.blockNumber }).catch(() => null)
+      if (block?.hash === candidate.blockHash)
+        return { blockNumber: candidate.blockNumber, blockHash: block.hash }
+    }
+    const base = deploymentBlock > 0n ? deploymentBlock - 1n : 0n
+    const block = await client.getBlock({ blockNumber: base })
+    return { blockNumber: base, blockHash: block.hash }
+  }
+
+  private async rewind(cursor: ChainCursor, ancestor: ChainCursor): Promise<boolean> {
+    const { pool, chainId, vault, logger } = this.parameters
+    return withTransaction(pool, async (db) => {
+      if (!(await this.tryLock(db))) return false
+      const current = await lockCursor(db, chainId, vault)
+      if (current?.blockHash !== cursor.blockHash) return false
+      const dropped = await listEventsAbove(db, chainId, ancestor.blockNumber)
+      for (const event of dropped) await this.handlers.get(event.eventName)?.undo(db, event)
+      await deleteAbove(db, chainId, ancestor.blockNumber)
+      await saveCursor(db, chainId, vault, ancestor)
+      logger.warn(
+        { from: cursor.blockNumber.toString(), to: ancestor.blockNumber.toString(), undone: dropped.length },
+        'chain reorganised: rewound indexer',
+      )
+      return true
+    })
+  }
+
+  private decode(log: Log): IndexedEvent | null {
+    try {
+      const decoded = decodeEventLog({ abi: clearhouseVaultAbi, data: log.data, topics: log.topics })
+      return {
+        chainId: this.parameters.chainId,
+        txHash: log.transactionHash!,
+        logIndex: log.logIndex!,
+        blockNumber: log.blockNumber!,
+        blockHash: log.blockHash!,
+        contract: log.address.toLowerCase(),
+        eventName: decoded.eventName,
+        args: toJson(decoded.args) as Record<string, unknown>,
+      }
+    } catch (error) {
+      this.parameters.logger.error(
+        { err: error, txHash: log.transactionHash },
+        'undecodable vault log skipped',
+      )
+      return null
+    }
+  }
+}
+
+/** bigint → decimal string, recursively, so event args fit jsonb without losing precision. */
+function toJson(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (Array.isArray(value)) return value.map(toJson)
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, toJson(inner)]))
+  }
+  return value
+}
