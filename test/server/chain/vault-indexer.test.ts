@@ -56,10 +56,10 @@ describe('VaultIndexer', () => {
     await database.drop()
   })
 
-  function indexer(overrides: Partial<VaultIndexerParameters> = {}): VaultIndexer {
+  async function indexer(overrides: Partial<VaultIndexerParameters> = {}): Promise<VaultIndexer> {
     return new VaultIndexer({
       pool: database.pool,
-      client: hardhatPublicClient(),
+      client: await hardhatPublicClient(),
       chainId: deployment.chainId,
       vault: deployment.contracts.ClearhouseVault!,
       deploymentBlock: BigInt(deployment.deploymentBlock),
@@ -86,7 +86,7 @@ describe('VaultIndexer', () => {
 
   it('stores each vault log once and applies its handler once, however often it syncs', async () => {
     await deposit(5_000_000n)
-    const subject = indexer()
+    const subject = await indexer()
     await subject.catchUp()
     await subject.catchUp()
     const { rows } = await database.pool.query(
@@ -98,7 +98,7 @@ describe('VaultIndexer', () => {
   })
 
   it('waits for the configured confirmations before indexing a log', async () => {
-    const subject = indexer({ confirmations: 3 })
+    const subject = await indexer({ confirmations: 3 })
     await subject.catchUp()
     await deposit(7n)
     await subject.catchUp()
@@ -109,7 +109,7 @@ describe('VaultIndexer', () => {
   })
 
   it('rewinds a reorg to the common ancestor and undoes what the dropped blocks applied', async () => {
-    const subject = indexer()
+    const subject = await indexer()
     await subject.catchUp()
     const beforeDeposit = await snapshot()
     await deposit(11n)
@@ -119,7 +119,7 @@ describe('VaultIndexer', () => {
     await revertTo(beforeDeposit)
     await mine(4)
     const result = await subject.syncOnce()
-    expect(result.rewoundTo !== null, "a rewind happened").to.equal(true)
+    expect(result.rewoundTo !== null, 'a rewind happened').to.equal(true)
     await subject.catchUp()
     expect(await depositedAmounts()).to.deep.equal([])
     const { rows } = await database.pool.query(
@@ -137,14 +137,14 @@ describe('VaultIndexer', () => {
       await deposit(amount)
       await mine(3)
     }
-    const subject = indexer({ maxBlockRange: 2n })
+    const subject = await indexer({ maxBlockRange: 2n })
     await subject.catchUp()
     expect(await depositedAmounts()).to.deep.equal(['1', '2', '3', '4'])
   })
 
   it('lets two replicas sync together without applying any log twice', async () => {
     for (const amount of [21n, 22n, 23n]) await deposit(amount)
-    const [first, second] = [indexer({ maxBlockRange: 3n }), indexer({ maxBlockRange: 3n })]
+    const [first, second] = [await indexer({ maxBlockRange: 3n }), await indexer({ maxBlockRange: 3n })]
     await Promise.all([first.catchUp(), second.catchUp(), first.catchUp()])
     await Promise.all([first.catchUp(), second.catchUp()])
     expect(await depositedAmounts()).to.deep.equal(['21', '22', '23'])
@@ -152,7 +152,7 @@ describe('VaultIndexer', () => {
 
   it('reports its lag behind the head as a metric', async () => {
     const registry = new Registry()
-    const subject = indexer({ registry, confirmations: 2 })
+    const subject = await indexer({ registry, confirmations: 2 })
     await subject.catchUp()
     const metric = await registry.getSingleMetric('clearhouse_indexer_lag_blocks')!.get()
     expect(metric.values[0]!.value).to.equal(2)

@@ -9,7 +9,13 @@ const ROOT = path.resolve(__dirname, '../../..')
 function runMain(env: Record<string, string>): { status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'server/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+      WALLET_ENCRYPTION_KEY: '11'.repeat(32),
+      ...env,
+    },
     encoding: 'utf8',
     timeout: 60_000,
   })

@@ -21,7 +21,7 @@ describe('migrate', () => {
     try {
       const [first, second] = await Promise.all([migrate(database.pool), migrate(database.pool)])
       const all = (await readMigrations()).map((m) => m.version)
-      expect([...first, ...second].sort()).to.deep.equal(all)
+      expect([...first, ...second].sort((a, b) => a - b)).to.deep.equal(all)
     } finally {
       await database.drop()
     }

@@ -1,12 +1,34 @@
-import { createPublicClient, createWalletClient, custom, type PublicClient } from 'viem'
+import { TASK_NODE_CREATE_SERVER } from 'hardhat/builtin-tasks/task-names'
+import type { JsonRpcServer } from 'hardhat/types'
+import { createPublicClient, createWalletClient, http, type PublicClient } from 'viem'
 import { deployContracts, type Deployment } from '../../../scripts/lib/deploy-contracts'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hre = require('hardhat') as typeof import('hardhat')
 
-/** Hardhat's in-process EVM (the same EDR chain the contract tests use), read through viem. */
-export function hardhatPublicClient(): PublicClient {
-  return createPublicClient({ transport: custom(hre.network.provider) }) as PublicClient
+let rpcUrl: Promise<string> | null = null
+
+/**
+ * Hardhat's in-process EVM (the same EDR chain the contract tests use) served over real HTTP
+ * JSON-RPC on a free port, as `npm start` serves it: viem then sees revert data exactly as it
+ * does from a real node, which an in-process provider does not reproduce.
+ */
+export function hardhatRpcUrl(): Promise<string> {
+  rpcUrl ??= (async () => {
+    const server = (await hre.run(TASK_NODE_CREATE_SERVER, {
+      hostname: '127.0.0.1',
+      port: 0,
+      provider: hre.network.provider,
+    })) as JsonRpcServer
+    const { port } = await server.listen()
+    return `http://127.0.0.1:${port}`
+  })()
+  return rpcUrl
+}
+
+/** A viem public client over the in-process chain's HTTP JSON-RPC. */
+export async function hardhatPublicClient(): Promise<PublicClient> {
+  return createPublicClient({ transport: http(await hardhatRpcUrl()) }) as PublicClient
 }
 
 /** Deploys a fresh vault + MockUSDC to the in-process chain. */
@@ -39,6 +61,6 @@ export async function revertTo(id: string): Promise<void> {
 }
 
 /** A wallet client for a raw key on the in-process chain. */
-export function walletFor(account: Parameters<typeof createWalletClient>[0]['account']) {
-  return createWalletClient({ account, transport: custom(hre.network.provider) })
+export async function walletFor(account: NonNullable<Parameters<typeof createWalletClient>[0]['account']>) {
+  return createWalletClient({ account, transport: http(await hardhatRpcUrl()) })
 }

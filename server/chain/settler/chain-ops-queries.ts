@@ -1,0 +1,196 @@
+import type { Queryable } from '../../db/pool'
+import type { OpKind } from '../../../protocol/typed-data'
+
+export interface ChainOp {
+  id: string
+  kind: OpKind
+  data: `0x${string}`
+  reference: string
+}
+
+export interface SettlementBatch {
+  batchNumber: bigint
+  opsRoot: `0x${string}`
+  coordinatorSignature: `0x${string}`
+  status: 'prepared' | 'sent' | 'confirmed'
+  txHash: `0x${string}` | null
+}
+
+/**
+ * Queues `data` of `kind` for the settler. Idempotent by `reference`: queueing it again returns
+ * the op already queued. Call it inside the transaction that made the off-chain decision, so
+ * the decision and its on-chain op commit together.
+ */
+export async function enqueueChainOp(
+  db: Queryable,
+  op: { chainId: number; kind: OpKind; data: `0x${string}`; reference: string },
+): Promise<string> {
+  const { rows } = await db.query(
+    `WITH inserted AS (
+       INSERT INTO chain_ops (chain_id, kind, data, reference) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (reference) DO NOTHING RETURNING id
+     )
+     SELECT id FROM inserted UNION ALL SELECT o.id FROM chain_ops AS o WHERE o.reference = $4`,
+    [op.chainId, op.kind, op.data.toLowerCase(), op.reference],
+  )
+  return String(rows[0].id)
+}
+
+/** Status of the op queued under `reference`, or null. */
+export async function findChainOp(
+  db: Queryable,
+  reference: string,
+): Promise<{ id: string; status: string; batchNumber: bigint | null; failureReason: string | null } | null> {
+  const { rows } = await db.query(
+    'SELECT o.id, o.status, o.batch_number, o.failure_reason FROM chain_ops AS o WHERE o.reference = $1',
+    [reference],
+  )
+  const row = rows[0]
+  if (!row) return null
+  return {
+    id: String(row.id),
+    status: row.status,
+    batchNumber: row.batch_number === null ? null : BigInt(row.batch_number),
+    failureReason: row.failure_reason,
+  }
+}
+
+export async function selectPendingOps(db: Queryable, chainId: number, limit: number): Promise<ChainOp[]> {
+  const { rows } = await db.query(
+    `SELECT o.id, o.kind, o.data, o.reference FROM chain_ops AS o
+      WHERE o.chain_id = $1 AND o.status = 'pending' ORDER BY o.id LIMIT $2 FOR UPDATE`,
+    [chainId, limit],
+  )
+  return rows.map((row) => ({ id: String(row.id), kind: row.kind, data: row.data, reference: row.reference }))
+}
+
+export async function oldestPendingAgeMs(db: Queryable, chainId: number): Promise<number | null> {
+  const { rows } = await db.query(
+    `SELECT (extract(epoch FROM now() - min(o.created_at)) * 1000)::float8 AS age
+       FROM chain_ops AS o WHERE o.chain_id = $1 AND o.status = 'pending'`,
+    [chainId],
+  )
+  return rows[0].age === null ? null : Number(rows[0].age)
+}
+
+export async function countPendingOps(db: Queryable, chainId: number): Promise<number> {
+  const { rows } = await db.query(
+    "SELECT count(*)::int AS n FROM chain_ops AS o WHERE o.chain_id = $1 AND o.status = 'pending'",
+    [chainId],
+  )
+  return rows[0].n
+}
+
+export async function selectBatchOps(
+  db: Queryable,
+  chainId: number,
+  batchNumber: bigint,
+): Promise<ChainOp[]> {
+  const { rows } = await db.query(
+    `SELECT o.id, o.kind, o.data, o.reference FROM chain_ops AS o
+      WHERE o.chain_id = $1 AND o.batch_number = $2::bigint ORDER BY o.id`,
+    [chainId, batchNumber.toString()],
+  )
+  return rows.map((row) => ({ id: String(row.id), kind: row.kind, data: row.data, reference: row.reference }))
+}
+
+export async function findInFlightBatch(db: Queryable, chainId: number): Promise<SettlementBatch | null> {
+  const { rows } = await db.query(
+    `SELECT b.batch_number, b.ops_root, b.coordinator_signature, b.status, b.tx_hash
+       FROM settlement_batches AS b WHERE b.chain_id = $1 AND b.status <> 'confirmed'`,
+    [chainId],
+  )
+  const row = rows[0]
+  if (!row) return null
+  return {
+    batchNumber: BigInt(row.batch_number),
+    opsRoot: row.ops_root,
+    coordinatorSignature: row.coordinator_signature,
+    status: row.status,
+    txHash: row.tx_hash,
+  }
+}
+
+export async function highestBatchNumber(db: Queryable, chainId: number): Promise<bigint> {
+  const { rows } = await db.query(
+    'SELECT coalesce(max(b.batch_number), 0)::text AS n FROM settlement_batches AS b WHERE b.chain_id = $1',
+    [chainId],
+  )
+  return BigInt(rows[0].n)
+}
+
+export async function insertBatch(
+  db: Queryable,
+  chainId: number,
+  batch: { batchNumber: bigint; opsRoot: string; coordinatorSignature: string; opIds: string[] },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO settlement_batches (chain_id, batch_number, ops_root, op_count, coordinator_signature, status)
+     VALUES ($1, $2::bigint, $3, $4, $5, 'prepared')`,
+    [chainId, batch.batchNumber.toString(), batch.opsRoot, batch.opIds.length, batch.coordinatorSignature],
+  )
+  await db.query(
+    `UPDATE chain_ops AS o SET status = 'batched', batch_number = $2::bigint, updated_at = now()
+      WHERE o.id = ANY($1::bigint[])`,
+    [batch.opIds, batch.batchNumber.toString()],
+  )
+}
+
+export async function markBatchSent(
+  db: Queryable,
+  chainId: number,
+  batchNumber: bigint,
+  txHash: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE settlement_batches AS b SET status = 'sent', tx_hash = $3, sent_at = now()
+      WHERE b.chain_id = $1 AND b.batch_number = $2::bigint`,
+    [chainId, batchNumber.toString(), txHash],
+  )
+}
+
+export async function markBatchConfirmed(
+  db: Queryable,
+  chainId: number,
+  batchNumber: bigint,
+  txHash: string | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE settlement_batches AS b SET status = 'confirmed', tx_hash = coalesce($3, b.tx_hash), confirmed_at = now()
+      WHERE b.chain_id = $1 AND b.batch_number = $2::bigint`,
+    [chainId, batchNumber.toString(), txHash],
+  )
+  await db.query(
+    `UPDATE chain_ops AS o SET status = 'confirmed', updated_at = now()
+      WHERE o.chain_id = $1 AND o.batch_number = $2::bigint`,
+    [chainId, batchNumber.toString()],
+  )
+}
+
+/**
+ * Un-prepares a batch that never landed: its ops go back to pending (or `failedOpId` to failed with
+ * `reason`), and the number is free again, since the chain never saw it.
+ */
+export async function dissolveBatch(
+  db: Queryable,
+  chainId: number,
+  batchNumber: bigint,
+  failed: { opId: string; reason: string } | null,
+): Promise<void> {
+  if (failed) {
+    await db.query(
+      `UPDATE chain_ops AS o SET status = 'failed', batch_number = NULL, failure_reason = $2, updated_at = now()
+        WHERE o.id = $1::bigint`,
+      [failed.opId, failed.reason],
+    )
+  }
+  await db.query(
+    `UPDATE chain_ops AS o SET status = 'pending', batch_number = NULL, updated_at = now()
+      WHERE o.chain_id = $1 AND o.batch_number = $2::bigint AND o.status = 'batched'`,
+    [chainId, batchNumber.toString()],
+  )
+  await db.query(
+    'DELETE FROM settlement_batches AS b WHERE b.chain_id = $1 AND b.batch_number = $2::bigint',
+    [chainId, batchNumber.toString()],
+  )
+}

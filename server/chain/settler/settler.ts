@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto'
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeErrorResult,
+  keccak256,
+  type Account,
+  type PublicClient,
+  type WalletClient,
+} from 'viem'
+import {
+  clearhouseDomain,
+  clearhouseTypes,
+  opsLeafEncoding,
+  toCompactSignature,
+  type OpKind,
+} from '../../../protocol/typed-data'
+import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import { withTransaction } from '../../db/pool'
+import { releaseLease, tryAcquireLease } from '../../workers/leader'
+import {
+  countPendingOps,
+  dissolveBatch,
+  findInFlightBatch,
+  highestBatchNumber,
+  insertBatch,
+  markBatchConfirmed,
+  markBatchSent,
+  oldestPendingAgeMs,
+  selectBatchOps,
+  selectPendingOps,
+  type ChainOp,
+  type SettlementBatch,
+} from './chain-ops-queries'
+
+const SETTLER_LEASE = 'settler'
+
+export interface SettlerParameters {
+  pool: pg.Pool
+  publicClient: PublicClient
+  walletClient: WalletClient
+  /** The coordinator key: signs batches and pays for their transactions. */
+  account: Account
+  chainId: number
+  vault: `0x${string}`
+  /** Send as soon as this many ops wait… */
+  maxBatchSize?: number
+  /** …or as soon as the oldest has waited this long. */
+  maxBatchAgeMs?: number
+  leaseTtlMs?: number
+  logger: Logger
+}
+
+export type SettleResult =
+  | { outcome: 'idle' | 'not-leader' | 'waiting' }
+  | {
+      outcome: 'confirmed'
+      batchNumber: bigint
+      opCount: number
+      txHash: `0x${string}` | null
+      recovered: boolean
+    }
+  | { outcome: 'op-failed'; batchNumber: bigint; opId: string; reason: string }
+
+/** Raised to simulate a crash between sending a batch and recording it (tests only). */
+export class SimulatedCrash extends Error {
+  override name = 'SimulatedCrash'
+}
+
+/**
+ * Turns queued chain ops into numbered, coordinator-signed `settleBatch` transactions.
+ *
+ * Crash safety: a batch is written (number, root, signature, its ops) before anything is sent; at
+ * start of every round an unconfirmed batch is first looked up on-chain by `lastBatchNumber()`, so
+ * a batch that landed before a crash is recorded, never re-sent, and one that did not land is sent
+ * again under the same number (the contract accepts each number once, so a duplicate can only
+ * revert). Before sending, the batch is simulated; an op that would fail is isolated by the
+ * vault's `SettlementOpFailed(index, reason)`, marked failed, and the rest is batched again.
+ */
+export class Settler {
+  private readonly parameters: Required<SettlerParameters>
+  private readonly holder = randomUUID()
+  /** Tests set this to stop right after the transaction is sent and before it is recorded. */
+  crashAfterSend = false
+
+  constructor(parameters: SettlerParameters) {
+    this.parameters = { maxBatchSize: 100, maxBatchAgeMs: 2_000, leaseTtlMs: 60_000, ...parameters }
+  }
+
+  /** One round: recover or send at most one batch. */
+  async settleOnce(): Promise<SettleResult> {
+    const { pool, leaseTtlMs } = this.parameters
+    if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, leaseTtlMs)))
+      return { outcome: 'not-leader' }
+    const inFlight = await findInFlightBatch(pool, this.parameters.chainId)
+    if (inFlight) return this.finish(inFlight, true)
+    const prepared = await this.prepareBatch()
+    if (!prepared) return { outcome: 'idle' }
+    if (prepared === 'waiting') return { outcome: 'waiting' }
+    return this.finish(prepared, false)
+  }
+
+  /** Settles until nothing is pending (or `maxRounds`). */
+  async drain(maxRounds = 1_000): Promise<SettleResult[]> {
+    const results: SettleResult[] = []
+    for (let round = 0; round < maxRounds; round += 1) {
+      const result = await this.settleOnce()
+      if (result.outcome === 'idle' || result.outcome === 'not-leader' || result.outcome === 'waiting') break
+      results.push(result)
+    }
+    return results
+  }
+
+  async resign(): Promise<void> {
+    await releaseLease(this.parameters.pool, SETTLER_LEASE, this.holder)
+  }
+
+  private async prepareBatch(): Promise<SettlementBatch | 'waiting' | null> {
+    const { pool, chainId, maxBatchSize, maxBatchAgeMs } = this.parameters
+    const pending = await countPendingOps(pool, chainId)
+    if (pending === 0) return null
+    if (pending < maxBatchSize && ((await oldestPendingAgeMs(pool, chainId)) ?? 0) < maxBatchAgeMs)
+      return 'waiting'
+    const onChain = await this.lastBatchNumberOnChain()
+    return withTransaction(pool, async (db) => {
+      const ops = await selectPendingOps(db, chainId, maxBatchSize)
+      if (ops.length === 0) return null
+      const recorded = await highestBatchNumber(db, chainId)
+      const batchNumber = (recorded > onChain ? recorded : onChain) + 1n
+      const opsRoot = computeOpsRoot(ops)
+      const signature = await this.signBatch(batchNumber, opsRoot)
+      await insertBatch(db, chainId, {
+        batchNumber,
+        opsRoot,
+        coordinatorSignature: signature,
+        opIds: ops.map((op) => op.id),
+      })
+      return {
+        batchNumber,
+        opsRoot,
+        coordinatorSignature: signature,
+        status: 'prepared' as const,
+        txHash: null,
+      }
+    })
+  }
+
+  private async finish(batch: SettlementBatch, recovered: boolean): Promise<SettleResult> {
+    const { pool, chainId, publicClient, walletClient, account, vault, logger } = this.parameters
+    const ops = await selectBatchOps(pool, chainId, batch.batchNumber)
+
+    if ((await this.lastBatchNumberOnChain()) >= batch.batchNumber) {
+      // It landed (perhaps before a crash): record it, never send it again.
+      await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, batch.txHash))
+      return {
+        outcome: 'confirmed',
+        batchNumber: batch.batchNumber,
+        opCount: ops.length,
+        txHash: batch.txHash,
+        recovered,
+      }
+    }
+    if (batch.txHash) {
+      const receipt = await publicClient.getTransactionReceipt({ hash: batch.txHash }).catch(() => null)
+      if (!receipt && (await this.hasPendingTransaction())) return { outcome: 'waiting' }
+    }
+
+    const args = [
+      batch.batchNumber,
+      ops.map((op) => ({ kind: op.kind, data: op.data })),
+      toCompactSignature(batch.coordinatorSignature),
+    ] as const
+    try {
+      await publicClient.simulateContract({
+        address: vault,
+        abi: clearhouseVaultAbi,
+        functionName: 'settleBatch',
+        args,
+        account,
+      })
+    } catch (error) {
+      const failure = decodeOpFailure(error)
+      if (!failure) throw error
+      const op = ops[failure.index]!
+      await withTransaction(pool, (db) =>
+        dissolveBatch(db, chainId, batch.batchNumber, { opId: op.id, reason: failure.reason }),
+      )
+      logger.warn(
+        { batchNumber: batch.batchNumber.toString(), opId: op.id, reason: failure.reason },
+        'settlement op failed',
+      )
+      return { outcome: 'op-failed', batchNumber: batch.batchNumber, opId: op.id, reason: failure.reason }
+    }
+
+    const txHash = await walletClient.writeContract({
+      address: vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'settleBatch',
+      args,
+      account,
+      chain: null,
+    })
+    if (this.crashAfterSend) throw new SimulatedCrash(`crashed after sending batch ${batch.batchNumber}`)
+    await withTransaction(pool, (db) => markBatchSent(db, chainId, batch.batchNumber, txHash))
+    const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
+    if (receipt.status !== 'success') {
+      // Reverted although the simulation passed (state moved in between): the next round
+      // re-simulates the same batch number and isolates the op.
+      await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, null))
+      return { outcome: 'waiting' }
+    }
+    await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, txHash))
+    logger.info({ batchNumber: batch.batchNumber.toString(), ops: ops.length, txHash }, 'batch settled')
+    return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount: ops.length, txHash, recovered }
+  }
+
+  private async lastBatchNumberOnChain(): Promise<bigint> {
+    const value = await this.parameters.publicClient.readContract({
+      address: this.parameters.vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'lastBatchNumber',
+    })
+    return BigInt(value)
+  }
+
+  /** Whether the coordinator has a transaction in the mempool, e.g. a batch sent before a crash. */
+  private async hasPendingTransaction(): Promise<boolean> {
+    const { publicClient, account } = this.parameters
+    const [pending, latest] = await Promise.all([
+      publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' }),
+      publicClient.getTransactionCount({ address: account.address, blockTag: 'latest' }),
+    ])
+    return pending > latest
+  }
+
+  private async signBatch(batchNumber: bigint, opsRoot: `0x${string}`): Promise<`0x${string}`> {
+    const { account, chainId, vault } = this.parameters
+    if (!account.signTypedData) throw new Error('the coordinator account cannot sign typed data')
+    return account.signTypedData({
+      domain: clearhouseDomain(chainId, vault),
+      types: { Batch: clearhouseTypes.Batch },
+      primaryType: 'Batch',
+      message: { batchNumber, opsRoot },
+    })
+  }
+}
+
+/** The ops root `BatchSettled` carries; an auditor recomputes it the same way from the ops. */
+export function computeOpsRoot(ops: ReadonlyArray<{ kind: OpKind; data: `0x${string}` }>): `0x${string}` {
+  const leaves = ops.map((op, index) => [BigInt(index), op.kind, keccak256(op.data)])
+  return StandardMerkleTree.of(leaves, [...opsLeafEncoding], { sortLeaves: false }).root as `0x${string}`
+}
+
+/** The failing op's index and decoded reason from a `SettlementOpFailed` revert, or null. */
+function decodeOpFailure(error: unknown): { index: number; reason: string } | null {
+  if (!(error instanceof BaseError)) return null
+  const reverted = error.walk((cause) => cause instanceof ContractFunctionRevertedError)
+  if (
+    !(reverted instanceof ContractFunctionRevertedError) ||
+    reverted.data?.errorName !== 'SettlementOpFailed'
+  ) {
+    return null
+  }
+  const [index, reasonData] = reverted.data.args as readonly [bigint, `0x${string}`]
+  let reason: string = reasonData
+  try {
+    const decoded = decodeErrorResult({ abi: clearhouseVaultAbi, data: reasonData })
+    reason = `${decoded.errorName}(${(decoded.args ?? []).map(String).join(', ')})`
+  } catch {
+    // A token's own revert string or an unknown error: keep the raw data.
+  }
+  return { index: Number(index), reason }
+}

@@ -1,0 +1,212 @@
+import { expect } from 'chai'
+import pino from 'pino'
+import { encodeAbiParameters, keccak256, parseEventLogs, toHex, type PrivateKeyAccount } from 'viem'
+import { mnemonicToAccount } from 'viem/accounts'
+import {
+  clearhouseDomain,
+  clearhouseTypes,
+  OpKind,
+  opDataAbi,
+  toCompactSignature,
+} from '../../../protocol/typed-data'
+import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import { enqueueChainOp, findChainOp } from '../../../server/chain/settler/chain-ops-queries'
+import { computeOpsRoot, SimulatedCrash, Settler } from '../../../server/chain/settler/settler'
+import type { Deployment } from '../../../scripts/lib/deploy-contracts'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { deployTestVault, hardhatPublicClient, mockUsdc, vaultContract, walletFor } from '../helpers/chain'
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const hre = require('hardhat') as typeof import('hardhat')
+
+const MNEMONIC = 'test test test test test test test test test test test junk'
+const coordinator = mnemonicToAccount(MNEMONIC, { addressIndex: 0 })
+const payer = mnemonicToAccount(MNEMONIC, { addressIndex: 4 })
+const payee = mnemonicToAccount(MNEMONIC, { addressIndex: 5 })
+const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
+
+describe('Settler', () => {
+  let database: TestDatabase
+  let deployment: Deployment
+  let vaultAddress: `0x${string}`
+  let usdcAddress: `0x${string}`
+
+  beforeEach(async () => {
+    database = await createTestDatabase()
+    deployment = await deployTestVault()
+    vaultAddress = deployment.contracts.ClearhouseVault!
+    usdcAddress = deployment.contracts.MockUSDC!
+    const usdc = await mockUsdc(usdcAddress)
+    const vault = await vaultContract(vaultAddress)
+    await usdc.write.mint([payer.address, 1_000_000_000n])
+    const payerWallet = await walletFor(payer)
+    await payerWallet.writeContract({
+      address: usdcAddress,
+      abi: usdc.abi,
+      functionName: 'approve',
+      args: [vaultAddress, 1_000_000_000n],
+      chain: null,
+    })
+    await payerWallet.writeContract({
+      address: vaultAddress,
+      abi: vault.abi,
+      functionName: 'deposit',
+      args: [usdcAddress, 1_000_000_000n],
+      chain: null,
+    })
+  })
+  afterEach(async () => {
+    await database.drop()
+  })
+
+  async function settler(overrides: { maxBatchSize?: number } = {}): Promise<Settler> {
+    return new Settler({
+      pool: database.pool,
+      publicClient: await hardhatPublicClient(),
+      walletClient: await walletFor(coordinator),
+      account: coordinator,
+      chainId: deployment.chainId,
+      vault: vaultAddress,
+      maxBatchSize: overrides.maxBatchSize ?? 100,
+      maxBatchAgeMs: 0,
+      logger: pino({ level: 'silent' }),
+    })
+  }
+
+  /** A payer-signed escrow lock, encoded as the op the settler sends. */
+  async function escrowLockOp(
+    label: string,
+    amount: bigint,
+    signer: PrivateKeyAccount | typeof payer = payer,
+  ): Promise<`0x${string}`> {
+    const terms = {
+      escrowId: keccak256(toHex(label)),
+      payer: payer.address,
+      payee: payee.address,
+      token: usdcAddress,
+      amount,
+      resolver: ZERO_ADDRESS,
+      feeBps: 100,
+      resolverFeeBps: 0,
+      expiry: BigInt(Math.floor(Date.now() / 1000) + 86_400 * 30),
+    } as const
+    const signature = await signer.signTypedData({
+      domain: clearhouseDomain(deployment.chainId, vaultAddress),
+      types: { EscrowLock: clearhouseTypes.EscrowLock },
+      primaryType: 'EscrowLock',
+      message: terms,
+    })
+    return encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [terms, toCompactSignature(signature)])
+  }
+
+  async function enqueueLock(label: string, amount: bigint, signer?: typeof payer): Promise<void> {
+    await enqueueChainOp(database.pool, {
+      chainId: deployment.chainId,
+      kind: OpKind.EscrowLock,
+      data: await escrowLockOp(label, amount, signer),
+      reference: label,
+    })
+  }
+
+  async function lastBatchNumber(): Promise<bigint> {
+    return BigInt(
+      await (
+        await hardhatPublicClient()
+      ).readContract({
+        address: vaultAddress,
+        abi: clearhouseVaultAbi,
+        functionName: 'lastBatchNumber',
+      }),
+    )
+  }
+
+  async function escrowAmount(label: string): Promise<bigint> {
+    const vault = await vaultContract(vaultAddress)
+    const escrow = (await vault.read.escrow([keccak256(toHex(label))])) as { amount: bigint }
+    return escrow.amount
+  }
+
+  it('settles queued ops in one signed batch whose event root recomputes from the ops', async () => {
+    await enqueueLock('job-1', 10_000_000n)
+    await enqueueLock('job-2', 20_000_000n)
+    const [result] = await (await settler()).drain()
+    expect(result).to.include({ outcome: 'confirmed', opCount: 2, recovered: false })
+    expect(await lastBatchNumber()).to.equal(1n)
+    expect(await escrowAmount('job-1')).to.equal(10_000_000n)
+    expect(await escrowAmount('job-2')).to.equal(20_000_000n)
+
+    const receipt = await (
+      await hardhatPublicClient()
+    ).getTransactionReceipt({
+      hash: (result as { txHash: `0x${string}` }).txHash,
+    })
+    const [settled] = parseEventLogs({
+      abi: clearhouseVaultAbi,
+      logs: receipt.logs,
+      eventName: 'BatchSettled',
+    })
+    const { rows } = await database.pool.query('SELECT kind, data FROM chain_ops ORDER BY id')
+    const ops = rows.map((row) => ({ kind: row.kind as OpKind, data: row.data as `0x${string}` }))
+    expect(settled!.args.opsRoot).to.equal(computeOpsRoot(ops))
+    expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
+  })
+
+  it('queues an op once however often the same reference is enqueued', async () => {
+    await enqueueLock('job-1', 5n)
+    await enqueueLock('job-1', 5n)
+    const [result] = await (await settler()).drain()
+    expect(result).to.include({ outcome: 'confirmed', opCount: 1 })
+  })
+
+  it('isolates a bad op, marks it failed with its reason, and settles the rest', async () => {
+    await enqueueLock('good-1', 1_000_000n)
+    await enqueueLock('forged', 1_000_000n, payee)
+    await enqueueLock('good-2', 2_000_000n)
+    const results = await (await settler()).drain()
+    expect(results.map((r) => r.outcome)).to.deep.equal(['op-failed', 'confirmed'])
+    const forged = await findChainOp(database.pool, 'forged')
+    expect(forged!.status).to.equal('failed')
+    expect(forged!.failureReason).to.match(/^JobEscrowInvalidSignature|Invalid|Signature/)
+    expect(await escrowAmount('good-1')).to.equal(1_000_000n)
+    expect(await escrowAmount('good-2')).to.equal(2_000_000n)
+    expect(await escrowAmount('forged')).to.equal(0n)
+    expect(await lastBatchNumber()).to.equal(1n)
+  })
+
+  it('after a crash between sending and recording, recognises the landed batch instead of resending it', async () => {
+    await enqueueLock('job-1', 3_000_000n)
+    const crashing = await settler()
+    crashing.crashAfterSend = true
+    let crashed = false
+    await crashing.settleOnce().catch((error) => (crashed = error instanceof SimulatedCrash))
+    expect(crashed).to.equal(true)
+    await crashing.resign()
+
+    const nonceBefore = await (
+      await hardhatPublicClient()
+    ).getTransactionCount({ address: coordinator.address })
+    const [result] = await (await settler()).drain()
+    expect(result).to.include({ outcome: 'confirmed', recovered: true, batchNumber: 1n })
+    expect(
+      await (await hardhatPublicClient()).getTransactionCount({ address: coordinator.address }),
+    ).to.equal(nonceBefore)
+    expect(await lastBatchNumber()).to.equal(1n)
+    expect(await escrowAmount('job-1')).to.equal(3_000_000n)
+    expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
+  })
+
+  it('lets only one of two settlers on one database send, so no batch is sent twice', async () => {
+    for (let i = 0; i < 6; i += 1) await enqueueLock(`job-${i}`, 1_000n)
+    const [first, second] = [await settler({ maxBatchSize: 2 }), await settler({ maxBatchSize: 2 })]
+    const nonceBefore = await (
+      await hardhatPublicClient()
+    ).getTransactionCount({ address: coordinator.address })
+    const [a, b] = await Promise.all([first.drain(), second.drain()])
+    const confirmed = [...a, ...b].filter((r) => r.outcome === 'confirmed')
+    expect(confirmed).to.have.length(3)
+    expect(await lastBatchNumber()).to.equal(3n)
+    expect(
+      await (await hardhatPublicClient()).getTransactionCount({ address: coordinator.address }),
+    ).to.equal(nonceBefore + 3)
+  })
+})
