@@ -16,4 +16,8 @@ export interface AppContext {
   isDevChain: boolean
   logger: Logger
   metrics: Metrics
+  /** 32-byte AES-256-GCM key that encrypts managed wallets' private keys (WALLET_ENCRYPTION_KEY). */
+  walletEncryptionKey: Buffer
+  /** Requests per minute per client IP on registration and authentication routes. */
+  authRateLimitPerMinute: number
 }

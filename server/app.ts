@@ -7,6 +7,9 @@ import { errorHandler, notFoundHandler } from './http/errors-middleware'
 import { metricsMiddleware } from './http/metrics'
 import { createOpenApiRegistry, generateOpenApiDocument } from './http/openapi'
 import { healthRoutes } from './health/health-routes'
+import { agentsRoutes } from './agents/agents-routes'
+import { authRoutes } from './auth/auth-routes'
+import { walletRoutes } from './wallet/wallet-routes'
 
 /** Largest JSON body accepted; deliverables and messages fit well inside it. */
 export const BODY_LIMIT = '256kb'
@@ -42,6 +45,9 @@ export function createApp(context: AppContext): Express {
     res.json(openApiDocument)
   })
   app.use('/v1', healthRoutes(context))
+  app.use('/v1', agentsRoutes(context))
+  app.use('/v1', authRoutes(context))
+  app.use('/v1', walletRoutes(context))
 
   app.use(notFoundHandler)
   app.use(errorHandler(context.logger))

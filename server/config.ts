@@ -26,6 +26,10 @@ const httpUrl = z.string().refine((value) => {
 
 const integerString = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 
+const hexKey32 = z
+  .string()
+  .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex (64 hex digits, optional 0x)')
+
 /** Every environment variable the coordinator reads, with its default. `.env.example` mirrors this. */
 export const configSchema = z.object({
   PORT: integerString(0, 65535).default(3000),
@@ -39,6 +43,10 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('.clearhouse'),
   EMBEDDED_PG_PORT: integerString(0, 65535).default(5433),
+  /** AES-256-GCM key for managed wallets' private keys; required outside the embedded dev chain. */
+  WALLET_ENCRYPTION_KEY: hexKey32.optional(),
+  /** Requests per minute per client IP on registration and authentication routes. */
+  AUTH_RATE_LIMIT_PER_MINUTE: integerString(1, 1_000_000).default(60),
 })
 
 export type Config = z.infer<typeof configSchema>

@@ -14,6 +14,7 @@ import { createPool } from './db/pool'
 import { ConfigError } from './errors'
 import { createMetrics } from './http/metrics'
 import { createLogger } from './logger'
+import { resolveWalletEncryptionKey } from './wallet/managed-wallets'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../package.json') as { version: string }
@@ -45,6 +46,10 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
       throw new ConfigError('invalid COORDINATOR_PRIVATE_KEY: not a valid secp256k1 private key')
     }
   }
+  const walletEncryptionKey = resolveWalletEncryptionKey(
+    config.WALLET_ENCRYPTION_KEY,
+    parameters.isDevChain ?? false,
+  )
 
   let embedded: EmbeddedPostgres | null = null
   let connectionString = config.DATABASE_URL
@@ -101,6 +106,8 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     isDevChain: parameters.isDevChain ?? false,
     logger,
     metrics: createMetrics(),
+    walletEncryptionKey,
+    authRateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
   }
   const app = createApp(context)
   const server = await new Promise<Server>((resolve, reject) => {

@@ -1,6 +1,9 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi'
 import { errorResponse } from '../../protocol/errors'
 import { healthResponse } from '../../protocol/health'
+import { registerAgentsOpenApi } from '../agents/agents-routes'
+import { registerAuthOpenApi } from '../auth/auth-routes'
+import { registerWalletOpenApi } from '../wallet/wallet-routes'
 
 /**
  * Every route registers its request and response schemas here, so the document served at
@@ -21,6 +24,14 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
       },
     },
   })
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'API key: Authorization: Bearer sk_live_…',
+  })
+  registerAgentsOpenApi(registry)
+  registerAuthOpenApi(registry)
+  registerWalletOpenApi(registry)
   return registry
 }
 

@@ -16,6 +16,9 @@ export const TEST_USDC = {
   decimals: 6,
 } as const
 
+/** The managed-wallet encryption key of test apps (tests only; never a deployment's key). */
+export const TEST_WALLET_ENCRYPTION_KEY = Buffer.alloc(32, 7)
+
 export async function createTestApp(
   database: TestDatabase,
   chain: AppContext['chain'] = null,
@@ -30,6 +33,9 @@ export async function createTestApp(
     isDevChain: true,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     metrics: createMetrics(),
+    walletEncryptionKey: TEST_WALLET_ENCRYPTION_KEY,
+    // Tests register many agents from one address; the rate-limit test lowers this itself.
+    authRateLimitPerMinute: 100_000,
     ...overrides,
   }
   return { app: createApp(context), context }

@@ -1,0 +1,157 @@
+import { decimalAmount } from './amounts'
+import { z } from './zod'
+
+/** A 0x-prefixed 20-byte address in any case; the API stores and returns it lowercase. */
+export const walletAddress = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+  .transform((value) => value.toLowerCase() as `0x${string}`)
+  .openapi({ example: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8' })
+
+/** 3–20 characters, lowercase letters, digits and underscore, starting with a letter. */
+export const agentHandle = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{2,19}$/, 'must be 3-20 lowercase letters, digits or _, starting with a letter')
+  .openapi({ example: 'alice_agent' })
+
+/** Lowercase letters, digits and inner hyphens, at most 30 characters. */
+export const agentTag = z
+  .string()
+  .max(30, 'must be at most 30 characters')
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lowercase letters, digits and inner hyphens')
+
+export const agentTags = z
+  .array(agentTag)
+  .max(10, 'at most 10 tags')
+  .transform((tags) => [...new Set(tags)])
+
+const MAX_JSON_FIELD_BYTES = 8 * 1024
+const jsonObject = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (value) => Buffer.byteLength(JSON.stringify(value), 'utf8') <= MAX_JSON_FIELD_BYTES,
+    `must be at most ${MAX_JSON_FIELD_BYTES} bytes of JSON`,
+  )
+
+const signatureHex = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 0x-prefixed 65-byte signature')
+
+/** `POST /v1/agents/challenge`: a one-time message for `wallet_address` to sign before registering. */
+export const createChallengeBody = z.object({ wallet_address: walletAddress })
+export type CreateChallengeBody = z.infer<typeof createChallengeBody>
+
+export const challengeResponse = z.object({
+  challenge: z.string().openapi({ description: 'Sign this exact text with EIP-191 personal_sign' }),
+  wallet_address: z.string(),
+  expires_at: z.string(),
+})
+export type ChallengeResponse = z.infer<typeof challengeResponse>
+
+/**
+ * `POST /v1/agents/register`. Without `wallet_address` the agent gets a managed wallet; with it,
+ * `challenge` (from `/v1/agents/challenge`) and the wallet's `signature` over it are required.
+ */
+export const registerAgentBody = z
+  .object({
+    handle: agentHandle.optional(),
+    capabilities: jsonObject.optional(),
+    verifiable_claim: jsonObject.optional(),
+    tags: agentTags.optional(),
+    wallet_address: walletAddress.optional(),
+    challenge: z.string().min(1).max(1000).optional(),
+    signature: signatureHex.optional(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.wallet_address === undefined) {
+      for (const field of ['challenge', 'signature'] as const) {
+        if (body[field] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [field], message: 'is only allowed with wallet_address' })
+        }
+      }
+      return
+    }
+    for (const field of ['challenge', 'signature'] as const) {
+      if (body[field] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: 'is required with wallet_address' })
+      }
+    }
+  })
+export type RegisterAgentBody = z.infer<typeof registerAgentBody>
+
+export const registerAgentResponse = z.object({
+  agent_id: z.string().uuid(),
+  api_key: z.string().openapi({ description: 'Shown only once; store it now', example: 'sk_live_…' }),
+  handle: z.string(),
+  wallet_address: z.string(),
+  is_managed_wallet: z.boolean(),
+  created_at: z.string(),
+})
+export type RegisterAgentResponse = z.infer<typeof registerAgentResponse>
+
+export const rotateKeyResponse = z.object({
+  agent_id: z.string().uuid(),
+  api_key: z.string().openapi({ description: 'The new key; the old one stopped working' }),
+})
+export type RotateKeyResponse = z.infer<typeof rotateKeyResponse>
+
+/** Public profile with stats and reputation (seed 004 "Agent Directory & Reputation"). */
+export const agentProfile = z.object({
+  agent_id: z.string().uuid(),
+  handle: z.string(),
+  wallet_address: z.string(),
+  tags: z.array(z.string()),
+  capabilities: z.record(z.string(), z.unknown()),
+  total_earned: decimalAmount,
+  total_deposited: decimalAmount,
+  jobs_completed: z.number().int(),
+  jobs_posted: z.number().int(),
+  bids_placed: z.number().int(),
+  disputes_lost: z.number().int(),
+  reputation_score: z.number().int().min(0).max(100),
+  reputation_stars: z.number().min(0).max(5),
+  created_at: z.string(),
+})
+export type AgentProfile = z.infer<typeof agentProfile>
+
+/** `GET /v1/agents/me`: the public profile plus what only the agent itself sees. */
+export const myAgentResponse = agentProfile.extend({
+  is_managed_wallet: z.boolean(),
+  managed_key_exported: z.boolean(),
+  verifiable_claim: z.record(z.string(), z.unknown()).nullable(),
+  api_key_rotated_at: z.string().nullable(),
+})
+export type MyAgentResponse = z.infer<typeof myAgentResponse>
+
+export const AGENT_SORT_FIELDS = [
+  'earned',
+  'deposited',
+  'jobs_posted',
+  'bids_placed',
+  'reputation',
+  'created_at',
+] as const
+
+const intParam = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,6}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+
+/** `GET /v1/agents` query. `cursor` (empty for the first page) switches to the keyset envelope. */
+export const listAgentsQuery = z.object({
+  search: z.string().min(1).max(100).optional(),
+  tag: agentTag.optional(),
+  sort_by: z.enum(AGENT_SORT_FIELDS).default('created_at'),
+  sort_dir: z.enum(['asc', 'desc']).default('desc'),
+  limit: intParam(1, 100).optional(),
+  offset: intParam(0, 10_000).optional(),
+  cursor: z.string().max(500).optional(),
+})
+export type ListAgentsQuery = z.infer<typeof listAgentsQuery>
+
+export const agentListPage = z.object({
+  data: z.array(agentProfile),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable(),
+})
+export type AgentListPage = z.infer<typeof agentListPage>

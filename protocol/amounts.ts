@@ -1,0 +1,37 @@
+import { z } from './zod'
+
+/**
+ * A token amount on the wire: a non-negative decimal string in token units ("5.25"). Precision is
+ * checked against the token's decimals when it is parsed, because the schema does not know the token.
+ */
+export const decimalAmount = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,29})(\.\d{1,36})?$/, 'must be a decimal string such as "5.25"')
+  .openapi({ example: '5.25' })
+
+/** Raised when a decimal string has more fractional digits than the token allows. */
+export class AmountPrecisionError extends Error {
+  override name = 'AmountPrecisionError'
+}
+
+/** "5.25" with 6 decimals → 5_250_000n. Never goes through a JavaScript number. */
+export function parseAmount(value: string, decimals: number): bigint {
+  const match = /^(-)?(\d+)(?:\.(\d+))?$/.exec(value)
+  if (!match) throw new AmountPrecisionError(`"${value}" is not a decimal amount`)
+  const [, sign, whole, fraction = ''] = match
+  const trimmed = fraction.replace(/0+$/, '')
+  if (trimmed.length > decimals) {
+    throw new AmountPrecisionError(`"${value}" has more than ${decimals} decimal places`)
+  }
+  const units = BigInt(whole!) * 10n ** BigInt(decimals) + BigInt(trimmed.padEnd(decimals, '0') || '0')
+  return sign ? -units : units
+}
+
+/** 5_250_000n with 6 decimals → "5.25"; whole amounts have no fraction ("100"), negatives keep "-". */
+export function formatAmount(units: bigint, decimals: number): string {
+  const negative = units < 0n
+  const digits = (negative ? -units : units).toString().padStart(decimals + 1, '0')
+  const whole = digits.slice(0, digits.length - decimals)
+  const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '')
+  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`
+}

@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto'
+import {
+  REQUEST_ID_PATTERN,
+  signedRequestMessage,
+  type SignedRequestFields,
+} from '../../protocol/signed-request'
+import { findAgentByWallet } from '../agents/agents-service'
+import type { AgentIdentityRow } from '../agents/agents-queries'
+import type { Queryable } from '../db/pool'
+import { NotFoundError, UnauthorizedError } from '../errors'
+import { claimRequestId, deleteExpiredSessions, insertSession, selectLiveSession } from './auth-queries'
+import { recoverPersonalSignAddress } from './signatures'
+
+/** How long a session nonce signs requests. */
+export const SESSION_TTL_SECONDS = 24 * 60 * 60
+
+/** Opens a signing session for the agent whose wallet is `walletAddress`. */
+export async function createSession(
+  db: Queryable,
+  walletAddress: `0x${string}`,
+): Promise<{ nonce: string; agentId: string; expiresAt: Date }> {
+  const agent = await findAgentByWallet(db, walletAddress)
+  if (!agent) throw new NotFoundError('agent_not_found', `no agent has wallet ${walletAddress}`)
+  const nonce = randomBytes(16).toString('hex')
+  const expiresAt = new Date(Date.now() + SESSION_TTL_SECONDS * 1000)
+  // Cleaning up here keeps the tables small without a worker; it touches only expired rows.
+  await deleteExpiredSessions(db)
+  await insertSession(db, { nonce, agentId: agent.id, walletAddress, expiresAt })
+  return { nonce, agentId: agent.id, expiresAt }
+}
+
+function refuse(reason: string, message: string): never {
+  throw new UnauthorizedError('unauthorized', message, { details: { reason } })
+}
+
+/**
+ * Verifies a wallet-signed request and returns its agent. The request id is recorded only after
+ * the signature checks out, so nobody can burn another wallet's ids; recording it is a single
+ * INSERT … ON CONFLICT, so of two concurrent replays exactly one passes.
+ */
+export async function verifySignedRequest(
+  db: Queryable,
+  fields: Omit<SignedRequestFields, 'wallet'> & { wallet: string; signature: string },
+): Promise<AgentIdentityRow> {
+  const wallet = fields.wallet.toLowerCase()
+  if (!/^0x[0-9a-f]{40}$/.test(wallet)) refuse('malformed_wallet', 'X-Clearhouse-Wallet is not an address')
+  if (!/^[0-9a-f]{32}$/.test(fields.session))
+    refuse('malformed_session', 'X-Clearhouse-Session is not a session nonce')
+  if (!REQUEST_ID_PATTERN.test(fields.requestId)) {
+    refuse('malformed_request_id', 'X-Clearhouse-Request-Id must be 1-128 of A-Z a-z 0-9 . _ : -')
+  }
+  const session = await selectLiveSession(db, fields.session)
+  if (!session || session.walletAddress !== wallet) {
+    refuse('invalid_session', 'session is unknown, expired, or belongs to another wallet')
+  }
+  const message = signedRequestMessage({ ...fields, wallet: wallet as `0x${string}` })
+  if (recoverPersonalSignAddress(message, fields.signature) !== wallet) {
+    refuse('invalid_signature', 'signature does not match the wallet and this request')
+  }
+  const agent = await findAgentByWallet(db, wallet)
+  if (!agent || agent.id !== session.agentId)
+    refuse('invalid_session', 'the session no longer matches an agent')
+  if (!(await claimRequestId(db, session.nonce, fields.requestId))) {
+    refuse('request_replayed', `request id ${fields.requestId} was already used in this session`)
+  }
+  return agent
+}

@@ -1,0 +1,31 @@
+import secp256k1 from 'secp256k1'
+import { hashMessage, hexToBytes, keccak256 } from 'viem'
+
+// Half the curve order: a signature with a larger `s` is the malleated twin of a valid one.
+const HALF_CURVE_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
+
+/**
+ * The address that signed `message` with EIP-191 personal_sign, or null when the signature is
+ * malformed, non-canonical (high s) or recovers nothing. Uses libsecp256k1 (the native
+ * `secp256k1` package, ~25× viem's pure-JS recovery) because every signed request goes through it.
+ */
+export function recoverPersonalSignAddress(message: string, signature: string): `0x${string}` | null {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return null
+  const bytes = hexToBytes(signature as `0x${string}`)
+  const v = bytes[64]!
+  const recovery = v >= 27 ? v - 27 : v
+  if (recovery !== 0 && recovery !== 1) return null
+  const s = BigInt(`0x${Buffer.from(bytes.subarray(32, 64)).toString('hex')}`)
+  if (s === 0n || s > HALF_CURVE_ORDER) return null
+  try {
+    const publicKey = secp256k1.ecdsaRecover(
+      bytes.subarray(0, 64),
+      recovery,
+      hexToBytes(hashMessage(message)),
+      false,
+    )
+    return `0x${keccak256(publicKey.subarray(1)).slice(-40)}`
+  } catch {
+    return null
+  }
+}

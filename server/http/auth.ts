@@ -1,0 +1,139 @@
+import type { Request, RequestHandler, Response } from 'express'
+import {
+  SIGNED_REQUEST_HEADERS,
+  signedRequestAction,
+  signedRequestPayloadHash,
+  signedRequestProduct,
+} from '../../protocol/signed-request'
+import type { AgentIdentityRow } from '../agents/agents-queries'
+import { authenticateApiKey } from '../agents/agents-service'
+import type { AppContext } from '../app-context'
+import { verifySignedRequest } from '../auth/auth-service'
+import { UnauthorizedError } from '../errors'
+
+/** The agent a request acts as, set on `res.locals.agent` by `requireAgent` / `optionalAgent`. */
+export interface AuthenticatedAgent {
+  id: string
+  handle: string
+  walletAddress: `0x${string}`
+  isManagedWallet: boolean
+}
+
+function toAuthenticated(row: AgentIdentityRow): AuthenticatedAgent {
+  return {
+    id: row.id,
+    handle: row.handle,
+    walletAddress: row.walletAddress,
+    isManagedWallet: row.isManagedWallet,
+  }
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * The agent behind the request's credentials, null when it carries none, 401 when they are wrong.
+ * Two kinds reach the same routes: `Authorization: Bearer sk_live_…`, or the four
+ * X-Clearhouse-* headers of a wallet-signed request (protocol/signed-request.ts).
+ */
+async function authenticate(context: AppContext, req: Request): Promise<AuthenticatedAgent | null> {
+  const authorization = header(req, 'authorization')
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim())
+    if (!match) {
+      throw new UnauthorizedError('unauthorized', 'Authorization must be "Bearer sk_live_…"', {
+        details: { reason: 'malformed_authorization' },
+      })
+    }
+    const agent = await authenticateApiKey(context.pool, match[1]!)
+    if (!agent) {
+      throw new UnauthorizedError('unauthorized', 'API key is not valid', {
+        details: { reason: 'invalid_api_key' },
+      })
+    }
+    return toAuthenticated(agent)
+  }
+
+  const signed = {
+    wallet: header(req, SIGNED_REQUEST_HEADERS.wallet),
+    session: header(req, SIGNED_REQUEST_HEADERS.session),
+    requestId: header(req, SIGNED_REQUEST_HEADERS.requestId),
+    signature: header(req, SIGNED_REQUEST_HEADERS.signature),
+  }
+  const present = Object.entries(signed).filter(([, value]) => value !== undefined)
+  if (present.length === 0) return null
+  if (present.length < 4) {
+    const missing = Object.entries(signed)
+      .filter(([, value]) => value === undefined)
+      .map(([name]) => SIGNED_REQUEST_HEADERS[name as keyof typeof SIGNED_REQUEST_HEADERS])
+    throw new UnauthorizedError('unauthorized', `wallet-signed request is missing ${missing.join(', ')}`, {
+      details: { reason: 'incomplete_signed_request', missing },
+    })
+  }
+  const [path, query] = splitUrl(req.originalUrl)
+  const agent = await verifySignedRequest(context.pool, {
+    wallet: signed.wallet!,
+    session: signed.session!,
+    requestId: signed.requestId!,
+    signature: signed.signature!,
+    action: signedRequestAction(req.method, path),
+    product: signedRequestProduct(query),
+    payloadHash: signedRequestPayloadHash(req.body),
+  })
+  return toAuthenticated(agent)
+}
+
+function splitUrl(url: string): [string, string | undefined] {
+  const index = url.indexOf('?')
+  return index === -1 ? [url, undefined] : [url.slice(0, index), url.slice(index + 1)]
+}
+
+/** Requires an authenticated agent (API key or wallet-signed request); 401 `unauthorized` otherwise. */
+export function requireAgent(context: AppContext): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const agent = await authenticate(context, req)
+      if (!agent) {
+        throw new UnauthorizedError(
+          'unauthorized',
+          'send Authorization: Bearer sk_live_… or a wallet-signed request',
+          { details: { reason: 'missing_credentials' } },
+        )
+      }
+      res.locals.agent = agent
+      next()
+    } catch (error) {
+      next(error)
+    }
+  }
+}
+
+/** Sets `res.locals.agent` when credentials are given; wrong credentials are still a 401. */
+export function optionalAgent(context: AppContext): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const agent = await authenticate(context, req)
+      if (agent) res.locals.agent = agent
+      next()
+    } catch (error) {
+      next(error)
+    }
+  }
+}
+
+/** The agent `requireAgent` authenticated; throws UnauthorizedError if none (a wiring mistake or optional auth). */
+export function currentAgent(res: Response): AuthenticatedAgent {
+  const agent = res.locals.agent as AuthenticatedAgent | undefined
+  if (!agent)
+    throw new UnauthorizedError('unauthorized', 'authentication required', {
+      details: { reason: 'missing_credentials' },
+    })
+  return agent
+}
+
+/** The authenticated agent, or null on a route with optional authentication. */
+export function maybeAgent(res: Response): AuthenticatedAgent | null {
+  return (res.locals.agent as AuthenticatedAgent | undefined) ?? null
+}

@@ -1,0 +1,218 @@
+import type { Queryable } from '../db/pool'
+
+export type AgentAccountKind = 'available' | 'escrow'
+export type PlatformAccountKind = 'fees' | 'vault'
+export type LedgerTransactionKind =
+  'deposit' | 'withdrawal' | 'escrow_lock' | 'escrow_release' | 'escrow_refund'
+
+/** Ids of the agents' accounts of the given kinds, created on first use. */
+export async function ensureAgentAccounts(
+  db: Queryable,
+  accounts: { agentId: string; kind: AgentAccountKind }[],
+): Promise<Map<string, string>> {
+  const agentIds = accounts.map((account) => account.agentId)
+  const kinds = accounts.map((account) => account.kind)
+  await db.query(
+    `INSERT INTO ledger_accounts (agent_id, kind)
+     SELECT * FROM unnest($1::uuid[], $2::text[])
+     ON CONFLICT (agent_id, kind) WHERE agent_id IS NOT NULL DO NOTHING`,
+    [agentIds, kinds],
+  )
+  const { rows } = await db.query(
+    `SELECT la.id::text AS id, la.agent_id, la.kind FROM ledger_accounts AS la
+     WHERE (la.agent_id, la.kind) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+    [agentIds, kinds],
+  )
+  return new Map(rows.map((row) => [`${row.agent_id}:${row.kind}`, row.id as string]))
+}
+
+export async function selectPlatformAccountId(db: Queryable, kind: PlatformAccountKind): Promise<string> {
+  const { rows } = await db.query(
+    'SELECT la.id::text AS id FROM ledger_accounts AS la WHERE la.kind = $1 AND la.agent_id IS NULL',
+    [kind],
+  )
+  return rows[0]!.id as string
+}
+
+/**
+ * Locks the running balances of `accountIds` for `token`, creating missing rows at zero. Rows are
+ * locked in account-id order so two movements over the same accounts never deadlock.
+ */
+export async function lockBalances(
+  db: Queryable,
+  accountIds: string[],
+  token: string,
+): Promise<Map<string, bigint>> {
+  await db.query(
+    `INSERT INTO ledger_balances (account_id, token)
+     SELECT unnest($1::bigint[]), $2
+     ON CONFLICT (account_id, token) DO NOTHING`,
+    [accountIds, token],
+  )
+  const { rows } = await db.query(
+    `SELECT lb.account_id::text AS account_id, lb.balance::text AS balance
+     FROM ledger_balances AS lb
+     WHERE lb.account_id = ANY($1::bigint[]) AND lb.token = $2
+     ORDER BY lb.account_id
+     FOR UPDATE`,
+    [accountIds, token],
+  )
+  return new Map(rows.map((row) => [row.account_id as string, BigInt(row.balance as string)]))
+}
+
+export async function updateBalance(
+  db: Queryable,
+  accountId: string,
+  token: string,
+  balance: bigint,
+): Promise<void> {
+  await db.query(
+    `UPDATE ledger_balances SET balance = $3::numeric, updated_at = now()
+     WHERE account_id = $1 AND token = $2`,
+    [accountId, token, balance.toString()],
+  )
+}
+
+export interface LedgerTransactionRow {
+  id: string
+  reference: string
+  kind: LedgerTransactionKind
+  token: string
+  amount: bigint
+}
+
+export async function selectTransactionByReference(
+  db: Queryable,
+  reference: string,
+): Promise<LedgerTransactionRow | null> {
+  const { rows } = await db.query(
+    `SELECT lt.id, lt.reference, lt.kind, lt.token, lt.amount::text AS amount
+     FROM ledger_transactions AS lt WHERE lt.reference = $1`,
+    [reference],
+  )
+  const row = rows[0]
+  return row ? { ...row, amount: BigInt(row.amount) } : null
+}
+
+export async function insertTransaction(
+  db: Queryable,
+  transaction: { id: string; reference: string; kind: LedgerTransactionKind; token: string; amount: bigint },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ledger_transactions (id, reference, kind, token, amount) VALUES ($1, $2, $3, $4, $5::numeric)`,
+    [
+      transaction.id,
+      transaction.reference,
+      transaction.kind,
+      transaction.token,
+      transaction.amount.toString(),
+    ],
+  )
+}
+
+export async function insertEntries(
+  db: Queryable,
+  transactionId: string,
+  token: string,
+  entries: { accountId: string; amount: bigint; balanceAfter: bigint | null }[],
+): Promise<void> {
+  if (entries.length === 0) return
+  await db.query(
+    `INSERT INTO ledger_entries (transaction_id, account_id, token, amount, balance_after)
+     SELECT $1, e.account_id, $2, e.amount, e.balance_after
+     FROM unnest($3::bigint[], $4::numeric[], $5::numeric[]) AS e (account_id, amount, balance_after)`,
+    [
+      transactionId,
+      token,
+      entries.map((entry) => entry.accountId),
+      entries.map((entry) => entry.amount.toString()),
+      entries.map((entry) => (entry.balanceAfter === null ? null : entry.balanceAfter.toString())),
+    ],
+  )
+}
+
+/** An agent's balances of `token` without locking (for reads). */
+export async function selectAgentBalances(
+  db: Queryable,
+  agentId: string,
+  token: string,
+): Promise<{ available: bigint; escrow: bigint }> {
+  const { rows } = await db.query(
+    `SELECT la.kind, lb.balance::text AS balance
+     FROM ledger_accounts AS la
+     JOIN ledger_balances AS lb ON lb.account_id = la.id AND lb.token = $2
+     WHERE la.agent_id = $1`,
+    [agentId, token],
+  )
+  const balances = { available: 0n, escrow: 0n }
+  for (const row of rows) balances[row.kind as AgentAccountKind] = BigInt(row.balance)
+  return balances
+}
+
+export interface AgentEntryRow {
+  id: string
+  transactionId: string
+  reference: string
+  kind: LedgerTransactionKind
+  account: AgentAccountKind
+  token: string
+  amount: bigint
+  balanceAfter: bigint
+  createdAt: Date
+}
+
+/** An agent's entries newest first, keyset-paginated by entry id (`beforeId` exclusive). */
+export async function selectAgentEntries(
+  db: Queryable,
+  agentId: string,
+  options: { token?: string; beforeId?: string; limit: number },
+): Promise<AgentEntryRow[]> {
+  const { rows } = await db.query(
+    `SELECT le.id::text AS id, le.transaction_id, lt.reference, lt.kind, la.kind AS account, le.token,
+            le.amount::text AS amount, le.balance_after::text AS balance_after, le.created_at
+     FROM ledger_entries AS le
+     JOIN ledger_accounts AS la ON la.id = le.account_id
+     JOIN ledger_transactions AS lt ON lt.id = le.transaction_id
+     WHERE la.agent_id = $1
+       AND ($2::text IS NULL OR le.token = $2)
+       AND ($3::bigint IS NULL OR le.id < $3::bigint)
+     ORDER BY le.id DESC
+     LIMIT $4`,
+    [agentId, options.token ?? null, options.beforeId ?? null, options.limit],
+  )
+  return rows.map((row) => ({
+    id: row.id,
+    transactionId: row.transaction_id,
+    reference: row.reference,
+    kind: row.kind,
+    account: row.account,
+    token: row.token,
+    amount: BigInt(row.amount),
+    balanceAfter: BigInt(row.balance_after),
+    createdAt: row.created_at,
+  }))
+}
+
+/** Per token, the sum of every entry (zero when the ledger balances) — for checks and tests. */
+export async function selectEntrySumsByToken(db: Queryable): Promise<Map<string, bigint>> {
+  const { rows } = await db.query(
+    'SELECT le.token, sum(le.amount)::text AS total FROM ledger_entries AS le GROUP BY le.token',
+  )
+  return new Map(rows.map((row) => [row.token as string, BigInt(row.total)]))
+}
+
+/** A platform account's balance of `token`, summed from its entries (it keeps no running balance). */
+export async function selectPlatformBalance(
+  db: Queryable,
+  kind: PlatformAccountKind,
+  token: string,
+): Promise<bigint> {
+  const { rows } = await db.query(
+    `SELECT coalesce(sum(le.amount), 0)::text AS total
+     FROM ledger_entries AS le
+     JOIN ledger_accounts AS la ON la.id = le.account_id
+     WHERE la.kind = $1 AND la.agent_id IS NULL AND le.token = $2`,
+    [kind, token],
+  )
+  return BigInt(rows[0]!.total)
+}

@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto'
+import { BPS } from '../../protocol/typed-data'
+import type { Queryable } from '../db/pool'
+import { ConflictError } from '../errors'
+import {
+  ensureAgentAccounts,
+  insertEntries,
+  insertTransaction,
+  lockBalances,
+  selectAgentBalances,
+  selectPlatformAccountId,
+  selectTransactionByReference,
+  updateBalance,
+  type AgentAccountKind,
+  type LedgerTransactionKind,
+  type PlatformAccountKind,
+} from './ledger-queries'
+
+/**
+ * The platform fee on released escrow, in basis points. 100 bps until the vault's on-chain fee is
+ * read from a deployed chain (the contract caps it at MAX_FEE_BPS).
+ */
+export const PLATFORM_FEE_BPS = 100
+
+type Token = `0x${string}`
+
+/** `amount * feeBps / 10000` rounded down: the payee gets the rest, so rounding creates nothing. */
+export function feeFor(amount: bigint, feeBps: number): bigint {
+  if (!Number.isInteger(feeBps) || feeBps < 0 || feeBps > BPS) throw new RangeError(`bad feeBps ${feeBps}`)
+  return (amount * BigInt(feeBps)) / BigInt(BPS)
+}
+
+/** An agent's balances of `token` in base units: spendable, and locked in escrow. */
+export async function getBalances(
+  db: Queryable,
+  agentId: string,
+  token: Token,
+): Promise<{ available: bigint; escrow: bigint }> {
+  return selectAgentBalances(db, agentId, token.toLowerCase())
+}
+
+export interface CreditDepositParameters {
+  agentId: string
+  token: Token
+  amount: bigint
+  reference: string
+}
+
+/** vault → agent available: a deposit seen on-chain (indexer) or the dev faucet. Returns the transaction id. */
+export async function creditDeposit(db: Queryable, parameters: CreditDepositParameters): Promise<string> {
+  const { agentId, amount } = parameters
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'deposit',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { platform: 'vault' }, amount: -amount },
+      { account: { agentId, kind: 'available' }, amount },
+    ],
+  })
+}
+
+export interface LockEscrowParameters {
+  payerId: string
+  token: Token
+  amount: bigint
+  reference: string
+}
+
+/**
+ * Payer available → payer escrow. Throws ConflictError `insufficient_balance` when available is
+ * short (checked under the balance row lock, so concurrent locks never overdraw).
+ */
+export async function lockEscrow(db: Queryable, parameters: LockEscrowParameters): Promise<string> {
+  const { payerId, amount } = parameters
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_lock',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { agentId: payerId, kind: 'available' }, amount: -amount },
+      { account: { agentId: payerId, kind: 'escrow' }, amount },
+    ],
+  })
+}
+
+export interface ReleaseEscrowParameters {
+  payerId: string
+  payeeId: string
+  token: Token
+  amount: bigint
+  feeBps: number
+  reference: string
+}
+
+/** Payer escrow → payee available (amount − fee) + platform fees (fee = amount·feeBps/10000, rounded down). */
+export async function releaseEscrow(db: Queryable, parameters: ReleaseEscrowParameters): Promise<string> {
+  const { payerId, payeeId, amount } = parameters
+  const fee = feeFor(amount, parameters.feeBps)
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_release',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { agentId: payerId, kind: 'escrow' }, amount: -amount },
+      { account: { agentId: payeeId, kind: 'available' }, amount: amount - fee },
+      { account: { platform: 'fees' }, amount: fee },
+    ],
+  })
+}
+
+export interface RefundEscrowParameters {
+  payerId: string
+  token: Token
+  amount: bigint
+  reference: string
+}
+
+/** Payer escrow → payer available. */
+export async function refundEscrow(db: Queryable, parameters: RefundEscrowParameters): Promise<string> {
+  const { payerId, amount } = parameters
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_refund',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { agentId: payerId, kind: 'escrow' }, amount: -amount },
+      { account: { agentId: payerId, kind: 'available' }, amount },
+    ],
+  })
+}
+
+type AccountRef = { agentId: string; kind: AgentAccountKind } | { platform: PlatformAccountKind }
+
+interface Posting {
+  reference: string
+  kind: LedgerTransactionKind
+  token: Token
+  amount: bigint
+  legs: { account: AccountRef; amount: bigint }[]
+}
+
+/**
+ * Posts one balanced transaction inside the caller's database transaction.
+ *
+ * Order matters: the agent balance rows are locked first, and only then is the reference looked
+ * up. Every posting with the same reference touches the same rows, so a duplicate waits for the
+ * first to commit and then sees its reference (a no-op), and nothing is written before the
+ * balance check, so a refused posting leaves no trace even if the caller commits anyway.
+ */
+async function post(db: Queryable, posting: Posting): Promise<string> {
+  if (typeof posting.amount !== 'bigint' || posting.amount < 0n) {
+    throw new RangeError(`ledger amount must be a non-negative bigint, got ${String(posting.amount)}`)
+  }
+  if (!posting.reference) throw new RangeError('ledger reference must not be empty')
+  const token = posting.token.toLowerCase()
+  const total = posting.legs.reduce((sum, leg) => sum + leg.amount, 0n)
+  if (total !== 0n) throw new Error(`ledger posting ${posting.reference} does not sum to zero`)
+
+  const agentLegs = posting.legs.flatMap((leg) => ('agentId' in leg.account ? [leg.account] : []))
+  const accountIds = await ensureAgentAccounts(db, agentLegs)
+  const platformIds = new Map<PlatformAccountKind, string>()
+  for (const leg of posting.legs) {
+    if ('platform' in leg.account && !platformIds.has(leg.account.platform)) {
+      platformIds.set(leg.account.platform, await selectPlatformAccountId(db, leg.account.platform))
+    }
+  }
+  const idOf = (account: AccountRef): string =>
+    'agentId' in account
+      ? accountIds.get(`${account.agentId}:${account.kind}`)!
+      : platformIds.get(account.platform)!
+
+  const balances = await lockBalances(db, [...new Set(agentLegs.map(idOf))], token)
+
+  const existing = await selectTransactionByReference(db, posting.reference)
+  if (existing) {
+    if (existing.kind !== posting.kind || existing.token !== token || existing.amount !== posting.amount) {
+      throw new ConflictError(
+        'ledger_reference_reused',
+        `ledger reference ${posting.reference} was already used for a different movement`,
+        { details: { reference: posting.reference, kind: existing.kind } },
+      )
+    }
+    return existing.id
+  }
+
+  const entries: { accountId: string; amount: bigint; balanceAfter: bigint | null }[] = []
+  for (const leg of posting.legs) {
+    if (leg.amount === 0n) continue
+    const accountId = idOf(leg.account)
+    if (!('agentId' in leg.account)) {
+      entries.push({ accountId, amount: leg.amount, balanceAfter: null })
+      continue
+    }
+    const before = balances.get(accountId)!
+    const after = before + leg.amount
+    if (after < 0n) {
+      throw new ConflictError(
+        'insufficient_balance',
+        `${leg.account.kind} balance ${before} is less than ${-leg.amount} (base units of ${token})`,
+        {
+          details: {
+            account: leg.account.kind,
+            token,
+            balance: before.toString(),
+            required: (-leg.amount).toString(),
+          },
+        },
+      )
+    }
+    balances.set(accountId, after)
+    entries.push({ accountId, amount: leg.amount, balanceAfter: after })
+  }
+
+  const transactionId = randomUUID()
+  await insertTransaction(db, {
+    id: transactionId,
+    reference: posting.reference,
+    kind: posting.kind,
+    token,
+    amount: posting.amount,
+  })
+  await insertEntries(db, transactionId, token, entries)
+  for (const entry of entries) {
+    if (entry.balanceAfter !== null) await updateBalance(db, entry.accountId, token, entry.balanceAfter)
+  }
+  return transactionId
+}
