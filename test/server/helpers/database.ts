@@ -106,6 +106,9 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
     url,
     pool,
     async drop() {
+      // pool.end() resolves before its clients' sockets close, so DROP … WITH (FORCE) can still
+      // terminate one; that late error is expected and must not surface as an uncaught error.
+      pool.on('error', () => undefined)
       await pool.end()
       const cleanup = createPool(dbServer.adminUrl, 1)
       await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
