@@ -15,6 +15,11 @@ import {
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
 
+/** What "the same request" means for a key: sha256 of the canonical JSON of method, URL and body. */
+export function idempotencyRequestHash(method: string, url: string, body: unknown): string {
+  return sha256(stringToBytes(canonicalJson({ method, path: url, body: body ?? null }))).slice(2)
+}
+
 /**
  * `Idempotency-Key` for money-moving POSTs; mount after `requireAgent`. Without the header the
  * request runs normally. With it:
@@ -45,9 +50,7 @@ export function idempotent(context: AppContext): RequestHandler {
         )
       }
       const agent = currentAgent(res)
-      const requestHash = sha256(
-        stringToBytes(canonicalJson({ method: req.method, path: req.originalUrl, body: req.body ?? null })),
-      ).slice(2)
+      const requestHash = idempotencyRequestHash(req.method, req.originalUrl, req.body)
 
       if (!(await claimIdempotencyKey(context.pool, agent.id, key, requestHash, IDEMPOTENCY_TTL_SECONDS))) {
         const record = await selectIdempotencyRecord(context.pool, agent.id, key)
