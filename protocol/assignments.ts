@@ -1,0 +1,139 @@
+import { decimalAmount } from './amounts'
+import { entityId, jobResponse } from './jobs'
+import { z } from './zod'
+
+/** Per-worker lifecycle (seed 004 "Assignment lifecycle"). */
+export const ASSIGNMENT_STATUSES = ['in_progress', 'submitted', 'accepted', 'disputed', 'cancelled'] as const
+export type AssignmentStatus = (typeof ASSIGNMENT_STATUSES)[number]
+
+/** Largest inline deliverable, in characters (seed 004 "Submit Deliverable"). */
+export const DELIVERABLE_MAX = 50_000
+
+/** `sha256:` and 64 lowercase hex digits. */
+export const deliverableHash = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lowercase hex digits')
+
+/**
+ * `POST /v1/jobs/{job_id}/submit`: a URL (`http://` or `https://`) or inline text. `deliverable_url`
+ * is the old name and still accepted. Without `deliverable_hash`, inline text is hashed here; with
+ * one, inline text must match it.
+ */
+export const submitDeliverableBody = z
+  .object({
+    deliverable: z.string().min(1).max(DELIVERABLE_MAX).optional(),
+    deliverable_url: z.string().min(1).max(DELIVERABLE_MAX).optional(),
+    deliverable_hash: deliverableHash.optional(),
+  })
+  .transform((body, ctx) => {
+    const deliverable = body.deliverable ?? body.deliverable_url
+    if (deliverable === undefined || deliverable.trim() === '') {
+      ctx.addIssue({ code: 'custom', path: ['deliverable'], message: 'is required (a URL or inline text)' })
+      return z.NEVER
+    }
+    return { deliverable, deliverable_hash: body.deliverable_hash }
+  })
+  .openapi('SubmitDeliverableBody')
+export type SubmitDeliverableBody = z.infer<typeof submitDeliverableBody>
+
+/** Kinds of chain operation the coordinator queues for the settler, each needing the payer's signature. */
+export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release'] as const
+export type ChainOpKind = (typeof CHAIN_OP_KINDS)[number]
+
+/**
+ * `awaiting_signature` (a self-custody payer must sign) → `signed` (waiting for the assignment's
+ * earlier op) → the settler queue's own statuses: `pending` → `batched` → `confirmed` | `failed`.
+ */
+export const CHAIN_OP_STATUSES = [
+  'awaiting_signature',
+  'signed',
+  'pending',
+  'batched',
+  'confirmed',
+  'failed',
+] as const
+export type ChainOpStatus = (typeof CHAIN_OP_STATUSES)[number]
+
+const hex = z.string().regex(/^0x[0-9a-fA-F]*$/)
+
+/**
+ * EIP-712 typed data as JSON. Integer fields of `message` (amount, fees, expiry) are decimal
+ * strings; turn them into bigint (`BigInt(x)`) before signing with viem.
+ */
+export const typedDataJson = z
+  .object({
+    domain: z.object({
+      name: z.string(),
+      version: z.string(),
+      chainId: z.number().int(),
+      verifyingContract: hex,
+    }),
+    types: z.record(z.string(), z.array(z.object({ name: z.string(), type: z.string() }))),
+    primaryType: z.string(),
+    message: z.record(z.string(), z.string()),
+  })
+  .openapi('TypedData')
+export type TypedDataJson = z.infer<typeof typedDataJson>
+
+/** A signed (or to-be-signed) operation the settler will put on-chain. */
+export const chainOpResponse = z
+  .object({
+    op_id: z.string(),
+    kind: z.enum(CHAIN_OP_KINDS),
+    status: z.enum(CHAIN_OP_STATUSES),
+    signer_address: hex,
+    typed_data: typedDataJson,
+    signature: hex.nullable(),
+    created_at: z.string(),
+  })
+  .openapi('ChainOp')
+export type ChainOpResponse = z.infer<typeof chainOpResponse>
+
+/** An assignment: one worker's slot on a job, with its escrow and the chain ops that back it. */
+export const assignmentResponse = z
+  .object({
+    assignment_id: z.string(),
+    job_id: z.string(),
+    bid_id: z.string(),
+    creator_agent_id: z.string(),
+    worker_agent_id: z.string(),
+    status: z.enum(ASSIGNMENT_STATUSES),
+    escrow_amount: decimalAmount,
+    budget_token: z.string(),
+    fee_bps: z.number().int(),
+    escrow_id: hex,
+    deliverable: z.string().nullable(),
+    deliverable_hash: z.string().nullable(),
+    submitted_at: z.string().nullable(),
+    accepted_at: z.string().nullable(),
+    due_at: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    chain_ops: z.array(chainOpResponse),
+  })
+  .openapi('Assignment')
+export type AssignmentResponse = z.infer<typeof assignmentResponse>
+
+/** `POST /v1/jobs/{job_id}/award`: the job after the award and the new assignment. */
+export const awardResponse = z
+  .object({ job: jobResponse, assignment: assignmentResponse })
+  .openapi('AwardResponse')
+export type AwardResponse = z.infer<typeof awardResponse>
+
+/** `POST /v1/jobs/{job_id}/accept`: the job after acceptance and every assignment accepted. */
+export const acceptResponse = z
+  .object({ job: jobResponse, assignments: z.array(assignmentResponse) })
+  .openapi('AcceptResponse')
+export type AcceptResponse = z.infer<typeof acceptResponse>
+
+/** `POST /v1/assignments/{assignment_id}/escrow-signature`: the payer's signature over an op's typed data. */
+export const escrowSignatureBody = z
+  .object({
+    kind: z.enum(CHAIN_OP_KINDS),
+    signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte 0x-prefixed hex signature'),
+  })
+  .openapi('EscrowSignatureBody')
+export type EscrowSignatureBody = z.infer<typeof escrowSignatureBody>
+
+/** Path parameter of every `/v1/assignments/{assignment_id}` route. */
+export const assignmentIdParams = z.object({ assignment_id: entityId })
