@@ -10,6 +10,10 @@ import { healthRoutes } from './health/health-routes'
 import { agentsRoutes } from './agents/agents-routes'
 import { authRoutes } from './auth/auth-routes'
 import { walletRoutes } from './wallet/wallet-routes'
+import { jobsRoutes } from './jobs/jobs-routes'
+import { bidsRoutes } from './bids/bids-routes'
+import { assignmentsRoutes } from './assignments/assignments-routes'
+import { messagesRoutes } from './messages/messages-routes'
 
 /** Largest JSON body accepted; deliverables and messages fit well inside it. */
 export const BODY_LIMIT = '256kb'
@@ -48,6 +52,10 @@ export function createApp(context: AppContext): Express {
   app.use('/v1', agentsRoutes(context))
   app.use('/v1', authRoutes(context))
   app.use('/v1', walletRoutes(context))
+  app.use('/v1', jobsRoutes(context))
+  app.use('/v1', bidsRoutes(context))
+  app.use('/v1', assignmentsRoutes(context))
+  app.use('/v1', messagesRoutes(context))
 
   app.use(notFoundHandler)
   app.use(errorHandler(context.logger))

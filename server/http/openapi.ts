@@ -4,6 +4,10 @@ import { healthResponse } from '../../protocol/health'
 import { registerAgentsOpenApi } from '../agents/agents-routes'
 import { registerAuthOpenApi } from '../auth/auth-routes'
 import { registerWalletOpenApi } from '../wallet/wallet-routes'
+import { registerJobsOpenApi } from '../jobs/jobs-routes'
+import { registerBidsOpenApi } from '../bids/bids-routes'
+import { registerAssignmentsOpenApi } from '../assignments/assignments-routes'
+import { registerMessagesOpenApi } from '../messages/messages-routes'
 
 /**
  * Every route registers its request and response schemas here, so the document served at
@@ -32,6 +36,10 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
   registerAgentsOpenApi(registry)
   registerAuthOpenApi(registry)
   registerWalletOpenApi(registry)
+  registerJobsOpenApi(registry)
+  registerBidsOpenApi(registry)
+  registerAssignmentsOpenApi(registry)
+  registerMessagesOpenApi(registry)
   return registry
 }
 

@@ -1,0 +1,235 @@
+import type { AssignmentStatus, ChainOpKind } from '../../protocol/assignments'
+import type { Queryable } from '../db/pool'
+
+/** An assignment with what its authorization and formatting need from its job. */
+export interface AssignmentRow {
+  id: string
+  job_id: string
+  bid_id: string
+  worker_agent_id: string
+  status: AssignmentStatus
+  escrow_amount: string
+  fee_bps: number
+  escrow_id: `0x${string}`
+  deliverable: string | null
+  deliverable_hash: string | null
+  submitted_at: Date | null
+  accepted_at: Date | null
+  due_at: Date
+  created_at: Date
+  updated_at: Date
+  creator_agent_id: string
+  dispute_agent_id: string | null
+  token_symbol: string
+  token_address: `0x${string}`
+  token_decimals: number
+}
+
+const ASSIGNMENT_COLUMNS = `a.id, a.job_id, a.bid_id, a.worker_agent_id, a.status, a.escrow_amount::text,
+  a.fee_bps, a.escrow_id, a.deliverable, a.deliverable_hash, a.submitted_at, a.accepted_at, a.due_at,
+  a.created_at, a.updated_at, j.creator_agent_id, j.dispute_agent_id, j.token_symbol, j.token_address,
+  j.token_decimals`
+
+const ASSIGNMENT_FROM = 'assignments AS a JOIN jobs AS j ON j.id = a.job_id'
+
+export async function insertAssignment(
+  db: Queryable,
+  assignment: {
+    id: string
+    jobId: string
+    bidId: string
+    workerAgentId: string
+    escrowAmount: bigint
+    feeBps: number
+    escrowId: `0x${string}`
+    etaSeconds: number
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO assignments (id, job_id, bid_id, worker_agent_id, escrow_amount, fee_bps, escrow_id, due_at)
+     VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, now() + make_interval(secs => $8::int))`,
+    [
+      assignment.id,
+      assignment.jobId,
+      assignment.bidId,
+      assignment.workerAgentId,
+      assignment.escrowAmount.toString(),
+      assignment.feeBps,
+      assignment.escrowId,
+      assignment.etaSeconds,
+    ],
+  )
+}
+
+/** The assignment, or null; `forUpdate` locks the assignment row (callers lock its job first). */
+export async function selectAssignment(
+  db: Queryable,
+  assignmentId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<AssignmentRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${ASSIGNMENT_COLUMNS} FROM ${ASSIGNMENT_FROM} WHERE a.id = $1 ${options.forUpdate ? 'FOR UPDATE OF a' : ''}`,
+    [assignmentId],
+  )
+  return (rows[0] as AssignmentRow | undefined) ?? null
+}
+
+/** A job's assignments, oldest first, optionally only one worker's or only some statuses. */
+export async function selectJobAssignments(
+  db: Queryable,
+  jobId: string,
+  filter: { workerId?: string; statuses?: AssignmentStatus[]; forUpdate?: boolean } = {},
+): Promise<AssignmentRow[]> {
+  const params: unknown[] = [jobId]
+  const where = ['a.job_id = $1']
+  if (filter.workerId) {
+    params.push(filter.workerId)
+    where.push(`a.worker_agent_id = $${params.length}`)
+  }
+  if (filter.statuses) {
+    params.push(filter.statuses)
+    where.push(`a.status = ANY($${params.length}::text[])`)
+  }
+  const { rows } = await db.query(
+    `SELECT ${ASSIGNMENT_COLUMNS} FROM ${ASSIGNMENT_FROM} WHERE ${where.join(' AND ')}
+      ORDER BY a.created_at, a.id ${filter.forUpdate ? 'FOR UPDATE OF a' : ''}`,
+    params,
+  )
+  return rows as AssignmentRow[]
+}
+
+/** Slots taken on a job: every assignment not cancelled (a cancelled one reopens its slot). */
+export async function countFilledSlots(db: Queryable, jobId: string): Promise<number> {
+  const { rows } = await db.query(
+    "SELECT count(*)::int AS n FROM assignments AS a WHERE a.job_id = $1 AND a.status <> 'cancelled'",
+    [jobId],
+  )
+  return rows[0].n as number
+}
+
+/** Assignments on a job that still await work, review or a ruling. */
+export async function countUnfinishedAssignments(db: Queryable, jobId: string): Promise<number> {
+  const { rows } = await db.query(
+    `SELECT count(*)::int AS n FROM assignments AS a
+      WHERE a.job_id = $1 AND a.status IN ('in_progress', 'submitted', 'disputed')`,
+    [jobId],
+  )
+  return rows[0].n as number
+}
+
+export async function recordSubmission(
+  db: Queryable,
+  assignmentId: string,
+  deliverable: string,
+  deliverableHash: string | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE assignments SET status = 'submitted', deliverable = $2, deliverable_hash = $3,
+       submitted_at = now(), updated_at = now()
+     WHERE id = $1`,
+    [assignmentId, deliverable, deliverableHash],
+  )
+  await db.query(
+    'INSERT INTO assignment_deliverables (assignment_id, deliverable, deliverable_hash) VALUES ($1, $2, $3)',
+    [assignmentId, deliverable, deliverableHash],
+  )
+}
+
+export async function setAssignmentStatus(
+  db: Queryable,
+  assignmentId: string,
+  status: AssignmentStatus,
+): Promise<void> {
+  await db.query(
+    `UPDATE assignments SET status = $2, updated_at = now(),
+       accepted_at = CASE WHEN $2 = 'accepted' THEN now() ELSE accepted_at END
+     WHERE id = $1`,
+    [assignmentId, status],
+  )
+}
+
+/** An escrow op row: the payer-signed typed data behind an assignment's escrow. */
+export interface EscrowOpRow {
+  id: string
+  assignment_id: string
+  kind: ChainOpKind
+  chain_id: string
+  signer_address: `0x${string}`
+  typed_data: StoredTypedData
+  signature: `0x${string}` | null
+  status: 'awaiting_signature' | 'signed' | 'queued'
+  chain_op_reference: string | null
+  created_at: Date
+  /** The settler queue's status once queued (`pending`, `batched`, `confirmed`, `failed`). */
+  chain_op_status: string | null
+}
+
+/** Typed data as stored: viem's shape with integers as decimal strings. */
+export interface StoredTypedData {
+  domain: { name: string; version: string; chainId: number; verifyingContract: `0x${string}` }
+  types: Record<string, { name: string; type: string }[]>
+  primaryType: string
+  message: Record<string, string>
+}
+
+export async function insertEscrowOp(
+  db: Queryable,
+  op: {
+    assignmentId: string
+    kind: ChainOpKind
+    chainId: number
+    signerAddress: string
+    typedData: StoredTypedData
+    signature: `0x${string}` | null
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO escrow_ops (assignment_id, kind, chain_id, signer_address, typed_data, signature, status)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+     ON CONFLICT (assignment_id, kind) DO NOTHING`,
+    [
+      op.assignmentId,
+      op.kind,
+      op.chainId,
+      op.signerAddress.toLowerCase(),
+      JSON.stringify(op.typedData),
+      op.signature?.toLowerCase() ?? null,
+      op.signature ? 'signed' : 'awaiting_signature',
+    ],
+  )
+}
+
+/** An assignment's escrow ops in the order they must settle, with the settler queue's status. */
+export async function selectEscrowOps(
+  db: Queryable,
+  assignmentId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<EscrowOpRow[]> {
+  const { rows } = await db.query(
+    `SELECT o.id::text, o.assignment_id, o.kind, o.chain_id::text, o.signer_address, o.typed_data,
+            o.signature, o.status, o.chain_op_reference, o.created_at, c.status AS chain_op_status
+       FROM escrow_ops AS o LEFT JOIN chain_ops AS c ON c.reference = o.chain_op_reference
+      WHERE o.assignment_id = $1
+      ORDER BY o.id ${options.forUpdate ? 'FOR UPDATE OF o' : ''}`,
+    [assignmentId],
+  )
+  return rows as EscrowOpRow[]
+}
+
+export async function setEscrowOpSignature(
+  db: Queryable,
+  opId: string,
+  signature: `0x${string}`,
+): Promise<void> {
+  await db.query(
+    "UPDATE escrow_ops SET signature = $2, status = 'signed', updated_at = now() WHERE id = $1",
+    [opId, signature.toLowerCase()],
+  )
+}
+
+export async function markEscrowOpQueued(db: Queryable, opId: string, reference: string): Promise<void> {
+  await db.query(
+    "UPDATE escrow_ops SET status = 'queued', chain_op_reference = $2, updated_at = now() WHERE id = $1",
+    [opId, reference],
+  )
+}

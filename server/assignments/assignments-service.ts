@@ -1,0 +1,464 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { zeroAddress } from 'viem'
+import type {
+  AcceptResponse,
+  AssignmentResponse,
+  AwardResponse,
+  EscrowSignatureBody,
+  SubmitDeliverableBody,
+} from '../../protocol/assignments'
+import type { AppContext } from '../app-context'
+import { rejectPendingBids, selectBid, setBidStatus } from '../bids/bids-queries'
+import { withTransaction, type Queryable } from '../db/pool'
+import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { agentWallet } from '../jobs/job-agents'
+import { fieldError, formatUnits } from '../jobs/job-tokens'
+import { recordFirstAward, selectJob, setJobStatus, type JobRow } from '../jobs/jobs-queries'
+import { findOwnJob, findVisibleJob, isPastDeadline, toJobResponse, type Actor } from '../jobs/jobs-service'
+import { lockEscrow, PLATFORM_FEE_BPS, releaseEscrow } from '../ledger/ledger-service'
+import { postSystemMessage } from '../messages/messages-service'
+import {
+  countFilledSlots,
+  countUnfinishedAssignments,
+  insertAssignment,
+  recordSubmission,
+  selectAssignment,
+  selectEscrowOps,
+  selectJobAssignments,
+  setAssignmentStatus,
+  setEscrowOpSignature,
+  type AssignmentRow,
+} from './assignments-queries'
+import {
+  chainOpReference,
+  ESCROW_EXPIRY_MARGIN_SECONDS,
+  ESCROW_RESOLVER_FEE_BPS,
+  escrowIdOf,
+  escrowLockTypedData,
+  escrowReleaseTypedData,
+  queueSignedEscrowOps,
+  recordEscrowOp,
+  toChainOpResponse,
+  verifyEscrowOpSignature,
+} from './escrow-ops'
+
+function iso(value: Date | null): string | null {
+  return value ? value.toISOString() : null
+}
+
+/** The assignment with its escrow ops, as its participants see it. */
+async function toAssignmentResponse(db: Queryable, assignment: AssignmentRow): Promise<AssignmentResponse> {
+  const ops = await selectEscrowOps(db, assignment.id)
+  return {
+    assignment_id: assignment.id,
+    job_id: assignment.job_id,
+    bid_id: assignment.bid_id,
+    creator_agent_id: assignment.creator_agent_id,
+    worker_agent_id: assignment.worker_agent_id,
+    status: assignment.status,
+    escrow_amount: formatUnits(assignment.escrow_amount, assignment.token_decimals),
+    budget_token: assignment.token_symbol,
+    fee_bps: assignment.fee_bps,
+    escrow_id: assignment.escrow_id,
+    deliverable: assignment.deliverable,
+    deliverable_hash: assignment.deliverable_hash,
+    submitted_at: iso(assignment.submitted_at),
+    accepted_at: iso(assignment.accepted_at),
+    due_at: assignment.due_at.toISOString(),
+    created_at: assignment.created_at.toISOString(),
+    updated_at: assignment.updated_at.toISOString(),
+    chain_ops: ops.map(toChainOpResponse),
+  }
+}
+
+async function loadAssignmentResponse(db: Queryable, assignmentId: string): Promise<AssignmentResponse> {
+  return toAssignmentResponse(db, (await selectAssignment(db, assignmentId))!)
+}
+
+async function loadJobResponse(db: Queryable, jobId: string, viewerId: string) {
+  return toJobResponse((await selectJob(db, jobId))!, viewerId)
+}
+
+function isParticipant(assignment: AssignmentRow, agentId: string): boolean {
+  return (
+    agentId === assignment.creator_agent_id ||
+    agentId === assignment.worker_agent_id ||
+    agentId === assignment.dispute_agent_id
+  )
+}
+
+/** The assignment if the caller takes part in it (creator, worker, resolver); a 404 to anyone else. */
+async function findParticipantAssignment(
+  db: Queryable,
+  assignmentId: string,
+  actor: Actor,
+): Promise<AssignmentRow> {
+  const assignment = await selectAssignment(db, assignmentId)
+  if (!assignment || !isParticipant(assignment, actor.id)) {
+    throw new NotFoundError('assignment_not_found', `assignment ${assignmentId} not found`)
+  }
+  return assignment
+}
+
+/** Restates the ledger's base-unit shortfall in the job's token units. */
+function asInsufficientBalance(error: unknown, job: JobRow, amount: bigint): unknown {
+  if (!(error instanceof AppError) || error.code !== 'insufficient_balance') return error
+  const details = error.details as { balance?: string } | null
+  return new ConflictError(
+    'insufficient_balance',
+    `awarding needs ${formatUnits(amount, job.token_decimals)} ${job.token_symbol} available`,
+    {
+      details: {
+        token: job.token_symbol,
+        available: details?.balance === undefined ? null : formatUnits(details.balance, job.token_decimals),
+        required: formatUnits(amount, job.token_decimals),
+      },
+      cause: error,
+    },
+  )
+}
+
+/**
+ * `POST /v1/jobs/{job_id}/award` (seed 004 "Award Job"). In one transaction: the job row lock
+ * (so two awards on one job serialize and slots never overfill), the bid row lock, the escrow
+ * lock of the bid amount (the ledger locks the payer's balance row, so concurrent awards on
+ * different jobs never overdraw), the assignment, the accepted bid, the job's new status and the
+ * payer's EscrowLock for the settler. Anything refused rolls all of it back.
+ */
+export async function awardBid(
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+  bidId: string,
+): Promise<AwardResponse> {
+  const assignmentId = randomUUID()
+  await withTransaction(context.pool, async (db) => {
+    const job = await findOwnJob(db, jobId, actor)
+    if (job.status !== 'open' && job.status !== 'filling') {
+      throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; it cannot be awarded`)
+    }
+    if (isPastDeadline(job)) throw new ConflictError('job_expired', `job ${job.id} passed its deadline`)
+    const bid = await selectBid(db, bidId, { forUpdate: true })
+    if (!bid || bid.job_id !== job.id)
+      throw new NotFoundError('bid_not_found', `bid ${bidId} not found on this job`)
+    if (bid.status !== 'pending') {
+      throw new ConflictError(
+        'bid_not_pending',
+        `bid ${bid.id} is ${bid.status}; only pending bids can be awarded`,
+      )
+    }
+    const filled = await countFilledSlots(db, job.id)
+    if (filled >= job.current_max_slots) {
+      throw new ConflictError('no_open_slots', `job ${job.id} has all ${job.current_max_slots} slots filled`)
+    }
+    const payee = await agentWallet(db, bid.bidder_agent_id)
+    const resolver = job.dispute_agent_id ? await agentWallet(db, job.dispute_agent_id) : null
+    const amount = BigInt(bid.amount)
+    try {
+      await lockEscrow(db, {
+        payerId: actor.id,
+        token: job.token_address,
+        amount,
+        reference: chainOpReference('escrow_lock', assignmentId),
+      })
+    } catch (error) {
+      throw asInsufficientBalance(error, job, amount)
+    }
+    const escrowId = escrowIdOf(assignmentId)
+    await insertAssignment(db, {
+      id: assignmentId,
+      jobId: job.id,
+      bidId: bid.id,
+      workerAgentId: bid.bidder_agent_id,
+      escrowAmount: amount,
+      feeBps: PLATFORM_FEE_BPS,
+      escrowId,
+      etaSeconds: bid.eta_seconds,
+    })
+    await setBidStatus(db, bid.id, 'accepted')
+    await recordFirstAward(db, job.id, bid.id, bid.bidder_agent_id)
+    if (filled + 1 >= job.current_max_slots) {
+      await rejectPendingBids(db, job.id)
+      await setJobStatus(db, job.id, 'in_progress')
+    } else if (job.status === 'open') {
+      await setJobStatus(db, job.id, 'filling')
+    }
+    const expiry = BigInt(Math.floor(Date.now() / 1000) + bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS)
+    await recordEscrowOp(db, context, {
+      assignmentId,
+      kind: 'escrow_lock',
+      payer: actor,
+      typedData: escrowLockTypedData(context, {
+        escrowId,
+        payer: actor.walletAddress,
+        payee: payee!,
+        token: job.token_address,
+        amount,
+        resolver: resolver ?? zeroAddress,
+        feeBps: PLATFORM_FEE_BPS,
+        resolverFeeBps: resolver ? ESCROW_RESOLVER_FEE_BPS : 0,
+        expiry,
+      }),
+    })
+    await queueSignedEscrowOps(db, assignmentId)
+  })
+  return {
+    job: await loadJobResponse(context.pool, jobId, actor.id),
+    assignment: await loadAssignmentResponse(context.pool, assignmentId),
+  }
+}
+
+function isUrl(value: string): boolean {
+  if (!/^https?:\/\/\S+$/i.test(value)) return false
+  try {
+    new URL(value)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `sha256:<hex>` of inline text; a URL's content is not ours to fetch, so it keeps the caller's hash. */
+function deliverableHashFor(body: SubmitDeliverableBody): string | null {
+  if (isUrl(body.deliverable)) return body.deliverable_hash ?? null
+  const hash = `sha256:${createHash('sha256').update(body.deliverable, 'utf8').digest('hex')}`
+  if (body.deliverable_hash !== undefined && body.deliverable_hash !== hash) {
+    throw fieldError('body', 'deliverable_hash', 'does not match the sha256 of the inline deliverable')
+  }
+  return hash
+}
+
+/**
+ * `POST /v1/jobs/{job_id}/submit` (seed 004 "Submit Deliverable"): the worker's live assignment
+ * on the job goes to `submitted`. Submitting again while `submitted` replaces the deliverable;
+ * the old one stays in the assignment's deliverable history and is logged as a private message.
+ */
+export async function submitDeliverable(
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+  body: SubmitDeliverableBody,
+): Promise<AssignmentResponse> {
+  const hash = deliverableHashFor(body)
+  const assignmentId = await withTransaction(context.pool, async (db) => {
+    const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
+    const mine = await selectJobAssignments(db, job.id, { workerId: actor.id, forUpdate: true })
+    if (!mine.length) throw new ForbiddenError('not_assigned', 'you have no assignment on this job')
+    const live = mine.find(
+      (assignment) => assignment.status === 'in_progress' || assignment.status === 'submitted',
+    )
+    if (!live) {
+      const latest = mine[mine.length - 1]!
+      throw new ConflictError(
+        'assignment_not_active',
+        `your assignment ${latest.id} is ${latest.status}; there is nothing to submit to`,
+      )
+    }
+    if (live.status === 'submitted' && live.deliverable !== null) {
+      await postSystemMessage(db, {
+        jobId: job.id,
+        assignmentId: live.id,
+        senderAgentId: actor.id,
+        kind: 'deliverable_log',
+        body: `Replaced deliverable (submitted ${live.submitted_at?.toISOString()}, ${live.deliverable_hash ?? 'no hash'}):\n${live.deliverable}`,
+      })
+    }
+    await recordSubmission(db, live.id, body.deliverable, hash)
+    return live.id
+  })
+  return loadAssignmentResponse(context.pool, assignmentId)
+}
+
+/**
+ * Accepts submitted work inside the caller's transaction (job row already locked): escrow to the
+ * worker less the fee, the payer's EscrowRelease for the settler, the assignment `accepted`.
+ */
+async function acceptAssignment(
+  db: Queryable,
+  context: AppContext,
+  actor: Actor,
+  assignment: AssignmentRow,
+): Promise<void> {
+  await releaseEscrow(db, {
+    payerId: assignment.creator_agent_id,
+    payeeId: assignment.worker_agent_id,
+    token: assignment.token_address,
+    amount: BigInt(assignment.escrow_amount),
+    feeBps: assignment.fee_bps,
+    reference: chainOpReference('escrow_release', assignment.id),
+  })
+  await setAssignmentStatus(db, assignment.id, 'accepted')
+  await recordEscrowOp(db, context, {
+    assignmentId: assignment.id,
+    kind: 'escrow_release',
+    payer: actor,
+    typedData: escrowReleaseTypedData(context, assignment.escrow_id),
+  })
+  await queueSignedEscrowOps(db, assignment.id)
+}
+
+/** A job whose slots are all taken and whose every assignment is finished is `completed`. */
+async function completeJobIfDone(db: Queryable, job: JobRow): Promise<void> {
+  if (job.status === 'in_progress' && (await countUnfinishedAssignments(db, job.id)) === 0) {
+    await setJobStatus(db, job.id, 'completed')
+  }
+}
+
+/**
+ * `POST /v1/jobs/{job_id}/accept` (seed 004 "Accept Deliverable"): the creator accepts one
+ * submitted assignment (`assignment_id`) or, without it, every submitted one. Each releases its
+ * escrow to its worker less the platform fee; the job completes when nothing is left unfinished.
+ */
+export async function acceptWork(
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+  assignmentId: string | undefined,
+): Promise<AcceptResponse> {
+  const accepted = await withTransaction(context.pool, async (db) => {
+    const job = await findOwnJob(db, jobId, actor)
+    const assignments = await selectJobAssignments(db, job.id, { forUpdate: true })
+    let targets: AssignmentRow[]
+    if (assignmentId !== undefined) {
+      const target = assignments.find((assignment) => assignment.id === assignmentId)
+      if (!target)
+        throw new NotFoundError('assignment_not_found', `assignment ${assignmentId} is not on this job`)
+      if (target.status !== 'submitted') {
+        throw new ConflictError(
+          'assignment_not_submitted',
+          `assignment ${target.id} is ${target.status}; only submitted work can be accepted`,
+        )
+      }
+      targets = [target]
+    } else {
+      targets = assignments.filter((assignment) => assignment.status === 'submitted')
+      if (!targets.length)
+        throw new ConflictError('no_submitted_work', `job ${job.id} has no submitted work to accept`)
+    }
+    for (const target of targets) await acceptAssignment(db, context, actor, target)
+    await completeJobIfDone(db, job)
+    return targets.map((target) => target.id)
+  })
+  return {
+    job: await loadJobResponse(context.pool, jobId, actor.id),
+    assignments: await Promise.all(accepted.map((id) => loadAssignmentResponse(context.pool, id))),
+  }
+}
+
+async function sendBack(
+  db: Queryable,
+  actor: Actor,
+  assignment: AssignmentRow,
+  message: string,
+): Promise<void> {
+  await setAssignmentStatus(db, assignment.id, 'in_progress')
+  await postSystemMessage(db, {
+    jobId: assignment.job_id,
+    assignmentId: assignment.id,
+    senderAgentId: actor.id,
+    kind: 'feedback',
+    body: message,
+  })
+}
+
+/**
+ * `POST /v1/jobs/{job_id}/request-changes`: sends the job's one submitted assignment back to
+ * `in_progress` with feedback, posted on the assignment's private channel. With several
+ * submitted (multi-slot) it is ambiguous: use the assignment-level route.
+ */
+export async function requestJobChanges(
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+  message: string,
+): Promise<AssignmentResponse> {
+  const assignmentId = await withTransaction(context.pool, async (db) => {
+    const job = await findOwnJob(db, jobId, actor)
+    const submitted = await selectJobAssignments(db, job.id, { statuses: ['submitted'], forUpdate: true })
+    if (!submitted.length) throw new ConflictError('no_submitted_work', `job ${job.id} has no submitted work`)
+    if (submitted.length > 1) {
+      throw new ConflictError(
+        'ambiguous_assignment',
+        `job ${job.id} has ${submitted.length} submitted assignments; use POST /v1/assignments/{assignment_id}/request-changes`,
+        { details: { assignment_ids: submitted.map((assignment) => assignment.id) } },
+      )
+    }
+    await sendBack(db, actor, submitted[0]!, message)
+    return submitted[0]!.id
+  })
+  return loadAssignmentResponse(context.pool, assignmentId)
+}
+
+/** `POST /v1/assignments/{assignment_id}/request-changes`: the same for one assignment of a multi-slot job. */
+export async function requestAssignmentChanges(
+  context: AppContext,
+  actor: Actor,
+  assignmentId: string,
+  message: string,
+): Promise<AssignmentResponse> {
+  await withTransaction(context.pool, async (db) => {
+    const found = await findParticipantAssignment(db, assignmentId, actor)
+    if (found.creator_agent_id !== actor.id) {
+      throw new ForbiddenError('not_job_creator', 'only the job creator may request changes')
+    }
+    // Job row first, then the assignment: the lock order every job-flow transaction follows.
+    await selectJob(db, found.job_id, { forUpdate: true })
+    const assignment = (await selectAssignment(db, assignmentId, { forUpdate: true }))!
+    if (assignment.status !== 'submitted') {
+      throw new ConflictError(
+        'assignment_not_submitted',
+        `assignment ${assignment.id} is ${assignment.status}; only submitted work can be sent back`,
+      )
+    }
+    await sendBack(db, actor, assignment, message)
+  })
+  return loadAssignmentResponse(context.pool, assignmentId)
+}
+
+/** `GET /v1/assignments/{assignment_id}`: the assignment and its escrow ops, for its participants. */
+export async function getAssignment(
+  context: AppContext,
+  actor: Actor,
+  assignmentId: string,
+): Promise<AssignmentResponse> {
+  const assignment = await findParticipantAssignment(context.pool, assignmentId, actor)
+  return toAssignmentResponse(context.pool, assignment)
+}
+
+/**
+ * `POST /v1/assignments/{assignment_id}/escrow-signature`: a self-custody payer's signature over
+ * an escrow op's typed data (returned by award or accept). It must recover to the payer's wallet;
+ * then the op, and any later op it was holding back, goes to the settler queue.
+ */
+export async function submitEscrowSignature(
+  context: AppContext,
+  actor: Actor,
+  assignmentId: string,
+  body: EscrowSignatureBody,
+): Promise<AssignmentResponse> {
+  await withTransaction(context.pool, async (db) => {
+    const assignment = await findParticipantAssignment(db, assignmentId, actor)
+    if (assignment.creator_agent_id !== actor.id) {
+      throw new ForbiddenError('not_payer', 'only the payer (the job creator) signs escrow operations')
+    }
+    const ops = await selectEscrowOps(db, assignment.id, { forUpdate: true })
+    const op = ops.find((candidate) => candidate.kind === body.kind)
+    if (!op) {
+      throw new ConflictError(
+        'escrow_op_not_found',
+        `assignment ${assignment.id} has no ${body.kind} to sign yet`,
+      )
+    }
+    if (op.status !== 'awaiting_signature') {
+      throw new ConflictError(
+        'escrow_op_signed',
+        `the ${body.kind} of assignment ${assignment.id} is already signed`,
+      )
+    }
+    const signature = body.signature.toLowerCase() as `0x${string}`
+    await verifyEscrowOpSignature(op, signature)
+    await setEscrowOpSignature(db, op.id, signature)
+    await queueSignedEscrowOps(db, assignment.id)
+  })
+  return loadAssignmentResponse(context.pool, assignmentId)
+}

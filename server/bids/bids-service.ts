@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto'
+import type { BidResponse, ListBidsQuery, PlaceBidBody } from '../../protocol/bids'
+import type { AppContext } from '../app-context'
+import { withTransaction } from '../db/pool'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { agentHasVerifiableClaim, resolveAgentRef } from '../jobs/job-agents'
+import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
+import { selectJob } from '../jobs/jobs-queries'
+import { canViewJob, findVisibleJob, isPastDeadline, type Actor } from '../jobs/jobs-service'
+import { insertBid, selectBid, selectBids, setBidStatus, type BidRow, type BidScope } from './bids-queries'
+
+/**
+ * The bid as `viewerId` may see it (seed 004 "Bid Visibility"): the bidder and the job's creator
+ * see everything; anyone else sees it only once accepted, and never its proposal.
+ */
+export function toBidResponse(bid: BidRow, viewerId: string | null): BidResponse {
+  const response: BidResponse = {
+    bid_id: bid.id,
+    job_id: bid.job_id,
+    bidder_agent_id: bid.bidder_agent_id,
+    amount: formatUnits(bid.amount, bid.token_decimals),
+    budget_token: bid.token_symbol,
+    eta_seconds: bid.eta_seconds,
+    status: bid.status,
+    created_at: bid.created_at.toISOString(),
+    updated_at: bid.updated_at.toISOString(),
+  }
+  if (viewerId === bid.bidder_agent_id || viewerId === bid.job_creator_agent_id) {
+    response.proposal = bid.proposal
+  }
+  return response
+}
+
+/** Postgres' unique_violation: here, a second pending bid by the same agent on the same job. */
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505'
+}
+
+/** `POST /v1/jobs/{job_id}/bids`. */
+export async function placeBid(
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+  body: PlaceBidBody,
+): Promise<BidResponse> {
+  const bidId = randomUUID()
+  try {
+    await withTransaction(context.pool, async (db) => {
+      // The job row lock orders this bid against a concurrent award, cancel or expiry.
+      const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
+      if (job.creator_agent_id === actor.id) {
+        throw new ForbiddenError('own_job', 'you cannot bid on your own job')
+      }
+      if (job.status !== 'open' && job.status !== 'filling') {
+        throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; bids are closed`)
+      }
+      if (isPastDeadline(job)) {
+        throw new ConflictError('job_expired', `job ${job.id} passed its deadline`)
+      }
+      const amount = parseTokenAmount(body.amount, job.token_decimals, 'amount', { positive: true })
+      if (job.budget_amount !== null && amount > BigInt(job.budget_amount)) {
+        throw fieldError(
+          'body',
+          'amount',
+          `must not exceed the job's budget of ${formatUnits(job.budget_amount, job.token_decimals)} ${job.token_symbol}`,
+        )
+      }
+      if (job.requires_verifiable && !(await agentHasVerifiableClaim(context, db, actor.id))) {
+        throw new ForbiddenError(
+          'verifiable_claim_required',
+          'this job requires bidders with a verifiable claim on their profile',
+        )
+      }
+      await insertBid(db, {
+        id: bidId,
+        jobId: job.id,
+        bidderAgentId: actor.id,
+        amount,
+        etaSeconds: body.eta_seconds,
+        proposal: body.proposal ?? null,
+      })
+    })
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new ConflictError('bid_exists', 'you already have a pending bid on this job; withdraw it first')
+    }
+    throw error
+  }
+  const bid = await selectBid(context.pool, bidId)
+  return toBidResponse(bid!, actor.id)
+}
+
+/**
+ * `GET /v1/jobs/{job_id}/bids`: the creator sees every bid with proposals; a bidder sees its own
+ * bids and everyone's accepted ones; the public sees accepted bids, sanitized.
+ */
+export async function listJobBids(
+  context: AppContext,
+  viewerId: string | null,
+  jobId: string,
+  query: ListBidsQuery,
+): Promise<BidResponse[]> {
+  const job = await findVisibleJob(context.pool, jobId, viewerId)
+  const reach: BidScope['reach'] =
+    viewerId === job.creator_agent_id ? 'all' : viewerId ? 'own_or_accepted' : 'accepted'
+  const rows = await selectBids(context.pool, { viewerId, jobId: job.id, status: query.status, reach }, query)
+  return rows.map((row) => toBidResponse(row, viewerId))
+}
+
+/** `GET /v1/agents/me/bids`: the caller's own bids, every status, with proposals. */
+export async function listMyBids(
+  context: AppContext,
+  actor: Actor,
+  query: ListBidsQuery,
+): Promise<BidResponse[]> {
+  const rows = await selectBids(
+    context.pool,
+    { viewerId: actor.id, bidderId: actor.id, status: query.status, reach: 'all' },
+    query,
+  )
+  return rows.map((row) => toBidResponse(row, actor.id))
+}
+
+/** `GET /v1/agents/me/jobs/bids`: every bid on the caller's jobs, with proposals. */
+export async function listBidsOnMyJobs(
+  context: AppContext,
+  actor: Actor,
+  query: ListBidsQuery,
+): Promise<BidResponse[]> {
+  const rows = await selectBids(
+    context.pool,
+    { viewerId: actor.id, jobCreatorId: actor.id, status: query.status, reach: 'all' },
+    query,
+  )
+  return rows.map((row) => toBidResponse(row, actor.id))
+}
+
+async function agentIdOf(context: AppContext, ref: string): Promise<string> {
+  const agentId = await resolveAgentRef(context, context.pool, ref)
+  if (!agentId) throw new NotFoundError('agent_not_found', `agent ${ref} not found`)
+  return agentId
+}
+
+/** `GET /v1/agents/{agent_id}/bids`: everything when it is the caller, else accepted bids only, no proposals. */
+export async function listAgentBids(
+  context: AppContext,
+  viewerId: string | null,
+  agentRef: string,
+  query: ListBidsQuery,
+): Promise<BidResponse[]> {
+  const agentId = await agentIdOf(context, agentRef)
+  const reach = viewerId === agentId ? 'all' : 'accepted'
+  const rows = await selectBids(
+    context.pool,
+    { viewerId, bidderId: agentId, status: query.status, reach },
+    query,
+  )
+  return rows.map((row) => toBidResponse(row, viewerId))
+}
+
+/** `GET /v1/agents/{agent_id}/jobs/bids`: all bids when the jobs are the caller's, else accepted only. */
+export async function listBidsOnAgentJobs(
+  context: AppContext,
+  viewerId: string | null,
+  agentRef: string,
+  query: ListBidsQuery,
+): Promise<BidResponse[]> {
+  const agentId = await agentIdOf(context, agentRef)
+  const reach = viewerId === agentId ? 'all' : 'accepted'
+  const rows = await selectBids(
+    context.pool,
+    { viewerId, jobCreatorId: agentId, status: query.status, reach },
+    query,
+  )
+  return rows.map((row) => toBidResponse(row, viewerId))
+}
+
+/** `POST /v1/bids/{bid_id}/withdraw`: the bidder takes back a pending bid. */
+export async function withdrawBid(context: AppContext, actor: Actor, bidId: string): Promise<BidResponse> {
+  await withTransaction(context.pool, async (db) => {
+    const bid = await selectBid(db, bidId, { forUpdate: true })
+    const job = bid ? await selectJob(db, bid.job_id) : null
+    // A bid the caller may not see (someone else's pending bid) is a 404, exactly like a missing one.
+    const maySee =
+      bid !== null &&
+      job !== null &&
+      (bid.bidder_agent_id === actor.id ||
+        bid.job_creator_agent_id === actor.id ||
+        bid.status === 'accepted') &&
+      (await canViewJob(db, job, actor.id))
+    if (!bid || !maySee) throw new NotFoundError('bid_not_found', `bid ${bidId} not found`)
+    if (bid.bidder_agent_id !== actor.id) {
+      throw new ForbiddenError('not_bidder', 'only the bidder may withdraw a bid')
+    }
+    if (bid.status !== 'pending') {
+      throw new ConflictError(
+        'bid_not_pending',
+        `bid ${bid.id} is ${bid.status}; only pending bids can be withdrawn`,
+      )
+    }
+    await setBidStatus(db, bid.id, 'withdrawn')
+  })
+  const bid = await selectBid(context.pool, bidId)
+  return toBidResponse(bid!, actor.id)
+}

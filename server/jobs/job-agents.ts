@@ -1,0 +1,52 @@
+import type { AppContext } from '../app-context'
+import type { Queryable } from '../db/pool'
+import { selectDirectoryRow, selectIdentityById } from '../agents/agents-queries'
+import { defaultToken } from '../ledger/tokens'
+
+// What the job flow needs to know about agents, asked of the agents module in one place.
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Whether an agent with this id exists. */
+export async function agentExists(db: Queryable, agentId: string): Promise<boolean> {
+  return (await selectIdentityById(db, agentId)) !== null
+}
+
+/** An agent's wallet address (lowercase), or null if there is no such agent. */
+export async function agentWallet(db: Queryable, agentId: string): Promise<`0x${string}` | null> {
+  return (await selectIdentityById(db, agentId))?.walletAddress ?? null
+}
+
+/** The agent named by id or handle, or null. */
+export async function resolveAgentRef(
+  context: Pick<AppContext, 'tokens'>,
+  db: Queryable,
+  ref: string,
+): Promise<string | null> {
+  if (UUID.test(ref)) return (await selectIdentityById(db, ref.toLowerCase()))?.id ?? null
+  const token = defaultToken(context)
+  if (!token) return null
+  return (await selectDirectoryRow(db, token, { handle: ref }))?.id ?? null
+}
+
+/** The agent's live reputation score (0-100), as the agent directory computes it. */
+export async function agentReputation(
+  context: Pick<AppContext, 'tokens'>,
+  db: Queryable,
+  agentId: string,
+): Promise<number> {
+  const token = defaultToken(context)
+  if (!token) return 0
+  return (await selectDirectoryRow(db, token, { id: agentId }))?.reputationScore ?? 0
+}
+
+/** Whether the agent registered a verifiable claim (jobs with `requires_verifiable` need one). */
+export async function agentHasVerifiableClaim(
+  context: Pick<AppContext, 'tokens'>,
+  db: Queryable,
+  agentId: string,
+): Promise<boolean> {
+  const token = defaultToken(context)
+  if (!token) return false
+  return ((await selectDirectoryRow(db, token, { id: agentId }))?.verifiableClaim ?? null) !== null
+}

@@ -1,0 +1,43 @@
+import { AmountPrecisionError, formatAmount, parseAmount } from '../../protocol/amounts'
+import { ERROR_CODES } from '../../protocol/errors'
+import { ValidationError } from '../errors'
+
+/** The vault stores an escrow's amount in 96 bits, so no bid or budget may exceed it. */
+export const MAX_ESCROW_AMOUNT = 2n ** 96n - 1n
+
+/** A 400 naming one field, in the same shape `parseInput` produces. */
+export function fieldError(
+  where: 'body' | 'query' | 'params',
+  field: string,
+  message: string,
+): ValidationError {
+  return new ValidationError(ERROR_CODES.validation, `${where} ${field}: ${message}`, {
+    details: { where, fields: [{ field, message }] },
+  })
+}
+
+/** Parses a decimal-string amount in `decimals`, or throws a 400 naming `field`. */
+export function parseTokenAmount(
+  value: string,
+  decimals: number,
+  field: string,
+  options: { positive?: boolean } = {},
+): bigint {
+  let units: bigint
+  try {
+    units = parseAmount(value, decimals)
+  } catch (error) {
+    if (error instanceof AmountPrecisionError) {
+      throw fieldError('body', field, `must have at most ${decimals} decimal places`)
+    }
+    throw error
+  }
+  if (options.positive && units <= 0n) throw fieldError('body', field, 'must be greater than zero')
+  if (units > MAX_ESCROW_AMOUNT) throw fieldError('body', field, 'is larger than an escrow can hold')
+  return units
+}
+
+/** Base units from the database (numeric comes back as a string) as a decimal string. */
+export function formatUnits(units: string | bigint, decimals: number): string {
+  return formatAmount(BigInt(units), decimals)
+}

@@ -1,0 +1,401 @@
+import { randomUUID } from 'node:crypto'
+import type {
+  CreateJobBody,
+  JobDetailResponse,
+  JobPageResponse,
+  JobResponse,
+  ListJobsQuery,
+  UpdateJobBody,
+} from '../../protocol/jobs'
+import type { AppContext } from '../app-context'
+import {
+  countFilledSlots,
+  countUnfinishedAssignments,
+  selectJobAssignments,
+} from '../assignments/assignments-queries'
+import { countJobBids, rejectPendingBids } from '../bids/bids-queries'
+import { withTransaction, type Queryable } from '../db/pool'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { getBalances } from '../ledger/ledger-service'
+import { resolveToken, type TokenInfo } from '../ledger/tokens'
+import { agentReputation, agentExists } from './job-agents'
+import { fieldError, formatUnits, parseTokenAmount } from './job-tokens'
+import {
+  closeOpenSlots,
+  deleteJobRow,
+  insertJob,
+  isJobParticipant,
+  jobHadWork,
+  selectDueJobs,
+  selectJob,
+  selectJobs,
+  setJobStatus,
+  updateJobFields,
+  type JobKeyset,
+  type JobRow,
+} from './jobs-queries'
+
+/** Who is calling: the authenticated agent, as services need it. */
+export interface Actor {
+  id: string
+  walletAddress: `0x${string}`
+  isManagedWallet: boolean
+}
+
+/** The token jobs are priced in when `budget_token` is omitted. */
+export const DEFAULT_JOB_TOKEN = 'USDC'
+
+/**
+ * Seed 004 "Minimum Balance": creating a job needs 1 NEAR available. Here it is one whole unit of
+ * the job's token (1 USDC), so unfunded agents cannot flood the board with ghost jobs.
+ */
+export const MIN_CREATE_BALANCE_TOKENS = 1n
+
+/** Default page size of `GET /v1/jobs`: 50 with offsets, 20 with cursors (seed 004 "Find Jobs"). */
+export const JOB_PAGE_DEFAULT = { offset: 50, cursor: 20 } as const
+
+function iso(value: Date | null): string | null {
+  return value ? value.toISOString() : null
+}
+
+/** The job as the API shows it to `viewerId`; deliverable fields only for its participants. */
+export function toJobResponse(job: JobRow, viewerId: string | null): JobResponse {
+  const response: JobResponse = {
+    job_id: job.id,
+    creator_agent_id: job.creator_agent_id,
+    title: job.title,
+    description: job.description,
+    tags: job.tags,
+    budget_amount: job.budget_amount === null ? null : formatUnits(job.budget_amount, job.token_decimals),
+    budget_token: job.token_symbol,
+    requires_verifiable: job.requires_verifiable,
+    job_type: job.job_type,
+    status: job.status,
+    dispute_agent_id: job.dispute_agent_id,
+    max_slots: job.max_slots,
+    current_max_slots: job.current_max_slots,
+    deadline_seconds: job.deadline_seconds,
+    created_at: job.created_at.toISOString(),
+    updated_at: job.updated_at.toISOString(),
+    expires_at: job.expires_at.toISOString(),
+    awarded_bid_id: job.awarded_bid_id,
+    worker_agent_id: job.worker_agent_id,
+  }
+  const isParticipant =
+    viewerId !== null &&
+    (viewerId === job.creator_agent_id ||
+      viewerId === job.dispute_agent_id ||
+      viewerId === job.worker_agent_id)
+  if (isParticipant) {
+    response.deliverable = job.awarded_deliverable
+    response.deliverable_hash = job.awarded_deliverable_hash
+  }
+  return response
+}
+
+/**
+ * Whether `viewerId` may see `job` (seed 004 "Job Visibility"): every status but `closed` is
+ * public; a cancelled job is its creator's alone; a job closed after work is its participants'.
+ */
+export async function canViewJob(db: Queryable, job: JobRow, viewerId: string | null): Promise<boolean> {
+  if (job.status !== 'closed') return true
+  if (viewerId === null) return false
+  if (viewerId === job.creator_agent_id) return true
+  if (job.closed_reason === 'cancelled') return false
+  return isJobParticipant(db, job, viewerId)
+}
+
+/** The job if `viewerId` may see it; a hidden job is a 404, exactly like a missing one. */
+export async function findVisibleJob(
+  db: Queryable,
+  jobId: string,
+  viewerId: string | null,
+  options: { forUpdate?: boolean } = {},
+): Promise<JobRow> {
+  const job = await selectJob(db, jobId, options)
+  if (!job || !(await canViewJob(db, job, viewerId))) {
+    throw new NotFoundError('job_not_found', `job ${jobId} not found`)
+  }
+  return job
+}
+
+/** The job for a change only its creator may make: 404 if hidden, 403 for anyone else. */
+export async function findOwnJob(db: Queryable, jobId: string, actor: Actor): Promise<JobRow> {
+  const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
+  if (job.creator_agent_id !== actor.id) {
+    throw new ForbiddenError('not_job_creator', 'only the job creator may do this')
+  }
+  return job
+}
+
+/** Whether the job's deadline has passed, whatever its stored status says (the expiry pass may lag). */
+export function isPastDeadline(job: JobRow): boolean {
+  return job.expires_at.getTime() <= Date.now()
+}
+
+/** The token a new job is priced in: `budget_token` by symbol, or USDC, or the first allowlisted. */
+function jobToken(context: AppContext, symbol: string | undefined): TokenInfo {
+  if (symbol !== undefined) return resolveToken(context, symbol, 'budget_token')
+  const usdc = context.tokens.find((token) => token.symbol.toUpperCase() === DEFAULT_JOB_TOKEN)
+  return resolveToken(context, usdc?.symbol, 'budget_token')
+}
+
+/** `POST /v1/jobs`. */
+export async function createJob(
+  context: AppContext,
+  actor: Actor,
+  body: CreateJobBody,
+): Promise<JobResponse> {
+  const token = jobToken(context, body.budget_token)
+  const budget =
+    body.budget_amount === undefined || body.budget_amount === null
+      ? null
+      : parseTokenAmount(body.budget_amount, token.decimals, 'budget_amount', { positive: true })
+  const jobType = body.job_type === 'competition' ? 'competition' : 'standard'
+  if (jobType === 'competition') {
+    throw fieldError('body', 'job_type', 'competition jobs are not supported yet; use "standard"')
+  }
+  const disputeAgentId = body.dispute_agent_id ?? null
+  if (disputeAgentId === actor.id) {
+    throw fieldError('body', 'dispute_agent_id', 'the resolver must not be the job creator')
+  }
+  const id = randomUUID()
+  await withTransaction(context.pool, async (db) => {
+    if (disputeAgentId !== null && !(await agentExists(db, disputeAgentId))) {
+      throw fieldError('body', 'dispute_agent_id', 'no agent has this id')
+    }
+    const minimum = MIN_CREATE_BALANCE_TOKENS * 10n ** BigInt(token.decimals)
+    const { available } = await getBalances(db, actor.id, token.address)
+    if (available < minimum) {
+      throw new ConflictError(
+        'insufficient_balance',
+        `creating a job needs at least ${formatUnits(minimum, token.decimals)} ${token.symbol} available`,
+        {
+          details: {
+            token: token.symbol,
+            available: formatUnits(available, token.decimals),
+            required: formatUnits(minimum, token.decimals),
+          },
+        },
+      )
+    }
+    await insertJob(db, {
+      id,
+      creatorAgentId: actor.id,
+      title: body.title,
+      description: body.description,
+      tags: [...new Set(body.tags ?? [])],
+      budgetAmount: budget,
+      token,
+      requiresVerifiable: body.requires_verifiable ?? false,
+      jobType,
+      disputeAgentId,
+      maxSlots: body.max_slots ?? 1,
+      deadlineSeconds: body.deadline_seconds ?? 86_400,
+    })
+  })
+  const job = await selectJob(context.pool, id)
+  return toJobResponse(job!, actor.id)
+}
+
+interface CursorState {
+  sort: 'created_at' | 'updated_at'
+  order: 'asc' | 'desc'
+  key: string
+  id: string
+}
+
+function encodeCursor(state: CursorState): string {
+  return Buffer.from(JSON.stringify([state.sort, state.order, state.key, state.id])).toString('base64url')
+}
+
+function decodeCursor(cursor: string, sort: string, order: string): JobKeyset {
+  try {
+    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (
+      Array.isArray(decoded) &&
+      decoded.length === 4 &&
+      decoded[0] === sort &&
+      decoded[1] === order &&
+      typeof decoded[2] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/.test(decoded[2]) &&
+      typeof decoded[3] === 'string' &&
+      /^[0-9a-f-]{36}$/.test(decoded[3])
+    ) {
+      return { key: decoded[2], id: decoded[3] }
+    }
+  } catch {
+    // Falls through to the 400 below: a cursor is opaque, so any damage reads the same.
+  }
+  throw fieldError('query', 'cursor', 'is not a cursor from this list with the same sort and order')
+}
+
+/** `GET /v1/jobs`: a bare array with offsets, the `{ data, has_more, next_cursor }` envelope with `cursor`. */
+export async function listJobs(
+  context: AppContext,
+  viewerId: string | null,
+  query: ListJobsQuery,
+): Promise<JobResponse[] | JobPageResponse> {
+  const creatorId = query.creator ?? query.creator_agent_id
+  const workerId = query.worker ?? query.worker_agent_id
+  const filters = {
+    viewerId,
+    status: query.status,
+    creatorId,
+    workerId,
+    tags: query.tags,
+    search: query.search,
+    jobType: query.job_type,
+    judgeId: query.judge,
+  }
+  const order = { sort: query.sort, order: query.order }
+  if (query.cursor === undefined) {
+    const rows = await selectJobs(context.pool, filters, order, {
+      limit: query.limit ?? JOB_PAGE_DEFAULT.offset,
+      offset: query.offset,
+    })
+    return rows.map((row) => toJobResponse(row, viewerId))
+  }
+  if (query.sort === 'budget_amount') {
+    throw fieldError('query', 'cursor', 'works with sort=created_at or sort=updated_at, not budget_amount')
+  }
+  const sort = query.sort
+  const keyset = query.cursor === '' ? null : decodeCursor(query.cursor, sort, query.order)
+  const limit = query.limit ?? JOB_PAGE_DEFAULT.cursor
+  const rows = await selectJobs(context.pool, filters, order, { limit: limit + 1, keyset })
+  const hasMore = rows.length > limit
+  const page = rows.slice(0, limit)
+  const last = page[page.length - 1]
+  return {
+    data: page.map((row) => toJobResponse(row, viewerId)),
+    has_more: hasMore,
+    next_cursor:
+      hasMore && last ? encodeCursor({ sort, order: query.order, key: last.sort_key!, id: last.id }) : null,
+  }
+}
+
+/** `GET /v1/jobs/{job_id}`: the job with slots, bid count, the creator's reputation and the viewer's assignments. */
+export async function getJob(
+  context: AppContext,
+  viewerId: string | null,
+  jobId: string,
+): Promise<JobDetailResponse> {
+  const db = context.pool
+  const job = await findVisibleJob(db, jobId, viewerId)
+  const [filledSlots, bidCount, reputation, mine] = await Promise.all([
+    countFilledSlots(db, job.id),
+    countJobBids(db, job.id),
+    agentReputation(context, db, job.creator_agent_id),
+    viewerId ? selectJobAssignments(db, job.id, { workerId: viewerId }) : Promise.resolve([]),
+  ])
+  const detail: JobDetailResponse = {
+    ...toJobResponse(job, viewerId),
+    filled_slots: filledSlots,
+    bid_count: bidCount,
+    creator_reputation: reputation,
+  }
+  if (mine.length) {
+    detail.my_assignments = mine.map((assignment) => ({
+      assignment_id: assignment.id,
+      status: assignment.status,
+      deliverable: assignment.deliverable,
+      deliverable_hash: assignment.deliverable_hash,
+      submitted_at: iso(assignment.submitted_at),
+      escrow_amount: formatUnits(assignment.escrow_amount, assignment.token_decimals),
+    }))
+  }
+  return detail
+}
+
+/** `PATCH /v1/jobs/{job_id}`: the creator edits an `open` job; `budget_amount: null` clears the budget. */
+export async function updateJob(
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+  body: UpdateJobBody,
+): Promise<JobResponse> {
+  await withTransaction(context.pool, async (db) => {
+    const job = await findOwnJob(db, jobId, actor)
+    if (job.status !== 'open') {
+      throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; only open jobs can be updated`)
+    }
+    const budgetAmount =
+      body.budget_amount === undefined
+        ? undefined
+        : body.budget_amount === null
+          ? null
+          : parseTokenAmount(body.budget_amount, job.token_decimals, 'budget_amount', { positive: true })
+    await updateJobFields(db, job.id, {
+      title: body.title,
+      description: body.description,
+      tags: body.tags === undefined ? undefined : [...new Set(body.tags)],
+      budgetAmount,
+    })
+  })
+  const job = await selectJob(context.pool, jobId)
+  return toJobResponse(job!, actor.id)
+}
+
+/**
+ * `DELETE /v1/jobs/{job_id}`: removes a job on which no work ever started, either still `open`
+ * or cancelled (seed 004 "Delete Job"). Its bids and messages go with it.
+ */
+export async function deleteJob(context: AppContext, actor: Actor, jobId: string): Promise<void> {
+  await withTransaction(context.pool, async (db) => {
+    const job = await findOwnJob(db, jobId, actor)
+    const deletable = job.status === 'open' || (job.status === 'closed' && job.closed_reason === 'cancelled')
+    if (!deletable || (await jobHadWork(db, job.id))) {
+      throw new ConflictError(
+        'job_not_deletable',
+        `job ${job.id} is ${job.status}; only open or cancelled jobs without work can be deleted`,
+      )
+    }
+    await deleteJobRow(db, job.id)
+  })
+}
+
+/**
+ * `POST /v1/jobs/{job_id}/cancel`: only while `open` (seed 004 "Cancel Job"). The job becomes
+ * `closed` with no worker and every pending bid is rejected. Standard jobs hold no escrow before
+ * an award, so there is nothing to refund.
+ */
+export async function cancelJob(context: AppContext, actor: Actor, jobId: string): Promise<JobResponse> {
+  await withTransaction(context.pool, async (db) => {
+    const job = await findOwnJob(db, jobId, actor)
+    if (job.status !== 'open') {
+      throw new ConflictError(
+        'job_not_open',
+        `job ${job.id} is ${job.status}; only open jobs can be cancelled`,
+      )
+    }
+    await rejectPendingBids(db, job.id)
+    await setJobStatus(db, job.id, 'closed', 'cancelled')
+  })
+  const job = await selectJob(context.pool, jobId)
+  return toJobResponse(job!, actor.id)
+}
+
+/**
+ * The deadline pass (seed 004 "Job Expiration"), for the timers worker: an open job, or a filling
+ * one with no live assignment, becomes `expired` and its pending bids are rejected; a filling job
+ * with work closes its unfilled slots and goes on `in_progress` (or `completed` if all of it was
+ * already accepted). Returns how many jobs
+ * it moved; call it until it returns less than `batchSize`.
+ */
+export async function expireDueJobs(context: AppContext, batchSize = 100): Promise<number> {
+  return withTransaction(context.pool, async (db) => {
+    const due = await selectDueJobs(db, batchSize)
+    for (const job of due) {
+      await rejectPendingBids(db, job.id)
+      const filled = job.status === 'filling' ? await countFilledSlots(db, job.id) : 0
+      if (filled > 0) {
+        await closeOpenSlots(db, job.id, filled)
+        const unfinished = await countUnfinishedAssignments(db, job.id)
+        await setJobStatus(db, job.id, unfinished > 0 ? 'in_progress' : 'completed')
+      } else {
+        await setJobStatus(db, job.id, 'expired')
+      }
+    }
+    return due.length
+  })
+}

@@ -1,0 +1,318 @@
+import { expect } from 'chai'
+import type { Express } from 'express'
+import request from 'supertest'
+import { bidResponse, type BidResponse } from '../../../protocol/bids'
+import type { JobResponse } from '../../../protocol/jobs'
+import { createTestApp } from '../helpers/app'
+import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { expectFieldError, postAward, postBid, postJob } from '../helpers/jobs'
+
+const ids = (bids: BidResponse[]) => bids.map((bid) => bid.bid_id).sort()
+
+describe('bids', () => {
+  let database: TestDatabase
+  let app: Express
+  let requester: RegisteredTestAgent
+  let alice: RegisteredTestAgent
+  let bob: RegisteredTestAgent
+
+  before(async () => {
+    database = await createTestDatabase()
+    ;({ app } = await createTestApp(database))
+    requester = await registerAgent(app)
+    alice = await registerAgent(app)
+    bob = await registerAgent(app)
+    await fundAgent(app, requester.apiKey, '1000.00')
+  })
+  after(async () => {
+    await database.drop()
+  })
+
+  describe('POST /v1/jobs/{job_id}/bids', () => {
+    it('places a pending bid with every response field', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const res = await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .set('Authorization', bearer(alice.apiKey))
+        .send({ amount: '4.5', eta_seconds: 86_400, proposal: 'I specialise in auth security.' })
+        .expect(201)
+      const bid = bidResponse.parse(res.body)
+      expect(bid).to.include({
+        job_id: job.job_id,
+        bidder_agent_id: alice.agent.id,
+        amount: '4.5',
+        budget_token: 'USDC',
+        eta_seconds: 86_400,
+        proposal: 'I specialise in auth security.',
+        status: 'pending',
+      })
+    })
+
+    it('answers 401 without credentials and 403 to the job creator', async () => {
+      const job = await postJob(app, requester.apiKey)
+      await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .send({ amount: '1', eta_seconds: 60 })
+        .expect(401)
+      const own = await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .set('Authorization', bearer(requester.apiKey))
+        .send({ amount: '1', eta_seconds: 60 })
+      expect(own.status).to.equal(403)
+      expect(own.body.error.code).to.equal('own_job')
+    })
+
+    for (const [field, value, why] of [
+      ['amount', '10.01', 'above the budget'],
+      ['amount', '0', 'zero'],
+      ['amount', '1.0000001', 'finer than the token'],
+      ['amount', 5, 'a number, not a string'],
+      ['eta_seconds', 30, 'under a minute'],
+      ['eta_seconds', 1.5, 'fractional'],
+      ['proposal', '', 'empty'],
+    ] as const) {
+      it(`rejects an ${field} that is ${why} with 400 naming it`, async () => {
+        const job = await postJob(app, requester.apiKey)
+        const res = await request(app)
+          .post(`/v1/jobs/${job.job_id}/bids`)
+          .set('Authorization', bearer(alice.apiKey))
+          .send({ amount: '1', eta_seconds: 3600, proposal: 'ok', [field]: value })
+        expectFieldError(res, field)
+      })
+    }
+
+    it('answers 409 for a second pending bid by the same agent, and allows one after withdrawing', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const first = await postBid(app, alice.apiKey, job.job_id)
+      const second = await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .set('Authorization', bearer(alice.apiKey))
+        .send({ amount: '3', eta_seconds: 3600 })
+      expect(second.status).to.equal(409)
+      expect(second.body.error.code).to.equal('bid_exists')
+      await request(app)
+        .post(`/v1/bids/${first.bid_id}/withdraw`)
+        .set('Authorization', bearer(alice.apiKey))
+        .expect(200)
+      await postBid(app, alice.apiKey, job.job_id, { amount: '3' })
+    })
+
+    it('answers 409 on a job that is already in progress and 404 on a cancelled one', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, alice.apiKey, job.job_id)
+      await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      const late = await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .set('Authorization', bearer(bob.apiKey))
+        .send({ amount: '1', eta_seconds: 3600 })
+      expect(late.status).to.equal(409)
+      expect(late.body.error.code).to.equal('job_not_open')
+
+      const cancelled = await postJob(app, requester.apiKey)
+      await request(app)
+        .post(`/v1/jobs/${cancelled.job_id}/cancel`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(200)
+      await request(app)
+        .post(`/v1/jobs/${cancelled.job_id}/bids`)
+        .set('Authorization', bearer(bob.apiKey))
+        .send({ amount: '1', eta_seconds: 3600 })
+        .expect(404)
+    })
+
+    it('requires a verifiable claim when the job asks for one (403 without)', async () => {
+      const job = await postJob(app, requester.apiKey, { requires_verifiable: true })
+      const res = await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .set('Authorization', bearer(alice.apiKey))
+        .send({ amount: '1', eta_seconds: 3600 })
+      expect(res.status).to.equal(403)
+      expect(res.body.error.code).to.equal('verifiable_claim_required')
+      const verified = await registerAgent(app, { verifiableClaim: { issuer: 'example', subject: 'me' } })
+      await postBid(app, verified.apiKey, job.job_id)
+    })
+  })
+
+  describe('visibility (seed 004 "Bid Visibility")', () => {
+    let job: JobResponse
+    let aliceBid: BidResponse
+    let bobBid: BidResponse
+    let carolBid: BidResponse
+    let otherJob: JobResponse
+    let aliceWon: BidResponse
+    // Fresh bidders, so bids placed by the tests above do not show up in these lists.
+    let alice: RegisteredTestAgent
+    let bob: RegisteredTestAgent
+    let carol: RegisteredTestAgent
+
+    before(async () => {
+      alice = await registerAgent(app)
+      bob = await registerAgent(app)
+      carol = await registerAgent(app)
+      job = await postJob(app, requester.apiKey, { max_slots: 3 })
+      aliceBid = await postBid(app, alice.apiKey, job.job_id, { proposal: 'alice secret plan' })
+      bobBid = await postBid(app, bob.apiKey, job.job_id, { proposal: 'bob secret plan' })
+      carolBid = await postBid(app, carol.apiKey, job.job_id, { proposal: 'carol secret plan' })
+      await postAward(app, requester.apiKey, job.job_id, aliceBid.bid_id)
+      await request(app)
+        .post(`/v1/bids/${carolBid.bid_id}/withdraw`)
+        .set('Authorization', bearer(carol.apiKey))
+        .expect(200)
+      otherJob = await postJob(app, requester.apiKey)
+      aliceWon = await postBid(app, alice.apiKey, otherJob.job_id, { proposal: 'second win' })
+      await postAward(app, requester.apiKey, otherJob.job_id, aliceWon.bid_id)
+    })
+
+    const jobBids = (apiKey?: string) => {
+      const req = request(app).get(`/v1/jobs/${job.job_id}/bids`)
+      return (apiKey ? req.set('Authorization', bearer(apiKey)) : req).expect(200)
+    }
+
+    it('shows the job creator every bid with its proposal', async () => {
+      const res = await jobBids(requester.apiKey)
+      expect(ids(res.body)).to.deep.equal(ids([aliceBid, bobBid, carolBid]))
+      for (const bid of res.body as BidResponse[]) expect(bid.proposal).to.match(/secret plan$/)
+    })
+
+    it('shows a bidder its own bids with proposal and the accepted ones without', async () => {
+      const res = await jobBids(bob.apiKey)
+      expect(ids(res.body)).to.deep.equal(ids([aliceBid, bobBid]))
+      const accepted = res.body.find((bid: BidResponse) => bid.bid_id === aliceBid.bid_id)
+      expect(accepted.status).to.equal('accepted')
+      expect(accepted).not.to.have.property('proposal')
+      expect(res.body.find((bid: BidResponse) => bid.bid_id === bobBid.bid_id).proposal).to.equal(
+        'bob secret plan',
+      )
+      const carolView = await jobBids(carol.apiKey)
+      expect(ids(carolView.body)).to.deep.equal(ids([aliceBid, carolBid]))
+    })
+
+    it('shows the public and other agents only accepted bids, never a proposal', async () => {
+      const stranger = await registerAgent(app)
+      for (const res of [await jobBids(), await jobBids(stranger.apiKey)]) {
+        expect(ids(res.body)).to.deep.equal([aliceBid.bid_id])
+        expect(res.body[0]).not.to.have.property('proposal')
+      }
+    })
+
+    it('keeps the bid count public', async () => {
+      const res = await request(app).get(`/v1/jobs/${job.job_id}`).expect(200)
+      expect(res.body.bid_count).to.equal(2)
+    })
+
+    it('lists all of my own bids with proposals at /v1/agents/me/bids, filtered by status', async () => {
+      const res = await request(app)
+        .get('/v1/agents/me/bids')
+        .set('Authorization', bearer(carol.apiKey))
+        .expect(200)
+      expect(ids(res.body)).to.deep.equal([carolBid.bid_id])
+      expect(res.body[0]).to.include({ status: 'withdrawn', proposal: 'carol secret plan' })
+      const accepted = await request(app)
+        .get('/v1/agents/me/bids?status=accepted')
+        .set('Authorization', bearer(alice.apiKey))
+        .expect(200)
+      expect(ids(accepted.body)).to.deep.equal(ids([aliceBid, aliceWon]))
+      await request(app).get('/v1/agents/me/bids').expect(401)
+    })
+
+    it("shows another agent's accepted bids only, without proposals, by id or handle", async () => {
+      await postBid(app, alice.apiKey, (await postJob(app, requester.apiKey)).job_id)
+      for (const ref of [alice.agent.id, alice.agent.handle]) {
+        const res = await request(app)
+          .get(`/v1/agents/${ref}/bids`)
+          .set('Authorization', bearer(bob.apiKey))
+          .expect(200)
+        expect(ids(res.body)).to.deep.equal(ids([aliceBid, aliceWon]))
+        for (const bid of res.body) expect(bid).not.to.have.property('proposal')
+      }
+      const own = await request(app)
+        .get(`/v1/agents/${alice.agent.id}/bids`)
+        .set('Authorization', bearer(alice.apiKey))
+        .expect(200)
+      expect(own.body).to.have.length(3)
+      await request(app).get('/v1/agents/no_such_agent/bids').expect(404)
+    })
+
+    it("lists every bid on my jobs at /v1/agents/me/jobs/bids, and only accepted ones on another agent's", async () => {
+      const mine = await request(app)
+        .get('/v1/agents/me/jobs/bids')
+        .set('Authorization', bearer(requester.apiKey))
+        .query({ limit: 100 })
+        .expect(200)
+      for (const bid of [aliceBid, bobBid, carolBid, aliceWon]) {
+        expect(mine.body.map((row: BidResponse) => row.bid_id)).to.include(bid.bid_id)
+      }
+      expect(mine.body.find((row: BidResponse) => row.bid_id === bobBid.bid_id).proposal).to.equal(
+        'bob secret plan',
+      )
+
+      const theirs = await request(app)
+        .get(`/v1/agents/${requester.agent.handle}/jobs/bids`)
+        .set('Authorization', bearer(bob.apiKey))
+        .query({ limit: 100 })
+        .expect(200)
+      expect(
+        theirs.body.every((bid: BidResponse) => bid.status === 'accepted' && !('proposal' in bid)),
+      ).to.equal(true)
+      expect(theirs.body.map((row: BidResponse) => row.bid_id)).not.to.include(bobBid.bid_id)
+
+      const self = await request(app)
+        .get(`/v1/agents/${requester.agent.id}/jobs/bids`)
+        .set('Authorization', bearer(requester.apiKey))
+        .query({ limit: 100 })
+        .expect(200)
+      expect(self.body.length).to.equal(mine.body.length)
+    })
+
+    it('answers 400 naming the field for a malformed list query', async () => {
+      expectFieldError(
+        await request(app).get('/v1/agents/me/bids?limit=0').set('Authorization', bearer(alice.apiKey)),
+        'limit',
+      )
+      expectFieldError(await request(app).get(`/v1/jobs/${job.job_id}/bids?status=won`), 'status')
+    })
+  })
+
+  describe('POST /v1/bids/{bid_id}/withdraw', () => {
+    it('withdraws a pending bid for its bidder', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, bob.apiKey, job.job_id)
+      const res = await request(app)
+        .post(`/v1/bids/${bid.bid_id}/withdraw`)
+        .set('Authorization', bearer(bob.apiKey))
+        .expect(200)
+      expect(res.body).to.include({ bid_id: bid.bid_id, status: 'withdrawn' })
+    })
+
+    it('answers 404 to another bidder (the pending bid is invisible to it) and 403 to the job creator', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, bob.apiKey, job.job_id)
+      await request(app)
+        .post(`/v1/bids/${bid.bid_id}/withdraw`)
+        .set('Authorization', bearer(alice.apiKey))
+        .expect(404)
+      const creator = await request(app)
+        .post(`/v1/bids/${bid.bid_id}/withdraw`)
+        .set('Authorization', bearer(requester.apiKey))
+      expect(creator.status).to.equal(403)
+      expect(creator.body.error.code).to.equal('not_bidder')
+      await request(app).post(`/v1/bids/${bid.bid_id}/withdraw`).expect(401)
+    })
+
+    it('answers 409 for an accepted or already withdrawn bid, 400 for a malformed id', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, bob.apiKey, job.job_id)
+      await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      const accepted = await request(app)
+        .post(`/v1/bids/${bid.bid_id}/withdraw`)
+        .set('Authorization', bearer(bob.apiKey))
+      expect(accepted.status).to.equal(409)
+      expect(accepted.body.error.code).to.equal('bid_not_pending')
+      expectFieldError(
+        await request(app).post('/v1/bids/xyz/withdraw').set('Authorization', bearer(bob.apiKey)),
+        'bid_id',
+      )
+    })
+  })
+})
