@@ -77,11 +77,22 @@ export async function selectIdentityByWallet(
   return rows[0] ? toIdentity(rows[0]) : null
 }
 
-export async function updateApiKeyHash(db: Queryable, agentId: string, apiKeyHash: string): Promise<void> {
-  await db.query(
-    `UPDATE agents SET api_key_hash = $2, api_key_rotated_at = now(), updated_at = now() WHERE id = $1`,
-    [agentId, apiKeyHash],
+/**
+ * Replaces the API key hash, only while it is still `expectedHash` when one is given (compare and
+ * swap); false when another rotation got there first.
+ */
+export async function updateApiKeyHash(
+  db: Queryable,
+  agentId: string,
+  apiKeyHash: string,
+  expectedHash: string | null,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE agents SET api_key_hash = $2, api_key_rotated_at = now(), updated_at = now()
+     WHERE id = $1 AND ($3::text IS NULL OR api_key_hash = $3)`,
+    [agentId, apiKeyHash, expectedHash],
   )
+  return rowCount === 1
 }
 
 export async function handleExists(db: Queryable, handle: string): Promise<boolean> {

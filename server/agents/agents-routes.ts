@@ -17,7 +17,7 @@ import {
 import { errorResponse } from '../../protocol/errors'
 import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
-import { currentAgent, optionalAgent, requireAgent } from '../http/auth'
+import { currentAgent, currentCredential, optionalAgent, requireAgent } from '../http/auth'
 import { authRateLimit } from '../http/rate-limit'
 import { parseInput } from '../http/validate'
 import {
@@ -66,10 +66,13 @@ export function agentsRoutes(context: AppContext): Router {
 
   router.post('/agents/rotate-key', limited, requireAgent(context), async (_req, res) => {
     const agent = currentAgent(res)
-    const response: RotateKeyResponse = {
-      agent_id: agent.id,
-      api_key: await rotateApiKey(context.pool, agent.id),
-    }
+    const credential = currentCredential(res)
+    const apiKey = await rotateApiKey(
+      context.pool,
+      agent.id,
+      credential.kind === 'api_key' ? credential.apiKeyHash : null,
+    )
+    const response: RotateKeyResponse = { agent_id: agent.id, api_key: apiKey }
     res.setHeader('Cache-Control', 'no-store')
     res.json(response)
   })

@@ -170,10 +170,22 @@ export async function registerAgent(
   }
 }
 
-/** Replaces the agent's API key; the old one stops working when this commits. */
-export async function rotateApiKey(db: Queryable, agentId: string): Promise<string> {
+/**
+ * Replaces the agent's API key; the old one stops working when this commits. When the request was
+ * made with an API key, only that key may be replaced: of two racing rotations (say the owner's
+ * and a thief's with a leaked key) the second finds the key already changed and gets 401.
+ */
+export async function rotateApiKey(
+  db: Queryable,
+  agentId: string,
+  usedApiKeyHash: string | null,
+): Promise<string> {
   const { apiKey, hash } = newApiKey()
-  await updateApiKeyHash(db, agentId, hash)
+  if (!(await updateApiKeyHash(db, agentId, hash, usedApiKeyHash))) {
+    throw new UnauthorizedError('unauthorized', 'API key is not valid', {
+      details: { reason: 'invalid_api_key' },
+    })
+  }
   return apiKey
 }
 

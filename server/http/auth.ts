@@ -19,6 +19,9 @@ export interface AuthenticatedAgent {
   isManagedWallet: boolean
 }
 
+/** How the request proved who it is; rotation needs the API key hash it was made with. */
+export type Credential = { kind: 'api_key'; apiKeyHash: string } | { kind: 'wallet_signature' }
+
 function toAuthenticated(row: AgentIdentityRow): AuthenticatedAgent {
   return {
     id: row.id,
@@ -38,7 +41,10 @@ function header(req: Request, name: string): string | undefined {
  * Two kinds reach the same routes: `Authorization: Bearer sk_live_…`, or the four
  * X-Clearhouse-* headers of a wallet-signed request (protocol/signed-request.ts).
  */
-async function authenticate(context: AppContext, req: Request): Promise<AuthenticatedAgent | null> {
+async function authenticate(
+  context: AppContext,
+  req: Request,
+): Promise<{ agent: AuthenticatedAgent; credential: Credential } | null> {
   const authorization = header(req, 'authorization')
   if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim())
@@ -53,7 +59,7 @@ async function authenticate(context: AppContext, req: Request): Promise<Authenti
         details: { reason: 'invalid_api_key' },
       })
     }
-    return toAuthenticated(agent)
+    return { agent: toAuthenticated(agent), credential: { kind: 'api_key', apiKeyHash: agent.apiKeyHash } }
   }
 
   const signed = {
@@ -82,7 +88,7 @@ async function authenticate(context: AppContext, req: Request): Promise<Authenti
     product: signedRequestProduct(query),
     payloadHash: signedRequestPayloadHash(req.body),
   })
-  return toAuthenticated(agent)
+  return { agent: toAuthenticated(agent), credential: { kind: 'wallet_signature' } }
 }
 
 function splitUrl(url: string): [string, string | undefined] {
@@ -94,15 +100,16 @@ function splitUrl(url: string): [string, string | undefined] {
 export function requireAgent(context: AppContext): RequestHandler {
   return async (req, res, next) => {
     try {
-      const agent = await authenticate(context, req)
-      if (!agent) {
+      const authenticated = await authenticate(context, req)
+      if (!authenticated) {
         throw new UnauthorizedError(
           'unauthorized',
           'send Authorization: Bearer sk_live_… or a wallet-signed request',
           { details: { reason: 'missing_credentials' } },
         )
       }
-      res.locals.agent = agent
+      res.locals.agent = authenticated.agent
+      res.locals.credential = authenticated.credential
       next()
     } catch (error) {
       next(error)
@@ -114,8 +121,11 @@ export function requireAgent(context: AppContext): RequestHandler {
 export function optionalAgent(context: AppContext): RequestHandler {
   return async (req, res, next) => {
     try {
-      const agent = await authenticate(context, req)
-      if (agent) res.locals.agent = agent
+      const authenticated = await authenticate(context, req)
+      if (authenticated) {
+        res.locals.agent = authenticated.agent
+        res.locals.credential = authenticated.credential
+      }
       next()
     } catch (error) {
       next(error)
@@ -136,4 +146,15 @@ export function currentAgent(res: Response): AuthenticatedAgent {
 /** The authenticated agent, or null on a route with optional authentication. */
 export function maybeAgent(res: Response): AuthenticatedAgent | null {
   return (res.locals.agent as AuthenticatedAgent | undefined) ?? null
+}
+
+/** The credential `requireAgent` accepted for this request. */
+export function currentCredential(res: Response): Credential {
+  const credential = res.locals.credential as Credential | undefined
+  if (!credential) {
+    throw new UnauthorizedError('unauthorized', 'authentication required', {
+      details: { reason: 'missing_credentials' },
+    })
+  }
+  return credential
 }

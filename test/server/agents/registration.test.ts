@@ -262,6 +262,59 @@ describe('agent registration', () => {
     })
   })
 
+  describe('concurrent registration', () => {
+    it('gives a contested handle to exactly one of ten simultaneous registrations, 409 to the rest', async () => {
+      const handle = uniqueHandle('race')
+      const statuses = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          request(app)
+            .post('/v1/agents/register')
+            .send({ handle })
+            .then((res) => res.status),
+        ),
+      )
+      expect(statuses.filter((status) => status === 201)).to.have.length(1)
+      expect(statuses.filter((status) => status === 409)).to.have.length(9)
+      const { rows } = await database.pool.query(
+        'SELECT count(*)::int AS n FROM managed_wallets AS mw JOIN agents AS a ON a.id = mw.agent_id WHERE a.handle = $1',
+        [handle],
+      )
+      expect(rows[0].n).to.equal(1)
+    })
+
+    it('registers a wallet once when two challenges for it are redeemed at the same time', async () => {
+      const account = privateKeyToAccount(generatePrivateKey())
+      const bodies = await Promise.all(
+        [1, 2].map(async () => {
+          const challenge = await challengeFor(account.address)
+          return {
+            wallet_address: account.address,
+            challenge,
+            signature: await account.signMessage({ message: challenge }),
+          }
+        }),
+      )
+      const responses = await Promise.all(
+        bodies.map((body) => request(app).post('/v1/agents/register').send(body)),
+      )
+      expect(responses.map((res) => res.status).sort()).to.deep.equal([201, 409])
+      expect(responses.find((res) => res.status === 409)!.body.error.code).to.equal('wallet_taken')
+    })
+
+    it('lets only one of five concurrent rotations with the same key win; the rest get 401', async () => {
+      const { apiKey } = await registerAgent(app)
+      const rotated = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          request(app).post('/v1/agents/rotate-key').set('Authorization', bearer(apiKey)),
+        ),
+      )
+      expect(rotated.map((res) => res.status).sort()).to.deep.equal([200, 401, 401, 401, 401])
+      const winner = rotated.find((res) => res.status === 200)!.body.api_key as string
+      await request(app).get('/v1/agents/me').set('Authorization', bearer(winner)).expect(200)
+      await request(app).get('/v1/agents/me').set('Authorization', bearer(apiKey)).expect(401)
+    })
+  })
+
   describe('GET /v1/agents/me', () => {
     it('shows the caller what only it sees: wallet custody, claims and key rotation', async () => {
       const { apiKey } = await registerAgent(app, { verifiableClaim: { github: 'alice' } })

@@ -281,6 +281,14 @@ describe('authentication', () => {
       expect(res.body.agent_id).to.equal(other.agent.id)
     })
 
+    it('can rotate the API key without knowing it, so a wallet owner recovers from a leaked key', async () => {
+      const res = await signedRequest(app, account, session, 'POST', '/v1/agents/rotate-key')
+      expect(res.status).to.equal(200)
+      await request(app).get('/v1/agents/me').set('Authorization', bearer(owner.apiKey)).expect(401)
+      await request(app).get('/v1/agents/me').set('Authorization', bearer(res.body.api_key)).expect(200)
+      owner = { ...owner, apiKey: res.body.api_key }
+    })
+
     it('work for a managed-wallet agent once it has exported its key', async () => {
       const managed = await registerAgent(app)
       const exported = await request(app)
