@@ -45,7 +45,10 @@ export function signedRequestProduct(query: string | undefined): string {
   return query ? query : '-'
 }
 
-/** Lowercase hex sha256 (no 0x) of the RFC 8785 canonical JSON of `body`; `''` when there is no body. */
+/**
+ * Lowercase hex sha256 (no 0x) of the RFC 8785 canonical JSON of `body`; `''` when the request
+ * sends no body bytes (even with `Content-Type: application/json`).
+ */
 export function signedRequestPayloadHash(body: unknown): string {
   if (body === undefined) return ''
   return sha256(stringToBytes(canonicalJson(body))).slice(2)

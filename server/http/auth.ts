@@ -86,9 +86,14 @@ async function authenticate(
     signature: signed.signature!,
     action: signedRequestAction(req.method, path),
     product: signedRequestProduct(query),
-    payloadHash: signedRequestPayloadHash(req.body),
+    // express.json() turns an empty JSON body into {}; "no body bytes" must still mean "no payload".
+    payloadHash: signedRequestPayloadHash(hasBody(req) ? req.body : undefined),
   })
   return { agent: toAuthenticated(agent), credential: { kind: 'wallet_signature' } }
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0
 }
 
 function splitUrl(url: string): [string, string | undefined] {

@@ -181,6 +181,14 @@ describe('authentication', () => {
       expect(res.body.error.details.reason).to.equal('invalid_signature')
     })
 
+    it('treat an empty body sent as application/json as no payload', async () => {
+      const headers = await signRequest(account, session, 'GET', '/v1/agents/me')
+      await request(app)
+        .get('/v1/agents/me')
+        .set({ ...headers, 'Content-Type': 'application/json' })
+        .expect(200)
+    })
+
     it('reject a body added to a request signed without one', async () => {
       const headers = await signRequest(account, session, 'POST', '/v1/dev/faucet')
       const res = await request(app)
