@@ -15,11 +15,9 @@ export async function claimIdempotencyKey(
   requestHash: string,
   ttlSeconds: number,
 ): Promise<boolean> {
-  // An expired record is dead: drop it first so the key can be claimed again.
-  await db.query('DELETE FROM idempotency_keys WHERE agent_id = $1 AND key = $2 AND expires_at <= now()', [
-    agentId,
-    key,
-  ])
+  // Expired records are dead: dropping this agent's (a primary-key range) frees the key for reuse
+  // and keeps the table from growing without a cleanup worker.
+  await db.query('DELETE FROM idempotency_keys WHERE agent_id = $1 AND expires_at <= now()', [agentId])
   const { rowCount } = await db.query(
     `INSERT INTO idempotency_keys (agent_id, key, request_hash, state, expires_at)
      VALUES ($1, $2, $3, 'in_progress', now() + make_interval(secs => $4))
@@ -69,8 +67,4 @@ export async function releaseIdempotencyKey(db: Queryable, agentId: string, key:
     agentId,
     key,
   ])
-}
-
-export async function deleteExpiredIdempotencyKeys(db: Queryable): Promise<void> {
-  await db.query('DELETE FROM idempotency_keys WHERE expires_at <= now()')
 }

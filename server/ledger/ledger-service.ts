@@ -39,6 +39,20 @@ export async function getBalances(
   return selectAgentBalances(db, agentId, token.toLowerCase())
 }
 
+/**
+ * Locks the available and escrow balances of `agentIds` for `token`, in the one global order every
+ * posting uses. A single posting orders its own locks, but a transaction that posts several
+ * movements over different agents (a split ruling, say) can still deadlock with another doing the
+ * mirror image; calling this first with every agent involved takes all locks up front instead.
+ */
+export async function lockLedgerAgents(db: Queryable, agentIds: string[], token: Token): Promise<void> {
+  const accounts = [...new Set(agentIds)].flatMap((agentId) =>
+    (['available', 'escrow'] as const).map((kind) => ({ agentId, kind })),
+  )
+  const ids = await ensureAgentAccounts(db, accounts)
+  await lockBalances(db, [...ids.values()], token.toLowerCase())
+}
+
 export interface CreditDepositParameters {
   agentId: string
   token: Token

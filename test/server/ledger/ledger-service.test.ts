@@ -11,6 +11,7 @@ import {
   feeFor,
   getBalances,
   lockEscrow,
+  lockLedgerAgents,
   refundEscrow,
   releaseEscrow,
 } from '../../../server/ledger/ledger-service'
@@ -413,6 +414,47 @@ describe('ledger service', () => {
       )
       expect(outcomes.filter((outcome) => outcome === 'locked')).to.have.length(33)
       expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 10n, escrow: 990n })
+    })
+
+    it('does not deadlock when two agents pay each other concurrently, several movements per transaction', async function () {
+      this.timeout(60_000)
+      const a = await freshAgent()
+      const b = await freshAgent()
+      for (const agent of [a, b]) {
+        await tx((db) =>
+          creditDeposit(db, { agentId: agent, token: USDC, amount: 1_000n, reference: `d:${randomUUID()}` }),
+        )
+        await tx((db) =>
+          lockEscrow(db, { payerId: agent, token: USDC, amount: 1_000n, reference: `l:${randomUUID()}` }),
+        )
+      }
+      await Promise.all(
+        Array.from({ length: 40 }, (_, index) => {
+          const [payerId, payeeId] = index % 2 === 0 ? [a, b] : [b, a]
+          return tx(async (db) => {
+            // Two movements over two agents in one transaction: without taking every lock up
+            // front, this and its mirror image deadlock (one posting orders only its own locks).
+            await lockLedgerAgents(db, [payerId, payeeId], USDC)
+            await releaseEscrow(db, {
+              payerId,
+              payeeId,
+              token: USDC,
+              amount: 10n,
+              feeBps: 0,
+              reference: `r:${randomUUID()}`,
+            })
+            await refundEscrow(db, {
+              payerId: payeeId,
+              token: USDC,
+              amount: 5n,
+              reference: `f:${randomUUID()}`,
+            })
+          })
+        }),
+      )
+      const [balanceA, balanceB] = [await getBalances(pool, a, USDC), await getBalances(pool, b, USDC)]
+      expect(balanceA).to.deep.equal({ available: 200n + 100n, escrow: 1_000n - 200n - 100n })
+      expect(balanceB).to.deep.equal(balanceA)
     })
 
     it('never overdraws or loses a unit under 50 concurrent locks, releases and refunds on one payer', async function () {
