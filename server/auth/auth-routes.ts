@@ -26,6 +26,14 @@ export function authRoutes(context: AppContext): Router {
 
 /** Registers the auth routes in the OpenAPI document. */
 export function registerAuthOpenApi(registry: OpenAPIRegistry): void {
+  registry.registerComponent('securitySchemes', 'walletSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Clearhouse-Signature',
+    description:
+      'Wallet-signed request: X-Clearhouse-Signature with X-Clearhouse-Wallet, X-Clearhouse-Session ' +
+      'and X-Clearhouse-Request-Id (see POST /v1/auth/session). Accepted wherever an API key is.',
+  })
   registry.registerPath({
     method: 'post',
     path: '/v1/auth/session',
