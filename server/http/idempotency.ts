@@ -29,8 +29,10 @@ export function idempotencyRequestHash(method: string, url: string, body: unknow
  *   with `Idempotent-Replayed: true`;
  * - same key, different request: 409 `idempotency_key_reused`;
  * - still running: 409 `idempotency_in_progress`.
- * A non-2xx outcome moved no money (the handler's transaction rolled back), so its record is
- * dropped and the same key may be retried. Records live 24 hours.
+ * A 4xx outcome moved no money (services refuse before or inside their rolled-back transaction),
+ * so its record is dropped and the key may be retried with a corrected request. A 5xx is stored
+ * and replayed like a success: the failure may have come after a commit, and running the request
+ * again could move money twice. Records live 24 hours.
  */
 export function idempotent(context: AppContext): RequestHandler {
   return async (req, res, next) => {
@@ -80,9 +82,8 @@ export function idempotent(context: AppContext): RequestHandler {
 
       captureResponse(res, async (status, body) => {
         try {
-          if (status >= 200 && status < 300)
-            await completeIdempotencyKey(context.pool, agent.id, key, status, body)
-          else await releaseIdempotencyKey(context.pool, agent.id, key)
+          if (status >= 400 && status < 500) await releaseIdempotencyKey(context.pool, agent.id, key)
+          else await completeIdempotencyKey(context.pool, agent.id, key, status, body)
         } catch (error) {
           // The key stays in progress: a retry gets 409 rather than a second execution.
           context.logger.error({ err: error }, 'could not store an idempotent response')

@@ -1,7 +1,9 @@
 import { expect } from 'chai'
-import type { Express } from 'express'
+import express, { type Express } from 'express'
 import request from 'supertest'
-import { idempotencyRequestHash } from '../../../server/http/idempotency'
+import { requireAgent } from '../../../server/http/auth'
+import { errorHandler } from '../../../server/http/errors-middleware'
+import { idempotencyRequestHash, idempotent } from '../../../server/http/idempotency'
 import { createTestApp } from '../helpers/app'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -88,6 +90,30 @@ describe('Idempotency-Key on money-moving POSTs', () => {
     const res = await faucet(agent, 'key-3', { amount: '2' }).expect(200)
     expect(res.headers).to.not.have.property('idempotent-replayed')
     expect(await available(agent)).to.equal('2')
+  })
+
+  it('stores an unexpected 500 and replays it, so a request that failed after committing never runs twice', async () => {
+    const { context } = await createTestApp(database)
+    const agent = await registerAgent(app)
+    let executions = 0
+    const failing = express()
+    failing.use(express.json())
+    failing.post('/v1/fails-after-commit', requireAgent(context), idempotent(context), () => {
+      executions += 1
+      throw new Error('boom after the money moved')
+    })
+    failing.use(errorHandler(context.logger))
+    const send = () =>
+      request(failing)
+        .post('/v1/fails-after-commit')
+        .set('Authorization', bearer(agent.apiKey))
+        .set('Idempotency-Key', 'boom')
+        .send({ amount: '1' })
+    expect((await send()).status).to.equal(500)
+    const replay = await send()
+    expect(replay.status).to.equal(500)
+    expect(replay.headers['idempotent-replayed']).to.equal('true')
+    expect(executions).to.equal(1)
   })
 
   it('forgets a key after 24 hours', async () => {
