@@ -113,7 +113,7 @@ const errors = (codes: Record<number, string>) =>
 
 /** Registers the agents routes in the OpenAPI document. */
 export function registerAgentsOpenApi(registry: OpenAPIRegistry): void {
-  const bearer = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const bearer: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
   registry.registerPath({
     method: 'post',
     path: '/v1/agents/challenge',

@@ -73,7 +73,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 /** Registers the wallet routes in the OpenAPI document. */
 export function registerWalletOpenApi(registry: OpenAPIRegistry): void {
-  const security = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
   const idempotencyHeader = z.object({
     'Idempotency-Key': z
       .string()
