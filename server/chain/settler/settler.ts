@@ -32,7 +32,6 @@ import {
   oldestPendingAgeMs,
   selectBatchOps,
   selectPendingOps,
-  type ChainOp,
   type SettlementBatch,
 } from './chain-ops-queries'
 

@@ -16,9 +16,6 @@ import type { Deployment } from '../../../scripts/lib/deploy-contracts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { deployTestVault, hardhatPublicClient, mockUsdc, vaultContract, walletFor } from '../helpers/chain'
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const hre = require('hardhat') as typeof import('hardhat')
-
 const MNEMONIC = 'test test test test test test test test test test test junk'
 const coordinator = mnemonicToAccount(MNEMONIC, { addressIndex: 0 })
 const payer = mnemonicToAccount(MNEMONIC, { addressIndex: 4 })
