@@ -9,7 +9,8 @@ import type {
 } from '../../protocol/assignments'
 import type { AppContext } from '../app-context'
 import { rejectPendingBids, selectBid, setBidStatus } from '../bids/bids-queries'
-import { withTransaction, type Queryable } from '../db/pool'
+import type { Queryable } from '../db/pool'
+import { withJobTransaction } from '../jobs/job-transaction'
 import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentWallet } from '../jobs/job-agents'
 import { fieldError, formatUnits } from '../jobs/job-tokens'
@@ -132,7 +133,7 @@ export async function awardBid(
   bidId: string,
 ): Promise<AwardResponse> {
   const assignmentId = randomUUID()
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.status !== 'open' && job.status !== 'filling') {
       throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; it cannot be awarded`)
@@ -240,7 +241,7 @@ export async function submitDeliverable(
   body: SubmitDeliverableBody,
 ): Promise<AssignmentResponse> {
   const hash = deliverableHashFor(body)
-  const assignmentId = await withTransaction(context.pool, async (db) => {
+  const assignmentId = await withJobTransaction(context.pool, async (db) => {
     const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
     const mine = await selectJobAssignments(db, job.id, { workerId: actor.id, forUpdate: true })
     if (!mine.length) throw new ForbiddenError('not_assigned', 'you have no assignment on this job')
@@ -315,7 +316,7 @@ export async function acceptWork(
   jobId: string,
   assignmentId: string | undefined,
 ): Promise<AcceptResponse> {
-  const accepted = await withTransaction(context.pool, async (db) => {
+  const accepted = await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     const assignments = await selectJobAssignments(db, job.id, { forUpdate: true })
     let targets: AssignmentRow[]
@@ -372,7 +373,7 @@ export async function requestJobChanges(
   jobId: string,
   message: string,
 ): Promise<AssignmentResponse> {
-  const assignmentId = await withTransaction(context.pool, async (db) => {
+  const assignmentId = await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     const submitted = await selectJobAssignments(db, job.id, { statuses: ['submitted'], forUpdate: true })
     if (!submitted.length) throw new ConflictError('no_submitted_work', `job ${job.id} has no submitted work`)
@@ -396,7 +397,7 @@ export async function requestAssignmentChanges(
   assignmentId: string,
   message: string,
 ): Promise<AssignmentResponse> {
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     const found = await findParticipantAssignment(db, assignmentId, actor)
     if (found.creator_agent_id !== actor.id) {
       throw new ForbiddenError('not_job_creator', 'only the job creator may request changes')
@@ -436,7 +437,7 @@ export async function submitEscrowSignature(
   assignmentId: string,
   body: EscrowSignatureBody,
 ): Promise<AssignmentResponse> {
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     const assignment = await findParticipantAssignment(db, assignmentId, actor)
     if (assignment.creator_agent_id !== actor.id) {
       throw new ForbiddenError('not_payer', 'only the payer (the job creator) signs escrow operations')

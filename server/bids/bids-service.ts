@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { BidResponse, ListBidsQuery, PlaceBidBody } from '../../protocol/bids'
 import type { AppContext } from '../app-context'
-import { withTransaction } from '../db/pool'
+import { withJobTransaction } from '../jobs/job-transaction'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentHasVerifiableClaim, resolveAgentRef } from '../jobs/job-agents'
 import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
@@ -45,7 +45,7 @@ export async function placeBid(
 ): Promise<BidResponse> {
   const bidId = randomUUID()
   try {
-    await withTransaction(context.pool, async (db) => {
+    await withJobTransaction(context.pool, async (db) => {
       // The job row lock orders this bid against a concurrent award, cancel or expiry.
       const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
       if (job.creator_agent_id === actor.id) {
@@ -177,7 +177,7 @@ export async function listBidsOnAgentJobs(
 
 /** `POST /v1/bids/{bid_id}/withdraw`: the bidder takes back a pending bid. */
 export async function withdrawBid(context: AppContext, actor: Actor, bidId: string): Promise<BidResponse> {
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     const bid = await selectBid(db, bidId, { forUpdate: true })
     const job = bid ? await selectJob(db, bid.job_id) : null
     // A bid the caller may not see (someone else's pending bid) is a 404, exactly like a missing one.

@@ -14,7 +14,8 @@ import {
   selectJobAssignments,
 } from '../assignments/assignments-queries'
 import { countJobBids, rejectPendingBids } from '../bids/bids-queries'
-import { withTransaction, type Queryable } from '../db/pool'
+import type { Queryable } from '../db/pool'
+import { withJobTransaction } from './job-transaction'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { getBalances } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
@@ -160,7 +161,7 @@ export async function createJob(
     throw fieldError('body', 'dispute_agent_id', 'the resolver must not be the job creator')
   }
   const id = randomUUID()
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     if (disputeAgentId !== null && !(await agentExists(db, disputeAgentId))) {
       throw fieldError('body', 'dispute_agent_id', 'no agent has this id')
     }
@@ -314,7 +315,7 @@ export async function updateJob(
   jobId: string,
   body: UpdateJobBody,
 ): Promise<JobResponse> {
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.status !== 'open') {
       throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; only open jobs can be updated`)
@@ -341,7 +342,7 @@ export async function updateJob(
  * or cancelled (seed 004 "Delete Job"). Its bids and messages go with it.
  */
 export async function deleteJob(context: AppContext, actor: Actor, jobId: string): Promise<void> {
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     const deletable = job.status === 'open' || (job.status === 'closed' && job.closed_reason === 'cancelled')
     if (!deletable || (await jobHadWork(db, job.id))) {
@@ -360,7 +361,7 @@ export async function deleteJob(context: AppContext, actor: Actor, jobId: string
  * an award, so there is nothing to refund.
  */
 export async function cancelJob(context: AppContext, actor: Actor, jobId: string): Promise<JobResponse> {
-  await withTransaction(context.pool, async (db) => {
+  await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.status !== 'open') {
       throw new ConflictError(
@@ -383,7 +384,7 @@ export async function cancelJob(context: AppContext, actor: Actor, jobId: string
  * it moved; call it until it returns less than `batchSize`.
  */
 export async function expireDueJobs(context: AppContext, batchSize = 100): Promise<number> {
-  return withTransaction(context.pool, async (db) => {
+  return withJobTransaction(context.pool, async (db) => {
     const due = await selectDueJobs(db, batchSize)
     for (const job of due) {
       await rejectPendingBids(db, job.id)
