@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import type { PublicClient } from 'viem'
+import type { PrivateKeyAccount, PublicClient } from 'viem'
 import type { Deployment } from '../protocol/deployment'
 import type { Metrics } from './http/metrics'
 
@@ -10,6 +10,8 @@ export interface AppContext {
   pool: pg.Pool
   databaseKind: 'postgres' | 'pglite'
   chain: { client: PublicClient; deployment: Deployment } | null
+  /** The coordinator key (COORDINATOR_PRIVATE_KEY): signs settlement batches, pays their gas. */
+  coordinatorAccount: PrivateKeyAccount | null
   /** Allowlisted stablecoins, by symbol and address; from the deployment, or given by tests. */
   tokens: Deployment['tokens']
   /** The embedded dev chain (`npm start`): dev-only routes such as the faucet exist only then. */

@@ -47,6 +47,21 @@ export const configSchema = z.object({
   WALLET_ENCRYPTION_KEY: hexKey32.optional(),
   /** Requests per minute per client IP on registration and authentication routes. */
   AUTH_RATE_LIMIT_PER_MINUTE: integerString(1, 1_000_000).default(60),
+  /** How often the indexer polls the chain for new vault logs. */
+  INDEXER_POLL_MS: integerString(50, 3_600_000).default(1000),
+  /** How often the settler looks for queued chain ops. */
+  SETTLER_POLL_MS: integerString(50, 3_600_000).default(1000),
+  /** The settler sends a batch as soon as this many ops wait… */
+  SETTLER_MAX_BATCH_SIZE: integerString(1, 500).default(100),
+  /** …or as soon as the oldest has waited this long. */
+  SETTLER_MAX_BATCH_AGE_MS: integerString(0, 3_600_000).default(2000),
+  /** How often the vault balance is reconciled with the ledger. */
+  RECONCILE_INTERVAL_MS: integerString(1000, 86_400_000).default(30_000),
+  /** Run the indexer, settler and reconciliation in this process (false for API-only replicas). */
+  WORKERS_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
 })
 
 export type Config = z.infer<typeof configSchema>

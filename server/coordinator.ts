@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import path from 'node:path'
 import type pg from 'pg'
-import { privateKeyToAccount } from 'viem/accounts'
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import type { Deployment } from '../protocol/deployment'
 import { createApp } from './app'
 import type { AppContext } from './app-context'
@@ -13,6 +13,8 @@ import { migrate } from './db/migrate'
 import { createPool } from './db/pool'
 import { ConfigError } from './errors'
 import { createMetrics } from './http/metrics'
+import { startWorkers, type RunningWorkers } from './workers/start-workers'
+import { chainEventHandlers } from './chain/chain-event-handlers'
 import { createLogger } from './logger'
 import { resolveWalletEncryptionKey } from './wallet/managed-wallets'
 
@@ -22,6 +24,7 @@ const { version } = require('../package.json') as { version: string }
 export interface RunningCoordinator {
   url: string
   context: AppContext
+  workers: RunningWorkers | null
   stop(): Promise<void>
 }
 
@@ -39,9 +42,10 @@ export interface StartCoordinatorParameters {
 export async function startCoordinator(parameters: StartCoordinatorParameters): Promise<RunningCoordinator> {
   const { config } = parameters
   const logger = createLogger(config.LOG_LEVEL)
+  let coordinatorAccount: PrivateKeyAccount | null = null
   if (config.COORDINATOR_PRIVATE_KEY) {
     try {
-      privateKeyToAccount(config.COORDINATOR_PRIVATE_KEY)
+      coordinatorAccount = privateKeyToAccount(config.COORDINATOR_PRIVATE_KEY)
     } catch {
       throw new ConfigError('invalid COORDINATOR_PRIVATE_KEY: not a valid secp256k1 private key')
     }
@@ -102,6 +106,7 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     pool: pool as pg.Pool,
     databaseKind: embedded ? 'pglite' : 'postgres',
     chain,
+    coordinatorAccount,
     tokens: chain?.deployment.tokens ?? [],
     isDevChain: parameters.isDevChain ?? false,
     logger,
@@ -109,6 +114,7 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     walletEncryptionKey,
     authRateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
   }
+  const workers = config.WORKERS_ENABLED ? startWorkers(context, config, chainEventHandlers(context)) : null
   const app = createApp(context)
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.PORT, config.HOST, () => resolve(listening))
@@ -123,9 +129,11 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
   return {
     url: `http://${config.HOST}:${port}`,
     context,
+    workers,
     async stop() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
+      await workers?.stop()
       await closeDatabase()
     },
   }

@@ -8,6 +8,7 @@ import { registerJobsOpenApi } from '../jobs/jobs-routes'
 import { registerBidsOpenApi } from '../bids/bids-routes'
 import { registerAssignmentsOpenApi } from '../assignments/assignments-routes'
 import { registerMessagesOpenApi } from '../messages/messages-routes'
+import { registerReconciliationOpenApi } from '../reconciliation/reconciliation-routes'
 
 /**
  * Every route registers its request and response schemas here, so the document served at
@@ -40,6 +41,7 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
   registerBidsOpenApi(registry)
   registerAssignmentsOpenApi(registry)
   registerMessagesOpenApi(registry)
+  registerReconciliationOpenApi(registry)
   return registry
 }
 

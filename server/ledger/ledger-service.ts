@@ -9,6 +9,7 @@ import {
   lockBalances,
   selectAgentBalances,
   selectPlatformAccountId,
+  selectPlatformBalance,
   selectTransactionByReference,
   updateBalance,
   type AgentAccountKind,
@@ -243,4 +244,12 @@ async function post(db: Queryable, posting: Posting): Promise<string> {
     if (entry.balanceAfter !== null) await updateBalance(db, entry.accountId, token, entry.balanceAfter)
   }
   return transactionId
+}
+
+/**
+ * What the ledger says the vault owes everyone in `token` (agents' available and escrow, platform
+ * fees): the vault account is the outside side of every deposit and withdrawal, so it is minus that.
+ */
+export async function vaultLiabilities(db: Queryable, token: Token): Promise<bigint> {
+  return -(await selectPlatformBalance(db, 'vault', token.toLowerCase()))
 }

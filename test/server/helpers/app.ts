@@ -29,6 +29,7 @@ export async function createTestApp(
     pool: database.pool,
     databaseKind: (await testDatabaseServer()).kind,
     chain,
+    coordinatorAccount: null,
     tokens: chain?.deployment.tokens.length ? chain.deployment.tokens : [TEST_USDC],
     isDevChain: true,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

@@ -13,7 +13,9 @@ export interface TestDatabaseServer {
 }
 
 const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres'
-const TEMPLATE_DB = 'clearhouse_test_template'
+// One template per test run, so two runs against the same server (two developers, or a run
+// beside CI) never drop each other's template mid-clone. `dropTemplate` removes it at the end.
+const TEMPLATE_DB = `clearhouse_test_template_${process.pid}`
 
 let server: TestDatabaseServer | null = null
 let templateReady: Promise<void> | null = null
@@ -114,5 +116,16 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await cleanup.end()
     },
+  }
+}
+
+/** Drops this run's template database (Postgres only); the root hook calls it after all tests. */
+export async function dropTemplate(): Promise<void> {
+  if (!server || server.kind !== 'postgres' || !templateReady) return
+  const admin = createPool(server.adminUrl, 1)
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`)
+  } finally {
+    await admin.end()
   }
 }

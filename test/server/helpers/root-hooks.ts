@@ -1,4 +1,4 @@
-import { testDatabaseServer } from './database'
+import { dropTemplate, testDatabaseServer } from './database'
 
 /** Picks the database once per run, says which, and stops an embedded one at the end. */
 export const mochaHooks = {
@@ -10,6 +10,7 @@ export const mochaHooks = {
     )
   },
   async afterAll() {
+    await dropTemplate()
     const server = await testDatabaseServer()
     await server.stop()
   },

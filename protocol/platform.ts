@@ -1,0 +1,24 @@
+import { z } from './zod'
+
+/** One token's line of `GET /v1/platform/reconciliation`. */
+export const tokenReconciliation = z.object({
+  token: z.string(),
+  token_address: z.string(),
+  on_chain: z.string().openapi({ description: "The vault contract's token balance" }),
+  ledger: z.string().openapi({ description: 'What the ledger says the vault owes (balances, escrow, fees)' }),
+  in_flight: z
+    .string()
+    .openapi({ description: 'Fast withdrawals paid out in the ledger, not yet settled on-chain' }),
+  difference: z.string().openapi({ description: 'on_chain − ledger − in_flight; zero when reconciled' }),
+  difference_base_units: z.string(),
+  is_balanced: z.boolean(),
+})
+
+/** `GET /v1/platform/reconciliation`. */
+export const reconciliationResponse = z.object({
+  checked_at: z.string(),
+  block_number: z.number().int().nullable(),
+  tokens: z.array(tokenReconciliation),
+})
+
+export type ReconciliationResponse = z.infer<typeof reconciliationResponse>
