@@ -34,14 +34,26 @@ export type ListTransactionsQuery = z.infer<typeof listTransactionsQuery>
 export const walletTransaction = z.object({
   entry_id: z.string(),
   transaction_id: z.string().uuid(),
-  kind: z.enum(['deposit', 'withdrawal', 'escrow_lock', 'escrow_release', 'escrow_refund']),
-  account: z.enum(['available', 'escrow']),
+  kind: z.enum([
+    'deposit',
+    'withdrawal',
+    'escrow_lock',
+    'escrow_release',
+    'escrow_refund',
+    'deposit_reversal',
+    'withdrawal_refund',
+    'withdrawal_reversal',
+    'debt_repayment',
+  ]),
+  account: z.enum(['available', 'escrow', 'debt']).openapi({
+    description: 'debt: what the agent owes after the chain took back money it had spent (negative balance)',
+  }),
   token: z.string(),
   token_address: z.string(),
   amount: z
     .string()
     .openapi({ description: 'Signed decimal: negative when the account was debited', example: '-5.25' }),
-  balance_after: decimalAmount,
+  balance_after: decimalAmount.nullable().openapi({ description: 'Null on the debt account' }),
   reference: z.string(),
   created_at: z.string(),
 })

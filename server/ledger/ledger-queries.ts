@@ -1,9 +1,18 @@
 import type { Queryable } from '../db/pool'
 
-export type AgentAccountKind = 'available' | 'escrow'
-export type PlatformAccountKind = 'fees' | 'vault'
+/** `debt` keeps no running balance: it goes negative when the chain takes back money already spent. */
+export type AgentAccountKind = 'available' | 'escrow' | 'debt'
+export type PlatformAccountKind = 'fees' | 'vault' | 'unclaimed'
 export type LedgerTransactionKind =
-  'deposit' | 'withdrawal' | 'escrow_lock' | 'escrow_release' | 'escrow_refund'
+  | 'deposit'
+  | 'withdrawal'
+  | 'escrow_lock'
+  | 'escrow_release'
+  | 'escrow_refund'
+  | 'deposit_reversal'
+  | 'withdrawal_refund'
+  | 'withdrawal_reversal'
+  | 'debt_repayment'
 
 /** Ids of the agents' accounts of the given kinds, created on first use. */
 export async function ensureAgentAccounts(
@@ -145,7 +154,7 @@ export async function selectAgentBalances(
     [agentId, token],
   )
   const balances = { available: 0n, escrow: 0n }
-  for (const row of rows) balances[row.kind as AgentAccountKind] = BigInt(row.balance)
+  for (const row of rows) balances[row.kind as 'available' | 'escrow'] = BigInt(row.balance)
   return balances
 }
 
@@ -157,7 +166,8 @@ export interface AgentEntryRow {
   account: AgentAccountKind
   token: string
   amount: bigint
-  balanceAfter: bigint
+  /** Null on the debt account, which keeps no running balance. */
+  balanceAfter: bigint | null
   createdAt: Date
 }
 
@@ -188,7 +198,7 @@ export async function selectAgentEntries(
     account: row.account,
     token: row.token,
     amount: BigInt(row.amount),
-    balanceAfter: BigInt(row.balance_after),
+    balanceAfter: row.balance_after === null ? null : BigInt(row.balance_after),
     createdAt: row.created_at,
   }))
 }
@@ -215,4 +225,19 @@ export async function selectPlatformBalance(
     [kind, token],
   )
   return BigInt(rows[0]!.total)
+}
+
+/**
+ * What `agentId` owes in `token` (zero or more): minus the sum of its debt account. Only
+ * transactions holding the agent's available row lock write that account, so read it under that lock.
+ */
+export async function selectAgentDebt(db: Queryable, agentId: string, token: string): Promise<bigint> {
+  const { rows } = await db.query(
+    `SELECT coalesce(sum(le.amount), 0)::text AS total
+     FROM ledger_entries AS le
+     JOIN ledger_accounts AS la ON la.id = le.account_id
+     WHERE la.agent_id = $1 AND la.kind = 'debt' AND le.token = $2`,
+    [agentId, token],
+  )
+  return -BigInt(rows[0]!.total)
 }

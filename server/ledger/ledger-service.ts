@@ -8,6 +8,7 @@ import {
   insertTransaction,
   lockBalances,
   selectAgentBalances,
+  selectAgentDebt,
   selectPlatformAccountId,
   selectPlatformBalance,
   selectTransactionByReference,
@@ -59,21 +60,16 @@ export interface CreditDepositParameters {
   token: Token
   amount: bigint
   reference: string
+  /** Where the money comes from: the vault (a deposit just seen) or `unclaimed` (claimed at registration). */
+  from?: 'vault' | 'unclaimed'
 }
 
-/** vault → agent available: a deposit seen on-chain (indexer) or the dev faucet. Returns the transaction id. */
+/**
+ * vault (or unclaimed) → agent: a deposit seen on-chain (indexer), claimed at registration, or the
+ * dev faucet. Whatever the agent owes is repaid first, the rest lands in available. Returns the transaction id.
+ */
 export async function creditDeposit(db: Queryable, parameters: CreditDepositParameters): Promise<string> {
-  const { agentId, amount } = parameters
-  return post(db, {
-    reference: parameters.reference,
-    kind: 'deposit',
-    token: parameters.token,
-    amount,
-    legs: [
-      { account: { platform: 'vault' }, amount: -amount },
-      { account: { agentId, kind: 'available' }, amount },
-    ],
-  })
+  return creditAgent(db, 'deposit', { platform: parameters.from ?? 'vault' }, parameters)
 }
 
 export interface LockEscrowParameters {
@@ -149,7 +145,234 @@ export async function refundEscrow(db: Queryable, parameters: RefundEscrowParame
   })
 }
 
+/** One agent, one token, one amount, one idempotency reference. */
+export interface AgentMovementParameters {
+  agentId: string
+  token: Token
+  amount: bigint
+  reference: string
+}
+
+/** The same for a vault account no agent holds yet: `agentId` null means the platform's unclaimed account. */
+export interface WalletMovementParameters extends Omit<AgentMovementParameters, 'agentId'> {
+  agentId: string | null
+}
+
+/** What the agent owes in `token` after the chain took back money it had spent (zero or more). */
+export async function getDebt(db: Queryable, agentId: string, token: Token): Promise<bigint> {
+  return selectAgentDebt(db, agentId, token.toLowerCase())
+}
+
+/** vault → unclaimed: a deposit to a wallet no agent holds yet, so the vault account still mirrors the chain. */
+export async function holdUnclaimedDeposit(
+  db: Queryable,
+  parameters: Omit<AgentMovementParameters, 'agentId'>,
+): Promise<string> {
+  const { amount } = parameters
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'deposit',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { platform: 'vault' }, amount: -amount },
+      { account: { platform: 'unclaimed' }, amount },
+    ],
+  })
+}
+
+/**
+ * agent (or unclaimed) → vault: a credited deposit whose block a reorg dropped. The agent's
+ * available pays as far as it goes; what it already spent becomes its debt (see `debitAgent`).
+ */
+export async function reverseDeposit(db: Queryable, parameters: WalletMovementParameters): Promise<string> {
+  return debitWallet(db, 'deposit_reversal', parameters)
+}
+
+/**
+ * Agent available → vault for a fast withdrawal queued for the settler: the ledger pays out when
+ * the op is queued, and reconciliation counts the queued op as in flight until it settles. Throws
+ * ConflictError `insufficient_balance` when available is short (checked under the row lock).
+ */
+export async function debitWithdrawal(db: Queryable, parameters: AgentMovementParameters): Promise<string> {
+  const { agentId, amount } = parameters
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'withdrawal',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { agentId, kind: 'available' }, amount: -amount },
+      { account: { platform: 'vault' }, amount },
+    ],
+  })
+}
+
+/** vault → agent: a queued fast withdrawal whose op failed on-chain; repays debt first. */
+export async function refundWithdrawal(db: Queryable, parameters: AgentMovementParameters): Promise<string> {
+  return creditAgent(db, 'withdrawal_refund', { platform: 'vault' }, parameters)
+}
+
+/**
+ * agent (or unclaimed) → vault: a withdrawal executed on-chain without the coordinator (slow
+ * path). The chain already paid it, so the ledger follows even past the available balance: the
+ * remainder becomes the agent's debt.
+ */
+export async function debitChainWithdrawal(
+  db: Queryable,
+  parameters: WalletMovementParameters,
+): Promise<string> {
+  return debitWallet(db, 'withdrawal', parameters)
+}
+
+/** vault → agent (or unclaimed): undoes `debitChainWithdrawal` when a reorg drops its block; repays debt first. */
+export async function reverseChainWithdrawal(
+  db: Queryable,
+  parameters: WalletMovementParameters,
+): Promise<string> {
+  if (parameters.agentId === null) {
+    const { amount } = parameters
+    return post(db, {
+      reference: parameters.reference,
+      kind: 'withdrawal_reversal',
+      token: parameters.token,
+      amount,
+      legs: [
+        { account: { platform: 'vault' }, amount: -amount },
+        { account: { platform: 'unclaimed' }, amount },
+      ],
+    })
+  }
+  return creditAgent(
+    db,
+    'withdrawal_reversal',
+    { platform: 'vault' },
+    { ...parameters, agentId: parameters.agentId },
+  )
+}
+
+/**
+ * agent → unclaimed: a slow-path exit made by a wallet before any agent held it, moved onto the
+ * agent that now registers the wallet (its deposits are claimed the same way, in chain order).
+ */
+export async function claimChainWithdrawal(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  return debitAgent(db, 'withdrawal', { platform: 'unclaimed' }, parameters)
+}
+
+/**
+ * Agent available → debt, as much as both allow; returns what was repaid (nothing is posted for
+ * zero). Run before a withdrawal so an agent cannot take out money it owes.
+ */
+export async function repayDebt(
+  db: Queryable,
+  parameters: Omit<AgentMovementParameters, 'amount'>,
+): Promise<bigint> {
+  const { agentId, token } = parameters
+  await lockLedgerAgents(db, [agentId], token)
+  const owed = await selectAgentDebt(db, agentId, token.toLowerCase())
+  const { available } = await selectAgentBalances(db, agentId, token.toLowerCase())
+  const amount = owed < available ? owed : available
+  if (amount === 0n) return 0n
+  await post(db, {
+    reference: parameters.reference,
+    kind: 'debt_repayment',
+    token,
+    amount,
+    legs: [
+      { account: { agentId, kind: 'available' }, amount: -amount },
+      { account: { agentId, kind: 'debt' }, amount },
+    ],
+  })
+  return amount
+}
+
+/** `source` → agent: repays the agent's debt first, the rest to available. */
+async function creditAgent(
+  db: Queryable,
+  kind: LedgerTransactionKind,
+  source: { platform: PlatformAccountKind },
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  const { agentId, token, amount } = parameters
+  await lockLedgerAgents(db, [agentId], token)
+  const owed = await selectAgentDebt(db, agentId, token.toLowerCase())
+  const repaid = owed < amount ? owed : amount
+  return post(db, {
+    reference: parameters.reference,
+    kind,
+    token,
+    amount,
+    legs: [
+      { account: source, amount: -amount },
+      { account: { agentId, kind: 'debt' }, amount: repaid },
+      { account: { agentId, kind: 'available' }, amount: amount - repaid },
+    ],
+  })
+}
+
+/**
+ * Agent → `sink` when the chain has already moved the money, so the ledger must follow: available
+ * pays as far as it goes and the rest is booked on the agent's debt account, which may go
+ * negative. Entries still sum to zero, the vault account still mirrors the chain, and the debt is
+ * what the agent owes the platform (repaid from its next credit; escrow is left alone, since it
+ * belongs to a counterparty until released).
+ */
+async function debitAgent(
+  db: Queryable,
+  kind: LedgerTransactionKind,
+  sink: { platform: PlatformAccountKind },
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  const { agentId, token, amount } = parameters
+  await lockLedgerAgents(db, [agentId], token)
+  const { available } = await selectAgentBalances(db, agentId, token.toLowerCase())
+  const fromAvailable = available < amount ? available : amount
+  return post(db, {
+    reference: parameters.reference,
+    kind,
+    token,
+    amount,
+    legs: [
+      { account: { agentId, kind: 'available' }, amount: -fromAvailable },
+      { account: { agentId, kind: 'debt' }, amount: -(amount - fromAvailable) },
+      { account: sink, amount },
+    ],
+  })
+}
+
+/** `debitAgent` into the vault, or unclaimed → vault when no agent holds the wallet. */
+async function debitWallet(
+  db: Queryable,
+  kind: LedgerTransactionKind,
+  parameters: WalletMovementParameters,
+): Promise<string> {
+  if (parameters.agentId === null) {
+    const { amount } = parameters
+    return post(db, {
+      reference: parameters.reference,
+      kind,
+      token: parameters.token,
+      amount,
+      legs: [
+        { account: { platform: 'unclaimed' }, amount: -amount },
+        { account: { platform: 'vault' }, amount },
+      ],
+    })
+  }
+  return debitAgent(db, kind, { platform: 'vault' }, { ...parameters, agentId: parameters.agentId })
+}
+
 type AccountRef = { agentId: string; kind: AgentAccountKind } | { platform: PlatformAccountKind }
+
+/** Agents' available and escrow keep a locked running balance that may not go negative; debt and platform accounts do not. */
+function hasRunningBalance(
+  account: AccountRef,
+): account is { agentId: string; kind: 'available' | 'escrow' } {
+  return 'agentId' in account && account.kind !== 'debt'
+}
 
 interface Posting {
   reference: string
@@ -178,6 +401,7 @@ async function post(db: Queryable, posting: Posting): Promise<string> {
 
   const agentLegs = posting.legs.flatMap((leg) => ('agentId' in leg.account ? [leg.account] : []))
   const accountIds = await ensureAgentAccounts(db, agentLegs)
+  const runningLegs = agentLegs.filter((account) => hasRunningBalance(account))
   const platformIds = new Map<PlatformAccountKind, string>()
   for (const leg of posting.legs) {
     if ('platform' in leg.account && !platformIds.has(leg.account.platform)) {
@@ -189,7 +413,7 @@ async function post(db: Queryable, posting: Posting): Promise<string> {
       ? accountIds.get(`${account.agentId}:${account.kind}`)!
       : platformIds.get(account.platform)!
 
-  const balances = await lockBalances(db, [...new Set(agentLegs.map(idOf))], token)
+  const balances = await lockBalances(db, [...new Set(runningLegs.map(idOf))], token)
 
   const existing = await selectTransactionByReference(db, posting.reference)
   if (existing) {
@@ -207,7 +431,7 @@ async function post(db: Queryable, posting: Posting): Promise<string> {
   for (const leg of posting.legs) {
     if (leg.amount === 0n) continue
     const accountId = idOf(leg.account)
-    if (!('agentId' in leg.account)) {
+    if (!hasRunningBalance(leg.account)) {
       entries.push({ accountId, amount: leg.amount, balanceAfter: null })
       continue
     }

@@ -86,7 +86,7 @@ export async function listWalletTransactions(
         token: info?.symbol ?? row.token,
         token_address: row.token,
         amount: formatAmount(row.amount, decimals),
-        balance_after: formatAmount(row.balanceAfter, decimals),
+        balance_after: row.balanceAfter === null ? null : formatAmount(row.balanceAfter, decimals),
         reference: row.reference,
         created_at: row.createdAt.toISOString(),
       }
