@@ -12,6 +12,8 @@ export interface AppContext {
   chain: { client: PublicClient; deployment: Deployment } | null
   /** The coordinator key (COORDINATOR_PRIVATE_KEY): signs settlement batches, pays their gas. */
   coordinatorAccount: PrivateKeyAccount | null
+  /** The agent that judges every competition (PLATFORM_JUDGE_AGENT_ID); without one, no competitions. */
+  platformJudgeAgentId?: string | null
   /** Allowlisted stablecoins, by symbol and address; from the deployment, or given by tests. */
   tokens: Deployment['tokens']
   /** The embedded dev chain (`npm start`): dev-only routes such as the faucet exist only then. */

@@ -14,6 +14,7 @@ import { jobsRoutes } from './jobs/jobs-routes'
 import { bidsRoutes } from './bids/bids-routes'
 import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
+import { competitionsRoutes } from './competitions/competitions-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 
 /** Largest JSON body accepted; deliverables and messages fit well inside it. */
@@ -57,6 +58,7 @@ export function createApp(context: AppContext): Express {
   app.use('/v1', bidsRoutes(context))
   app.use('/v1', assignmentsRoutes(context))
   app.use('/v1', messagesRoutes(context))
+  app.use('/v1', competitionsRoutes(context))
   app.use('/v1', reconciliationRoutes(context))
 
   app.use(notFoundHandler)

@@ -62,6 +62,8 @@ export const configSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((value) => value === 'true'),
+  /** The agent id that judges every competition; without it the coordinator takes no competitions. */
+  PLATFORM_JUDGE_AGENT_ID: z.uuid('must be an agent id (a UUID)').optional(),
 })
 
 export type Config = z.infer<typeof configSchema>

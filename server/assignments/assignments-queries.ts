@@ -148,10 +148,18 @@ export async function setAssignmentStatus(
   )
 }
 
-/** An escrow op row: the payer-signed typed data behind an assignment's escrow. */
+/** Whose escrow an op backs: an assignment's, or a competition prize paid to an entry. */
+export type EscrowSubject = { assignmentId: string } | { entryId: string }
+
+function subjectColumn(subject: EscrowSubject): ['assignment_id' | 'entry_id', string] {
+  return 'assignmentId' in subject ? ['assignment_id', subject.assignmentId] : ['entry_id', subject.entryId]
+}
+
+/** An escrow op row: the payer-signed typed data behind an assignment's escrow or a prize. */
 export interface EscrowOpRow {
   id: string
-  assignment_id: string
+  assignment_id: string | null
+  entry_id: string | null
   kind: ChainOpKind
   chain_id: string
   signer_address: `0x${string}`
@@ -175,7 +183,7 @@ export interface StoredTypedData {
 export async function insertEscrowOp(
   db: Queryable,
   op: {
-    assignmentId: string
+    subject: EscrowSubject
     kind: ChainOpKind
     chainId: number
     signerAddress: string
@@ -183,12 +191,13 @@ export async function insertEscrowOp(
     signature: `0x${string}` | null
   },
 ): Promise<void> {
+  const [column, id] = subjectColumn(op.subject)
   await db.query(
-    `INSERT INTO escrow_ops (assignment_id, kind, chain_id, signer_address, typed_data, signature, status)
+    `INSERT INTO escrow_ops (${column}, kind, chain_id, signer_address, typed_data, signature, status)
      VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
-     ON CONFLICT (assignment_id, kind) DO NOTHING`,
+     ON CONFLICT DO NOTHING`,
     [
-      op.assignmentId,
+      id,
       op.kind,
       op.chainId,
       op.signerAddress.toLowerCase(),
@@ -199,19 +208,20 @@ export async function insertEscrowOp(
   )
 }
 
-/** An assignment's escrow ops in the order they must settle, with the settler queue's status. */
+/** A subject's escrow ops in the order they must settle, with the settler queue's status. */
 export async function selectEscrowOps(
   db: Queryable,
-  assignmentId: string,
+  subject: EscrowSubject,
   options: { forUpdate?: boolean } = {},
 ): Promise<EscrowOpRow[]> {
+  const [column, id] = subjectColumn(subject)
   const { rows } = await db.query(
-    `SELECT o.id::text, o.assignment_id, o.kind, o.chain_id::text, o.signer_address, o.typed_data,
+    `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.chain_id::text, o.signer_address, o.typed_data,
             o.signature, o.status, o.chain_op_reference, o.created_at, c.status AS chain_op_status
        FROM escrow_ops AS o LEFT JOIN chain_ops AS c ON c.reference = o.chain_op_reference
-      WHERE o.assignment_id = $1
+      WHERE o.${column} = $1
       ORDER BY o.id ${options.forUpdate ? 'FOR UPDATE OF o' : ''}`,
-    [assignmentId],
+    [id],
   )
   return rows as EscrowOpRow[]
 }

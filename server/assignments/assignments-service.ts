@@ -49,7 +49,7 @@ function iso(value: Date | null): string | null {
 
 /** The assignment with its escrow ops, as its participants see it. */
 async function toAssignmentResponse(db: Queryable, assignment: AssignmentRow): Promise<AssignmentResponse> {
-  const ops = await selectEscrowOps(db, assignment.id)
+  const ops = await selectEscrowOps(db, { assignmentId: assignment.id })
   return {
     assignment_id: assignment.id,
     job_id: assignment.job_id,
@@ -135,6 +135,9 @@ export async function awardBid(
   const assignmentId = randomUUID()
   await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
+    if (job.job_type === 'competition') {
+      throw new ConflictError('competition_job', 'competitions are resolved by their judge, not awarded')
+    }
     if (job.status !== 'open' && job.status !== 'filling') {
       throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; it cannot be awarded`)
     }
@@ -160,7 +163,7 @@ export async function awardBid(
         payerId: actor.id,
         token: job.token_address,
         amount,
-        reference: chainOpReference('escrow_lock', assignmentId),
+        reference: chainOpReference('escrow_lock', { assignmentId }),
       })
     } catch (error) {
       throw asInsufficientBalance(error, job, amount)
@@ -186,7 +189,7 @@ export async function awardBid(
     }
     const expiry = BigInt(Math.floor(Date.now() / 1000) + bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS)
     await recordEscrowOp(db, context, {
-      assignmentId,
+      subject: { assignmentId },
       kind: 'escrow_lock',
       payer: actor,
       typedData: escrowLockTypedData(context, {
@@ -201,7 +204,7 @@ export async function awardBid(
         expiry,
       }),
     })
-    await queueSignedEscrowOps(db, assignmentId)
+    await queueSignedEscrowOps(db, { assignmentId })
   })
   return {
     job: await loadJobResponse(context.pool, jobId, actor.id),
@@ -220,7 +223,7 @@ function isUrl(value: string): boolean {
 }
 
 /** `sha256:<hex>` of inline text; a URL's content is not ours to fetch, so it keeps the caller's hash. */
-function deliverableHashFor(body: SubmitDeliverableBody): string | null {
+export function deliverableHashFor(body: { deliverable: string; deliverable_hash?: string }): string | null {
   if (isUrl(body.deliverable)) return body.deliverable_hash ?? null
   const hash = `sha256:${createHash('sha256').update(body.deliverable, 'utf8').digest('hex')}`
   if (body.deliverable_hash !== undefined && body.deliverable_hash !== hash) {
@@ -286,16 +289,16 @@ async function acceptAssignment(
     token: assignment.token_address,
     amount: BigInt(assignment.escrow_amount),
     feeBps: assignment.fee_bps,
-    reference: chainOpReference('escrow_release', assignment.id),
+    reference: chainOpReference('escrow_release', { assignmentId: assignment.id }),
   })
   await setAssignmentStatus(db, assignment.id, 'accepted')
   await recordEscrowOp(db, context, {
-    assignmentId: assignment.id,
+    subject: { assignmentId: assignment.id },
     kind: 'escrow_release',
     payer: actor,
     typedData: escrowReleaseTypedData(context, assignment.escrow_id),
   })
-  await queueSignedEscrowOps(db, assignment.id)
+  await queueSignedEscrowOps(db, { assignmentId: assignment.id })
 }
 
 /** A job whose slots are all taken and whose every assignment is finished is `completed`. */
@@ -442,7 +445,7 @@ export async function submitEscrowSignature(
     if (assignment.creator_agent_id !== actor.id) {
       throw new ForbiddenError('not_payer', 'only the payer (the job creator) signs escrow operations')
     }
-    const ops = await selectEscrowOps(db, assignment.id, { forUpdate: true })
+    const ops = await selectEscrowOps(db, { assignmentId: assignment.id }, { forUpdate: true })
     const op = ops.find((candidate) => candidate.kind === body.kind)
     if (!op) {
       throw new ConflictError(
@@ -459,7 +462,7 @@ export async function submitEscrowSignature(
     const signature = body.signature.toLowerCase() as `0x${string}`
     await verifyEscrowOpSignature(op, signature)
     await setEscrowOpSignature(db, op.id, signature)
-    await queueSignedEscrowOps(db, assignment.id)
+    await queueSignedEscrowOps(db, { assignmentId: assignment.id })
   })
   return loadAssignmentResponse(context.pool, assignmentId)
 }

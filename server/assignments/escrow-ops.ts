@@ -25,6 +25,7 @@ import {
   markEscrowOpQueued,
   selectEscrowOps,
   type EscrowOpRow,
+  type EscrowSubject,
   type StoredTypedData,
 } from './assignments-queries'
 
@@ -43,9 +44,9 @@ export const ESCROW_EXPIRY_MARGIN_SECONDS = 30 * 24 * 60 * 60
 export const ESCROW_RESOLVER_FEE_BPS = 200
 if (ESCROW_RESOLVER_FEE_BPS > MAX_RESOLVER_FEE_BPS) throw new Error('resolver fee above the vault cap')
 
-/** The vault escrow id of an assignment: keccak256 of its id's UTF-8 bytes. */
-export function escrowIdOf(assignmentId: string): `0x${string}` {
-  return keccak256(stringToHex(assignmentId))
+/** The vault escrow id of an assignment (or a prize's entry): keccak256 of its id's UTF-8 bytes. */
+export function escrowIdOf(id: string): `0x${string}` {
+  return keccak256(stringToHex(id))
 }
 
 /** The EIP-712 domain escrow signatures bind to: the deployment's vault, or chain 31337 and the zero address without a chain. */
@@ -118,14 +119,14 @@ export function toViemTypedData(stored: StoredTypedData): TypedDataDefinition {
 }
 
 /**
- * Records an escrow op for an assignment inside the caller's transaction. A managed-wallet payer
- * is signed for at once; a self-custody payer's op waits for `submitEscrowSignature`.
+ * Records an escrow op inside the caller's transaction. A managed-wallet payer is signed for at
+ * once; a self-custody payer's op waits for the payer to post its signature.
  */
 export async function recordEscrowOp(
   db: Queryable,
   context: Pick<AppContext, 'walletEncryptionKey'>,
   op: {
-    assignmentId: string
+    subject: EscrowSubject
     kind: ChainOpKind
     payer: { id: string; walletAddress: `0x${string}`; isManagedWallet: boolean }
     typedData: StoredTypedData
@@ -135,7 +136,7 @@ export async function recordEscrowOp(
     ? await signTypedDataForAgent(db, context, op.payer.id, toViemTypedData(op.typedData))
     : null
   await insertEscrowOp(db, {
-    assignmentId: op.assignmentId,
+    subject: op.subject,
     kind: op.kind,
     chainId: op.typedData.domain.chainId,
     signerAddress: op.payer.walletAddress,
@@ -186,21 +187,25 @@ function encodeOp(op: EscrowOpRow): { kind: OpKind; data: `0x${string}` } {
   }
 }
 
-/** The settler queue's reference of an assignment's op (`escrow-lock:<id>`, `escrow-release:<id>`). */
-export function chainOpReference(kind: ChainOpKind, assignmentId: string): string {
-  return `${kind.replace('_', '-')}:${assignmentId}`
+/**
+ * The settler queue's (and the ledger's) reference of an op: `escrow-lock:<assignment id>`,
+ * `escrow-release:<assignment id>`, or `prize-escrow-lock:<entry id>` and so on for a prize.
+ */
+export function chainOpReference(kind: ChainOpKind, subject: EscrowSubject): string {
+  const name = kind.replace('_', '-')
+  return 'assignmentId' in subject ? `${name}:${subject.assignmentId}` : `prize-${name}:${subject.entryId}`
 }
 
 /**
- * Hands an assignment's signed ops to the settler queue in order, stopping at the first op that
- * still awaits its signature: the vault rejects a release before its lock, so order is kept here.
+ * Hands a subject's signed ops to the settler queue in order, stopping at the first op that still
+ * awaits its signature: the vault rejects a release before its lock, so order is kept here.
  */
-export async function queueSignedEscrowOps(db: Queryable, assignmentId: string): Promise<void> {
-  const ops = await selectEscrowOps(db, assignmentId, { forUpdate: true })
+export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject): Promise<void> {
+  const ops = await selectEscrowOps(db, subject, { forUpdate: true })
   for (const op of ops) {
     if (op.status === 'queued') continue
     if (op.status === 'awaiting_signature') return
-    const reference = chainOpReference(op.kind, assignmentId)
+    const reference = chainOpReference(op.kind, subject)
     await enqueueChainOp(db, { chainId: Number(op.chain_id), ...encodeOp(op), reference })
     await markEscrowOpQueued(db, op.id, reference)
   }

@@ -48,6 +48,12 @@ export async function placeBid(
     await withJobTransaction(context.pool, async (db) => {
       // The job row lock orders this bid against a concurrent award, cancel or expiry.
       const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
+      if (job.job_type === 'competition') {
+        throw new ConflictError(
+          'competition_job',
+          'competitions take entries (POST /v1/jobs/{job_id}/entries), not bids',
+        )
+      }
       if (job.creator_agent_id === actor.id) {
         throw new ForbiddenError('own_job', 'you cannot bid on your own job')
       }

@@ -8,6 +8,7 @@ import { registerJobsOpenApi } from '../jobs/jobs-routes'
 import { registerBidsOpenApi } from '../bids/bids-routes'
 import { registerAssignmentsOpenApi } from '../assignments/assignments-routes'
 import { registerMessagesOpenApi } from '../messages/messages-routes'
+import { registerCompetitionsOpenApi } from '../competitions/competitions-routes'
 import { registerReconciliationOpenApi } from '../reconciliation/reconciliation-routes'
 
 /**
@@ -41,6 +42,7 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
   registerBidsOpenApi(registry)
   registerAssignmentsOpenApi(registry)
   registerMessagesOpenApi(registry)
+  registerCompetitionsOpenApi(registry)
   registerReconciliationOpenApi(registry)
   return registry
 }

@@ -17,6 +17,17 @@ export async function agentWallet(db: Queryable, agentId: string): Promise<`0x${
   return (await selectIdentityById(db, agentId))?.walletAddress ?? null
 }
 
+/** An agent's wallet and custody (what an escrow op's payer needs), or null if there is no such agent. */
+export async function agentIdentity(
+  db: Queryable,
+  agentId: string,
+): Promise<{ walletAddress: `0x${string}`; isManagedWallet: boolean } | null> {
+  const identity = await selectIdentityById(db, agentId)
+  return identity
+    ? { walletAddress: identity.walletAddress, isManagedWallet: identity.isManagedWallet }
+    : null
+}
+
 /** The agent named by id or handle, or null. */
 export async function resolveAgentRef(
   context: Pick<AppContext, 'tokens'>,

@@ -262,9 +262,13 @@ export async function deleteJobRow(db: Queryable, jobId: string): Promise<void> 
   await db.query('DELETE FROM jobs WHERE id = $1', [jobId])
 }
 
-/** Whether the job ever had an assignment (work started), whatever became of it. */
+/** Whether work ever started on the job (an assignment or a competition entry), whatever became of it. */
 export async function jobHadWork(db: Queryable, jobId: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM assignments AS a WHERE a.job_id = $1 LIMIT 1', [jobId])
+  const { rows } = await db.query(
+    `SELECT 1 FROM assignments AS a WHERE a.job_id = $1
+     UNION ALL SELECT 1 FROM competition_entries AS e WHERE e.job_id = $1 LIMIT 1`,
+    [jobId],
+  )
   return rows.length > 0
 }
 

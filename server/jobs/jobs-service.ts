@@ -14,10 +14,11 @@ import {
   selectJobAssignments,
 } from '../assignments/assignments-queries'
 import { countJobBids, rejectPendingBids } from '../bids/bids-queries'
+import { countEntries } from '../competitions/competitions-queries'
 import type { Queryable } from '../db/pool'
 import { withJobTransaction } from './job-transaction'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
-import { getBalances } from '../ledger/ledger-service'
+import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { getBalances, lockEscrow, refundEscrow } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
 import { agentReputation, agentExists } from './job-agents'
 import { fieldError, formatUnits, parseTokenAmount } from './job-tokens'
@@ -134,6 +135,34 @@ export function isPastDeadline(job: JobRow): boolean {
   return job.expires_at.getTime() <= Date.now()
 }
 
+/** The ledger reference of a competition's prize pool lock, made when the competition is created. */
+export function competitionPoolReference(jobId: string): string {
+  return `competition-pool:${jobId}`
+}
+
+/** Returns a competition's whole prize pool to its creator (cancelled, or no entries by the deadline). */
+async function refundCompetitionPool(db: Queryable, job: JobRow): Promise<void> {
+  await refundEscrow(db, {
+    payerId: job.creator_agent_id,
+    token: job.token_address,
+    amount: BigInt(job.budget_amount!),
+    reference: `competition-refund:${job.id}`,
+  })
+}
+
+/**
+ * A competition at its deadline (job row locked): with entries it goes to `judging`; with none it
+ * `expired` and its pool goes back to the creator.
+ */
+export async function applyCompetitionDeadline(db: Queryable, job: JobRow): Promise<void> {
+  if ((await countEntries(db, job.id)) > 0) {
+    await setJobStatus(db, job.id, 'judging')
+  } else {
+    await refundCompetitionPool(db, job)
+    await setJobStatus(db, job.id, 'expired')
+  }
+}
+
 /** The token a new job is priced in: `budget_token` by symbol, or USDC, or the first allowlisted. */
 function jobToken(context: AppContext, symbol: string | undefined): TokenInfo {
   if (symbol !== undefined) return resolveToken(context, symbol, 'budget_token')
@@ -153,16 +182,44 @@ export async function createJob(
       ? null
       : parseTokenAmount(body.budget_amount, token.decimals, 'budget_amount', { positive: true })
   const jobType = body.job_type === 'competition' ? 'competition' : 'standard'
+  let disputeAgentId = body.dispute_agent_id ?? null
   if (jobType === 'competition') {
-    throw fieldError('body', 'job_type', 'competition jobs are not supported yet; use "standard"')
-  }
-  const disputeAgentId = body.dispute_agent_id ?? null
-  if (disputeAgentId === actor.id) {
+    if (budget === null)
+      throw fieldError('body', 'budget_amount', 'is required for a competition (the prize pool)')
+    if (disputeAgentId !== null) {
+      throw fieldError(
+        'body',
+        'dispute_agent_id',
+        'competitions are judged by the platform judge; leave it out',
+      )
+    }
+    if ((body.max_slots ?? 1) !== 1)
+      throw fieldError('body', 'max_slots', 'a competition has no slots; leave it out')
+    disputeAgentId = context.platformJudgeAgentId ?? null
+    if (disputeAgentId === null) {
+      throw new ConflictError(
+        'no_platform_judge',
+        'this coordinator has no platform judge, so it runs no competitions',
+      )
+    }
+    if (disputeAgentId === actor.id) {
+      throw new ConflictError(
+        'judge_cannot_create',
+        'the platform judge cannot create competitions it would judge',
+      )
+    }
+  } else if (disputeAgentId === actor.id) {
     throw fieldError('body', 'dispute_agent_id', 'the resolver must not be the job creator')
   }
   const id = randomUUID()
   await withJobTransaction(context.pool, async (db) => {
     if (disputeAgentId !== null && !(await agentExists(db, disputeAgentId))) {
+      if (jobType === 'competition') {
+        throw new ConflictError(
+          'no_platform_judge',
+          'the configured platform judge is not a registered agent',
+        )
+      }
       throw fieldError('body', 'dispute_agent_id', 'no agent has this id')
     }
     const minimum = MIN_CREATE_BALANCE_TOKENS * 10n ** BigInt(token.decimals)
@@ -194,6 +251,33 @@ export async function createJob(
       maxSlots: body.max_slots ?? 1,
       deadlineSeconds: body.deadline_seconds ?? 86_400,
     })
+    if (jobType === 'competition') {
+      // The prize pool is escrowed at creation (seed 004 "Competition Lifecycle").
+      try {
+        await lockEscrow(db, {
+          payerId: actor.id,
+          token: token.address,
+          amount: budget!,
+          reference: competitionPoolReference(id),
+        })
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'insufficient_balance') {
+          throw new ConflictError(
+            'insufficient_balance',
+            `a competition escrows its prize pool of ${formatUnits(budget!, token.decimals)} ${token.symbol} at creation`,
+            {
+              details: {
+                token: token.symbol,
+                available: formatUnits(available, token.decimals),
+                required: formatUnits(budget!, token.decimals),
+              },
+              cause: error,
+            },
+          )
+        }
+        throw error
+      }
+    }
   })
   const job = await selectJob(context.pool, id)
   return toJobResponse(job!, actor.id)
@@ -344,7 +428,9 @@ export async function updateJob(
 export async function deleteJob(context: AppContext, actor: Actor, jobId: string): Promise<void> {
   await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
-    const deletable = job.status === 'open' || (job.status === 'closed' && job.closed_reason === 'cancelled')
+    // An open competition still escrows its pool: cancel it first, which refunds it.
+    const isOpenStandard = job.status === 'open' && job.job_type === 'standard'
+    const deletable = isOpenStandard || (job.status === 'closed' && job.closed_reason === 'cancelled')
     if (!deletable || (await jobHadWork(db, job.id))) {
       throw new ConflictError(
         'job_not_deletable',
@@ -357,8 +443,8 @@ export async function deleteJob(context: AppContext, actor: Actor, jobId: string
 
 /**
  * `POST /v1/jobs/{job_id}/cancel`: only while `open` (seed 004 "Cancel Job"). The job becomes
- * `closed` with no worker and every pending bid is rejected. Standard jobs hold no escrow before
- * an award, so there is nothing to refund.
+ * `closed` with no worker and every pending bid is rejected. A competition's prize pool goes back
+ * to its creator; a standard job holds no escrow before an award.
  */
 export async function cancelJob(context: AppContext, actor: Actor, jobId: string): Promise<JobResponse> {
   await withJobTransaction(context.pool, async (db) => {
@@ -370,6 +456,7 @@ export async function cancelJob(context: AppContext, actor: Actor, jobId: string
       )
     }
     await rejectPendingBids(db, job.id)
+    if (job.job_type === 'competition') await refundCompetitionPool(db, job)
     await setJobStatus(db, job.id, 'closed', 'cancelled')
   })
   const job = await selectJob(context.pool, jobId)
@@ -380,13 +467,18 @@ export async function cancelJob(context: AppContext, actor: Actor, jobId: string
  * The deadline pass (seed 004 "Job Expiration"), for the timers worker: an open job, or a filling
  * one with no live assignment, becomes `expired` and its pending bids are rejected; a filling job
  * with work closes its unfilled slots and goes on `in_progress` (or `completed` if all of it was
- * already accepted). Returns how many jobs
+ * already accepted). A competition goes to `judging`, or `expired` with its pool refunded when
+ * nobody entered. Returns how many jobs
  * it moved; call it until it returns less than `batchSize`.
  */
 export async function expireDueJobs(context: AppContext, batchSize = 100): Promise<number> {
   return withJobTransaction(context.pool, async (db) => {
     const due = await selectDueJobs(db, batchSize)
     for (const job of due) {
+      if (job.job_type === 'competition') {
+        await applyCompetitionDeadline(db, job)
+        continue
+      }
       await rejectPendingBids(db, job.id)
       const filled = job.status === 'filling' ? await countFilledSlots(db, job.id) : 0
       if (filled > 0) {
