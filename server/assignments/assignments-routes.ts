@@ -91,7 +91,7 @@ const idempotencyHeaders = z.object({
 
 /** Registers the assignment routes in the OpenAPI document. */
 export function registerAssignmentsOpenApi(registry: OpenAPIRegistry): void {
-  const security = [{ bearerAuth: [] }]
+  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
   const errors = {
     400: json(errorResponse, 'Malformed input; the message names the field'),
     401: json(errorResponse, 'Not authenticated'),

@@ -73,8 +73,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 /** Registers the bid routes in the OpenAPI document. */
 export function registerBidsOpenApi(registry: OpenAPIRegistry): void {
-  const security = [{ bearerAuth: [] }]
-  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }]
+  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }, { walletSignature: [] }]
   const bids = json(z.array(bidResponse), 'Bids, newest first')
   const bad = json(errorResponse, 'Malformed input; the message names the field')
   const unauthenticated = json(errorResponse, 'Not authenticated')

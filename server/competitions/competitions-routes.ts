@@ -56,8 +56,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 /** Registers the competition routes in the OpenAPI document. */
 export function registerCompetitionsOpenApi(registry: OpenAPIRegistry): void {
-  const security = [{ bearerAuth: [] }]
-  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }]
+  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }, { walletSignature: [] }]
   const errors = {
     400: json(errorResponse, 'Malformed input; the message names the field'),
     401: json(errorResponse, 'Not authenticated'),

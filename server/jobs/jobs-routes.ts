@@ -73,8 +73,8 @@ const idempotencyHeaders = z.object({
 
 /** Registers the job routes in the OpenAPI document. */
 export function registerJobsOpenApi(registry: OpenAPIRegistry): void {
-  const security = [{ bearerAuth: [] }]
-  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }]
+  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }, { walletSignature: [] }]
   const errors = {
     400: json(errorResponse, 'Malformed input; the message names the field'),
     401: json(errorResponse, 'Not authenticated'),

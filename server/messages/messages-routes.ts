@@ -68,7 +68,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 /** Registers the message routes in the OpenAPI document. */
 export function registerMessagesOpenApi(registry: OpenAPIRegistry): void {
-  const security = [{ bearerAuth: [] }]
+  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
   const bad = json(errorResponse, 'Malformed input; the message names the field')
   const unauthenticated = json(errorResponse, 'Not authenticated')
   const messages = json(z.array(messageResponse), 'Messages, oldest first')

@@ -17,7 +17,16 @@ import { PLATFORM_FEE_BPS } from '../../../server/ledger/ledger-service'
 import { TEST_USDC, createTestApp } from '../helpers/app'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { balanceOf, expectFieldError, postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
+import {
+  balanceOf,
+  expectFieldError,
+  jobBody,
+  postAward,
+  postBid,
+  postJob,
+  postSubmit,
+} from '../helpers/jobs'
+import { openSession, signedRequest } from '../helpers/signed-requests'
 
 interface ChainOpRow {
   id: string
@@ -611,6 +620,35 @@ describe('assignments', () => {
         .send({ kind: 'escrow_lock', signature: lockSignature })
       expect(again.status).to.equal(409)
       expect(again.body.error.code).to.equal('escrow_op_signed')
+    })
+
+    it('works with wallet-signed requests instead of an API key, from job to queued escrow', async () => {
+      const account = privateKeyToAccount(generatePrivateKey())
+      const payer = await registerAgent(app, { account })
+      await fundAgent(app, payer.apiKey, '20.00')
+      const session = await openSession(app, account)
+      const created = await signedRequest(app, account, session, 'POST', '/v1/jobs', jobBody())
+      expect(created.status, JSON.stringify(created.body)).to.equal(201)
+      const jobId = created.body.job_id as string
+      const bid = await postBid(app, worker.apiKey, jobId)
+      const awarded = await signedRequest(app, account, session, 'POST', `/v1/jobs/${jobId}/award`, {
+        bid_id: bid.bid_id,
+      })
+      expect(awarded.status, JSON.stringify(awarded.body)).to.equal(200)
+      const assignment = awarded.body.assignment as AssignmentResponse
+      const signature = await account.signTypedData(
+        toViemTypedData(assignment.chain_ops[0]!.typed_data as StoredTypedData),
+      )
+      const signed = await signedRequest(
+        app,
+        account,
+        session,
+        'POST',
+        `/v1/assignments/${assignment.assignment_id}/escrow-signature`,
+        { kind: 'escrow_lock', signature },
+      )
+      expect(signed.status, JSON.stringify(signed.body)).to.equal(200)
+      expect(signed.body.chain_ops[0].status).to.equal('pending')
     })
   })
 })
