@@ -1,3 +1,4 @@
+import { isAddress } from 'viem'
 import { decimalAmount } from './amounts'
 import { z } from './zod'
 
@@ -8,6 +9,16 @@ const tokenBalance = z.object({
   available: decimalAmount,
   escrowed: decimalAmount,
   pending: decimalAmount.openapi({ description: 'Deposits seen on-chain but not yet confirmed' }),
+  withdrawing: decimalAmount.openapi({
+    description: 'Fast withdrawals debited and queued for on-chain settlement, not yet seen on-chain',
+  }),
+  debt: decimalAmount.openapi({
+    description:
+      'What the agent owes after the chain took back money it had spent; repaid from its next credit',
+  }),
+  on_chain: decimalAmount.nullable().openapi({
+    description: "The wallet's balance inside the vault contract (balanceOf), null without a chain",
+  }),
 })
 
 /** `GET /v1/wallet/balance`: one row per allowlisted token. */
@@ -79,12 +90,20 @@ export const faucetBody = z.object({
 export type FaucetBody = z.infer<typeof faucetBody>
 
 export const faucetResponse = z.object({
-  transaction_id: z.string().uuid(),
+  transaction_id: z.string().uuid().nullable(),
   token: z.string(),
   token_address: z.string(),
   amount: decimalAmount,
   available: decimalAmount,
   escrowed: decimalAmount,
+  status: z.enum(['success', 'processing']).openapi({
+    description: 'success: credited; processing: deposited on-chain, not yet credited by the indexer',
+  }),
+  tx_hash: z
+    .string()
+    .nullable()
+    .openapi({ description: 'The on-chain deposit; null for a ledger-only credit' }),
+  deposit_id: z.string().uuid().nullable(),
 })
 export type FaucetResponse = z.infer<typeof faucetResponse>
 
@@ -95,3 +114,233 @@ export const exportKeyResponse = z.object({
   exported_at: z.string(),
 })
 export type ExportKeyResponse = z.infer<typeof exportKeyResponse>
+
+const pageLimit = z.coerce.number().int().min(1).max(100)
+const pageOffset = z.coerce.number().int().min(0).max(10_000)
+const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
+
+/**
+ * A payout address: 0x + 40 hex digits, all lowercase, all uppercase, or with a valid EIP-55
+ * checksum (mixed case that does not match its checksum is most likely a typo); never the zero
+ * address. Parsed to lowercase; responses give it checksummed.
+ */
+export const payoutAddress = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+  .refine((value) => isAddress(value, { strict: true }) || value.slice(2) === value.slice(2).toUpperCase(), {
+    message: 'has mixed case that is not a valid EIP-55 checksum',
+  })
+  .transform((value) => value.toLowerCase() as `0x${string}`)
+  .refine((value) => value !== ZERO_ADDRESS, { message: 'must not be the zero address' })
+  .openapi({ example: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' })
+
+// ---------------------------------------------------------------- deposits
+
+export const DEPOSIT_STATUSES = ['pending_deposit', 'processing', 'success', 'failed'] as const
+export type DepositStatus = (typeof DEPOSIT_STATUSES)[number]
+
+/** `GET /v1/wallet/deposit_address`: where and how to deposit so the caller is credited. */
+export const depositAddressResponse = z.object({
+  chain_id: z.number().int(),
+  vault_address: z.string().openapi({ description: 'The vault contract (EIP-55)' }),
+  account: z.string().openapi({
+    description: "The vault account credited: the caller's wallet address. Deposit for this address.",
+  }),
+  tokens: z.array(z.object({ symbol: z.string(), address: z.string(), decimals: z.number().int() })),
+  methods: z.array(
+    z.object({
+      method: z.enum([
+        'approve_and_deposit',
+        'deposit_for',
+        'deposit_with_permit',
+        'deposit_with_authorization',
+      ]),
+      description: z.string(),
+      calls: z.array(z.string()),
+    }),
+  ),
+  credited_after: z.string().openapi({ description: 'When the ledger credits a deposit' }),
+})
+export type DepositAddressResponse = z.infer<typeof depositAddressResponse>
+
+/** One `Deposited` log of the vault for the caller's wallet. */
+export const deposit = z.object({
+  deposit_id: z.string().uuid(),
+  status: z.enum(DEPOSIT_STATUSES).openapi({
+    description:
+      'pending_deposit: seen, not yet confirmed; processing: confirmed, not yet credited; success: credited; failed: removed by a chain reorganisation and un-credited',
+  }),
+  chain_id: z.number().int(),
+  tx_hash: z.string(),
+  log_index: z.number().int(),
+  block_number: z.number().int(),
+  token: z.string(),
+  token_address: z.string(),
+  amount: decimalAmount,
+  from: z.string().openapi({ description: 'Who paid the tokens in (EIP-55)' }),
+  account: z.string().openapi({ description: 'The vault account credited (EIP-55)' }),
+  credit_transaction_id: z.string().uuid().nullable(),
+  failure_reason: z.string().nullable(),
+  created_at: z.string(),
+  credited_at: z.string().nullable(),
+  updated_at: z.string(),
+})
+export type Deposit = z.infer<typeof deposit>
+
+export const listDepositsQuery = z.object({
+  status: z.enum(DEPOSIT_STATUSES).optional(),
+  token: z.string().min(1).max(42).optional(),
+  limit: pageLimit.optional(),
+  offset: pageOffset.default(0),
+})
+export type ListDepositsQuery = z.infer<typeof listDepositsQuery>
+
+export const depositsPage = z.object({ data: z.array(deposit), has_more: z.boolean() })
+export type DepositsPage = z.infer<typeof depositsPage>
+
+export const depositIdParams = z.object({ deposit_id: z.uuid('must be a UUID') })
+
+// ---------------------------------------------------------------- withdrawals
+
+export const WITHDRAWAL_STATUSES = [
+  'awaiting_signature',
+  'pending',
+  'processing',
+  'success',
+  'failed',
+] as const
+export type WithdrawalStatus = (typeof WITHDRAWAL_STATUSES)[number]
+
+/**
+ * `POST /v1/wallet/withdraw`. The destination is `to`, else the saved address `address_id`, else
+ * the default saved address, else the caller's own wallet.
+ */
+export const withdrawBody = z
+  .object({
+    amount: decimalAmount,
+    token: z
+      .string()
+      .min(1)
+      .max(42)
+      .optional()
+      .openapi({ description: 'Symbol or address; default the first allowlisted token' }),
+    to: payoutAddress.optional(),
+    address_id: z.uuid('must be a UUID').optional(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.to !== undefined && body.address_id !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['address_id'],
+        message: 'give either to or address_id, not both',
+      })
+    }
+  })
+export type WithdrawBody = z.infer<typeof withdrawBody>
+
+/** The EIP-712 `Withdrawal` a self-custody wallet signs; uint256 values are decimal strings. */
+export const withdrawalTypedData = z.object({
+  domain: z.object({
+    name: z.string(),
+    version: z.string(),
+    chainId: z.number().int(),
+    verifyingContract: z.string(),
+  }),
+  types: z.record(z.string(), z.array(z.object({ name: z.string(), type: z.string() }))),
+  primaryType: z.literal('Withdrawal'),
+  message: z.object({
+    account: z.string(),
+    token: z.string(),
+    amount: z.string(),
+    to: z.string(),
+    nonce: z.string(),
+    deadline: z.string(),
+  }),
+})
+export type WithdrawalTypedData = z.infer<typeof withdrawalTypedData>
+
+export const withdrawal = z.object({
+  withdrawal_id: z.string().uuid(),
+  path: z.enum(['fast', 'slow']).openapi({
+    description:
+      'fast: through the API and the settler; slow: requestWithdrawal → executeWithdrawal on-chain, seen by the indexer',
+  }),
+  status: z.enum(WITHDRAWAL_STATUSES).openapi({
+    description:
+      'awaiting_signature: sign typed_data and POST it to /v1/withdrawals/{id}/signature; pending: debited, queued for the settler; processing: in a batch sent on-chain; success: seen on-chain; failed: refunded',
+  }),
+  chain_id: z.number().int(),
+  account: z.string().openapi({ description: 'The vault account paying (EIP-55)' }),
+  token: z.string(),
+  token_address: z.string(),
+  amount: decimalAmount,
+  to: z.string().openapi({ description: 'Who receives the tokens (EIP-55)' }),
+  withdrawal_address_id: z.string().uuid().nullable(),
+  nonce: z.string().nullable(),
+  deadline: z.string().nullable().openapi({ description: 'ISO time after which the signature is void' }),
+  tx_hash: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  typed_data: withdrawalTypedData.nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  completed_at: z.string().nullable(),
+})
+export type Withdrawal = z.infer<typeof withdrawal>
+
+export const withdrawalSignatureBody = z.object({
+  signature: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte 0x-prefixed hex signature')
+    .transform((value) => value.toLowerCase() as `0x${string}`),
+})
+export type WithdrawalSignatureBody = z.infer<typeof withdrawalSignatureBody>
+
+export const listWithdrawalsQuery = z.object({
+  status: z.enum(WITHDRAWAL_STATUSES).optional(),
+  token: z.string().min(1).max(42).optional(),
+  limit: pageLimit.optional(),
+  offset: pageOffset.default(0),
+})
+export type ListWithdrawalsQuery = z.infer<typeof listWithdrawalsQuery>
+
+export const withdrawalsPage = z.object({ data: z.array(withdrawal), has_more: z.boolean() })
+export type WithdrawalsPage = z.infer<typeof withdrawalsPage>
+
+export const withdrawalIdParams = z.object({ withdrawal_id: z.uuid('must be a UUID') })
+
+// ---------------------------------------------------------------- withdrawal addresses (seed 002)
+
+export const withdrawalAddressLabel = z.string().trim().min(1).max(100)
+
+export const createWithdrawalAddressBody = z.object({
+  address: payoutAddress,
+  label: withdrawalAddressLabel.optional(),
+  is_default: z.boolean().optional().openapi({ description: "Default: true for the agent's first address" }),
+})
+export type CreateWithdrawalAddressBody = z.infer<typeof createWithdrawalAddressBody>
+
+export const updateWithdrawalAddressBody = z
+  .object({
+    address: payoutAddress.optional(),
+    label: withdrawalAddressLabel.nullable().optional(),
+  })
+  .refine((body) => body.address !== undefined || body.label !== undefined, {
+    message: 'give address or label',
+    path: ['address'],
+  })
+export type UpdateWithdrawalAddressBody = z.infer<typeof updateWithdrawalAddressBody>
+
+export const withdrawalAddress = z.object({
+  address_id: z.string().uuid(),
+  address: z.string().openapi({ description: 'EIP-55 checksummed' }),
+  label: z.string().nullable(),
+  is_default: z.boolean(),
+  created_at: z.string(),
+  updated_at: z.string(),
+})
+export type WithdrawalAddress = z.infer<typeof withdrawalAddress>
+
+export const withdrawalAddressList = z.object({ data: z.array(withdrawalAddress) })
+export type WithdrawalAddressList = z.infer<typeof withdrawalAddressList>
+
+export const withdrawalAddressIdParams = z.object({ address_id: z.uuid('must be a UUID') })

@@ -10,6 +10,9 @@ import { healthRoutes } from './health/health-routes'
 import { agentsRoutes } from './agents/agents-routes'
 import { authRoutes } from './auth/auth-routes'
 import { walletRoutes } from './wallet/wallet-routes'
+import { depositsRoutes } from './wallet/deposits-routes'
+import { withdrawalsRoutes } from './wallet/withdrawals-routes'
+import { withdrawalAddressesRoutes } from './wallet/withdrawal-addresses-routes'
 import { jobsRoutes } from './jobs/jobs-routes'
 import { bidsRoutes } from './bids/bids-routes'
 import { assignmentsRoutes } from './assignments/assignments-routes'
@@ -54,6 +57,9 @@ export function createApp(context: AppContext): Express {
   app.use('/v1', agentsRoutes(context))
   app.use('/v1', authRoutes(context))
   app.use('/v1', walletRoutes(context))
+  app.use('/v1', depositsRoutes(context))
+  app.use('/v1', withdrawalsRoutes(context))
+  app.use('/v1', withdrawalAddressesRoutes(context))
   app.use('/v1', jobsRoutes(context))
   app.use('/v1', bidsRoutes(context))
   app.use('/v1', assignmentsRoutes(context))

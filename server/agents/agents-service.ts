@@ -6,6 +6,7 @@ import { recoverPersonalSignAddress } from '../auth/signatures'
 import { withTransaction, type Queryable } from '../db/pool'
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
 import { defaultToken } from '../ledger/tokens'
+import { claimWalletFunds } from '../wallet/deposits-service'
 import { generateManagedWallet, saveManagedWallet } from '../wallet/managed-wallets'
 import {
   consumeChallenge,
@@ -153,6 +154,8 @@ export async function registerAgent(
         tags: body.tags ?? [],
       })
       if (managed) await saveManagedWallet(client, id, managed)
+      // Deposits made on-chain for this wallet before it had an agent are credited now.
+      await claimWalletFunds(client, id, walletAddress)
       return { id, apiKey, handle, walletAddress, isManagedWallet: managed !== null, createdAt }
     })
   } catch (error) {

@@ -4,6 +4,9 @@ import { healthResponse } from '../../protocol/health'
 import { registerAgentsOpenApi } from '../agents/agents-routes'
 import { registerAuthOpenApi } from '../auth/auth-routes'
 import { registerWalletOpenApi } from '../wallet/wallet-routes'
+import { registerDepositsOpenApi } from '../wallet/deposits-routes'
+import { registerWithdrawalsOpenApi } from '../wallet/withdrawals-routes'
+import { registerWithdrawalAddressesOpenApi } from '../wallet/withdrawal-addresses-routes'
 import { registerJobsOpenApi } from '../jobs/jobs-routes'
 import { registerBidsOpenApi } from '../bids/bids-routes'
 import { registerAssignmentsOpenApi } from '../assignments/assignments-routes'
@@ -38,6 +41,9 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
   registerAgentsOpenApi(registry)
   registerAuthOpenApi(registry)
   registerWalletOpenApi(registry)
+  registerDepositsOpenApi(registry)
+  registerWithdrawalsOpenApi(registry)
+  registerWithdrawalAddressesOpenApi(registry)
   registerJobsOpenApi(registry)
   registerBidsOpenApi(registry)
   registerAssignmentsOpenApi(registry)

@@ -1,16 +1,15 @@
 import { Gauge, type Registry } from 'prom-client'
-import { decodeAbiParameters, erc20Abi } from 'viem'
-import { OpKind, opDataAbi } from '../../protocol/typed-data'
+import { erc20Abi } from 'viem'
 import type { ReconciliationResponse } from '../../protocol/platform'
 import { formatAmount } from '../../protocol/amounts'
 import type { AppContext } from '../app-context'
-import { listUnsettledOps } from '../chain/settler/chain-ops-queries'
 import { vaultLiabilities } from '../ledger/ledger-service'
+import { selectInFlightWithdrawalTotals } from '../wallet/withdrawals-queries'
 
 /**
  * The design's invariant, per token: the vault's token balance on-chain equals what the ledger
  * says the vault owes (agents' available + escrow, platform fees) plus what has left the ledger
- * but not yet the chain (fast withdrawals queued for the settler). A deposit the indexer has not
+ * but not yet the chain (fast withdrawals debited and not yet confirmed or refunded). A deposit the indexer has not
  * reached yet shows as a passing positive difference; anything else is a bug or a loss.
  */
 export async function reconcile(
@@ -20,7 +19,7 @@ export async function reconcile(
   const { client, deployment } = context.chain
   const vault = deployment.contracts.ClearhouseVault!
   const blockNumber = await client.getBlockNumber({ cacheTime: 0 })
-  const inFlight = await unsettledWithdrawals(context)
+  const inFlight = await selectInFlightWithdrawalTotals(context.pool, deployment.chainId)
   const tokens = await Promise.all(
     context.tokens.map(async (token) => {
       const address = token.address.toLowerCase() as `0x${string}`
@@ -49,20 +48,6 @@ export async function reconcile(
     }),
   )
   return { checked_at: new Date().toISOString(), block_number: Number(blockNumber), tokens }
-}
-
-/** Per token, the amounts of fast withdrawals the ledger has paid out but the settler has not settled yet. */
-async function unsettledWithdrawals(
-  context: Pick<AppContext, 'pool' | 'chain'>,
-): Promise<Map<string, bigint>> {
-  const totals = new Map<string, bigint>()
-  const ops = await listUnsettledOps(context.pool, context.chain!.deployment.chainId, OpKind.Withdrawal)
-  for (const op of ops) {
-    const [withdrawal] = decodeAbiParameters(opDataAbi[OpKind.Withdrawal], op.data)
-    const token = withdrawal.token.toLowerCase()
-    totals.set(token, (totals.get(token) ?? 0n) + withdrawal.amount)
-  }
-  return totals
 }
 
 /** The `clearhouse_reconciliation_difference` gauge (base units, per token), created once per registry. */

@@ -84,7 +84,8 @@ export function registerWalletOpenApi(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/v1/wallet/balance',
-    summary: 'Available, escrowed and pending balance per allowlisted token',
+    summary:
+      'Available, escrowed, pending, withdrawing, debt and on-chain (vault) balance per allowlisted token',
     security,
     responses: { 200: json(balanceResponse, 'Balances'), 401: json(errorResponse, 'Not authenticated') },
   })
@@ -114,7 +115,8 @@ export function registerWalletOpenApi(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post',
     path: '/v1/dev/faucet',
-    summary: 'Dev chain only: credit test tokens to the caller (404 elsewhere)',
+    summary:
+      'Dev chain only: mint and deposit test tokens for the caller on-chain, credited by the indexer (404 elsewhere)',
     security,
     request: {
       headers: idempotencyHeader,
@@ -125,7 +127,7 @@ export function registerWalletOpenApi(registry: OpenAPIRegistry): void {
       400: json(errorResponse, 'Malformed'),
       401: json(errorResponse, 'Not authenticated'),
       404: json(errorResponse, 'Not a dev chain'),
-      409: json(errorResponse, 'Idempotency-Key conflict'),
+      409: json(errorResponse, 'Idempotency-Key conflict, or faucet_unavailable (no coordinator key)'),
     },
   })
 }

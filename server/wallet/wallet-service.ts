@@ -1,58 +1,81 @@
 import { randomUUID } from 'node:crypto'
-import { AmountPrecisionError, formatAmount, parseAmount } from '../../protocol/amounts'
+import { createWalletClient, custom, erc20Abi, parseAbi } from 'viem'
+import { clearhouseVaultAbi } from '../../protocol/vault-abi'
+import { formatAmount } from '../../protocol/amounts'
 import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
 import { withTransaction } from '../db/pool'
-import { ValidationError } from '../errors'
+import { ConflictError, ValidationError } from '../errors'
 import type { AuthenticatedAgent } from '../http/auth'
 import { selectAgentEntries } from '../ledger/ledger-queries'
-import { creditDeposit, getBalances } from '../ledger/ledger-service'
+import { creditDeposit, getBalances, getDebt } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
+import { selectDepositByTransaction, selectPendingDepositTotals } from './deposits-queries'
+import { parseTokenAmount } from './token-amounts'
+import { selectWithdrawingTotals } from './withdrawals-queries'
+import { reconcileWithdrawals } from './withdrawals-service'
 
 /** Most one faucet call credits, in token units: enough for any test, not a way to overflow. */
 export const FAUCET_MAX_UNITS = 1_000_000n
 
-/** Parses a decimal amount for `token`, or throws 400 naming `field`. */
-export function parseTokenAmount(value: string, token: TokenInfo, field: string): bigint {
-  try {
-    return parseAmount(value, token.decimals)
-  } catch (error) {
-    if (error instanceof AmountPrecisionError) {
-      throw new ValidationError(
-        'validation_failed',
-        `body ${field}: ${token.symbol} has ${token.decimals} decimals`,
-        {
-          details: {
-            where: 'body',
-            fields: [{ field, message: `at most ${token.decimals} decimal places` }],
-          },
-        },
-      )
-    }
-    throw error
-  }
-}
-
-/** Available, escrowed and pending balances of every allowlisted token. */
+/**
+ * Per allowlisted token: available, escrowed, deposits pending confirmation, fast withdrawals in
+ * flight, debt, and the wallet's balance inside the vault contract (null without a chain).
+ */
 export async function getWalletBalance(
   context: AppContext,
   agent: AuthenticatedAgent,
 ): Promise<BalanceResponse> {
+  // A withdrawal whose op failed is refunded before its agent reads a balance.
+  await reconcileWithdrawals(context.pool, { agentId: agent.id })
+  const [pending, withdrawing] = await Promise.all([
+    selectPendingDepositTotals(context.pool, agent.id),
+    selectWithdrawingTotals(context.pool, agent.id),
+  ])
   const balances = await Promise.all(
     listTokens(context).map(async (token) => {
-      const { available, escrow } = await getBalances(context.pool, agent.id, token.address)
+      const [{ available, escrow }, debt, onChain] = await Promise.all([
+        getBalances(context.pool, agent.id, token.address),
+        getDebt(context.pool, agent.id, token.address),
+        vaultBalance(context, agent.walletAddress, token.address),
+      ])
       return {
         token: token.symbol,
         token_address: token.address,
         decimals: token.decimals,
         available: formatAmount(available, token.decimals),
         escrowed: formatAmount(escrow, token.decimals),
-        // Deposits are credited once the indexer confirms them; nothing is pending before it exists.
-        pending: '0',
+        // Only what the indexer recorded before confirmation counts; with the embedded chain's
+        // zero confirmations a deposit goes straight to available.
+        pending: formatAmount(pending.get(token.address) ?? 0n, token.decimals),
+        withdrawing: formatAmount(withdrawing.get(token.address) ?? 0n, token.decimals),
+        debt: formatAmount(debt, token.decimals),
+        on_chain: onChain === null ? null : formatAmount(onChain, token.decimals),
       }
     }),
   )
   return { agent_id: agent.id, wallet_address: agent.walletAddress, balances }
+}
+
+/** `balanceOf(account, token)` on the vault; null without a chain or when the RPC fails (logged). */
+async function vaultBalance(
+  context: Pick<AppContext, 'chain' | 'logger'>,
+  account: `0x${string}`,
+  token: `0x${string}`,
+): Promise<bigint | null> {
+  const vault = context.chain?.deployment.contracts.ClearhouseVault
+  if (!context.chain || !vault) return null
+  try {
+    return await context.chain.client.readContract({
+      address: vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'balanceOf',
+      args: [account, token],
+    })
+  } catch (error) {
+    context.logger.warn({ err: error, account, token }, 'could not read the vault balance')
+    return null
+  }
 }
 
 /** The caller's ledger entries, newest first; `cursor` is the last entry id of the previous page. */
@@ -96,7 +119,10 @@ export async function listWalletTransactions(
   }
 }
 
-/** Dev chain only: credits `amount` of `token` to the caller as if deposited. */
+/**
+ * Dev chain only: credits `amount` of `token` to the caller, on-chain through the vault when there
+ * is a chain (see `faucetOnChain`), else straight into the ledger (unit tests without a chain).
+ */
 export async function faucet(
   context: AppContext,
   agent: AuthenticatedAgent,
@@ -116,6 +142,7 @@ export async function faucet(
       },
     )
   }
+  if (context.chain) return faucetOnChain(context, agent, token, amount)
   const { transactionId, balances } = await withTransaction(context.pool, async (client) => {
     const transactionId = await creditDeposit(client, {
       agentId: agent.id,
@@ -132,5 +159,120 @@ export async function faucet(
     amount: formatAmount(amount, token.decimals),
     available: formatAmount(balances.available, token.decimals),
     escrowed: formatAmount(balances.escrow, token.decimals),
+    status: 'success',
+    tx_hash: null,
+    deposit_id: null,
+  }
+}
+
+/** How long the on-chain faucet waits for the indexer to credit its deposit before answering `processing`. */
+export const FAUCET_CREDIT_WAIT_MS = 5_000
+
+const mockTokenAbi = parseAbi(['function mint(address to, uint256 amount)'])
+let faucetSends: Promise<unknown> = Promise.resolve()
+
+/**
+ * The dev faucet with a chain: mints the token (MockUSDC's open mint) to the coordinator's dev
+ * account and deposits it into the vault for the agent's wallet, so the indexer credits it like
+ * any deposit and reconciliation stays exact. A ledger-only credit here would be money the vault
+ * does not hold. Sends are serialised in this process, since they share the coordinator's nonces.
+ */
+async function faucetOnChain(
+  context: AppContext,
+  agent: AuthenticatedAgent,
+  token: TokenInfo,
+  amount: bigint,
+): Promise<FaucetResponse> {
+  const chain = context.chain!
+  const vault = chain.deployment.contracts.ClearhouseVault
+  const account = context.coordinatorAccount
+  if (!vault || !account) {
+    throw new ConflictError(
+      'faucet_unavailable',
+      'the dev faucet deposits on-chain with the coordinator key, and this coordinator has none',
+    )
+  }
+  const client = chain.client
+  const wallet = createWalletClient({ account, transport: custom({ request: client.request }) })
+  const send = async (request: Parameters<typeof wallet.writeContract>[0]): Promise<`0x${string}`> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const hash = await wallet.writeContract(request)
+        const receipt = await client.waitForTransactionReceipt({ hash })
+        if (receipt.status !== 'success') throw new Error(`faucet transaction ${hash} reverted`)
+        return hash
+      } catch (error) {
+        // The settler signs with the same key; a nonce it took first is worth another try.
+        if (attempt >= 5 || !/nonce/i.test(String((error as Error).message))) throw error
+      }
+    }
+  }
+  const run = faucetSends.then(async () => {
+    await send({
+      address: token.address,
+      abi: mockTokenAbi,
+      functionName: 'mint',
+      args: [account.address, amount],
+      chain: null,
+      account,
+    })
+    await send({
+      address: token.address,
+      abi: erc20Abi,
+      functionName: 'approve',
+      args: [vault, amount],
+      chain: null,
+      account,
+    })
+    return send({
+      address: vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'depositFor',
+      args: [token.address, amount, agent.walletAddress],
+      chain: null,
+      account,
+    })
+  })
+  faucetSends = run.catch(() => undefined)
+  let txHash: `0x${string}`
+  try {
+    txHash = await run
+  } catch (error) {
+    throw new ConflictError(
+      'faucet_unavailable',
+      `the on-chain faucet deposit failed: ${(error as Error).message.split('\n')[0]}`,
+      {
+        cause: error,
+      },
+    )
+  }
+
+  const waitUntil = Date.now() + FAUCET_CREDIT_WAIT_MS
+  let deposit = await selectDepositByTransaction(
+    context.pool,
+    chain.deployment.chainId,
+    txHash,
+    agent.walletAddress,
+  )
+  while (deposit?.status !== 'success' && Date.now() < waitUntil) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    deposit = await selectDepositByTransaction(
+      context.pool,
+      chain.deployment.chainId,
+      txHash,
+      agent.walletAddress,
+    )
+  }
+  const balances = await getBalances(context.pool, agent.id, token.address)
+  return {
+    transaction_id: deposit?.status === 'success' ? deposit.creditTransactionId : null,
+    token: token.symbol,
+    token_address: token.address,
+    amount: formatAmount(amount, token.decimals),
+    available: formatAmount(balances.available, token.decimals),
+    escrowed: formatAmount(balances.escrow, token.decimals),
+    status: deposit?.status === 'success' ? 'success' : 'processing',
+    tx_hash: txHash,
+    deposit_id: deposit?.id ?? null,
   }
 }

@@ -5,6 +5,7 @@ import { VaultIndexer } from '../chain/indexer/vault-indexer'
 import { Settler } from '../chain/settler/settler'
 import type { Config } from '../config'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
+import { reconcileWithdrawals } from '../wallet/withdrawals-service'
 import { runPeriodically, type PeriodicTask } from './periodic'
 
 export interface RunningWorkers {
@@ -72,6 +73,12 @@ export function startWorkers(
     const activeSettler = settler
     tasks.push(runPeriodically('settler', config.SETTLER_POLL_MS, logger, () => activeSettler.drain(20)))
   }
+  // Fast withdrawals whose op failed are refunded here even if their agent never reads them.
+  tasks.push(
+    runPeriodically('withdrawal-refunds', config.SETTLER_POLL_MS, logger, () =>
+      reconcileWithdrawals(context.pool),
+    ),
+  )
   tasks.push(
     runPeriodically('reconciliation', config.RECONCILE_INTERVAL_MS, logger, () =>
       reconcileAndReport(context),

@@ -194,17 +194,3 @@ export async function dissolveBatch(
     [chainId, batchNumber.toString()],
   )
 }
-
-/** Ops of `kind` queued or batched but not yet confirmed on-chain. */
-export async function listUnsettledOps(
-  db: Queryable,
-  chainId: number,
-  kind: OpKind,
-): Promise<Array<{ id: string; data: `0x${string}` }>> {
-  const { rows } = await db.query(
-    `SELECT o.id, o.data FROM chain_ops AS o
-      WHERE o.chain_id = $1 AND o.kind = $2 AND o.status IN ('pending', 'batched') ORDER BY o.id`,
-    [chainId, kind],
-  )
-  return rows.map((row) => ({ id: String(row.id), data: row.data }))
-}

@@ -1,6 +1,6 @@
 import type { Express } from 'express'
 import request from 'supertest'
-import type { PrivateKeyAccount } from 'viem/accounts'
+import type { LocalAccount } from 'viem/accounts'
 
 /** What `registerAgent` returns: the key shown once and the caller's own profile (`GET /v1/agents/me`). */
 export interface RegisteredTestAgent {
@@ -36,7 +36,7 @@ export async function registerAgent(
     capabilities?: Record<string, unknown>
     tags?: string[]
     verifiableClaim?: Record<string, unknown>
-    account?: PrivateKeyAccount
+    account?: LocalAccount
   } = {},
 ): Promise<RegisteredTestAgent> {
   const body: Record<string, unknown> = { handle: options.handle ?? uniqueHandle() }

@@ -52,6 +52,9 @@ describe('wallet routes', () => {
           available: '60.25',
           escrowed: '40',
           pending: '0',
+          withdrawing: '0',
+          debt: '0',
+          on_chain: null,
         },
         {
           token: 'EURC',
@@ -60,6 +63,9 @@ describe('wallet routes', () => {
           available: '0',
           escrowed: '0',
           pending: '0',
+          withdrawing: '0',
+          debt: '0',
+          on_chain: null,
         },
       ])
     })

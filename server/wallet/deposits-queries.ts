@@ -1,0 +1,228 @@
+import type { DepositStatus } from '../../protocol/wallet'
+import type { Queryable } from '../db/pool'
+
+export interface DepositRow {
+  id: string
+  chainId: number
+  txHash: `0x${string}`
+  logIndex: number
+  blockNumber: bigint
+  account: `0x${string}`
+  token: `0x${string}`
+  fromAddress: `0x${string}`
+  amount: bigint
+  status: DepositStatus
+  agentId: string | null
+  creditTransactionId: string | null
+  failureReason: string | null
+  reorgCount: number
+  createdAt: Date
+  creditedAt: Date | null
+  updatedAt: Date
+}
+
+const COLUMNS = `d.id, d.chain_id, d.tx_hash, d.log_index, d.block_number, d.account, d.token, d.from_address,
+  d.amount::text AS amount, d.status, d.agent_id, d.credit_transaction_id, d.failure_reason, d.reorg_count,
+  d.created_at, d.credited_at, d.updated_at`
+
+function toDeposit(row: Record<string, unknown>): DepositRow {
+  return {
+    id: row.id as string,
+    chainId: Number(row.chain_id),
+    txHash: row.tx_hash as `0x${string}`,
+    logIndex: row.log_index as number,
+    blockNumber: BigInt(row.block_number as string),
+    account: row.account as `0x${string}`,
+    token: row.token as `0x${string}`,
+    fromAddress: row.from_address as `0x${string}`,
+    amount: BigInt(row.amount as string),
+    status: row.status as DepositStatus,
+    agentId: (row.agent_id as string | null) ?? null,
+    creditTransactionId: (row.credit_transaction_id as string | null) ?? null,
+    failureReason: (row.failure_reason as string | null) ?? null,
+    reorgCount: row.reorg_count as number,
+    createdAt: row.created_at as Date,
+    creditedAt: (row.credited_at as Date | null) ?? null,
+    updatedAt: row.updated_at as Date,
+  }
+}
+
+/** The deposit of one log, locked. */
+export async function lockDepositByLog(
+  db: Queryable,
+  chainId: number,
+  txHash: string,
+  logIndex: number,
+): Promise<DepositRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM deposits AS d
+     WHERE d.chain_id = $1 AND d.tx_hash = $2 AND d.log_index = $3 FOR UPDATE`,
+    [chainId, txHash, logIndex],
+  )
+  return rows[0] ? toDeposit(rows[0]) : null
+}
+
+export async function insertDeposit(
+  db: Queryable,
+  deposit: Pick<
+    DepositRow,
+    | 'id'
+    | 'chainId'
+    | 'txHash'
+    | 'logIndex'
+    | 'blockNumber'
+    | 'account'
+    | 'token'
+    | 'fromAddress'
+    | 'amount'
+    | 'status'
+    | 'agentId'
+    | 'creditTransactionId'
+  >,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO deposits (id, chain_id, tx_hash, log_index, block_number, account, token, from_address, amount,
+       status, agent_id, credit_transaction_id, credited_at)
+     VALUES ($1, $2, $3, $4, $5::bigint, $6, $7, $8, $9::numeric, $10, $11, $12,
+       CASE WHEN $10 = 'success' THEN now() END)`,
+    [
+      deposit.id,
+      deposit.chainId,
+      deposit.txHash,
+      deposit.logIndex,
+      deposit.blockNumber.toString(),
+      deposit.account,
+      deposit.token,
+      deposit.fromAddress,
+      deposit.amount.toString(),
+      deposit.status,
+      deposit.agentId,
+      deposit.creditTransactionId,
+    ],
+  )
+}
+
+/** A log seen again on the canonical chain after a reorg had dropped it (or a pending one confirmed). */
+export async function reviveDeposit(
+  db: Queryable,
+  id: string,
+  update: {
+    blockNumber: bigint
+    status: DepositStatus
+    agentId: string | null
+    creditTransactionId: string | null
+  },
+): Promise<void> {
+  await db.query(
+    `UPDATE deposits AS d SET block_number = $2::bigint, status = $3, agent_id = $4, credit_transaction_id = $5,
+       failure_reason = NULL, credited_at = CASE WHEN $3 = 'success' THEN now() END, updated_at = now()
+     WHERE d.id = $1`,
+    [id, update.blockNumber.toString(), update.status, update.agentId, update.creditTransactionId],
+  )
+}
+
+/** Credited to `agentId` (a claim at registration). */
+export async function markDepositCredited(
+  db: Queryable,
+  id: string,
+  agentId: string,
+  creditTransactionId: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE deposits AS d SET status = 'success', agent_id = $2, credit_transaction_id = $3, credited_at = now(),
+       updated_at = now()
+     WHERE d.id = $1`,
+    [id, agentId, creditTransactionId],
+  )
+}
+
+/** Un-credited because a reorg dropped its block; a later re-inclusion revives it. */
+export async function markDepositReorged(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE deposits AS d SET status = 'failed', failure_reason = 'reorganised out of the chain',
+       credit_transaction_id = NULL, credited_at = NULL, reorg_count = d.reorg_count + 1, updated_at = now()
+     WHERE d.id = $1`,
+    [id],
+  )
+}
+
+/** Deposits to `account` that wait for an agent to hold it, in chain order, locked. */
+export async function lockUnclaimedDeposits(db: Queryable, account: string): Promise<DepositRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM deposits AS d
+     WHERE d.account = $1 AND d.status = 'processing' AND d.agent_id IS NULL
+     ORDER BY d.block_number, d.log_index FOR UPDATE`,
+    [account],
+  )
+  return rows.map(toDeposit)
+}
+
+export async function selectAgentDeposit(
+  db: Queryable,
+  agentId: string,
+  depositId: string,
+): Promise<DepositRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM deposits AS d WHERE d.id = $1 AND d.agent_id = $2`,
+    [depositId, agentId],
+  )
+  return rows[0] ? toDeposit(rows[0]) : null
+}
+
+/** The agent's deposits, newest first. */
+export async function selectAgentDeposits(
+  db: Queryable,
+  agentId: string,
+  options: { status?: DepositStatus; token?: string; limit: number; offset: number },
+): Promise<DepositRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM deposits AS d
+     WHERE d.agent_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.token = $3)
+     ORDER BY d.created_at DESC, d.id DESC
+     LIMIT $4 OFFSET $5`,
+    [agentId, options.status ?? null, options.token ?? null, options.limit, options.offset],
+  )
+  return rows.map(toDeposit)
+}
+
+/** Per token, the agent's deposits seen but not yet confirmed. */
+export async function selectPendingDepositTotals(
+  db: Queryable,
+  agentId: string,
+): Promise<Map<string, bigint>> {
+  const { rows } = await db.query(
+    `SELECT d.token, sum(d.amount)::text AS total FROM deposits AS d
+     WHERE d.agent_id = $1 AND d.status = 'pending_deposit' GROUP BY d.token`,
+    [agentId],
+  )
+  return new Map(rows.map((row) => [row.token as string, BigInt(row.total)]))
+}
+
+/** The deposit made by transaction `txHash` for `account`, if the indexer has recorded it. */
+export async function selectDepositByTransaction(
+  db: Queryable,
+  chainId: number,
+  txHash: string,
+  account: string,
+): Promise<DepositRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM deposits AS d WHERE d.chain_id = $1 AND d.tx_hash = $2 AND d.account = $3
+     ORDER BY d.log_index LIMIT 1`,
+    [chainId, txHash, account],
+  )
+  return rows[0] ? toDeposit(rows[0]) : null
+}
+
+/** The agent holding `wallet` (lowercase), or null: read here so the agents module need not import this one. */
+export async function selectAgentIdByWallet(db: Queryable, wallet: string): Promise<string | null> {
+  const { rows } = await db.query('SELECT a.id FROM agents AS a WHERE a.wallet_address = $1', [wallet])
+  return (rows[0]?.id as string | undefined) ?? null
+}
+
+/**
+ * Serialises everything that decides who a vault account's money belongs to (the indexer crediting
+ * a deposit, registration claiming it) for one wallet, until the transaction ends.
+ */
+export async function lockWallet(db: Queryable, wallet: string): Promise<void> {
+  await db.query("SELECT pg_advisory_xact_lock(hashtext('clearhouse-wallet:' || $1))", [wallet])
+}

@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto'
+import { getAddress } from 'viem'
+import { formatAmount } from '../../protocol/amounts'
+import type { Deposit, DepositAddressResponse, DepositsPage, ListDepositsQuery } from '../../protocol/wallet'
+import type { AppContext } from '../app-context'
+import type { IndexedEvent } from '../chain/indexer/indexed-event'
+import type { Queryable } from '../db/pool'
+import { ConflictError, NotFoundError } from '../errors'
+import type { AuthenticatedAgent } from '../http/auth'
+import {
+  claimChainWithdrawal,
+  creditDeposit,
+  holdUnclaimedDeposit,
+  reverseDeposit,
+} from '../ledger/ledger-service'
+import { listTokens, resolveToken, tokenByAddress } from '../ledger/tokens'
+import {
+  insertDeposit,
+  lockDepositByLog,
+  lockUnclaimedDeposits,
+  lockWallet,
+  markDepositCredited,
+  markDepositReorged,
+  reviveDeposit,
+  selectAgentDeposit,
+  selectAgentDeposits,
+  selectAgentIdByWallet,
+  type DepositRow,
+} from './deposits-queries'
+import { assignWithdrawalAgent, lockUnclaimedWithdrawals } from './withdrawals-queries'
+
+/** The vault log a movement came from, as a ledger reference; a re-inclusion after `round` reorgs gets its own. */
+export function chainReference(
+  prefix: string,
+  event: Pick<IndexedEvent, 'chainId' | 'txHash' | 'logIndex'>,
+  round: number,
+): string {
+  const base = `${prefix}:${event.chainId}:${event.txHash.toLowerCase()}:${event.logIndex}`
+  return round === 0 ? base : `${base}:r${round}`
+}
+
+/** `Deposited(account, token, from, amount)` args, addresses lowercase. */
+function depositedArgs(event: IndexedEvent) {
+  const args = event.args as { account: string; token: string; from: string; amount: string }
+  return {
+    account: args.account.toLowerCase() as `0x${string}`,
+    token: args.token.toLowerCase() as `0x${string}`,
+    from: args.from.toLowerCase() as `0x${string}`,
+    amount: BigInt(args.amount),
+  }
+}
+
+/**
+ * A confirmed `Deposited` log (inside the indexer's transaction): credits the agent holding the
+ * account, or holds the money on the platform's unclaimed account until one registers the wallet.
+ * Either way the vault account moves by exactly what the chain moved.
+ */
+export async function applyDeposited(db: Queryable, event: IndexedEvent): Promise<void> {
+  const { account, token, from, amount } = depositedArgs(event)
+  if (amount === 0n) return
+  const txHash = event.txHash.toLowerCase() as `0x${string}`
+  await lockWallet(db, account)
+  const existing = await lockDepositByLog(db, event.chainId, txHash, event.logIndex)
+  if (existing && (existing.status === 'success' || existing.status === 'processing')) return
+  const round = existing?.reorgCount ?? 0
+  const agentId = await selectAgentIdByWallet(db, account)
+  const creditTransactionId = agentId
+    ? await creditDeposit(db, { agentId, token, amount, reference: chainReference('deposit', event, round) })
+    : null
+  if (!agentId) {
+    await holdUnclaimedDeposit(db, {
+      token,
+      amount,
+      reference: chainReference('deposit-unclaimed', event, round),
+    })
+  }
+  const status = agentId ? 'success' : 'processing'
+  if (existing) {
+    await reviveDeposit(db, existing.id, {
+      blockNumber: event.blockNumber,
+      status,
+      agentId,
+      creditTransactionId,
+    })
+    return
+  }
+  await insertDeposit(db, {
+    id: randomUUID(),
+    chainId: event.chainId,
+    txHash,
+    logIndex: event.logIndex,
+    blockNumber: event.blockNumber,
+    account,
+    token,
+    fromAddress: from,
+    amount,
+    status,
+    agentId,
+    creditTransactionId,
+  })
+}
+
+/**
+ * Undoes `applyDeposited` when a reorg drops the log: the same amount goes back to the vault
+ * account, from the agent (what it already spent becomes its debt) or from unclaimed. The row
+ * stays, marked failed, so the agent sees what happened and a re-inclusion can revive it.
+ */
+export async function undoDeposited(db: Queryable, event: IndexedEvent): Promise<void> {
+  const { account, token, amount } = depositedArgs(event)
+  if (amount === 0n) return
+  await lockWallet(db, account)
+  const row = await lockDepositByLog(db, event.chainId, event.txHash.toLowerCase(), event.logIndex)
+  if (!row || (row.status !== 'success' && row.status !== 'processing')) return
+  await reverseDeposit(db, {
+    agentId: row.status === 'success' ? row.agentId : null,
+    token,
+    amount,
+    reference: chainReference('deposit-reversal', event, row.reorgCount),
+  })
+  await markDepositReorged(db, row.id)
+}
+
+/**
+ * Moves what the chain did for `wallet` before any agent held it (deposits held as unclaimed, and
+ * slow-path exits booked against them) onto the agent that now registers it, in chain order, so
+ * the agent never gets more than the vault holds for it. Call it inside the registration transaction.
+ */
+export async function claimWalletFunds(db: Queryable, agentId: string, wallet: string): Promise<void> {
+  const account = wallet.toLowerCase()
+  await lockWallet(db, account)
+  const deposits = await lockUnclaimedDeposits(db, account)
+  const exits = await lockUnclaimedWithdrawals(db, account)
+  if (deposits.length === 0 && exits.length === 0) return
+  const steps = [
+    ...deposits.map((deposit) => ({ at: [deposit.blockNumber, deposit.logIndex] as const, deposit })),
+    ...exits.map((exit) => ({ at: [exit.eventBlockNumber!, exit.eventLogIndex!] as const, exit })),
+  ].sort((a, b) => (a.at[0] === b.at[0] ? a.at[1] - b.at[1] : a.at[0] < b.at[0] ? -1 : 1))
+  for (const step of steps) {
+    if ('deposit' in step) {
+      const { deposit } = step
+      const transactionId = await creditDeposit(db, {
+        agentId,
+        token: deposit.token,
+        amount: deposit.amount,
+        from: 'unclaimed',
+        reference: chainReference('deposit', deposit, deposit.reorgCount),
+      })
+      await markDepositCredited(db, deposit.id, agentId, transactionId)
+    } else {
+      const { exit } = step
+      await claimChainWithdrawal(db, {
+        agentId,
+        token: exit.token,
+        amount: exit.amount,
+        reference: chainReference(
+          'chain-withdrawal-claim',
+          { chainId: exit.chainId, txHash: exit.eventTxHash!, logIndex: exit.eventLogIndex! },
+          exit.reorgCount,
+        ),
+      })
+      await assignWithdrawalAgent(db, exit.id, agentId)
+    }
+  }
+}
+
+function toDeposit(context: Pick<AppContext, 'tokens'>, row: DepositRow): Deposit {
+  const token = tokenByAddress(context, row.token)
+  return {
+    deposit_id: row.id,
+    status: row.status,
+    chain_id: row.chainId,
+    tx_hash: row.txHash,
+    log_index: row.logIndex,
+    block_number: Number(row.blockNumber),
+    token: token?.symbol ?? row.token,
+    token_address: row.token,
+    amount: formatAmount(row.amount, token?.decimals ?? 0),
+    from: getAddress(row.fromAddress),
+    account: getAddress(row.account),
+    credit_transaction_id: row.creditTransactionId,
+    failure_reason: row.failureReason,
+    created_at: row.createdAt.toISOString(),
+    credited_at: row.creditedAt?.toISOString() ?? null,
+    updated_at: row.updatedAt.toISOString(),
+  }
+}
+
+/** The caller's deposits, newest first. */
+export async function listDeposits(
+  context: AppContext,
+  agent: AuthenticatedAgent,
+  query: ListDepositsQuery,
+): Promise<DepositsPage> {
+  const token = query.token === undefined ? undefined : resolveToken(context, query.token)
+  const limit = query.limit ?? 50
+  const rows = await selectAgentDeposits(context.pool, agent.id, {
+    status: query.status,
+    token: token?.address,
+    limit: limit + 1,
+    offset: query.offset,
+  })
+  return { data: rows.slice(0, limit).map((row) => toDeposit(context, row)), has_more: rows.length > limit }
+}
+
+/** One of the caller's deposits; another agent's is a 404 like a missing one. */
+export async function getDeposit(
+  context: AppContext,
+  agent: AuthenticatedAgent,
+  depositId: string,
+): Promise<Deposit> {
+  const row = await selectAgentDeposit(context.pool, agent.id, depositId)
+  if (!row) throw new NotFoundError('not_found', `deposit ${depositId} not found`)
+  return toDeposit(context, row)
+}
+
+/** The vault, the tokens and the ways to deposit so that the caller's wallet is credited. */
+export function getDepositAddress(context: AppContext, agent: AuthenticatedAgent): DepositAddressResponse {
+  const vault = context.chain?.deployment.contracts.ClearhouseVault
+  if (!context.chain || !vault) {
+    throw new ConflictError(
+      'chain_unavailable',
+      'this coordinator runs without a chain; deposits are not possible',
+    )
+  }
+  const account = getAddress(agent.walletAddress)
+  const vaultAddress = getAddress(vault)
+  return {
+    chain_id: context.chain.deployment.chainId,
+    vault_address: vaultAddress,
+    account,
+    tokens: listTokens(context).map((token) => ({
+      symbol: token.symbol,
+      address: getAddress(token.address),
+      decimals: token.decimals,
+    })),
+    methods: [
+      {
+        method: 'approve_and_deposit',
+        description: `From the wallet ${account} itself: approve the vault, then deposit; the sender is credited.`,
+        calls: [`token.approve(${vaultAddress}, amount)`, 'vault.deposit(token, amount)'],
+      },
+      {
+        method: 'deposit_for',
+        description: `From any wallet (an exchange, a treasury): approve the vault, then deposit for ${account}.`,
+        calls: [`token.approve(${vaultAddress}, amount)`, `vault.depositFor(token, amount, ${account})`],
+      },
+      {
+        method: 'deposit_with_permit',
+        description: `No approval transaction: ${account} signs an EIP-2612 permit for the vault and anyone submits it; ${account} is credited.`,
+        calls: [
+          `sign EIP-2612 Permit { owner: ${account}, spender: ${vaultAddress}, value: amount, nonce: token.nonces(owner), deadline }`,
+          `vault.depositWithPermit(token, ${account}, amount, deadline, v, r, s)`,
+        ],
+      },
+      {
+        method: 'deposit_with_authorization',
+        description: `${account} signs an EIP-3009 ReceiveWithAuthorization to the vault (USDC supports it) and anyone submits it; ${account} is credited.`,
+        calls: [
+          `sign EIP-3009 ReceiveWithAuthorization { from: ${account}, to: ${vaultAddress}, value: amount, validAfter, validBefore, nonce }`,
+          `vault.depositWithAuthorization(token, ${account}, amount, validAfter, validBefore, nonce, v, r, s)`,
+        ],
+      },
+    ],
+    credited_after:
+      'The indexer credits a deposit once its block has the configured confirmations (0 on the embedded dev chain); GET /v1/wallet/deposits shows it.',
+  }
+}

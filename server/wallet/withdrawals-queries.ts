@@ -1,0 +1,369 @@
+import type { Queryable } from '../db/pool'
+
+/** Stored status; the API adds `processing` for a pending withdrawal whose op is in a sent batch. */
+export type StoredWithdrawalStatus = 'awaiting_signature' | 'pending' | 'success' | 'failed'
+
+export interface WithdrawalRow {
+  id: string
+  path: 'fast' | 'slow'
+  agentId: string | null
+  chainId: number
+  account: `0x${string}`
+  token: `0x${string}`
+  amount: bigint
+  toAddress: `0x${string}`
+  withdrawalAddressId: string | null
+  nonce: bigint | null
+  deadline: bigint | null
+  ownerSignature: `0x${string}` | null
+  status: StoredWithdrawalStatus
+  debitTransactionId: string | null
+  refundTransactionId: string | null
+  eventTxHash: `0x${string}` | null
+  eventLogIndex: number | null
+  eventBlockNumber: bigint | null
+  reorgCount: number
+  failureReason: string | null
+  createdAt: Date
+  updatedAt: Date
+  completedAt: Date | null
+  /** Status of its chain op (`withdrawal:<id>`), when one was queued. */
+  opStatus: 'pending' | 'batched' | 'confirmed' | 'failed' | null
+  opFailureReason: string | null
+}
+
+const COLUMNS = `w.id, w.path, w.agent_id, w.chain_id, w.account, w.token, w.amount::text AS amount, w.to_address,
+  w.withdrawal_address_id, w.nonce::text AS nonce, w.deadline, w.owner_signature, w.status,
+  w.debit_transaction_id, w.refund_transaction_id, w.event_tx_hash, w.event_log_index, w.event_block_number, w.reorg_count,
+  w.failure_reason, w.created_at, w.updated_at, w.completed_at,
+  o.status AS op_status, o.failure_reason AS op_failure_reason`
+
+const FROM = `withdrawals AS w LEFT JOIN chain_ops AS o ON o.reference = 'withdrawal:' || w.id::text`
+
+function toWithdrawal(row: Record<string, unknown>): WithdrawalRow {
+  return {
+    id: row.id as string,
+    path: row.path as WithdrawalRow['path'],
+    agentId: (row.agent_id as string | null) ?? null,
+    chainId: Number(row.chain_id),
+    account: row.account as `0x${string}`,
+    token: row.token as `0x${string}`,
+    amount: BigInt(row.amount as string),
+    toAddress: row.to_address as `0x${string}`,
+    withdrawalAddressId: (row.withdrawal_address_id as string | null) ?? null,
+    nonce: row.nonce === null ? null : BigInt(row.nonce as string),
+    deadline: row.deadline === null ? null : BigInt(row.deadline as string),
+    ownerSignature: (row.owner_signature as `0x${string}` | null) ?? null,
+    status: row.status as StoredWithdrawalStatus,
+    debitTransactionId: (row.debit_transaction_id as string | null) ?? null,
+    refundTransactionId: (row.refund_transaction_id as string | null) ?? null,
+    eventTxHash: (row.event_tx_hash as `0x${string}` | null) ?? null,
+    eventLogIndex: (row.event_log_index as number | null) ?? null,
+    eventBlockNumber: row.event_block_number === null ? null : BigInt(row.event_block_number as string),
+    reorgCount: row.reorg_count as number,
+    failureReason: (row.failure_reason as string | null) ?? null,
+    createdAt: row.created_at as Date,
+    updatedAt: row.updated_at as Date,
+    completedAt: (row.completed_at as Date | null) ?? null,
+    opStatus: (row.op_status as WithdrawalRow['opStatus']) ?? null,
+    opFailureReason: (row.op_failure_reason as string | null) ?? null,
+  }
+}
+
+/** The chain op reference of a fast withdrawal. */
+export function withdrawalOpReference(withdrawalId: string): string {
+  return `withdrawal:${withdrawalId}`
+}
+
+export async function insertFastWithdrawal(
+  db: Queryable,
+  withdrawal: {
+    id: string
+    agentId: string
+    chainId: number
+    account: string
+    token: string
+    amount: bigint
+    toAddress: string
+    withdrawalAddressId: string | null
+    nonce: bigint
+    deadline: bigint
+    ownerSignature: string | null
+    status: 'awaiting_signature' | 'pending'
+    debitTransactionId: string | null
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO withdrawals (id, path, agent_id, chain_id, account, token, amount, to_address, withdrawal_address_id,
+       nonce, deadline, owner_signature, status, debit_transaction_id)
+     VALUES ($1, 'fast', $2, $3, $4, $5, $6::numeric, $7, $8, $9::numeric, $10::bigint, $11, $12, $13)`,
+    [
+      withdrawal.id,
+      withdrawal.agentId,
+      withdrawal.chainId,
+      withdrawal.account,
+      withdrawal.token,
+      withdrawal.amount.toString(),
+      withdrawal.toAddress,
+      withdrawal.withdrawalAddressId,
+      withdrawal.nonce.toString(),
+      withdrawal.deadline.toString(),
+      withdrawal.ownerSignature,
+      withdrawal.status,
+      withdrawal.debitTransactionId,
+    ],
+  )
+}
+
+export async function insertSlowWithdrawal(
+  db: Queryable,
+  withdrawal: {
+    id: string
+    agentId: string | null
+    chainId: number
+    account: string
+    token: string
+    amount: bigint
+    toAddress: string
+    debitTransactionId: string
+    eventTxHash: string
+    eventLogIndex: number
+    eventBlockNumber: bigint
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO withdrawals (id, path, agent_id, chain_id, account, token, amount, to_address, status,
+       debit_transaction_id, event_tx_hash, event_log_index, event_block_number, completed_at)
+     VALUES ($1, 'slow', $2, $3, $4, $5, $6::numeric, $7, 'success', $8, $9, $10, $11::bigint, now())`,
+    [
+      withdrawal.id,
+      withdrawal.agentId,
+      withdrawal.chainId,
+      withdrawal.account,
+      withdrawal.token,
+      withdrawal.amount.toString(),
+      withdrawal.toAddress,
+      withdrawal.debitTransactionId,
+      withdrawal.eventTxHash,
+      withdrawal.eventLogIndex,
+      withdrawal.eventBlockNumber.toString(),
+    ],
+  )
+}
+
+export async function lockWithdrawal(db: Queryable, id: string): Promise<WithdrawalRow | null> {
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${FROM} WHERE w.id = $1 FOR UPDATE OF w`, [id])
+  return rows[0] ? toWithdrawal(rows[0]) : null
+}
+
+export async function selectAgentWithdrawal(
+  db: Queryable,
+  agentId: string,
+  id: string,
+): Promise<WithdrawalRow | null> {
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${FROM} WHERE w.id = $1 AND w.agent_id = $2`, [
+    id,
+    agentId,
+  ])
+  return rows[0] ? toWithdrawal(rows[0]) : null
+}
+
+/** The withdrawal the `Withdrawn` log (tx, log index) settled, locked. */
+export async function lockWithdrawalByEvent(
+  db: Queryable,
+  chainId: number,
+  txHash: string,
+  logIndex: number,
+): Promise<WithdrawalRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM ${FROM}
+     WHERE w.chain_id = $1 AND w.event_tx_hash = $2 AND w.event_log_index = $3 FOR UPDATE OF w`,
+    [chainId, txHash, logIndex],
+  )
+  return rows[0] ? toWithdrawal(rows[0]) : null
+}
+
+/** Fast withdrawals queued and not yet seen on-chain that match a `Withdrawn` log, oldest first, locked. */
+export async function lockMatchingPendingWithdrawals(
+  db: Queryable,
+  match: { chainId: number; account: string; token: string; toAddress: string; amount: bigint },
+): Promise<WithdrawalRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM ${FROM}
+     WHERE w.chain_id = $1 AND w.account = $2 AND w.token = $3 AND w.to_address = $4 AND w.amount = $5::numeric
+       AND w.path = 'fast' AND w.status = 'pending'
+     ORDER BY w.created_at, w.id FOR UPDATE OF w`,
+    [match.chainId, match.account, match.token, match.toAddress, match.amount.toString()],
+  )
+  return rows.map(toWithdrawal)
+}
+
+export async function markWithdrawalSettled(
+  db: Queryable,
+  id: string,
+  event: { txHash: string; logIndex: number; blockNumber: bigint },
+): Promise<void> {
+  await db.query(
+    `UPDATE withdrawals AS w SET status = 'success', event_tx_hash = $2, event_log_index = $3,
+       event_block_number = $4::bigint, completed_at = now(), updated_at = now()
+     WHERE w.id = $1`,
+    [id, event.txHash, event.logIndex, event.blockNumber.toString()],
+  )
+}
+
+/** A fast withdrawal whose log a reorg dropped: back to pending until the log comes back. */
+export async function markWithdrawalUnsettled(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE withdrawals AS w SET status = 'pending', event_tx_hash = NULL, event_log_index = NULL,
+       event_block_number = NULL, completed_at = NULL, reorg_count = w.reorg_count + 1, updated_at = now()
+     WHERE w.id = $1`,
+    [id],
+  )
+}
+
+/** A slow withdrawal whose log a reorg dropped; it keeps the log's identity, so a re-inclusion revives it. */
+export async function markSlowWithdrawalReorged(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE withdrawals AS w SET status = 'failed', failure_reason = 'reorganised out of the chain',
+       completed_at = NULL, reorg_count = w.reorg_count + 1, updated_at = now()
+     WHERE w.id = $1`,
+    [id],
+  )
+}
+
+export async function reviveSlowWithdrawal(
+  db: Queryable,
+  id: string,
+  update: {
+    agentId: string | null
+    debitTransactionId: string
+    event: { txHash: string; logIndex: number; blockNumber: bigint }
+  },
+): Promise<void> {
+  await db.query(
+    `UPDATE withdrawals AS w SET status = 'success', failure_reason = NULL, agent_id = $2, debit_transaction_id = $3,
+       event_tx_hash = $4, event_log_index = $5, event_block_number = $6::bigint, completed_at = now(),
+       updated_at = now()
+     WHERE w.id = $1`,
+    [
+      id,
+      update.agentId,
+      update.debitTransactionId,
+      update.event.txHash,
+      update.event.logIndex,
+      update.event.blockNumber.toString(),
+    ],
+  )
+}
+
+export async function markWithdrawalSigned(
+  db: Queryable,
+  id: string,
+  signature: string,
+  debitTransactionId: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE withdrawals AS w SET status = 'pending', owner_signature = $2, debit_transaction_id = $3, updated_at = now()
+     WHERE w.id = $1`,
+    [id, signature, debitTransactionId],
+  )
+}
+
+export async function markWithdrawalFailed(
+  db: Queryable,
+  id: string,
+  reason: string,
+  refundTransactionId: string | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE withdrawals AS w SET status = 'failed', failure_reason = $2, refund_transaction_id = $3,
+       completed_at = now(), updated_at = now()
+     WHERE w.id = $1`,
+    [id, reason, refundTransactionId],
+  )
+}
+
+/** Slow withdrawals by `account` booked on the platform's unclaimed account, in chain order, locked. */
+export async function lockUnclaimedWithdrawals(db: Queryable, account: string): Promise<WithdrawalRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM ${FROM}
+     WHERE w.account = $1 AND w.agent_id IS NULL AND w.status = 'success'
+     ORDER BY w.event_block_number, w.event_log_index FOR UPDATE OF w`,
+    [account],
+  )
+  return rows.map(toWithdrawal)
+}
+
+export async function assignWithdrawalAgent(db: Queryable, id: string, agentId: string): Promise<void> {
+  await db.query('UPDATE withdrawals AS w SET agent_id = $2, updated_at = now() WHERE w.id = $1', [
+    id,
+    agentId,
+  ])
+}
+
+/**
+ * Ids of fast withdrawals that need a decision: debited but their op failed (refund), or never
+ * signed before their deadline (expire). `agentId` narrows to one agent.
+ */
+export async function selectStuckWithdrawalIds(
+  db: Queryable,
+  nowSeconds: bigint,
+  agentId: string | null,
+): Promise<string[]> {
+  const { rows } = await db.query(
+    `SELECT w.id FROM ${FROM}
+     WHERE ($2::uuid IS NULL OR w.agent_id = $2)
+       AND ((w.status = 'pending' AND o.status = 'failed')
+         OR (w.status = 'awaiting_signature' AND w.deadline < $1::bigint))
+     ORDER BY w.created_at`,
+    [nowSeconds.toString(), agentId],
+  )
+  return rows.map((row) => row.id as string)
+}
+
+/** The agent's withdrawals, newest first; `status` filters on the API status. */
+export async function selectAgentWithdrawals(
+  db: Queryable,
+  agentId: string,
+  options: { status?: string; token?: string; limit: number; offset: number },
+): Promise<WithdrawalRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM ${FROM}
+     WHERE w.agent_id = $1 AND ($2::text IS NULL OR w.token = $2)
+       AND ($3::text IS NULL OR (CASE
+             WHEN w.status = 'pending' AND o.status IN ('batched', 'confirmed') THEN 'processing'
+             ELSE w.status END) = $3)
+     ORDER BY w.created_at DESC, w.id DESC
+     LIMIT $4 OFFSET $5`,
+    [agentId, options.token ?? null, options.status ?? null, options.limit, options.offset],
+  )
+  return rows.map(toWithdrawal)
+}
+
+/** Per token, the agent's fast withdrawals debited and not yet seen on-chain. */
+export async function selectWithdrawingTotals(db: Queryable, agentId: string): Promise<Map<string, bigint>> {
+  const { rows } = await db.query(
+    `SELECT w.token, sum(w.amount)::text AS total FROM withdrawals AS w
+     WHERE w.agent_id = $1 AND w.status = 'pending' GROUP BY w.token`,
+    [agentId],
+  )
+  return new Map(rows.map((row) => [row.token as string, BigInt(row.total)]))
+}
+
+/**
+ * Per token, fast withdrawals the ledger has paid out that the vault has not: debited, not
+ * refunded, and their op not yet confirmed on-chain (an op that failed counts until its refund).
+ */
+export async function selectInFlightWithdrawalTotals(
+  db: Queryable,
+  chainId: number,
+): Promise<Map<string, bigint>> {
+  const { rows } = await db.query(
+    `SELECT w.token, sum(w.amount)::text AS total FROM ${FROM}
+     WHERE w.chain_id = $1 AND w.path = 'fast' AND w.status = 'pending'
+       AND o.status IS DISTINCT FROM 'confirmed'
+     GROUP BY w.token`,
+    [chainId],
+  )
+  return new Map(rows.map((row) => [row.token as string, BigInt(row.total)]))
+}

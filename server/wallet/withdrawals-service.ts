@@ -1,0 +1,603 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type pg from 'pg'
+import {
+  decodeAbiParameters,
+  decodeFunctionData,
+  encodeAbiParameters,
+  getAddress,
+  recoverTypedDataAddress,
+  type PublicClient,
+} from 'viem'
+import { formatAmount } from '../../protocol/amounts'
+import {
+  clearhouseDomain,
+  clearhouseTypes,
+  OpKind,
+  opDataAbi,
+  toCompactSignature,
+} from '../../protocol/typed-data'
+import { clearhouseVaultAbi } from '../../protocol/vault-abi'
+import type {
+  ListWithdrawalsQuery,
+  Withdrawal,
+  WithdrawalsPage,
+  WithdrawalStatus,
+  WithdrawalTypedData,
+  WithdrawBody,
+} from '../../protocol/wallet'
+import type { AppContext } from '../app-context'
+import type { IndexedEvent } from '../chain/indexer/indexed-event'
+import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
+import { withTransaction, type Queryable } from '../db/pool'
+import { ConflictError, NotFoundError, ValidationError } from '../errors'
+import type { AuthenticatedAgent } from '../http/auth'
+import {
+  debitChainWithdrawal,
+  debitWithdrawal,
+  getBalances,
+  getDebt,
+  refundWithdrawal,
+  repayDebt,
+  reverseChainWithdrawal,
+} from '../ledger/ledger-service'
+import { resolveToken, tokenByAddress } from '../ledger/tokens'
+import { lockWallet, selectAgentIdByWallet } from './deposits-queries'
+import { chainReference } from './deposits-service'
+import { signTypedDataForAgent } from './managed-wallets'
+import { selectWithdrawalAddress, selectDefaultWithdrawalAddress } from './withdrawal-addresses-queries'
+import { parseTokenAmount } from './token-amounts'
+import {
+  insertFastWithdrawal,
+  insertSlowWithdrawal,
+  lockMatchingPendingWithdrawals,
+  lockWithdrawal,
+  lockWithdrawalByEvent,
+  markSlowWithdrawalReorged,
+  markWithdrawalFailed,
+  markWithdrawalSettled,
+  markWithdrawalSigned,
+  markWithdrawalUnsettled,
+  reviveSlowWithdrawal,
+  selectAgentWithdrawal,
+  selectAgentWithdrawals,
+  selectStuckWithdrawalIds,
+  withdrawalOpReference,
+  type WithdrawalRow,
+} from './withdrawals-queries'
+
+/**
+ * How long a fast withdrawal's signature stays valid, from the chain's clock. Only the settler
+ * can submit it (the batch signature is the coordinator's co-signature), so this bounds how long
+ * a withdrawal may wait for its signature or for a stalled settler before it fails and is refunded.
+ */
+export const WITHDRAWAL_DEADLINE_SECONDS = 3600n
+
+interface ChainContext {
+  client: PublicClient
+  chainId: number
+  vault: `0x${string}`
+}
+
+function requireChain(context: Pick<AppContext, 'chain'>): ChainContext {
+  const vault = context.chain?.deployment.contracts.ClearhouseVault
+  if (!context.chain || !vault) {
+    throw new ConflictError(
+      'chain_unavailable',
+      'this coordinator runs without a chain; withdrawals are not possible',
+    )
+  }
+  return {
+    client: context.chain.client,
+    chainId: context.chain.deployment.chainId,
+    vault: vault.toLowerCase() as `0x${string}`,
+  }
+}
+
+/** Unix seconds by the later of the wall clock and the chain's latest block (tests move the chain ahead). */
+async function chainNow(client: PublicClient): Promise<bigint> {
+  const block = await client.getBlock({ blockTag: 'latest' })
+  const wallClock = BigInt(Math.floor(Date.now() / 1000))
+  return block.timestamp > wallClock ? block.timestamp : wallClock
+}
+
+interface WithdrawalMessage {
+  account: `0x${string}`
+  token: `0x${string}`
+  amount: bigint
+  to: `0x${string}`
+  nonce: bigint
+  deadline: bigint
+}
+
+function withdrawalTypedData(chain: Pick<ChainContext, 'chainId' | 'vault'>, message: WithdrawalMessage) {
+  return {
+    domain: clearhouseDomain(chain.chainId, getAddress(chain.vault)),
+    types: { Withdrawal: clearhouseTypes.Withdrawal },
+    primaryType: 'Withdrawal' as const,
+    message,
+  }
+}
+
+function messageOf(row: WithdrawalRow): WithdrawalMessage {
+  return {
+    account: row.account,
+    token: row.token,
+    amount: row.amount,
+    to: row.toAddress,
+    nonce: row.nonce!,
+    deadline: row.deadline!,
+  }
+}
+
+/** The settler's op: the owner-signed withdrawal; the batch signature is the coordinator's co-signature. */
+function withdrawalOpData(message: WithdrawalMessage, signature: `0x${string}`): `0x${string}` {
+  return encodeAbiParameters(opDataAbi[OpKind.Withdrawal], [message, toCompactSignature(signature)])
+}
+
+/** A random 128-bit nonce: never collides with another of the account's unordered vault nonces in practice. */
+function newNonce(): bigint {
+  return BigInt(`0x${randomBytes(16).toString('hex')}`)
+}
+
+/** `to`, else the saved address `address_id`, else the default saved address, else the caller's own wallet. */
+async function resolveDestination(
+  db: Queryable,
+  agent: AuthenticatedAgent,
+  body: Pick<WithdrawBody, 'to' | 'address_id'>,
+): Promise<{ to: `0x${string}`; addressId: string | null }> {
+  if (body.to !== undefined) return { to: body.to, addressId: null }
+  if (body.address_id !== undefined) {
+    const saved = await selectWithdrawalAddress(db, agent.id, body.address_id)
+    if (!saved) {
+      throw new NotFoundError('not_found', `withdrawal address ${body.address_id} not found`, {
+        details: { field: 'address_id' },
+      })
+    }
+    return { to: saved.address, addressId: saved.id }
+  }
+  const fallback = await selectDefaultWithdrawalAddress(db, agent.id)
+  if (fallback) return { to: fallback.address, addressId: fallback.id }
+  return { to: agent.walletAddress, addressId: null }
+}
+
+/**
+ * `POST /v1/wallet/withdraw`, the fast path. A managed wallet is signed for here, and in one
+ * transaction the ledger pays out (available → vault, under the row lock, 409 when short) and the
+ * op is queued for the settler. A self-custody wallet gets the typed data to sign; nothing moves
+ * until `submitWithdrawalSignature`. The settler and indexer take it from there.
+ */
+export async function requestWithdrawal(
+  context: AppContext,
+  agent: AuthenticatedAgent,
+  body: WithdrawBody,
+): Promise<Withdrawal> {
+  const chain = requireChain(context)
+  const token = resolveToken(context, body.token)
+  const amount = parseTokenAmount(body.amount, token, 'amount')
+  if (amount <= 0n) {
+    throw new ValidationError('validation_failed', 'body amount: must be more than 0', {
+      details: { where: 'body', fields: [{ field: 'amount', message: 'must be more than 0' }] },
+    })
+  }
+  const destination = await resolveDestination(context.pool, agent, body)
+  const id = randomUUID()
+  const message: WithdrawalMessage = {
+    account: agent.walletAddress,
+    token: token.address,
+    amount,
+    to: destination.to,
+    nonce: newNonce(),
+    deadline: (await chainNow(chain.client)) + WITHDRAWAL_DEADLINE_SECONDS,
+  }
+  const row = {
+    id,
+    agentId: agent.id,
+    chainId: chain.chainId,
+    account: message.account,
+    token: message.token,
+    amount,
+    toAddress: message.to,
+    withdrawalAddressId: destination.addressId,
+    nonce: message.nonce,
+    deadline: message.deadline,
+  }
+
+  if (!agent.isManagedWallet) {
+    // Nothing is held before the owner signs: a withdrawal never signed simply expires.
+    const [{ available }, debt] = await Promise.all([
+      getBalances(context.pool, agent.id, token.address),
+      getDebt(context.pool, agent.id, token.address),
+    ])
+    if (available - debt < amount) throw insufficientBalance(token.address, available - debt, amount)
+    await insertFastWithdrawal(context.pool, {
+      ...row,
+      ownerSignature: null,
+      status: 'awaiting_signature',
+      debitTransactionId: null,
+    })
+    return getWithdrawal(context, agent, id)
+  }
+
+  // Signed before the transaction so no connection idles in it; an unused signature is harmless.
+  const signature = await signTypedDataForAgent(
+    context.pool,
+    context,
+    agent.id,
+    withdrawalTypedData(chain, message),
+  )
+  await withTransaction(context.pool, async (db) => {
+    const debitTransactionId = await payOut(db, agent.id, id, token.address, amount)
+    await insertFastWithdrawal(db, {
+      ...row,
+      ownerSignature: signature.toLowerCase(),
+      status: 'pending',
+      debitTransactionId,
+    })
+    await enqueueChainOp(db, {
+      chainId: chain.chainId,
+      kind: OpKind.Withdrawal,
+      data: withdrawalOpData(message, signature),
+      reference: withdrawalOpReference(id),
+    })
+  })
+  return getWithdrawal(context, agent, id)
+}
+
+/** Debt first (an agent may not take out what it owes), then available → vault. */
+async function payOut(
+  db: Queryable,
+  agentId: string,
+  withdrawalId: string,
+  token: `0x${string}`,
+  amount: bigint,
+): Promise<string> {
+  await repayDebt(db, { agentId, token, reference: `debt-repayment:withdrawal:${withdrawalId}` })
+  return debitWithdrawal(db, { agentId, token, amount, reference: withdrawalOpReference(withdrawalId) })
+}
+
+function insufficientBalance(token: string, balance: bigint, required: bigint): ConflictError {
+  return new ConflictError('insufficient_balance', `available balance ${balance} is less than ${required}`, {
+    details: { account: 'available', token, balance: balance.toString(), required: required.toString() },
+  })
+}
+
+/**
+ * `POST /v1/withdrawals/{id}/signature`: the self-custody owner's EIP-712 signature over the
+ * typed data it was given. It must recover to the agent's wallet; then the ledger pays out and
+ * the op is queued, exactly as for a managed wallet.
+ */
+export async function submitWithdrawalSignature(
+  context: AppContext,
+  agent: AuthenticatedAgent,
+  withdrawalId: string,
+  signature: `0x${string}`,
+): Promise<Withdrawal> {
+  const chain = requireChain(context)
+  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
+  if (!row) throw new NotFoundError('not_found', `withdrawal ${withdrawalId} not found`)
+  if (row.status !== 'awaiting_signature') throw notAwaitingSignature(row)
+  const message = messageOf(row)
+  let signer: string | null = null
+  try {
+    signer = await recoverTypedDataAddress({ ...withdrawalTypedData(chain, message), signature })
+  } catch {
+    signer = null
+  }
+  if (signer?.toLowerCase() !== row.account) {
+    throw new ValidationError(
+      'invalid_signature',
+      'body signature: not the wallet’s signature over typed_data',
+      {
+        details: {
+          where: 'body',
+          fields: [{ field: 'signature', message: `must recover to ${getAddress(row.account)}` }],
+        },
+      },
+    )
+  }
+  const now = await chainNow(chain.client)
+  const expired = await withTransaction(context.pool, async (db) => {
+    const locked = await lockWithdrawal(db, withdrawalId)
+    if (!locked || locked.status !== 'awaiting_signature') throw notAwaitingSignature(locked ?? row)
+    if (locked.deadline! <= now) {
+      await markWithdrawalFailed(db, withdrawalId, 'signature_expired', null)
+      return true
+    }
+    const debitTransactionId = await payOut(db, agent.id, withdrawalId, locked.token, locked.amount)
+    await markWithdrawalSigned(db, withdrawalId, signature, debitTransactionId)
+    await enqueueChainOp(db, {
+      chainId: chain.chainId,
+      kind: OpKind.Withdrawal,
+      data: withdrawalOpData(message, signature),
+      reference: withdrawalOpReference(withdrawalId),
+    })
+    return false
+  })
+  if (expired) {
+    throw new ConflictError(
+      'withdrawal_expired',
+      'the withdrawal’s deadline passed before it was signed; ask again',
+    )
+  }
+  return getWithdrawal(context, agent, withdrawalId)
+}
+
+function notAwaitingSignature(row: WithdrawalRow): ConflictError {
+  return new ConflictError('withdrawal_not_awaiting_signature', `withdrawal ${row.id} is ${apiStatus(row)}`, {
+    details: { status: apiStatus(row) },
+  })
+}
+
+/**
+ * Settles fast withdrawals that can no longer go through: an op the settler marked failed is
+ * refunded (vault → available, once, by reference) and one never signed by its deadline is
+ * closed. A worker calls it periodically; reads call it for the reading agent. Returns how many
+ * were closed.
+ */
+export async function reconcileWithdrawals(
+  pool: pg.Pool,
+  options: { agentId?: string; nowSeconds?: bigint } = {},
+): Promise<number> {
+  const now = options.nowSeconds ?? BigInt(Math.floor(Date.now() / 1000))
+  const ids = await selectStuckWithdrawalIds(pool, now, options.agentId ?? null)
+  let closed = 0
+  for (const id of ids) {
+    const didClose = await withTransaction(pool, async (db) => {
+      const row = await lockWithdrawal(db, id)
+      if (!row) return false
+      if (row.status === 'pending' && row.opStatus === 'failed') {
+        const refundTransactionId = await refundWithdrawal(db, {
+          agentId: row.agentId!,
+          token: row.token,
+          amount: row.amount,
+          reference: `withdrawal-refund:${row.id}`,
+        })
+        await markWithdrawalFailed(
+          db,
+          row.id,
+          row.opFailureReason ?? 'settlement op failed',
+          refundTransactionId,
+        )
+        return true
+      }
+      if (row.status === 'awaiting_signature' && row.deadline! < now) {
+        await markWithdrawalFailed(db, row.id, 'signature_expired', null)
+        return true
+      }
+      return false
+    })
+    if (didClose) closed += 1
+  }
+  return closed
+}
+
+/** `Withdrawn(account, token, to, amount)` args, addresses lowercase. */
+function withdrawnArgs(event: IndexedEvent) {
+  const args = event.args as { account: string; token: string; to: string; amount: string }
+  return {
+    account: args.account.toLowerCase() as `0x${string}`,
+    token: args.token.toLowerCase() as `0x${string}`,
+    to: args.to.toLowerCase() as `0x${string}`,
+    amount: BigInt(args.amount),
+  }
+}
+
+/**
+ * Nonces of the fast withdrawals matching `match` that transaction `txHash` carried to the vault,
+ * in op order; [] for a vault call that carries none (`executeWithdrawal`); null when the input
+ * cannot be read (no chain client, a call through another contract), so the caller falls back to
+ * matching by fields.
+ */
+async function fastWithdrawalNonces(
+  client: PublicClient | null,
+  event: IndexedEvent,
+  match: ReturnType<typeof withdrawnArgs>,
+): Promise<bigint[] | null> {
+  if (!client) return null
+  try {
+    const transaction = await client.getTransaction({ hash: event.txHash })
+    if (transaction.to?.toLowerCase() !== event.contract.toLowerCase()) return null
+    const call = decodeFunctionData({ abi: clearhouseVaultAbi, data: transaction.input })
+    const matches = (withdrawal: { account: string; token: string; to: string; amount: bigint }) =>
+      withdrawal.account.toLowerCase() === match.account &&
+      withdrawal.token.toLowerCase() === match.token &&
+      withdrawal.to.toLowerCase() === match.to &&
+      withdrawal.amount === match.amount
+    if (call.functionName === 'settleBatch') {
+      const [, ops] = call.args
+      return ops
+        .filter((op) => op.kind === OpKind.Withdrawal)
+        .map((op) => decodeAbiParameters(opDataAbi[OpKind.Withdrawal], op.data)[0])
+        .filter(matches)
+        .map((withdrawal) => withdrawal.nonce)
+    }
+    if (call.functionName === 'withdraw') {
+      const [withdrawal] = call.args
+      return matches(withdrawal) ? [withdrawal.nonce] : []
+    }
+    return []
+  } catch {
+    return null
+  }
+}
+
+/**
+ * A confirmed `Withdrawn` log (inside the indexer's transaction). If it settles a fast withdrawal
+ * we queued, that withdrawal succeeds (the ledger paid out when it was queued). Otherwise the
+ * account left through the slow path without the coordinator: the ledger follows the chain and
+ * debits the agent (or the unclaimed account), past its available balance into debt if it must.
+ */
+export async function applyWithdrawn(
+  context: Pick<AppContext, 'chain'>,
+  db: Queryable,
+  event: IndexedEvent,
+): Promise<void> {
+  const args = withdrawnArgs(event)
+  if (args.amount === 0n) return
+  const txHash = event.txHash.toLowerCase() as `0x${string}`
+  const settledBy = { txHash, logIndex: event.logIndex, blockNumber: event.blockNumber }
+  await lockWallet(db, args.account)
+  const known = await lockWithdrawalByEvent(db, event.chainId, txHash, event.logIndex)
+  if (known) {
+    if (known.path === 'slow' && known.status === 'failed') {
+      const agentId = await selectAgentIdByWallet(db, args.account)
+      const debitTransactionId = await debitChainWithdrawal(db, {
+        agentId,
+        token: args.token,
+        amount: args.amount,
+        reference: chainReference('chain-withdrawal', event, known.reorgCount),
+      })
+      await reviveSlowWithdrawal(db, known.id, { agentId, debitTransactionId, event: settledBy })
+    }
+    return
+  }
+
+  const candidates = await lockMatchingPendingWithdrawals(db, {
+    chainId: event.chainId,
+    account: args.account,
+    token: args.token,
+    toAddress: args.to,
+    amount: args.amount,
+  })
+  if (candidates.length > 0) {
+    const nonces = await fastWithdrawalNonces(context.chain?.client ?? null, event, args)
+    const settled =
+      nonces === null
+        ? (candidates.find((row) => row.opStatus === 'batched' || row.opStatus === 'confirmed') ??
+          candidates[0])
+        : nonces
+            .map((nonce) => candidates.find((row) => row.nonce === nonce))
+            .find((row) => row !== undefined)
+    if (settled) {
+      await markWithdrawalSettled(db, settled.id, settledBy)
+      return
+    }
+  }
+
+  const agentId = await selectAgentIdByWallet(db, args.account)
+  const debitTransactionId = await debitChainWithdrawal(db, {
+    agentId,
+    token: args.token,
+    amount: args.amount,
+    reference: chainReference('chain-withdrawal', event, 0),
+  })
+  await insertSlowWithdrawal(db, {
+    id: randomUUID(),
+    agentId,
+    chainId: event.chainId,
+    account: args.account,
+    token: args.token,
+    amount: args.amount,
+    toAddress: args.to,
+    debitTransactionId,
+    eventTxHash: txHash,
+    eventLogIndex: event.logIndex,
+    eventBlockNumber: event.blockNumber,
+  })
+}
+
+/**
+ * Undoes `applyWithdrawn` when a reorg drops the log: a fast withdrawal goes back to pending (the
+ * settler's batch may land again; the ledger already paid out), a slow one is credited back.
+ */
+export async function undoWithdrawn(db: Queryable, event: IndexedEvent): Promise<void> {
+  const args = withdrawnArgs(event)
+  if (args.amount === 0n) return
+  await lockWallet(db, args.account)
+  const row = await lockWithdrawalByEvent(db, event.chainId, event.txHash.toLowerCase(), event.logIndex)
+  if (!row || row.status !== 'success') return
+  if (row.path === 'fast') {
+    await markWithdrawalUnsettled(db, row.id)
+    return
+  }
+  await reverseChainWithdrawal(db, {
+    agentId: row.agentId,
+    token: row.token,
+    amount: row.amount,
+    reference: chainReference('chain-withdrawal-reversal', event, row.reorgCount),
+  })
+  await markSlowWithdrawalReorged(db, row.id)
+}
+
+/** The API status: a pending withdrawal whose op is in a batch sent on-chain is `processing`. */
+function apiStatus(row: WithdrawalRow): WithdrawalStatus {
+  if (row.status === 'pending' && (row.opStatus === 'batched' || row.opStatus === 'confirmed'))
+    return 'processing'
+  return row.status
+}
+
+function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: WithdrawalRow): Withdrawal {
+  const token = tokenByAddress(context, row.token)
+  const decimals = token?.decimals ?? 0
+  const vault = context.chain?.deployment.contracts.ClearhouseVault
+  let typedData: WithdrawalTypedData | null = null
+  if (row.status === 'awaiting_signature' && vault) {
+    const { domain, types } = withdrawalTypedData({ chainId: row.chainId, vault }, messageOf(row))
+    typedData = {
+      domain,
+      types: { Withdrawal: [...types.Withdrawal] },
+      primaryType: 'Withdrawal',
+      message: {
+        account: getAddress(row.account),
+        token: getAddress(row.token),
+        amount: row.amount.toString(),
+        to: getAddress(row.toAddress),
+        nonce: row.nonce!.toString(),
+        deadline: row.deadline!.toString(),
+      },
+    }
+  }
+  return {
+    withdrawal_id: row.id,
+    path: row.path,
+    status: apiStatus(row),
+    chain_id: row.chainId,
+    account: getAddress(row.account),
+    token: token?.symbol ?? row.token,
+    token_address: row.token,
+    amount: formatAmount(row.amount, decimals),
+    to: getAddress(row.toAddress),
+    withdrawal_address_id: row.withdrawalAddressId,
+    nonce: row.nonce?.toString() ?? null,
+    deadline: row.deadline === null ? null : new Date(Number(row.deadline) * 1000).toISOString(),
+    tx_hash: row.eventTxHash,
+    failure_reason: row.failureReason,
+    typed_data: typedData,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    completed_at: row.completedAt?.toISOString() ?? null,
+  }
+}
+
+/** One of the caller's withdrawals (404 for another agent's), after settling any that failed. */
+export async function getWithdrawal(
+  context: AppContext,
+  agent: AuthenticatedAgent,
+  withdrawalId: string,
+): Promise<Withdrawal> {
+  await reconcileWithdrawals(context.pool, { agentId: agent.id })
+  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
+  if (!row) throw new NotFoundError('not_found', `withdrawal ${withdrawalId} not found`)
+  return toWithdrawal(context, row)
+}
+
+/** The caller's withdrawals of both paths, newest first. */
+export async function listWithdrawals(
+  context: AppContext,
+  agent: AuthenticatedAgent,
+  query: ListWithdrawalsQuery,
+): Promise<WithdrawalsPage> {
+  const token = query.token === undefined ? undefined : resolveToken(context, query.token)
+  await reconcileWithdrawals(context.pool, { agentId: agent.id })
+  const limit = query.limit ?? 50
+  const rows = await selectAgentWithdrawals(context.pool, agent.id, {
+    status: query.status,
+    token: token?.address,
+    limit: limit + 1,
+    offset: query.offset,
+  })
+  return {
+    data: rows.slice(0, limit).map((row) => toWithdrawal(context, row)),
+    has_more: rows.length > limit,
+  }
+}

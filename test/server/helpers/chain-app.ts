@@ -1,0 +1,158 @@
+import type { Express } from 'express'
+import pino from 'pino'
+import { toHex, type PublicClient } from 'viem'
+import { mnemonicToAccount, privateKeyToAccount, type HDAccount } from 'viem/accounts'
+import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import type { Deployment } from '../../../protocol/deployment'
+import type { AppContext } from '../../../server/app-context'
+import { chainEventHandlers } from '../../../server/chain/chain-event-handlers'
+import { VaultIndexer } from '../../../server/chain/indexer/vault-indexer'
+import { Settler, type SettleResult } from '../../../server/chain/settler/settler'
+import { reconcile } from '../../../server/reconciliation/reconciliation-service'
+import { reconcileWithdrawals } from '../../../server/wallet/withdrawals-service'
+import { createTestApp } from './app'
+import { deployTestVault, hardhatPublicClient, mockUsdc, vaultContract, walletFor } from './chain'
+import type { TestDatabase } from './database'
+
+export const TEST_MNEMONIC = 'test test test test test test test test test test test junk'
+/** Hardhat account #0: deploys the vault and is its coordinator, as on the embedded chain. */
+export const coordinatorAccount = privateKeyToAccount(
+  toHex(mnemonicToAccount(TEST_MNEMONIC, { addressIndex: 0 }).getHdKey().privateKey!),
+)
+/** Hardhat account #8: an outside wallet (an exchange, a treasury) that deposits for others. */
+export const funderAccount = mnemonicToAccount(TEST_MNEMONIC, { addressIndex: 8 })
+
+/** Hardhat's mnemonic account `index`; tests pick distinct indexes for self-custody wallets. */
+export function hardhatAccount(index: number): HDAccount {
+  return mnemonicToAccount(TEST_MNEMONIC, { addressIndex: index })
+}
+
+export interface ChainTestApp {
+  app: Express
+  context: AppContext
+  deployment: Deployment
+  client: PublicClient
+  vault: `0x${string}`
+  usdc: `0x${string}`
+  indexer: VaultIndexer
+  settler: Settler
+  /** Runs the indexer to the safe head, as the coordinator's worker does every poll. */
+  index(): Promise<void>
+  /** Drains the settler (every queued op, whatever its age), then indexes what it sent. */
+  settle(): Promise<SettleResult[]>
+  /** Mints `units` of USDC to `from` and deposits them into the vault for `account` on-chain. */
+  depositOnChain(account: `0x${string}`, units: bigint, from?: HDAccount): Promise<`0x${string}`>
+  /** `depositOnChain`, then indexes it, so the agent holding `account` is credited. */
+  fund(account: `0x${string}`, units: bigint): Promise<void>
+  /** The vault's per-account balance on-chain. */
+  vaultBalanceOf(account: `0x${string}`): Promise<bigint>
+  /** Refunds failed withdrawals, then compares the vault with the ledger; returns the USDC difference. */
+  reconciliationDifference(): Promise<bigint>
+  stop(): Promise<void>
+}
+
+/**
+ * A coordinator app over a fresh vault on Hardhat's chain with the real indexer (deposit and
+ * withdrawal handlers) and settler, driven step by step by the test instead of by timers, so a
+ * test decides exactly when the chain and the ledger meet.
+ */
+export async function createChainTestApp(
+  database: TestDatabase,
+  options: { confirmations?: number; maxBatchSize?: number; contextOverrides?: Partial<AppContext> } = {},
+): Promise<ChainTestApp> {
+  const deployment = await deployTestVault()
+  const client = await hardhatPublicClient()
+  const vault = deployment.contracts.ClearhouseVault!
+  const usdc = deployment.contracts.MockUSDC!
+  const { app, context } = await createTestApp(
+    database,
+    { client, deployment },
+    { coordinatorAccount, ...options.contextOverrides },
+  )
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
+  const indexer = new VaultIndexer({
+    pool: database.pool,
+    client,
+    chainId: deployment.chainId,
+    vault,
+    deploymentBlock: BigInt(deployment.deploymentBlock),
+    confirmations: options.confirmations ?? 0,
+    handlers: chainEventHandlers(context),
+    logger,
+  })
+  const settler = new Settler({
+    pool: database.pool,
+    publicClient: client,
+    walletClient: await walletFor(coordinatorAccount),
+    account: coordinatorAccount,
+    chainId: deployment.chainId,
+    vault,
+    maxBatchSize: options.maxBatchSize ?? 100,
+    maxBatchAgeMs: 0,
+    logger,
+  })
+
+  const index = () => indexer.catchUp()
+  const depositOnChain = async (account: `0x${string}`, units: bigint, from: HDAccount = funderAccount) => {
+    const token = await mockUsdc(usdc)
+    const vaultContractInstance = await vaultContract(vault)
+    const wallet = await walletFor(from)
+    await token.write.mint([from.address, units])
+    const approve = await wallet.writeContract({
+      address: usdc,
+      abi: token.abi,
+      functionName: 'approve',
+      args: [vault, units],
+      chain: null,
+    })
+    await client.waitForTransactionReceipt({ hash: approve })
+    const hash = await wallet.writeContract({
+      address: vault,
+      abi: vaultContractInstance.abi,
+      functionName: 'depositFor',
+      args: [usdc, units, account],
+      chain: null,
+    })
+    await client.waitForTransactionReceipt({ hash })
+    return hash
+  }
+
+  return {
+    app,
+    context,
+    deployment,
+    client,
+    vault,
+    usdc,
+    indexer,
+    settler,
+    index,
+    async settle() {
+      const results = await settler.drain()
+      await index()
+      return results
+    },
+    depositOnChain,
+    async fund(account, units) {
+      await depositOnChain(account, units)
+      await index()
+    },
+    async vaultBalanceOf(account) {
+      return client.readContract({
+        address: vault,
+        abi: clearhouseVaultAbi,
+        functionName: 'balanceOf',
+        args: [account, usdc],
+      })
+    },
+    async reconciliationDifference() {
+      await reconcileWithdrawals(database.pool)
+      const report = await reconcile(context)
+      const token = report.tokens.find((entry) => entry.token_address === usdc.toLowerCase())
+      return BigInt(token!.difference_base_units)
+    },
+    async stop() {
+      await settler.resign().catch(() => undefined)
+    },
+  }
+}
