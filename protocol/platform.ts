@@ -4,11 +4,13 @@ import { z } from './zod'
 export const tokenReconciliation = z.object({
   token: z.string(),
   token_address: z.string(),
-  on_chain: z.string().openapi({ description: "The vault contract's token balance" }),
+  on_chain: z.string().openapi({ description: "The vault contract's token balance at block_number" }),
   ledger: z.string().openapi({ description: 'What the ledger says the vault owes (balances, escrow, fees)' }),
   in_flight: z
     .string()
-    .openapi({ description: 'Fast withdrawals paid out in the ledger, not yet settled on-chain' }),
+    .openapi({
+      description: 'Fast withdrawals paid out in the ledger that the indexer has not yet seen leave',
+    }),
   difference: z.string().openapi({ description: 'on_chain − ledger − in_flight; zero when reconciled' }),
   difference_base_units: z.string(),
   is_balanced: z.boolean(),
@@ -17,7 +19,11 @@ export const tokenReconciliation = z.object({
 /** `GET /v1/platform/reconciliation`. */
 export const reconciliationResponse = z.object({
   checked_at: z.string(),
-  block_number: z.number().int().nullable(),
+  block_number: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: 'The block the indexer has reached; the chain is read there' }),
   tokens: z.array(tokenReconciliation),
 })
 

@@ -1,15 +1,16 @@
 /**
  * `npm start`: the whole system on one machine with no configuration. An in-process Hardhat (EDR)
  * chain served on 127.0.0.1:8545, the contracts and MockUSDC deployed to it, three funded demo
- * wallets, embedded PGlite in .clearhouse/ (unless DATABASE_URL is set) and the coordinator.
- * `npm start -- --fresh` wipes the embedded database first.
+ * wallets that deposit into the vault for real, embedded PGlite in .clearhouse/ (unless DATABASE_URL
+ * is set) and the coordinator with its indexer and settler.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import hre from 'hardhat'
 import { TASK_NODE_CREATE_SERVER } from 'hardhat/builtin-tasks/task-names'
 import type { JsonRpcServer } from 'hardhat/types'
-import { parseEther, toHex } from 'viem'
+import { createWalletClient, custom, erc20Abi, parseEther, toHex } from 'viem'
+import { clearhouseVaultAbi } from '../protocol/vault-abi'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { loadConfig } from '../server/config'
 import { startCoordinator } from '../server/coordinator'
@@ -28,9 +29,13 @@ function devKey(index: number): `0x${string}` {
 const COORDINATOR_DEV_KEY = devKey(0)
 const DEMO_WALLET_KEYS = [devKey(1), devKey(2), devKey(3)]
 const DEMO_USDC = 10_000n * 10n ** 6n
+/** What each demo wallet deposits into the vault at start, so the indexer has real deposits to credit. */
+const DEMO_DEPOSIT = 1_000n * 10n ** 6n
 
 async function main(): Promise<void> {
-  const fresh = process.argv.includes('--fresh')
+  // The embedded chain lives in memory and starts empty every run, so an embedded database kept
+  // from an earlier run would describe money that no longer exists: start it fresh too.
+  const fresh = true
   await hre.run('compile', { quiet: true })
 
   const rpcServer = (await hre.run(TASK_NODE_CREATE_SERVER, {
@@ -49,11 +54,32 @@ async function main(): Promise<void> {
 
   const usdc = await hre.viem.getContractAt('MockUSDC', deployment.contracts.MockUSDC!)
   const demoWallets = DEMO_WALLET_KEYS.map((key) => ({ key, address: privateKeyToAccount(key).address }))
+  const vault = deployment.contracts.ClearhouseVault!
   for (const wallet of demoWallets) {
     await usdc.write.mint([wallet.address, DEMO_USDC])
     await hre.network.provider.request({
       method: 'hardhat_setBalance',
       params: [wallet.address, `0x${parseEther('100').toString(16)}`],
+    })
+    // A real deposit from the wallet's own key: the indexer credits it to whichever agent
+    // registers this wallet (held as unclaimed until then).
+    const client = createWalletClient({
+      account: privateKeyToAccount(wallet.key),
+      transport: custom(hre.network.provider),
+    })
+    await client.writeContract({
+      address: usdc.address,
+      abi: erc20Abi,
+      functionName: 'approve',
+      args: [vault, DEMO_DEPOSIT],
+      chain: null,
+    })
+    await client.writeContract({
+      address: vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'deposit',
+      args: [usdc.address, DEMO_DEPOSIT],
+      chain: null,
     })
   }
 
@@ -62,6 +88,11 @@ async function main(): Promise<void> {
     RPC_URL: rpcUrl,
     COORDINATOR_PRIVATE_KEY: process.env.COORDINATOR_PRIVATE_KEY ?? COORDINATOR_DEV_KEY,
   })
+  if (config.DATABASE_URL) {
+    console.warn(
+      'clearhouse: DATABASE_URL is set with the in-memory dev chain; data from an earlier run refers to a chain that is gone (the indexer rewinds it as a reorg)',
+    )
+  }
   const coordinator = await startCoordinator({ config, deployment, fresh, isDevChain: true })
 
   const lines = [
@@ -76,7 +107,8 @@ async function main(): Promise<void> {
     `  Deployment   ${deploymentFile}`,
     '',
     'Demo wallets (DEV ONLY: these keys are public, never use them on a real chain):',
-    ...demoWallets.map((w, i) => `  #${i + 1} ${w.address}  key ${w.key}  10000 USDC, 100 ETH`),
+    ...demoWallets.map((w, i) => `  #${i + 1} ${w.address}  key ${w.key}  100 ETH, 9000 USDC in the wallet`),
+    '  Each also deposited 1000 USDC into the vault: register an agent with that wallet to be credited.',
     '',
     'Ctrl-C stops everything.',
   ]

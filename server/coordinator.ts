@@ -32,7 +32,7 @@ export interface StartCoordinatorParameters {
   config: Config
   /** A deployment already in memory (the embedded stack); otherwise DEPLOYMENT_FILE is read. */
   deployment?: Deployment
-  /** Wipe the embedded database first (`npm start -- --fresh`). */
+  /** Wipe the embedded database first (the dev stack does, since its chain is new every run). */
   fresh?: boolean
   /** Set only by the embedded dev stack; enables dev-only routes. */
   isDevChain?: boolean

@@ -3,41 +3,57 @@ import { erc20Abi } from 'viem'
 import type { ReconciliationResponse } from '../../protocol/platform'
 import { formatAmount } from '../../protocol/amounts'
 import type { AppContext } from '../app-context'
+import { readCursor } from '../chain/indexer/indexer-queries'
+import { withTransaction } from '../db/pool'
 import { vaultLiabilities } from '../ledger/ledger-service'
 import { selectInFlightWithdrawalTotals } from '../wallet/withdrawals-queries'
 
 /**
  * The design's invariant, per token: the vault's token balance on-chain equals what the ledger
  * says the vault owes (agents' available + escrow, platform fees) plus what has left the ledger
- * but not yet the chain (fast withdrawals debited and not yet confirmed or refunded). A deposit the indexer has not
- * reached yet shows as a passing positive difference; anything else is a bug or a loss.
+ * but not yet the chain (fast withdrawals debited and not yet seen on-chain). The chain is read at
+ * the block the indexer has reached, in the same snapshot as the ledger, so a deposit or a settled
+ * withdrawal the indexer has not processed yet is on neither side: any difference is a bug or a loss.
  */
 export async function reconcile(
   context: Pick<AppContext, 'pool' | 'chain' | 'tokens'>,
 ): Promise<ReconciliationResponse> {
   if (!context.chain) return { checked_at: new Date().toISOString(), block_number: null, tokens: [] }
   const { client, deployment } = context.chain
-  const vault = deployment.contracts.ClearhouseVault!
-  const blockNumber = await client.getBlockNumber({ cacheTime: 0 })
-  const inFlight = await selectInFlightWithdrawalTotals(context.pool, deployment.chainId)
-  const tokens = await Promise.all(
-    context.tokens.map(async (token) => {
-      const address = token.address.toLowerCase() as `0x${string}`
-      const [onChain, ledger] = await Promise.all([
-        client.readContract({
-          address,
-          abi: erc20Abi,
-          functionName: 'balanceOf',
-          args: [vault],
-          blockNumber,
-        }),
-        vaultLiabilities(context.pool, address),
-      ])
-      const pending = inFlight.get(address) ?? 0n
+  const vault = deployment.contracts.ClearhouseVault!.toLowerCase() as `0x${string}`
+  const tokens = context.tokens.map((token) => ({
+    ...token,
+    address: token.address.toLowerCase() as `0x${string}`,
+  }))
+  const snapshot = await withTransaction(
+    context.pool,
+    async (db) => {
+      const cursor = await readCursor(db, deployment.chainId, vault)
+      const inFlight = await selectInFlightWithdrawalTotals(db, deployment.chainId)
+      const owed = new Map<string, bigint>()
+      for (const token of tokens) owed.set(token.address, await vaultLiabilities(db, token.address))
+      return { cursor, inFlight, owed }
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+  )
+  // Before the first indexed block the vault holds nothing the ledger could know of.
+  const deploymentBlock = BigInt(deployment.deploymentBlock)
+  const blockNumber = snapshot.cursor?.blockNumber ?? (deploymentBlock > 0n ? deploymentBlock - 1n : 0n)
+  const lines = await Promise.all(
+    tokens.map(async (token) => {
+      const onChain = await client.readContract({
+        address: token.address,
+        abi: erc20Abi,
+        functionName: 'balanceOf',
+        args: [vault],
+        blockNumber,
+      })
+      const ledger = snapshot.owed.get(token.address) ?? 0n
+      const pending = snapshot.inFlight.get(token.address) ?? 0n
       const difference = onChain - ledger - pending
       return {
         token: token.symbol,
-        token_address: address,
+        token_address: token.address,
         on_chain: formatAmount(onChain, token.decimals),
         ledger: formatAmount(ledger, token.decimals),
         in_flight: formatAmount(pending, token.decimals),
@@ -47,7 +63,7 @@ export async function reconcile(
       }
     }),
   )
-  return { checked_at: new Date().toISOString(), block_number: Number(blockNumber), tokens }
+  return { checked_at: new Date().toISOString(), block_number: Number(blockNumber), tokens: lines }
 }
 
 /** The `clearhouse_reconciliation_difference` gauge (base units, per token), created once per registry. */
@@ -56,7 +72,7 @@ export function reconciliationGauge(registry: Registry): Gauge<'token'> {
     (registry.getSingleMetric('clearhouse_reconciliation_difference') as Gauge<'token'> | undefined) ??
     new Gauge({
       name: 'clearhouse_reconciliation_difference',
-      help: 'Vault token balance on-chain minus ledger liabilities minus unsettled withdrawals, in base units',
+      help: 'Vault token balance at the indexed block minus ledger liabilities minus withdrawals in flight, in base units',
       labelNames: ['token'],
       registers: [registry],
     })

@@ -351,17 +351,17 @@ export async function selectWithdrawingTotals(db: Queryable, agentId: string): P
 }
 
 /**
- * Per token, fast withdrawals the ledger has paid out that the vault has not: debited, not
- * refunded, and their op not yet confirmed on-chain (an op that failed counts until its refund).
+ * Per token, fast withdrawals the ledger has paid out and the indexer has not yet seen leave the
+ * vault: debited, not refunded, no `Withdrawn` log indexed. Reconciliation compares at the
+ * indexer's block, where exactly these are still in the vault.
  */
 export async function selectInFlightWithdrawalTotals(
   db: Queryable,
   chainId: number,
 ): Promise<Map<string, bigint>> {
   const { rows } = await db.query(
-    `SELECT w.token, sum(w.amount)::text AS total FROM ${FROM}
+    `SELECT w.token, sum(w.amount)::text AS total FROM withdrawals AS w
      WHERE w.chain_id = $1 AND w.path = 'fast' AND w.status = 'pending'
-       AND o.status IS DISTINCT FROM 'confirmed'
      GROUP BY w.token`,
     [chainId],
   )

@@ -3,8 +3,8 @@ import request from 'supertest'
 import type { AssignmentResponse } from '../../../protocol/assignments'
 import type { StoredTypedData } from '../../../server/assignments/assignments-queries'
 import { toViemTypedData } from '../../../server/assignments/escrow-ops'
+import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
-import { vaultContract } from '../helpers/chain'
 import { createChainTestApp, hardhatAccount, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { postBid, postJob, postSubmit } from '../helpers/jobs'
@@ -89,8 +89,12 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
   ): Promise<void> {
     expect(await chain.vaultBalanceOf(worker.agent.wallet_address)).to.equal(9_900_000n)
     expect(await chain.vaultBalanceOf(payer.agent.wallet_address)).to.equal(40_000_000n)
-    const vault = await vaultContract(chain.vault)
-    const escrow = await vault.read.escrow([assignment.escrow_id])
+    const escrow = await chain.client.readContract({
+      address: chain.vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'escrow',
+      args: [assignment.escrow_id as `0x${string}`],
+    })
     expect(escrow.status).to.equal(ESCROW_RELEASED)
     const view = await request(chain.app)
       .get(`/v1/assignments/${assignment.assignment_id}`)
