@@ -1,0 +1,117 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { expect } from 'chai'
+
+const ROOT = path.resolve(__dirname, '../..')
+const run = promisify(execFile)
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+/** The first ```sh block after the line starting with `heading` in README.md. */
+function shellBlockAfter(readme: string, heading: string): string {
+  const start = readme.indexOf(heading)
+  expect(start, `README has "${heading}"`).to.be.greaterThan(-1)
+  const open = readme.indexOf('```sh\n', start)
+  const close = readme.indexOf('\n```', open + 6)
+  return readme.slice(open + 6, close)
+}
+
+/**
+ * The README's walk-throughs, run verbatim (only the port changed) with bash and curl against the
+ * real `npm start` stack: the embedded chain, PGlite, the coordinator and its workers.
+ */
+describe('README walk-throughs against the embedded dev stack (npm start)', () => {
+  let stack: ChildProcess
+  let port: number
+  let dataDir: string
+  let output = ''
+
+  before(async function () {
+    this.timeout(180_000)
+    port = await freePort()
+    dataDir = await mkdtemp(path.join(tmpdir(), 'clearhouse-e2e-'))
+    stack = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/dev.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        EMBEDDED_RPC_PORT: String(await freePort()),
+        EMBEDDED_PG_PORT: String(await freePort()),
+        DATA_DIR: dataDir,
+        DATABASE_URL: '',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const deadline = Date.now() + 170_000
+    for (;;) {
+      if (stack.exitCode !== null) throw new Error(`npm start exited:\n${output}`)
+      const healthy = await fetch(`http://127.0.0.1:${port}/v1/health`)
+        .then((res) => res.ok)
+        .catch(() => false)
+      if (healthy) break
+      if (Date.now() > deadline) throw new Error(`npm start never became healthy:\n${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  })
+
+  after(async () => {
+    if (stack && stack.exitCode === null) {
+      const exited = new Promise((resolve) => stack.once('exit', resolve))
+      stack.kill('SIGTERM')
+      await exited
+    }
+    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+  })
+
+  async function bash(script: string): Promise<string> {
+    const withPort = script.replaceAll('localhost:3000', `127.0.0.1:${port}`)
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', withPort], { cwd: ROOT, timeout: 60_000 })
+    return stdout
+  }
+
+  it('runs the requester/worker flow to the balances the README shows, and the vault reconciles', async function () {
+    this.timeout(120_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, 'The requester and worker flow against `npm start`'))
+    const lines = stdout.trim().split('\n')
+    expect(lines).to.include('Security audit for auth module')
+    expect(stdout).to.contain("[ 'in_progress', 'escrow_lock', 'pending' ]")
+    expect(stdout).to.contain("[ '95.5', '4.5' ]")
+    expect(stdout).to.contain("[ 'completed', 'accepted' ]")
+    expect(lines.slice(-2)).to.deep.equal(['95.5', '4.455'])
+
+    const report = await (await fetch(`http://127.0.0.1:${port}/v1/platform/reconciliation`)).json()
+    expect(report.tokens[0]).to.include({ difference: '0', is_balanced: true })
+  })
+
+  it('withdraws through the settler as the README shows', async function () {
+    this.timeout(120_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const setup = `
+      json() { node -pe "const v=JSON.parse(require('fs').readFileSync(0)); $1"; }
+      KEY=$(curl -s -X POST localhost:3000/v1/agents/register -H 'Content-Type: application/json' -d '{"handle":"e2e_withdrawer"}' | json v.api_key)
+      curl -s -X POST localhost:3000/v1/dev/faucet -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"amount":"100"}' >/dev/null
+    `
+    const block = shellBlockAfter(readme, '**Withdrawals.**')
+    const stdout = await bash(setup + block)
+    expect(stdout).to.match(/^pending\n/)
+    expect(stdout).to.match(/\[\s*'success',\s*'0x[0-9a-f]{64}'\s*\]/)
+  })
+})
