@@ -1,0 +1,91 @@
+import { expect } from 'chai'
+import request from 'supertest'
+import { bearer, registerAgent } from '../helpers/agents'
+import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+
+describe('POST /v1/dev/faucet on the embedded chain', () => {
+  let database: TestDatabase
+  let chain: ChainTestApp
+
+  afterEach(async () => {
+    await chain?.indexer.stop()
+    await chain?.stop()
+    await database.drop()
+  })
+
+  async function start(overrides: Parameters<typeof createChainTestApp>[1] = {}): Promise<ChainTestApp> {
+    database = await createTestDatabase()
+    chain = await createChainTestApp(database, overrides)
+    return chain
+  }
+
+  it('mints and deposits into the vault on-chain, so the indexer credits it and the vault reconciles', async function () {
+    this.timeout(120_000)
+    const { app } = await start()
+    chain.indexer.start(50)
+    const agent = await registerAgent(app)
+    const res = await request(app)
+      .post('/v1/dev/faucet')
+      .set('Authorization', bearer(agent.apiKey))
+      .send({ amount: '12.5' })
+      .expect(200)
+    expect(res.body).to.include({ status: 'success', amount: '12.5', available: '12.5' })
+    expect(res.body.tx_hash).to.match(/^0x[0-9a-f]{64}$/)
+    expect(await chain.vaultBalanceOf(agent.agent.wallet_address)).to.equal(12_500_000n)
+
+    const deposit = await request(app)
+      .get(`/v1/wallet/deposits/${res.body.deposit_id}`)
+      .set('Authorization', bearer(agent.apiKey))
+      .expect(200)
+    expect(deposit.body).to.include({ status: 'success', amount: '12.5', tx_hash: res.body.tx_hash })
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('serialises concurrent calls on the coordinator key: every one lands and is credited once', async function () {
+    this.timeout(120_000)
+    const { app } = await start()
+    chain.indexer.start(50)
+    const agent = await registerAgent(app)
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        request(app).post('/v1/dev/faucet').set('Authorization', bearer(agent.apiKey)).send({ amount: '2' }),
+      ),
+    )
+    expect(answers.map((res) => res.status)).to.deep.equal([200, 200, 200, 200, 200])
+    expect(new Set(answers.map((res) => res.body.tx_hash)).size).to.equal(5)
+    await chain.index()
+    const balance = await request(app)
+      .get('/v1/wallet/balance')
+      .set('Authorization', bearer(agent.apiKey))
+      .expect(200)
+    expect(balance.body.balances[0]).to.include({ available: '10', on_chain: '10' })
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('answers 409 faucet_unavailable without a coordinator key, crediting nothing', async function () {
+    this.timeout(120_000)
+    const { app } = await start({ contextOverrides: { coordinatorAccount: null } })
+    const agent = await registerAgent(app)
+    const res = await request(app)
+      .post('/v1/dev/faucet')
+      .set('Authorization', bearer(agent.apiKey))
+      .send({ amount: '1' })
+      .expect(409)
+    expect(res.body.error.code).to.equal('faucet_unavailable')
+    await chain.index()
+    expect(await chain.vaultBalanceOf(agent.agent.wallet_address)).to.equal(0n)
+  })
+
+  it('does not exist outside the embedded dev chain (404)', async function () {
+    this.timeout(120_000)
+    const { app } = await start({ contextOverrides: { isDevChain: false } })
+    const agent = await registerAgent(app)
+    const res = await request(app)
+      .post('/v1/dev/faucet')
+      .set('Authorization', bearer(agent.apiKey))
+      .send({ amount: '1' })
+      .expect(404)
+    expect(res.body.error.code).to.equal('not_found')
+  })
+})
