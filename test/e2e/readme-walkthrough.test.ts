@@ -97,7 +97,9 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(stdout).to.contain("[ 'completed', 'accepted' ]")
     expect(lines.slice(-2)).to.deep.equal(['95.5', '4.455'])
 
-    const report = await (await fetch(`http://127.0.0.1:${port}/v1/platform/reconciliation`)).json()
+    const report = (await (await fetch(`http://127.0.0.1:${port}/v1/platform/reconciliation`)).json()) as {
+      tokens: Array<Record<string, unknown>>
+    }
     expect(report.tokens[0]).to.include({ difference: '0', is_balanced: true })
   })
 

@@ -194,3 +194,42 @@ export async function dissolveBatch(
     [chainId, batchNumber.toString()],
   )
 }
+
+/** Batches recorded as confirmed whose number is above what the vault has settled: a reorg dropped them. */
+export async function selectDroppedBatches(
+  db: Queryable,
+  chainId: number,
+  lastOnChain: bigint,
+): Promise<SettlementBatch[]> {
+  const { rows } = await db.query(
+    `SELECT b.batch_number, b.ops_root, b.coordinator_signature, b.status, b.tx_hash
+       FROM settlement_batches AS b
+      WHERE b.chain_id = $1 AND b.status = 'confirmed' AND b.batch_number > $2::bigint
+      ORDER BY b.batch_number`,
+    [chainId, lastOnChain.toString()],
+  )
+  return rows.map((row) => ({
+    batchNumber: BigInt(row.batch_number),
+    opsRoot: row.ops_root,
+    coordinatorSignature: row.coordinator_signature,
+    status: row.status,
+    txHash: row.tx_hash,
+  }))
+}
+
+/**
+ * Puts a confirmed batch that a reorg dropped back in flight, exactly as it was signed, so the
+ * settler sends the same number with the same ops and signature again.
+ */
+export async function reopenBatch(db: Queryable, chainId: number, batchNumber: bigint): Promise<void> {
+  await db.query(
+    `UPDATE settlement_batches AS b SET status = 'sent', confirmed_at = NULL
+      WHERE b.chain_id = $1 AND b.batch_number = $2::bigint AND b.status = 'confirmed'`,
+    [chainId, batchNumber.toString()],
+  )
+  await db.query(
+    `UPDATE chain_ops AS o SET status = 'batched', updated_at = now()
+      WHERE o.chain_id = $1 AND o.batch_number = $2::bigint AND o.status = 'confirmed'`,
+    [chainId, batchNumber.toString()],
+  )
+}

@@ -30,6 +30,8 @@ import {
   markBatchConfirmed,
   markBatchSent,
   oldestPendingAgeMs,
+  reopenBatch,
+  selectDroppedBatches,
   selectBatchOps,
   selectPendingOps,
   type SettlementBatch,
@@ -64,6 +66,19 @@ export type SettleResult =
     }
   | { outcome: 'op-failed'; batchNumber: bigint; opId: string; reason: string }
 
+/** Recorded batches were lost from the chain and the next one cannot be re-sent in order. */
+export class SettlementGapError extends Error {
+  override name = 'SettlementGapError'
+  constructor(
+    readonly lastOnChain: bigint,
+    readonly nextRecorded: bigint,
+  ) {
+    super(
+      `the vault settled up to batch ${lastOnChain} but batch ${nextRecorded} is the next recorded one; settlement stopped for an operator`,
+    )
+  }
+}
+
 /** Raised to simulate a crash between sending a batch and recording it (tests only). */
 export class SimulatedCrash extends Error {
   override name = 'SimulatedCrash'
@@ -94,6 +109,8 @@ export class Settler {
     const { pool, leaseTtlMs } = this.parameters
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, leaseTtlMs)))
       return { outcome: 'not-leader' }
+    const reopened = await this.reopenDroppedBatch()
+    if (reopened) return this.finish(reopened, true)
     const inFlight = await findInFlightBatch(pool, this.parameters.chainId)
     if (inFlight) return this.finish(inFlight, true)
     const prepared = await this.prepareBatch()
@@ -206,6 +223,19 @@ export class Settler {
     await withTransaction(pool, (db) => markBatchSent(db, chainId, batch.batchNumber, txHash))
     const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
     if (receipt.status !== 'success') {
+      // The number may have been used by an earlier send of this same batch (a node that was
+      // behind let it simulate): then it settled, and dissolving it would redo settled work.
+      const settled = await this.lastBatchNumberOnChain(receipt.blockNumber)
+      if (settled >= batch.batchNumber) {
+        await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, null))
+        return {
+          outcome: 'confirmed',
+          batchNumber: batch.batchNumber,
+          opCount: ops.length,
+          txHash,
+          recovered,
+        }
+      }
       // Reverted although the simulation passed (state moved in between): the next round
       // re-simulates the same batch number and isolates the op.
       await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, null))
@@ -216,11 +246,47 @@ export class Settler {
     return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount: ops.length, txHash, recovered }
   }
 
-  private async lastBatchNumberOnChain(): Promise<bigint> {
+  /**
+   * A reorg can take a settled batch off the chain; the vault's `lastBatchNumber()` then falls
+   * below what was recorded as confirmed, and numbering must resume exactly there. The lowest
+   * dropped batch goes back in flight unchanged (same number, ops and signature) once its
+   * transaction is provably gone; the ops it carried are pending on-chain work again. A gap (a
+   * re-sent batch that could no longer settle) stops the settler rather than renumber work the
+   * chain may still carry out: that needs an operator.
+   */
+  private async reopenDroppedBatch(): Promise<SettlementBatch | null> {
+    const { pool, chainId, publicClient, logger } = this.parameters
+    const lastOnChain = await this.lastBatchNumberOnChain()
+    const dropped = await selectDroppedBatches(pool, chainId, lastOnChain)
+    const lowest = dropped[0]
+    if (!lowest) return null
+    if (lowest.txHash) {
+      const receipt = await publicClient.getTransactionReceipt({ hash: lowest.txHash }).catch(() => null)
+      // Still on the chain we read: that node is behind, not reorganised. Nothing to do yet.
+      if (receipt?.status === 'success') return null
+    }
+    if (lowest.batchNumber !== lastOnChain + 1n) {
+      throw new SettlementGapError(lastOnChain, lowest.batchNumber)
+    }
+    const inFlight = await findInFlightBatch(pool, chainId)
+    await withTransaction(pool, async (db) => {
+      // A batch prepared after the dropped ones carries a number the vault cannot accept yet.
+      if (inFlight) await dissolveBatch(db, chainId, inFlight.batchNumber, null)
+      await reopenBatch(db, chainId, lowest.batchNumber)
+    })
+    logger.error(
+      { batchNumber: lowest.batchNumber.toString(), dropped: dropped.length, txHash: lowest.txHash },
+      'settled batch dropped by a chain reorganisation; sending it again',
+    )
+    return { ...lowest, status: 'sent' }
+  }
+
+  private async lastBatchNumberOnChain(blockNumber?: bigint): Promise<bigint> {
     const value = await this.parameters.publicClient.readContract({
       address: this.parameters.vault,
       abi: clearhouseVaultAbi,
       functionName: 'lastBatchNumber',
+      blockNumber,
     })
     return BigInt(value)
   }

@@ -14,7 +14,16 @@ import { enqueueChainOp, findChainOp } from '../../../server/chain/settler/chain
 import { computeOpsRoot, SimulatedCrash, Settler } from '../../../server/chain/settler/settler'
 import type { Deployment } from '../../../scripts/lib/deploy-contracts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { deployTestVault, hardhatPublicClient, mockUsdc, vaultContract, walletFor } from '../helpers/chain'
+import {
+  deployTestVault,
+  hardhatPublicClient,
+  mine,
+  mockUsdc,
+  revertTo,
+  snapshot,
+  vaultContract,
+  walletFor,
+} from '../helpers/chain'
 
 const MNEMONIC = 'test test test test test test test test test test test junk'
 const coordinator = mnemonicToAccount(MNEMONIC, { addressIndex: 0 })
@@ -189,6 +198,33 @@ describe('Settler', () => {
     ).to.equal(nonceBefore)
     expect(await lastBatchNumber()).to.equal(1n)
     expect(await escrowAmount('job-1')).to.equal(3_000_000n)
+    expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
+  })
+
+  it('sends a settled batch again, unchanged, after a reorg drops it from the chain', async () => {
+    const beforeSettlement = await snapshot()
+    await enqueueLock('job-1', 4_000_000n)
+    const active = await settler()
+    const [first] = await active.drain()
+    expect(first).to.include({ outcome: 'confirmed', batchNumber: 1n })
+    const signed = await database.pool.query('SELECT coordinator_signature FROM settlement_batches')
+
+    await revertTo(beforeSettlement)
+    await mine(3)
+    expect(await lastBatchNumber()).to.equal(0n)
+    expect(await escrowAmount('job-1')).to.equal(0n)
+
+    await enqueueLock('job-2', 1_000_000n)
+    const results = await active.drain()
+    expect(results.map((r) => r.outcome === 'confirmed' && r.batchNumber)).to.deep.equal([1n, 2n])
+    expect(results[0]).to.include({ recovered: true })
+    expect(await lastBatchNumber()).to.equal(2n)
+    expect(await escrowAmount('job-1')).to.equal(4_000_000n)
+    expect(await escrowAmount('job-2')).to.equal(1_000_000n)
+    const resent = await database.pool.query(
+      'SELECT coordinator_signature FROM settlement_batches WHERE batch_number = 1',
+    )
+    expect(resent.rows[0].coordinator_signature).to.equal(signed.rows[0].coordinator_signature)
     expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
   })
 
