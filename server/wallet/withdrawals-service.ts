@@ -161,6 +161,17 @@ async function resolveDestination(
 }
 
 /**
+ * Paying the vault itself would move no tokens while the ledger pays out, so they would sit in
+ * the vault owned by nobody and reconciliation would never read zero again.
+ */
+function vaultDestination(body: Pick<WithdrawBody, 'to' | 'address_id'>): ValidationError {
+  const field = body.to === undefined && body.address_id !== undefined ? 'address_id' : 'to'
+  return new ValidationError('validation_failed', `body ${field}: must not be the vault contract`, {
+    details: { where: 'body', fields: [{ field, message: 'must not be the vault contract' }] },
+  })
+}
+
+/**
  * `POST /v1/wallet/withdraw`, the fast path. A managed wallet is signed for here, and in one
  * transaction the ledger pays out (available → vault, under the row lock, 409 when short) and the
  * op is queued for the settler. A self-custody wallet gets the typed data to sign; nothing moves
@@ -180,6 +191,7 @@ export async function requestWithdrawal(
     })
   }
   const destination = await resolveDestination(context.pool, agent, body)
+  if (destination.to === chain.vault) throw vaultDestination(body)
   const id = randomUUID()
   const message: WithdrawalMessage = {
     account: agent.walletAddress,
