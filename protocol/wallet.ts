@@ -225,18 +225,23 @@ export const withdrawBody = z
       .optional()
       .openapi({ description: 'Symbol or address; default the first allowlisted token' }),
     to: payoutAddress.optional(),
+    to_account_id: payoutAddress
+      .optional()
+      .openapi({ description: 'Seed 004’s name for `to`, accepted for clients written against it' }),
     address_id: z.uuid('must be a UUID').optional(),
   })
   .superRefine((body, ctx) => {
-    if (body.to !== undefined && body.address_id !== undefined) {
+    const destinations = [body.to, body.to_account_id, body.address_id].filter((value) => value !== undefined)
+    if (destinations.length > 1) {
       ctx.addIssue({
         code: 'custom',
-        path: ['address_id'],
-        message: 'give either to or address_id, not both',
+        path: [body.address_id !== undefined ? 'address_id' : 'to_account_id'],
+        message: 'give one of to, to_account_id or address_id',
       })
     }
   })
-export type WithdrawBody = z.infer<typeof withdrawBody>
+  .transform(({ to_account_id: toAccountId, ...body }) => ({ ...body, to: body.to ?? toAccountId }))
+export type WithdrawBody = z.output<typeof withdrawBody>
 
 /** The EIP-712 `Withdrawal` a self-custody wallet signs; uint256 values are decimal strings. */
 export const withdrawalTypedData = z.object({

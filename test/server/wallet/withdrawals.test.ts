@@ -290,6 +290,26 @@ describe('withdrawals', () => {
       await expectReconciled('after paying the own wallet')
     })
 
+    it("takes seed 004's to_account_id for to, and refuses it together with to", async function () {
+      this.timeout(120_000)
+      const agent = await registerAgent(chain.app)
+      await chain.fund(agent.agent.wallet_address, 4n * USDC)
+      const destination = freshAddress()
+      const seedShaped = await requestWithdrawal(agent, { amount: '3', to_account_id: destination })
+      expect(seedShaped.to).to.equal(getAddress(destination))
+      expectFieldError(
+        await withdraw(agent, { amount: '1', to: freshAddress(), to_account_id: freshAddress() }),
+        'to_account_id',
+      )
+      expectFieldError(
+        await withdraw(agent, { amount: '1', to_account_id: 'your-wallet.near' }),
+        'to_account_id',
+      )
+      await chain.settle()
+      expect(await tokenBalanceOf(destination)).to.equal(3n * USDC)
+      await expectReconciled('after a seed-shaped withdrawal')
+    })
+
     it('answers 404 naming address_id for an address the caller never saved, and 400 for to with address_id', async () => {
       const agent = await registerAgent(chain.app)
       const stranger = await registerAgent(chain.app)
