@@ -1,16 +1,22 @@
 import type { AppContext } from '../app-context'
 import type { ChainEventHandler } from '../chain/indexer/indexed-event'
-import { applyDeposited, undoDeposited } from './deposits-service'
+import { applyDeposited, observeUnconfirmedDeposits, undoDeposited } from './deposits-service'
 import { applyWithdrawn, undoWithdrawn } from './withdrawals-service'
 
 /**
- * The wallet's reactions to vault logs, for the indexer: `Deposited` credits the account's agent
- * (or holds it unclaimed), `Withdrawn` confirms a fast withdrawal or books a slow-path exit. Both
- * run inside the indexer's transaction, and `undo` exactly reverses `apply` on a reorg.
+ * The wallet's reactions to vault logs, for the indexer: `Deposited` is shown as pending while it
+ * waits for its confirmations, then credits the account's agent (or holds it unclaimed);
+ * `Withdrawn` confirms a fast withdrawal or books a slow-path exit. All run inside the indexer's
+ * transaction, and `undo` exactly reverses `apply` on a reorg.
  */
 export function depositHandlers(context: Pick<AppContext, 'chain'>): ChainEventHandler[] {
   return [
-    { eventName: 'Deposited', apply: applyDeposited, undo: undoDeposited },
+    {
+      eventName: 'Deposited',
+      apply: applyDeposited,
+      undo: undoDeposited,
+      observeUnconfirmed: observeUnconfirmedDeposits,
+    },
     {
       eventName: 'Withdrawn',
       apply: (db, event) => applyWithdrawn(context, db, event),

@@ -121,6 +121,83 @@ export async function reviveDeposit(
   )
 }
 
+/**
+ * Records a log seen past the safe head as `pending_deposit`, or moves it to the block it is in
+ * now. Only a pending row or one a reorg failed is touched: a confirmed one (`processing`,
+ * `success`) is the confirmed pass's, and a preview must never downgrade it. True when written.
+ */
+export async function upsertPendingDeposit(
+  db: Queryable,
+  deposit: Pick<
+    DepositRow,
+    'id' | 'chainId' | 'txHash' | 'logIndex' | 'blockNumber' | 'account' | 'token' | 'fromAddress' | 'amount'
+  > & { agentId: string | null },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO deposits AS d (id, chain_id, tx_hash, log_index, block_number, account, token, from_address,
+       amount, status, agent_id)
+     VALUES ($1, $2, $3, $4, $5::bigint, $6, $7, $8, $9::numeric, 'pending_deposit', $10)
+     ON CONFLICT (chain_id, tx_hash, log_index) DO UPDATE
+       SET block_number = EXCLUDED.block_number, status = 'pending_deposit', failure_reason = NULL,
+         agent_id = coalesce(d.agent_id, EXCLUDED.agent_id), updated_at = now()
+       WHERE d.status = 'failed'
+         OR (d.status = 'pending_deposit' AND (d.block_number <> EXCLUDED.block_number
+           OR d.agent_id IS DISTINCT FROM coalesce(d.agent_id, EXCLUDED.agent_id)))`,
+    [
+      deposit.id,
+      deposit.chainId,
+      deposit.txHash,
+      deposit.logIndex,
+      deposit.blockNumber.toString(),
+      deposit.account,
+      deposit.token,
+      deposit.fromAddress,
+      deposit.amount.toString(),
+      deposit.agentId,
+    ],
+  )
+  return rowCount === 1
+}
+
+/**
+ * Fails every `pending_deposit` of the chain whose log is not among `seen` (the logs the indexer
+ * has yet to confirm): its block was reorganised away before it had its confirmations. No money
+ * moved for it, so nothing is reversed. Returns how many were failed.
+ */
+export async function failPendingDepositsNotIn(
+  db: Queryable,
+  chainId: number,
+  seen: { txHash: string; logIndex: number }[],
+): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE deposits AS d SET status = 'failed', failure_reason = 'dropped by a reorg before confirmation',
+       updated_at = now()
+     WHERE d.chain_id = $1 AND d.status = 'pending_deposit'
+       AND NOT EXISTS (
+         SELECT 1 FROM unnest($2::text[], $3::int[]) AS s(tx_hash, log_index)
+         WHERE s.tx_hash = d.tx_hash AND s.log_index = d.log_index
+       )`,
+    [chainId, seen.map((log) => log.txHash), seen.map((log) => log.logIndex)],
+  )
+  return rowCount ?? 0
+}
+
+/**
+ * Gives `agentId` the deposits to `account` that moved no money yet (pending, or failed before
+ * any agent held the wallet), so its deposit list shows them; claiming credits the rest.
+ */
+export async function assignUncreditedDeposits(
+  db: Queryable,
+  account: string,
+  agentId: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE deposits AS d SET agent_id = $2, updated_at = now()
+     WHERE d.account = $1 AND d.agent_id IS NULL AND d.status IN ('pending_deposit', 'failed')`,
+    [account, agentId],
+  )
+}
+
 /** Credited to `agentId` (a claim at registration). */
 export async function markDepositCredited(
   db: Queryable,
@@ -178,7 +255,7 @@ export async function selectAgentDeposits(
   const { rows } = await db.query(
     `SELECT ${COLUMNS} FROM deposits AS d
      WHERE d.agent_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.token = $3)
-     ORDER BY d.created_at DESC, d.id DESC
+     ORDER BY d.created_at DESC, d.block_number DESC, d.log_index DESC, d.id DESC
      LIMIT $4 OFFSET $5`,
     [agentId, options.status ?? null, options.token ?? null, options.limit, options.offset],
   )

@@ -3,7 +3,7 @@ import { getAddress } from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import type { Deposit, DepositAddressResponse, DepositsPage, ListDepositsQuery } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
-import type { IndexedEvent } from '../chain/indexer/indexed-event'
+import type { IndexedEvent, UnconfirmedWindow } from '../chain/indexer/indexed-event'
 import type { Queryable } from '../db/pool'
 import { ConflictError, NotFoundError } from '../errors'
 import type { AuthenticatedAgent } from '../http/auth'
@@ -15,6 +15,8 @@ import {
 } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress } from '../ledger/tokens'
 import {
+  assignUncreditedDeposits,
+  failPendingDepositsNotIn,
   insertDeposit,
   lockDepositByLog,
   lockUnclaimedDeposits,
@@ -25,6 +27,7 @@ import {
   selectAgentDeposit,
   selectAgentDeposits,
   selectAgentIdByWallet,
+  upsertPendingDeposit,
   type DepositRow,
 } from './deposits-queries'
 import { assignWithdrawalAgent, lockUnclaimedWithdrawals } from './withdrawals-queries'
@@ -101,6 +104,42 @@ export async function applyDeposited(db: Queryable, event: IndexedEvent): Promis
 }
 
 /**
+ * The `Deposited` logs past the safe head (inside the indexer's transaction): each is shown as
+ * `pending_deposit` (the agent's `pending` balance) without moving money, and a pending one that
+ * is no longer among them was dropped by a reorg and fails. `applyDeposited` credits it once its
+ * block has the confirmations.
+ */
+export async function observeUnconfirmedDeposits(
+  db: Queryable,
+  events: IndexedEvent[],
+  window: UnconfirmedWindow,
+): Promise<void> {
+  const seen: { txHash: string; logIndex: number }[] = []
+  for (const event of events) {
+    const { account, token, from, amount } = depositedArgs(event)
+    if (amount === 0n) continue
+    const txHash = event.txHash.toLowerCase() as `0x${string}`
+    seen.push({ txHash, logIndex: event.logIndex })
+    await lockWallet(db, account)
+    await upsertPendingDeposit(db, {
+      id: randomUUID(),
+      chainId: event.chainId,
+      txHash,
+      logIndex: event.logIndex,
+      blockNumber: event.blockNumber,
+      account,
+      token,
+      fromAddress: from,
+      amount,
+      agentId: await selectAgentIdByWallet(db, account),
+    })
+  }
+  // Rows below the window count too: the indexer has applied every confirmed log up to it, so a
+  // row still pending there was not among them.
+  await failPendingDepositsNotIn(db, window.chainId, seen)
+}
+
+/**
  * Undoes `applyDeposited` when a reorg drops the log: the same amount goes back to the vault
  * account, from the agent (what it already spent becomes its debt) or from unclaimed. The row
  * stays, marked failed, so the agent sees what happened and a re-inclusion can revive it.
@@ -128,6 +167,7 @@ export async function undoDeposited(db: Queryable, event: IndexedEvent): Promise
 export async function claimWalletFunds(db: Queryable, agentId: string, wallet: string): Promise<void> {
   const account = wallet.toLowerCase()
   await lockWallet(db, account)
+  await assignUncreditedDeposits(db, account, agentId)
   const deposits = await lockUnclaimedDeposits(db, account)
   const exits = await lockUnclaimedWithdrawals(db, account)
   if (deposits.length === 0 && exits.length === 0) return
@@ -262,6 +302,6 @@ export function getDepositAddress(context: AppContext, agent: AuthenticatedAgent
       },
     ],
     credited_after:
-      'The indexer credits a deposit once its block has the configured confirmations (0 on the embedded dev chain); GET /v1/wallet/deposits shows it.',
+      'GET /v1/wallet/deposits lists a deposit as pending_deposit (the pending balance) as soon as the indexer sees it, and the ledger credits it once its block has the configured confirmations (0 on the embedded dev chain).',
   }
 }

@@ -12,6 +12,13 @@ export interface IndexedEvent {
   args: Record<string, unknown>
 }
 
+/** The blocks past the indexer's cursor, `fromBlock` to the head, that lack their confirmations. */
+export interface UnconfirmedWindow {
+  chainId: number
+  fromBlock: bigint
+  toBlock: bigint
+}
+
 /**
  * What a domain module does when a vault event is indexed (`apply`) and when a reorg drops it
  * (`undo`). Both run inside the indexer's transaction, so the event row and its effects commit
@@ -21,4 +28,11 @@ export interface ChainEventHandler {
   eventName: string
   apply(db: Queryable, event: IndexedEvent): Promise<void>
   undo(db: Queryable, event: IndexedEvent): Promise<void>
+  /**
+   * Optional preview of what is coming: with confirmations > 0, once the indexer has applied
+   * everything up to the safe head, it passes every log of `eventName` in the window, each round,
+   * inside its transaction. `events` is the whole unconfirmed set, so anything shown earlier and
+   * missing now was dropped by a reorg. It must never move money: the chain may still take it back.
+   */
+  observeUnconfirmed?(db: Queryable, events: IndexedEvent[], window: UnconfirmedWindow): Promise<void>
 }

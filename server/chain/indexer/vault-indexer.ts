@@ -44,14 +44,18 @@ export interface SyncResult {
   rewoundTo: bigint | null
   /** Another replica moved the cursor first; this round's reads were discarded. */
   lostRace: boolean
+  /** Logs past the safe head shown to `observeUnconfirmed` handlers this round. */
+  unconfirmedEvents: number
 }
 
 /**
  * Follows the vault's logs into `chain_events` with Ponder's rules: read bounded ranges with
  * `getLogs` (never filters, which some load balancers drop), only to `head − confirmations`,
  * each log once by `(chain_id, tx_hash, log_index)`, and on a reorg rewind to the common ancestor,
- * undoing what the dropped blocks did. RPC reads happen outside any database transaction; the
- * write transaction re-checks the cursor under an advisory lock, so replicas never double-apply.
+ * undoing what the dropped blocks did. Once at the safe head, handlers may preview the logs still
+ * waiting for their confirmations (`observeUnconfirmed`). RPC reads happen outside any database
+ * transaction; the write transaction re-checks the cursor under an advisory lock, so replicas never
+ * double-apply.
  */
 export class VaultIndexer {
   private readonly parameters: Required<Omit<VaultIndexerParameters, 'registry'>>
@@ -88,6 +92,7 @@ export class VaultIndexer {
         newEvents: 0,
         rewoundTo: rewound ? ancestor.blockNumber : null,
         lostRace: !rewound,
+        unconfirmedEvents: 0,
       }
     }
 
@@ -95,7 +100,7 @@ export class VaultIndexer {
     const safeHead = head - BigInt(confirmations)
     this.lag?.set(Number(head - (cursor?.blockNumber ?? deploymentBlock - 1n)))
     const from = cursor ? cursor.blockNumber + 1n : deploymentBlock
-    if (from > safeHead) return { range: null, newEvents: 0, rewoundTo: null, lostRace: false }
+    if (from > safeHead) return this.observeUnconfirmed(cursor, from, head)
     const to = from + maxBlockRange - 1n < safeHead ? from + maxBlockRange - 1n : safeHead
 
     const [logs, toBlock] = await Promise.all([
@@ -108,7 +113,7 @@ export class VaultIndexer {
     // A log whose block is no longer the one at `to`'s ancestry means the chain moved under us;
     // the next round's reorg check sorts it out, so commit nothing now.
     if (events.some((event) => event.blockNumber === to && event.blockHash !== toBlock.hash)) {
-      return { range: null, newEvents: 0, rewoundTo: null, lostRace: true }
+      return { range: null, newEvents: 0, rewoundTo: null, lostRace: true, unconfirmedEvents: 0 }
     }
 
     let newEvents = 0
@@ -133,7 +138,46 @@ export class VaultIndexer {
       return true
     })
     if (committed) this.lag?.set(Number(head - to))
-    return { range: committed ? { from, to } : null, newEvents, rewoundTo: null, lostRace: !committed }
+    return {
+      range: committed ? { from, to } : null,
+      newEvents,
+      rewoundTo: null,
+      lostRace: !committed,
+      unconfirmedEvents: 0,
+    }
+  }
+
+  /**
+   * At the safe head: shows the logs of blocks `from`..`head` to the handlers that preview
+   * unconfirmed events, under the same lock and cursor check as every other write, so a replica
+   * that moved the cursor meanwhile wins and this round's view is dropped.
+   */
+  private async observeUnconfirmed(
+    cursor: ChainCursor | null,
+    from: bigint,
+    head: bigint,
+  ): Promise<SyncResult> {
+    const { pool, client, chainId, vault, confirmations } = this.parameters
+    const observers = [...this.handlers.values()].filter((handler) => handler.observeUnconfirmed)
+    const idle = { range: null, newEvents: 0, rewoundTo: null, lostRace: false, unconfirmedEvents: 0 }
+    if (confirmations === 0 || observers.length === 0) return idle
+    // After a reorg to a shorter chain the window can be empty; observing nothing still tells
+    // the handlers that what they saw before is gone.
+    const logs = from > head ? [] : await client.getLogs({ address: vault, fromBlock: from, toBlock: head })
+    const events = logs
+      .map((log) => this.decode(log))
+      .filter((event): event is IndexedEvent => event !== null)
+    const committed = await withTransaction(pool, async (db) => {
+      if (!(await this.tryLock(db))) return false
+      const current = await lockCursor(db, chainId, vault)
+      if ((current?.blockNumber ?? null) !== (cursor?.blockNumber ?? null)) return false
+      for (const handler of observers) {
+        const own = events.filter((event) => event.eventName === handler.eventName)
+        await handler.observeUnconfirmed!(db, own, { chainId, fromBlock: from, toBlock: head })
+      }
+      return true
+    })
+    return { ...idle, lostRace: !committed, unconfirmedEvents: committed ? events.length : 0 }
   }
 
   /** Syncs until the safe head is reached (or `maxRounds`), e.g. after downtime. */

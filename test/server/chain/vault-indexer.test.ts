@@ -6,7 +6,11 @@ import { renderVaultAbiModule } from '../../../scripts/export-abi'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Queryable } from '../../../server/db/pool'
-import type { ChainEventHandler, IndexedEvent } from '../../../server/chain/indexer/indexed-event'
+import type {
+  ChainEventHandler,
+  IndexedEvent,
+  UnconfirmedWindow,
+} from '../../../server/chain/indexer/indexed-event'
 import { VaultIndexer, type VaultIndexerParameters } from '../../../server/chain/indexer/vault-indexer'
 import type { Deployment } from '../../../scripts/lib/deploy-contracts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -148,6 +152,82 @@ describe('VaultIndexer', () => {
     await Promise.all([first.catchUp(), second.catchUp(), first.catchUp()])
     await Promise.all([first.catchUp(), second.catchUp()])
     expect(await depositedAmounts()).to.deep.equal(['21', '22', '23'])
+  })
+
+  describe('observeUnconfirmed', () => {
+    /** The recording handler, also noting each preview of unconfirmed deposits it is shown. */
+    function previewingHandler(): ChainEventHandler & {
+      previews: { amounts: string[]; window: UnconfirmedWindow }[]
+    } {
+      const previews: { amounts: string[]; window: UnconfirmedWindow }[] = []
+      return {
+        ...recordingHandler(),
+        previews,
+        async observeUnconfirmed(db: Queryable, events: IndexedEvent[], window: UnconfirmedWindow) {
+          // Proves the preview runs inside a transaction of the indexer's, under its advisory lock.
+          const { rows } = await db.query(
+            "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+          )
+          expect(rows[0].n, 'holds the indexer lock').to.be.greaterThan(0)
+          previews.push({ amounts: events.map((event) => String(event.args.amount)), window })
+        },
+      }
+    }
+
+    it('shows the logs past the safe head each round, then applies them once confirmed', async () => {
+      const handler = previewingHandler()
+      const subject = await indexer({ confirmations: 2, handlers: [handler] })
+      await subject.catchUp()
+      await deposit(31n)
+      const client = await hardhatPublicClient()
+      const head = await client.getBlockNumber({ cacheTime: 0 })
+      await subject.catchUp()
+      const result = await subject.syncOnce()
+      expect(result).to.include({ range: null, unconfirmedEvents: 1, lostRace: false })
+      expect(handler.previews.at(-1)!.amounts).to.deep.equal(['31'])
+      expect(handler.previews.at(-1)!.window).to.deep.include({ chainId: deployment.chainId, toBlock: head })
+      expect(
+        handler.previews.at(-1)!.window.fromBlock <= head - 1n,
+        'the window starts past the cursor',
+      ).to.equal(true)
+      expect(await depositedAmounts()).to.deep.equal([])
+
+      await mine(2)
+      await subject.catchUp()
+      expect(await depositedAmounts()).to.deep.equal(['31'])
+      expect(handler.previews.at(-1)!.amounts, 'applied logs leave the preview').to.deep.equal([])
+    })
+
+    it('shows an empty window after a reorg drops an unconfirmed log, even on a shorter chain', async () => {
+      const handler = previewingHandler()
+      const subject = await indexer({ confirmations: 3, handlers: [handler] })
+      await subject.catchUp()
+      const beforeDeposit = await snapshot()
+      await deposit(37n)
+      await subject.catchUp()
+      expect(handler.previews.at(-1)!.amounts).to.deep.equal(['37'])
+
+      await revertTo(beforeDeposit)
+      await subject.catchUp()
+      expect(handler.previews.at(-1)!.amounts).to.deep.equal([])
+      await mine(5)
+      await subject.catchUp()
+      expect(handler.previews.at(-1)!.amounts).to.deep.equal([])
+      expect(await depositedAmounts()).to.deep.equal([])
+    })
+
+    it('is never called with zero confirmations, nor while the indexer is behind the safe head', async () => {
+      const handler = previewingHandler()
+      await deposit(41n)
+      await (await indexer({ handlers: [handler] })).catchUp()
+      expect(handler.previews).to.deep.equal([])
+
+      await mine(3)
+      const behind = await indexer({ confirmations: 1, maxBlockRange: 1n, handlers: [handler] })
+      const first = await behind.syncOnce()
+      expect(first.range, 'a confirmed range was read').to.not.equal(null)
+      expect(handler.previews).to.deep.equal([])
+    })
   })
 
   it('reports its lag behind the head as a metric', async () => {
