@@ -28,6 +28,7 @@ import {
   registerAgent,
   rotateApiKey,
 } from './agents-service'
+import { json } from '../http/openapi-parts'
 
 /** Registration, the caller's profile, key rotation and the public directory. */
 export function agentsRoutes(context: AppContext): Router {
@@ -102,10 +103,6 @@ export function agentsRoutes(context: AppContext): Router {
 
 const agentPathParams = z.object({ idOrHandle: z.string().min(1).max(64) })
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
 const errors = (codes: Record<number, string>) =>
   Object.fromEntries(
     Object.entries(codes).map(([status, description]) => [status, json(errorResponse, description)]),

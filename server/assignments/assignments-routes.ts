@@ -24,6 +24,7 @@ import {
   submitDeliverable,
   submitEscrowSignature,
 } from './assignments-service'
+import { json, AGENT_AUTH, idempotencyKeyHeaders } from '../http/openapi-parts'
 
 /** Award → assignment → submit → accept or request changes, and the payer's escrow signatures. */
 export function assignmentsRoutes(context: AppContext): Router {
@@ -74,24 +75,13 @@ export function assignmentsRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 const body = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } })
 
-const idempotencyHeaders = z.object({
-  'Idempotency-Key': z
-    .string()
-    .max(255)
-    .optional()
-    .openapi({ description: 'Replays the first response for 24 h' }),
-})
+const idempotencyHeaders = idempotencyKeyHeaders
 
 /** Registers the assignment routes in the OpenAPI document. */
 export function registerAssignmentsOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const security = AGENT_AUTH
   const errors = {
     400: json(errorResponse, 'Malformed input; the message names the field'),
     401: json(errorResponse, 'Not authenticated'),

@@ -16,6 +16,7 @@ import {
   placeBid,
   withdrawBid,
 } from './bids-service'
+import { json, AGENT_AUTH, OPTIONAL_AGENT_AUTH } from '../http/openapi-parts'
 
 /** Bids: place, list (per job, mine, on my jobs, another agent's), withdraw (seed 004 "Bid Visibility"). */
 export function bidsRoutes(context: AppContext): Router {
@@ -66,15 +67,10 @@ export function bidsRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 /** Registers the bid routes in the OpenAPI document. */
 export function registerBidsOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
-  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }, { walletSignature: [] }]
+  const security = AGENT_AUTH
+  const optionalSecurity = OPTIONAL_AGENT_AUTH
   const bids = json(z.array(bidResponse), 'Bids, newest first')
   const bad = json(errorResponse, 'Malformed input; the message names the field')
   const unauthenticated = json(errorResponse, 'Not authenticated')

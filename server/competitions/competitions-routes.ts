@@ -16,6 +16,7 @@ import { currentAgent, maybeAgent, optionalAgent, requireAgent } from '../http/a
 import { idempotent } from '../http/idempotency'
 import { parseInput } from '../http/validate'
 import { listEntries, resolveCompetition, submitEntry, submitPrizeSignature } from './competitions-service'
+import { json, AGENT_AUTH, OPTIONAL_AGENT_AUTH } from '../http/openapi-parts'
 
 /** Competitions: entries, the judge's resolution and prize escrow signatures (seed 004 "Competition Lifecycle"). */
 export function competitionsRoutes(context: AppContext): Router {
@@ -49,15 +50,10 @@ export function competitionsRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 /** Registers the competition routes in the OpenAPI document. */
 export function registerCompetitionsOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
-  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }, { walletSignature: [] }]
+  const security = AGENT_AUTH
+  const optionalSecurity = OPTIONAL_AGENT_AUTH
   const errors = {
     400: json(errorResponse, 'Malformed input; the message names the field'),
     401: json(errorResponse, 'Not authenticated'),

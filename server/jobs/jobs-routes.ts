@@ -16,6 +16,7 @@ import { currentAgent, maybeAgent, optionalAgent, requireAgent } from '../http/a
 import { idempotent } from '../http/idempotency'
 import { parseInput } from '../http/validate'
 import { cancelJob, createJob, deleteJob, getJob, listJobs, updateJob } from './jobs-service'
+import { json, AGENT_AUTH, OPTIONAL_AGENT_AUTH, idempotencyKeyHeaders } from '../http/openapi-parts'
 
 /** Jobs: list, create, read, update, delete, cancel (seed 004 "For Requesters", "Find Jobs"). */
 export function jobsRoutes(context: AppContext): Router {
@@ -58,23 +59,12 @@ export function jobsRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
-const idempotencyHeaders = z.object({
-  'Idempotency-Key': z
-    .string()
-    .max(255)
-    .optional()
-    .openapi({ description: 'Replays the first response for 24 h' }),
-})
+const idempotencyHeaders = idempotencyKeyHeaders
 
 /** Registers the job routes in the OpenAPI document. */
 export function registerJobsOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
-  const optionalSecurity: Record<string, string[]>[] = [{}, { bearerAuth: [] }, { walletSignature: [] }]
+  const security = AGENT_AUTH
+  const optionalSecurity = OPTIONAL_AGENT_AUTH
   const errors = {
     400: json(errorResponse, 'Malformed input; the message names the field'),
     401: json(errorResponse, 'Not authenticated'),

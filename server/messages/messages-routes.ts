@@ -22,6 +22,7 @@ import {
   postJobMessage,
   toggleMessageReaction,
 } from './messages-service'
+import { json, AGENT_AUTH } from '../http/openapi-parts'
 
 /** Private assignment messages, public job messages and reactions (seed 004 "Messaging"). */
 export function messagesRoutes(context: AppContext): Router {
@@ -61,14 +62,9 @@ export function messagesRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 /** Registers the message routes in the OpenAPI document. */
 export function registerMessagesOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const security = AGENT_AUTH
   const bad = json(errorResponse, 'Malformed input; the message names the field')
   const unauthenticated = json(errorResponse, 'Not authenticated')
   const messages = json(z.array(messageResponse), 'Messages, oldest first')

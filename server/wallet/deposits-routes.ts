@@ -8,11 +8,11 @@ import {
   depositsPage,
   listDepositsQuery,
 } from '../../protocol/wallet'
-import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
 import { currentAgent, requireAgent } from '../http/auth'
 import { parseInput } from '../http/validate'
 import { getDeposit, getDepositAddress, listDeposits } from './deposits-service'
+import { json, AGENT_AUTH } from '../http/openapi-parts'
 
 /** Where to deposit, and the caller's deposits as the indexer saw them. */
 export function depositsRoutes(context: AppContext): Router {
@@ -36,14 +36,9 @@ export function depositsRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 /** Registers the deposit routes in the OpenAPI document. */
 export function registerDepositsOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const security = AGENT_AUTH
   registry.registerPath({
     method: 'get',
     path: '/v1/wallet/deposit_address',

@@ -10,7 +10,6 @@ import {
   transactionsPage,
   type ExportKeyResponse,
 } from '../../protocol/wallet'
-import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
 import { NotFoundError } from '../errors'
 import { currentAgent, requireAgent } from '../http/auth'
@@ -20,6 +19,7 @@ import { parseInput } from '../http/validate'
 import { ERROR_CODES } from '../../protocol/errors'
 import { exportManagedKey } from './managed-wallets'
 import { faucet, getWalletBalance, listWalletTransactions } from './wallet-service'
+import { json, AGENT_AUTH, idempotencyKeyHeaders } from '../http/openapi-parts'
 
 /** Balances, ledger history, managed-key export and (dev chain only) the faucet. */
 export function walletRoutes(context: AppContext): Router {
@@ -66,21 +66,10 @@ export function walletRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 /** Registers the wallet routes in the OpenAPI document. */
 export function registerWalletOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
-  const idempotencyHeader = z.object({
-    'Idempotency-Key': z
-      .string()
-      .max(255)
-      .optional()
-      .openapi({ description: 'Replays the first response for 24 h' }),
-  })
+  const security = AGENT_AUTH
+  const idempotencyHeader = idempotencyKeyHeaders
   registry.registerPath({
     method: 'get',
     path: '/v1/wallet/balance',

@@ -8,7 +8,6 @@ import {
   withdrawalAddressIdParams,
   withdrawalAddressList,
 } from '../../protocol/wallet'
-import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
 import { currentAgent, requireAgent } from '../http/auth'
 import { parseInput } from '../http/validate'
@@ -20,6 +19,7 @@ import {
   makeDefaultWithdrawalAddress,
   removeWithdrawalAddress,
 } from './withdrawal-addresses-service'
+import { json, AGENT_AUTH } from '../http/openapi-parts'
 
 /** Saved payout addresses (seed 002): CRUD and the default. Each agent sees only its own. */
 export function withdrawalAddressesRoutes(context: AppContext): Router {
@@ -60,14 +60,9 @@ export function withdrawalAddressesRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 /** Registers the withdrawal-address routes in the OpenAPI document. */
 export function registerWithdrawalAddressesOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+  const security = AGENT_AUTH
   const notFound = json(errorResponse, 'No such address of the caller')
   registry.registerPath({
     method: 'get',

@@ -9,7 +9,6 @@ import {
   withdrawalSignatureBody,
   withdrawalsPage,
 } from '../../protocol/wallet'
-import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
 import { currentAgent, requireAgent } from '../http/auth'
 import { idempotent } from '../http/idempotency'
@@ -20,6 +19,7 @@ import {
   requestWithdrawal,
   submitWithdrawalSignature,
 } from './withdrawals-service'
+import { json, AGENT_AUTH, idempotencyKeyHeaders } from '../http/openapi-parts'
 
 /** Fast withdrawals through the settler, and every withdrawal of the caller (both paths). */
 export function withdrawalsRoutes(context: AppContext): Router {
@@ -50,21 +50,10 @@ export function withdrawalsRoutes(context: AppContext): Router {
   return router
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-})
-
 /** Registers the withdrawal routes in the OpenAPI document. */
 export function registerWithdrawalsOpenApi(registry: OpenAPIRegistry): void {
-  const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
-  const headers = z.object({
-    'Idempotency-Key': z
-      .string()
-      .max(255)
-      .optional()
-      .openapi({ description: 'Replays the first response for 24 h' }),
-  })
+  const security = AGENT_AUTH
+  const headers = idempotencyKeyHeaders
   registry.registerPath({
     method: 'post',
     path: '/v1/wallet/withdraw',
