@@ -187,12 +187,17 @@ export const deposit = z.object({
 })
 export type Deposit = z.infer<typeof deposit>
 
-export const listDepositsQuery = z.object({
-  status: z.enum(DEPOSIT_STATUSES).optional(),
-  token: z.string().min(1).max(42).optional(),
-  limit: pageLimit.optional(),
-  offset: pageOffset.default(0),
-})
+/** The query of a wallet history list: by status and token (symbol or address), newest first, paged. */
+function historyQuery<const Statuses extends readonly [string, ...string[]]>(statuses: Statuses) {
+  return z.object({
+    status: z.enum(statuses).optional(),
+    token: z.string().min(1).max(42).optional(),
+    limit: pageLimit.optional(),
+    offset: pageOffset.default(0),
+  })
+}
+
+export const listDepositsQuery = historyQuery(DEPOSIT_STATUSES)
 export type ListDepositsQuery = z.infer<typeof listDepositsQuery>
 
 export const depositsPage = z.object({ data: z.array(deposit), has_more: z.boolean() })
@@ -300,12 +305,7 @@ export const withdrawalSignatureBody = z.object({
 })
 export type WithdrawalSignatureBody = z.infer<typeof withdrawalSignatureBody>
 
-export const listWithdrawalsQuery = z.object({
-  status: z.enum(WITHDRAWAL_STATUSES).optional(),
-  token: z.string().min(1).max(42).optional(),
-  limit: pageLimit.optional(),
-  offset: pageOffset.default(0),
-})
+export const listWithdrawalsQuery = historyQuery(WITHDRAWAL_STATUSES)
 export type ListWithdrawalsQuery = z.infer<typeof listWithdrawalsQuery>
 
 export const withdrawalsPage = z.object({ data: z.array(withdrawal), has_more: z.boolean() })
