@@ -6,11 +6,9 @@ export const tokenReconciliation = z.object({
   token_address: z.string(),
   on_chain: z.string().openapi({ description: "The vault contract's token balance at block_number" }),
   ledger: z.string().openapi({ description: 'What the ledger says the vault owes (balances, escrow, fees)' }),
-  in_flight: z
-    .string()
-    .openapi({
-      description: 'Fast withdrawals paid out in the ledger that the indexer has not yet seen leave',
-    }),
+  in_flight: z.string().openapi({
+    description: 'Fast withdrawals paid out in the ledger that the indexer has not yet seen leave',
+  }),
   difference: z.string().openapi({ description: 'on_chain − ledger − in_flight; zero when reconciled' }),
   difference_base_units: z.string(),
   is_balanced: z.boolean(),

@@ -70,7 +70,11 @@ async function main() {
     return receipt.gasUsed
   }
 
-  async function sign(account: LocalAccount, primaryType: ClearhouseTypeName, message: Record<string, unknown>) {
+  async function sign(
+    account: LocalAccount,
+    primaryType: ClearhouseTypeName,
+    message: Record<string, unknown>,
+  ) {
     const signature = await account.signTypedData({
       domain,
       types: { [primaryType]: clearhouseTypes[primaryType] } as never,
@@ -115,7 +119,9 @@ async function main() {
     expiry: block.timestamp + 7n * 86_400n,
   }
   const lock = await gasOf(
-    await vault.write.lockEscrow([terms, await sign(payer, 'EscrowLock', terms)], { account: relayer.account }),
+    await vault.write.lockEscrow([terms, await sign(payer, 'EscrowLock', terms)], {
+      account: relayer.account,
+    }),
   )
   rows.push(['escrow lock (relayed, payer-signed)', lock])
   const release = await gasOf(
@@ -131,19 +137,39 @@ async function main() {
   for (const p of providers) await fund(p, 1n) // providers that were paid before
   let nextSalt = 1n
 
-  async function openChannel(caller: LocalAccount, provider: Address): Promise<{ config: ChannelConfig; id: Hex; gas: bigint }> {
-    const config: ChannelConfig = { caller: caller.address, provider, token: usdc.address, feeBps: FEE_BPS, salt: toHex(nextSalt++, { size: 32 }) }
+  async function openChannel(
+    caller: LocalAccount,
+    provider: Address,
+  ): Promise<{ config: ChannelConfig; id: Hex; gas: bigint }> {
+    const config: ChannelConfig = {
+      caller: caller.address,
+      provider,
+      token: usdc.address,
+      feeBps: FEE_BPS,
+      salt: toHex(nextSalt++, { size: 32 }),
+    }
     const id = (await vault.read.channelId([config])) as Hex
     const totalDeposit = 1_000n * USDC
     const signature = await sign(caller, 'ChannelFunding', { channelId: id, totalDeposit })
-    const gas = await gasOf(await vault.write.fundChannel([config, totalDeposit, signature], { account: relayer.account }))
+    const gas = await gasOf(
+      await vault.write.fundChannel([config, totalDeposit, signature], { account: relayer.account }),
+    )
     return { config, id, gas }
   }
 
-  async function voucher(caller: LocalAccount, channel: { config: ChannelConfig; id: Hex }, sequence: bigint) {
+  async function voucher(
+    caller: LocalAccount,
+    channel: { config: ChannelConfig; id: Hex },
+    sequence: bigint,
+  ) {
     const cumulativeAmount = sequence * 1_234_567n // ~1.23 USDC per settlement period
     const callChain = keccak256(toHex(`bench:calls:${channel.id}:${sequence}`))
-    const signature = await sign(caller, 'Voucher', { channelId: channel.id, sequence, cumulativeAmount, callChain })
+    const signature = await sign(caller, 'Voucher', {
+      channelId: channel.id,
+      sequence,
+      cumulativeAmount,
+      callChain,
+    })
     return { config: channel.config, sequence, cumulativeAmount, callChain, signature }
   }
 
@@ -158,11 +184,17 @@ async function main() {
   }
 
   let batchNumber = 0n
-  async function settleBatch(channels: Array<{ caller: LocalAccount; config: ChannelConfig; id: Hex }>, sequence: bigint) {
+  async function settleBatch(
+    channels: Array<{ caller: LocalAccount; config: ChannelConfig; id: Hex }>,
+    sequence: bigint,
+  ) {
     const ops = []
     for (const c of channels) {
       const v = await voucher(c.caller, c, sequence)
-      ops.push({ kind: OpKind.ChannelSettle, data: encodeAbiParameters(opDataAbi[OpKind.ChannelSettle], [v]) })
+      ops.push({
+        kind: OpKind.ChannelSettle,
+        data: encodeAbiParameters(opDataAbi[OpKind.ChannelSettle], [v]),
+      })
     }
     batchNumber += 1n
     const { StandardMerkleTree } = await import('@openzeppelin/merkle-tree')
@@ -178,9 +210,15 @@ async function main() {
   // Channel open and a settlement alone.
   const single = await makeChannels(1, 1, 1)
   rows.push(['channel open (relayed, caller-signed)', single[0].gas])
-  await gasOf(await vault.write.settleChannel([await voucher(single[0].caller, single[0], 1n)], { account: relayer.account }))
+  await gasOf(
+    await vault.write.settleChannel([await voucher(single[0].caller, single[0], 1n)], {
+      account: relayer.account,
+    }),
+  )
   const settleAlone = await gasOf(
-    await vault.write.settleChannel([await voucher(single[0].caller, single[0], 2n)], { account: relayer.account }),
+    await vault.write.settleChannel([await voucher(single[0].caller, single[0], 2n)], {
+      account: relayer.account,
+    }),
   )
   rows.push(['channel settlement alone (settleChannel)', settleAlone])
 
@@ -197,10 +235,18 @@ async function main() {
   const distinct = await makeChannels(100, 100, firstCaller)
   await settleBatch(distinct, 1n)
   const batchDistinct = await settleBatch(distinct, 2n)
-  rows.push([`batch of 100, 100 distinct providers (per channel ${Number(batchDistinct) / 100})`, batchDistinct])
+  rows.push([
+    `batch of 100, 100 distinct providers (per channel ${Number(batchDistinct) / 100})`,
+    batchDistinct,
+  ])
 
   // ---- one EIP-3009 transferWithAuthorization per paid call, relayed, to a payee with a balance
-  const usdcDomain = { name: 'USD Coin (mock)', version: '1', chainId, verifyingContract: usdc.address } as const
+  const usdcDomain = {
+    name: 'USD Coin (mock)',
+    version: '1',
+    chainId,
+    verifyingContract: usdc.address,
+  } as const
   const from = accountOf(50_000)
   await usdc.write.mint([from.address, 10n ** 12n])
   await usdc.write.mint([payee, 1n])
@@ -235,7 +281,17 @@ async function main() {
     const v = parseInt(signature.slice(130, 132), 16)
     eip3009 = await gasOf(
       await usdc.write.transferWithAuthorization(
-        [message.from, message.to, message.value, message.validAfter, message.validBefore, message.nonce, v, r, s],
+        [
+          message.from,
+          message.to,
+          message.value,
+          message.validAfter,
+          message.validBefore,
+          message.nonce,
+          v,
+          r,
+          s,
+        ],
         { account: relayer.account },
       ),
     )
@@ -263,7 +319,9 @@ async function main() {
     channel_open: Number(single[0].gas),
     channel_settle_single: Number(settleAlone),
     batch_settle: Object.fromEntries(Object.entries(batchGas).map(([k, g]) => [k, Number(g)])),
-    batch_settle_per_channel: Object.fromEntries(Object.entries(batchGas).map(([k, g]) => [k, Math.round(Number(g) / Number(k))])),
+    batch_settle_per_channel: Object.fromEntries(
+      Object.entries(batchGas).map(([k, g]) => [k, Math.round(Number(g) / Number(k))]),
+    ),
     batch100_distinct_providers: Number(batchDistinct),
     per_call_single: perCallSingle,
     per_call_batch100: perCallBatch100,
@@ -279,7 +337,9 @@ async function main() {
   console.log('\nClearhouse vault gas (gasUsed per transaction)\n')
   for (const [label, gas] of rows) console.log(`${label.padEnd(72)} ${String(gas).padStart(10)}`)
   console.log('\nGas per paid call, settling every N calls')
-  console.log(`${'N'.padStart(6)} ${'EIP-3009 each'.padStart(14)} ${'channel alone'.padStart(14)} ${'batch of 100'.padStart(14)} ${'batch, 100 providers'.padStart(21)}`)
+  console.log(
+    `${'N'.padStart(6)} ${'EIP-3009 each'.padStart(14)} ${'channel alone'.padStart(14)} ${'batch of 100'.padStart(14)} ${'batch, 100 providers'.padStart(21)}`,
+  )
   for (const n of CALLS_PER_SETTLEMENT) {
     console.log(
       `${String(n).padStart(6)} ${String(eip3009).padStart(14)} ${String(perCallSingle[n]).padStart(14)} ${String(perCallBatch100[n]).padStart(14)} ${String(perCallBatch100Distinct[n]).padStart(21)}`,

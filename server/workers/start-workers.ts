@@ -29,6 +29,7 @@ export function startWorkers(
     | 'SETTLER_POLL_MS'
     | 'SETTLER_MAX_BATCH_SIZE'
     | 'SETTLER_MAX_BATCH_AGE_MS'
+    | 'SETTLER_MAX_BATCH_GAS'
     | 'RECONCILE_INTERVAL_MS'
   >,
   handlers: ChainEventHandler[],
@@ -68,6 +69,7 @@ export function startWorkers(
       vault,
       maxBatchSize: config.SETTLER_MAX_BATCH_SIZE,
       maxBatchAgeMs: config.SETTLER_MAX_BATCH_AGE_MS,
+      maxBatchGas: BigInt(config.SETTLER_MAX_BATCH_GAS),
       logger,
     })
     const activeSettler = settler

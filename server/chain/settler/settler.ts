@@ -51,6 +51,11 @@ export interface SettlerParameters {
   maxBatchSize?: number
   /** …or as soon as the oldest has waited this long. */
   maxBatchAgeMs?: number
+  /**
+   * Most gas one batch transaction may use. A batch estimated above it (or that the node cannot
+   * estimate at all, e.g. past a chain's per-transaction gas cap) is split in half.
+   */
+  maxBatchGas?: bigint
   leaseTtlMs?: number
   logger: Logger
 }
@@ -65,6 +70,7 @@ export type SettleResult =
       recovered: boolean
     }
   | { outcome: 'op-failed'; batchNumber: bigint; opId: string; reason: string }
+  | { outcome: 'split'; batchNumber: bigint; opCount: number; nextBatchSize: number; reason: string }
 
 /** Recorded batches were lost from the chain and the next one cannot be re-sent in order. */
 export class SettlementGapError extends Error {
@@ -97,11 +103,19 @@ export class SimulatedCrash extends Error {
 export class Settler {
   private readonly parameters: Required<SettlerParameters>
   private readonly holder = randomUUID()
+  /** Ops per batch learnt from batches too large to send; never above `maxBatchSize`. */
+  private batchSizeCap: number | null = null
   /** Tests set this to stop right after the transaction is sent and before it is recorded. */
   crashAfterSend = false
 
   constructor(parameters: SettlerParameters) {
-    this.parameters = { maxBatchSize: 100, maxBatchAgeMs: 2_000, leaseTtlMs: 60_000, ...parameters }
+    this.parameters = {
+      maxBatchSize: 100,
+      maxBatchAgeMs: 2_000,
+      maxBatchGas: DEFAULT_MAX_BATCH_GAS,
+      leaseTtlMs: 60_000,
+      ...parameters,
+    }
   }
 
   /** One round: recover or send at most one batch. */
@@ -135,7 +149,8 @@ export class Settler {
   }
 
   private async prepareBatch(): Promise<SettlementBatch | 'waiting' | null> {
-    const { pool, chainId, maxBatchSize, maxBatchAgeMs } = this.parameters
+    const { pool, chainId, maxBatchAgeMs } = this.parameters
+    const maxBatchSize = this.batchSize()
     const pending = await countPendingOps(pool, chainId)
     if (pending === 0) return null
     if (pending < maxBatchSize && ((await oldestPendingAgeMs(pool, chainId)) ?? 0) < maxBatchAgeMs)
@@ -211,6 +226,24 @@ export class Settler {
       return { outcome: 'op-failed', batchNumber: batch.batchNumber, opId: op.id, reason: failure.reason }
     }
 
+    let gas: bigint
+    try {
+      gas = await publicClient.estimateContractGas({
+        address: vault,
+        abi: clearhouseVaultAbi,
+        functionName: 'settleBatch',
+        args,
+        account,
+      })
+    } catch (error) {
+      // The simulation passed, so the ops are sound: the batch is too big to send as one.
+      if (ops.length === 1) throw error
+      return this.split(batch, ops.length, `gas estimate failed: ${shortMessage(error)}`)
+    }
+    if (gas > this.parameters.maxBatchGas && ops.length > 1) {
+      return this.split(batch, ops.length, `needs ${gas} gas, more than ${this.parameters.maxBatchGas}`)
+    }
+
     const txHash = await walletClient.writeContract({
       address: vault,
       abi: clearhouseVaultAbi,
@@ -218,6 +251,8 @@ export class Settler {
       args,
       account,
       chain: null,
+      // Estimated once above; the headroom covers state that moves before the block.
+      gas: gas + gas / 10n,
     })
     if (this.crashAfterSend) throw new SimulatedCrash(`crashed after sending batch ${batch.batchNumber}`)
     await withTransaction(pool, (db) => markBatchSent(db, chainId, batch.batchNumber, txHash))
@@ -244,6 +279,29 @@ export class Settler {
     await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, txHash))
     logger.info({ batchNumber: batch.batchNumber.toString(), ops: ops.length, txHash }, 'batch settled')
     return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount: ops.length, txHash, recovered }
+  }
+
+  private batchSize(): number {
+    const { maxBatchSize } = this.parameters
+    return this.batchSizeCap === null ? maxBatchSize : Math.min(maxBatchSize, this.batchSizeCap)
+  }
+
+  /** Returns a batch too large to send to the queue; from now on this settler batches half as many ops. */
+  private async split(batch: SettlementBatch, opCount: number, reason: string): Promise<SettleResult> {
+    const { pool, chainId, logger } = this.parameters
+    await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, null))
+    this.batchSizeCap = Math.max(1, Math.floor(opCount / 2))
+    logger.warn(
+      { batchNumber: batch.batchNumber.toString(), opCount, nextBatchSize: this.batchSizeCap, reason },
+      'batch too large to send; splitting',
+    )
+    return {
+      outcome: 'split',
+      batchNumber: batch.batchNumber,
+      opCount,
+      nextBatchSize: this.batchSizeCap,
+      reason,
+    }
   }
 
   /**
@@ -311,6 +369,17 @@ export class Settler {
       message: { batchNumber, opsRoot },
     })
   }
+}
+
+/**
+ * Default gas budget of one batch (`SETTLER_MAX_BATCH_GAS`): with the 10 % headroom still under
+ * the 2^24 per-transaction cap of EIP-7825 (Osaka, and Hardhat's default chain).
+ */
+export const DEFAULT_MAX_BATCH_GAS = 12_000_000n
+
+function shortMessage(error: unknown): string {
+  if (error instanceof BaseError) return error.shortMessage
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error)
 }
 
 /** The ops root `BatchSettled` carries; an auditor recomputes it the same way from the ops. */

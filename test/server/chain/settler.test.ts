@@ -65,7 +65,7 @@ describe('Settler', () => {
     await database.drop()
   })
 
-  async function settler(overrides: { maxBatchSize?: number } = {}): Promise<Settler> {
+  async function settler(overrides: { maxBatchSize?: number; maxBatchGas?: bigint } = {}): Promise<Settler> {
     return new Settler({
       pool: database.pool,
       publicClient: await hardhatPublicClient(),
@@ -74,6 +74,7 @@ describe('Settler', () => {
       chainId: deployment.chainId,
       vault: vaultAddress,
       maxBatchSize: overrides.maxBatchSize ?? 100,
+      maxBatchGas: overrides.maxBatchGas,
       maxBatchAgeMs: 0,
       logger: pino({ level: 'silent' }),
     })
@@ -226,6 +227,34 @@ describe('Settler', () => {
     )
     expect(resent.rows[0].coordinator_signature).to.equal(signed.rows[0].coordinator_signature)
     expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
+  })
+
+  it('splits a batch estimated above its gas budget and sends every op in smaller batches', async () => {
+    for (let i = 0; i < 6; i += 1) await enqueueLock(`job-${i}`, 1_000n)
+    const results = await (await settler({ maxBatchGas: 400_000n })).drain()
+    expect(results[0]).to.include({ outcome: 'split', opCount: 6, nextBatchSize: 3 })
+    const confirmed = results.filter((r) => r.outcome === 'confirmed')
+    expect(confirmed.map((r) => r.opCount)).to.deep.equal([3, 3])
+    const client = await hardhatPublicClient()
+    for (const result of confirmed) {
+      const receipt = await client.getTransactionReceipt({ hash: result.txHash! })
+      expect(receipt.gasUsed < 400_000n).to.equal(true)
+    }
+    expect(await lastBatchNumber()).to.equal(2n)
+    for (let i = 0; i < 6; i += 1) expect(await escrowAmount(`job-${i}`)).to.equal(1_000n)
+  })
+
+  it('settles 100 queued escrow locks under the chain’s per-transaction gas cap with the default settings', async function () {
+    this.timeout(120_000)
+    for (let i = 0; i < 100; i += 1) await enqueueLock(`bulk-${i}`, 1_000n)
+    const results = await (await settler()).drain()
+    const confirmed = results.filter((r) => r.outcome === 'confirmed')
+    expect(confirmed.reduce((sum, r) => sum + r.opCount, 0)).to.equal(100)
+    const { rows } = await database.pool.query(
+      "SELECT count(*)::int AS n FROM chain_ops WHERE status = 'confirmed'",
+    )
+    expect(rows[0].n).to.equal(100)
+    expect(await escrowAmount('bulk-99')).to.equal(1_000n)
   })
 
   it('lets only one of two settlers on one database send, so no batch is sent twice', async () => {
