@@ -116,23 +116,38 @@ export class VaultIndexer {
       return { range: null, newEvents: 0, rewoundTo: null, lostRace: true, unconfirmedEvents: 0 }
     }
 
+    // Parent hashes of the blocks with logs, read before the transaction so no RPC round trip
+    // holds the lock; a reorg check needs each stored block's parent.
+    const blocksWithEvents = new Map<bigint, `0x${string}`>()
+    for (const event of events)
+      if (event.blockNumber !== to) blocksWithEvents.set(event.blockNumber, event.blockHash)
+    const parents: Array<{ number: bigint; hash: `0x${string}`; parentHash: `0x${string}` }> = []
+    const pendingBlocks = [...blocksWithEvents]
+    // A few requests at a time: a range may hold thousands of blocks with logs.
+    for (let i = 0; i < pendingBlocks.length; i += 16) {
+      const chunk = pendingBlocks.slice(i, i + 16)
+      parents.push(
+        ...(await Promise.all(
+          chunk.map(async ([number, hash]) => ({
+            number,
+            hash,
+            parentHash: (await client.getBlock({ blockHash: hash })).parentHash,
+          })),
+        )),
+      )
+    }
+
     let newEvents = 0
     const committed = await withTransaction(pool, async (db) => {
       if (!(await this.tryLock(db))) return false
       const current = await lockCursor(db, chainId, vault)
       if ((current?.blockNumber ?? null) !== (cursor?.blockNumber ?? null)) return false
-      const blocksWithEvents = new Map<bigint, `0x${string}`>()
       for (const event of events) {
-        blocksWithEvents.set(event.blockNumber, event.blockHash)
         if (!(await insertEvent(db, event))) continue
         newEvents += 1
         await this.handlers.get(event.eventName)?.apply(db, event)
       }
-      for (const [number, hash] of blocksWithEvents) {
-        if (number === to) continue
-        const block = await client.getBlock({ blockHash: hash })
-        await saveBlock(db, chainId, { number, hash, parentHash: block.parentHash })
-      }
+      for (const block of parents) await saveBlock(db, chainId, block)
       await saveBlock(db, chainId, { number: to, hash: toBlock.hash, parentHash: toBlock.parentHash })
       await saveCursor(db, chainId, vault, { blockNumber: to, blockHash: toBlock.hash })
       return true
