@@ -24,4 +24,6 @@ export interface AppContext {
   walletEncryptionKey: Buffer
   /** Requests per minute per client IP on registration and authentication routes. */
   authRateLimitPerMinute: number
+  /** Requests per minute per agent that make the coordinator send a transaction. */
+  chainWriteRateLimitPerMinute: number
 }

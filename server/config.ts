@@ -47,6 +47,8 @@ export const configSchema = z.object({
   WALLET_ENCRYPTION_KEY: hexKey32.optional(),
   /** Requests per minute per client IP on registration and authentication routes. */
   AUTH_RATE_LIMIT_PER_MINUTE: integerString(1, 1_000_000).default(60),
+  /** Requests per minute per agent that make the coordinator send a transaction (withdrawals, faucet). */
+  CHAIN_WRITE_RATE_LIMIT_PER_MINUTE: integerString(1, 1_000_000).default(30),
   /** How often the indexer polls the chain for new vault logs. */
   INDEXER_POLL_MS: integerString(50, 3_600_000).default(1000),
   /** How often the settler looks for queued chain ops. */

@@ -113,6 +113,7 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     metrics: createMetrics(),
     walletEncryptionKey,
     authRateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
+    chainWriteRateLimitPerMinute: config.CHAIN_WRITE_RATE_LIMIT_PER_MINUTE,
     platformJudgeAgentId: config.PLATFORM_JUDGE_AGENT_ID?.toLowerCase() ?? null,
   }
   const workers = config.WORKERS_ENABLED ? startWorkers(context, config, chainEventHandlers(context)) : null

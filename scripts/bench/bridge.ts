@@ -324,6 +324,7 @@ async function runBench(
     metrics: createMetrics(),
     walletEncryptionKey: randomBytes(32),
     authRateLimitPerMinute: 100_000,
+    chainWriteRateLimitPerMinute: 100_000,
   }
   const usdcContract = await hre.viem.getContractAt('MockUSDC', usdc)
   const vaultContract = await hre.viem.getContractAt('ClearhouseVault', vault)

@@ -1,8 +1,9 @@
-import type { RequestHandler } from 'express'
+import type { Request, RequestHandler, Response } from 'express'
 import { rateLimit } from 'express-rate-limit'
 import { ERROR_CODES } from '../../protocol/errors'
 import type { AppContext } from '../app-context'
 import { RateLimitedError } from '../errors'
+import { currentAgent } from './auth'
 
 /**
  * Per-client-IP limit for registration and authentication routes (`authRateLimitPerMinute`), a
@@ -10,11 +11,35 @@ import { RateLimitedError } from '../errors'
  * balancer each enforces its own window, which still bounds a brute-force attempt.
  */
 export function authRateLimit(context: Pick<AppContext, 'authRateLimitPerMinute'>): RequestHandler {
+  return perMinute(context.authRateLimitPerMinute)
+}
+
+/**
+ * Per-agent limit for requests that make the coordinator send a transaction and pay its gas
+ * (withdrawals, the dev faucet): without it one agent could drain the coordinator's gas with
+ * dust. Mount after authentication; the key is the agent, not the IP.
+ */
+export function chainWriteRateLimit(
+  context: Pick<AppContext, 'chainWriteRateLimitPerMinute'>,
+): RequestHandler {
+  // One counter per app across every such route: the budget is the agent's, not the route's.
+  let limiter = chainWriteLimiters.get(context)
+  if (!limiter) {
+    limiter = perMinute(context.chainWriteRateLimitPerMinute, (res) => `agent:${currentAgent(res).id}`)
+    chainWriteLimiters.set(context, limiter)
+  }
+  return limiter
+}
+
+const chainWriteLimiters = new WeakMap<object, RequestHandler>()
+
+function perMinute(limit: number, key?: (res: Response) => string): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
-    limit: context.authRateLimitPerMinute,
+    limit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
+    ...(key ? { keyGenerator: (_req: Request, res: Response) => key(res) } : {}),
     handler: (_req, _res, next, options) => {
       next(
         new RateLimitedError(ERROR_CODES.rateLimited, 'too many requests; slow down', {

@@ -14,7 +14,7 @@ import type { AppContext } from '../app-context'
 import { NotFoundError } from '../errors'
 import { currentAgent, requireAgent } from '../http/auth'
 import { idempotent } from '../http/idempotency'
-import { authRateLimit } from '../http/rate-limit'
+import { authRateLimit, chainWriteRateLimit } from '../http/rate-limit'
 import { parseInput } from '../http/validate'
 import { ERROR_CODES } from '../../protocol/errors'
 import { exportManagedKey } from './managed-wallets'
@@ -56,6 +56,7 @@ export function walletRoutes(context: AppContext): Router {
       next()
     },
     auth,
+    chainWriteRateLimit(context),
     idempotent(context),
     async (req, res) => {
       const body = parseInput(faucetBody, req.body, 'body')

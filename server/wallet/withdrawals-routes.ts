@@ -12,6 +12,7 @@ import {
 import type { AppContext } from '../app-context'
 import { currentAgent, requireAgent } from '../http/auth'
 import { idempotent } from '../http/idempotency'
+import { chainWriteRateLimit } from '../http/rate-limit'
 import { parseInput } from '../http/validate'
 import {
   getWithdrawal,
@@ -26,7 +27,9 @@ export function withdrawalsRoutes(context: AppContext): Router {
   const router = Router()
   const auth = requireAgent(context)
 
-  router.post('/wallet/withdraw', auth, idempotent(context), async (req, res) => {
+  const chainWrites = chainWriteRateLimit(context)
+
+  router.post('/wallet/withdraw', auth, chainWrites, idempotent(context), async (req, res) => {
     const body = parseInput(withdrawBody, req.body, 'body')
     res.status(201).json(await requestWithdrawal(context, currentAgent(res), body))
   })
@@ -41,11 +44,17 @@ export function withdrawalsRoutes(context: AppContext): Router {
     res.json(await getWithdrawal(context, currentAgent(res), withdrawal_id))
   })
 
-  router.post('/withdrawals/:withdrawal_id/signature', auth, idempotent(context), async (req, res) => {
-    const { withdrawal_id } = parseInput(withdrawalIdParams, req.params, 'params')
-    const { signature } = parseInput(withdrawalSignatureBody, req.body, 'body')
-    res.json(await submitWithdrawalSignature(context, currentAgent(res), withdrawal_id, signature))
-  })
+  router.post(
+    '/withdrawals/:withdrawal_id/signature',
+    auth,
+    chainWrites,
+    idempotent(context),
+    async (req, res) => {
+      const { withdrawal_id } = parseInput(withdrawalIdParams, req.params, 'params')
+      const { signature } = parseInput(withdrawalSignatureBody, req.body, 'body')
+      res.json(await submitWithdrawalSignature(context, currentAgent(res), withdrawal_id, signature))
+    },
+  )
 
   return router
 }

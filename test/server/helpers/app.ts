@@ -37,6 +37,7 @@ export async function createTestApp(
     walletEncryptionKey: TEST_WALLET_ENCRYPTION_KEY,
     // Tests register many agents from one address; the rate-limit test lowers this itself.
     authRateLimitPerMinute: 100_000,
+    chainWriteRateLimitPerMinute: 100_000,
     ...overrides,
   }
   return { app: createApp(context), context }

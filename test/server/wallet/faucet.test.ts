@@ -89,3 +89,51 @@ describe('POST /v1/dev/faucet on the embedded chain', () => {
     expect(res.body.error.code).to.equal('not_found')
   })
 })
+
+describe('per-agent limit on requests that make the coordinator pay gas', () => {
+  let database: TestDatabase
+  let chain: ChainTestApp
+
+  before(async function () {
+    this.timeout(120_000)
+    database = await createTestDatabase()
+    chain = await createChainTestApp(database, { contextOverrides: { chainWriteRateLimitPerMinute: 2 } })
+  })
+  after(async () => {
+    await chain.stop()
+    await database.drop()
+  })
+
+  it('answers 429 rate_limited past the limit for one agent, queues nothing more, and leaves other agents alone', async function () {
+    this.timeout(120_000)
+    const busy = await registerAgent(chain.app)
+    const other = await registerAgent(chain.app)
+    await chain.fund(busy.agent.wallet_address, 10_000_000n)
+    await chain.fund(other.agent.wallet_address, 10_000_000n)
+    const withdraw = (agent: typeof busy) =>
+      request(chain.app)
+        .post('/v1/wallet/withdraw')
+        .set('Authorization', bearer(agent.apiKey))
+        .send({ amount: '1', to: '0x000000000000000000000000000000000000dEaD' })
+    await withdraw(busy).expect(201)
+    await withdraw(busy).expect(201)
+    const limited = await withdraw(busy).expect(429)
+    expect(limited.body.error).to.include({ code: 'rate_limited' })
+    expect(limited.body.error.details).to.include({ limit: 2, window_seconds: 60 })
+    const faucet = await request(chain.app)
+      .post('/v1/dev/faucet')
+      .set('Authorization', bearer(busy.apiKey))
+      .send({ amount: '1' })
+      .expect(429)
+    expect(faucet.body.error.code).to.equal('rate_limited')
+    await withdraw(other).expect(201)
+
+    const mine = await request(chain.app)
+      .get('/v1/withdrawals')
+      .set('Authorization', bearer(busy.apiKey))
+      .expect(200)
+    expect(mine.body.data).to.have.length(2)
+    await chain.settle()
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+})
