@@ -118,6 +118,7 @@ export function registerWalletOpenApi(registry: OpenAPIRegistry): void {
       401: json(errorResponse, 'Not authenticated'),
       404: json(errorResponse, 'Not a dev chain'),
       409: json(errorResponse, 'Idempotency-Key conflict, or faucet_unavailable (no coordinator key)'),
+      429: json(errorResponse, 'rate_limited: CHAIN_WRITE_RATE_LIMIT_PER_MINUTE for this agent'),
     },
   })
 }

@@ -76,6 +76,7 @@ export function registerWithdrawalsOpenApi(registry: OpenAPIRegistry): void {
       401: json(errorResponse, 'Not authenticated'),
       404: json(errorResponse, 'address_id is not a saved address of the caller'),
       409: json(errorResponse, 'insufficient_balance, chain_unavailable, or Idempotency-Key conflict'),
+      429: json(errorResponse, 'rate_limited: CHAIN_WRITE_RATE_LIMIT_PER_MINUTE for this agent'),
     },
   })
   registry.registerPath({
@@ -119,6 +120,7 @@ export function registerWithdrawalsOpenApi(registry: OpenAPIRegistry): void {
       401: json(errorResponse, 'Not authenticated'),
       404: json(errorResponse, 'No such withdrawal of the caller'),
       409: json(errorResponse, 'Not awaiting a signature, expired, or insufficient_balance'),
+      429: json(errorResponse, 'rate_limited: CHAIN_WRITE_RATE_LIMIT_PER_MINUTE for this agent'),
     },
   })
 }
