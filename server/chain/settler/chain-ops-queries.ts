@@ -233,3 +233,42 @@ export async function reopenBatch(db: Queryable, chainId: number, batchNumber: b
     [chainId, batchNumber.toString()],
   )
 }
+
+/**
+ * Records the `BatchSettled` log of batch `batchNumber` when its ops root is the one recorded (a
+ * batch of other ops under that number must not be confirmed by it), confirming the batch and
+ * its ops if the settler had not yet. Returns false on a root mismatch or an unknown batch.
+ */
+export async function recordBatchSettledLog(
+  db: Queryable,
+  chainId: number,
+  log: { batchNumber: bigint; opsRoot: string; txHash: string; blockNumber: bigint },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE settlement_batches AS b
+        SET settled_tx_hash = $4, settled_block_number = $5::bigint, status = 'confirmed',
+            tx_hash = coalesce(b.tx_hash, $4), confirmed_at = coalesce(b.confirmed_at, now())
+      WHERE b.chain_id = $1 AND b.batch_number = $2::bigint AND lower(b.ops_root) = lower($3)`,
+    [chainId, log.batchNumber.toString(), log.opsRoot, log.txHash, log.blockNumber.toString()],
+  )
+  if (rowCount === 0) return false
+  await db.query(
+    `UPDATE chain_ops AS o SET status = 'confirmed', updated_at = now()
+      WHERE o.chain_id = $1 AND o.batch_number = $2::bigint AND o.status = 'batched'`,
+    [chainId, log.batchNumber.toString()],
+  )
+  return true
+}
+
+/** Forgets a `BatchSettled` log a reorg dropped; the settler notices the vault's lower batch number. */
+export async function clearBatchSettledLog(
+  db: Queryable,
+  chainId: number,
+  log: { batchNumber: bigint; txHash: string },
+): Promise<void> {
+  await db.query(
+    `UPDATE settlement_batches AS b SET settled_tx_hash = NULL, settled_block_number = NULL
+      WHERE b.chain_id = $1 AND b.batch_number = $2::bigint AND b.settled_tx_hash = $3`,
+    [chainId, log.batchNumber.toString(), log.txHash],
+  )
+}

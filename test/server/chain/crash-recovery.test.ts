@@ -104,4 +104,37 @@ describe('coordinator killed between sending a batch and recording it', () => {
     expect(await chain.vaultBalanceOf(worker.agent.wallet_address)).to.equal(9_900_000n)
     expect(await chain.reconciliationDifference()).to.equal(0n)
   })
+  it('lets the indexer confirm a batch whose receipt the dead settler never recorded, so nothing is sent again', async function () {
+    this.timeout(120_000)
+    const agent = await registerAgent(chain.app)
+    await chain.fund(agent.agent.wallet_address, 20_000_000n)
+    await request(chain.app)
+      .post('/v1/wallet/withdraw')
+      .set('Authorization', bearer(agent.apiKey))
+      .send({ amount: '5', to: OUTSIDE })
+      .expect(201)
+    const dying = await processSettler()
+    dying.crashAfterSend = true
+    await dying.settleOnce().catch((error) => expect(error).to.be.instanceOf(SimulatedCrash))
+    const sentNonce = await chain.client.getTransactionCount({ address: coordinatorAccount.address })
+
+    await chain.index()
+    const { rows } = await database.pool.query(
+      'SELECT status, settled_tx_hash, settled_block_number FROM settlement_batches WHERE batch_number = 1',
+    )
+    expect(rows[0].status).to.equal('confirmed')
+    expect(rows[0].settled_tx_hash).to.match(/^0x[0-9a-f]{64}$/)
+    const ops = await database.pool.query('SELECT DISTINCT status FROM chain_ops')
+    expect(ops.rows.map((row) => row.status)).to.deep.equal(['confirmed'])
+
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    const restarted = await processSettler()
+    expect(await restarted.drain()).to.deep.equal([])
+    await restarted.resign()
+    expect(await chain.client.getTransactionCount({ address: coordinatorAccount.address })).to.equal(
+      sentNonce,
+    )
+    expect(await balance(agent.apiKey)).to.include({ available: '15', withdrawing: '0' })
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
 })

@@ -10,7 +10,8 @@ import {
   toCompactSignature,
 } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
-import { enqueueChainOp, findChainOp } from '../../../server/chain/settler/chain-ops-queries'
+import { batchSettledHandler } from '../../../server/chain/settler/batch-settled-handler'
+import { enqueueChainOp, findChainOp, insertBatch } from '../../../server/chain/settler/chain-ops-queries'
 import { computeOpsRoot, SimulatedCrash, Settler } from '../../../server/chain/settler/settler'
 import type { Deployment } from '../../../scripts/lib/deploy-contracts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -255,6 +256,37 @@ describe('Settler', () => {
     )
     expect(rows[0].n).to.equal(100)
     expect(await escrowAmount('bulk-99')).to.equal(1_000n)
+  })
+
+  it('confirms a recorded batch from its BatchSettled log only when the ops root matches', async () => {
+    await enqueueLock('job-1', 1_000n)
+    await insertBatch(database.pool, deployment.chainId, {
+      batchNumber: 1n,
+      opsRoot: keccak256(toHex('recorded ops')),
+      coordinatorSignature: '0x00',
+      opIds: [(await findChainOp(database.pool, 'job-1'))!.id],
+    })
+    const handler = batchSettledHandler(pino({ level: 'silent' }))
+    const log = (opsRoot: `0x${string}`, txHash: `0x${string}`) => ({
+      chainId: deployment.chainId,
+      txHash,
+      logIndex: 0,
+      blockNumber: 7n,
+      blockHash: keccak256(toHex('block')),
+      contract: vaultAddress,
+      eventName: 'BatchSettled',
+      args: { batchNumber: '1', opsRoot, opCount: '0' },
+    })
+    const status = async () =>
+      (await database.pool.query('SELECT status, settled_tx_hash FROM settlement_batches')).rows[0]
+    await handler.apply(database.pool, log(keccak256(toHex('other ops')), keccak256(toHex('tx-a'))))
+    expect(await status()).to.include({ status: 'prepared', settled_tx_hash: null })
+    const landed = log(keccak256(toHex('recorded ops')), keccak256(toHex('tx-b')))
+    await handler.apply(database.pool, landed)
+    expect(await status()).to.include({ status: 'confirmed', settled_tx_hash: landed.txHash })
+    expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
+    await handler.undo(database.pool, landed)
+    expect(await status()).to.include({ settled_tx_hash: null })
   })
 
   it('lets only one of two settlers on one database send, so no batch is sent twice', async () => {

@@ -1,0 +1,37 @@
+import type { Logger } from 'pino'
+import type { ChainEventHandler, IndexedEvent } from '../indexer/indexed-event'
+import { clearBatchSettledLog, recordBatchSettledLog } from './chain-ops-queries'
+
+function batchSettledArgs(event: IndexedEvent) {
+  const args = event.args as { batchNumber: string; opsRoot: string }
+  return {
+    batchNumber: BigInt(args.batchNumber),
+    opsRoot: args.opsRoot,
+    txHash: event.txHash.toLowerCase(),
+    blockNumber: event.blockNumber,
+  }
+}
+
+/**
+ * The indexer's side of settlement: a `BatchSettled` log confirms the recorded batch with the
+ * same number and ops root, independently of the settler's receipt (which a crash can lose). A
+ * log whose root differs from the recorded batch is logged loudly and confirms nothing: the chain
+ * settled other ops under that number than the ones the ledger waits for.
+ */
+export function batchSettledHandler(logger: Logger): ChainEventHandler {
+  return {
+    eventName: 'BatchSettled',
+    async apply(db, event) {
+      const log = batchSettledArgs(event)
+      if (!(await recordBatchSettledLog(db, event.chainId, log))) {
+        logger.error(
+          { batchNumber: log.batchNumber.toString(), opsRoot: log.opsRoot, txHash: log.txHash },
+          'BatchSettled log matches no recorded batch (number and ops root)',
+        )
+      }
+    },
+    async undo(db, event) {
+      await clearBatchSettledLog(db, event.chainId, batchSettledArgs(event))
+    },
+  }
+}
