@@ -37,19 +37,21 @@ function shellBlockAfter(readme: string, heading: string): string {
 describe('README walk-throughs against the embedded dev stack (npm start)', () => {
   let stack: ChildProcess
   let port: number
+  let rpcPort: number
   let dataDir: string
   let output = ''
 
   before(async function () {
     this.timeout(180_000)
     port = await freePort()
+    rpcPort = await freePort()
     dataDir = await mkdtemp(path.join(tmpdir(), 'clearhouse-e2e-'))
     stack = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/dev.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,
         PORT: String(port),
-        EMBEDDED_RPC_PORT: String(await freePort()),
+        EMBEDDED_RPC_PORT: String(rpcPort),
         EMBEDDED_PG_PORT: String(await freePort()),
         DATA_DIR: dataDir,
         DATABASE_URL: '',
@@ -81,7 +83,9 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
   })
 
   async function bash(script: string): Promise<string> {
-    const withPort = script.replaceAll('localhost:3000', `127.0.0.1:${port}`)
+    const withPort = script
+      .replaceAll('localhost:3000', `127.0.0.1:${port}`)
+      .replaceAll('localhost:8545', `127.0.0.1:${rpcPort}`)
     const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', withPort], { cwd: ROOT, timeout: 60_000 })
     return stdout
   }
@@ -115,5 +119,13 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     const stdout = await bash(setup + block)
     expect(stdout).to.match(/^pending\n/)
     expect(stdout).to.match(/\[\s*'success',\s*'0x[0-9a-f]{64}'\s*\]/)
+  })
+  it("credits a demo wallet's start-up deposit at registration and a depositFor made for it, as the README shows", async function () {
+    this.timeout(120_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, 'Against `npm start`: demo wallet #1 registers'))
+    const lines = stdout.trim().split('\n')
+    expect(lines[0]).to.equal('1000')
+    expect(stdout).to.contain("[ [ '5', 'success' ], [ '1000', 'success' ] ]")
   })
 })
