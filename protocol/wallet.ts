@@ -194,13 +194,21 @@ function historyQuery<const Statuses extends readonly [string, ...string[]]>(sta
     token: z.string().min(1).max(42).optional(),
     limit: pageLimit.optional(),
     offset: pageOffset.default(0),
+    cursor: z
+      .uuid('must be the next_cursor of the previous page')
+      .optional()
+      .openapi({ description: 'Keyset paging: the previous page’s next_cursor (instead of offset)' }),
   })
 }
 
 export const listDepositsQuery = historyQuery(DEPOSIT_STATUSES)
 export type ListDepositsQuery = z.infer<typeof listDepositsQuery>
 
-export const depositsPage = z.object({ data: z.array(deposit), has_more: z.boolean() })
+export const depositsPage = z.object({
+  data: z.array(deposit),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable(),
+})
 export type DepositsPage = z.infer<typeof depositsPage>
 
 export const depositIdParams = z.object({ deposit_id: z.uuid('must be a UUID') })
@@ -308,7 +316,11 @@ export type WithdrawalSignatureBody = z.infer<typeof withdrawalSignatureBody>
 export const listWithdrawalsQuery = historyQuery(WITHDRAWAL_STATUSES)
 export type ListWithdrawalsQuery = z.infer<typeof listWithdrawalsQuery>
 
-export const withdrawalsPage = z.object({ data: z.array(withdrawal), has_more: z.boolean() })
+export const withdrawalsPage = z.object({
+  data: z.array(withdrawal),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable(),
+})
 export type WithdrawalsPage = z.infer<typeof withdrawalsPage>
 
 export const withdrawalIdParams = z.object({ withdrawal_id: z.uuid('must be a UUID') })

@@ -250,14 +250,24 @@ export async function selectAgentDeposit(
 export async function selectAgentDeposits(
   db: Queryable,
   agentId: string,
-  options: { status?: DepositStatus; token?: string; limit: number; offset: number },
+  options: { status?: DepositStatus; token?: string; limit: number; offset: number; after?: string },
 ): Promise<DepositRow[]> {
+  // `after`: the last deposit of the previous page; rows strictly after it in the listing order.
   const { rows } = await db.query(
     `SELECT ${COLUMNS} FROM deposits AS d
      WHERE d.agent_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.token = $3)
+       AND ($6::uuid IS NULL OR (d.created_at, d.block_number, d.log_index, d.id) <
+         (SELECT c.created_at, c.block_number, c.log_index, c.id FROM deposits AS c WHERE c.id = $6))
      ORDER BY d.created_at DESC, d.block_number DESC, d.log_index DESC, d.id DESC
      LIMIT $4 OFFSET $5`,
-    [agentId, options.status ?? null, options.token ?? null, options.limit, options.offset],
+    [
+      agentId,
+      options.status ?? null,
+      options.token ?? null,
+      options.limit,
+      options.offset,
+      options.after ?? null,
+    ],
   )
   return rows.map(toDeposit)
 }

@@ -14,6 +14,7 @@ import {
   reverseDeposit,
 } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress } from '../ledger/tokens'
+import { checkHistoryCursor, historyPage } from './history-paging'
 import {
   assignUncreditedDeposits,
   failPendingDepositsNotIn,
@@ -233,13 +234,18 @@ export async function listDeposits(
 ): Promise<DepositsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
   const limit = query.limit ?? 50
+  const after = await checkHistoryCursor(
+    query,
+    async (id) => (await selectAgentDeposit(context.pool, agent.id, id)) !== null,
+  )
   const rows = await selectAgentDeposits(context.pool, agent.id, {
     status: query.status,
     token: token?.address,
     limit: limit + 1,
     offset: query.offset,
+    after,
   })
-  return { data: rows.slice(0, limit).map((row) => toDeposit(context, row)), has_more: rows.length > limit }
+  return historyPage(rows, limit, (row) => toDeposit(context, row))
 }
 
 /** One of the caller's deposits; another agent's is a 404 like a missing one. */

@@ -325,17 +325,27 @@ export async function selectStuckWithdrawalIds(
 export async function selectAgentWithdrawals(
   db: Queryable,
   agentId: string,
-  options: { status?: string; token?: string; limit: number; offset: number },
+  options: { status?: string; token?: string; limit: number; offset: number; after?: string },
 ): Promise<WithdrawalRow[]> {
+  // `after`: the last withdrawal of the previous page; rows strictly after it in the listing order.
   const { rows } = await db.query(
     `SELECT ${COLUMNS} FROM ${FROM}
      WHERE w.agent_id = $1 AND ($2::text IS NULL OR w.token = $2)
        AND ($3::text IS NULL OR (CASE
              WHEN w.status = 'pending' AND o.status IN ('batched', 'confirmed') THEN 'processing'
              ELSE w.status END) = $3)
+       AND ($6::uuid IS NULL OR (w.created_at, w.id) <
+         (SELECT c.created_at, c.id FROM withdrawals AS c WHERE c.id = $6))
      ORDER BY w.created_at DESC, w.id DESC
      LIMIT $4 OFFSET $5`,
-    [agentId, options.token ?? null, options.status ?? null, options.limit, options.offset],
+    [
+      agentId,
+      options.token ?? null,
+      options.status ?? null,
+      options.limit,
+      options.offset,
+      options.after ?? null,
+    ],
   )
   return rows.map(toWithdrawal)
 }

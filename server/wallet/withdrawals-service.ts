@@ -41,6 +41,7 @@ import {
   reverseChainWithdrawal,
 } from '../ledger/ledger-service'
 import { resolveToken, tokenByAddress } from '../ledger/tokens'
+import { checkHistoryCursor, historyPage } from './history-paging'
 import { lockWallet, selectAgentIdByWallet } from './deposits-queries'
 import { chainReference } from './deposits-service'
 import { signTypedDataForAgent } from './managed-wallets'
@@ -602,14 +603,16 @@ export async function listWithdrawals(
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
   await reconcileWithdrawals(context.pool, { agentId: agent.id })
   const limit = query.limit ?? 50
+  const after = await checkHistoryCursor(
+    query,
+    async (id) => (await selectAgentWithdrawal(context.pool, agent.id, id)) !== null,
+  )
   const rows = await selectAgentWithdrawals(context.pool, agent.id, {
     status: query.status,
     token: token?.address,
     limit: limit + 1,
     offset: query.offset,
+    after,
   })
-  return {
-    data: rows.slice(0, limit).map((row) => toWithdrawal(context, row)),
-    has_more: rows.length > limit,
-  }
+  return historyPage(rows, limit, (row) => toWithdrawal(context, row))
 }

@@ -584,6 +584,26 @@ describe('deposits', () => {
       expect((await list(owner)).data).to.have.length(4)
     })
 
+    it('pages with next_cursor, and answers 400 naming cursor for a stranger’s deposit or a cursor with offset', async () => {
+      const first = await list(owner, { limit: 3 })
+      expect(first.next_cursor).to.equal(ids[1])
+      const rest = await list(owner, { limit: 3, cursor: first.next_cursor! })
+      expect(rest.data.map((row) => row.deposit_id)).to.deep.equal([ids[0]])
+      expect(rest).to.include({ has_more: false, next_cursor: null })
+      const strangers = await list(stranger)
+      for (const query of [
+        { cursor: strangers.data[0]!.deposit_id },
+        { cursor: ids[1]!, offset: 1 },
+        { cursor: 'not-a-uuid' },
+      ]) {
+        const res = await request(chain.app)
+          .get('/v1/wallet/deposits')
+          .query(query)
+          .set('Authorization', bearer(owner.apiKey))
+        expectFieldError(res, 'cursor')
+      }
+    })
+
     it('filters by status and by token (symbol or address)', async () => {
       const pending = await list(owner, { status: 'pending_deposit' })
       expect(pending.data.map((row) => [row.deposit_id, row.amount])).to.deep.equal([[ids[3], '4']])

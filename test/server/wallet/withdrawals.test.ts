@@ -924,6 +924,18 @@ describe('withdrawals', () => {
       expect(all.has_more).to.equal(false)
     })
 
+    it('walks every withdrawal with next_cursor, newest first, then answers next_cursor null', async () => {
+      const seen: string[] = []
+      let page = await list(agent, { limit: 2 })
+      seen.push(...page.data.map((row) => row.withdrawal_id))
+      while (page.next_cursor) {
+        page = await list(agent, { limit: 2, cursor: page.next_cursor })
+        seen.push(...page.data.map((row) => row.withdrawal_id))
+      }
+      expect(seen).to.deep.equal([...ids].reverse())
+      expect(page.has_more).to.equal(false)
+    })
+
     it('filters by status and by token (symbol or address)', async () => {
       const settled = await list(agent, { status: 'success' })
       expect(settled.data.map((row) => row.withdrawal_id)).to.have.members(ids.slice(0, 3))
