@@ -19,6 +19,7 @@ import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
+import { rejectUnstorableText } from './http/storable-text'
 
 /** Largest JSON body accepted; deliverables and messages fit well inside it. */
 export const BODY_LIMIT = '256kb'
@@ -43,6 +44,7 @@ export function createApp(context: AppContext): Express {
   )
   app.use(metricsMiddleware(context.metrics))
   app.use(express.json({ limit: BODY_LIMIT }))
+  app.use(rejectUnstorableText)
 
   const openApi = createOpenApiRegistry()
   const openApiDocument = generateOpenApiDocument(openApi, context.version)

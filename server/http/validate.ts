@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { ValidationError } from '../errors'
 import { ERROR_CODES } from '../../protocol/errors'
+import { findUnstorable, unstorableTextError } from './storable-text'
 
 /** Parses `value` with `schema`, or throws a 400 naming every bad field as `details.fields`. */
 export function parseInput<T extends z.ZodType>(
@@ -8,6 +9,9 @@ export function parseInput<T extends z.ZodType>(
   value: unknown,
   where: 'body' | 'query' | 'params',
 ): z.infer<T> {
+  // Path parameters never pass the app-wide check (routing decodes them later).
+  const unstorable = findUnstorable(value)
+  if (unstorable) throw unstorableTextError(where, unstorable)
   const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
   const fields = parsed.error.issues.map((issue) => ({

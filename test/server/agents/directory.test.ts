@@ -180,6 +180,20 @@ describe('agent directory', () => {
         .get(`/v1/agents/${'a'.repeat(65)}`)
         .expect(400)
     })
+
+    it('answers 401 to invalid credentials, and shows the owner no private field on its public profile', async () => {
+      await request(app).get('/v1/agents/dir_alpha').set('Authorization', 'Bearer sk_live_nope').expect(401)
+      const own = await request(app)
+        .get('/v1/agents/dir_alpha')
+        .set('Authorization', bearer(agents[0]!.apiKey))
+        .expect(200)
+      expect(own.body).to.not.have.any.keys(
+        'verifiable_claim',
+        'is_managed_wallet',
+        'api_key',
+        'api_key_rotated_at',
+      )
+    })
   })
 })
 

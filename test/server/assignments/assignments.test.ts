@@ -534,6 +534,123 @@ describe('assignments', () => {
     })
   })
 
+  describe('GET /v1/assignments/{assignment_id}', () => {
+    it('shows the assignment to its creator and worker, and 404 to the worker of another slot', async () => {
+      const job = await postJob(app, requester.apiKey, { max_slots: 2 })
+      const first = await postBid(app, worker.apiKey, job.job_id)
+      const second = await postBid(app, stranger.apiKey, job.job_id)
+      const mine = (await postAward(app, requester.apiKey, job.job_id, first.bid_id)).assignment
+      const theirs = (await postAward(app, requester.apiKey, job.job_id, second.bid_id)).assignment
+      for (const party of [requester, worker]) {
+        const res = await request(app)
+          .get(`/v1/assignments/${mine.assignment_id}`)
+          .set('Authorization', bearer(party.apiKey))
+          .expect(200)
+        expect(assignmentResponse.parse(res.body)).to.include({
+          assignment_id: mine.assignment_id,
+          worker_agent_id: worker.agent.id,
+          status: 'in_progress',
+        })
+      }
+      const other = await request(app)
+        .get(`/v1/assignments/${theirs.assignment_id}`)
+        .set('Authorization', bearer(worker.apiKey))
+      expect(other.status).to.equal(404)
+      expect(other.body.error.code).to.equal('assignment_not_found')
+      await request(app).get(`/v1/assignments/${mine.assignment_id}`).expect(401)
+      await request(app)
+        .get('/v1/assignments/00000000-0000-4000-8000-000000000000')
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(404)
+    })
+  })
+
+  describe('wrong caller and malformed input on the remaining assignment routes', () => {
+    it('answers 401 without credentials on accept, both request-changes and escrow-signature', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, worker.apiKey, job.job_id)
+      const { assignment } = await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      await postSubmit(app, worker.apiKey, job.job_id)
+      await request(app).post(`/v1/jobs/${job.job_id}/accept`).expect(401)
+      await request(app).post(`/v1/jobs/${job.job_id}/request-changes`).send({ message: 'x' }).expect(401)
+      await request(app)
+        .post(`/v1/assignments/${assignment.assignment_id}/request-changes`)
+        .send({ message: 'x' })
+        .expect(401)
+      await request(app)
+        .post(`/v1/assignments/${assignment.assignment_id}/escrow-signature`)
+        .send({ kind: 'escrow_lock', signature: `0x${'1'.repeat(130)}` })
+        .expect(401)
+      // Nothing above changed the work: it is still submitted.
+      const after = await request(app)
+        .get(`/v1/assignments/${assignment.assignment_id}`)
+        .set('Authorization', bearer(worker.apiKey))
+        .expect(200)
+      expect(after.body.status).to.equal('submitted')
+    })
+
+    it('answers 404 job_not_found to an outsider who awards, submits, accepts or requests changes on a cancelled job', async () => {
+      const job = await postJob(app, requester.apiKey)
+      await request(app)
+        .post(`/v1/jobs/${job.job_id}/cancel`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(200)
+      for (const [path, body] of [
+        [`/v1/jobs/${job.job_id}/accept`, {}],
+        [`/v1/jobs/${job.job_id}/request-changes`, { message: 'x' }],
+        [`/v1/jobs/${job.job_id}/award`, { bid_id: '00000000-0000-4000-8000-000000000000' }],
+        [`/v1/jobs/${job.job_id}/submit`, { deliverable: 'x' }],
+      ] as const) {
+        const res = await request(app).post(path).set('Authorization', bearer(stranger.apiKey)).send(body)
+        expect(res.status, path).to.equal(404)
+        expect(res.body.error.code, path).to.equal('job_not_found')
+      }
+    })
+
+    it('answers 400 naming message at assignment level, and 400 naming kind or signature on escrow-signature', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, worker.apiKey, job.job_id)
+      const { assignment } = await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      await postSubmit(app, worker.apiKey, job.job_id)
+      const changes = `/v1/assignments/${assignment.assignment_id}/request-changes`
+      const as = (body: unknown) =>
+        request(app)
+          .post(changes)
+          .set('Authorization', bearer(requester.apiKey))
+          .send(body as object)
+      expectFieldError(await as({}), 'message')
+      expectFieldError(await as({ message: 'x'.repeat(10_001) }), 'message')
+      expectFieldError(await as({ message: ['a'] }), 'message')
+      const sign = `/v1/assignments/${assignment.assignment_id}/escrow-signature`
+      const signing = (body: unknown) =>
+        request(app)
+          .post(sign)
+          .set('Authorization', bearer(requester.apiKey))
+          .send(body as object)
+      expectFieldError(await signing({ kind: 'escrow_refund', signature: `0x${'1'.repeat(130)}` }), 'kind')
+      expectFieldError(await signing({ kind: 'escrow_lock', signature: `0x${'g'.repeat(130)}` }), 'signature')
+      expectFieldError(await signing({ kind: 'escrow_lock' }), 'signature')
+    })
+
+    it('answers 409 escrow_op_signed to a managed payer, whose lock the coordinator already signed', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, worker.apiKey, job.job_id)
+      const { assignment } = await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      const res = await request(app)
+        .post(`/v1/assignments/${assignment.assignment_id}/escrow-signature`)
+        .set('Authorization', bearer(requester.apiKey))
+        .send({ kind: 'escrow_lock', signature: `0x${'1'.repeat(130)}` })
+      expect(res.status).to.equal(409)
+      expect(res.body.error.code).to.equal('escrow_op_signed')
+      const missing = await request(app)
+        .post(`/v1/assignments/${assignment.assignment_id}/escrow-signature`)
+        .set('Authorization', bearer(requester.apiKey))
+        .send({ kind: 'escrow_release', signature: `0x${'1'.repeat(130)}` })
+      expect(missing.status).to.equal(409)
+      expect(missing.body.error.code).to.equal('escrow_op_not_found')
+    })
+  })
+
   describe('self-custody payer', () => {
     it('returns the EscrowLock to sign, verifies the payer signature, and queues lock before release', async () => {
       const account = privateKeyToAccount(generatePrivateKey())

@@ -279,6 +279,17 @@ describe('authentication', () => {
       expect(res.body.error.details.reason).to.equal('malformed_request_id')
     })
 
+    it('answer 400, not 500, to a body with an unpaired surrogate, which no signer can canonicalize', async () => {
+      const headers = await signRequest(account, session, 'POST', '/v1/dev/faucet', { amount: '1' })
+      const res = await request(app)
+        .post('/v1/dev/faucet')
+        .set(headers as unknown as Record<string, string>)
+        .set('Content-Type', 'application/json')
+        .send('{"amount":"1","note":"\\ud800"}')
+      expect(res.status, JSON.stringify(res.body)).to.equal(400)
+      expect(res.body.error.details.fields[0].field).to.equal('note')
+    })
+
     it('prefer an API key when both kinds of credentials are sent', async () => {
       const other = await registerAgent(app)
       const headers = await signRequest(account, session, 'GET', '/v1/agents/me')

@@ -180,6 +180,80 @@ describe('competitions', () => {
     })
   })
 
+  describe('wrong caller, wrong state and malformed input', () => {
+    it('answers 409 not_a_competition when listing entries of a standard job, 404 for a missing job', async () => {
+      const standard = await postJob(app, creator.apiKey)
+      const res = await request(app).get(`/v1/jobs/${standard.job_id}/entries`)
+      expect(res.status).to.equal(409)
+      expect(res.body.error.code).to.equal('not_a_competition')
+      await request(app).get('/v1/jobs/00000000-0000-4000-8000-000000000000/entries').expect(404)
+      await request(app)
+        .get(`/v1/jobs/${standard.job_id}/entries`)
+        .set('Authorization', 'Bearer sk_live_wrong')
+        .expect(401)
+    })
+
+    it('answers 401 to an anonymous resolve, 404 for a missing job, 400 naming results when malformed', async () => {
+      const job = await competition()
+      const entry = (await enter(alice, job.job_id).expect(201)).body as EntryResponse
+      await pastDeadline(job.job_id)
+      const resolve = (body: unknown, agent: RegisteredTestAgent | null = judge, jobId = job.job_id) => {
+        const req = request(app).post(`/v1/jobs/${jobId}/resolve`)
+        return (agent ? req.set('Authorization', bearer(agent.apiKey)) : req).send(body as object)
+      }
+      await resolve({ results: [{ entry_id: entry.entry_id, bps: 1 }] }, null).expect(401)
+      await resolve(
+        { results: [{ entry_id: entry.entry_id, bps: 1 }] },
+        judge,
+        '00000000-0000-4000-8000-000000000000',
+      ).expect(404)
+      expectFieldError(await resolve({}), 'results')
+      expectFieldError(await resolve({ results: { entry_id: entry.entry_id, bps: 1 } }), 'results')
+      expectFieldError(await resolve({ results: [{ entry_id: entry.entry_id, bps: -1 }] }), 'results.0.bps')
+      expectFieldError(
+        await resolve({ results: [{ entry_id: entry.entry_id, bps: 10_001 }] }),
+        'results.0.bps',
+      )
+      expectFieldError(await resolve({ results: [{ entry_id: entry.entry_id, bps: 1.5 }] }), 'results.0.bps')
+      expectFieldError(
+        await resolve({ results: [{ entry_id: entry.entry_id, bps: '5000' }] }),
+        'results.0.bps',
+      )
+      // None of it moved money: the pool is still in escrow and the competition still unresolved.
+      const after = await request(app).get(`/v1/jobs/${job.job_id}`).expect(200)
+      expect(after.body.status).not.to.equal('completed')
+    })
+
+    it('guards prize escrow signatures: 401, 404 for an entry of another job, 409 when already signed, 400 naming the field', async () => {
+      const job = await competition()
+      const entry = (await enter(alice, job.job_id).expect(201)).body as EntryResponse
+      const other = await competition()
+      const foreign = (await enter(bob, other.job_id).expect(201)).body as EntryResponse
+      await pastDeadline(job.job_id)
+      await request(app)
+        .post(`/v1/jobs/${job.job_id}/resolve`)
+        .set('Authorization', bearer(judge.apiKey))
+        .send({ results: [{ entry_id: entry.entry_id, bps: 10_000 }] })
+        .expect(200)
+      const sign = (entryId: string, body: unknown, agent: RegisteredTestAgent | null = creator) => {
+        const req = request(app).post(`/v1/jobs/${job.job_id}/entries/${entryId}/escrow-signature`)
+        return (agent ? req.set('Authorization', bearer(agent.apiKey)) : req).send(body as object)
+      }
+      const valid = { kind: 'escrow_lock', signature: `0x${'1'.repeat(130)}` }
+      await sign(entry.entry_id, valid, null).expect(401)
+      const notHere = await sign(foreign.entry_id, valid)
+      expect(notHere.status).to.equal(404)
+      expect(notHere.body.error.code).to.equal('entry_not_found')
+      // The creator's wallet is managed, so the coordinator signed both prize escrows already.
+      const signed = await sign(entry.entry_id, valid)
+      expect(signed.status).to.equal(409)
+      expect(signed.body.error.code).to.equal('escrow_op_signed')
+      expectFieldError(await sign(entry.entry_id, { kind: 'escrow_lock', signature: '0x1234' }), 'signature')
+      expectFieldError(await sign(entry.entry_id, { kind: 'prize', signature: valid.signature }), 'kind')
+      expectFieldError(await sign(entry.entry_id, [valid]), 'body')
+    })
+  })
+
   describe('deadline, judging and resolution', () => {
     it('pays the winners their share less the fee and refunds the rest, exact to the base unit', async () => {
       const payer = await registerAgent(app)

@@ -204,6 +204,40 @@ describe('jobs', () => {
         .set('Authorization', 'Bearer sk_live_wrong')
         .expect(401)
     })
+
+    it('shows a job closed after work to its creator, worker and resolver only (seed 004 "Job Visibility")', async () => {
+      const resolver = await registerAgent(app)
+      const job = await postJob(app, requester.apiKey, { dispute_agent_id: resolver.agent.id })
+      const bid = await postBid(app, worker.apiKey, job.job_id)
+      await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      // No route closes a job after work yet (disputes do); the visibility rule must already hold.
+      await database.pool.query(
+        "UPDATE jobs SET status = 'closed', closed_reason = 'resolved' WHERE id = $1",
+        [job.job_id],
+      )
+      for (const participant of [requester, worker, resolver]) {
+        const res = await request(app)
+          .get(`/v1/jobs/${job.job_id}`)
+          .set('Authorization', bearer(participant.apiKey))
+          .expect(200)
+        expect(res.body.status).to.equal('closed')
+      }
+      const hidden = await request(app)
+        .get(`/v1/jobs/${job.job_id}`)
+        .set('Authorization', bearer(stranger.apiKey))
+      expect(hidden.status).to.equal(404)
+      expect(hidden.body.error.code).to.equal('job_not_found')
+      await request(app).get(`/v1/jobs/${job.job_id}`).expect(404)
+      const listed = async (apiKey?: string) => {
+        const req = request(app).get('/v1/jobs').query({ creator: requester.agent.id, status: 'closed' })
+        const res = await (apiKey ? req.set('Authorization', bearer(apiKey)) : req).expect(200)
+        return res.body.map((row: JobResponse) => row.job_id) as string[]
+      }
+      expect(await listed(worker.apiKey)).to.include(job.job_id)
+      expect(await listed(resolver.apiKey)).to.include(job.job_id)
+      expect(await listed(stranger.apiKey)).not.to.include(job.job_id)
+      expect(await listed()).not.to.include(job.job_id)
+    })
   })
 
   describe('PATCH /v1/jobs/{job_id}', () => {
@@ -340,6 +374,38 @@ describe('jobs', () => {
         .post(`/v1/jobs/${job.job_id}/cancel`)
         .set('Authorization', bearer(requester.apiKey))
         .expect(409)
+    })
+
+    it('answers 401 without credentials and 404 for an unknown job or one hidden from the caller', async () => {
+      const job = await postJob(app, requester.apiKey)
+      await request(app).post(`/v1/jobs/${job.job_id}/cancel`).expect(401)
+      await request(app).delete(`/v1/jobs/${job.job_id}`).expect(401)
+      await request(app).patch(`/v1/jobs/${job.job_id}`).send({ title: 'A brand new title' }).expect(401)
+      const unknown = await request(app)
+        .post('/v1/jobs/00000000-0000-4000-8000-000000000000/cancel')
+        .set('Authorization', bearer(requester.apiKey))
+      expect(unknown.status).to.equal(404)
+      expect(unknown.body.error.code).to.equal('job_not_found')
+      await request(app)
+        .post(`/v1/jobs/${job.job_id}/cancel`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(200)
+      // A cancelled job is the creator's alone: to anyone else it does not exist, not even to forbid.
+      for (const [method, path] of [
+        ['post', `/v1/jobs/${job.job_id}/cancel`],
+        ['patch', `/v1/jobs/${job.job_id}`],
+        ['delete', `/v1/jobs/${job.job_id}`],
+      ] as const) {
+        const pending = request(app)[method](path)
+        const res = await pending
+          .set('Authorization', bearer(stranger.apiKey))
+          .send(method === 'patch' ? { title: 'A brand new title' } : {})
+        expect(res.status, `${method} ${path}`).to.equal(404)
+      }
+      const again = await request(app)
+        .post(`/v1/jobs/${job.job_id}/cancel`)
+        .set('Authorization', bearer(requester.apiKey))
+      expect(again.status).to.equal(409)
     })
 
     it('replays the first response for a repeated Idempotency-Key', async () => {
@@ -487,6 +553,12 @@ describe('jobs', () => {
       expectFieldError(await list({ offset: 10_001 }), 'offset')
       expectFieldError(await list({ status: 'cancelled' }), 'status')
       expectFieldError(await list({ creator: 'alice' }), 'creator')
+    })
+
+    it('answers 401 for a wrong API key even though the list is public', async () => {
+      const res = await list({}, 'sk_live_wrong')
+      expect(res.status).to.equal(401)
+      expect(res.body.error.code).to.equal('unauthorized')
     })
 
     it("lists a cancelled job to its creator only and a participant's closed job to participants", async () => {

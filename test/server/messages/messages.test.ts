@@ -84,6 +84,20 @@ describe('messages', () => {
       expectFieldError(await get(`${path()}?limit=0`, worker), 'limit')
     })
 
+    it('answers 404 to the worker of another slot on the same job, which is not a participant', async () => {
+      const job = await postJob(app, requester.apiKey, { max_slots: 2 })
+      const first = await postBid(app, worker.apiKey, job.job_id)
+      const second = await postBid(app, stranger.apiKey, job.job_id)
+      const mine = (await postAward(app, requester.apiKey, job.job_id, first.bid_id)).assignment
+      await postAward(app, requester.apiKey, job.job_id, second.bid_id)
+      const secret = `/v1/assignments/${mine.assignment_id}/messages`
+      await post(secret, worker, { body: 'for the requester only' }).expect(201)
+      await get(secret, stranger).expect(404)
+      await post(secret, stranger, { body: 'let me in' }).expect(404)
+      // The resolver of another job is not a resolver here either.
+      await get(secret, resolver).expect(404)
+    })
+
     it('pages back with before and limit', async () => {
       for (let i = 0; i < 5; i += 1) await post(path(), worker, { body: `page message ${i}` }).expect(201)
       const newest = await get(`${path()}?limit=2`, worker).expect(200)
@@ -117,6 +131,33 @@ describe('messages', () => {
       expect(res.body.error.code).to.equal('not_job_creator')
       await get(path(), null).expect(401)
       await get('/v1/jobs/00000000-0000-4000-8000-000000000000/messages', worker).expect(404)
+    })
+
+    it('answers 400 naming the field for an empty, oversize or non-string body and a malformed query', async () => {
+      expectFieldError(await post(path(), requester, {}), 'body')
+      expectFieldError(await post(path(), requester, { body: '' }), 'body')
+      expectFieldError(await post(path(), requester, { body: 'x'.repeat(10_001) }), 'body')
+      expectFieldError(await post(path(), requester, { body: { text: 'hi' } }), 'body')
+      expectFieldError(await get(`${path()}?limit=101`, worker), 'limit')
+      expectFieldError(await get(`${path()}?before=yesterday`, worker), 'before')
+      await post(path(), null, { body: 'anonymous' }).expect(401)
+    })
+
+    it('hides the public messages of a job closed after work from outsiders, and their reactions too', async () => {
+      const job = await postJob(app, requester.apiKey)
+      const bid = await postBid(app, worker.apiKey, job.job_id)
+      await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      const message = (await post(`/v1/jobs/${job.job_id}/messages`, requester, { body: 'Wrapping up.' }))
+        .body
+      await database.pool.query(
+        "UPDATE jobs SET status = 'closed', closed_reason = 'resolved' WHERE id = $1",
+        [job.job_id],
+      )
+      await get(`/v1/jobs/${job.job_id}/messages`, worker).expect(200)
+      await get(`/v1/jobs/${job.job_id}/messages`, stranger).expect(404)
+      await post(`/v1/messages/${message.message_id}/reactions`, stranger, { emoji: 'eyes' }).expect(404)
+      await post(`/v1/messages/${message.message_id}/reactions`, worker, { emoji: 'eyes' }).expect(200)
+      await post(`/v1/jobs/${job.job_id}/messages`, stranger, { body: 'hello?' }).expect(404)
     })
 
     it("hides a cancelled job's messages from everyone but its creator", async () => {

@@ -159,6 +159,18 @@ describe('Idempotency-Key on money-moving POSTs', () => {
     expect(res.body.error.details.fields[0].field).to.equal('Idempotency-Key')
   })
 
+  it('answers 400, not 500, for a body with an unpaired surrogate that cannot be canonicalized', async () => {
+    const agent = await registerAgent(app)
+    const res = await request(app)
+      .post('/v1/dev/faucet')
+      .set('Authorization', bearer(agent.apiKey))
+      .set('Idempotency-Key', 'lone-surrogate')
+      .set('Content-Type', 'application/json')
+      .send('{"amount":"1","note":"\\ud800"}')
+    expect(res.status, JSON.stringify(res.body)).to.equal(400)
+    expect(res.body.error.message).to.contain('note')
+  })
+
   it('authenticates before looking at the key: 401 without credentials', async () => {
     await request(app).post('/v1/dev/faucet').set('Idempotency-Key', 'anon').send({ amount: '1' }).expect(401)
   })
