@@ -204,11 +204,12 @@ function historyQuery<const Statuses extends readonly [string, ...string[]]>(sta
 export const listDepositsQuery = historyQuery(DEPOSIT_STATUSES)
 export type ListDepositsQuery = z.infer<typeof listDepositsQuery>
 
-export const depositsPage = z.object({
-  data: z.array(deposit),
-  has_more: z.boolean(),
-  next_cursor: z.string().nullable(),
-})
+/** A page of a wallet history list; `next_cursor` is null on the last page. */
+function historyPage<Item extends z.ZodType>(item: Item) {
+  return z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() })
+}
+
+export const depositsPage = historyPage(deposit)
 export type DepositsPage = z.infer<typeof depositsPage>
 
 export const depositIdParams = z.object({ deposit_id: z.uuid('must be a UUID') })
@@ -316,11 +317,7 @@ export type WithdrawalSignatureBody = z.infer<typeof withdrawalSignatureBody>
 export const listWithdrawalsQuery = historyQuery(WITHDRAWAL_STATUSES)
 export type ListWithdrawalsQuery = z.infer<typeof listWithdrawalsQuery>
 
-export const withdrawalsPage = z.object({
-  data: z.array(withdrawal),
-  has_more: z.boolean(),
-  next_cursor: z.string().nullable(),
-})
+export const withdrawalsPage = historyPage(withdrawal)
 export type WithdrawalsPage = z.infer<typeof withdrawalsPage>
 
 export const withdrawalIdParams = z.object({ withdrawal_id: z.uuid('must be a UUID') })
