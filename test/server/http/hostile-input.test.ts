@@ -61,6 +61,7 @@ interface Route {
 }
 
 const ADDRESS = `0x${'1'.repeat(40)}`
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000'
 const SIGNATURE = `0x${'1'.repeat(130)}`
 const HASH = `sha256:${'a'.repeat(64)}`
 /** Long enough for every minimum length (titles 10, descriptions 50), with a NUL in the middle. */
@@ -79,6 +80,7 @@ describe('hostile input', () => {
   let assignmentId: string
   let messageId: string
   let entryId: string
+  let addressId: string
 
   before(async () => {
     database = await createTestDatabase()
@@ -109,6 +111,13 @@ describe('hostile input', () => {
         .send({ deliverable: 'https://example.com/entry' })
         .expect(201)
     ).body.entry_id
+    addressId = (
+      await request(app)
+        .post('/v1/withdrawal-addresses')
+        .set('Authorization', bearer(worker.apiKey))
+        .send({ address: `0x${'2'.repeat(40)}` })
+        .expect(201)
+    ).body.address_id
   })
   after(async () => {
     await database.drop()
@@ -378,6 +387,79 @@ describe('hostile input', () => {
       path: () => '/v1/dev/faucet',
       caller: asWorker,
       body: () => ({ amount: '1', token: 'USDC' }),
+    },
+    // The chain bridge's routes, on an app without a chain: validation runs before the 409.
+    {
+      method: 'get',
+      route: '/v1/wallet/deposit_address',
+      path: () => '/v1/wallet/deposit_address',
+      caller: asWorker,
+    },
+    {
+      method: 'get',
+      route: '/v1/wallet/deposits',
+      path: () => '/v1/wallet/deposits',
+      caller: asWorker,
+      query: ['status', 'token', 'limit', 'offset', 'cursor'],
+    },
+    {
+      method: 'get',
+      route: '/v1/wallet/deposits/{deposit_id}',
+      path: () => `/v1/wallet/deposits/${UNKNOWN_ID}`,
+      caller: asWorker,
+    },
+    {
+      method: 'post',
+      route: '/v1/wallet/withdraw',
+      path: () => '/v1/wallet/withdraw',
+      caller: asWorker,
+      body: () => ({ amount: '1', token: 'USDC', to: ADDRESS }),
+    },
+    {
+      method: 'get',
+      route: '/v1/withdrawals',
+      path: () => '/v1/withdrawals',
+      caller: asWorker,
+      query: ['status', 'token', 'limit', 'offset', 'cursor'],
+    },
+    {
+      method: 'get',
+      route: '/v1/withdrawals/{withdrawal_id}',
+      path: () => `/v1/withdrawals/${UNKNOWN_ID}`,
+      caller: asWorker,
+    },
+    {
+      method: 'post',
+      route: '/v1/withdrawals/{withdrawal_id}/signature',
+      path: () => `/v1/withdrawals/${UNKNOWN_ID}/signature`,
+      caller: asWorker,
+      body: () => ({ signature: SIGNATURE }),
+    },
+    {
+      method: 'post',
+      route: '/v1/withdrawal-addresses',
+      path: () => '/v1/withdrawal-addresses',
+      caller: asWorker,
+      body: () => ({ address: ADDRESS, label: 'cold wallet', is_default: true }),
+    },
+    {
+      method: 'patch',
+      route: '/v1/withdrawal-addresses/{address_id}',
+      path: () => `/v1/withdrawal-addresses/${addressId}`,
+      caller: asWorker,
+      body: () => ({ label: 'renamed' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/withdrawal-addresses/{address_id}/default',
+      path: () => `/v1/withdrawal-addresses/${addressId}/default`,
+      caller: asWorker,
+    },
+    {
+      method: 'get',
+      route: '/v1/platform/reconciliation',
+      path: () => '/v1/platform/reconciliation',
+      caller: anonymous,
     },
   ]
 
