@@ -395,37 +395,57 @@ function withdrawnArgs(event: IndexedEvent) {
   }
 }
 
+/** The calls that emitted `Withdrawn` logs, by transaction hash: null where the input could not be read. */
+export type WithdrawnCalls = Map<string, { to: string | null; input: `0x${string}` } | null>
+
 /**
- * Nonces of the fast withdrawals matching `match` that transaction `txHash` carried to the vault,
- * in op order; [] for a vault call that carries none (`executeWithdrawal`); null when the input
- * cannot be read (no chain client, a call through another contract), so the caller falls back to
- * matching by fields.
+ * Reads the transactions behind a round's `Withdrawn` logs (once per transaction), for the
+ * indexer to do before its database transaction.
  */
-async function fastWithdrawalNonces(
+export async function readWithdrawnCalls(
   client: PublicClient | null,
+  events: IndexedEvent[],
+): Promise<WithdrawnCalls> {
+  const calls: WithdrawnCalls = new Map()
+  for (const hash of new Set(events.map((event) => event.txHash.toLowerCase() as `0x${string}`))) {
+    const transaction = client ? await client.getTransaction({ hash }).catch(() => null) : null
+    calls.set(
+      hash,
+      transaction ? { to: transaction.to?.toLowerCase() ?? null, input: transaction.input } : null,
+    )
+  }
+  return calls
+}
+
+/**
+ * Nonces of the fast withdrawals matching `match` that the log's transaction carried to the
+ * vault, in op order; [] for a vault call that carries none (`executeWithdrawal`); null when the
+ * input cannot be read (no chain client, a call through another contract), so the caller falls
+ * back to matching by fields.
+ */
+function fastWithdrawalNonces(
+  call: { to: string | null; input: `0x${string}` } | null | undefined,
   event: IndexedEvent,
   match: ReturnType<typeof withdrawnArgs>,
-): Promise<bigint[] | null> {
-  if (!client) return null
+): bigint[] | null {
+  if (!call || call.to !== event.contract.toLowerCase()) return null
   try {
-    const transaction = await client.getTransaction({ hash: event.txHash })
-    if (transaction.to?.toLowerCase() !== event.contract.toLowerCase()) return null
-    const call = decodeFunctionData({ abi: clearhouseVaultAbi, data: transaction.input })
+    const decoded = decodeFunctionData({ abi: clearhouseVaultAbi, data: call.input })
     const matches = (withdrawal: { account: string; token: string; to: string; amount: bigint }) =>
       withdrawal.account.toLowerCase() === match.account &&
       withdrawal.token.toLowerCase() === match.token &&
       withdrawal.to.toLowerCase() === match.to &&
       withdrawal.amount === match.amount
-    if (call.functionName === 'settleBatch') {
-      const [, ops] = call.args
+    if (decoded.functionName === 'settleBatch') {
+      const [, ops] = decoded.args
       return ops
         .filter((op) => op.kind === OpKind.Withdrawal)
         .map((op) => decodeAbiParameters(opDataAbi[OpKind.Withdrawal], op.data)[0])
         .filter(matches)
         .map((withdrawal) => withdrawal.nonce)
     }
-    if (call.functionName === 'withdraw') {
-      const [withdrawal] = call.args
+    if (decoded.functionName === 'withdraw') {
+      const [withdrawal] = decoded.args
       return matches(withdrawal) ? [withdrawal.nonce] : []
     }
     return []
@@ -444,6 +464,7 @@ export async function applyWithdrawn(
   context: Pick<AppContext, 'chain'>,
   db: Queryable,
   event: IndexedEvent,
+  calls?: WithdrawnCalls,
 ): Promise<void> {
   const args = withdrawnArgs(event)
   if (args.amount === 0n) return
@@ -473,7 +494,9 @@ export async function applyWithdrawn(
     amount: args.amount,
   })
   if (candidates.length > 0) {
-    const nonces = await fastWithdrawalNonces(context.chain?.client ?? null, event, args)
+    // Read here only when the indexer did not prepare it (a direct call).
+    const known = calls ?? (await readWithdrawnCalls(context.chain?.client ?? null, [event]))
+    const nonces = fastWithdrawalNonces(known.get(txHash), event, args)
     const settled =
       nonces === null
         ? (candidates.find((row) => row.opStatus === 'batched' || row.opStatus === 'confirmed') ??
