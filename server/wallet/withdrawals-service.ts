@@ -95,7 +95,7 @@ function requireChain(context: Pick<AppContext, 'chain'>): ChainContext {
 }
 
 /** Unix seconds by the later of the wall clock and the chain's latest block (tests move the chain ahead). */
-async function chainNow(client: PublicClient): Promise<bigint> {
+export async function chainNow(client: PublicClient): Promise<bigint> {
   const block = await client.getBlock({ blockTag: 'latest' })
   const wallClock = BigInt(Math.floor(Date.now() / 1000))
   return block.timestamp > wallClock ? block.timestamp : wallClock

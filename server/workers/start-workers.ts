@@ -5,7 +5,7 @@ import { VaultIndexer } from '../chain/indexer/vault-indexer'
 import { Settler } from '../chain/settler/settler'
 import type { Config } from '../config'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
-import { reconcileWithdrawals } from '../wallet/withdrawals-service'
+import { chainNow, reconcileWithdrawals } from '../wallet/withdrawals-service'
 import { runPeriodically, type PeriodicTask } from './periodic'
 
 export interface RunningWorkers {
@@ -75,10 +75,11 @@ export function startWorkers(
     const activeSettler = settler
     tasks.push(runPeriodically('settler', config.SETTLER_POLL_MS, logger, () => activeSettler.drain(20)))
   }
-  // Fast withdrawals whose op failed are refunded here even if their agent never reads them.
+  // Fast withdrawals whose op failed are refunded here even if their agent never reads them, and
+  // unsigned ones expire by the same clock as their on-chain deadline.
   tasks.push(
-    runPeriodically('withdrawal-refunds', config.SETTLER_POLL_MS, logger, () =>
-      reconcileWithdrawals(context.pool),
+    runPeriodically('withdrawal-refunds', config.SETTLER_POLL_MS, logger, async () =>
+      reconcileWithdrawals(context.pool, { nowSeconds: await chainNow(client) }),
     ),
   )
   tasks.push(
