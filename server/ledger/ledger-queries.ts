@@ -21,18 +21,24 @@ export async function ensureAgentAccounts(
 ): Promise<Map<string, string>> {
   const agentIds = accounts.map((account) => account.agentId)
   const kinds = accounts.map((account) => account.kind)
+  const select = async () => {
+    const { rows } = await db.query(
+      `SELECT la.id::text AS id, la.agent_id, la.kind FROM ledger_accounts AS la
+       WHERE (la.agent_id, la.kind) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+      [agentIds, kinds],
+    )
+    return new Map(rows.map((row) => [`${row.agent_id}:${row.kind}`, row.id as string]))
+  }
+  // Accounts are created once and never deleted, so nearly every call finds them all at once.
+  const found = await select()
+  if (accounts.every((account) => found.has(`${account.agentId}:${account.kind}`))) return found
   await db.query(
     `INSERT INTO ledger_accounts (agent_id, kind)
      SELECT * FROM unnest($1::uuid[], $2::text[])
      ON CONFLICT (agent_id, kind) WHERE agent_id IS NOT NULL DO NOTHING`,
     [agentIds, kinds],
   )
-  const { rows } = await db.query(
-    `SELECT la.id::text AS id, la.agent_id, la.kind FROM ledger_accounts AS la
-     WHERE (la.agent_id, la.kind) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
-    [agentIds, kinds],
-  )
-  return new Map(rows.map((row) => [`${row.agent_id}:${row.kind}`, row.id as string]))
+  return select()
 }
 
 export async function selectPlatformAccountId(db: Queryable, kind: PlatformAccountKind): Promise<string> {
