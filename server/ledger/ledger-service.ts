@@ -84,17 +84,14 @@ export interface LockEscrowParameters {
  * short (checked under the balance row lock, so concurrent locks never overdraw).
  */
 export async function lockEscrow(db: Queryable, parameters: LockEscrowParameters): Promise<string> {
-  const { payerId, amount } = parameters
-  return post(db, {
-    reference: parameters.reference,
-    kind: 'escrow_lock',
-    token: parameters.token,
-    amount,
-    legs: [
-      { account: { agentId: payerId, kind: 'available' }, amount: -amount },
-      { account: { agentId: payerId, kind: 'escrow' }, amount },
-    ],
-  })
+  const { payerId } = parameters
+  return move(
+    db,
+    'escrow_lock',
+    { agentId: payerId, kind: 'available' },
+    { agentId: payerId, kind: 'escrow' },
+    parameters,
+  )
 }
 
 export interface ReleaseEscrowParameters {
@@ -132,17 +129,14 @@ export interface RefundEscrowParameters {
 
 /** Payer escrow → payer available. */
 export async function refundEscrow(db: Queryable, parameters: RefundEscrowParameters): Promise<string> {
-  const { payerId, amount } = parameters
-  return post(db, {
-    reference: parameters.reference,
-    kind: 'escrow_refund',
-    token: parameters.token,
-    amount,
-    legs: [
-      { account: { agentId: payerId, kind: 'escrow' }, amount: -amount },
-      { account: { agentId: payerId, kind: 'available' }, amount },
-    ],
-  })
+  const { payerId } = parameters
+  return move(
+    db,
+    'escrow_refund',
+    { agentId: payerId, kind: 'escrow' },
+    { agentId: payerId, kind: 'available' },
+    parameters,
+  )
 }
 
 /** One agent, one token, one amount, one idempotency reference. */
@@ -168,17 +162,7 @@ export async function holdUnclaimedDeposit(
   db: Queryable,
   parameters: Omit<AgentMovementParameters, 'agentId'>,
 ): Promise<string> {
-  const { amount } = parameters
-  return post(db, {
-    reference: parameters.reference,
-    kind: 'deposit',
-    token: parameters.token,
-    amount,
-    legs: [
-      { account: { platform: 'vault' }, amount: -amount },
-      { account: { platform: 'unclaimed' }, amount },
-    ],
-  })
+  return move(db, 'deposit', { platform: 'vault' }, { platform: 'unclaimed' }, parameters)
 }
 
 /**
@@ -195,17 +179,8 @@ export async function reverseDeposit(db: Queryable, parameters: WalletMovementPa
  * ConflictError `insufficient_balance` when available is short (checked under the row lock).
  */
 export async function debitWithdrawal(db: Queryable, parameters: AgentMovementParameters): Promise<string> {
-  const { agentId, amount } = parameters
-  return post(db, {
-    reference: parameters.reference,
-    kind: 'withdrawal',
-    token: parameters.token,
-    amount,
-    legs: [
-      { account: { agentId, kind: 'available' }, amount: -amount },
-      { account: { platform: 'vault' }, amount },
-    ],
-  })
+  const { agentId } = parameters
+  return move(db, 'withdrawal', { agentId, kind: 'available' }, { platform: 'vault' }, parameters)
 }
 
 /** vault → agent: a queued fast withdrawal whose op failed on-chain; repays debt first. */
@@ -230,25 +205,10 @@ export async function reverseChainWithdrawal(
   db: Queryable,
   parameters: WalletMovementParameters,
 ): Promise<string> {
-  if (parameters.agentId === null) {
-    const { amount } = parameters
-    return post(db, {
-      reference: parameters.reference,
-      kind: 'withdrawal_reversal',
-      token: parameters.token,
-      amount,
-      legs: [
-        { account: { platform: 'vault' }, amount: -amount },
-        { account: { platform: 'unclaimed' }, amount },
-      ],
-    })
-  }
-  return creditAgent(
-    db,
-    'withdrawal_reversal',
-    { platform: 'vault' },
-    { ...parameters, agentId: parameters.agentId },
-  )
+  const { agentId } = parameters
+  if (agentId === null)
+    return move(db, 'withdrawal_reversal', { platform: 'vault' }, { platform: 'unclaimed' }, parameters)
+  return creditAgent(db, 'withdrawal_reversal', { platform: 'vault' }, { ...parameters, agentId })
 }
 
 /**
@@ -276,16 +236,13 @@ export async function repayDebt(
   const { available } = await selectAgentBalances(db, agentId, token.toLowerCase())
   const amount = owed < available ? owed : available
   if (amount === 0n) return 0n
-  await post(db, {
-    reference: parameters.reference,
-    kind: 'debt_repayment',
-    token,
-    amount,
-    legs: [
-      { account: { agentId, kind: 'available' }, amount: -amount },
-      { account: { agentId, kind: 'debt' }, amount },
-    ],
-  })
+  await move(
+    db,
+    'debt_repayment',
+    { agentId, kind: 'available' },
+    { agentId, kind: 'debt' },
+    { ...parameters, amount },
+  )
   return amount
 }
 
@@ -349,20 +306,30 @@ async function debitWallet(
   kind: LedgerTransactionKind,
   parameters: WalletMovementParameters,
 ): Promise<string> {
-  if (parameters.agentId === null) {
-    const { amount } = parameters
-    return post(db, {
-      reference: parameters.reference,
-      kind,
-      token: parameters.token,
-      amount,
-      legs: [
-        { account: { platform: 'unclaimed' }, amount: -amount },
-        { account: { platform: 'vault' }, amount },
-      ],
-    })
-  }
-  return debitAgent(db, kind, { platform: 'vault' }, { ...parameters, agentId: parameters.agentId })
+  const { agentId } = parameters
+  if (agentId === null) return move(db, kind, { platform: 'unclaimed' }, { platform: 'vault' }, parameters)
+  return debitAgent(db, kind, { platform: 'vault' }, { ...parameters, agentId })
+}
+
+/** `amount` from one account to another: the two-leg posting most movements are. */
+async function move(
+  db: Queryable,
+  kind: LedgerTransactionKind,
+  from: AccountRef,
+  to: AccountRef,
+  parameters: { token: Token; amount: bigint; reference: string },
+): Promise<string> {
+  const { amount } = parameters
+  return post(db, {
+    reference: parameters.reference,
+    kind,
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: from, amount: -amount },
+      { account: to, amount },
+    ],
+  })
 }
 
 type AccountRef = { agentId: string; kind: AgentAccountKind } | { platform: PlatformAccountKind }
