@@ -123,14 +123,16 @@ export class Settler {
     const { pool, leaseTtlMs } = this.parameters
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, leaseTtlMs)))
       return { outcome: 'not-leader' }
-    const reopened = await this.reopenDroppedBatch()
-    if (reopened) return this.finish(reopened, true)
+    // Read once per round: everything below decides against the same view of the vault.
+    const lastOnChain = await this.lastBatchNumberOnChain()
+    const reopened = await this.reopenDroppedBatch(lastOnChain)
+    if (reopened) return this.finish(reopened, true, lastOnChain)
     const inFlight = await findInFlightBatch(pool, this.parameters.chainId)
-    if (inFlight) return this.finish(inFlight, true)
-    const prepared = await this.prepareBatch()
+    if (inFlight) return this.finish(inFlight, true, lastOnChain)
+    const prepared = await this.prepareBatch(lastOnChain)
     if (!prepared) return { outcome: 'idle' }
     if (prepared === 'waiting') return { outcome: 'waiting' }
-    return this.finish(prepared, false)
+    return this.finish(prepared, false, lastOnChain)
   }
 
   /** Settles until nothing is pending (or `maxRounds`). */
@@ -148,14 +150,13 @@ export class Settler {
     await releaseLease(this.parameters.pool, SETTLER_LEASE, this.holder)
   }
 
-  private async prepareBatch(): Promise<SettlementBatch | 'waiting' | null> {
+  private async prepareBatch(onChain: bigint): Promise<SettlementBatch | 'waiting' | null> {
     const { pool, chainId, maxBatchAgeMs } = this.parameters
     const maxBatchSize = this.batchSize()
     const pending = await countPendingOps(pool, chainId)
     if (pending === 0) return null
     if (pending < maxBatchSize && ((await oldestPendingAgeMs(pool, chainId)) ?? 0) < maxBatchAgeMs)
       return 'waiting'
-    const onChain = await this.lastBatchNumberOnChain()
     return withTransaction(pool, async (db) => {
       const ops = await selectPendingOps(db, chainId, maxBatchSize)
       if (ops.length === 0) return null
@@ -179,11 +180,15 @@ export class Settler {
     })
   }
 
-  private async finish(batch: SettlementBatch, recovered: boolean): Promise<SettleResult> {
+  private async finish(
+    batch: SettlementBatch,
+    recovered: boolean,
+    lastOnChain: bigint,
+  ): Promise<SettleResult> {
     const { pool, chainId, publicClient, walletClient, account, vault, logger } = this.parameters
     const ops = await selectBatchOps(pool, chainId, batch.batchNumber)
 
-    if ((await this.lastBatchNumberOnChain()) >= batch.batchNumber) {
+    if (lastOnChain >= batch.batchNumber) {
       // It landed (perhaps before a crash): record it, never send it again.
       await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, batch.txHash))
       return {
@@ -312,9 +317,8 @@ export class Settler {
    * re-sent batch that could no longer settle) stops the settler rather than renumber work the
    * chain may still carry out: that needs an operator.
    */
-  private async reopenDroppedBatch(): Promise<SettlementBatch | null> {
+  private async reopenDroppedBatch(lastOnChain: bigint): Promise<SettlementBatch | null> {
     const { pool, chainId, publicClient, logger } = this.parameters
-    const lastOnChain = await this.lastBatchNumberOnChain()
     const dropped = await selectDroppedBatches(pool, chainId, lastOnChain)
     const lowest = dropped[0]
     if (!lowest) return null
