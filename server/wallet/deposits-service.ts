@@ -43,13 +43,17 @@ export function chainReference(
   return round === 0 ? base : `${base}:r${round}`
 }
 
-/** `Deposited(account, token, from, amount)` args, addresses lowercase. */
-function depositedArgs(event: IndexedEvent) {
+/** A `Deposited(account, token, from, amount)` log as a deposit row's columns, hex lowercase. */
+function depositedLog(event: IndexedEvent) {
   const args = event.args as { account: string; token: string; from: string; amount: string }
   return {
+    chainId: event.chainId,
+    txHash: event.txHash.toLowerCase() as `0x${string}`,
+    logIndex: event.logIndex,
+    blockNumber: event.blockNumber,
     account: args.account.toLowerCase() as `0x${string}`,
     token: args.token.toLowerCase() as `0x${string}`,
-    from: args.from.toLowerCase() as `0x${string}`,
+    fromAddress: args.from.toLowerCase() as `0x${string}`,
     amount: BigInt(args.amount),
   }
 }
@@ -60,11 +64,11 @@ function depositedArgs(event: IndexedEvent) {
  * Either way the vault account moves by exactly what the chain moved.
  */
 export async function applyDeposited(db: Queryable, event: IndexedEvent): Promise<void> {
-  const { account, token, from, amount } = depositedArgs(event)
+  const log = depositedLog(event)
+  const { account, token, amount } = log
   if (amount === 0n) return
-  const txHash = event.txHash.toLowerCase() as `0x${string}`
   await lockWallet(db, account)
-  const existing = await lockDepositByLog(db, event.chainId, txHash, event.logIndex)
+  const existing = await lockDepositByLog(db, event.chainId, log.txHash, event.logIndex)
   if (existing && (existing.status === 'success' || existing.status === 'processing')) return
   const round = existing?.reorgCount ?? 0
   const agentId = await selectAgentIdByWallet(db, account)
@@ -88,20 +92,7 @@ export async function applyDeposited(db: Queryable, event: IndexedEvent): Promis
     })
     return
   }
-  await insertDeposit(db, {
-    id: randomUUID(),
-    chainId: event.chainId,
-    txHash,
-    logIndex: event.logIndex,
-    blockNumber: event.blockNumber,
-    account,
-    token,
-    fromAddress: from,
-    amount,
-    status,
-    agentId,
-    creditTransactionId,
-  })
+  await insertDeposit(db, { id: randomUUID(), ...log, status, agentId, creditTransactionId })
 }
 
 /**
@@ -117,22 +108,14 @@ export async function observeUnconfirmedDeposits(
 ): Promise<void> {
   const seen: { txHash: string; logIndex: number }[] = []
   for (const event of events) {
-    const { account, token, from, amount } = depositedArgs(event)
-    if (amount === 0n) continue
-    const txHash = event.txHash.toLowerCase() as `0x${string}`
-    seen.push({ txHash, logIndex: event.logIndex })
-    await lockWallet(db, account)
+    const log = depositedLog(event)
+    if (log.amount === 0n) continue
+    seen.push({ txHash: log.txHash, logIndex: log.logIndex })
+    await lockWallet(db, log.account)
     await upsertPendingDeposit(db, {
       id: randomUUID(),
-      chainId: event.chainId,
-      txHash,
-      logIndex: event.logIndex,
-      blockNumber: event.blockNumber,
-      account,
-      token,
-      fromAddress: from,
-      amount,
-      agentId: await selectAgentIdByWallet(db, account),
+      ...log,
+      agentId: await selectAgentIdByWallet(db, log.account),
     })
   }
   // Rows below the window count too: the indexer has applied every confirmed log up to it, so a
@@ -146,7 +129,7 @@ export async function observeUnconfirmedDeposits(
  * stays, marked failed, so the agent sees what happened and a re-inclusion can revive it.
  */
 export async function undoDeposited(db: Queryable, event: IndexedEvent): Promise<void> {
-  const { account, token, amount } = depositedArgs(event)
+  const { account, token, amount } = depositedLog(event)
   if (amount === 0n) return
   await lockWallet(db, account)
   const row = await lockDepositByLog(db, event.chainId, event.txHash.toLowerCase(), event.logIndex)
