@@ -35,6 +35,8 @@ const config: HardhatUserConfig = {
       optimizer: { enabled: true, runs: 200 },
       evmVersion: 'cancun',
       viaIR: false,
+      // The vault and its extension share one storage: a test compares their compiled layouts.
+      outputSelection: { '*': { '*': ['storageLayout'] } },
     },
   },
   paths: {

@@ -1,176 +1,306 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IVault} from "./interfaces/IVault.sol";
+import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 import {ISettlement} from "./interfaces/ISettlement.sol";
 import {JobEscrow} from "./JobEscrow.sol";
 import {PaymentChannels} from "./PaymentChannels.sol";
+import {FeeMath} from "./libraries/FeeMath.sol";
 import {Hashing} from "./libraries/Hashing.sol";
+import {OpData} from "./libraries/OpData.sol";
 import {OpsMerkle} from "./libraries/OpsMerkle.sol";
 
 /**
  * @title Settlement
- * @notice Numbered, coordinator-signed batches of escrow, channel and withdrawal operations.
- * @dev Execution: `settleBatch` checks the batch (number, ops root, coordinator signature), then
+ * @notice Numbered, coordinator-signed batches of escrow, channel and withdrawal operations (see
+ * `ISettlement`), on top of every part of the vault.
+ * @dev Execution: `_settleBatch` checks the batch (number, ops root, coordinator signature), then
  * applies all ops inline inside one call from the vault to itself (`applyBatchOps`). If that call
- * reverts, it replays the ops one per self-call (`applyBatchOp`) on the same untouched state, finds
- * the first op that reverts and reverts with `SettlementOpFailed(index, reason)`. The happy path so
- * pays one internal call per batch instead of one per op; the search only runs when the batch
- * fails anyway (normally in the settler's simulation, not on chain).
- * Ordering: the batch number is consumed and the signature checked before any op runs; protocol
- * fees are summed per token in memory and credited to the treasury after the last op, so a batch
- * of one token writes the treasury's balance once. Ops see the treasury's balance without the
- * batch's own fees.
+ * reverts, nothing of it stays, and the ops are applied again one per self-call (`applyBatchOp`),
+ * each caught on its own: an op that reverts is skipped (`OpSkipped`), the others apply. The happy
+ * path so pays one internal call per batch instead of one per op; the per-op path runs only when
+ * some op fails (normally never: the settler simulates first and leaves failing ops out).
+ * Both paths account the same way: each op yields what it moved in its token, summed per token in
+ * memory, and the protocol fees are credited to the treasury from those sums after the last op, so
+ * no op ever sees the batch's own fees, whichever path ran, and a batch of one token writes the
+ * treasury's balance once. The escrows a batch locks become set `batchNumber`, whose root is
+ * committed after the last op, in either path.
+ * Ordering: the batch number is consumed and the signature checked before any op runs.
  * Trust assumptions: the coordinator's signature authorizes the batch (order, inclusion, and
  * co-signing fast withdrawals); every op still checks the signature of the user whose money it
  * moves, exactly as the direct function does, and ops run with the vault as `msg.sender`, which is
  * never a signer, so no op passes without its signature.
  */
-abstract contract Settlement is JobEscrow, PaymentChannels, ISettlement {
+abstract contract Settlement is JobEscrow, PaymentChannels {
     uint64 private _lastBatchNumber;
 
-    /// @inheritdoc ISettlement
-    function settleBatch(uint64 batchNumber, Op[] calldata ops, Signature calldata coordinatorSignature)
-        external
-        nonReentrant
+    /// @dev `ISettlement.settleBatch`.
+    function _settleBatch(uint64 batchNumber, ISettlement.Op[] calldata ops, IVault.Signature calldata coordinatorSignature)
+        internal
+        returns (ISettlement.SkippedOp[] memory skipped)
     {
         uint64 expected = _lastBatchNumber + 1;
-        if (batchNumber != expected) revert SettlementBatchOutOfOrder(expected, batchNumber);
-        if (ops.length == 0) revert SettlementEmptyBatch();
+        if (batchNumber != expected) revert ISettlement.SettlementBatchOutOfOrder(expected, batchNumber);
+        if (ops.length == 0) revert ISettlement.SettlementEmptyBatch();
         bytes32 root = OpsMerkle.root(ops);
-        address coordinator_ = coordinator();
+        address coordinator_ = _currentCoordinator();
         address recovered = _recover(Hashing.batch(batchNumber, root), coordinatorSignature);
-        if (recovered != coordinator_) revert SettlementInvalidCoordinatorSignature(coordinator_, recovered);
+        if (recovered != coordinator_) revert ISettlement.SettlementInvalidCoordinatorSignature(coordinator_, recovered);
         _lastBatchNumber = batchNumber;
 
         // Forward this call's own calldata under `applyBatchOps`'s selector (same parameters), which
         // costs one memory copy instead of re-encoding every op.
         (bool isApplied, bytes memory returned) =
-            address(this).call(bytes.concat(this.applyBatchOps.selector, msg.data[4:]));
-        if (!isApplied) _revertNamingFailedOp(ops, returned);
-        emit BatchSettled(batchNumber, root, ops.length, abi.decode(returned, (BatchTotals)));
+            address(this).call(bytes.concat(ISettlement.applyBatchOps.selector, msg.data[4:]));
+        ISettlement.TokenTotals[] memory totals;
+        if (isApplied) {
+            totals = abi.decode(returned, (ISettlement.TokenTotals[]));
+            skipped = new ISettlement.SkippedOp[](0);
+        } else {
+            (totals, skipped) = _applyOpsOneByOne(batchNumber, ops);
+        }
+        for (uint256 i; i < totals.length; ++i) {
+            _creditTreasury(totals[i].token, totals[i].fees);
+        }
+        emit ISettlement.BatchSettled(batchNumber, root, ops.length, totals);
     }
 
-    /// @inheritdoc ISettlement
-    function applyBatchOps(uint64, Op[] calldata ops, Signature calldata)
-        external
-        returns (BatchTotals memory totals)
+    /**
+     * @dev `ISettlement.applyBatchOps`: every op inline, all or nothing.
+     * @return totals What the ops moved, per token, in order of first use.
+     */
+    function _applyBatchOps(uint64 batchNumber, ISettlement.Op[] calldata ops)
+        internal
+        returns (ISettlement.TokenTotals[] memory totals)
     {
-        if (msg.sender != address(this)) revert SettlementOnlySelf(msg.sender);
-        address feeToken;
-        uint256 pendingFee;
         uint256 count = ops.length;
+        // Allocated before the loop, whose per-op memory is reused (see below).
+        totals = new ISettlement.TokenTotals[](count);
+        bytes32[] memory escrowLeaves = new bytes32[](count);
+        ISettlement.TokenTotals memory amounts;
+        ISettlement.TokenTotals memory current;
+        uint256 tokenCount;
+        uint256 escrowCount;
         for (uint256 i; i < count; ++i) {
-            Op calldata op = ops[i];
+            ISettlement.Op calldata op = ops[i];
             uint8 kind = op.kind;
             uint256 freeMemory = _freeMemoryPointer();
-            address token;
-            uint256 fee;
-            if (kind == uint8(OpKind.ChannelSettle)) {
-                // The hot path, kept out of the generic `OpResult` bookkeeping below.
-                uint256 amount;
-                (token, amount, fee) = _settleChannel(_asSignedVoucher(kind, op.data));
+            if (kind == uint8(ISettlement.OpKind.ChannelSettle)) {
+                // The hot path, kept out of the generic per-op bookkeeping below.
+                (address token, uint256 amount, uint256 fee) = _settleChannel(OpData.signedVoucher(kind, op.data));
+                // Nothing the op allocated outlives it (its results are on the stack), so the next op
+                // reuses the memory instead of growing it, and paying for it, batch-long.
+                _setFreeMemoryPointer(freeMemory);
+                if (tokenCount == 0 || token != current.token) (current, tokenCount) = _totalsOf(totals, tokenCount, token);
                 // Cannot overflow: settled amounts are parts of the tokens this vault holds.
                 unchecked {
-                    totals.channelSettled += amount;
-                    totals.fees += fee;
+                    current.channelSettled += amount;
+                    current.fees += fee;
                 }
             } else {
-                OpResult memory result = _applyOp(kind, op.data);
-                _addToTotals(totals, kind, result);
-                (token, fee) = (result.token, result.fee);
-            }
-            if (fee != 0) {
-                if (token != feeToken) {
-                    _creditTreasury(feeToken, pendingFee);
-                    feeToken = token;
-                    pendingFee = fee;
-                } else {
-                    // Cannot overflow: fees are parts of amounts the vault holds.
-                    unchecked {
-                        pendingFee += fee;
-                    }
+                amounts = _clear(amounts);
+                bytes32 lockedEscrowId = _applyOp(batchNumber, escrowCount, kind, op.data, amounts);
+                _setFreeMemoryPointer(freeMemory);
+                if (lockedEscrowId != 0) {
+                    escrowLeaves[escrowCount] = OpsMerkle.escrowLeaf(escrowCount, lockedEscrowId);
+                    ++escrowCount;
                 }
+                if (tokenCount == 0 || amounts.token != current.token) {
+                    (current, tokenCount) = _totalsOf(totals, tokenCount, amounts.token);
+                }
+                _add(current, amounts);
             }
-            // Nothing the op allocated outlives this iteration (its result was just consumed), so
-            // the next op reuses the memory instead of growing it, and paying for it, batch-long.
-            _setFreeMemoryPointer(freeMemory);
         }
-        _creditTreasury(feeToken, pendingFee);
+        _finishBatchOps(batchNumber, totals, tokenCount, escrowLeaves, escrowCount);
     }
 
-    /// @inheritdoc ISettlement
-    function applyBatchOp(Op calldata op) external returns (OpResult memory) {
-        if (msg.sender != address(this)) revert SettlementOnlySelf(msg.sender);
-        return _applyOp(op.kind, op.data);
+    /// @dev `ISettlement.applyBatchOp`: one op, for the per-op path.
+    function _applyBatchOp(uint64 batchNumber, uint256 escrowIndex, ISettlement.Op calldata op)
+        internal
+        returns (ISettlement.TokenTotals memory amounts, bytes32 lockedEscrowId)
+    {
+        lockedEscrowId = _applyOp(batchNumber, escrowIndex, op.kind, op.data, amounts);
     }
 
-    /// @inheritdoc ISettlement
-    function lastBatchNumber() external view returns (uint64) {
+    function _lastSettledBatchNumber() internal view returns (uint64) {
         return _lastBatchNumber;
     }
 
     // ---------------------------------------------------------------- internal
 
-    /// @dev Applies one op of kind `kind` with data `data`; returns what it did.
-    function _applyOp(uint8 kind, bytes calldata data) private returns (OpResult memory result) {
-        // Channel settlement first: it is by far the most frequent op.
-        if (kind == uint8(OpKind.ChannelSettle)) {
-            (result.token, result.a, result.fee) = _settleChannel(_asSignedVoucher(kind, data));
-        } else if (kind == uint8(OpKind.EscrowLock)) {
-            EscrowLockOp calldata o = _asEscrowLockOp(kind, data);
-            result.token = o.terms.token;
-            result.a = _lockEscrow(o.terms, o.payerSignature);
-        } else if (kind == uint8(OpKind.EscrowRelease)) {
-            EscrowDecisionOp calldata o = _asEscrowDecisionOp(kind, data);
-            (result.token, result.a, result.fee) = _releaseEscrow(o.escrowId, o.signature);
-        } else if (kind == uint8(OpKind.EscrowRefund)) {
-            EscrowDecisionOp calldata o = _asEscrowDecisionOp(kind, data);
-            (result.token, result.a) = _refundEscrow(o.escrowId, o.signature);
-        } else if (kind == uint8(OpKind.EscrowRuling)) {
-            EscrowRulingOp calldata o = _asEscrowRulingOp(kind, data);
-            uint256[4] memory parts;
-            (result.token, parts) = _ruleEscrow(o.escrowId, o.payeeBps, o.resolverSignature);
-            (result.a, result.b, result.fee, result.c) = (parts[0], parts[1], parts[2], parts[3]);
-        } else if (kind == uint8(OpKind.EscrowReclaim)) {
-            _requireLength(kind, data, 32);
-            (result.token, result.a) = _reclaimExpiredEscrow(bytes32(data));
-        } else if (kind == uint8(OpKind.ChannelFund)) {
-            ChannelFundOp calldata o = _asChannelFundOp(kind, data);
-            result.token = o.config.token;
-            result.a = _fundChannel(o.config, o.totalDeposit, o.callerSignature.r, o.callerSignature.vs);
-        } else if (kind == uint8(OpKind.ChannelClose)) {
-            ChannelCloseOp calldata o = _asChannelCloseOp(kind, data);
-            result.token = o.finalVoucher.config.token;
-            (result.a, result.fee, result.b) = _closeChannel(o.finalVoucher, o.providerSignature);
-        } else if (kind == uint8(OpKind.ChannelFinalize)) {
-            ChannelConfig calldata c = _asChannelConfig(kind, data);
-            result.token = c.token;
-            result.b = _finalizeChannelClose(c);
-        } else if (kind == uint8(OpKind.Withdrawal)) {
-            WithdrawalOp calldata o = _asWithdrawalOp(kind, data);
-            // The coordinator's batch signature is the co-signature a fast withdrawal needs.
-            _withdrawSigned(o.withdrawal, Hashing.withdrawal(o.withdrawal), o.ownerSignature);
-            result.token = o.withdrawal.token;
-            result.a = o.withdrawal.amount;
-        } else {
-            revert SettlementUnknownOpKind(kind);
+    /**
+     * @dev The per-op path: each op in its own self-call, so one that reverts is undone alone and
+     * skipped. An op that fails with at most 1/64 of the gas it started with left ran out of gas
+     * (EIP-150 leaves the caller 1/64): that reverts the whole batch, because skipping it would
+     * let whoever sends the batch choose which ops to drop by the gas limit.
+     */
+    function _applyOpsOneByOne(uint64 batchNumber, ISettlement.Op[] calldata ops)
+        private
+        returns (ISettlement.TokenTotals[] memory totals, ISettlement.SkippedOp[] memory skipped)
+    {
+        uint256 count = ops.length;
+        totals = new ISettlement.TokenTotals[](count);
+        skipped = new ISettlement.SkippedOp[](count);
+        bytes32[] memory escrowLeaves = new bytes32[](count);
+        uint256 tokenCount;
+        uint256 skippedCount;
+        uint256 escrowCount;
+        for (uint256 i; i < count; ++i) {
+            uint256 gasBefore = gasleft();
+            try ISettlement(address(this)).applyBatchOp(batchNumber, escrowCount, ops[i]) returns (
+                ISettlement.TokenTotals memory amounts, bytes32 lockedEscrowId
+            ) {
+                if (lockedEscrowId != 0) {
+                    escrowLeaves[escrowCount] = OpsMerkle.escrowLeaf(escrowCount, lockedEscrowId);
+                    ++escrowCount;
+                }
+                ISettlement.TokenTotals memory sums;
+                (sums, tokenCount) = _totalsOf(totals, tokenCount, amounts.token);
+                _add(sums, amounts);
+            } catch (bytes memory reason) {
+                if (gasleft() <= gasBefore / 64) revert ISettlement.SettlementOutOfGas(i);
+                skipped[skippedCount++] = ISettlement.SkippedOp(i, reason);
+                emit ISettlement.OpSkipped(batchNumber, i, reason);
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(skipped, skippedCount)
+        }
+        _finishBatchOps(batchNumber, totals, tokenCount, escrowLeaves, escrowCount);
+    }
+
+    /// @dev Commits the batch's escrow set, if it locked any, and trims `totals` to `tokenCount`.
+    function _finishBatchOps(
+        uint64 batchNumber,
+        ISettlement.TokenTotals[] memory totals,
+        uint256 tokenCount,
+        bytes32[] memory escrowLeaves,
+        uint256 escrowCount
+    ) private {
+        if (escrowCount != 0) {
+            _commitEscrowSet(batchNumber, OpsMerkle.rootOfLeaves(escrowLeaves, escrowCount), escrowCount);
+        }
+        assembly ("memory-safe") {
+            mstore(totals, tokenCount)
         }
     }
 
     /**
-     * @dev The batch reverted with `batchReason`: replays its ops one per self-call on the same
-     * state and reverts with `SettlementOpFailed(i, reason)` for the first op that reverts. If none
-     * does alone (the batch ran out of gas, say), re-throws `batchReason` as it was.
+     * @dev Applies one op of kind `kind` with data `data`, writing what it moved into `amounts`
+     * (zeroed by the caller). An escrow lock takes `escrowIndex` in set `batchNumber`.
+     * @return lockedEscrowId The escrow a lock op locked; zero for other kinds.
      */
-    function _revertNamingFailedOp(Op[] calldata ops, bytes memory batchReason) private {
-        for (uint256 i; i < ops.length; ++i) {
-            try this.applyBatchOp(ops[i]) {} catch (bytes memory reason) {
-                revert SettlementOpFailed(i, reason);
-            }
+    function _applyOp(
+        uint64 batchNumber,
+        uint256 escrowIndex,
+        uint8 kind,
+        bytes calldata data,
+        ISettlement.TokenTotals memory amounts
+    ) private returns (bytes32 lockedEscrowId) {
+        // Channel settlement first: it is by far the most frequent op.
+        if (kind == uint8(ISettlement.OpKind.ChannelSettle)) {
+            (amounts.token, amounts.channelSettled, amounts.fees) = _settleChannel(OpData.signedVoucher(kind, data));
+        } else if (kind == uint8(ISettlement.OpKind.EscrowLock)) {
+            ISettlement.EscrowLockOp calldata o = OpData.escrowLock(kind, data);
+            lockedEscrowId = _lockEscrow(o.terms, o.payerSignature, batchNumber, escrowIndex);
+            amounts.token = o.terms.token;
+            amounts.escrowLocked = o.terms.amount;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowRelease)) {
+            (ISettlement.EscrowDecisionOp calldata o, bytes32[] calldata proof) = OpData.escrowDecision(kind, data);
+            (amounts.escrowToPayees, amounts.fees) = _releaseEscrow(o.terms, o.position, o.signature, proof);
+            amounts.token = o.terms.token;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowRefund)) {
+            (ISettlement.EscrowDecisionOp calldata o, bytes32[] calldata proof) = OpData.escrowDecision(kind, data);
+            amounts.escrowToPayers = _refundEscrow(o.terms, o.position, o.signature, proof);
+            amounts.token = o.terms.token;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowRuling)) {
+            (ISettlement.EscrowRulingOp calldata o, bytes32[] calldata proof) = OpData.escrowRuling(kind, data);
+            FeeMath.RulingSplit memory split =
+                _ruleEscrow(o.terms, o.position, o.payeeBps, o.resolverSignature, proof);
+            amounts.token = o.terms.token;
+            amounts.escrowToPayees = split.payeeAmount;
+            amounts.escrowToPayers = split.payerAmount;
+            amounts.fees = split.fee;
+            amounts.resolverFees = split.resolverFee;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowReclaim)) {
+            (ISettlement.EscrowReclaimOp calldata o, bytes32[] calldata proof) = OpData.escrowReclaim(kind, data);
+            amounts.escrowToPayers = _reclaimExpiredEscrow(o.terms, o.position, proof);
+            amounts.token = o.terms.token;
+        } else if (kind == uint8(ISettlement.OpKind.ChannelFund)) {
+            ISettlement.ChannelFundOp calldata o = OpData.channelFund(kind, data);
+            amounts.channelFunded =
+                _fundChannel(o.config, o.totalDeposit, o.nonce, o.callerSignature.r, o.callerSignature.vs);
+            amounts.token = o.config.token;
+        } else if (kind == uint8(ISettlement.OpKind.ChannelClose)) {
+            ISettlement.ChannelCloseOp calldata o = OpData.channelClose(kind, data);
+            (amounts.channelSettled, amounts.fees, amounts.channelRefunded) =
+                _closeChannel(o.finalVoucher, o.providerSignature);
+            amounts.token = o.finalVoucher.config.token;
+        } else if (kind == uint8(ISettlement.OpKind.ChannelFinalize)) {
+            IPaymentChannels.ChannelConfig calldata c = OpData.channelConfig(kind, data);
+            amounts.channelRefunded = _finalizeChannelClose(c);
+            amounts.token = c.token;
+        } else if (kind == uint8(ISettlement.OpKind.Withdrawal)) {
+            ISettlement.WithdrawalOp calldata o = OpData.withdrawal(kind, data);
+            // The coordinator's batch signature is the co-signature a fast withdrawal needs.
+            amounts.withdrawn = _withdrawSigned(o.withdrawal, Hashing.withdrawal(o.withdrawal), o.ownerSignature);
+            amounts.token = o.withdrawal.token;
+        } else {
+            revert ISettlement.SettlementUnknownOpKind(kind);
         }
+    }
+
+    /**
+     * @dev The entry of `token` in `totals` (its first `tokenCount` entries), appended if new.
+     * @return sums The entry.
+     * @return newCount `tokenCount`, plus one if it was appended.
+     */
+    function _totalsOf(ISettlement.TokenTotals[] memory totals, uint256 tokenCount, address token)
+        private
+        pure
+        returns (ISettlement.TokenTotals memory sums, uint256 newCount)
+    {
+        for (uint256 i; i < tokenCount; ++i) {
+            if (totals[i].token == token) return (totals[i], tokenCount);
+        }
+        sums.token = token;
+        totals[tokenCount] = sums;
+        newCount = tokenCount + 1;
+    }
+
+    /// @dev Adds one op's `amounts` to the same token's `sums`.
+    function _add(ISettlement.TokenTotals memory sums, ISettlement.TokenTotals memory amounts) private pure {
+        // Cannot overflow: every amount is a part of the tokens this vault holds.
+        unchecked {
+            sums.escrowLocked += amounts.escrowLocked;
+            sums.escrowToPayees += amounts.escrowToPayees;
+            sums.escrowToPayers += amounts.escrowToPayers;
+            sums.resolverFees += amounts.resolverFees;
+            sums.channelFunded += amounts.channelFunded;
+            sums.channelSettled += amounts.channelSettled;
+            sums.channelRefunded += amounts.channelRefunded;
+            sums.withdrawn += amounts.withdrawn;
+            sums.fees += amounts.fees;
+        }
+    }
+
+    /// @dev Zeroes a scratch `amounts` for the next op and returns it.
+    function _clear(ISettlement.TokenTotals memory amounts) private pure returns (ISettlement.TokenTotals memory) {
         assembly ("memory-safe") {
-            revert(add(batchReason, 0x20), mload(batchReason))
+            // Ten words: the token and nine amounts.
+            mstore(amounts, 0)
+            mstore(add(amounts, 0x20), 0)
+            mstore(add(amounts, 0x40), 0)
+            mstore(add(amounts, 0x60), 0)
+            mstore(add(amounts, 0x80), 0)
+            mstore(add(amounts, 0xa0), 0)
+            mstore(add(amounts, 0xc0), 0)
+            mstore(add(amounts, 0xe0), 0)
+            mstore(add(amounts, 0x100), 0)
+            mstore(add(amounts, 0x120), 0)
         }
+        return amounts;
     }
 
     function _freeMemoryPointer() private pure returns (uint256 pointer) {
@@ -182,98 +312,6 @@ abstract contract Settlement is JobEscrow, PaymentChannels, ISettlement {
     function _setFreeMemoryPointer(uint256 pointer) private pure {
         assembly ("memory-safe") {
             mstore(0x40, pointer)
-        }
-    }
-
-    // Op data views. Every op's data is a static ABI tuple, so once its length is exactly the
-    // tuple's size, a calldata pointer to its first byte reads the fields in place: no decoding,
-    // no copy, and nothing outside `data` (whose hash is the op's leaf) can be read.
-
-    function _requireLength(uint8 kind, bytes calldata data, uint256 expected) private pure {
-        if (data.length != expected) revert SettlementMalformedOp(kind, data.length, expected);
-    }
-
-    function _asSignedVoucher(uint8 kind, bytes calldata data) private pure returns (SignedVoucher calldata v) {
-        _requireLength(kind, data, 10 * 32);
-        assembly ("memory-safe") {
-            v := data.offset
-        }
-    }
-
-    function _asEscrowLockOp(uint8 kind, bytes calldata data) private pure returns (EscrowLockOp calldata o) {
-        _requireLength(kind, data, 11 * 32);
-        assembly ("memory-safe") {
-            o := data.offset
-        }
-    }
-
-    function _asEscrowDecisionOp(uint8 kind, bytes calldata data) private pure returns (EscrowDecisionOp calldata o) {
-        _requireLength(kind, data, 3 * 32);
-        assembly ("memory-safe") {
-            o := data.offset
-        }
-    }
-
-    function _asEscrowRulingOp(uint8 kind, bytes calldata data) private pure returns (EscrowRulingOp calldata o) {
-        _requireLength(kind, data, 4 * 32);
-        assembly ("memory-safe") {
-            o := data.offset
-        }
-    }
-
-    function _asChannelFundOp(uint8 kind, bytes calldata data) private pure returns (ChannelFundOp calldata o) {
-        _requireLength(kind, data, 8 * 32);
-        assembly ("memory-safe") {
-            o := data.offset
-        }
-    }
-
-    function _asChannelCloseOp(uint8 kind, bytes calldata data) private pure returns (ChannelCloseOp calldata o) {
-        _requireLength(kind, data, 12 * 32);
-        assembly ("memory-safe") {
-            o := data.offset
-        }
-    }
-
-    function _asChannelConfig(uint8 kind, bytes calldata data) private pure returns (ChannelConfig calldata c) {
-        _requireLength(kind, data, 5 * 32);
-        assembly ("memory-safe") {
-            c := data.offset
-        }
-    }
-
-    function _asWithdrawalOp(uint8 kind, bytes calldata data) private pure returns (WithdrawalOp calldata o) {
-        _requireLength(kind, data, 8 * 32);
-        assembly ("memory-safe") {
-            o := data.offset
-        }
-    }
-
-    /// @dev Adds one op's amounts to the batch totals (see `BatchTotals` for what each field sums).
-    function _addToTotals(BatchTotals memory t, uint8 kind, OpResult memory r) private pure {
-        // Cannot overflow: every amount is a part of the tokens this vault holds.
-        unchecked {
-            t.fees += r.fee;
-            if (kind == uint8(OpKind.ChannelSettle)) {
-                t.channelSettled += r.a;
-            } else if (kind == uint8(OpKind.EscrowLock)) {
-                t.escrowLocked += r.a;
-            } else if (kind == uint8(OpKind.EscrowRelease)) {
-                t.escrowToPayees += r.a;
-            } else if (kind == uint8(OpKind.EscrowRefund) || kind == uint8(OpKind.EscrowReclaim)) {
-                t.escrowToPayers += r.a;
-            } else if (kind == uint8(OpKind.EscrowRuling)) {
-                t.escrowToPayees += r.a;
-                t.escrowToPayers += r.b;
-                t.resolverFees += r.c;
-            } else if (kind == uint8(OpKind.ChannelFund)) {
-                t.channelFunded += r.a;
-            } else if (kind == uint8(OpKind.ChannelClose) || kind == uint8(OpKind.ChannelFinalize)) {
-                t.channelSettled += r.a;
-                t.channelRefunded += r.b;
-            } else {
-                t.withdrawn += r.a;
-            }
         }
     }
 }

@@ -8,6 +8,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IVault} from "./interfaces/IVault.sol";
@@ -16,40 +17,57 @@ import {Hashing} from "./libraries/Hashing.sol";
 
 /**
  * @title Vault
- * @notice Internal balances, deposits, withdrawals and admin settings of the Clearhouse vault.
- * @dev EIP-712 domain: name "Clearhouse", version "1", chain id, this contract (no salt). The domain
- * is built here rather than with OpenZeppelin's `EIP712` to leave out ERC-5267's string-returning
- * `eip712Domain()`, whose bytecode the one-contract vault cannot spare under the 24 KiB limit.
+ * @notice Internal balances, deposits, withdrawals and admin settings of the Clearhouse vault: the
+ * state and logic `IVault` describes, as internal functions that `ClearhouseVault` and its
+ * `ClearhouseVaultExtension` expose.
+ * @dev Both contracts inherit this state through `Settlement` and declare none of their own, so
+ * the extension, which runs by delegatecall on the vault's storage, sees the same layout (a test
+ * compares the two compiled layouts). EIP-712 domain: name "Clearhouse", version "1", chain id, the
+ * vault (no salt); the extension builds it for the vault that deployed it, not for itself.
  * Trust assumptions of this part:
  * - Only allowlisted tokens come in. An allowlisted token is trusted to report `balanceOf` honestly;
- *   everything else about it (missing return values, fees on transfer, re-entrant hooks,
- *   blacklists) is defended against: SafeERC20, crediting the balance delta, a reentrancy guard on
- *   every state-changing entry point, and payouts only ever to an address the account chose.
- * - The owner can pause deposits, change the allowlist and the treasury, and (after `adminDelay`)
- *   rotate the coordinator and change the protocol fee up to `MAX_FEE_BPS`. The owner cannot move
- *   any account's balance.
+ *   the rest of its behaviour is defended against: SafeERC20 for missing return values, crediting
+ *   the vault's balance delta on the way in and charging any extra the vault's balance lost on the
+ *   way out to the withdrawing account (so a fee on transfer never comes out of other users'
+ *   money), a reentrancy guard on every state-changing entry point, and payouts only ever to an
+ *   address the account chose.
+ * - The owner can pause deposits, change the allowlist and the treasury, and (after `adminDelay`,
+ *   longer than both exit delays, so users can leave first) rotate the coordinator and change the
+ *   protocol fee up to `MAX_FEE_BPS`. The owner cannot move any account's balance.
  * - The coordinator can only co-sign: fast withdrawals and settlement batches. It cannot move any
  *   balance without the owner's own signature on the movement.
  */
-abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransient {
+abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using BitMaps for BitMaps.BitMap;
 
     /// @notice The highest protocol fee the owner can ever set, in basis points (10%).
     uint16 public constant MAX_FEE_BPS = 1_000;
+    /// @notice The shortest withdrawal delay or challenge period a deployment may have: time for a
+    /// counterparty (the coordinator, a provider) to see an exit coming and settle what it holds.
+    uint64 public constant MIN_EXIT_DELAY = 1 hours;
+    /// @notice The longest withdrawal delay or challenge period a deployment may have: the bound of
+    /// trust property 4 (every user exits within a bounded delay).
+    uint64 public constant MAX_EXIT_DELAY = 30 days;
+    /// @notice The longest admin delay a deployment may have.
+    uint64 public constant MAX_ADMIN_DELAY = 90 days;
 
     bytes32 private constant _DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 private constant _NAME_HASH = keccak256("Clearhouse");
     bytes32 private constant _VERSION_HASH = keccak256("1");
 
+    /// @dev The vault whose storage this code runs on: `ClearhouseVault` itself, or the vault that
+    /// deployed the extension. It is the EIP-712 verifying contract of both.
+    address private immutable _vault;
     uint256 private immutable _cachedChainId;
     bytes32 private immutable _cachedDomainSeparator;
     uint64 private immutable _withdrawalDelay;
     uint64 private immutable _adminDelay;
 
     mapping(address account => mapping(address token => uint256 amount)) private _balances;
-    mapping(address account => mapping(uint256 word => uint256 bits)) private _nonceBitmaps;
-    mapping(address account => mapping(address token => WithdrawalRequest request)) private _withdrawalRequests;
+    mapping(address account => BitMaps.BitMap nonces) private _usedNonces;
+    mapping(address account => mapping(address token => IVault.WithdrawalRequest request)) private _withdrawalRequests;
     mapping(address token => bool allowed) private _allowedTokens;
 
     address private _coordinator;
@@ -60,42 +78,67 @@ abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransi
     uint16 private _pendingFeeBps;
     uint64 private _feeEffectiveAt;
 
-    constructor(
-        address initialOwner,
-        address coordinator_,
-        address treasury_,
-        uint16 feeBps_,
-        uint64 withdrawalDelay_,
-        uint64 adminDelay_
-    ) Ownable(initialOwner) {
+    /// @dev Checks the deployment's delays and fixes them, with the vault `vault_`, as immutables.
+    constructor(IVault.VaultParameters memory p, address vault_) Ownable(p.owner) {
+        _requireDelayInRange(p.withdrawalDelay, MIN_EXIT_DELAY, MAX_EXIT_DELAY);
+        _requireDelayInRange(p.challengePeriod, MIN_EXIT_DELAY, MAX_EXIT_DELAY);
+        uint64 longestExit = p.withdrawalDelay > p.challengePeriod ? p.withdrawalDelay : p.challengePeriod;
+        // Strictly longer: a user who sees a change proposed can still request and finish an exit
+        // before it applies.
+        _requireDelayInRange(p.adminDelay, longestExit + 1, MAX_ADMIN_DELAY);
+        _vault = vault_;
         _cachedChainId = block.chainid;
         _cachedDomainSeparator = _buildDomainSeparator();
-        if (coordinator_ == address(0) || treasury_ == address(0)) revert VaultZeroAddress();
-        if (feeBps_ > MAX_FEE_BPS) revert VaultFeeTooHigh(feeBps_, MAX_FEE_BPS);
-        _coordinator = coordinator_;
-        _treasury = treasury_;
-        _feeBps = feeBps_;
-        _withdrawalDelay = withdrawalDelay_;
-        _adminDelay = adminDelay_;
-        emit CoordinatorChanged(address(0), coordinator_);
-        emit TreasuryChanged(address(0), treasury_);
-        emit FeeChanged(0, feeBps_);
+        _withdrawalDelay = p.withdrawalDelay;
+        _adminDelay = p.adminDelay;
+    }
+
+    // ---------------------------------------------------------------- deployment
+
+    /// @dev Writes the deployment's settings to storage (the vault's constructor only).
+    function _initializeSettings(IVault.VaultParameters memory p) internal {
+        if (p.coordinator == address(0) || p.treasury == address(0)) revert IVault.VaultZeroAddress();
+        if (p.feeBps > MAX_FEE_BPS) revert IVault.VaultFeeTooHigh(p.feeBps, MAX_FEE_BPS);
+        _coordinator = p.coordinator;
+        _treasury = p.treasury;
+        _feeBps = p.feeBps;
+        emit IVault.CoordinatorChanged(address(0), p.coordinator);
+        emit IVault.TreasuryChanged(address(0), p.treasury);
+        emit IVault.FeeChanged(0, p.feeBps);
+        for (uint256 i; i < p.tokens.length; ++i) {
+            _setTokenAllowed(p.tokens[i], true);
+        }
+    }
+
+    /// @dev Reverts unless this code runs on the vault's storage (the extension called directly does not).
+    function _requireVaultContext() internal view {
+        if (address(this) != _vault) revert IVault.VaultOnlyThroughVault();
+    }
+
+    function _requireDelayInRange(uint64 delay, uint64 min, uint64 max) private pure {
+        if (delay < min || delay > max) revert IVault.VaultDelayOutOfRange(delay, min, max);
     }
 
     // ---------------------------------------------------------------- deposits
 
-    /// @inheritdoc IVault
-    function deposit(address token, uint256 amount) external nonReentrant whenNotPaused {
-        _pullDeposit(token, msg.sender, msg.sender, amount);
+    /**
+     * @dev Pulls `amount` of `token` from `from` and credits `account` with what arrived.
+     * @return received The balance delta of the vault: less than `amount` for fee-on-transfer tokens.
+     */
+    function _pullDeposit(address token, address from, address account, uint256 amount)
+        internal
+        returns (uint256 received)
+    {
+        _requireDepositable(token, account, amount);
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(from, address(this), amount);
+        received = IERC20(token).balanceOf(address(this)) - before;
+        _creditDeposit(token, account, from, received);
     }
 
-    /// @inheritdoc IVault
-    function depositFor(address token, uint256 amount, address account) external nonReentrant whenNotPaused {
-        _pullDeposit(token, msg.sender, account, amount);
-    }
-
-    /// @inheritdoc IVault
-    function depositWithPermit(
+    /// @dev `IVault.depositWithPermit`: pulls from `owner` on its permit; on the standing allowance
+    /// only when `owner` sends the transaction.
+    function _depositWithPermit(
         address token,
         address owner,
         uint256 amount,
@@ -103,13 +146,13 @@ abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransi
         uint8 v,
         bytes32 r,
         bytes32 s
-    ) external nonReentrant whenNotPaused {
-        _permit(token, owner, amount, deadline, v, r, s);
+    ) internal {
+        _permitOrOwner(token, owner, amount, deadline, v, r, s);
         _pullDeposit(token, owner, owner, amount);
     }
 
-    /// @inheritdoc IVault
-    function depositWithAuthorization(
+    /// @dev `IVault.depositWithAuthorization`.
+    function _depositWithAuthorization(
         address token,
         address from,
         uint256 amount,
@@ -119,7 +162,7 @@ abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransi
         uint8 v,
         bytes32 r,
         bytes32 s
-    ) external nonReentrant whenNotPaused {
+    ) internal {
         _requireDepositable(token, from, amount);
         uint256 before = IERC20(token).balanceOf(address(this));
         // `receiveWithAuthorization` pays only its caller, this vault, and only from the signer, who
@@ -128,200 +171,242 @@ abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransi
         _creditDeposit(token, from, from, IERC20(token).balanceOf(address(this)) - before);
     }
 
+    /**
+     * @dev Uses `owner`'s EIP-2612 permit. A permit that fails (front-run, already used) is
+     * tolerated only when `owner` sends the transaction, since then the standing allowance it
+     * spends is its own to spend; for anyone else it reverts.
+     */
+    function _permitOrOwner(
+        address token,
+        address owner,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) internal {
+        try IERC20Permit(token).permit(owner, address(this), amount, deadline, v, r, s) {}
+        catch {
+            if (msg.sender != owner) revert IVault.VaultPermitFailed(token, owner);
+        }
+    }
+
     // ---------------------------------------------------------------- withdrawals
 
-    /// @inheritdoc IVault
-    function withdraw(
-        Withdrawal calldata withdrawal,
-        Signature calldata ownerSignature,
-        Signature calldata coordinatorSignature
-    ) external nonReentrant {
-        bytes32 structHash = Hashing.withdrawal(withdrawal);
+    /// @dev `IVault.withdraw`: checks the coordinator's approval, then pays the signed withdrawal.
+    function _withdraw(
+        IVault.Withdrawal calldata w,
+        IVault.Signature calldata ownerSignature,
+        IVault.Signature calldata coordinatorSignature
+    ) internal {
+        bytes32 structHash = Hashing.withdrawal(w);
         address coordinator_ = _coordinator;
         address recovered = _recover(Hashing.withdrawalApproval(structHash), coordinatorSignature);
-        if (recovered != coordinator_) revert VaultInvalidSignature(coordinator_, recovered);
-        _withdrawSigned(withdrawal, structHash, ownerSignature);
+        if (recovered != coordinator_) revert IVault.VaultInvalidSignature(coordinator_, recovered);
+        _withdrawSigned(w, structHash, ownerSignature);
     }
 
-    /// @inheritdoc IVault
-    function requestWithdrawal(address token, uint256 amount, address to) external {
-        if (amount == 0) revert VaultZeroAmount();
-        if (to == address(0)) revert VaultZeroAddress();
+    /**
+     * @dev Pays out a fast withdrawal whose coordinator approval was already checked.
+     * @return spent What left the account's balance (the amount, plus any transfer fee).
+     */
+    function _withdrawSigned(IVault.Withdrawal calldata w, bytes32 structHash, IVault.Signature calldata ownerSignature)
+        internal
+        returns (uint256 spent)
+    {
+        if (block.timestamp > w.deadline) revert IVault.VaultSignatureExpired(w.deadline, block.timestamp);
+        if (w.amount == 0) revert IVault.VaultZeroAmount();
+        (bool isValid, address recovered) = _isAuthorizedBy(w.account, structHash, ownerSignature);
+        if (!isValid) revert IVault.VaultInvalidSignature(w.account, recovered);
+        _useNonce(w.account, w.nonce);
+        spent = _payOut(w.account, w.token, w.to, w.amount);
+        emit IVault.Withdrawn(w.account, w.token, w.to, spent, w.nonce);
+    }
+
+    /// @dev `IVault.requestWithdrawal` for the sender.
+    function _requestWithdrawal(address token, uint256 amount, address to) internal {
+        if (amount == 0) revert IVault.VaultZeroAmount();
+        if (to == address(0) || to == address(this)) revert IVault.VaultZeroAddress();
+        // Cannot overflow: the delay is at most MAX_EXIT_DELAY, far from the end of uint64 time.
         uint64 executableAt = uint64(block.timestamp) + _withdrawalDelay;
-        _withdrawalRequests[msg.sender][token] = WithdrawalRequest(amount, to, executableAt);
-        emit WithdrawalRequested(msg.sender, token, to, amount, executableAt);
+        _withdrawalRequests[msg.sender][token] = IVault.WithdrawalRequest(amount, to, executableAt);
+        emit IVault.WithdrawalRequested(msg.sender, token, to, amount, executableAt);
     }
 
-    /// @inheritdoc IVault
-    function executeWithdrawal(address account, address token) external nonReentrant {
-        WithdrawalRequest memory request = _withdrawalRequests[account][token];
-        if (request.executableAt == 0) revert VaultNoWithdrawalRequest(account, token);
+    /// @dev `IVault.executeWithdrawal`: pays min(requested, balance) and consumes the request.
+    function _executeWithdrawal(address account, address token) internal {
+        IVault.WithdrawalRequest memory request = _withdrawalRequests[account][token];
+        if (request.executableAt == 0) revert IVault.VaultNoWithdrawalRequest(account, token);
         if (block.timestamp < request.executableAt) {
-            revert VaultWithdrawalNotReady(account, token, request.executableAt, block.timestamp);
+            revert IVault.VaultWithdrawalNotReady(account, token, request.executableAt, block.timestamp);
         }
         delete _withdrawalRequests[account][token];
         uint256 balance = _balances[account][token];
         uint256 amount = request.amount < balance ? request.amount : balance;
-        // Effects before the transfer: the balance is debited before the token is called.
-        _debit(account, token, amount);
-        emit Withdrawn(account, token, request.to, amount);
-        if (amount != 0) IERC20(token).safeTransfer(request.to, amount);
+        uint256 spent = amount == 0 ? 0 : _payOut(account, token, request.to, amount);
+        emit IVault.WithdrawalExecuted(account, token, request.to, spent);
     }
 
-    /// @inheritdoc IVault
-    function cancelWithdrawal(address token) external {
-        if (_withdrawalRequests[msg.sender][token].executableAt == 0) revert VaultNoWithdrawalRequest(msg.sender, token);
+    /// @dev `IVault.cancelWithdrawal` for the sender.
+    function _cancelWithdrawal(address token) internal {
+        if (_withdrawalRequests[msg.sender][token].executableAt == 0) {
+            revert IVault.VaultNoWithdrawalRequest(msg.sender, token);
+        }
         delete _withdrawalRequests[msg.sender][token];
-        emit WithdrawalCancelled(msg.sender, token);
+        emit IVault.WithdrawalCancelled(msg.sender, token);
     }
 
-    /// @inheritdoc IVault
-    function invalidateNonce(uint256 nonce) external {
+    /// @dev `IVault.invalidateNonce` for the sender.
+    function _invalidateNonce(uint256 nonce) internal {
         _useNonce(msg.sender, nonce);
-        emit NonceInvalidated(msg.sender, nonce);
+        emit IVault.NonceInvalidated(msg.sender, nonce);
+    }
+
+    /**
+     * @dev Pays `amount` of `account`'s `token` to `to`. The balance is debited before the token is
+     * called; if the token took more than `amount` out of the vault (a fee charged to the sender),
+     * the extra is debited too, so the account, not the other users, bears it.
+     * @return spent What left the vault: `amount`, or more for a fee-charging token.
+     */
+    function _payOut(address account, address token, address to, uint256 amount) internal returns (uint256 spent) {
+        if (to == address(0) || to == address(this)) revert IVault.VaultZeroAddress();
+        _debit(account, token, amount);
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransfer(to, amount);
+        spent = before - IERC20(token).balanceOf(address(this));
+        if (spent > amount) {
+            // Cannot underflow: checked just above.
+            unchecked {
+                _debit(account, token, spent - amount);
+            }
+        } else {
+            spent = amount;
+        }
     }
 
     // ---------------------------------------------------------------- admin
 
-    /// @inheritdoc IVault
-    function setTokenAllowed(address token, bool allowed) external onlyOwner {
-        _setTokenAllowed(token, allowed);
-    }
-
-    /// @inheritdoc IVault
-    function proposeCoordinator(address coordinator_) external onlyOwner {
-        if (coordinator_ == address(0)) revert VaultZeroAddress();
+    /// @dev `IVault.proposeCoordinator`.
+    function _proposeCoordinator(address coordinator_) internal {
+        if (coordinator_ == address(0)) revert IVault.VaultZeroAddress();
+        // Cannot overflow: the delay is at most MAX_ADMIN_DELAY.
         uint64 effectiveAt = uint64(block.timestamp) + _adminDelay;
         _pendingCoordinator = coordinator_;
         _coordinatorEffectiveAt = effectiveAt;
-        emit CoordinatorChangeProposed(coordinator_, effectiveAt);
+        emit IVault.CoordinatorChangeProposed(coordinator_, effectiveAt);
     }
 
-    /// @inheritdoc IVault
-    function applyCoordinator() external onlyOwner {
-        uint64 effectiveAt = _coordinatorEffectiveAt;
-        if (effectiveAt == 0) revert VaultNoPendingChange();
-        if (block.timestamp < effectiveAt) revert VaultChangeNotReady(effectiveAt, block.timestamp);
+    /// @dev `IVault.applyCoordinator`.
+    function _applyCoordinator() internal {
+        _requireChangeReady(_coordinatorEffectiveAt);
         address previous = _coordinator;
-        _coordinator = _pendingCoordinator;
+        address current = _pendingCoordinator;
+        _coordinator = current;
         delete _pendingCoordinator;
         delete _coordinatorEffectiveAt;
-        emit CoordinatorChanged(previous, _coordinator);
+        emit IVault.CoordinatorChanged(previous, current);
     }
 
-    /// @inheritdoc IVault
-    function proposeFee(uint16 feeBps_) external onlyOwner {
-        if (feeBps_ > MAX_FEE_BPS) revert VaultFeeTooHigh(feeBps_, MAX_FEE_BPS);
+    /// @dev `IVault.proposeFee`.
+    function _proposeFee(uint16 feeBps_) internal {
+        if (feeBps_ > MAX_FEE_BPS) revert IVault.VaultFeeTooHigh(feeBps_, MAX_FEE_BPS);
+        // Cannot overflow: the delay is at most MAX_ADMIN_DELAY.
         uint64 effectiveAt = uint64(block.timestamp) + _adminDelay;
         _pendingFeeBps = feeBps_;
         _feeEffectiveAt = effectiveAt;
-        emit FeeChangeProposed(feeBps_, effectiveAt);
+        emit IVault.FeeChangeProposed(feeBps_, effectiveAt);
     }
 
-    /// @inheritdoc IVault
-    function applyFee() external onlyOwner {
-        uint64 effectiveAt = _feeEffectiveAt;
-        if (effectiveAt == 0) revert VaultNoPendingChange();
-        if (block.timestamp < effectiveAt) revert VaultChangeNotReady(effectiveAt, block.timestamp);
+    /// @dev `IVault.applyFee`.
+    function _applyFee() internal {
+        _requireChangeReady(_feeEffectiveAt);
         uint16 previous = _feeBps;
-        _feeBps = _pendingFeeBps;
+        uint16 current = _pendingFeeBps;
+        _feeBps = current;
         delete _pendingFeeBps;
         delete _feeEffectiveAt;
-        emit FeeChanged(previous, _feeBps);
+        emit IVault.FeeChanged(previous, current);
     }
 
-    /// @inheritdoc IVault
-    function setTreasury(address treasury_) external onlyOwner {
-        if (treasury_ == address(0)) revert VaultZeroAddress();
-        emit TreasuryChanged(_treasury, treasury_);
+    function _requireChangeReady(uint64 effectiveAt) private view {
+        if (effectiveAt == 0) revert IVault.VaultNoPendingChange();
+        if (block.timestamp < effectiveAt) revert IVault.VaultChangeNotReady(effectiveAt, block.timestamp);
+    }
+
+    /// @dev `IVault.setTreasury`.
+    function _setTreasury(address treasury_) internal {
+        if (treasury_ == address(0)) revert IVault.VaultZeroAddress();
+        address previous = _treasury;
         _treasury = treasury_;
+        emit IVault.TreasuryChanged(previous, treasury_);
     }
 
-    /// @inheritdoc IVault
-    function pause() external onlyOwner {
-        _pause();
+    /// @dev Puts `token` on or off the allowlist.
+    function _setTokenAllowed(address token, bool allowed) internal {
+        if (token == address(0)) revert IVault.VaultZeroAddress();
+        _allowedTokens[token] = allowed;
+        emit IVault.TokenAllowlistUpdated(token, allowed);
     }
 
-    /// @inheritdoc IVault
-    function unpause() external onlyOwner {
-        _unpause();
-    }
+    // ---------------------------------------------------------------- reads
 
-    // ---------------------------------------------------------------- views
-
-    /// @inheritdoc IVault
-    function balanceOf(address account, address token) external view returns (uint256) {
+    function _balanceOf(address account, address token) internal view returns (uint256) {
         return _balances[account][token];
     }
 
-    /// @inheritdoc IVault
-    function isTokenAllowed(address token) external view returns (bool) {
+    function _isTokenAllowed(address token) internal view returns (bool) {
         return _allowedTokens[token];
     }
 
-    /// @inheritdoc IVault
-    function isNonceUsed(address account, uint256 nonce) external view returns (bool) {
-        return _nonceBitmaps[account][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    function _isNonceUsed(address account, uint256 nonce) internal view returns (bool) {
+        return _usedNonces[account].get(nonce);
     }
 
-    /// @inheritdoc IVault
-    function withdrawalRequest(address account, address token) external view returns (WithdrawalRequest memory) {
+    function _withdrawalRequest(address account, address token) internal view returns (IVault.WithdrawalRequest memory) {
         return _withdrawalRequests[account][token];
     }
 
-    /// @inheritdoc IVault
-    function coordinator() public view returns (address) {
+    function _currentCoordinator() internal view returns (address) {
         return _coordinator;
     }
 
-    /// @inheritdoc IVault
-    function pendingCoordinator() external view returns (address, uint64) {
+    function _pendingCoordinatorChange() internal view returns (address, uint64) {
         return (_pendingCoordinator, _coordinatorEffectiveAt);
     }
 
-    /// @inheritdoc IVault
-    function treasury() external view returns (address) {
+    function _currentTreasury() internal view returns (address) {
         return _treasury;
     }
 
-    /// @inheritdoc IVault
-    function feeBps() public view returns (uint16) {
+    function _protocolFeeBps() internal view returns (uint16) {
         return _feeBps;
     }
 
-    /// @inheritdoc IVault
-    function pendingFee() external view returns (uint16, uint64) {
+    function _pendingFeeChange() internal view returns (uint16, uint64) {
         return (_pendingFeeBps, _feeEffectiveAt);
     }
 
-    /// @inheritdoc IVault
-    function withdrawalDelay() external view returns (uint64) {
+    function _withdrawalDelaySeconds() internal view returns (uint64) {
         return _withdrawalDelay;
     }
 
-    /// @inheritdoc IVault
-    function adminDelay() external view returns (uint64) {
+    function _adminDelaySeconds() internal view returns (uint64) {
         return _adminDelay;
     }
 
-    /// @inheritdoc IVault
-    function domainSeparator() external view returns (bytes32) {
-        return _domainSeparatorV4();
-    }
+    // ---------------------------------------------------------------- shared helpers
 
-    // ---------------------------------------------------------------- internal
-
-    /// @dev The EIP-712 domain separator: name "Clearhouse", version "1", this chain, this contract.
+    /// @dev The EIP-712 domain separator: name "Clearhouse", version "1", this chain, the vault.
     /// Recomputed if the chain id changes (a fork), so signatures never carry over between chains.
     function _domainSeparatorV4() internal view returns (bytes32) {
         return block.chainid == _cachedChainId ? _cachedDomainSeparator : _buildDomainSeparator();
     }
 
     function _buildDomainSeparator() private view returns (bytes32) {
-        return keccak256(abi.encode(_DOMAIN_TYPEHASH, _NAME_HASH, _VERSION_HASH, block.chainid, address(this)));
+        return keccak256(abi.encode(_DOMAIN_TYPEHASH, _NAME_HASH, _VERSION_HASH, block.chainid, _vault));
     }
 
-    /// @dev The EIP-712 digest of `structHash` under this vault's domain.
+    /// @dev The EIP-712 digest of `structHash` under the vault's domain.
     function _hashTypedDataV4(bytes32 structHash) internal view returns (bytes32) {
         return MessageHashUtils.toTypedDataHash(_domainSeparatorV4(), structHash);
     }
@@ -338,7 +423,7 @@ abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransi
     /// @dev Takes `amount` from `account`'s balance of `token`, or reverts with what it holds.
     function _debit(address account, address token, uint256 amount) internal {
         uint256 balance = _balances[account][token];
-        if (balance < amount) revert VaultInsufficientBalance(account, token, balance, amount);
+        if (balance < amount) revert IVault.VaultInsufficientBalance(account, token, balance, amount);
         // Cannot underflow: checked just above.
         unchecked {
             _balances[account][token] = balance - amount;
@@ -350,30 +435,19 @@ abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransi
         if (amount != 0) _credit(_treasury, token, amount);
     }
 
-    /// @dev Puts `token` on or off the allowlist.
-    function _setTokenAllowed(address token, bool allowed) internal {
-        if (token == address(0)) revert VaultZeroAddress();
-        _allowedTokens[token] = allowed;
-        emit TokenAllowlistUpdated(token, allowed);
-    }
-
     /// @dev Reverts unless `token` is allowlisted.
     function _requireAllowedToken(address token) internal view {
-        if (!_allowedTokens[token]) revert VaultTokenNotAllowed(token);
+        if (!_allowedTokens[token]) revert IVault.VaultTokenNotAllowed(token);
     }
 
     /// @dev The signer of EIP-712 struct `structHash` under this domain; zero when the signature is
     /// malformed, has a high `s` or does not recover (OpenZeppelin ECDSA).
-    function _recover(bytes32 structHash, Signature calldata signature) internal view returns (address) {
-        return _recover(structHash, signature.r, signature.vs);
-    }
-
-    function _recover(bytes32 structHash, bytes32 r, bytes32 vs) internal view returns (address recovered) {
-        (recovered,,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), r, vs);
+    function _recover(bytes32 structHash, IVault.Signature calldata signature) internal view returns (address recovered) {
+        (recovered,,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature.r, signature.vs);
     }
 
     /// @dev As `_isAuthorizedBy(signer, structHash, r, vs)` with `signature`'s parts.
-    function _isAuthorizedBy(address signer, bytes32 structHash, Signature calldata signature)
+    function _isAuthorizedBy(address signer, bytes32 structHash, IVault.Signature calldata signature)
         internal
         view
         returns (bool isValid, address recovered)
@@ -414,59 +488,20 @@ abstract contract Vault is IVault, Ownable2Step, Pausable, ReentrancyGuardTransi
 
     /// @dev Marks `nonce` of `account` used, or reverts if it was.
     function _useNonce(address account, uint256 nonce) internal {
-        uint256 word = nonce >> 8;
-        uint256 bit = 1 << (nonce & 0xff);
-        uint256 bits = _nonceBitmaps[account][word];
-        if (bits & bit != 0) revert VaultNonceUsed(account, nonce);
-        _nonceBitmaps[account][word] = bits | bit;
-    }
-
-    /// @dev Pays out a fast withdrawal whose coordinator approval was already checked.
-    function _withdrawSigned(Withdrawal calldata w, bytes32 structHash, Signature calldata ownerSignature) internal {
-        if (block.timestamp > w.deadline) revert VaultSignatureExpired(w.deadline, block.timestamp);
-        if (w.amount == 0) revert VaultZeroAmount();
-        if (w.to == address(0)) revert VaultZeroAddress();
-        (bool isValid, address recovered) = _isAuthorizedBy(w.account, structHash, ownerSignature);
-        if (!isValid) revert VaultInvalidSignature(w.account, recovered);
-        _useNonce(w.account, w.nonce);
-        // Effects before the transfer: nonce and balance are final before the token is called.
-        _debit(w.account, w.token, w.amount);
-        emit Withdrawn(w.account, w.token, w.to, w.amount);
-        IERC20(w.token).safeTransfer(w.to, w.amount);
+        BitMaps.BitMap storage nonces = _usedNonces[account];
+        if (nonces.get(nonce)) revert IVault.VaultNonceUsed(account, nonce);
+        nonces.set(nonce);
     }
 
     /// @dev Checks a deposit's token, account and amount.
-    function _requireDepositable(address token, address account, uint256 amount) internal view {
+    function _requireDepositable(address token, address account, uint256 amount) private view {
         _requireAllowedToken(token);
-        if (amount == 0) revert VaultZeroAmount();
-        if (account == address(0) || account == address(this)) revert VaultZeroAddress();
-    }
-
-    /**
-     * @dev Pulls `amount` of `token` from `from` and credits `account` with what arrived.
-     * @return received The balance delta of the vault: less than `amount` for fee-on-transfer tokens.
-     */
-    function _pullDeposit(address token, address from, address account, uint256 amount)
-        internal
-        returns (uint256 received)
-    {
-        _requireDepositable(token, account, amount);
-        uint256 before = IERC20(token).balanceOf(address(this));
-        IERC20(token).safeTransferFrom(from, address(this), amount);
-        received = IERC20(token).balanceOf(address(this)) - before;
-        _creditDeposit(token, account, from, received);
+        if (amount == 0) revert IVault.VaultZeroAmount();
+        if (account == address(0) || account == address(this)) revert IVault.VaultZeroAddress();
     }
 
     function _creditDeposit(address token, address account, address from, uint256 received) private {
         _credit(account, token, received);
-        emit Deposited(account, token, from, received);
-    }
-
-    /// @dev Uses an EIP-2612 permit; a failed permit (front-run, already used) is ignored, and the
-    /// transfer that follows fails by itself if the allowance is short.
-    function _permit(address token, address owner, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        internal
-    {
-        try IERC20Permit(token).permit(owner, address(this), amount, deadline, v, r, s) {} catch {}
+        emit IVault.Deposited(account, token, from, received);
     }
 }

@@ -32,14 +32,18 @@ export function clearhouseDomain(chainId: number, verifyingContract: `0x${string
  * Every signed struct, keyed by primary type. Who signs what:
  * - `Withdrawal`: the account owner (fast withdrawal; `nonce` is an unordered nonce, `deadline` a unix time).
  * - `WithdrawalApproval`: the coordinator, co-signing a `Withdrawal` outside a batch.
- * - `EscrowLock`: the payer (funds leave the payer's vault balance into escrow `escrowId`).
+ * - `EscrowLock`: the payer (funds leave the payer's vault balance into a new escrow whose id is the
+ *   EIP-712 digest of this message; `nonce` is one of the payer's unordered nonces, consumed by the lock).
  * - `EscrowRelease`: the payer (escrow pays the payee, less the fee).
  * - `EscrowRefund`: the payee (escrow returns to the payer).
  * - `EscrowRuling`: the escrow's resolver (`payeeBps` of what is left after the resolver fee goes to the payee).
+ * - `EscrowDispute`: the payee (keeps the payer from reclaiming until the ruling period ends).
  * - `ChannelConfig`: nobody signs it; a channel's id is the EIP-712 digest of its config.
- * - `ChannelFunding`: the channel's caller (deposit raised to `totalDeposit` from its vault balance).
- * - `Voucher`: the channel's caller (provider may settle `cumulativeAmount` in total).
- * - `ChannelClose`: the channel's provider (cooperative close at that final state).
+ * - `ChannelFunding`: the channel's caller (deposit raised to `totalDeposit` from its vault balance;
+ *   `nonce` is one of the caller's unordered nonces, consumed by the funding).
+ * - `Voucher`: the channel's caller (provider may settle `cumulativeAmount` in total; vouchers are
+ *   ordered by that amount, `sequence` is for the record).
+ * - `ChannelClose`: the channel's provider (cooperative close at that final amount).
  * - `Batch`: the coordinator (orders and authorizes a settlement batch).
  */
 export const clearhouseTypes = {
@@ -53,7 +57,6 @@ export const clearhouseTypes = {
   ],
   WithdrawalApproval: [{ name: 'withdrawal', type: 'Withdrawal' }],
   EscrowLock: [
-    { name: 'escrowId', type: 'bytes32' },
     { name: 'payer', type: 'address' },
     { name: 'payee', type: 'address' },
     { name: 'token', type: 'address' },
@@ -62,6 +65,7 @@ export const clearhouseTypes = {
     { name: 'feeBps', type: 'uint16' },
     { name: 'resolverFeeBps', type: 'uint16' },
     { name: 'expiry', type: 'uint64' },
+    { name: 'nonce', type: 'uint256' },
   ],
   EscrowRelease: [{ name: 'escrowId', type: 'bytes32' }],
   EscrowRefund: [{ name: 'escrowId', type: 'bytes32' }],
@@ -69,6 +73,7 @@ export const clearhouseTypes = {
     { name: 'escrowId', type: 'bytes32' },
     { name: 'payeeBps', type: 'uint16' },
   ],
+  EscrowDispute: [{ name: 'escrowId', type: 'bytes32' }],
   ChannelConfig: [
     { name: 'caller', type: 'address' },
     { name: 'provider', type: 'address' },
@@ -79,6 +84,7 @@ export const clearhouseTypes = {
   ChannelFunding: [
     { name: 'channelId', type: 'bytes32' },
     { name: 'totalDeposit', type: 'uint256' },
+    { name: 'nonce', type: 'uint256' },
   ],
   Voucher: [
     { name: 'channelId', type: 'bytes32' },
@@ -88,7 +94,6 @@ export const clearhouseTypes = {
   ],
   ChannelClose: [
     { name: 'channelId', type: 'bytes32' },
-    { name: 'sequence', type: 'uint64' },
     { name: 'cumulativeAmount', type: 'uint256' },
   ],
   Batch: [
@@ -166,18 +171,19 @@ export const NO_SIGNATURE = {
 const escrowTermsAbi = {
   name: 'terms',
   type: 'tuple',
+  components: clearhouseTypes.EscrowLock,
+} as const
+
+const escrowPositionAbi = {
+  name: 'position',
+  type: 'tuple',
   components: [
-    { name: 'escrowId', type: 'bytes32' },
-    { name: 'payer', type: 'address' },
-    { name: 'payee', type: 'address' },
-    { name: 'token', type: 'address' },
-    { name: 'amount', type: 'uint256' },
-    { name: 'resolver', type: 'address' },
-    { name: 'feeBps', type: 'uint16' },
-    { name: 'resolverFeeBps', type: 'uint16' },
-    { name: 'expiry', type: 'uint64' },
+    { name: 'setId', type: 'uint256' },
+    { name: 'index', type: 'uint256' },
   ],
 } as const
+
+const proofAbi = { name: 'proof', type: 'bytes32[]' } as const
 
 const channelConfigAbi = {
   name: 'config',
@@ -215,29 +221,37 @@ const withdrawalAbi = {
 /**
  * ABI parameters of `Op.data` per op kind (viem `AbiParameter[]`; ethers takes the same through
  * `ParamType.from`): the same arguments as the vault's direct function for that op (`withdraw`
- * without its coordinator signature, which the batch signature replaces). All are static, so
- * `Op.data` is just their 32-byte words. A channel voucher's `channelId` is not in the op: the
- * vault derives it from `config`. Inside a batch every user signature is required.
+ * without its coordinator signature, which the batch signature replaces). All are static but the
+ * escrow proof that ends the ops naming a locked escrow, so `Op.data` is their 32-byte words
+ * (then the proof's offset, length and elements). A channel voucher's `channelId` is not in the
+ * op: the vault derives it from `config`. Inside a batch every user signature is required.
  */
 export const opDataAbi = {
   [OpKind.EscrowLock]: [escrowTermsAbi, { ...signatureAbi, name: 'payerSignature' }],
   [OpKind.EscrowRelease]: [
-    { name: 'escrowId', type: 'bytes32' },
+    escrowTermsAbi,
+    escrowPositionAbi,
     { ...signatureAbi, name: 'payerSignature' },
+    proofAbi,
   ],
   [OpKind.EscrowRefund]: [
-    { name: 'escrowId', type: 'bytes32' },
+    escrowTermsAbi,
+    escrowPositionAbi,
     { ...signatureAbi, name: 'payeeSignature' },
+    proofAbi,
   ],
   [OpKind.EscrowRuling]: [
-    { name: 'escrowId', type: 'bytes32' },
+    escrowTermsAbi,
+    escrowPositionAbi,
     { name: 'payeeBps', type: 'uint16' },
     { ...signatureAbi, name: 'resolverSignature' },
+    proofAbi,
   ],
-  [OpKind.EscrowReclaim]: [{ name: 'escrowId', type: 'bytes32' }],
+  [OpKind.EscrowReclaim]: [escrowTermsAbi, escrowPositionAbi, proofAbi],
   [OpKind.ChannelFund]: [
     channelConfigAbi,
     { name: 'totalDeposit', type: 'uint256' },
+    { name: 'nonce', type: 'uint256' },
     { ...signatureAbi, name: 'callerSignature' },
   ],
   [OpKind.ChannelSettle]: [{ name: 'voucher', type: 'tuple', components: signedVoucherComponents }],
@@ -255,3 +269,13 @@ export const opDataAbi = {
  * Leaves keep batch order (`sortLeaves: false`) and carry their index, so the root commits to the order too.
  */
 export const opsLeafEncoding = ['uint256', 'uint8', 'bytes32'] as const
+
+/**
+ * Leaf encoding of an escrow set's Merkle tree (`escrowSetRoot(setId)`): leaf `i` = `[i, escrowId]`
+ * in lock order, `StandardMerkleTree.of(leaves, escrowLeafEncoding, { sortLeaves: false })`. The
+ * leaves of a set are the `EscrowLocked` logs with its `setId`, by `index`.
+ */
+export const escrowLeafEncoding = ['uint256', 'bytes32'] as const
+
+/** Escrow set ids from here on belong to direct `lockEscrow` calls; below it they are batch numbers. */
+export const DIRECT_ESCROW_SET_BASE = 1n << 64n

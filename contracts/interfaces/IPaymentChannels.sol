@@ -10,6 +10,12 @@ import {IVault} from "./IVault.sol";
  * `{channelId, sequence, cumulativeAmount, callChain}` as it consumes the provider's paid calls.
  * Settling a voucher credits the provider's vault balance with `cumulativeAmount - settled`, less
  * the channel's fee, which goes to the treasury.
+ *
+ * Ordering: vouchers are ordered by `cumulativeAmount`, which only the caller's real payments
+ * raise. A voucher settles only if it raises the settled amount, so the provider's newest voucher
+ * (the largest amount) can always still settle: no voucher the caller signs later can make it
+ * stale. `sequence` numbers the caller's vouchers for the record (it is emitted with each
+ * settlement) and orders nothing; a cooperative close names an amount, not a sequence.
  * @dev A channel's id is the EIP-712 digest of its immutable `ChannelConfig`, so it binds caller,
  * provider, token, fee and salt to this chain and this contract. Functions take the config and
  * derive the id; only the mutable state is stored (one slot). Exit: cooperatively at once (the
@@ -36,8 +42,9 @@ interface IPaymentChannels {
     /// EIP-712 `Voucher` is `{channelId, sequence, cumulativeAmount, callChain}`, with `channelId`
     /// derived from `config`, so the id itself never travels.
     /// @param config The channel's config.
-    /// @param sequence Strictly increasing per channel.
-    /// @param cumulativeAmount Total the caller owes the provider on this channel so far (never decreases).
+    /// @param sequence The caller's running number of this voucher, for the record; orders nothing.
+    /// @param cumulativeAmount Total the caller owes the provider on this channel so far; a voucher
+    /// settles only if this is above the settled amount.
     /// @param callChain Hash chain of the call records this voucher pays for.
     /// @param signature The caller's signature; empty only when the caller sends the transaction.
     struct SignedVoucher {
@@ -49,10 +56,13 @@ interface IPaymentChannels {
     }
 
     /// @notice A channel's state as a view.
+    /// @param deposit Total funded (lowered to `settled` on close).
+    /// @param settled Cumulative amount settled to the provider side.
+    /// @param closesAt When a pending unilateral close can be finalized (zero when none).
+    /// @param isClosed Whether the channel is closed for good.
     struct ChannelView {
         uint256 deposit;
         uint256 settled;
-        uint64 sequence;
         uint64 closesAt;
         bool isClosed;
     }
@@ -71,14 +81,12 @@ interface IPaymentChannels {
     error PaymentChannelsDepositNotIncreased(bytes32 channelId, uint256 deposit, uint256 totalDeposit);
     /// @notice Thrown when `totalDeposit` does not fit the stored 96 bits.
     error PaymentChannelsDepositTooLarge(uint256 totalDeposit);
-    /// @notice Thrown when a voucher's `sequence` is not after the settled `currentSequence`.
-    error PaymentChannelsStaleVoucher(bytes32 channelId, uint64 currentSequence, uint64 sequence);
-    /// @notice Thrown when a voucher's `cumulativeAmount` is below the `settled` amount.
-    error PaymentChannelsAmountDecreased(bytes32 channelId, uint256 settled, uint256 cumulativeAmount);
+    /// @notice Thrown when a voucher's `cumulativeAmount` does not raise the `settled` amount.
+    error PaymentChannelsVoucherNotNewer(bytes32 channelId, uint256 settled, uint256 cumulativeAmount);
     /// @notice Thrown when a voucher's `cumulativeAmount` exceeds the channel's `deposit`.
     error PaymentChannelsInsufficientDeposit(bytes32 channelId, uint256 deposit, uint256 cumulativeAmount);
-    /// @notice Thrown when a cooperative close names a state other than the settled one.
-    error PaymentChannelsCloseStateMismatch(bytes32 channelId, uint64 sequence, uint256 cumulativeAmount);
+    /// @notice Thrown when a cooperative close names `cumulativeAmount`, below the `settled` amount.
+    error PaymentChannelsCloseBelowSettled(bytes32 channelId, uint256 settled, uint256 cumulativeAmount);
     /// @notice Thrown when a new channel's config is invalid (zero or equal parties).
     error PaymentChannelsInvalidConfig(address caller, address provider);
     /// @notice Thrown when a new channel's `feeBps` exceeds the current protocol fee `maxFeeBps`.
@@ -117,15 +125,18 @@ interface IPaymentChannels {
     /**
      * @notice Opens channel `config` or tops it up, raising its deposit to `totalDeposit` from the
      * caller's vault balance.
-     * @dev Anyone may submit it with the caller's `ChannelFunding` signature. The total (not the
-     * increment) is signed, so a replay changes nothing. Not while a close is pending.
+     * @dev Anyone may submit it with the caller's `ChannelFunding` signature, which consumes the
+     * signed unordered `nonce` of the caller, so the caller cancels a funding it signed by voiding the
+     * nonce (`invalidateNonce`). The total (not the increment) is signed. Not while a close is pending.
      * @param config The channel's config.
      * @param totalDeposit The new total deposit.
+     * @param nonce The caller's unused nonce in the signed funding; ignored when the caller sends the transaction.
      * @param callerSignature The caller's EIP-712 signature; empty when the caller sends the transaction.
      */
     function fundChannel(
         ChannelConfig calldata config,
         uint256 totalDeposit,
+        uint256 nonce,
         IVault.Signature calldata callerSignature
     ) external;
 
@@ -152,20 +163,20 @@ interface IPaymentChannels {
     /**
      * @notice Settles a voucher: credits the provider with `cumulativeAmount - settled`, less the fee.
      * @dev Anyone may submit it; the money can only go to the config's provider. The voucher's
-     * `sequence` must be after the settled one, and `cumulativeAmount` between the settled amount
-     * and the deposit. Still possible during a pending unilateral close (that is the challenge) and
-     * until the close is finalized.
+     * `cumulativeAmount` must be above the settled amount and at most the deposit. Still possible
+     * during a pending unilateral close (that is the challenge) and until the close is finalized.
      * @param voucher The caller-signed voucher.
      */
     function settleChannel(SignedVoucher calldata voucher) external;
 
     /**
-     * @notice Cooperative close: settles the final voucher if it is newer than the settled one, then
+     * @notice Cooperative close: settles the final voucher if it raises the settled amount, then
      * returns the rest of the deposit to the caller at once.
-     * @dev Needs the provider's `ChannelClose(channelId, sequence, cumulativeAmount)` signature (or the
-     * provider as sender) and, if the state is newer than settled, the caller's voucher signature.
-     * If the state equals the settled one, the provider's signature alone closes (it only waives).
-     * @param finalVoucher The final state; its signature is ignored when the state is already settled.
+     * @dev Needs the provider's `ChannelClose(channelId, cumulativeAmount)` signature (or the provider
+     * as sender), by which the provider accepts that amount as final, and, if it is above the settled
+     * amount, the caller's voucher signature. If it equals the settled amount, the provider's
+     * signature alone closes (it only waives).
+     * @param finalVoucher The final state; its signature is ignored when its amount is already settled.
      * @param providerSignature The provider's `ChannelClose` signature; empty when the provider sends the transaction.
      */
     function closeChannel(SignedVoucher calldata finalVoucher, IVault.Signature calldata providerSignature)
@@ -189,7 +200,7 @@ interface IPaymentChannels {
     function channelId(ChannelConfig calldata config) external view returns (bytes32);
 
     /// @notice The state of channel `channelId` (all zero when it never existed). A closed channel
-    /// reports `isClosed`, `sequence` = 2^64 - 1 and `deposit` = `settled`.
+    /// reports `isClosed` and `deposit` = `settled`.
     function channel(bytes32 channelId) external view returns (ChannelView memory);
 
     /// @notice Seconds between `requestChannelClose` and `finalizeChannelClose`.

@@ -19,31 +19,40 @@ import {IPaymentChannels} from "./IPaymentChannels.sol";
  * built with `{ sortLeaves: false }` (leaves in batch order; sorted-pair node hashing as the library
  * does). Carrying the index makes the root commit to the order of the ops. In JS:
  * `StandardMerkleTree.of(ops.map((op, i) => [i, op.kind, keccak256(op.data)]), ['uint256','uint8','bytes32'], { sortLeaves: false }).root`.
+ * `BatchSettled.totals` sums what the applied ops moved, one entry per token in order of first use.
+ * The escrows a batch locks form the escrow set numbered by the batch (see `IJobEscrow`).
  *
  * Signatures are EIP-2098 compact (`IVault.Signature`), which keeps every op's data a static tuple
- * the vault reads in place from calldata, with no decoding step.
+ * the vault reads in place from calldata (escrow ops that name a locked escrow end with its Merkle
+ * proof, a `bytes32[]`).
  *
- * Failure: a batch is all or nothing. When op `i` reverts, the whole batch reverts with
- * `SettlementOpFailed(i, reason)`, `reason` being the op's own revert data (a custom error of
- * IVault, IJobEscrow, IPaymentChannels, ISettlement or the token), so the settler can drop or fix
- * op `i` and resend the same batch number. Errors about the batch itself (order, signature,
- * emptiness) are not wrapped. Simulate first (`eth_call` / `eth_estimateGas`): a failing batch
- * costs more gas than a good one, because finding the op replays the batch op by op.
+ * Failure: one op that fails does not stop the others. An op that reverts is skipped: its effects
+ * are undone, `OpSkipped(batchNumber, index, reason)` carries its own revert data (a custom error
+ * of IVault, IJobEscrow, IPaymentChannels, ISettlement or the token), and every other op applies.
+ * The ops root still commits to the skipped op. So nobody can hold up other users' ops, or make the
+ * coordinator pay for a reverted batch, by making one op fail before the batch lands (spending the
+ * balance it needs, say). `settleBatch` returns the skipped ops, so a simulation (`eth_call`) tells
+ * the settler which to leave out before it sends. Errors about the batch itself (order, signature,
+ * emptiness) revert it whole, as does running out of gas (an op that fails with less than 1/64 of
+ * the gas it was given left is taken for an out-of-gas failure, not skipped), so a submitter cannot
+ * pick a gas limit that skips ops. Ops see the treasury's balance without the batch's own fees,
+ * which are credited after the last op.
  */
 interface ISettlement {
     /// @notice Kinds of batch ops. `Op.data` is the ABI encoding of the kind's values, the same
-    /// values the direct function takes (all static, so the encoding is their 32-byte words in order):
-    /// - EscrowLock (11 words): (EscrowTerms terms, Signature payerSignature) -- as `lockEscrow`
-    /// - EscrowRelease (3): (bytes32 escrowId, Signature payerSignature) -- as `releaseEscrow`
-    /// - EscrowRefund (3): (bytes32 escrowId, Signature payeeSignature) -- as `refundEscrow`
-    /// - EscrowRuling (4): (bytes32 escrowId, uint16 payeeBps, Signature resolverSignature) -- as `ruleEscrow`
-    /// - EscrowReclaim (1): (bytes32 escrowId) -- as `reclaimExpiredEscrow`
-    /// - ChannelFund (8): (ChannelConfig config, uint256 totalDeposit, Signature callerSignature) -- as `fundChannel`
+    /// values the direct function takes, in words (static values only, unless a proof follows):
+    /// - EscrowLock (11): (EscrowTerms terms, Signature payerSignature) -- as `lockEscrow`
+    /// - EscrowRelease (13 + proof): (EscrowTerms terms, EscrowPosition position, Signature payerSignature, bytes32[] proof) -- as `releaseEscrow`
+    /// - EscrowRefund (13 + proof): (EscrowTerms terms, EscrowPosition position, Signature payeeSignature, bytes32[] proof) -- as `refundEscrow`
+    /// - EscrowRuling (14 + proof): (EscrowTerms terms, EscrowPosition position, uint16 payeeBps, Signature resolverSignature, bytes32[] proof) -- as `ruleEscrow`
+    /// - EscrowReclaim (11 + proof): (EscrowTerms terms, EscrowPosition position, bytes32[] proof) -- as `reclaimExpiredEscrow`
+    /// - ChannelFund (9): (ChannelConfig config, uint256 totalDeposit, uint256 nonce, Signature callerSignature) -- as `fundChannel`
     /// - ChannelSettle (10): (SignedVoucher voucher) -- as `settleChannel`
     /// - ChannelClose (12): (SignedVoucher finalVoucher, Signature providerSignature) -- as `closeChannel`
     /// - ChannelFinalize (5): (ChannelConfig config) -- as `finalizeChannelClose`
     /// - Withdrawal (8): (Withdrawal withdrawal, Signature ownerSignature) -- as `withdraw`, whose
     ///   coordinator co-signature is the batch signature itself
+    /// "+ proof" is one offset word, one length word and the proof's words: the standard ABI tail.
     /// Inside a batch every user signature is required (the vault, as sender, is never a signer).
     enum OpKind {
         EscrowLock,
@@ -70,23 +79,33 @@ interface ISettlement {
         IVault.Signature payerSignature;
     }
 
-    /// @notice `Op.data` of an EscrowRelease (payer's signature) or EscrowRefund (payee's) op.
+    /// @notice The static head of an EscrowRelease (payer's signature) or EscrowRefund (payee's) op's
+    /// data, which ends with the escrow's proof.
     struct EscrowDecisionOp {
-        bytes32 escrowId;
+        IJobEscrow.EscrowTerms terms;
+        IJobEscrow.EscrowPosition position;
         IVault.Signature signature;
     }
 
-    /// @notice `Op.data` of an EscrowRuling op.
+    /// @notice The static head of an EscrowRuling op's data, which ends with the escrow's proof.
     struct EscrowRulingOp {
-        bytes32 escrowId;
+        IJobEscrow.EscrowTerms terms;
+        IJobEscrow.EscrowPosition position;
         uint16 payeeBps;
         IVault.Signature resolverSignature;
+    }
+
+    /// @notice The static head of an EscrowReclaim op's data, which ends with the escrow's proof.
+    struct EscrowReclaimOp {
+        IJobEscrow.EscrowTerms terms;
+        IJobEscrow.EscrowPosition position;
     }
 
     /// @notice `Op.data` of a ChannelFund op.
     struct ChannelFundOp {
         IPaymentChannels.ChannelConfig config;
         uint256 totalDeposit;
+        uint256 nonce;
         IVault.Signature callerSignature;
     }
 
@@ -102,40 +121,34 @@ interface ISettlement {
         IVault.Signature ownerSignature;
     }
 
-    /// @notice Sums over a batch's ops, in base units (added across tokens if a batch mixes them).
+    /// @notice What ops moved in one token, in its base units: one op's amounts, or a batch's sums.
+    /// @param token The token.
     /// @param escrowLocked Amounts locked into escrows.
     /// @param escrowToPayees Net amounts credited to payees (releases, rulings).
     /// @param escrowToPayers Amounts credited back to payers (refunds, rulings, expiries).
+    /// @param resolverFees Fees credited to resolvers by rulings.
     /// @param channelFunded Amounts moved from callers' balances into channels.
     /// @param channelSettled Gross amounts paid out of channels by vouchers (provider net + fee).
     /// @param channelRefunded Channel rests returned to callers on close.
-    /// @param withdrawn Tokens paid out of the vault by withdrawals.
+    /// @param withdrawn Amounts that left balances through withdrawals.
     /// @param fees Protocol fees credited to the treasury.
-    /// @param resolverFees Fees credited to resolvers by rulings.
-    struct BatchTotals {
+    struct TokenTotals {
+        address token;
         uint256 escrowLocked;
         uint256 escrowToPayees;
         uint256 escrowToPayers;
+        uint256 resolverFees;
         uint256 channelFunded;
         uint256 channelSettled;
         uint256 channelRefunded;
         uint256 withdrawn;
         uint256 fees;
-        uint256 resolverFees;
     }
 
-    /// @notice What one op did, as the batch loop sums it.
-    /// @param token The token of the op (fees are credited per token at the end of the batch).
-    /// @param fee Protocol fee owed to the treasury.
-    /// @param a First amount (see `BatchTotals` by kind: locked / to payee / to payer / funded / settled / withdrawn).
-    /// @param b Second amount (to payer on a ruling, refund on a channel close).
-    /// @param c Third amount (resolver fee on a ruling).
-    struct OpResult {
-        address token;
-        uint256 fee;
-        uint256 a;
-        uint256 b;
-        uint256 c;
+    /// @notice An op that a batch skipped: its index and its own revert data.
+    struct SkippedOp {
+        uint256 index;
+        bytes reason;
     }
 
     /// @notice Thrown when batch `batchNumber` arrives but `expected` is next.
@@ -144,49 +157,60 @@ interface ISettlement {
     error SettlementEmptyBatch();
     /// @notice Thrown when the batch signature recovers to `recovered`, not the coordinator.
     error SettlementInvalidCoordinatorSignature(address coordinator, address recovered);
-    /// @notice Thrown when op `index` reverts; `reason` is the op's own revert data.
-    error SettlementOpFailed(uint256 index, bytes reason);
-    /// @notice Thrown (wrapped in `SettlementOpFailed`) for an op of unknown `kind`.
+    /// @notice Thrown when op `index` runs out of gas: the batch was sent with too little.
+    error SettlementOutOfGas(uint256 index);
+    /// @notice An op's revert reason (in `OpSkipped`) when its `kind` is unknown.
     error SettlementUnknownOpKind(uint8 kind);
-    /// @notice Thrown (wrapped in `SettlementOpFailed`) when an op's data is `length` bytes, not `expected`.
+    /// @notice An op's revert reason (in `OpSkipped`) when its data is `length` bytes, not `expected`.
     error SettlementMalformedOp(uint8 kind, uint256 length, uint256 expected);
     /// @notice Thrown when anyone but the vault itself calls `applyBatchOps` or `applyBatchOp`.
     error SettlementOnlySelf(address caller);
 
     /// @notice Emitted once per batch: what an auditor recomputes from the ops (see the contract notice).
-    event BatchSettled(uint64 indexed batchNumber, bytes32 opsRoot, uint256 opCount, BatchTotals totals);
+    event BatchSettled(uint64 indexed batchNumber, bytes32 opsRoot, uint256 opCount, TokenTotals[] totals);
+    /// @notice Emitted when op `index` of batch `batchNumber` reverted with `reason` and was skipped.
+    event OpSkipped(uint64 indexed batchNumber, uint256 index, bytes reason);
 
     /**
-     * @notice Applies `ops` in order as batch `batchNumber`, signed by the coordinator.
+     * @notice Applies `ops` in order as batch `batchNumber`, signed by the coordinator, skipping
+     * the ops that revert.
      * @dev `coordinatorSignature` is the coordinator's EIP-712 `Batch(uint64 batchNumber, bytes32 opsRoot)`.
-     * Anyone may submit a signed batch. Reverts with `SettlementOpFailed(i, reason)` naming the first
-     * failing op. Fees are credited to the treasury after the last op.
+     * Anyone may submit a signed batch. Fees are credited to the treasury after the last op.
      * @param batchNumber Must be `lastBatchNumber() + 1`.
      * @param ops The operations, applied in order.
      * @param coordinatorSignature The coordinator's signature over the batch number and the ops root.
+     * @return skipped The ops that reverted and were skipped, in order (empty when all applied).
      */
     function settleBatch(uint64 batchNumber, Op[] calldata ops, IVault.Signature calldata coordinatorSignature)
-        external;
+        external
+        returns (SkippedOp[] memory skipped);
 
     /**
-     * @notice Applies `ops` in order and returns the totals. Only the vault itself calls it, from
-     * `settleBatch`, so that a failing batch can be caught and its failing op searched for.
-     * @dev Takes `settleBatch`'s parameters unchanged (the batch number and signature are checked
-     * by `settleBatch` and ignored here), so `settleBatch` forwards its own calldata.
+     * @notice Applies `ops` in order, all or nothing, and returns the totals per token. Only the
+     * vault itself calls it, from `settleBatch`: when it reverts, `settleBatch` applies the ops one
+     * by one instead and skips those that fail.
+     * @dev Takes `settleBatch`'s parameters unchanged (the signature is checked by `settleBatch` and
+     * ignored here), so `settleBatch` forwards its own calldata.
+     * @param batchNumber The batch, which numbers the escrow set of its locks.
      * @param ops The batch's ops.
-     * @return totals The batch totals.
+     * @return totals What the ops moved, per token.
      */
     function applyBatchOps(uint64 batchNumber, Op[] calldata ops, IVault.Signature calldata coordinatorSignature)
         external
-        returns (BatchTotals memory totals);
+        returns (TokenTotals[] memory totals);
 
     /**
-     * @notice Applies one op. Only the vault itself calls it, from `settleBatch`, when replaying a
-     * failed batch op by op to name the op that fails.
+     * @notice Applies one op. Only the vault itself calls it, from `settleBatch`, to apply a batch
+     * op by op when applying it whole failed.
+     * @param batchNumber The batch, which numbers the escrow set of its locks.
+     * @param escrowIndex The index an escrow this op locks takes in the set.
      * @param op The op.
-     * @return result What the op did.
+     * @return amounts What the op moved.
+     * @return lockedEscrowId The escrow it locked (zero for other kinds).
      */
-    function applyBatchOp(Op calldata op) external returns (OpResult memory result);
+    function applyBatchOp(uint64 batchNumber, uint256 escrowIndex, Op calldata op)
+        external
+        returns (TokenTotals memory amounts, bytes32 lockedEscrowId);
 
     /// @notice The number of the last batch that landed (0 before the first).
     function lastBatchNumber() external view returns (uint64);

@@ -46,6 +46,29 @@ interface IVault {
         uint64 executableAt;
     }
 
+    /// @notice Deployment settings of the vault.
+    /// @param owner Admin (Ownable2Step): allowlist, pause, treasury, delayed coordinator and fee changes.
+    /// @param coordinator Key that signs batches and co-signs fast withdrawals.
+    /// @param treasury Account credited with protocol fees.
+    /// @param feeBps Initial protocol fee in basis points (at most `MAX_FEE_BPS`).
+    /// @param withdrawalDelay Seconds from `requestWithdrawal` to `executeWithdrawal`, within
+    /// [`MIN_EXIT_DELAY`, `MAX_EXIT_DELAY`].
+    /// @param challengePeriod Seconds from `requestChannelClose` to `finalizeChannelClose`, within
+    /// [`MIN_EXIT_DELAY`, `MAX_EXIT_DELAY`].
+    /// @param adminDelay Seconds from proposing to applying a coordinator or fee change: longer than
+    /// both exit delays (so anyone can leave before a change applies) and at most `MAX_ADMIN_DELAY`.
+    /// @param tokens Tokens allowlisted at deployment.
+    struct VaultParameters {
+        address owner;
+        address coordinator;
+        address treasury;
+        uint16 feeBps;
+        uint64 withdrawalDelay;
+        uint64 challengePeriod;
+        uint64 adminDelay;
+        address[] tokens;
+    }
+
     /// @notice Thrown when `token` is not on the allowlist for new money in.
     error VaultTokenNotAllowed(address token);
     /// @notice Thrown when `account` holds `balance` of `token` but `needed` is required.
@@ -70,15 +93,25 @@ interface IVault {
     error VaultChangeNotReady(uint64 effectiveAt, uint256 nowTimestamp);
     /// @notice Thrown when a delayed admin change is applied but none is pending.
     error VaultNoPendingChange();
+    /// @notice Thrown when a deployment delay of `delay` seconds is outside [`min`, `max`].
+    error VaultDelayOutOfRange(uint64 delay, uint64 min, uint64 max);
+    /// @notice Thrown when `owner`'s permit for `token` fails and someone else asks to deposit its tokens.
+    error VaultPermitFailed(address token, address owner);
+    /// @notice Thrown when the vault's extension is called other than through the vault.
+    error VaultOnlyThroughVault();
 
     /// @notice Emitted when `amount` of `token` from `from` is credited to `account`.
     event Deposited(address indexed account, address indexed token, address indexed from, uint256 amount);
-    /// @notice Emitted when `amount` of `token` leaves `account`'s balance for `to`.
-    event Withdrawn(address indexed account, address indexed token, address indexed to, uint256 amount);
+    /// @notice Emitted when a fast withdrawal with `account`'s `nonce` pays `to`: `amount` left the
+    /// balance (the amount signed, plus any fee the token charged the vault for the transfer).
+    event Withdrawn(address indexed account, address indexed token, address indexed to, uint256 amount, uint256 nonce);
     /// @notice Emitted when `account` asks for a slow withdrawal, executable from `executableAt`.
     event WithdrawalRequested(
         address indexed account, address indexed token, address to, uint256 amount, uint64 executableAt
     );
+    /// @notice Emitted when a slow withdrawal of `account` pays `to`: `amount` left the balance (what
+    /// was paid, plus any fee the token charged the vault for the transfer).
+    event WithdrawalExecuted(address indexed account, address indexed token, address indexed to, uint256 amount);
     /// @notice Emitted when `account` cancels its pending slow withdrawal of `token`.
     event WithdrawalCancelled(address indexed account, address indexed token);
     /// @notice Emitted when `account` voids its unused `nonce`.
@@ -98,8 +131,8 @@ interface IVault {
 
     /**
      * @notice Credits `amount` of `token`, pulled from the caller, to the caller's balance.
-     * @dev Needs an allowance. Credits what actually arrived (fee-on-transfer tokens credit less).
-     * Reverts while paused or for a token off the allowlist.
+     * @dev Needs an allowance. Credits what actually arrived (a token that takes a fee on transfer
+     * credits less). Reverts while paused or for a token off the allowlist.
      * @param token An allowlisted token.
      * @param amount Base units to pull.
      */
@@ -115,8 +148,9 @@ interface IVault {
 
     /**
      * @notice Deposits with an EIP-2612 permit of `owner`, who is credited. Anyone may submit it.
-     * @dev If the permit call fails (for example a front-runner used it already) the deposit still
-     * goes through when the allowance suffices.
+     * @dev If the permit call fails (a front-runner used it already, say), the deposit goes on with
+     * the allowance `owner` already gave only when `owner` sends the transaction itself: anyone else
+     * gets `VaultPermitFailed`, so no stranger can pull a wallet's tokens on a standing allowance.
      * @param token An allowlisted token with EIP-2612.
      * @param owner The token holder who signed the permit and is credited.
      * @param amount Base units to pull (also the permit value).
@@ -164,7 +198,9 @@ interface IVault {
      * @notice Fast withdrawal: pays `withdrawal.amount` to `withdrawal.to` at once.
      * @dev Needs the owner's `Withdrawal` signature (or the owner as sender) and the coordinator's
      * `WithdrawalApproval` signature, by which the coordinator vouches that nothing the owner signed
-     * off-chain is still to be settled from this balance. Anyone may submit it.
+     * off-chain is still to be settled from this balance. Anyone may submit it. A token that charges
+     * the vault a fee for the transfer has that fee taken from the same balance, so the vault stays
+     * whole; the withdrawal reverts if the balance cannot cover it.
      * @param withdrawal The signed withdrawal.
      * @param ownerSignature The account's EIP-712 signature; empty when the account sends the transaction.
      * @param coordinatorSignature The coordinator's EIP-712 `WithdrawalApproval` signature.
@@ -189,7 +225,9 @@ interface IVault {
     /**
      * @notice Slow withdrawal, step two: pays `account`'s request of `token` once its delay passed.
      * @dev Anyone may call it; the tokens go only to the `to` the account named. Pays
-     * min(requested, balance). Never paused.
+     * min(requested, balance) and consumes the request even when it pays less than asked: the rest
+     * needs a new request and a new delay, so money that arrived after the request (a payment, say)
+     * still waits out the delay before it can leave. Never paused.
      * @param account The account that asked.
      * @param token The token.
      */
@@ -198,11 +236,14 @@ interface IVault {
     /// @notice Cancels the caller's pending slow withdrawal of `token`.
     function cancelWithdrawal(address token) external;
 
-    /// @notice Voids the caller's unused `nonce`, so a signed withdrawal with it can never run.
+    /// @notice Voids the caller's unused `nonce`, so anything it signed with it (a withdrawal, an
+    /// escrow lock, a channel funding) can never run.
     function invalidateNonce(uint256 nonce) external;
 
     /// @notice Adds `token` to (`allowed` true) or removes it from the allowlist. Owner only.
     /// @dev Removal stops new money in (deposits, escrow locks, channel funding); exits keep working.
+    /// Only tokens that move exactly the amounts asked belong on it: a token that takes a fee on
+    /// transfer is credited what arrives and charges its payout fees to the withdrawing balance.
     function setTokenAllowed(address token, bool allowed) external;
 
     /// @notice Proposes a new coordinator key, effective after the admin delay. Owner only.

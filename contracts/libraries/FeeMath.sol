@@ -33,30 +33,38 @@ library FeeMath {
         }
     }
 
+    /// @notice How a ruling splits an escrow; the four parts sum to the escrowed amount.
+    /// @param payeeAmount What the payee receives, net of the protocol fee.
+    /// @param payerAmount What returns to the payer.
+    /// @param fee What the treasury receives (the protocol fee on the payee's share).
+    /// @param resolverFee What the resolver receives.
+    struct RulingSplit {
+        uint256 payeeAmount;
+        uint256 payerAmount;
+        uint256 fee;
+        uint256 resolverFee;
+    }
+
     /**
      * @notice Splits an escrow of `amount` by a ruling. The resolver fee comes off the top; of the
      * rest, `payeeBps` goes to the payee side, which then pays the protocol fee; the payer receives
      * the remainder (the named party that absorbs rounding).
-     * @return payeeNet What the payee receives.
-     * @return payerAmount What returns to the payer.
-     * @return protocolFee What the treasury receives.
-     * @return resolverFee What the resolver receives.
-     * @dev payeeNet + payerAmount + protocolFee + resolverFee == amount, for all inputs with
+     * @dev payeeAmount + payerAmount + fee + resolverFee == amount, for all inputs with
      * `payeeBps`, `feeBps`, `resolverFeeBps` <= 10000.
      */
     function splitRuling(uint256 amount, uint256 payeeBps, uint256 feeBps, uint256 resolverFeeBps)
         internal
         pure
-        returns (uint256 payeeNet, uint256 payerAmount, uint256 protocolFee, uint256 resolverFee)
+        returns (RulingSplit memory split)
     {
-        resolverFee = fee(amount, resolverFeeBps);
+        split.resolverFee = fee(amount, resolverFeeBps);
         uint256 payeeGross;
         // Cannot underflow: each fee(x, bps) <= x because bps <= BPS.
         unchecked {
-            uint256 rest = amount - resolverFee;
+            uint256 rest = amount - split.resolverFee;
             payeeGross = fee(rest, payeeBps);
-            payerAmount = rest - payeeGross;
+            split.payerAmount = rest - payeeGross;
         }
-        (payeeNet, protocolFee) = takeFee(payeeGross, feeBps);
+        (split.payeeAmount, split.fee) = takeFee(payeeGross, feeBps);
     }
 }

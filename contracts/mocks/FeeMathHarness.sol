@@ -13,8 +13,9 @@ contract FeeMathHarness {
     function splitRuling(uint256 amount, uint256 payeeBps, uint256 feeBps, uint256 resolverFeeBps)
         external
         pure
-        returns (uint256 payeeNet, uint256 payerAmount, uint256 protocolFee, uint256 resolverFee)
+        returns (uint256 payeeAmount, uint256 payerAmount, uint256 fee, uint256 resolverFee)
     {
-        return FeeMath.splitRuling(amount, payeeBps, feeBps, resolverFeeBps);
+        FeeMath.RulingSplit memory split = FeeMath.splitRuling(amount, payeeBps, feeBps, resolverFeeBps);
+        return (split.payeeAmount, split.payerAmount, split.fee, split.resolverFee);
     }
 }

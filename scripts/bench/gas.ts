@@ -14,12 +14,14 @@ import {
   encodeAbiParameters,
   keccak256,
   maxUint256,
+  parseEventLogs,
   toHex,
   type Address,
   type Hex,
   type LocalAccount,
 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { escrowIdOf, escrowProof, type EscrowLockTerms, type EscrowPosition } from '../../protocol/escrow-sets'
 import {
   clearhouseDomain,
   clearhouseTypes,
@@ -100,38 +102,134 @@ async function main() {
   const deposit = await gasOf(await vault.write.deposit([usdc.address, USDC]))
   rows.push(['deposit', deposit])
 
-  // ---- escrow lock and release, relayed with the payer's signatures
-  const payer = accountOf(0)
-  const payee = others[0].account.address
-  await fund(payer.address, 1_000n * USDC)
-  await fund(payee, USDC)
+  // ---- escrows: lock + release of a job, direct and inside settlement batches of 50
+  const resolver = others[1].account.address
   await fund(treasury.account.address, USDC)
-  const block = await publicClient.getBlock()
-  const terms = {
-    escrowId: keccak256(toHex('bench:assignment:1')),
-    payer: payer.address,
-    payee,
-    token: usdc.address,
-    amount: 100n * USDC,
-    resolver: others[1].account.address,
-    feeBps: FEE_BPS,
-    resolverFeeBps: 200,
-    expiry: block.timestamp + 7n * 86_400n,
+  let batchNumber = 0n
+  async function settleOps(ops: Array<{ kind: OpKind; data: Hex }>): Promise<bigint> {
+    batchNumber += 1n
+    const { StandardMerkleTree } = await import('@openzeppelin/merkle-tree')
+    const root = StandardMerkleTree.of(
+      ops.map((o, i) => [BigInt(i), o.kind, keccak256(o.data)]),
+      ['uint256', 'uint8', 'bytes32'],
+      { sortLeaves: false },
+    ).root as Hex
+    const signature = await sign(coordinator, 'Batch', { batchNumber, opsRoot: root })
+    const hash = await vault.write.settleBatch([batchNumber, ops, signature], { account: relayer.account })
+    const receipt = await publicClient.waitForTransactionReceipt({ hash })
+    if (receipt.status !== 'success') throw new Error(`batch ${batchNumber} reverted`)
+    const skipped = parseEventLogs({ abi: vault.abi, logs: receipt.logs, eventName: 'OpSkipped' })
+    if (skipped.length > 0) throw new Error(`batch ${batchNumber} skipped ${skipped.length} ops`)
+    return receipt.gasUsed
   }
-  const lock = await gasOf(
-    await vault.write.lockEscrow([terms, await sign(payer, 'EscrowLock', terms)], {
-      account: relayer.account,
-    }),
+
+  interface Job {
+    payer: LocalAccount
+    terms: EscrowLockTerms
+    id: Hex
+  }
+  const nextNonce = new Map<Address, bigint>()
+  async function newJob(payer: LocalAccount, payee: Address): Promise<Job> {
+    const nonce = nextNonce.get(payer.address) ?? 0n
+    nextNonce.set(payer.address, nonce + 1n)
+    const block = await publicClient.getBlock()
+    const terms: EscrowLockTerms = {
+      payer: payer.address,
+      payee,
+      token: usdc.address,
+      amount: 100n * USDC,
+      resolver,
+      feeBps: FEE_BPS,
+      resolverFeeBps: 200,
+      expiry: block.timestamp + 30n * 86_400n,
+      nonce,
+    }
+    return { payer, terms, id: escrowIdOf(domain, terms) }
+  }
+  async function lockOp(job: Job) {
+    const signature = await sign(job.payer, 'EscrowLock', { ...job.terms })
+    return { kind: OpKind.EscrowLock, data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [job.terms, signature]) }
+  }
+  async function releaseOp(job: Job, position: EscrowPosition, proof: Hex[]) {
+    const signature = await sign(job.payer, 'EscrowRelease', { escrowId: job.id })
+    return {
+      kind: OpKind.EscrowRelease,
+      data: encodeAbiParameters(opDataAbi[OpKind.EscrowRelease], [job.terms, position, signature, proof]),
+    }
+  }
+  /** `count` jobs of distinct payers and payees that paid and were paid before (steady state). */
+  async function jobsOf(count: number, first: number): Promise<Job[]> {
+    const jobs: Job[] = []
+    for (let i = 0; i < count; i++) {
+      const payer = accountOf(first + i)
+      const payee = accountOf(first + 500_000 + i).address
+      await fund(payer.address, 10_000n * USDC)
+      await fund(payee, 1n)
+      jobs.push(await newJob(payer, payee))
+    }
+    // Each payer locks once first, so its nonce bitmap word already holds a used nonce, as for any
+    // payer with a history; the jobs returned are each payer's next one.
+    await lockBatch(jobs)
+    return Promise.all(jobs.map((job) => newJob(job.payer, job.terms.payee)))
+  }
+  /** Locks `jobs` as one batch; returns its gas and each job's position and proof. */
+  async function lockBatch(jobs: Job[]) {
+    const gas = await settleOps(await Promise.all(jobs.map(lockOp)))
+    const ids = jobs.map((j) => j.id)
+    const positions = jobs.map((_, i) => ({ setId: batchNumber, index: BigInt(i) }))
+    return { gas, positions, proofs: jobs.map((_, i) => escrowProof(ids, i)) }
+  }
+
+  // Direct: one lock and one release, each its own transaction, relayed with the payer's signatures.
+  const [directJob] = await jobsOf(1, 1_000_000)
+  const lockHash = await vault.write.lockEscrow(
+    [directJob.terms, await sign(directJob.payer, 'EscrowLock', { ...directJob.terms })],
+    { account: relayer.account },
   )
+  const lock = await gasOf(lockHash)
+  const [locked] = parseEventLogs({
+    abi: vault.abi,
+    logs: (await publicClient.getTransactionReceipt({ hash: lockHash })).logs,
+    eventName: 'EscrowLocked',
+  })
+  const directPosition = { setId: locked.args.setId, index: locked.args.index }
   rows.push(['escrow lock (relayed, payer-signed)', lock])
   const release = await gasOf(
     await vault.write.releaseEscrow(
-      [terms.escrowId, await sign(payer, 'EscrowRelease', { escrowId: terms.escrowId })],
+      [directJob.terms, directPosition, await sign(directJob.payer, 'EscrowRelease', { escrowId: directJob.id }), []],
       { account: relayer.account },
     ),
   )
   rows.push(['escrow release (relayed, payer-signed)', release])
 
+  // In batches of 50: 50 locks in one batch, their 50 releases in the next.
+  const batchJobs = await jobsOf(50, 1_002_000)
+  const lockedBatch = await lockBatch(batchJobs)
+  const releaseGas = await settleOps(
+    await Promise.all(batchJobs.map((job, i) => releaseOp(job, lockedBatch.positions[i], lockedBatch.proofs[i]))),
+  )
+  const lifecycleBatch50 = Math.round(Number(lockedBatch.gas + releaseGas) / 50)
+  rows.push([`50 escrow locks in one batch (per lock ${Number(lockedBatch.gas) / 50})`, lockedBatch.gas])
+  rows.push([`50 releases of one set in one batch (per release ${Number(releaseGas) / 50})`, releaseGas])
+  // Scattered: 50 releases each of a different set, each the first of its set to be released, so
+  // each writes a fresh word of the paid-out bitmap (the costliest case).
+  const sets = []
+  for (let k = 0; k < 50; k++) {
+    const jobs = await jobsOf(50, 1_010_000 + k * 50)
+    sets.push({ jobs, ...(await lockBatch(jobs)) })
+  }
+  const scatteredReleaseGas = await settleOps(
+    await Promise.all(sets.map((set, k) => releaseOp(set.jobs[k], set.positions[k], set.proofs[k]))),
+  )
+  const lifecycleScattered = Math.round(Number(lockedBatch.gas) / 50 + Number(scatteredReleaseGas) / 50)
+  rows.push([`50 releases of 50 sets, each its set's first (per release ${Number(scatteredReleaseGas) / 50})`, scatteredReleaseGas])
+
+  // Calldata bytes per op kind: the op's data plus its place in `Op[]` (kind word, offset word,
+  // length word), as a batch carries it.
+  const sample = sets[0]
+  const calldataOf = (op: { kind: OpKind; data: Hex }) => (op.data.length - 2) / 2 + 3 * 32
+  const sampleLock = await lockOp(sample.jobs[1])
+  const sampleRelease = await releaseOp(sample.jobs[1], sample.positions[1], sample.proofs[1])
   // ---- channels: 100 callers, 10 providers (and 100 distinct providers for comparison)
   const providers = Array.from({ length: 100 }, (_, i) => accountOf(10_000 + i).address)
   for (const p of providers) await fund(p, 1n) // providers that were paid before
@@ -150,9 +248,10 @@ async function main() {
     }
     const id = (await vault.read.channelId([config])) as Hex
     const totalDeposit = 1_000n * USDC
-    const signature = await sign(caller, 'ChannelFunding', { channelId: id, totalDeposit })
+    const nonce = 0n
+    const signature = await sign(caller, 'ChannelFunding', { channelId: id, totalDeposit, nonce })
     const gas = await gasOf(
-      await vault.write.fundChannel([config, totalDeposit, signature], { account: relayer.account }),
+      await vault.write.fundChannel([config, totalDeposit, nonce, signature], { account: relayer.account }),
     )
     return { config, id, gas }
   }
@@ -183,28 +282,15 @@ async function main() {
     return made
   }
 
-  let batchNumber = 0n
+  async function settleOp(caller: LocalAccount, channel: { config: ChannelConfig; id: Hex }, sequence: bigint) {
+    const v = await voucher(caller, channel, sequence)
+    return { kind: OpKind.ChannelSettle, data: encodeAbiParameters(opDataAbi[OpKind.ChannelSettle], [v]) }
+  }
   async function settleBatch(
     channels: Array<{ caller: LocalAccount; config: ChannelConfig; id: Hex }>,
     sequence: bigint,
   ) {
-    const ops = []
-    for (const c of channels) {
-      const v = await voucher(c.caller, c, sequence)
-      ops.push({
-        kind: OpKind.ChannelSettle,
-        data: encodeAbiParameters(opDataAbi[OpKind.ChannelSettle], [v]),
-      })
-    }
-    batchNumber += 1n
-    const { StandardMerkleTree } = await import('@openzeppelin/merkle-tree')
-    const root = StandardMerkleTree.of(
-      ops.map((o, i) => [BigInt(i), o.kind, keccak256(o.data)]),
-      ['uint256', 'uint8', 'bytes32'],
-      { sortLeaves: false },
-    ).root as Hex
-    const signature = await sign(coordinator, 'Batch', { batchNumber, opsRoot: root })
-    return gasOf(await vault.write.settleBatch([batchNumber, ops, signature], { account: relayer.account }))
+    return settleOps(await Promise.all(channels.map((c) => settleOp(c.caller, c, sequence))))
   }
 
   // Channel open and a settlement alone.
@@ -248,6 +334,7 @@ async function main() {
     verifyingContract: usdc.address,
   } as const
   const from = accountOf(50_000)
+  const payee = others[0].account.address
   await usdc.write.mint([from.address, 10n ** 12n])
   await usdc.write.mint([payee, 1n])
   const authorizationTypes = {
@@ -298,6 +385,37 @@ async function main() {
   }
   rows.push(['EIP-3009 transferWithAuthorization (relayed)', eip3009])
 
+  // ---- calldata bytes per op kind, as a batch carries each op (see calldataOf above)
+  const anySignature = { r: keccak256(toHex('bench:r')), vs: keccak256(toHex('bench:vs')) }
+  const sampleChannel = distinct[0]
+  const sampleVoucher = await voucher(sampleChannel.caller, sampleChannel, 3n)
+  const sampleWithdrawal = {
+    account: sample.jobs[1].payer.address,
+    token: usdc.address,
+    amount: 25n * USDC,
+    to: sample.jobs[1].payer.address,
+    nonce: 7n,
+    deadline: 1_900_000_000n,
+  }
+  const encodeOp = <K extends OpKind>(kind: K, values: unknown[]) => ({
+    kind,
+    data: encodeAbiParameters(opDataAbi[kind] as never, values as never),
+  })
+  const escrowArgs = [sample.jobs[1].terms, sample.positions[1]] as const
+  const calldataBytesPerOp = {
+    proof_words_in_set_of_50: sample.proofs[1].length,
+    escrow_lock: calldataOf(sampleLock),
+    escrow_release: calldataOf(sampleRelease),
+    escrow_refund: calldataOf(encodeOp(OpKind.EscrowRefund, [...escrowArgs, anySignature, sample.proofs[1]])),
+    escrow_ruling: calldataOf(encodeOp(OpKind.EscrowRuling, [...escrowArgs, 5_000, anySignature, sample.proofs[1]])),
+    escrow_reclaim: calldataOf(encodeOp(OpKind.EscrowReclaim, [...escrowArgs, sample.proofs[1]])),
+    channel_fund: calldataOf(encodeOp(OpKind.ChannelFund, [sampleChannel.config, 2_000n * USDC, 1n, anySignature])),
+    channel_settle: calldataOf(encodeOp(OpKind.ChannelSettle, [sampleVoucher])),
+    channel_close: calldataOf(encodeOp(OpKind.ChannelClose, [sampleVoucher, anySignature])),
+    channel_finalize: calldataOf(encodeOp(OpKind.ChannelFinalize, [sampleChannel.config])),
+    withdrawal: calldataOf(encodeOp(OpKind.Withdrawal, [sampleWithdrawal, anySignature])),
+  }
+
   // ---- per paid call: a channel settled every N calls costs settlement gas / N per call
   const perCallSingle: Record<string, number> = {}
   const perCallBatch100: Record<string, number> = {}
@@ -311,11 +429,22 @@ async function main() {
   const result = {
     note:
       'gasUsed per transaction (base + calldata included), steady state; per_call = settlement gas / N calls; ' +
-      'batch100 = 100 channels, 100 callers, 10 providers; batch100_distinct_providers = 100 providers',
+      'batch100 = 100 channels, 100 callers, 10 providers; batch100_distinct_providers = 100 providers; ' +
+      'job_lifecycle_* = gas per job for its escrow lock + release: direct transactions, or batches of 50 ' +
+      '(locks in one batch, releases of the same set in the next; _releases_scattered: each release the first ' +
+      'of its set, in a batch of releases from 50 sets); calldata_bytes_per_op = op data + 3 words of Op[] framing',
     eip3009_transfer: Number(eip3009),
     deposit: Number(deposit),
     escrow_lock: Number(lock),
     escrow_release: Number(release),
+    job_lifecycle_direct: Number(lock + release),
+    job_lifecycle_batch50: lifecycleBatch50,
+    job_lifecycle_batch50_releases_scattered: lifecycleScattered,
+    escrow_goal: {
+      batch50_max: 63_500,
+      batch50_ok: lifecycleBatch50 <= 63_500 && lifecycleScattered <= 63_500,
+    },
+    calldata_bytes_per_op: calldataBytesPerOp,
     channel_open: Number(single[0].gas),
     channel_settle_single: Number(settleAlone),
     batch_settle: Object.fromEntries(Object.entries(batchGas).map(([k, g]) => [k, Number(g)])),
@@ -349,6 +478,12 @@ async function main() {
     `\nAt N = 100: alone ${perCallSingle[100]} (goal <= ${result.goals_at_n100.single_max}), ` +
       `batch of 100 ${perCallBatch100[100]} (goal <= ${result.goals_at_n100.batch100_max})`,
   )
+  console.log(
+    `\nA job's escrow (lock + release): direct ${lock + release}, in batches of 50 ${lifecycleBatch50} ` +
+      `(${lifecycleScattered} with scattered releases; goal <= 63500)`,
+  )
+  console.log('\nCalldata bytes per op in a batch')
+  for (const [kind, bytes] of Object.entries(calldataBytesPerOp)) console.log(`${kind.padEnd(30)} ${bytes}`)
 
   const out = path.join(__dirname, '..', '..', 'bench', 'gas.json')
   mkdirSync(path.dirname(out), { recursive: true })

@@ -3,9 +3,11 @@ import { time } from '@nomicfoundation/hardhat-network-helpers'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers'
 import type { BaseContract, ContractRunner, JsonFragmentType, TypedDataDomain, TypedDataField } from 'ethers'
+import { escrowSetTree } from '../../protocol/escrow-sets'
 import {
   clearhouseDomain,
   clearhouseTypes,
+  DIRECT_ESCROW_SET_BASE,
   NO_SIGNATURE,
   opDataAbi,
   OpKind,
@@ -15,7 +17,7 @@ import {
   type ClearhouseTypeName,
 } from '../../protocol/typed-data'
 
-export { OpKind, NO_SIGNATURE }
+export { OpKind, NO_SIGNATURE, DIRECT_ESCROW_SET_BASE }
 
 /** One USDC in base units (6 decimals). */
 export const USDC = 1_000_000n
@@ -25,7 +27,7 @@ export const CHALLENGE_PERIOD = 24 * 60 * 60
 export const ADMIN_DELAY = 2 * 24 * 60 * 60
 export const INITIAL_DEPOSIT = 1_000n * USDC
 export const ZERO_BYTES32 = ethers.ZeroHash
-export const CLOSED_SEQUENCE = 2n ** 64n - 1n
+export const DISPUTE_RULING_PERIOD = 14 * 24 * 60 * 60
 
 // Contracts are untyped here (no typechain): methods are looked up by name at run time.
 export type AnyContract = Omit<BaseContract, 'connect'> & {
@@ -34,7 +36,6 @@ export type AnyContract = Omit<BaseContract, 'connect'> & {
 } & Record<string, any>
 
 export interface EscrowTerms {
-  escrowId: string
   payer: string
   payee: string
   token: string
@@ -43,6 +44,21 @@ export interface EscrowTerms {
   feeBps: number
   resolverFeeBps: number
   expiry: bigint
+  nonce: bigint
+}
+
+/** Where an escrow was locked: its set and its index in the set's tree. */
+export interface EscrowPosition {
+  setId: bigint
+  index: bigint
+}
+
+/** A locked escrow as a test holds it: everything a later call on it passes back. */
+export interface LockedEscrow {
+  terms: EscrowTerms
+  id: string
+  position: EscrowPosition
+  proof: string[]
 }
 
 export interface ChannelConfig {
@@ -135,10 +151,6 @@ export async function nextBlockAt(): Promise<bigint> {
   return at
 }
 
-export function escrowIdOf(label: string): string {
-  return ethers.id(`assignment:${label}`)
-}
-
 export function saltOf(n: number): string {
   return ethers.zeroPadValue(ethers.toBeHex(n), 32)
 }
@@ -180,10 +192,19 @@ export async function deployVaultFixture() {
     message: Record<string, unknown>,
   ) => signTyped(signer, domain, primaryType, message)
 
+  // Nonces handed out per account, so each new escrow of a payer gets an unused one.
+  const nextNonces = new Map<string, bigint>()
+  function freshNonce(account: string): bigint {
+    const nonce = nextNonces.get(account) ?? 1_000n
+    nextNonces.set(account, nonce + 1n)
+    return nonce
+  }
+
+  /** Escrow terms: alice pays bob 100 USDC, the resolver rules, 7 days to expiry, a fresh nonce. */
   async function escrowTerms(overrides: Partial<EscrowTerms> = {}): Promise<EscrowTerms> {
+    const payer = overrides.payer ?? alice.address
     return {
-      escrowId: escrowIdOf('1'),
-      payer: alice.address,
+      payer,
       payee: bob.address,
       token: usdcAddress,
       amount: 100n * USDC,
@@ -191,16 +212,75 @@ export async function deployVaultFixture() {
       feeBps: FEE_BPS,
       resolverFeeBps: 200,
       expiry: BigInt(await time.latest()) + 7n * 24n * 3600n,
+      nonce: overrides.nonce ?? freshNonce(payer),
       ...overrides,
     }
   }
 
-  /** Locks an escrow with the payer's signature, submitted by the relayer. */
-  async function lockEscrow(overrides: Partial<EscrowTerms> = {}, payer: HardhatEthersSigner = alice) {
+  /** The escrow id of `terms`: the EIP-712 digest of the payer's `EscrowLock`. */
+  function escrowIdOf(terms: EscrowTerms): string {
+    return ethers.TypedDataEncoder.hash(domain, typesFor('EscrowLock'), terms)
+  }
+
+  /** The payer's `EscrowLock` signature of `terms`. */
+  function signLock(terms: EscrowTerms, payer?: HardhatEthersSigner): Promise<Sig> {
+    return sign(payer ?? signers.find((s) => s.address === terms.payer)!, 'EscrowLock', { ...terms })
+  }
+
+  /** Locks an escrow alone with the payer's signature, submitted by the relayer. */
+  async function lockEscrow(
+    overrides: Partial<EscrowTerms> = {},
+    payer: HardhatEthersSigner = alice,
+  ): Promise<LockedEscrow> {
     const terms = await escrowTerms({ payer: payer.address, ...overrides })
-    const signature = await sign(payer, 'EscrowLock', { ...terms })
-    await vault.connect(relayer).lockEscrow(terms, signature)
-    return terms
+    const receipt = await (await vault.connect(relayer).lockEscrow(terms, await signLock(terms, payer))).wait()
+    const [locked] = escrowsLockedIn(receipt)
+    return locked
+  }
+
+  /**
+   * The escrows locked by a transaction, each with its position and proof, rebuilt from its
+   * `EscrowLocked` logs as an auditor or an exiting payer would (one set per transaction).
+   */
+  function escrowsLockedIn(receipt: { logs: ReadonlyArray<{ topics: ReadonlyArray<string>; data: string }> }) {
+    const locked: LockedEscrow[] = []
+    for (const log of receipt.logs) {
+      const parsed = vault.interface.parseLog(log)
+      if (parsed?.name !== 'EscrowLocked') continue
+      const a = parsed.args
+      locked.push({
+        id: a.escrowId,
+        position: { setId: a.setId, index: a.index },
+        proof: [],
+        terms: {
+          payer: a.payer,
+          payee: a.payee,
+          token: a.token,
+          amount: a.amount,
+          resolver: a.resolver,
+          feeBps: Number(a.feeBps),
+          resolverFeeBps: Number(a.resolverFeeBps),
+          expiry: a.expiry,
+          nonce: a.nonce,
+        },
+      })
+    }
+    locked.sort((x, y) => Number(x.position.index - y.position.index))
+    const tree = escrowSetTree(locked.map((e) => e.id as `0x${string}`))
+    return locked.map((e, i) => ({ ...e, proof: tree.getProof(i) }))
+  }
+
+  /** Locks every `terms` in one batch (payer-signed); returns the escrows with positions and proofs. */
+  async function lockEscrowsInBatch(termsList: EscrowTerms[]): Promise<LockedEscrow[]> {
+    const ops = await Promise.all(
+      termsList.map(async (terms) => op(OpKind.EscrowLock, [terms, await signLock(terms)])),
+    )
+    return escrowsLockedIn(await (await settle(ops)).wait())
+  }
+
+  /** The values a release, refund or reclaim of `escrow` passes before its signature. */
+  function escrowArgs(escrow: LockedEscrow) {
+    return [escrow.terms, escrow.position] as const
   }
 
   function channelConfig(overrides: Partial<ChannelConfig> = {}): ChannelConfig {
@@ -221,7 +301,7 @@ export async function deployVaultFixture() {
     caller: HardhatEthersSigner = alice,
   ) {
     const config = channelConfig({ caller: caller.address, ...overrides })
-    await vault.connect(caller).fundChannel(config, totalDeposit, NO_SIGNATURE)
+    await vault.connect(caller).fundChannel(config, totalDeposit, 0n, NO_SIGNATURE)
     const id: string = await vault.channelId(config)
     return { config, id }
   }
@@ -263,6 +343,17 @@ export async function deployVaultFixture() {
     return vault.connect(relayer).settleBatch(batchNumber, ops, signature)
   }
 
+  /** The ops `settle(ops)` would skip, from a simulation: `[index, decoded reason name]`. */
+  async function simulateSkipped(ops: Op[]): Promise<Array<[number, string]>> {
+    const batchNumber = (await vault.lastBatchNumber()) + 1n
+    const signature = await signBatch(batchNumber, ops)
+    const skipped = await vault.connect(relayer).settleBatch.staticCall(batchNumber, ops, signature)
+    return skipped.map((s: { index: bigint; reason: string }) => [
+      Number(s.index),
+      vault.interface.parseError(s.reason)?.name ?? s.reason,
+    ])
+  }
+
   return {
     vault,
     vaultAddress,
@@ -282,14 +373,21 @@ export async function deployVaultFixture() {
     stranger,
     signers,
     sign,
+    freshNonce,
     escrowTerms,
+    escrowIdOf,
+    signLock,
     lockEscrow,
+    escrowsLockedIn,
+    lockEscrowsInBatch,
+    escrowArgs,
     channelConfig,
     openChannel,
     signedVoucher,
     withdrawal,
     signBatch,
     settle,
+    simulateSkipped,
   }
 }
 
