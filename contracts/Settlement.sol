@@ -201,32 +201,8 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
         // Channel settlement first: it is by far the most frequent op.
         if (kind == uint8(ISettlement.OpKind.ChannelSettle)) {
             (amounts.token, amounts.channelSettled, amounts.fees) = _settleChannel(OpData.signedVoucher(kind, data));
-        } else if (kind == uint8(ISettlement.OpKind.EscrowLock)) {
-            ISettlement.EscrowLockOp calldata o = OpData.escrowLock(kind, data);
-            lockedEscrowId = _lockEscrow(o.terms, o.payerSignature, batchNumber, escrowIndex);
-            amounts.token = o.terms.token;
-            amounts.escrowLocked = o.terms.amount;
-        } else if (kind == uint8(ISettlement.OpKind.EscrowRelease)) {
-            (ISettlement.EscrowDecisionOp calldata o, bytes32[] calldata proof) = OpData.escrowDecision(kind, data);
-            (amounts.escrowToPayees, amounts.fees) = _releaseEscrow(o.terms, o.position, o.signature, proof);
-            amounts.token = o.terms.token;
-        } else if (kind == uint8(ISettlement.OpKind.EscrowRefund)) {
-            (ISettlement.EscrowDecisionOp calldata o, bytes32[] calldata proof) = OpData.escrowDecision(kind, data);
-            amounts.escrowToPayers = _refundEscrow(o.terms, o.position, o.signature, proof);
-            amounts.token = o.terms.token;
-        } else if (kind == uint8(ISettlement.OpKind.EscrowRuling)) {
-            (ISettlement.EscrowRulingOp calldata o, bytes32[] calldata proof) = OpData.escrowRuling(kind, data);
-            FeeMath.RulingSplit memory split =
-                _ruleEscrow(o.terms, o.position, o.payeeBps, o.resolverSignature, proof);
-            amounts.token = o.terms.token;
-            amounts.escrowToPayees = split.payeeAmount;
-            amounts.escrowToPayers = split.payerAmount;
-            amounts.fees = split.fee;
-            amounts.resolverFees = split.resolverFee;
-        } else if (kind == uint8(ISettlement.OpKind.EscrowReclaim)) {
-            (ISettlement.EscrowReclaimOp calldata o, bytes32[] calldata proof) = OpData.escrowReclaim(kind, data);
-            amounts.escrowToPayers = _reclaimExpiredEscrow(o.terms, o.position, proof);
-            amounts.token = o.terms.token;
+        } else if (kind <= uint8(ISettlement.OpKind.EscrowReclaim)) {
+            lockedEscrowId = _applyEscrowOp(batchNumber, escrowIndex, kind, data, amounts);
         } else if (kind == uint8(ISettlement.OpKind.ChannelFund)) {
             ISettlement.ChannelFundOp calldata o = OpData.channelFund(kind, data);
             amounts.channelFunded =
@@ -248,6 +224,43 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
             amounts.token = o.withdrawal.token;
         } else {
             revert ISettlement.SettlementUnknownOpKind(kind);
+        }
+    }
+
+    /// @dev `_applyOp` for the escrow kinds (EscrowLock to EscrowReclaim).
+    function _applyEscrowOp(
+        uint64 batchNumber,
+        uint256 escrowIndex,
+        uint8 kind,
+        bytes calldata data,
+        ISettlement.TokenTotals memory amounts
+    ) private returns (bytes32 lockedEscrowId) {
+        if (kind == uint8(ISettlement.OpKind.EscrowLock)) {
+            ISettlement.EscrowLockOp calldata o = OpData.escrowLock(kind, data);
+            lockedEscrowId = _lockEscrow(o.terms, o.payerSignature, batchNumber, escrowIndex);
+            amounts.token = o.terms.token;
+            amounts.escrowLocked = o.terms.amount;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowRelease)) {
+            (ISettlement.EscrowDecisionOp calldata o, bytes32[] calldata proof) = OpData.escrowDecision(kind, data);
+            (amounts.escrowToPayees, amounts.fees) = _releaseEscrow(o.terms, o.position, o.signature, proof);
+            amounts.token = o.terms.token;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowRefund)) {
+            (ISettlement.EscrowDecisionOp calldata o, bytes32[] calldata proof) = OpData.escrowDecision(kind, data);
+            amounts.escrowToPayers = _refundEscrow(o.terms, o.position, o.signature, proof);
+            amounts.token = o.terms.token;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowRuling)) {
+            (ISettlement.EscrowRulingOp calldata o, bytes32[] calldata proof) = OpData.escrowRuling(kind, data);
+            FeeMath.RulingSplit memory split =
+                _ruleEscrow(o.terms, o.position, o.payeeBps, o.resolverSignature, proof);
+            amounts.token = o.terms.token;
+            amounts.escrowToPayees = split.payeeAmount;
+            amounts.escrowToPayers = split.payerAmount;
+            amounts.fees = split.fee;
+            amounts.resolverFees = split.resolverFee;
+        } else {
+            (ISettlement.EscrowReclaimOp calldata o, bytes32[] calldata proof) = OpData.escrowReclaim(kind, data);
+            amounts.escrowToPayers = _reclaimExpiredEscrow(o.terms, o.position, proof);
+            amounts.token = o.terms.token;
         }
     }
 

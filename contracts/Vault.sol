@@ -49,6 +49,9 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     /// @notice The longest withdrawal delay or challenge period a deployment may have: the bound of
     /// trust property 4 (every user exits within a bounded delay).
     uint64 public constant MAX_EXIT_DELAY = 30 days;
+    /// @notice How much longer than both exit delays the admin delay must be: the time a user has,
+    /// once a coordinator or fee change is proposed, to ask to exit before it applies.
+    uint64 public constant ADMIN_DELAY_MARGIN = 1 days;
     /// @notice The longest admin delay a deployment may have.
     uint64 public constant MAX_ADMIN_DELAY = 90 days;
 
@@ -83,9 +86,9 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         _requireDelayInRange(p.withdrawalDelay, MIN_EXIT_DELAY, MAX_EXIT_DELAY);
         _requireDelayInRange(p.challengePeriod, MIN_EXIT_DELAY, MAX_EXIT_DELAY);
         uint64 longestExit = p.withdrawalDelay > p.challengePeriod ? p.withdrawalDelay : p.challengePeriod;
-        // Strictly longer: a user who sees a change proposed can still request and finish an exit
-        // before it applies.
-        _requireDelayInRange(p.adminDelay, longestExit + 1, MAX_ADMIN_DELAY);
+        // Longer by a margin: a user who sees a change proposed has that margin to notice and ask
+        // to exit, and the exit still completes before the change applies.
+        _requireDelayInRange(p.adminDelay, longestExit + ADMIN_DELAY_MARGIN, MAX_ADMIN_DELAY);
         _vault = vault_;
         _cachedChainId = block.chainid;
         _cachedDomainSeparator = _buildDomainSeparator();
@@ -270,14 +273,16 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
      */
     function _payOut(address account, address token, address to, uint256 amount) internal returns (uint256 spent) {
         if (to == address(0) || to == address(this)) revert IVault.VaultZeroAddress();
+        uint256 balance = _balances[account][token];
         _debit(account, token, amount);
         uint256 before = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransfer(to, amount);
         spent = before - IERC20(token).balanceOf(address(this));
         if (spent > amount) {
-            // Cannot underflow: checked just above.
+            if (balance < spent) revert IVault.VaultInsufficientBalance(account, token, balance, spent);
+            // Cannot underflow: balance >= spent was checked just above, and amount was debited.
             unchecked {
-                _debit(account, token, spent - amount);
+                _balances[account][token] = balance - spent;
             }
         } else {
             spent = amount;

@@ -45,7 +45,7 @@ export const clearhouseVaultAbi = [
             type: 'address[]',
           },
         ],
-        internalType: 'struct ClearhouseVault.Parameters',
+        internalType: 'struct IVault.VaultParameters',
         name: 'p',
         type: 'tuple',
       },
@@ -60,6 +60,11 @@ export const clearhouseVaultAbi = [
   },
   {
     inputs: [],
+    name: 'EscrowCodecNonCanonical',
+    type: 'error',
+  },
+  {
+    inputs: [],
     name: 'ExpectedPause',
     type: 'error',
   },
@@ -70,19 +75,45 @@ export const clearhouseVaultAbi = [
         name: 'escrowId',
         type: 'bytes32',
       },
+      {
+        internalType: 'uint64',
+        name: 'rulingDeadline',
+        type: 'uint64',
+      },
     ],
-    name: 'JobEscrowAlreadyExists',
+    name: 'JobEscrowAlreadyDisputed',
     type: 'error',
   },
   {
     inputs: [
       {
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+    ],
+    name: 'JobEscrowClosed',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+      {
+        internalType: 'uint64',
+        name: 'expiry',
+        type: 'uint64',
+      },
+      {
         internalType: 'uint256',
-        name: 'amount',
+        name: 'nowTimestamp',
         type: 'uint256',
       },
     ],
-    name: 'JobEscrowAmountTooLarge',
+    name: 'JobEscrowDisputeTooLate',
     type: 'error',
   },
   {
@@ -120,6 +151,17 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
+    ],
+    name: 'JobEscrowInvalidAmount',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
         internalType: 'address',
         name: 'payer',
         type: 'address',
@@ -127,6 +169,11 @@ export const clearhouseVaultAbi = [
       {
         internalType: 'address',
         name: 'payee',
+        type: 'address',
+      },
+      {
+        internalType: 'address',
+        name: 'resolver',
         type: 'address',
       },
     ],
@@ -190,7 +237,7 @@ export const clearhouseVaultAbi = [
       },
       {
         internalType: 'uint64',
-        name: 'expiry',
+        name: 'reclaimableAt',
         type: 'uint64',
       },
       {
@@ -199,23 +246,7 @@ export const clearhouseVaultAbi = [
         type: 'uint256',
       },
     ],
-    name: 'JobEscrowNotExpired',
-    type: 'error',
-  },
-  {
-    inputs: [
-      {
-        internalType: 'bytes32',
-        name: 'escrowId',
-        type: 'bytes32',
-      },
-      {
-        internalType: 'enum IJobEscrow.EscrowStatus',
-        name: 'status',
-        type: 'uint8',
-      },
-    ],
-    name: 'JobEscrowNotLocked',
+    name: 'JobEscrowNotReclaimable',
     type: 'error',
   },
   {
@@ -232,6 +263,27 @@ export const clearhouseVaultAbi = [
       },
     ],
     name: 'JobEscrowResolverFeeTooHigh',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+      {
+        internalType: 'uint256',
+        name: 'setId',
+        type: 'uint256',
+      },
+      {
+        internalType: 'uint256',
+        name: 'index',
+        type: 'uint256',
+      },
+    ],
+    name: 'JobEscrowUnknown',
     type: 'error',
   },
   {
@@ -264,27 +316,6 @@ export const clearhouseVaultAbi = [
         type: 'bytes32',
       },
       {
-        internalType: 'uint256',
-        name: 'settled',
-        type: 'uint256',
-      },
-      {
-        internalType: 'uint256',
-        name: 'cumulativeAmount',
-        type: 'uint256',
-      },
-    ],
-    name: 'PaymentChannelsAmountDecreased',
-    type: 'error',
-  },
-  {
-    inputs: [
-      {
-        internalType: 'bytes32',
-        name: 'channelId',
-        type: 'bytes32',
-      },
-      {
         internalType: 'uint64',
         name: 'closesAt',
         type: 'uint64',
@@ -306,9 +337,9 @@ export const clearhouseVaultAbi = [
         type: 'bytes32',
       },
       {
-        internalType: 'uint64',
-        name: 'sequence',
-        type: 'uint64',
+        internalType: 'uint256',
+        name: 'settled',
+        type: 'uint256',
       },
       {
         internalType: 'uint256',
@@ -316,7 +347,7 @@ export const clearhouseVaultAbi = [
         type: 'uint256',
       },
     ],
-    name: 'PaymentChannelsCloseStateMismatch',
+    name: 'PaymentChannelsCloseBelowSettled',
     type: 'error',
   },
   {
@@ -482,17 +513,12 @@ export const clearhouseVaultAbi = [
         type: 'bytes32',
       },
       {
-        internalType: 'uint64',
-        name: 'currentSequence',
-        type: 'uint64',
-      },
-      {
-        internalType: 'uint64',
-        name: 'sequence',
-        type: 'uint64',
+        internalType: 'address',
+        name: 'sender',
+        type: 'address',
       },
     ],
-    name: 'PaymentChannelsStaleVoucher',
+    name: 'PaymentChannelsUnauthorized',
     type: 'error',
   },
   {
@@ -503,12 +529,17 @@ export const clearhouseVaultAbi = [
         type: 'bytes32',
       },
       {
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
+        internalType: 'uint256',
+        name: 'settled',
+        type: 'uint256',
+      },
+      {
+        internalType: 'uint256',
+        name: 'cumulativeAmount',
+        type: 'uint256',
       },
     ],
-    name: 'PaymentChannelsUnauthorized',
+    name: 'PaymentChannelsVoucherNotNewer',
     type: 'error',
   },
   {
@@ -603,13 +634,8 @@ export const clearhouseVaultAbi = [
         name: 'index',
         type: 'uint256',
       },
-      {
-        internalType: 'bytes',
-        name: 'reason',
-        type: 'bytes',
-      },
     ],
-    name: 'SettlementOpFailed',
+    name: 'SettlementOutOfGas',
     type: 'error',
   },
   {
@@ -637,6 +663,27 @@ export const clearhouseVaultAbi = [
       },
     ],
     name: 'VaultChangeNotReady',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'uint64',
+        name: 'delay',
+        type: 'uint64',
+      },
+      {
+        internalType: 'uint64',
+        name: 'min',
+        type: 'uint64',
+      },
+      {
+        internalType: 'uint64',
+        name: 'max',
+        type: 'uint64',
+      },
+    ],
+    name: 'VaultDelayOutOfRange',
     type: 'error',
   },
   {
@@ -735,6 +782,27 @@ export const clearhouseVaultAbi = [
     type: 'error',
   },
   {
+    inputs: [],
+    name: 'VaultOnlyThroughVault',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'address',
+        name: 'token',
+        type: 'address',
+      },
+      {
+        internalType: 'address',
+        name: 'owner',
+        type: 'address',
+      },
+    ],
+    name: 'VaultPermitFailed',
+    type: 'error',
+  },
+  {
     inputs: [
       {
         internalType: 'uint256',
@@ -826,6 +894,11 @@ export const clearhouseVaultAbi = [
       {
         components: [
           {
+            internalType: 'address',
+            name: 'token',
+            type: 'address',
+          },
+          {
             internalType: 'uint256',
             name: 'escrowLocked',
             type: 'uint256',
@@ -838,6 +911,11 @@ export const clearhouseVaultAbi = [
           {
             internalType: 'uint256',
             name: 'escrowToPayers',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'resolverFees',
             type: 'uint256',
           },
           {
@@ -865,16 +943,11 @@ export const clearhouseVaultAbi = [
             name: 'fees',
             type: 'uint256',
           },
-          {
-            internalType: 'uint256',
-            name: 'resolverFees',
-            type: 'uint256',
-          },
         ],
         indexed: false,
-        internalType: 'struct ISettlement.BatchTotals',
+        internalType: 'struct ISettlement.TokenTotals[]',
         name: 'totals',
-        type: 'tuple',
+        type: 'tuple[]',
       },
     ],
     name: 'BatchSettled',
@@ -1108,6 +1181,25 @@ export const clearhouseVaultAbi = [
         type: 'bytes32',
       },
       {
+        indexed: false,
+        internalType: 'uint64',
+        name: 'rulingDeadline',
+        type: 'uint64',
+      },
+    ],
+    name: 'EscrowDisputed',
+    type: 'event',
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+      {
         indexed: true,
         internalType: 'address',
         name: 'payer',
@@ -1146,6 +1238,18 @@ export const clearhouseVaultAbi = [
       },
       {
         indexed: false,
+        internalType: 'uint256',
+        name: 'setId',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'index',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
         internalType: 'address',
         name: 'token',
         type: 'address',
@@ -1179,6 +1283,12 @@ export const clearhouseVaultAbi = [
         internalType: 'uint64',
         name: 'expiry',
         type: 'uint64',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'nonce',
+        type: 'uint256',
       },
     ],
     name: 'EscrowLocked',
@@ -1287,6 +1397,31 @@ export const clearhouseVaultAbi = [
     anonymous: false,
     inputs: [
       {
+        indexed: true,
+        internalType: 'uint256',
+        name: 'setId',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'bytes32',
+        name: 'root',
+        type: 'bytes32',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'count',
+        type: 'uint256',
+      },
+    ],
+    name: 'EscrowSetCommitted',
+    type: 'event',
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
         indexed: false,
         internalType: 'uint16',
         name: 'feeBps',
@@ -1338,6 +1473,31 @@ export const clearhouseVaultAbi = [
       },
     ],
     name: 'NonceInvalidated',
+    type: 'event',
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: 'uint64',
+        name: 'batchNumber',
+        type: 'uint64',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'index',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'bytes',
+        name: 'reason',
+        type: 'bytes',
+      },
+    ],
+    name: 'OpSkipped',
     type: 'event',
   },
   {
@@ -1477,6 +1637,37 @@ export const clearhouseVaultAbi = [
         type: 'address',
       },
       {
+        indexed: true,
+        internalType: 'address',
+        name: 'to',
+        type: 'address',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
+    ],
+    name: 'WithdrawalExecuted',
+    type: 'event',
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: 'address',
+        name: 'account',
+        type: 'address',
+      },
+      {
+        indexed: true,
+        internalType: 'address',
+        name: 'token',
+        type: 'address',
+      },
+      {
         indexed: false,
         internalType: 'address',
         name: 'to',
@@ -1525,9 +1716,80 @@ export const clearhouseVaultAbi = [
         name: 'amount',
         type: 'uint256',
       },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'nonce',
+        type: 'uint256',
+      },
     ],
     name: 'Withdrawn',
     type: 'event',
+  },
+  {
+    inputs: [],
+    name: 'ADMIN_DELAY_MARGIN',
+    outputs: [
+      {
+        internalType: 'uint64',
+        name: '',
+        type: 'uint64',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [],
+    name: 'DIRECT_SET_BASE',
+    outputs: [
+      {
+        internalType: 'uint256',
+        name: '',
+        type: 'uint256',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [],
+    name: 'DISPUTE_RULING_PERIOD',
+    outputs: [
+      {
+        internalType: 'uint64',
+        name: '',
+        type: 'uint64',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [],
+    name: 'MAX_ADMIN_DELAY',
+    outputs: [
+      {
+        internalType: 'uint64',
+        name: '',
+        type: 'uint64',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [],
+    name: 'MAX_EXIT_DELAY',
+    outputs: [
+      {
+        internalType: 'uint64',
+        name: '',
+        type: 'uint64',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
   },
   {
     inputs: [],
@@ -1557,6 +1819,19 @@ export const clearhouseVaultAbi = [
   },
   {
     inputs: [],
+    name: 'MIN_EXIT_DELAY',
+    outputs: [
+      {
+        internalType: 'uint64',
+        name: '',
+        type: 'uint64',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [],
     name: 'acceptOwnership',
     outputs: [],
     stateMutability: 'nonpayable',
@@ -1577,6 +1852,16 @@ export const clearhouseVaultAbi = [
   },
   {
     inputs: [
+      {
+        internalType: 'uint64',
+        name: 'batchNumber',
+        type: 'uint64',
+      },
+      {
+        internalType: 'uint256',
+        name: 'escrowIndex',
+        type: 'uint256',
+      },
       {
         components: [
           {
@@ -1606,28 +1891,58 @@ export const clearhouseVaultAbi = [
           },
           {
             internalType: 'uint256',
-            name: 'fee',
+            name: 'escrowLocked',
             type: 'uint256',
           },
           {
             internalType: 'uint256',
-            name: 'a',
+            name: 'escrowToPayees',
             type: 'uint256',
           },
           {
             internalType: 'uint256',
-            name: 'b',
+            name: 'escrowToPayers',
             type: 'uint256',
           },
           {
             internalType: 'uint256',
-            name: 'c',
+            name: 'resolverFees',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'channelFunded',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'channelSettled',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'channelRefunded',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'withdrawn',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'fees',
             type: 'uint256',
           },
         ],
-        internalType: 'struct ISettlement.OpResult',
+        internalType: 'struct ISettlement.TokenTotals',
         name: '',
         type: 'tuple',
+      },
+      {
+        internalType: 'bytes32',
+        name: '',
+        type: 'bytes32',
       },
     ],
     stateMutability: 'nonpayable',
@@ -1637,7 +1952,7 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'uint64',
-        name: '',
+        name: 'batchNumber',
         type: 'uint64',
       },
       {
@@ -1680,6 +1995,11 @@ export const clearhouseVaultAbi = [
       {
         components: [
           {
+            internalType: 'address',
+            name: 'token',
+            type: 'address',
+          },
+          {
             internalType: 'uint256',
             name: 'escrowLocked',
             type: 'uint256',
@@ -1692,6 +2012,11 @@ export const clearhouseVaultAbi = [
           {
             internalType: 'uint256',
             name: 'escrowToPayers',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'resolverFees',
             type: 'uint256',
           },
           {
@@ -1719,15 +2044,10 @@ export const clearhouseVaultAbi = [
             name: 'fees',
             type: 'uint256',
           },
-          {
-            internalType: 'uint256',
-            name: 'resolverFees',
-            type: 'uint256',
-          },
         ],
-        internalType: 'struct ISettlement.BatchTotals',
-        name: 'totals',
-        type: 'tuple',
+        internalType: 'struct ISettlement.TokenTotals[]',
+        name: '',
+        type: 'tuple[]',
       },
     ],
     stateMutability: 'nonpayable',
@@ -1775,7 +2095,7 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'address',
-        name: 'token',
+        name: '',
         type: 'address',
       },
     ],
@@ -1818,11 +2138,6 @@ export const clearhouseVaultAbi = [
             internalType: 'uint256',
             name: 'settled',
             type: 'uint256',
-          },
-          {
-            internalType: 'uint64',
-            name: 'sequence',
-            type: 'uint64',
           },
           {
             internalType: 'uint64',
@@ -2096,37 +2411,37 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'address',
-        name: 'token',
+        name: '',
         type: 'address',
       },
       {
         internalType: 'address',
-        name: 'owner',
+        name: '',
         type: 'address',
       },
       {
         internalType: 'uint256',
-        name: 'amount',
+        name: '',
         type: 'uint256',
       },
       {
         internalType: 'uint256',
-        name: 'deadline',
+        name: '',
         type: 'uint256',
       },
       {
         internalType: 'uint8',
-        name: 'v',
+        name: '',
         type: 'uint8',
       },
       {
         internalType: 'bytes32',
-        name: 'r',
+        name: '',
         type: 'bytes32',
       },
       {
         internalType: 'bytes32',
-        name: 's',
+        name: '',
         type: 'bytes32',
       },
     ],
@@ -2151,14 +2466,6 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
-        internalType: 'bytes32',
-        name: 'escrowId',
-        type: 'bytes32',
-      },
-    ],
-    name: 'escrow',
-    outputs: [
-      {
         components: [
           {
             internalType: 'address',
@@ -2166,29 +2473,9 @@ export const clearhouseVaultAbi = [
             type: 'address',
           },
           {
-            internalType: 'uint64',
-            name: 'expiry',
-            type: 'uint64',
-          },
-          {
-            internalType: 'uint16',
-            name: 'feeBps',
-            type: 'uint16',
-          },
-          {
-            internalType: 'enum IJobEscrow.EscrowStatus',
-            name: 'status',
-            type: 'uint8',
-          },
-          {
             internalType: 'address',
             name: 'payee',
             type: 'address',
-          },
-          {
-            internalType: 'uint96',
-            name: 'amount',
-            type: 'uint96',
           },
           {
             internalType: 'address',
@@ -2196,19 +2483,85 @@ export const clearhouseVaultAbi = [
             type: 'address',
           },
           {
-            internalType: 'uint16',
-            name: 'resolverFeeBps',
-            type: 'uint16',
+            internalType: 'uint256',
+            name: 'amount',
+            type: 'uint256',
           },
           {
             internalType: 'address',
             name: 'resolver',
             type: 'address',
           },
+          {
+            internalType: 'uint16',
+            name: 'feeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint16',
+            name: 'resolverFeeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint64',
+            name: 'expiry',
+            type: 'uint64',
+          },
+          {
+            internalType: 'uint256',
+            name: 'nonce',
+            type: 'uint256',
+          },
         ],
-        internalType: 'struct IJobEscrow.Escrow',
-        name: '',
+        internalType: 'struct IJobEscrow.EscrowTerms',
+        name: 'terms',
         type: 'tuple',
+      },
+    ],
+    name: 'escrowId',
+    outputs: [
+      {
+        internalType: 'bytes32',
+        name: '',
+        type: 'bytes32',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'bytes32',
+        name: 'id',
+        type: 'bytes32',
+      },
+    ],
+    name: 'escrowRulingDeadline',
+    outputs: [
+      {
+        internalType: 'uint64',
+        name: '',
+        type: 'uint64',
+      },
+    ],
+    stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'uint256',
+        name: 'setId',
+        type: 'uint256',
+      },
+    ],
+    name: 'escrowSetRoot',
+    outputs: [
+      {
+        internalType: 'bytes32',
+        name: '',
+        type: 'bytes32',
       },
     ],
     stateMutability: 'view',
@@ -2218,18 +2571,31 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'address',
-        name: 'account',
+        name: '',
         type: 'address',
       },
       {
         internalType: 'address',
-        name: 'token',
+        name: '',
         type: 'address',
       },
     ],
     name: 'executeWithdrawal',
     outputs: [],
     stateMutability: 'nonpayable',
+    type: 'function',
+  },
+  {
+    inputs: [],
+    name: 'extension',
+    outputs: [
+      {
+        internalType: 'address',
+        name: '',
+        type: 'address',
+      },
+    ],
+    stateMutability: 'view',
     type: 'function',
   },
   {
@@ -2325,6 +2691,11 @@ export const clearhouseVaultAbi = [
         type: 'uint256',
       },
       {
+        internalType: 'uint256',
+        name: 'nonce',
+        type: 'uint256',
+      },
+      {
         components: [
           {
             internalType: 'bytes32',
@@ -2378,32 +2749,32 @@ export const clearhouseVaultAbi = [
           },
         ],
         internalType: 'struct IPaymentChannels.ChannelConfig',
-        name: 'config',
+        name: '',
         type: 'tuple',
       },
       {
         internalType: 'uint256',
-        name: 'amount',
+        name: '',
         type: 'uint256',
       },
       {
         internalType: 'uint256',
-        name: 'deadline',
+        name: '',
         type: 'uint256',
       },
       {
         internalType: 'uint8',
-        name: 'v',
+        name: '',
         type: 'uint8',
       },
       {
         internalType: 'bytes32',
-        name: 'r',
+        name: '',
         type: 'bytes32',
       },
       {
         internalType: 'bytes32',
-        name: 's',
+        name: '',
         type: 'bytes32',
       },
     ],
@@ -2416,13 +2787,37 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'uint256',
-        name: 'nonce',
+        name: '',
         type: 'uint256',
       },
     ],
     name: 'invalidateNonce',
     outputs: [],
     stateMutability: 'nonpayable',
+    type: 'function',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'uint256',
+        name: 'setId',
+        type: 'uint256',
+      },
+      {
+        internalType: 'uint256',
+        name: 'index',
+        type: 'uint256',
+      },
+    ],
+    name: 'isEscrowClosed',
+    outputs: [
+      {
+        internalType: 'bool',
+        name: '',
+        type: 'bool',
+      },
+    ],
+    stateMutability: 'view',
     type: 'function',
   },
   {
@@ -2486,10 +2881,105 @@ export const clearhouseVaultAbi = [
       {
         components: [
           {
+            internalType: 'address',
+            name: 'payer',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'payee',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'token',
+            type: 'address',
+          },
+          {
+            internalType: 'uint256',
+            name: 'amount',
+            type: 'uint256',
+          },
+          {
+            internalType: 'address',
+            name: 'resolver',
+            type: 'address',
+          },
+          {
+            internalType: 'uint16',
+            name: 'feeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint16',
+            name: 'resolverFeeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint64',
+            name: 'expiry',
+            type: 'uint64',
+          },
+          {
+            internalType: 'uint256',
+            name: 'nonce',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowTerms',
+        name: 'terms',
+        type: 'tuple',
+      },
+      {
+        components: [
+          {
             internalType: 'bytes32',
-            name: 'escrowId',
+            name: 'r',
             type: 'bytes32',
           },
+          {
+            internalType: 'bytes32',
+            name: 'vs',
+            type: 'bytes32',
+          },
+        ],
+        internalType: 'struct IVault.Signature',
+        name: 'payerSignature',
+        type: 'tuple',
+      },
+    ],
+    name: 'lockEscrow',
+    outputs: [
+      {
+        internalType: 'bytes32',
+        name: '',
+        type: 'bytes32',
+      },
+      {
+        components: [
+          {
+            internalType: 'uint256',
+            name: 'setId',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'index',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowPosition',
+        name: '',
+        type: 'tuple',
+      },
+    ],
+    stateMutability: 'nonpayable',
+    type: 'function',
+  },
+  {
+    inputs: [
+      {
+        components: [
           {
             internalType: 'address',
             name: 'payer',
@@ -2530,9 +3020,31 @@ export const clearhouseVaultAbi = [
             name: 'expiry',
             type: 'uint64',
           },
+          {
+            internalType: 'uint256',
+            name: 'nonce',
+            type: 'uint256',
+          },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',
-        name: 'terms',
+        name: '',
+        type: 'tuple',
+      },
+      {
+        components: [
+          {
+            internalType: 'uint256',
+            name: 'setId',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'index',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowPosition',
+        name: '',
         type: 'tuple',
       },
       {
@@ -2549,11 +3061,16 @@ export const clearhouseVaultAbi = [
           },
         ],
         internalType: 'struct IVault.Signature',
-        name: 'payerSignature',
+        name: '',
         type: 'tuple',
       },
+      {
+        internalType: 'bytes32[]',
+        name: '',
+        type: 'bytes32[]',
+      },
     ],
-    name: 'lockEscrow',
+    name: 'openEscrowDispute',
     outputs: [],
     stateMutability: 'nonpayable',
     type: 'function',
@@ -2644,7 +3161,7 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'address',
-        name: 'coordinator_',
+        name: '',
         type: 'address',
       },
     ],
@@ -2657,7 +3174,7 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'uint16',
-        name: 'feeBps_',
+        name: '',
         type: 'uint16',
       },
     ],
@@ -2669,9 +3186,78 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
-        internalType: 'bytes32',
-        name: 'escrowId',
-        type: 'bytes32',
+        components: [
+          {
+            internalType: 'address',
+            name: 'payer',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'payee',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'token',
+            type: 'address',
+          },
+          {
+            internalType: 'uint256',
+            name: 'amount',
+            type: 'uint256',
+          },
+          {
+            internalType: 'address',
+            name: 'resolver',
+            type: 'address',
+          },
+          {
+            internalType: 'uint16',
+            name: 'feeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint16',
+            name: 'resolverFeeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint64',
+            name: 'expiry',
+            type: 'uint64',
+          },
+          {
+            internalType: 'uint256',
+            name: 'nonce',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowTerms',
+        name: 'terms',
+        type: 'tuple',
+      },
+      {
+        components: [
+          {
+            internalType: 'uint256',
+            name: 'setId',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'index',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowPosition',
+        name: 'position',
+        type: 'tuple',
+      },
+      {
+        internalType: 'bytes32[]',
+        name: 'proof',
+        type: 'bytes32[]',
       },
     ],
     name: 'reclaimExpiredEscrow',
@@ -2682,9 +3268,73 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
-        internalType: 'bytes32',
-        name: 'escrowId',
-        type: 'bytes32',
+        components: [
+          {
+            internalType: 'address',
+            name: 'payer',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'payee',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'token',
+            type: 'address',
+          },
+          {
+            internalType: 'uint256',
+            name: 'amount',
+            type: 'uint256',
+          },
+          {
+            internalType: 'address',
+            name: 'resolver',
+            type: 'address',
+          },
+          {
+            internalType: 'uint16',
+            name: 'feeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint16',
+            name: 'resolverFeeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint64',
+            name: 'expiry',
+            type: 'uint64',
+          },
+          {
+            internalType: 'uint256',
+            name: 'nonce',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowTerms',
+        name: 'terms',
+        type: 'tuple',
+      },
+      {
+        components: [
+          {
+            internalType: 'uint256',
+            name: 'setId',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'index',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowPosition',
+        name: 'position',
+        type: 'tuple',
       },
       {
         components: [
@@ -2703,6 +3353,11 @@ export const clearhouseVaultAbi = [
         name: 'payeeSignature',
         type: 'tuple',
       },
+      {
+        internalType: 'bytes32[]',
+        name: 'proof',
+        type: 'bytes32[]',
+      },
     ],
     name: 'refundEscrow',
     outputs: [],
@@ -2712,9 +3367,73 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
-        internalType: 'bytes32',
-        name: 'escrowId',
-        type: 'bytes32',
+        components: [
+          {
+            internalType: 'address',
+            name: 'payer',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'payee',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'token',
+            type: 'address',
+          },
+          {
+            internalType: 'uint256',
+            name: 'amount',
+            type: 'uint256',
+          },
+          {
+            internalType: 'address',
+            name: 'resolver',
+            type: 'address',
+          },
+          {
+            internalType: 'uint16',
+            name: 'feeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint16',
+            name: 'resolverFeeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint64',
+            name: 'expiry',
+            type: 'uint64',
+          },
+          {
+            internalType: 'uint256',
+            name: 'nonce',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowTerms',
+        name: 'terms',
+        type: 'tuple',
+      },
+      {
+        components: [
+          {
+            internalType: 'uint256',
+            name: 'setId',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'index',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowPosition',
+        name: 'position',
+        type: 'tuple',
       },
       {
         components: [
@@ -2732,6 +3451,11 @@ export const clearhouseVaultAbi = [
         internalType: 'struct IVault.Signature',
         name: 'payerSignature',
         type: 'tuple',
+      },
+      {
+        internalType: 'bytes32[]',
+        name: 'proof',
+        type: 'bytes32[]',
       },
     ],
     name: 'releaseEscrow',
@@ -2777,7 +3501,7 @@ export const clearhouseVaultAbi = [
           },
         ],
         internalType: 'struct IPaymentChannels.ChannelConfig',
-        name: 'config',
+        name: '',
         type: 'tuple',
       },
     ],
@@ -2790,17 +3514,17 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'address',
-        name: 'token',
+        name: '',
         type: 'address',
       },
       {
         internalType: 'uint256',
-        name: 'amount',
+        name: '',
         type: 'uint256',
       },
       {
         internalType: 'address',
-        name: 'to',
+        name: '',
         type: 'address',
       },
     ],
@@ -2812,9 +3536,73 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
-        internalType: 'bytes32',
-        name: 'escrowId',
-        type: 'bytes32',
+        components: [
+          {
+            internalType: 'address',
+            name: 'payer',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'payee',
+            type: 'address',
+          },
+          {
+            internalType: 'address',
+            name: 'token',
+            type: 'address',
+          },
+          {
+            internalType: 'uint256',
+            name: 'amount',
+            type: 'uint256',
+          },
+          {
+            internalType: 'address',
+            name: 'resolver',
+            type: 'address',
+          },
+          {
+            internalType: 'uint16',
+            name: 'feeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint16',
+            name: 'resolverFeeBps',
+            type: 'uint16',
+          },
+          {
+            internalType: 'uint64',
+            name: 'expiry',
+            type: 'uint64',
+          },
+          {
+            internalType: 'uint256',
+            name: 'nonce',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowTerms',
+        name: 'terms',
+        type: 'tuple',
+      },
+      {
+        components: [
+          {
+            internalType: 'uint256',
+            name: 'setId',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'index',
+            type: 'uint256',
+          },
+        ],
+        internalType: 'struct IJobEscrow.EscrowPosition',
+        name: 'position',
+        type: 'tuple',
       },
       {
         internalType: 'uint16',
@@ -2838,6 +3626,11 @@ export const clearhouseVaultAbi = [
         name: 'resolverSignature',
         type: 'tuple',
       },
+      {
+        internalType: 'bytes32[]',
+        name: 'proof',
+        type: 'bytes32[]',
+      },
     ],
     name: 'ruleEscrow',
     outputs: [],
@@ -2848,12 +3641,12 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'address',
-        name: 'token',
+        name: '',
         type: 'address',
       },
       {
         internalType: 'bool',
-        name: 'allowed',
+        name: '',
         type: 'bool',
       },
     ],
@@ -2866,7 +3659,7 @@ export const clearhouseVaultAbi = [
     inputs: [
       {
         internalType: 'address',
-        name: 'treasury_',
+        name: '',
         type: 'address',
       },
     ],
@@ -2918,7 +3711,25 @@ export const clearhouseVaultAbi = [
       },
     ],
     name: 'settleBatch',
-    outputs: [],
+    outputs: [
+      {
+        components: [
+          {
+            internalType: 'uint256',
+            name: 'index',
+            type: 'uint256',
+          },
+          {
+            internalType: 'bytes',
+            name: 'reason',
+            type: 'bytes',
+          },
+        ],
+        internalType: 'struct ISettlement.SkippedOp[]',
+        name: '',
+        type: 'tuple[]',
+      },
+    ],
     stateMutability: 'nonpayable',
     type: 'function',
   },

@@ -57,8 +57,8 @@ export const configSchema = z.object({
   SETTLER_MAX_BATCH_SIZE: integerString(1, 500).default(100),
   /** …or as soon as the oldest has waited this long. */
   SETTLER_MAX_BATCH_AGE_MS: integerString(0, 3_600_000).default(2000),
-  /** Most gas one batch may use; bigger batches are split. At most 15M, so the 10 % headroom stays under 2^24. */
-  SETTLER_MAX_BATCH_GAS: integerString(100_000, 15_000_000).default(12_000_000),
+  /** Most gas one batch may use; bigger batches are split. At most 7.4M: sent with room to apply it twice (9/4 of it), it stays under the 2^24 cap. */
+  SETTLER_MAX_BATCH_GAS: integerString(100_000, 7_400_000).default(7_000_000),
   /** How often the vault balance is reconciled with the ledger. */
   RECONCILE_INTERVAL_MS: integerString(1000, 86_400_000).default(30_000),
   /** Run the indexer, settler and reconciliation in this process (false for API-only replicas). */

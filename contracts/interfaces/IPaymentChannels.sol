@@ -175,7 +175,9 @@ interface IPaymentChannels {
      * @dev Needs the provider's `ChannelClose(channelId, cumulativeAmount)` signature (or the provider
      * as sender), by which the provider accepts that amount as final, and, if it is above the settled
      * amount, the caller's voucher signature. If it equals the settled amount, the provider's
-     * signature alone closes (it only waives).
+     * signature alone closes (it only waives). A provider's close signature never expires: once it
+     * signs one, it must serve no more calls on the channel, since the caller can close at that
+     * amount whatever newer vouchers the provider holds.
      * @param finalVoucher The final state; its signature is ignored when its amount is already settled.
      * @param providerSignature The provider's `ChannelClose` signature; empty when the provider sends the transaction.
      */

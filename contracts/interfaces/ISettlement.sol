@@ -20,7 +20,9 @@ import {IPaymentChannels} from "./IPaymentChannels.sol";
  * does). Carrying the index makes the root commit to the order of the ops. In JS:
  * `StandardMerkleTree.of(ops.map((op, i) => [i, op.kind, keccak256(op.data)]), ['uint256','uint8','bytes32'], { sortLeaves: false }).root`.
  * `BatchSettled.totals` sums what the applied ops moved, one entry per token in order of first use.
- * The escrows a batch locks form the escrow set numbered by the batch (see `IJobEscrow`).
+ * The escrows a batch locks form the escrow set numbered by the batch (see `IJobEscrow`), whose
+ * root is committed after the batch's last op: an escrow can be paid out from the next batch on,
+ * never in the batch that locks it.
  *
  * Signatures are EIP-2098 compact (`IVault.Signature`), which keeps every op's data a static tuple
  * the vault reads in place from calldata (escrow ops that name a locked escrow end with its Merkle
@@ -35,8 +37,11 @@ import {IPaymentChannels} from "./IPaymentChannels.sol";
  * the settler which to leave out before it sends. Errors about the batch itself (order, signature,
  * emptiness) revert it whole, as does running out of gas (an op that fails with less than 1/64 of
  * the gas it was given left is taken for an out-of-gas failure, not skipped), so a submitter cannot
- * pick a gas limit that skips ops. Ops see the treasury's balance without the batch's own fees,
- * which are credited after the last op.
+ * pick a gas limit that skips ops. A batch whose ops all fail still takes its number. Skipping
+ * applies the batch a second time, op by op, after the inline attempt spent its gas: a batch sent
+ * with a limit of about twice its estimate lands whichever op fails (the coordinator's settler
+ * sends 9/4), and pays only for the gas it uses. Ops see the treasury's balance without the
+ * batch's own fees, which are credited after the last op.
  */
 interface ISettlement {
     /// @notice Kinds of batch ops. `Op.data` is the ABI encoding of the kind's values, the same

@@ -55,8 +55,9 @@ interface IVault {
     /// [`MIN_EXIT_DELAY`, `MAX_EXIT_DELAY`].
     /// @param challengePeriod Seconds from `requestChannelClose` to `finalizeChannelClose`, within
     /// [`MIN_EXIT_DELAY`, `MAX_EXIT_DELAY`].
-    /// @param adminDelay Seconds from proposing to applying a coordinator or fee change: longer than
-    /// both exit delays (so anyone can leave before a change applies) and at most `MAX_ADMIN_DELAY`.
+    /// @param adminDelay Seconds from proposing to applying a coordinator or fee change: at least
+    /// `ADMIN_DELAY_MARGIN` longer than both exit delays (so anyone can leave before a change
+    /// applies) and at most `MAX_ADMIN_DELAY`.
     /// @param tokens Tokens allowlisted at deployment.
     struct VaultParameters {
         address owner;

@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {IVault} from "../interfaces/IVault.sol";
-import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {IPaymentChannels} from "../interfaces/IPaymentChannels.sol";
 
 /**

@@ -411,7 +411,6 @@ async function runBench(
   for (let i = 0; i < options.ops; i += 1) {
     const reference = `bench:escrow-lock:${i}`
     const terms = {
-      escrowId: keccak256(toHex(reference)),
       payer: payer.address,
       payee: payee.address,
       token: usdc,
@@ -420,6 +419,8 @@ async function runBench(
       feeBps: 100,
       resolverFeeBps: 0,
       expiry,
+      // One payer's consecutive nonces, as the coordinator hands them out.
+      nonce: BigInt(i),
     } as const
     const signature = await payer.signTypedData({
       domain,
@@ -442,7 +443,7 @@ async function runBench(
     // The settler splits batches too big to send by itself; an error it cannot work around leaves
     // its batch in flight, so the bench dissolves it to still measure a smaller size.
     const stuck = await findInFlightBatch(pool, chainId)
-    if (stuck) await withTransaction(pool, (db) => dissolveBatch(db, chainId, stuck.batchNumber, null))
+    if (stuck) await withTransaction(pool, (db) => dissolveBatch(db, chainId, stuck.batchNumber, []))
     attempts.push(await settleQueue({ ...settleParameters, batchSize: options.fallbackBatchSize }))
   }
   const opStatuses = await pool.query(

@@ -21,7 +21,12 @@ import {
   type LocalAccount,
 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { escrowIdOf, escrowProof, type EscrowLockTerms, type EscrowPosition } from '../../protocol/escrow-sets'
+import {
+  escrowIdOf,
+  escrowProof,
+  type EscrowLockTerms,
+  type EscrowPosition,
+} from '../../protocol/escrow-sets'
 import {
   clearhouseDomain,
   clearhouseTypes,
@@ -30,6 +35,7 @@ import {
   toCompactSignature,
   type ClearhouseTypeName,
 } from '../../protocol/typed-data'
+import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 
 const USDC = 1_000_000n
 const FEE_BPS = 100
@@ -118,7 +124,7 @@ async function main() {
     const hash = await vault.write.settleBatch([batchNumber, ops, signature], { account: relayer.account })
     const receipt = await publicClient.waitForTransactionReceipt({ hash })
     if (receipt.status !== 'success') throw new Error(`batch ${batchNumber} reverted`)
-    const skipped = parseEventLogs({ abi: vault.abi, logs: receipt.logs, eventName: 'OpSkipped' })
+    const skipped = parseEventLogs({ abi: clearhouseVaultAbi, logs: receipt.logs, eventName: 'OpSkipped' })
     if (skipped.length > 0) throw new Error(`batch ${batchNumber} skipped ${skipped.length} ops`)
     return receipt.gasUsed
   }
@@ -148,7 +154,10 @@ async function main() {
   }
   async function lockOp(job: Job) {
     const signature = await sign(job.payer, 'EscrowLock', { ...job.terms })
-    return { kind: OpKind.EscrowLock, data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [job.terms, signature]) }
+    return {
+      kind: OpKind.EscrowLock,
+      data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [job.terms, signature]),
+    }
   }
   async function releaseOp(job: Job, position: EscrowPosition, proof: Hex[]) {
     const signature = await sign(job.payer, 'EscrowRelease', { escrowId: job.id })
@@ -188,7 +197,7 @@ async function main() {
   )
   const lock = await gasOf(lockHash)
   const [locked] = parseEventLogs({
-    abi: vault.abi,
+    abi: clearhouseVaultAbi,
     logs: (await publicClient.getTransactionReceipt({ hash: lockHash })).logs,
     eventName: 'EscrowLocked',
   })
@@ -196,7 +205,12 @@ async function main() {
   rows.push(['escrow lock (relayed, payer-signed)', lock])
   const release = await gasOf(
     await vault.write.releaseEscrow(
-      [directJob.terms, directPosition, await sign(directJob.payer, 'EscrowRelease', { escrowId: directJob.id }), []],
+      [
+        directJob.terms,
+        directPosition,
+        await sign(directJob.payer, 'EscrowRelease', { escrowId: directJob.id }),
+        [],
+      ],
       { account: relayer.account },
     ),
   )
@@ -206,7 +220,9 @@ async function main() {
   const batchJobs = await jobsOf(50, 1_002_000)
   const lockedBatch = await lockBatch(batchJobs)
   const releaseGas = await settleOps(
-    await Promise.all(batchJobs.map((job, i) => releaseOp(job, lockedBatch.positions[i], lockedBatch.proofs[i]))),
+    await Promise.all(
+      batchJobs.map((job, i) => releaseOp(job, lockedBatch.positions[i], lockedBatch.proofs[i])),
+    ),
   )
   const lifecycleBatch50 = Math.round(Number(lockedBatch.gas + releaseGas) / 50)
   rows.push([`50 escrow locks in one batch (per lock ${Number(lockedBatch.gas) / 50})`, lockedBatch.gas])
@@ -222,7 +238,10 @@ async function main() {
     await Promise.all(sets.map((set, k) => releaseOp(set.jobs[k], set.positions[k], set.proofs[k]))),
   )
   const lifecycleScattered = Math.round(Number(lockedBatch.gas) / 50 + Number(scatteredReleaseGas) / 50)
-  rows.push([`50 releases of 50 sets, each its set's first (per release ${Number(scatteredReleaseGas) / 50})`, scatteredReleaseGas])
+  rows.push([
+    `50 releases of 50 sets, each its set's first (per release ${Number(scatteredReleaseGas) / 50})`,
+    scatteredReleaseGas,
+  ])
 
   // Calldata bytes per op kind: the op's data plus its place in `Op[]` (kind word, offset word,
   // length word), as a batch carries it.
@@ -282,7 +301,11 @@ async function main() {
     return made
   }
 
-  async function settleOp(caller: LocalAccount, channel: { config: ChannelConfig; id: Hex }, sequence: bigint) {
+  async function settleOp(
+    caller: LocalAccount,
+    channel: { config: ChannelConfig; id: Hex },
+    sequence: bigint,
+  ) {
     const v = await voucher(caller, channel, sequence)
     return { kind: OpKind.ChannelSettle, data: encodeAbiParameters(opDataAbi[OpKind.ChannelSettle], [v]) }
   }
@@ -407,9 +430,13 @@ async function main() {
     escrow_lock: calldataOf(sampleLock),
     escrow_release: calldataOf(sampleRelease),
     escrow_refund: calldataOf(encodeOp(OpKind.EscrowRefund, [...escrowArgs, anySignature, sample.proofs[1]])),
-    escrow_ruling: calldataOf(encodeOp(OpKind.EscrowRuling, [...escrowArgs, 5_000, anySignature, sample.proofs[1]])),
+    escrow_ruling: calldataOf(
+      encodeOp(OpKind.EscrowRuling, [...escrowArgs, 5_000, anySignature, sample.proofs[1]]),
+    ),
     escrow_reclaim: calldataOf(encodeOp(OpKind.EscrowReclaim, [...escrowArgs, sample.proofs[1]])),
-    channel_fund: calldataOf(encodeOp(OpKind.ChannelFund, [sampleChannel.config, 2_000n * USDC, 1n, anySignature])),
+    channel_fund: calldataOf(
+      encodeOp(OpKind.ChannelFund, [sampleChannel.config, 2_000n * USDC, 1n, anySignature]),
+    ),
     channel_settle: calldataOf(encodeOp(OpKind.ChannelSettle, [sampleVoucher])),
     channel_close: calldataOf(encodeOp(OpKind.ChannelClose, [sampleVoucher, anySignature])),
     channel_finalize: calldataOf(encodeOp(OpKind.ChannelFinalize, [sampleChannel.config])),

@@ -161,6 +161,8 @@ export interface EscrowOpRow {
   assignment_id: string | null
   entry_id: string | null
   kind: ChainOpKind
+  /** The escrow the op acts on (the digest of its lock's terms); null on rows from before it was kept. */
+  escrow_id: `0x${string}` | null
   chain_id: string
   signer_address: `0x${string}`
   typed_data: StoredTypedData
@@ -185,6 +187,7 @@ export async function insertEscrowOp(
   op: {
     subject: EscrowSubject
     kind: ChainOpKind
+    escrowId: `0x${string}`
     chainId: number
     signerAddress: string
     typedData: StoredTypedData
@@ -193,12 +196,13 @@ export async function insertEscrowOp(
 ): Promise<void> {
   const [column, id] = subjectColumn(op.subject)
   await db.query(
-    `INSERT INTO escrow_ops (${column}, kind, chain_id, signer_address, typed_data, signature, status)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+    `INSERT INTO escrow_ops (${column}, kind, escrow_id, chain_id, signer_address, typed_data, signature, status)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
      ON CONFLICT DO NOTHING`,
     [
       id,
       op.kind,
+      op.escrowId.toLowerCase(),
       op.chainId,
       op.signerAddress.toLowerCase(),
       JSON.stringify(op.typedData),
@@ -216,7 +220,7 @@ export async function selectEscrowOps(
 ): Promise<EscrowOpRow[]> {
   const [column, id] = subjectColumn(subject)
   const { rows } = await db.query(
-    `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.chain_id::text, o.signer_address, o.typed_data,
+    `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address, o.typed_data,
             o.signature, o.status, o.chain_op_reference, o.created_at, c.status AS chain_op_status
        FROM escrow_ops AS o LEFT JOIN chain_ops AS c ON c.reference = o.chain_op_reference
       WHERE o.${column} = $1
@@ -224,6 +228,22 @@ export async function selectEscrowOps(
     [id],
   )
   return rows as EscrowOpRow[]
+}
+
+/** The subjects with a signed op not yet queued on one of the escrows `escrowIds` of chain `chainId`. */
+export async function selectSubjectsWaitingFor(
+  db: Queryable,
+  chainId: number,
+  escrowIds: readonly string[],
+): Promise<EscrowSubject[]> {
+  const { rows } = await db.query(
+    `SELECT DISTINCT o.assignment_id, o.entry_id FROM escrow_ops AS o
+      WHERE o.status = 'signed' AND o.chain_id = $1 AND o.escrow_id = ANY($2::text[])`,
+    [chainId, escrowIds.map((id) => id.toLowerCase())],
+  )
+  return rows.map((row) =>
+    row.assignment_id ? { assignmentId: row.assignment_id } : { entryId: row.entry_id },
+  )
 }
 
 export async function setEscrowOpSignature(

@@ -34,8 +34,8 @@ import {
   chainOpReference,
   ESCROW_EXPIRY_MARGIN_SECONDS,
   ESCROW_RESOLVER_FEE_BPS,
-  escrowIdOf,
   escrowLockTypedData,
+  newEscrowTerms,
   escrowReleaseTypedData,
   queueSignedEscrowOps,
   recordEscrowOp,
@@ -168,7 +168,17 @@ export async function awardBid(
     } catch (error) {
       throw asInsufficientBalance(error, job, amount)
     }
-    const escrowId = escrowIdOf(assignmentId)
+    const expiry = BigInt(Math.floor(Date.now() / 1000) + bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS)
+    const { terms, escrowId } = await newEscrowTerms(db, context, {
+      payer: actor.walletAddress,
+      payee: payee!,
+      token: job.token_address,
+      amount,
+      resolver: resolver ?? zeroAddress,
+      feeBps: PLATFORM_FEE_BPS,
+      resolverFeeBps: resolver ? ESCROW_RESOLVER_FEE_BPS : 0,
+      expiry,
+    })
     await insertAssignment(db, {
       id: assignmentId,
       jobId: job.id,
@@ -187,22 +197,12 @@ export async function awardBid(
     } else if (job.status === 'open') {
       await setJobStatus(db, job.id, 'filling')
     }
-    const expiry = BigInt(Math.floor(Date.now() / 1000) + bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS)
     await recordEscrowOp(db, context, {
       subject: { assignmentId },
       kind: 'escrow_lock',
+      escrowId,
       payer: actor,
-      typedData: escrowLockTypedData(context, {
-        escrowId,
-        payer: actor.walletAddress,
-        payee: payee!,
-        token: job.token_address,
-        amount,
-        resolver: resolver ?? zeroAddress,
-        feeBps: PLATFORM_FEE_BPS,
-        resolverFeeBps: resolver ? ESCROW_RESOLVER_FEE_BPS : 0,
-        expiry,
-      }),
+      typedData: escrowLockTypedData(context, terms),
     })
     await queueSignedEscrowOps(db, { assignmentId })
   })
@@ -295,6 +295,7 @@ async function acceptAssignment(
   await recordEscrowOp(db, context, {
     subject: { assignmentId: assignment.id },
     kind: 'escrow_release',
+    escrowId: assignment.escrow_id as `0x${string}`,
     payer: actor,
     typedData: escrowReleaseTypedData(context, assignment.escrow_id),
   })

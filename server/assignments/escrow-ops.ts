@@ -1,12 +1,6 @@
-import {
-  encodeAbiParameters,
-  keccak256,
-  recoverTypedDataAddress,
-  stringToHex,
-  zeroAddress,
-  type TypedDataDefinition,
-} from 'viem'
+import { encodeAbiParameters, recoverTypedDataAddress, zeroAddress, type TypedDataDefinition } from 'viem'
 import type { ChainOpKind, ChainOpResponse } from '../../protocol/assignments'
+import { escrowIdOf, type EscrowLockTerms } from '../../protocol/escrow-sets'
 import {
   clearhouseDomain,
   clearhouseTypes,
@@ -18,12 +12,15 @@ import {
 import type { AppContext } from '../app-context'
 import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
 import type { Queryable } from '../db/pool'
+import { locateEscrow, type LocatedEscrow } from '../escrow/escrow-sets-service'
 import { fieldError } from '../jobs/job-tokens'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
+import { allocateVaultNonce } from '../wallet/wallet-service'
 import {
   insertEscrowOp,
   markEscrowOpQueued,
   selectEscrowOps,
+  selectSubjectsWaitingFor,
   type EscrowOpRow,
   type EscrowSubject,
   type StoredTypedData,
@@ -44,11 +41,6 @@ export const ESCROW_EXPIRY_MARGIN_SECONDS = 30 * 24 * 60 * 60
 export const ESCROW_RESOLVER_FEE_BPS = 200
 if (ESCROW_RESOLVER_FEE_BPS > MAX_RESOLVER_FEE_BPS) throw new Error('resolver fee above the vault cap')
 
-/** The vault escrow id of an assignment (or a prize's entry): keccak256 of its id's UTF-8 bytes. */
-export function escrowIdOf(id: string): `0x${string}` {
-  return keccak256(stringToHex(id))
-}
-
 /** The EIP-712 domain escrow signatures bind to: the deployment's vault, or chain 31337 and the zero address without a chain. */
 export function escrowDomain(context: Pick<AppContext, 'chain'>): ReturnType<typeof clearhouseDomain> {
   const deployment = context.chain?.deployment
@@ -56,27 +48,32 @@ export function escrowDomain(context: Pick<AppContext, 'chain'>): ReturnType<typ
   return clearhouseDomain(deployment?.chainId ?? FALLBACK_CHAIN_ID, vault.toLowerCase() as `0x${string}`)
 }
 
-/** The terms of the vault's `EscrowLock` for an award, as the payer signs them. */
-export interface EscrowTerms {
-  escrowId: `0x${string}`
-  payer: `0x${string}`
-  payee: `0x${string}`
-  token: `0x${string}`
-  amount: bigint
-  resolver: `0x${string}`
-  feeBps: number
-  resolverFeeBps: number
-  expiry: bigint
+/** A new escrow's terms before the payer's nonce is chosen. */
+export type NewEscrowTerms = Omit<EscrowLockTerms, 'nonce'>
+
+/**
+ * The terms of a new escrow with a fresh nonce of its payer, and its vault id (the digest of the
+ * payer's `EscrowLock`), inside the caller's transaction.
+ */
+export async function newEscrowTerms(
+  db: Queryable,
+  context: Pick<AppContext, 'chain'>,
+  terms: NewEscrowTerms,
+): Promise<{ terms: EscrowLockTerms; escrowId: `0x${string}` }> {
+  const full = { ...terms, nonce: await allocateVaultNonce(db, terms.payer) }
+  return { terms: full, escrowId: escrowIdOf(escrowDomain(context), full) }
 }
 
 /** The payer's `EscrowLock` typed data, in the stored JSON shape. */
-export function escrowLockTypedData(context: Pick<AppContext, 'chain'>, terms: EscrowTerms): StoredTypedData {
+export function escrowLockTypedData(
+  context: Pick<AppContext, 'chain'>,
+  terms: EscrowLockTerms,
+): StoredTypedData {
   return {
     domain: escrowDomain(context),
     types: { EscrowLock: [...clearhouseTypes.EscrowLock] },
     primaryType: 'EscrowLock',
     message: {
-      escrowId: terms.escrowId,
       payer: terms.payer,
       payee: terms.payee,
       token: terms.token,
@@ -85,7 +82,24 @@ export function escrowLockTypedData(context: Pick<AppContext, 'chain'>, terms: E
       feeBps: String(terms.feeBps),
       resolverFeeBps: String(terms.resolverFeeBps),
       expiry: terms.expiry.toString(),
+      nonce: terms.nonce.toString(),
     },
+  }
+}
+
+/** The terms of a stored `EscrowLock` typed data. */
+function storedLockTerms(lock: StoredTypedData): EscrowLockTerms {
+  const message = lock.message
+  return {
+    payer: message.payer as `0x${string}`,
+    payee: message.payee as `0x${string}`,
+    token: message.token as `0x${string}`,
+    amount: BigInt(message.amount!),
+    resolver: message.resolver as `0x${string}`,
+    feeBps: Number(message.feeBps),
+    resolverFeeBps: Number(message.resolverFeeBps),
+    expiry: BigInt(message.expiry!),
+    nonce: BigInt(message.nonce!),
   }
 }
 
@@ -128,6 +142,7 @@ export async function recordEscrowOp(
   op: {
     subject: EscrowSubject
     kind: ChainOpKind
+    escrowId: `0x${string}`
     payer: { id: string; walletAddress: `0x${string}`; isManagedWallet: boolean }
     typedData: StoredTypedData
   },
@@ -138,6 +153,7 @@ export async function recordEscrowOp(
   await insertEscrowOp(db, {
     subject: op.subject,
     kind: op.kind,
+    escrowId: op.escrowId,
     chainId: op.typedData.domain.chainId,
     signerAddress: op.payer.walletAddress,
     typedData: op.typedData,
@@ -158,31 +174,30 @@ export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: `0x${s
   }
 }
 
-function encodeOp(op: EscrowOpRow): { kind: OpKind; data: `0x${string}` } {
-  const signature = toCompactSignature(op.signature!)
-  const message = op.typed_data.message
-  if (op.kind === 'escrow_lock') {
-    const terms = {
-      escrowId: message.escrowId as `0x${string}`,
-      payer: message.payer as `0x${string}`,
-      payee: message.payee as `0x${string}`,
-      token: message.token as `0x${string}`,
-      amount: BigInt(message.amount!),
-      resolver: message.resolver as `0x${string}`,
-      feeBps: Number(message.feeBps),
-      resolverFeeBps: Number(message.resolverFeeBps),
-      expiry: BigInt(message.expiry!),
-    }
-    return {
-      kind: OpKind.EscrowLock,
-      data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [terms, signature]),
-    }
+/** The settlement op of a lock: its terms and the payer's signature. */
+function encodeLockOp(lock: EscrowOpRow): { kind: OpKind; data: `0x${string}` } {
+  return {
+    kind: OpKind.EscrowLock,
+    data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [
+      storedLockTerms(lock.typed_data),
+      toCompactSignature(lock.signature!),
+    ]),
   }
+}
+
+/** The settlement op of a release: the lock's terms, where the escrow sits, the payer's signature. */
+function encodeReleaseOp(
+  release: EscrowOpRow,
+  lock: EscrowOpRow,
+  located: LocatedEscrow,
+): { kind: OpKind; data: `0x${string}` } {
   return {
     kind: OpKind.EscrowRelease,
     data: encodeAbiParameters(opDataAbi[OpKind.EscrowRelease], [
-      message.escrowId as `0x${string}`,
-      signature,
+      storedLockTerms(lock.typed_data),
+      located.position,
+      toCompactSignature(release.signature!),
+      located.proof,
     ]),
   }
 }
@@ -198,16 +213,41 @@ export function chainOpReference(kind: ChainOpKind, subject: EscrowSubject): str
 
 /**
  * Hands a subject's signed ops to the settler queue in order, stopping at the first op that still
- * awaits its signature: the vault rejects a release before its lock, so order is kept here.
+ * awaits its signature, or, for an op on a locked escrow (a release), at one whose escrow the
+ * indexer has not yet seen committed to the vault: such an op names the escrow's position and
+ * Merkle proof, which exist only once its lock settled. `queueEscrowOpsWaitingFor` resumes it then.
  */
 export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject): Promise<void> {
   const ops = await selectEscrowOps(db, subject, { forUpdate: true })
+  const lock = ops.find((op) => op.kind === 'escrow_lock')
   for (const op of ops) {
     if (op.status === 'queued') continue
     if (op.status === 'awaiting_signature') return
+    let encoded: { kind: OpKind; data: `0x${string}` }
+    if (op.kind === 'escrow_lock') {
+      encoded = encodeLockOp(op)
+    } else {
+      const located = lock && op.escrow_id ? await locateEscrow(db, Number(op.chain_id), op.escrow_id) : null
+      if (!lock || !located) return
+      encoded = encodeReleaseOp(op, lock, located)
+    }
     const reference = chainOpReference(op.kind, subject)
-    await enqueueChainOp(db, { chainId: Number(op.chain_id), ...encodeOp(op), reference })
+    await enqueueChainOp(db, { chainId: Number(op.chain_id), ...encoded, reference })
     await markEscrowOpQueued(db, op.id, reference)
+  }
+}
+
+/**
+ * For the indexer, once the escrows `escrowIds` are committed on-chain: queues the signed ops that
+ * were waiting for their positions, inside the indexer's transaction.
+ */
+export async function queueEscrowOpsWaitingFor(
+  db: Queryable,
+  chainId: number,
+  escrowIds: readonly `0x${string}`[],
+): Promise<void> {
+  for (const subject of await selectSubjectsWaitingFor(db, chainId, escrowIds)) {
+    await queueSignedEscrowOps(db, subject)
   }
 }
 

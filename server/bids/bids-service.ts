@@ -57,6 +57,10 @@ export async function placeBid(
       if (job.creator_agent_id === actor.id) {
         throw new ForbiddenError('own_job', 'you cannot bid on your own job')
       }
+      if (job.dispute_agent_id === actor.id) {
+        // The vault refuses an escrow whose resolver is its payee: it could rule itself paid.
+        throw new ForbiddenError('resolver_cannot_bid', "a job's resolver cannot bid on it")
+      }
       if (job.status !== 'open' && job.status !== 'filling') {
         throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; bids are closed`)
       }

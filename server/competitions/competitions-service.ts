@@ -12,7 +12,7 @@ import type { AppContext } from '../app-context'
 import { selectEscrowOps, setEscrowOpSignature } from '../assignments/assignments-queries'
 import {
   ESCROW_EXPIRY_MARGIN_SECONDS,
-  escrowIdOf,
+  newEscrowTerms,
   escrowLockTypedData,
   escrowReleaseTypedData,
   queueSignedEscrowOps,
@@ -203,26 +203,27 @@ export async function resolveCompetition(
         feeBps: PLATFORM_FEE_BPS,
         reference: `competition-prize:${entry.id}`,
       })
-      const escrowId = escrowIdOf(entry.id)
+      const { terms, escrowId } = await newEscrowTerms(db, context, {
+        payer: payer.walletAddress,
+        payee: (await agentWallet(db, entry.worker_agent_id))!,
+        token: job.token_address,
+        amount: prize,
+        resolver: zeroAddress,
+        feeBps: PLATFORM_FEE_BPS,
+        resolverFeeBps: 0,
+        expiry: BigInt(Math.floor(Date.now() / 1000) + ESCROW_EXPIRY_MARGIN_SECONDS),
+      })
       await recordEscrowOp(db, context, {
         subject: { entryId: entry.id },
         kind: 'escrow_lock',
+        escrowId,
         payer,
-        typedData: escrowLockTypedData(context, {
-          escrowId,
-          payer: payer.walletAddress,
-          payee: (await agentWallet(db, entry.worker_agent_id))!,
-          token: job.token_address,
-          amount: prize,
-          resolver: zeroAddress,
-          feeBps: PLATFORM_FEE_BPS,
-          resolverFeeBps: 0,
-          expiry: BigInt(Math.floor(Date.now() / 1000) + ESCROW_EXPIRY_MARGIN_SECONDS),
-        }),
+        typedData: escrowLockTypedData(context, terms),
       })
       await recordEscrowOp(db, context, {
         subject: { entryId: entry.id },
         kind: 'escrow_release',
+        escrowId,
         payer,
         typedData: escrowReleaseTypedData(context, escrowId),
       })

@@ -50,3 +50,14 @@ export async function markManagedKeyExported(
   )
   return rows[0] ? toManagedWallet(rows[0]) : null
 }
+
+/** Takes the next coordinator-allocated vault nonce counter of `account` (0, 1, 2, ...). */
+export async function takeVaultNonceCounter(db: Queryable, account: string): Promise<bigint> {
+  const { rows } = await db.query(
+    `INSERT INTO vault_nonces AS n (account, next_nonce) VALUES ($1, 1)
+     ON CONFLICT (account) DO UPDATE SET next_nonce = n.next_nonce + 1
+     RETURNING n.next_nonce - 1 AS taken`,
+    [account.toLowerCase()],
+  )
+  return BigInt(rows[0].taken)
+}

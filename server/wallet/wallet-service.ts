@@ -4,7 +4,7 @@ import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
 import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
-import { withTransaction } from '../db/pool'
+import { withTransaction, type Queryable } from '../db/pool'
 import { ConflictError, ValidationError } from '../errors'
 import type { AuthenticatedAgent } from '../http/auth'
 import { selectAgentEntries } from '../ledger/ledger-queries'
@@ -12,6 +12,7 @@ import { creditDeposit, getBalances, getDebt } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
 import { selectDepositByTransaction, selectPendingDepositTotals } from './deposits-queries'
 import { parseTokenAmount } from './token-amounts'
+import { takeVaultNonceCounter } from './wallet-queries'
 import { selectWithdrawingTotals } from './withdrawals-queries'
 import { reconcileWithdrawals } from './withdrawals-service'
 
@@ -275,4 +276,19 @@ async function faucetOnChain(
     tx_hash: txHash,
     deposit_id: deposit?.id ?? null,
   }
+}
+
+/**
+ * Where the unordered vault nonces the coordinator hands out begin: far above the small or random
+ * (128-bit) nonces a wallet or a withdrawal uses, so they never meet.
+ */
+export const COORDINATOR_NONCE_BASE = 1n << 192n
+
+/**
+ * A fresh unordered vault nonce of `account` for a message the coordinator asks it to sign (an
+ * escrow lock). Consecutive per account, so an account's locks share the vault's nonce bitmap
+ * words, and a lock writes a used word instead of a new one.
+ */
+export async function allocateVaultNonce(db: Queryable, account: string): Promise<bigint> {
+  return COORDINATOR_NONCE_BASE + (await takeVaultNonceCounter(db, account))
 }

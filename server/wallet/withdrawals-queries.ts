@@ -184,18 +184,18 @@ export async function lockWithdrawalByEvent(
 }
 
 /** Fast withdrawals queued and not yet seen on-chain that match a `Withdrawn` log, oldest first, locked. */
-export async function lockMatchingPendingWithdrawals(
+/** The pending fast withdrawal of `account` signed with `nonce` on chain `chainId`, locked, or null. */
+export async function lockPendingWithdrawalByNonce(
   db: Queryable,
-  match: { chainId: number; account: string; token: string; toAddress: string; amount: bigint },
-): Promise<WithdrawalRow[]> {
+  match: { chainId: number; account: string; nonce: bigint },
+): Promise<WithdrawalRow | null> {
   const { rows } = await db.query(
     `SELECT ${COLUMNS} FROM ${FROM}
-     WHERE w.chain_id = $1 AND w.account = $2 AND w.token = $3 AND w.to_address = $4 AND w.amount = $5::numeric
-       AND w.path = 'fast' AND w.status = 'pending'
-     ORDER BY w.created_at, w.id FOR UPDATE OF w`,
-    [match.chainId, match.account, match.token, match.toAddress, match.amount.toString()],
+     WHERE w.chain_id = $1 AND w.account = $2 AND w.nonce = $3::numeric AND w.path = 'fast' AND w.status = 'pending'
+     FOR UPDATE OF w`,
+    [match.chainId, match.account, match.nonce.toString()],
   )
-  return rows.map(toWithdrawal)
+  return rows[0] ? toWithdrawal(rows[0]) : null
 }
 
 export async function markWithdrawalSettled(

@@ -1,13 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type pg from 'pg'
-import {
-  decodeAbiParameters,
-  decodeFunctionData,
-  encodeAbiParameters,
-  getAddress,
-  recoverTypedDataAddress,
-  type PublicClient,
-} from 'viem'
+import { encodeAbiParameters, getAddress, recoverTypedDataAddress, type PublicClient } from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import {
   clearhouseDomain,
@@ -16,7 +9,6 @@ import {
   opDataAbi,
   toCompactSignature,
 } from '../../protocol/typed-data'
-import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import type {
   ListWithdrawalsQuery,
   Withdrawal,
@@ -50,7 +42,7 @@ import { parseTokenAmount } from './token-amounts'
 import {
   insertFastWithdrawal,
   insertSlowWithdrawal,
-  lockMatchingPendingWithdrawals,
+  lockPendingWithdrawalByNonce,
   lockWithdrawal,
   lockWithdrawalByEvent,
   markSlowWithdrawalReorged,
@@ -384,88 +376,26 @@ export async function reconcileWithdrawals(
   return closed
 }
 
-/** `Withdrawn(account, token, to, amount)` args, addresses lowercase. */
+/** `Withdrawn(account, token, to, amount, nonce)` or `WithdrawalExecuted(account, token, to, amount)` args, addresses lowercase. */
 function withdrawnArgs(event: IndexedEvent) {
-  const args = event.args as { account: string; token: string; to: string; amount: string }
+  const args = event.args as { account: string; token: string; to: string; amount: string; nonce?: string }
   return {
     account: args.account.toLowerCase() as `0x${string}`,
     token: args.token.toLowerCase() as `0x${string}`,
     to: args.to.toLowerCase() as `0x${string}`,
     amount: BigInt(args.amount),
-  }
-}
-
-/** The calls that emitted `Withdrawn` logs, by transaction hash: null where the input could not be read. */
-export type WithdrawnCalls = Map<string, { to: string | null; input: `0x${string}` } | null>
-
-/**
- * Reads the transactions behind a round's `Withdrawn` logs (once per transaction), for the
- * indexer to do before its database transaction.
- */
-export async function readWithdrawnCalls(
-  client: PublicClient | null,
-  events: IndexedEvent[],
-): Promise<WithdrawnCalls> {
-  const calls: WithdrawnCalls = new Map()
-  for (const hash of new Set(events.map((event) => event.txHash.toLowerCase() as `0x${string}`))) {
-    const transaction = client ? await client.getTransaction({ hash }).catch(() => null) : null
-    calls.set(
-      hash,
-      transaction ? { to: transaction.to?.toLowerCase() ?? null, input: transaction.input } : null,
-    )
-  }
-  return calls
-}
-
-/**
- * Nonces of the fast withdrawals matching `match` that the log's transaction carried to the
- * vault, in op order; [] for a vault call that carries none (`executeWithdrawal`); null when the
- * input cannot be read (no chain client, a call through another contract), so the caller falls
- * back to matching by fields.
- */
-function fastWithdrawalNonces(
-  call: { to: string | null; input: `0x${string}` } | null | undefined,
-  event: IndexedEvent,
-  match: ReturnType<typeof withdrawnArgs>,
-): bigint[] | null {
-  if (!call || call.to !== event.contract.toLowerCase()) return null
-  try {
-    const decoded = decodeFunctionData({ abi: clearhouseVaultAbi, data: call.input })
-    const matches = (withdrawal: { account: string; token: string; to: string; amount: bigint }) =>
-      withdrawal.account.toLowerCase() === match.account &&
-      withdrawal.token.toLowerCase() === match.token &&
-      withdrawal.to.toLowerCase() === match.to &&
-      withdrawal.amount === match.amount
-    if (decoded.functionName === 'settleBatch') {
-      const [, ops] = decoded.args
-      return ops
-        .filter((op) => op.kind === OpKind.Withdrawal)
-        .map((op) => decodeAbiParameters(opDataAbi[OpKind.Withdrawal], op.data)[0])
-        .filter(matches)
-        .map((withdrawal) => withdrawal.nonce)
-    }
-    if (decoded.functionName === 'withdraw') {
-      const [withdrawal] = decoded.args
-      return matches(withdrawal) ? [withdrawal.nonce] : []
-    }
-    return []
-  } catch {
-    return null
+    nonce: args.nonce === undefined ? null : BigInt(args.nonce),
   }
 }
 
 /**
- * A confirmed `Withdrawn` log (inside the indexer's transaction). If it settles a fast withdrawal
- * we queued, that withdrawal succeeds (the ledger paid out when it was queued). Otherwise the
- * account left through the slow path without the coordinator: the ledger follows the chain and
+ * A confirmed `Withdrawn` log (a fast withdrawal) or `WithdrawalExecuted` log (a slow one), inside
+ * the indexer's transaction. A `Withdrawn` carrying the nonce of a fast withdrawal we queued
+ * settles it (the ledger paid out when it was queued). Anything else left the vault without the
+ * ledger knowing (a slow exit, made without the coordinator): the ledger follows the chain and
  * debits the agent (or the unclaimed account), past its available balance into debt if it must.
  */
-export async function applyWithdrawn(
-  context: Pick<AppContext, 'chain'>,
-  db: Queryable,
-  event: IndexedEvent,
-  calls?: WithdrawnCalls,
-): Promise<void> {
+export async function applyWithdrawn(db: Queryable, event: IndexedEvent): Promise<void> {
   const args = withdrawnArgs(event)
   if (args.amount === 0n) return
   const txHash = event.txHash.toLowerCase() as `0x${string}`
@@ -486,26 +416,14 @@ export async function applyWithdrawn(
     return
   }
 
-  const candidates = await lockMatchingPendingWithdrawals(db, {
-    chainId: event.chainId,
-    account: args.account,
-    token: args.token,
-    toAddress: args.to,
-    amount: args.amount,
-  })
-  if (candidates.length > 0) {
-    // Read here only when the indexer did not prepare it (a direct call).
-    const known = calls ?? (await readWithdrawnCalls(context.chain?.client ?? null, [event]))
-    const nonces = fastWithdrawalNonces(known.get(txHash), event, args)
-    const settled =
-      nonces === null
-        ? (candidates.find((row) => row.opStatus === 'batched' || row.opStatus === 'confirmed') ??
-          candidates[0])
-        : nonces
-            .map((nonce) => candidates.find((row) => row.nonce === nonce))
-            .find((row) => row !== undefined)
-    if (settled) {
-      await markWithdrawalSettled(db, settled.id, settledBy)
+  if (args.nonce !== null) {
+    const queued = await lockPendingWithdrawalByNonce(db, {
+      chainId: event.chainId,
+      account: args.account,
+      nonce: args.nonce,
+    })
+    if (queued) {
+      await markWithdrawalSettled(db, queued.id, settledBy)
       return
     }
   }

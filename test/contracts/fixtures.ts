@@ -233,7 +233,9 @@ export async function deployVaultFixture() {
     payer: HardhatEthersSigner = alice,
   ): Promise<LockedEscrow> {
     const terms = await escrowTerms({ payer: payer.address, ...overrides })
-    const receipt = await (await vault.connect(relayer).lockEscrow(terms, await signLock(terms, payer))).wait()
+    const receipt = await (
+      await vault.connect(relayer).lockEscrow(terms, await signLock(terms, payer))
+    ).wait()
     const [locked] = escrowsLockedIn(receipt)
     return locked
   }
@@ -242,7 +244,9 @@ export async function deployVaultFixture() {
    * The escrows locked by a transaction, each with its position and proof, rebuilt from its
    * `EscrowLocked` logs as an auditor or an exiting payer would (one set per transaction).
    */
-  function escrowsLockedIn(receipt: { logs: ReadonlyArray<{ topics: ReadonlyArray<string>; data: string }> }) {
+  function escrowsLockedIn(receipt: {
+    logs: ReadonlyArray<{ topics: ReadonlyArray<string>; data: string }>
+  }) {
     const locked: LockedEscrow[] = []
     for (const log of receipt.logs) {
       const parsed = vault.interface.parseLog(log)
@@ -265,6 +269,7 @@ export async function deployVaultFixture() {
         },
       })
     }
+    if (locked.length === 0) return locked
     locked.sort((x, y) => Number(x.position.index - y.position.index))
     const tree = escrowSetTree(locked.map((e) => e.id as `0x${string}`))
     return locked.map((e, i) => ({ ...e, proof: tree.getProof(i) }))

@@ -26,12 +26,7 @@ export interface UnconfirmedWindow {
  */
 export interface ChainEventHandler {
   eventName: string
-  /**
-   * Reads what `apply` needs from the chain for this round's `events` (this handler's only), before
-   * the indexer opens its transaction, so no RPC round trip holds its lock; `apply` gets the result.
-   */
-  prepare?(events: IndexedEvent[]): Promise<unknown>
-  apply(db: Queryable, event: IndexedEvent, prepared?: unknown): Promise<void>
+  apply(db: Queryable, event: IndexedEvent): Promise<void>
   undo(db: Queryable, event: IndexedEvent): Promise<void>
   /**
    * Optional preview of what is coming: with confirmations > 0, once the indexer has applied

@@ -137,13 +137,6 @@ export class VaultIndexer {
       )
     }
 
-    const prepared = new Map<string, unknown>()
-    for (const handler of this.handlers.values()) {
-      if (!handler.prepare) continue
-      const own = events.filter((event) => event.eventName === handler.eventName)
-      if (own.length > 0) prepared.set(handler.eventName, await handler.prepare(own))
-    }
-
     let newEvents = 0
     const committed = await withTransaction(pool, async (db) => {
       if (!(await this.tryLock(db))) return false
@@ -152,7 +145,7 @@ export class VaultIndexer {
       for (const event of events) {
         if (!(await insertEvent(db, event))) continue
         newEvents += 1
-        await this.handlers.get(event.eventName)?.apply(db, event, prepared.get(event.eventName))
+        await this.handlers.get(event.eventName)?.apply(db, event)
       }
       for (const block of parents) await saveBlock(db, chainId, block)
       await saveBlock(db, chainId, { number: to, hash: toBlock.hash, parentHash: toBlock.parentHash })

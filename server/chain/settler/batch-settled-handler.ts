@@ -1,6 +1,12 @@
 import type { Logger } from 'pino'
 import type { ChainEventHandler, IndexedEvent } from '../indexer/indexed-event'
-import { clearBatchSettledLog, recordBatchSettledLog } from './chain-ops-queries'
+import { describeRevert } from './revert-reasons'
+import {
+  clearBatchSettledLog,
+  markBatchOpSkipped,
+  recordBatchSettledLog,
+  unmarkBatchOpSkipped,
+} from './chain-ops-queries'
 
 function batchSettledArgs(event: IndexedEvent) {
   const args = event.args as { batchNumber: string; opsRoot: string }
@@ -32,6 +38,39 @@ export function batchSettledHandler(logger: Logger): ChainEventHandler {
     },
     async undo(db, event) {
       await clearBatchSettledLog(db, event.chainId, batchSettledArgs(event))
+    },
+  }
+}
+
+/**
+ * An op the vault skipped inside a batch that landed (`OpSkipped`: state moved between the
+ * settler's simulation and the block) failed for good: it is marked failed with its reason, as an
+ * op the simulation left out is, and whatever waits on it (a withdrawal's refund) follows. On a
+ * reorg it goes back to its batch, which the settler sends again.
+ */
+export function opSkippedHandler(logger: Logger): ChainEventHandler {
+  return {
+    eventName: 'OpSkipped',
+    async apply(db, event) {
+      const args = event.args as { batchNumber: string; index: string; reason: `0x${string}` }
+      const reason = describeRevert(args.reason)
+      const marked = await markBatchOpSkipped(
+        db,
+        event.chainId,
+        BigInt(args.batchNumber),
+        Number(args.index),
+        reason,
+      )
+      if (!marked) {
+        logger.error(
+          { batchNumber: args.batchNumber, index: args.index, reason },
+          'OpSkipped names no recorded op',
+        )
+      }
+    },
+    async undo(db, event) {
+      const args = event.args as { batchNumber: string; index: string }
+      await unmarkBatchOpSkipped(db, event.chainId, BigInt(args.batchNumber), Number(args.index))
     },
   }
 }

@@ -162,26 +162,62 @@ export async function markBatchConfirmed(
   )
   await db.query(
     `UPDATE chain_ops AS o SET status = 'confirmed', updated_at = now()
-      WHERE o.chain_id = $1 AND o.batch_number = $2::bigint`,
+      WHERE o.chain_id = $1 AND o.batch_number = $2::bigint AND o.status <> 'failed'`,
     [chainId, batchNumber.toString()],
   )
 }
 
 /**
- * Un-prepares a batch that never landed: its ops go back to pending (or `failedOpId` to failed with
- * `reason`), and the number is free again, since the chain never saw it.
+ * Marks op `index` of landed batch `batchNumber` failed: the vault skipped it. It keeps its batch
+ * number, so the batch's ops keep their indexes (and a reorg re-sends the batch unchanged).
+ * Returns false when the batch has no op at that index.
+ */
+export async function markBatchOpSkipped(
+  db: Queryable,
+  chainId: number,
+  batchNumber: bigint,
+  index: number,
+  reason: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE chain_ops AS o SET status = 'failed', failure_reason = $4, updated_at = now()
+      WHERE o.id = (SELECT b.id FROM chain_ops AS b WHERE b.chain_id = $1 AND b.batch_number = $2::bigint
+                     ORDER BY b.id OFFSET $3 LIMIT 1)`,
+    [chainId, batchNumber.toString(), index, reason],
+  )
+  return rowCount === 1
+}
+
+/** Undoes `markBatchOpSkipped` when a reorg drops the `OpSkipped` log: the op is in its batch again. */
+export async function unmarkBatchOpSkipped(
+  db: Queryable,
+  chainId: number,
+  batchNumber: bigint,
+  index: number,
+): Promise<void> {
+  await db.query(
+    `UPDATE chain_ops AS o SET status = 'batched', failure_reason = NULL, updated_at = now()
+      WHERE o.status = 'failed' AND o.id = (SELECT b.id FROM chain_ops AS b
+              WHERE b.chain_id = $1 AND b.batch_number = $2::bigint ORDER BY b.id OFFSET $3 LIMIT 1)`,
+    [chainId, batchNumber.toString(), index],
+  )
+}
+
+/**
+ * Un-prepares a batch that never landed: its ops go back to pending (those in `failed` to failed,
+ * each with its reason), and the number is free again, since the chain never saw it.
  */
 export async function dissolveBatch(
   db: Queryable,
   chainId: number,
   batchNumber: bigint,
-  failed: { opId: string; reason: string } | null,
+  failed: ReadonlyArray<{ opId: string; reason: string }>,
 ): Promise<void> {
-  if (failed) {
+  for (const op of failed) {
     await db.query(
       `UPDATE chain_ops AS o SET status = 'failed', batch_number = NULL, failure_reason = $2, updated_at = now()
         WHERE o.id = $1::bigint`,
-      [failed.opId, failed.reason],
+      [op.opId, op.reason],
     )
   }
   await db.query(

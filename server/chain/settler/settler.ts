@@ -2,15 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import {
-  BaseError,
-  ContractFunctionRevertedError,
-  decodeErrorResult,
-  keccak256,
-  type Account,
-  type PublicClient,
-  type WalletClient,
-} from 'viem'
+import { BaseError, keccak256, type Account, type PublicClient, type WalletClient } from 'viem'
 import {
   clearhouseDomain,
   clearhouseTypes,
@@ -21,6 +13,7 @@ import {
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
 import { releaseLease, tryAcquireLease } from '../../workers/leader'
+import { describeRevert } from './revert-reasons'
 import {
   countPendingOps,
   dissolveBatch,
@@ -69,7 +62,7 @@ export type SettleResult =
       txHash: `0x${string}` | null
       recovered: boolean
     }
-  | { outcome: 'op-failed'; batchNumber: bigint; opId: string; reason: string }
+  | { outcome: 'op-failed'; batchNumber: bigint; failures: Array<{ opId: string; reason: string }> }
   | { outcome: 'split'; batchNumber: bigint; opCount: number; nextBatchSize: number; reason: string }
 
 /** Recorded batches were lost from the chain and the next one cannot be re-sent in order. */
@@ -97,8 +90,10 @@ export class SimulatedCrash extends Error {
  * start of every round an unconfirmed batch is first looked up on-chain by `lastBatchNumber()`, so
  * a batch that landed before a crash is recorded, never re-sent, and one that did not land is sent
  * again under the same number (the contract accepts each number once, so a duplicate can only
- * revert). Before sending, the batch is simulated; an op that would fail is isolated by the
- * vault's `SettlementOpFailed(index, reason)`, marked failed, and the rest is batched again.
+ * revert). Before sending, the batch is simulated: the vault skips an op that fails and returns
+ * the skipped ones with their reasons, which are marked failed, and the rest is batched again, so
+ * a batch is sent only when every op in it applies. An op that starts failing between the
+ * simulation and the block is skipped on-chain (`OpSkipped`), which the indexer records.
  */
 export class Settler {
   private readonly parameters: Required<SettlerParameters>
@@ -209,26 +204,21 @@ export class Settler {
       ops.map((op) => ({ kind: op.kind, data: op.data })),
       toCompactSignature(batch.coordinatorSignature),
     ] as const
-    try {
-      await publicClient.simulateContract({
-        address: vault,
-        abi: clearhouseVaultAbi,
-        functionName: 'settleBatch',
-        args,
-        account,
-      })
-    } catch (error) {
-      const failure = decodeOpFailure(error)
-      if (!failure) throw error
-      const op = ops[failure.index]!
-      await withTransaction(pool, (db) =>
-        dissolveBatch(db, chainId, batch.batchNumber, { opId: op.id, reason: failure.reason }),
-      )
-      logger.warn(
-        { batchNumber: batch.batchNumber.toString(), opId: op.id, reason: failure.reason },
-        'settlement op failed',
-      )
-      return { outcome: 'op-failed', batchNumber: batch.batchNumber, opId: op.id, reason: failure.reason }
+    const { result: skipped } = await publicClient.simulateContract({
+      address: vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'settleBatch',
+      args,
+      account,
+    })
+    if (skipped.length > 0) {
+      const failures = skipped.map((op) => ({
+        opId: ops[Number(op.index)]!.id,
+        reason: describeRevert(op.reason),
+      }))
+      await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, failures))
+      logger.warn({ batchNumber: batch.batchNumber.toString(), failures }, 'settlement ops failed')
+      return { outcome: 'op-failed', batchNumber: batch.batchNumber, failures }
     }
 
     let gas: bigint
@@ -256,8 +246,7 @@ export class Settler {
       args,
       account,
       chain: null,
-      // Estimated once above; the headroom covers state that moves before the block.
-      gas: gas + gas / 10n,
+      gas: batchGasLimit(gas),
     })
     if (this.crashAfterSend) throw new SimulatedCrash(`crashed after sending batch ${batch.batchNumber}`)
     await withTransaction(pool, (db) => markBatchSent(db, chainId, batch.batchNumber, txHash))
@@ -276,9 +265,9 @@ export class Settler {
           recovered,
         }
       }
-      // Reverted although the simulation passed (state moved in between): the next round
-      // re-simulates the same batch number and isolates the op.
-      await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, null))
+      // Reverted although the simulation passed (out of gas as state moved in between): the next
+      // round re-simulates the same batch number.
+      await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, []))
       return { outcome: 'waiting' }
     }
     await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, txHash))
@@ -294,7 +283,7 @@ export class Settler {
   /** Returns a batch too large to send to the queue; from now on this settler batches half as many ops. */
   private async split(batch: SettlementBatch, opCount: number, reason: string): Promise<SettleResult> {
     const { pool, chainId, logger } = this.parameters
-    await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, null))
+    await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, []))
     this.batchSizeCap = Math.max(1, Math.floor(opCount / 2))
     logger.warn(
       { batchNumber: batch.batchNumber.toString(), opCount, nextBatchSize: this.batchSizeCap, reason },
@@ -333,7 +322,7 @@ export class Settler {
     const inFlight = await findInFlightBatch(pool, chainId)
     await withTransaction(pool, async (db) => {
       // A batch prepared after the dropped ones carries a number the vault cannot accept yet.
-      if (inFlight) await dissolveBatch(db, chainId, inFlight.batchNumber, null)
+      if (inFlight) await dissolveBatch(db, chainId, inFlight.batchNumber, [])
       await reopenBatch(db, chainId, lowest.batchNumber)
     })
     logger.error(
@@ -375,11 +364,26 @@ export class Settler {
   }
 }
 
+/** The per-transaction gas cap of EIP-7825 (Osaka, and Hardhat's default chain). */
+export const TRANSACTION_GAS_CAP = 2n ** 24n
+
 /**
- * Default gas budget of one batch (`SETTLER_MAX_BATCH_GAS`): with the 10 % headroom still under
- * the 2^24 per-transaction cap of EIP-7825 (Osaka, and Hardhat's default chain).
+ * The gas limit a batch estimated at `estimate` is sent with. If state moves between the
+ * simulation and the block so that an op fails (a user front-runs to spend the balance it needs),
+ * the vault applies the batch a second time op by op and skips that op: up to about twice the
+ * estimate plus a self-call per op. Sending with room for that makes the batch land either way;
+ * a limit is not a price, so a batch that applies at once still pays only what it uses.
  */
-export const DEFAULT_MAX_BATCH_GAS = 12_000_000n
+export function batchGasLimit(estimate: bigint): bigint {
+  const limit = (estimate * 9n) / 4n
+  return limit < TRANSACTION_GAS_CAP ? limit : TRANSACTION_GAS_CAP - 1n
+}
+
+/**
+ * Default gas budget of one batch (`SETTLER_MAX_BATCH_GAS`): sent with room to apply it twice
+ * (`batchGasLimit`), it stays under the per-transaction cap.
+ */
+export const DEFAULT_MAX_BATCH_GAS = 7_000_000n
 
 function shortMessage(error: unknown): string {
   if (error instanceof BaseError) return error.shortMessage
@@ -390,25 +394,4 @@ function shortMessage(error: unknown): string {
 export function computeOpsRoot(ops: ReadonlyArray<{ kind: OpKind; data: `0x${string}` }>): `0x${string}` {
   const leaves = ops.map((op, index) => [BigInt(index), op.kind, keccak256(op.data)])
   return StandardMerkleTree.of(leaves, [...opsLeafEncoding], { sortLeaves: false }).root as `0x${string}`
-}
-
-/** The failing op's index and decoded reason from a `SettlementOpFailed` revert, or null. */
-function decodeOpFailure(error: unknown): { index: number; reason: string } | null {
-  if (!(error instanceof BaseError)) return null
-  const reverted = error.walk((cause) => cause instanceof ContractFunctionRevertedError)
-  if (
-    !(reverted instanceof ContractFunctionRevertedError) ||
-    reverted.data?.errorName !== 'SettlementOpFailed'
-  ) {
-    return null
-  }
-  const [index, reasonData] = reverted.data.args as readonly [bigint, `0x${string}`]
-  let reason: string = reasonData
-  try {
-    const decoded = decodeErrorResult({ abi: clearhouseVaultAbi, data: reasonData })
-    reason = `${decoded.errorName}(${(decoded.args ?? []).map(String).join(', ')})`
-  } catch {
-    // A token's own revert string or an unknown error: keep the raw data.
-  }
-  return { index: Number(index), reason }
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import type { Express } from 'express'
 import request from 'supertest'
-import { decodeAbiParameters, keccak256, recoverTypedDataAddress, stringToHex, zeroAddress } from 'viem'
+import { decodeAbiParameters, keccak256, recoverTypedDataAddress, zeroAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import {
   acceptResponse,
@@ -9,11 +9,13 @@ import {
   awardResponse,
   type AssignmentResponse,
 } from '../../../protocol/assignments'
-import { OpKind, opDataAbi } from '../../../protocol/typed-data'
+import { escrowIdOf, type EscrowLockTerms } from '../../../protocol/escrow-sets'
+import { OpKind, opDataAbi, type ClearhouseDomain } from '../../../protocol/typed-data'
 import { toViemTypedData } from '../../../server/assignments/escrow-ops'
 import type { StoredTypedData } from '../../../server/assignments/assignments-queries'
 import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/ledger/ledger-queries'
 import { PLATFORM_FEE_BPS } from '../../../server/ledger/ledger-service'
+import { COORDINATOR_NONCE_BASE } from '../../../server/wallet/wallet-service'
 import { TEST_USDC, createTestApp } from '../helpers/app'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -99,7 +101,6 @@ describe('assignments', () => {
       worker_agent_id: bob.agent.id,
       escrow_amount: '7.25',
       fee_bps: PLATFORM_FEE_BPS,
-      escrow_id: keccak256(stringToHex(assignment.assignment_id)),
     })
     expect(await balanceOf(app, alice.apiKey)).to.deep.equal({ available: 92_750_000n, escrow: 7_250_000n })
 
@@ -118,7 +119,6 @@ describe('assignments', () => {
       verifyingContract: zeroAddress,
     })
     expect(lock!.typed_data.message).to.include({
-      escrowId: assignment.escrow_id,
       payer: alice.agent.wallet_address,
       payee: bob.agent.wallet_address,
       token: TEST_USDC.address,
@@ -127,13 +127,20 @@ describe('assignments', () => {
       feeBps: String(PLATFORM_FEE_BPS),
       resolverFeeBps: '0',
     })
+    // The escrow's id is the digest of the payer's lock, whose nonce the coordinator allocated.
+    expect(BigInt(lock!.typed_data.message.nonce!) >= COORDINATOR_NONCE_BASE).to.equal(true)
+    const signedTerms = toViemTypedData(lock!.typed_data as StoredTypedData)
+      .message as unknown as EscrowLockTerms
+    expect(assignment.escrow_id).to.equal(
+      escrowIdOf(lock!.typed_data.domain as ClearhouseDomain, signedTerms),
+    )
     const [queuedLock] = await chainOps(`:${assignment.assignment_id}`)
     expect(queuedLock).to.include({
       kind: OpKind.EscrowLock,
       reference: `escrow-lock:${assignment.assignment_id}`,
     })
     const [terms] = decodeAbiParameters(opDataAbi[OpKind.EscrowLock], queuedLock!.data)
-    expect(terms).to.include({ escrowId: assignment.escrow_id, amount: 7_250_000n, feeBps: PLATFORM_FEE_BPS })
+    expect(terms).to.include({ nonce: signedTerms.nonce, amount: 7_250_000n, feeBps: PLATFORM_FEE_BPS })
 
     // The worker finds its assignment on the job, talks to the requester, and delivers.
     const seen = await request(app)
@@ -160,7 +167,9 @@ describe('assignments', () => {
     expect(accepted.job.status).to.equal('completed')
     expect(accepted.assignments).to.have.length(1)
     const release = accepted.assignments[0]!.chain_ops.find((op) => op.kind === 'escrow_release')!
-    expect(release.status).to.equal('pending')
+    // Signed, and queued for the vault only once the lock's escrow is committed on-chain (a release
+    // names its position and proof); this app runs without a chain.
+    expect(release.status).to.equal('signed')
     expect(await signer(release)).to.equal(alice.agent.wallet_address)
 
     const fee = (7_250_000n * BigInt(PLATFORM_FEE_BPS)) / 10_000n
@@ -174,8 +183,9 @@ describe('assignments', () => {
     )
     for (const [, total] of await selectEntrySumsByToken(database.pool)) expect(total).to.equal(0n)
 
+    // Only the lock is in the settler's queue: the release waits for the lock to land on-chain.
     const ops = await chainOps(`:${assignment.assignment_id}`)
-    expect(ops.map((op) => op.kind)).to.deep.equal([OpKind.EscrowLock, OpKind.EscrowRelease])
+    expect(ops.map((op) => op.kind)).to.deep.equal([OpKind.EscrowLock])
   })
 
   describe('POST /v1/jobs/{job_id}/award', () => {
@@ -724,12 +734,13 @@ describe('assignments', () => {
         .set('Authorization', bearer(payer.apiKey))
         .send({ kind: 'escrow_lock', signature: lockSignature })
         .expect(200)
+      // The lock is queued; the release waits for the lock's escrow to be committed on-chain.
       expect(done.body.chain_ops.map((op: { status: string }) => op.status)).to.deep.equal([
         'pending',
-        'pending',
+        'signed',
       ])
       const ops = await chainOps(`:${assignment.assignment_id}`)
-      expect(ops.map((op) => op.kind)).to.deep.equal([OpKind.EscrowLock, OpKind.EscrowRelease])
+      expect(ops.map((op) => op.kind)).to.deep.equal([OpKind.EscrowLock])
 
       const again = await request(app)
         .post(path)

@@ -3,6 +3,7 @@ import request from 'supertest'
 import type { AssignmentResponse } from '../../../protocol/assignments'
 import type { StoredTypedData } from '../../../server/assignments/assignments-queries'
 import { toViemTypedData } from '../../../server/assignments/escrow-ops'
+import { locateEscrow } from '../../../server/escrow/escrow-sets-service'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, hardhatAccount, type ChainTestApp } from '../helpers/chain-app'
@@ -10,7 +11,6 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { postBid, postJob, postSubmit } from '../helpers/jobs'
 
 const selfCustody = hardhatAccount(9)
-const ESCROW_RELEASED = 2
 
 /**
  * The whole requester/worker flow on real money: the payer's deposit is made on-chain and credited
@@ -89,13 +89,15 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
   ): Promise<void> {
     expect(await chain.vaultBalanceOf(worker.agent.wallet_address)).to.equal(9_900_000n)
     expect(await chain.vaultBalanceOf(payer.agent.wallet_address)).to.equal(40_000_000n)
-    const escrow = await chain.client.readContract({
+    const located = await locateEscrow(chain.context.pool, chain.deployment.chainId, assignment.escrow_id)
+    expect(located, 'the escrow lock was indexed').to.not.equal(null)
+    const isClosed = await chain.client.readContract({
       address: chain.vault,
       abi: clearhouseVaultAbi,
-      functionName: 'escrow',
-      args: [assignment.escrow_id as `0x${string}`],
+      functionName: 'isEscrowClosed',
+      args: [located!.position.setId, located!.position.index],
     })
-    expect(escrow.status).to.equal(ESCROW_RELEASED)
+    expect(isClosed, 'the escrow is paid out on the vault').to.equal(true)
     const view = await request(chain.app)
       .get(`/v1/assignments/${assignment.assignment_id}`)
       .set('Authorization', bearer(payer.apiKey))

@@ -63,6 +63,17 @@ describe('bids', () => {
       expect(own.body.error.code).to.equal('own_job')
     })
 
+    it("answers 403 resolver_cannot_bid to the job's resolver, whom the vault would refuse as a payee", async () => {
+      const job = await postJob(app, requester.apiKey, { dispute_agent_id: bob.agent.id })
+      const res = await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .set('Authorization', bearer(bob.apiKey))
+        .send({ amount: '1', eta_seconds: 60 })
+      expect(res.status).to.equal(403)
+      expect(res.body.error.code).to.equal('resolver_cannot_bid')
+      await postBid(app, alice.apiKey, job.job_id)
+    })
+
     for (const [field, value, why] of [
       ['amount', '10.01', 'above the budget'],
       ['amount', '0', 'zero'],

@@ -56,7 +56,8 @@ describe('coordinator killed between sending a batch and recording it', () => {
     const payer = await registerAgent(chain.app)
     const worker = await registerAgent(chain.app)
     await chain.fund(payer.agent.wallet_address, 50_000_000n)
-    // One batch carrying a fast withdrawal and an escrow lock and release.
+    // One batch carrying a fast withdrawal and an escrow lock; the release, which names the
+    // escrow's place in the vault, follows once the lock's set is indexed.
     await request(chain.app)
       .post('/v1/wallet/withdraw')
       .set('Authorization', bearer(payer.apiKey))
@@ -90,6 +91,9 @@ describe('coordinator killed between sending a batch and recording it', () => {
     expect(await chain.client.getTransactionCount({ address: coordinatorAccount.address })).to.equal(
       sentNonce,
     )
+    await chain.index()
+    const [release] = await restarted.drain()
+    expect(release).to.include({ outcome: 'confirmed', recovered: false, batchNumber: 2n, opCount: 1 })
     await restarted.resign()
     await chain.index()
 

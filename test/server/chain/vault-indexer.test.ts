@@ -101,34 +101,6 @@ describe('VaultIndexer', () => {
     expect(await depositedAmounts()).to.deep.equal(['5000000'])
   })
 
-  it("reads a handler's chain data for the round before its transaction and hands it to apply", async () => {
-    await deposit(1_000_000n)
-    await deposit(2_000_000n)
-    const seen: { prepared: string[]; applied: Array<[string, unknown]> } = { prepared: [], applied: [] }
-    let eventsStoredBeforePrepare = -1
-    const handler: ChainEventHandler = {
-      eventName: 'Deposited',
-      async prepare(events) {
-        // Nothing of this round is written yet: the indexer has not opened its transaction.
-        const { rows } = await database.pool.query('SELECT count(*)::int AS n FROM chain_events')
-        eventsStoredBeforePrepare = rows[0].n
-        seen.prepared.push(...events.map((event) => String(event.args.amount)))
-        return 'read before the transaction'
-      },
-      async apply(_db, event, prepared) {
-        seen.applied.push([String(event.args.amount), prepared])
-      },
-      async undo() {},
-    }
-    await (await indexer({ handlers: [handler] })).catchUp()
-    expect(eventsStoredBeforePrepare).to.equal(0)
-    expect(seen.prepared).to.deep.equal(['1000000', '2000000'])
-    expect(seen.applied).to.deep.equal([
-      ['1000000', 'read before the transaction'],
-      ['2000000', 'read before the transaction'],
-    ])
-  })
-
   it('waits for the configured confirmations before indexing a log', async () => {
     const subject = await indexer({ confirmations: 3 })
     await subject.catchUp()

@@ -331,11 +331,12 @@ describe('competitions', () => {
       )
       for (const [, total] of await selectEntrySumsByToken(database.pool)) expect(total).to.equal(0n)
 
-      // Each prize is queued for the vault as a creator-signed escrow lock and release.
+      // Each prize is a creator-signed escrow lock, queued for the vault, and a signed release,
+      // queued once the lock's escrow is committed on-chain (this app runs without a chain).
       for (const winner of body.winners) {
         expect(winner.chain_ops!.map((op) => `${op.kind}:${op.status}`)).to.deep.equal([
           'escrow_lock:pending',
-          'escrow_release:pending',
+          'escrow_release:signed',
         ])
       }
       const replay = await request(app)
@@ -449,16 +450,13 @@ describe('competitions', () => {
         .expect(200)
       expect(done.body.chain_ops.map((op: { status: string }) => op.status)).to.deep.equal([
         'pending',
-        'pending',
+        'signed',
       ])
       const { rows } = await database.pool.query(
         'SELECT o.reference FROM chain_ops AS o WHERE o.reference LIKE $1 ORDER BY o.id',
         [`%${entry.entry_id}`],
       )
-      expect(rows.map((row) => row.reference)).to.deep.equal([
-        `prize-escrow-lock:${entry.entry_id}`,
-        `prize-escrow-release:${entry.entry_id}`,
-      ])
+      expect(rows.map((row) => row.reference)).to.deep.equal([`prize-escrow-lock:${entry.entry_id}`])
     })
   })
 })

@@ -38,7 +38,10 @@ export interface ChainTestApp {
   settler: Settler
   /** Runs the indexer to the safe head, as the coordinator's worker does every poll. */
   index(): Promise<void>
-  /** Drains the settler (every queued op, whatever its age), then indexes what it sent. */
+  /**
+   * Drains the settler (every queued op, whatever its age), then indexes what it sent, until
+   * nothing is left to send (a release queued by indexing its lock's set goes out too).
+   */
   settle(): Promise<SettleResult[]>
   /** Mints `units` of USDC to `from` and deposits them into the vault for `account` on-chain. */
   depositOnChain(account: `0x${string}`, units: bigint, from?: HDAccount): Promise<`0x${string}`>
@@ -128,8 +131,15 @@ export async function createChainTestApp(
     settler,
     index,
     async settle() {
-      const results = await settler.drain()
-      await index()
+      // Indexing a settled lock can queue the ops that waited for its escrow's position (a
+      // release), so settle and index until a round queues nothing new.
+      const results: SettleResult[] = []
+      for (let round = 0; round < 10; round += 1) {
+        const drained = await settler.drain()
+        await index()
+        results.push(...drained)
+        if (drained.length === 0) break
+      }
       return results
     },
     depositOnChain,

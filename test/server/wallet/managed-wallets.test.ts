@@ -35,7 +35,6 @@ describe('managed wallets', () => {
       const payee = await registerAgent(app)
       const vault = '0x0000000000000000000000000000000000000001'
       const message = {
-        escrowId: keccak256(toHex(randomUUID())),
         payer: payer.agent.wallet_address,
         payee: payee.agent.wallet_address,
         token: '0x00000000000000000000000000000000000000cc',
@@ -44,6 +43,7 @@ describe('managed wallets', () => {
         feeBps: 100,
         resolverFeeBps: 0,
         expiry: 1_900_000_000n,
+        nonce: BigInt(keccak256(toHex(randomUUID()))),
       } as const
       const typedData = {
         domain: clearhouseDomain(31337, vault),

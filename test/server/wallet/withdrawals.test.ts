@@ -625,6 +625,64 @@ describe('withdrawals', () => {
       await expectLedgerBalanced()
     })
 
+    it('attack: the owner front-runs the settled batch to empty the balance its withdrawal needs -> only that op is skipped, marked failed and refunded once', async function () {
+      this.timeout(120_000)
+      const owner = hardhatAccount(16)
+      const agent = await registerAgent(chain.app, { account: owner })
+      await chain.fund(owner.address, 30n * USDC)
+      const exitTo = freshAddress()
+      await requestExit(owner, 30n * USDC, exitTo)
+      const bystander = await registerAgent(chain.app)
+      await chain.fund(bystander.agent.wallet_address, 5n * USDC)
+      const asked = await requestWithdrawal(agent, { amount: '20', to: freshAddress() })
+      await postSignature(agent, asked.withdrawal_id, await signWithdrawal(owner, asked)).expect(200)
+      const other = await requestWithdrawal(bystander, { amount: '5', to: freshAddress() })
+
+      // The settler simulates (both ops apply) and sends; before the block, the owner's own exit,
+      // paying a higher tip, lands first and takes the balance the withdrawal needs.
+      const coordinator = chain.context.coordinatorAccount!.address
+      const sentBefore = await chain.client.getTransactionCount({ address: coordinator, blockTag: 'pending' })
+      await testClient.setAutomine(false)
+      try {
+        const settling = chain.settler.settleOnce()
+        while (
+          (await chain.client.getTransactionCount({ address: coordinator, blockTag: 'pending' })) ===
+          sentBefore
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        const wallet = await walletFor(owner)
+        await wallet.writeContract({
+          address: chain.vault,
+          abi: clearhouseVaultAbi,
+          functionName: 'executeWithdrawal',
+          args: [owner.address, chain.usdc],
+          chain: null,
+          maxPriorityFeePerGas: 10n ** 11n,
+          maxFeePerGas: 10n ** 12n,
+        })
+        await testClient.mine({ blocks: 1 })
+        await testClient.setAutomine(true)
+        const result = await settling
+        expect(result.outcome, 'the batch lands').to.equal('confirmed')
+      } finally {
+        await testClient.setAutomine(true)
+      }
+      await chain.index()
+
+      const failed = await show(agent, asked.withdrawal_id)
+      expect(failed.status).to.equal('failed')
+      expect(failed.failure_reason).to.match(/^VaultInsufficientBalance\(/)
+      expect(await refundCount(asked.withdrawal_id)).to.equal(1)
+      expect((await show(bystander, other.withdrawal_id)).status, "the other user's op applied").to.equal(
+        'success',
+      )
+      expect(await tokenBalanceOf(exitTo)).to.equal(30n * USDC)
+      expect(await balance(agent)).to.include({ available: '0', withdrawing: '0', debt: '0', on_chain: '0' })
+      await expectReconciled('after the skipped op was refunded')
+      await expectLedgerBalanced()
+    })
+
     it('refunds a queued withdrawal of a deposit that a reorg took away, into the debt the reorg left', async function () {
       this.timeout(120_000)
       const agent = await registerAgent(chain.app)
