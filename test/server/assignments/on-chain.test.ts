@@ -69,6 +69,14 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
       .post(`/v1/jobs/${job.job_id}/accept`)
       .set('Authorization', bearer(payer.apiKey))
       .expect(200)
+    if (!sign) {
+      // The release names the escrow's place in the vault, so it waits, signed, for the lock to land.
+      expect(
+        accepted.body.assignments[0].chain_ops.map(
+          (op: { kind: string; status: string }) => `${op.kind}:${op.status}`,
+        ),
+      ).to.deep.equal(['escrow_lock:pending', 'escrow_release:signed'])
+    }
     if (sign) {
       const ops = accepted.body.assignments[0].chain_ops as AssignmentResponse['chain_ops']
       for (const op of ops) {

@@ -1,6 +1,13 @@
 import { expect } from 'chai'
 import pino from 'pino'
-import { encodeAbiParameters, keccak256, parseEventLogs, toHex, type PrivateKeyAccount } from 'viem'
+import {
+  encodeAbiParameters,
+  encodeErrorResult,
+  keccak256,
+  parseEventLogs,
+  toHex,
+  type PrivateKeyAccount,
+} from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
 import {
   clearhouseDomain,
@@ -10,7 +17,7 @@ import {
   toCompactSignature,
 } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
-import { batchSettledHandler } from '../../../server/chain/settler/batch-settled-handler'
+import { batchSettledHandler, opSkippedHandler } from '../../../server/chain/settler/batch-settled-handler'
 import { enqueueChainOp, findChainOp, insertBatch } from '../../../server/chain/settler/chain-ops-queries'
 import { computeOpsRoot, SimulatedCrash, Settler } from '../../../server/chain/settler/settler'
 import type { Deployment } from '../../../scripts/lib/deploy-contracts'
@@ -301,6 +308,44 @@ describe('Settler', () => {
     expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
     await handler.undo(database.pool, landed)
     expect(await status()).to.include({ settled_tx_hash: null })
+  })
+
+  it('marks the op an OpSkipped log names failed with its decoded reason, keeping its batch, and undoes it on a reorg', async () => {
+    for (const label of ['job-1', 'job-2', 'job-3']) await enqueueLock(label, 1_000n)
+    const opIds = await Promise.all(
+      ['job-1', 'job-2', 'job-3'].map(async (label) => (await findChainOp(database.pool, label))!.id),
+    )
+    await insertBatch(database.pool, deployment.chainId, {
+      batchNumber: 1n,
+      opsRoot: keccak256(toHex('ops')),
+      coordinatorSignature: '0x00',
+      opIds,
+    })
+    const handler = opSkippedHandler(pino({ level: 'silent' }))
+    const reason = encodeErrorResult({
+      abi: clearhouseVaultAbi,
+      errorName: 'VaultNonceUsed',
+      args: [payer.address, 5n],
+    })
+    const log = {
+      chainId: deployment.chainId,
+      txHash: keccak256(toHex('tx')),
+      logIndex: 0,
+      blockNumber: 7n,
+      blockHash: keccak256(toHex('block')),
+      contract: vaultAddress,
+      eventName: 'OpSkipped',
+      args: { batchNumber: '1', index: '1', reason },
+    }
+    await handler.apply(database.pool, log)
+    const skipped = await findChainOp(database.pool, 'job-2')
+    expect(skipped).to.include({ status: 'failed', batchNumber: 1n })
+    expect(skipped!.failureReason).to.equal(`VaultNonceUsed(${payer.address}, 5)`)
+    expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('batched')
+    expect((await findChainOp(database.pool, 'job-3'))!.status).to.equal('batched')
+
+    await handler.undo(database.pool, log)
+    expect(await findChainOp(database.pool, 'job-2')).to.include({ status: 'batched', failureReason: null })
   })
 
   it('lets only one of two settlers on one database send, so no batch is sent twice', async () => {
