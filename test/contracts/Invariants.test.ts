@@ -15,6 +15,8 @@ import {
   type LockedEscrow,
   type Op,
   type VaultFixture,
+  TOKEN_TOTALS_FIELDS,
+  type TokenTotalsField,
 } from './fixtures'
 
 type Signer = VaultFixture['alice']
@@ -38,18 +40,7 @@ interface ChannelModel {
   isClosed: boolean
 }
 
-const AMOUNT_FIELDS = [
-  'escrowLocked',
-  'escrowToPayees',
-  'escrowToPayers',
-  'resolverFees',
-  'channelFunded',
-  'channelSettled',
-  'channelRefunded',
-  'withdrawn',
-  'fees',
-] as const
-type Totals = Record<(typeof AMOUNT_FIELDS)[number], bigint>
+type Totals = Record<TokenTotalsField, bigint>
 
 /** What the test believes every internal balance, escrow and channel is; the vault must agree after every step. */
 class Model {
@@ -373,7 +364,7 @@ async function runBatch(f: VaultFixture, m: Model, batchOps: BatchOp[]) {
     escrowsBefore: m.escrows.filter((e) => e.isOpen),
     channelsBefore: m.channels.filter((c) => !c.isClosed),
     locks: [] as Array<{ id: string; payer: Signer; payee: Signer; amount: bigint }>,
-    totals: Object.fromEntries(AMOUNT_FIELDS.map((k) => [k, 0n])) as Totals,
+    totals: Object.fromEntries(TOKEN_TOTALS_FIELDS.map((k) => [k, 0n])) as Totals,
     blockTime,
   }
   const ops: Op[] = []

@@ -18,6 +18,7 @@ import {
   type ChannelConfig,
   type SignedVoucher,
   type VaultFixture,
+  signUsdcPermit,
 } from './fixtures'
 
 const MAX_UINT64 = 2n ** 64n - 1n
@@ -80,32 +81,8 @@ async function extensionOf(f: VaultFixture): Promise<AnyContract> {
 }
 
 /** alice's EIP-2612 permit of `value` USDC to the vault. */
-async function permitOf(f: OpenedFixture, value: bigint) {
-  const deadline = BigInt(await time.latest()) + 3600n
-  const usdcDomain = {
-    name: 'USD Coin (mock)',
-    version: '1',
-    chainId: f.chainId,
-    verifyingContract: f.usdcAddress,
-  }
-  const types = {
-    Permit: [
-      { name: 'owner', type: 'address' },
-      { name: 'spender', type: 'address' },
-      { name: 'value', type: 'uint256' },
-      { name: 'nonce', type: 'uint256' },
-      { name: 'deadline', type: 'uint256' },
-    ],
-  }
-  const message = {
-    owner: f.alice.address,
-    spender: f.vaultAddress,
-    value,
-    nonce: await f.usdc.nonces(f.alice.address),
-    deadline,
-  }
-  const sig = ethers.Signature.from(await f.alice.signTypedData(usdcDomain, types, message))
-  return { deadline, v: sig.v, r: sig.r, s: sig.s }
+function permitOf(f: OpenedFixture, value: bigint) {
+  return signUsdcPermit(f, f.alice, value)
 }
 
 describe('PaymentChannels', function () {

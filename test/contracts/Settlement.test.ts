@@ -24,6 +24,9 @@ import {
   type SignedVoucher,
   type VaultFixture,
   type Withdrawal,
+  TOKEN_TOTALS_FIELDS,
+  type TokenTotals,
+  type TokenTotalsField,
 } from './fixtures'
 import { batchGasLimit } from '../../server/chain/settler/settler'
 
@@ -40,24 +43,10 @@ function splitRuling(amount: bigint, payeeBps: number, feeBps: number, resolverF
   return { payeeAmount: gross - fee, payerAmount: rest - gross, fee, resolverFee }
 }
 
-const AMOUNT_FIELDS = [
-  'escrowLocked',
-  'escrowToPayees',
-  'escrowToPayers',
-  'resolverFees',
-  'channelFunded',
-  'channelSettled',
-  'channelRefunded',
-  'withdrawn',
-  'fees',
-] as const
-type AmountField = (typeof AMOUNT_FIELDS)[number]
-type TokenTotals = { token: string } & Record<AmountField, bigint>
-
 /** A `TokenTotals` entry of `token`: the given amounts, zero elsewhere. */
-function totalsOf(token: string, amounts: Partial<Record<AmountField, bigint>> = {}): TokenTotals {
+function totalsOf(token: string, amounts: Partial<Record<TokenTotalsField, bigint>> = {}): TokenTotals {
   const entry = { token } as TokenTotals
-  for (const field of AMOUNT_FIELDS) entry[field] = amounts[field] ?? 0n
+  for (const field of TOKEN_TOTALS_FIELDS) entry[field] = amounts[field] ?? 0n
   return entry
 }
 

@@ -28,6 +28,8 @@ import {
   type Op,
   type Sig,
   type VaultFixture,
+  TOKEN_TOTALS_FIELDS,
+  type TokenTotals,
 } from './fixtures'
 
 // ------------------------------------------------------------------ helpers
@@ -730,19 +732,6 @@ describe('Trust property 4: with the coordinator gone, every user recovers what 
 })
 
 describe('Trust property 5: a batch event recomputes from its ops', function () {
-  const AMOUNT_FIELDS = [
-    'escrowLocked',
-    'escrowToPayees',
-    'escrowToPayers',
-    'resolverFees',
-    'channelFunded',
-    'channelSettled',
-    'channelRefunded',
-    'withdrawn',
-    'fees',
-  ] as const
-  type TokenTotals = { token: string } & Record<(typeof AMOUNT_FIELDS)[number], bigint>
-
   it('recomputes the ops root with StandardMerkleTree and the per-token totals from the ops and prior state', async function () {
     const f = await loadFixture(deployVaultFixture)
     const eurc = (await ethers.deployContract('MockUSDC')) as unknown as AnyContract
@@ -806,7 +795,7 @@ describe('Trust property 5: a batch event recomputes from its ops', function () 
       let entry = recomputed.find((t) => t.token === token)
       if (!entry) {
         entry = { token } as TokenTotals
-        for (const field of AMOUNT_FIELDS) entry[field] = 0n
+        for (const field of TOKEN_TOTALS_FIELDS) entry[field] = 0n
         recomputed.push(entry)
       }
       return entry

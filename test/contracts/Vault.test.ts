@@ -16,6 +16,7 @@ import {
   type AnyContract,
   type VaultFixture,
   type Withdrawal,
+  signUsdcPermit,
 } from './fixtures'
 
 const HOUR = 3_600n
@@ -61,26 +62,8 @@ async function permitArgs(
   value: bigint,
   signer: HardhatEthersSigner = owner,
 ) {
-  const deadline = BigInt(await time.latest()) + 3600n
-  const domain = {
-    name: 'USD Coin (mock)',
-    version: '1',
-    chainId: f.chainId,
-    verifyingContract: f.usdcAddress,
-  }
-  const types = {
-    Permit: [
-      { name: 'owner', type: 'address' },
-      { name: 'spender', type: 'address' },
-      { name: 'value', type: 'uint256' },
-      { name: 'nonce', type: 'uint256' },
-      { name: 'deadline', type: 'uint256' },
-    ],
-  }
-  const nonce = await f.usdc.nonces(owner.address)
-  const message = { owner: owner.address, spender: f.vaultAddress, value, nonce, deadline }
-  const sig = ethers.Signature.from(await signer.signTypedData(domain, types, message))
-  return [deadline, sig.v, sig.r, sig.s] as const
+  const { deadline, v, r, s } = await signUsdcPermit(f, owner, value, signer)
+  return [deadline, v, r, s] as const
 }
 
 /** `depositWithAuthorization` arguments: `from`'s EIP-3009 `ReceiveWithAuthorization` of `value` to the vault. */

@@ -134,6 +134,54 @@ export function encodeOpData(kind: OpKind, values: unknown[]): string {
   return ethers.AbiCoder.defaultAbiCoder().encode(params, values)
 }
 
+/** The amount fields of a `TokenTotals` entry of `BatchSettled`, in ABI order (after `token`). */
+export const TOKEN_TOTALS_FIELDS = [
+  'escrowLocked',
+  'escrowToPayees',
+  'escrowToPayers',
+  'resolverFees',
+  'channelFunded',
+  'channelSettled',
+  'channelRefunded',
+  'withdrawn',
+  'fees',
+] as const
+export type TokenTotalsField = (typeof TOKEN_TOTALS_FIELDS)[number]
+/** One `TokenTotals` entry of `BatchSettled`. */
+export type TokenTotals = { token: string } & Record<TokenTotalsField, bigint>
+
+/**
+ * `owner`'s EIP-2612 permit of `value` of the fixture's MockUSDC to the vault, signed by `signer`
+ * (the owner itself unless a forger is given), valid for an hour.
+ */
+export async function signUsdcPermit(
+  f: { chainId: number; usdc: AnyContract; usdcAddress: string; vaultAddress: string },
+  owner: HardhatEthersSigner,
+  value: bigint,
+  signer: HardhatEthersSigner = owner,
+): Promise<{ deadline: bigint; v: number; r: string; s: string }> {
+  const deadline = BigInt(await time.latest()) + 3600n
+  const domain = {
+    name: 'USD Coin (mock)',
+    version: '1',
+    chainId: f.chainId,
+    verifyingContract: f.usdcAddress,
+  }
+  const types = {
+    Permit: [
+      { name: 'owner', type: 'address' },
+      { name: 'spender', type: 'address' },
+      { name: 'value', type: 'uint256' },
+      { name: 'nonce', type: 'uint256' },
+      { name: 'deadline', type: 'uint256' },
+    ],
+  }
+  const nonce = await f.usdc.nonces(owner.address)
+  const message = { owner: owner.address, spender: f.vaultAddress, value, nonce, deadline }
+  const sig = ethers.Signature.from(await signer.signTypedData(domain, types, message))
+  return { deadline, v: sig.v, r: sig.r, s: sig.s }
+}
+
 export function op(kind: OpKind, values: unknown[]): Op {
   return { kind, data: encodeOpData(kind, values) }
 }
