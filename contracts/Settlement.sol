@@ -102,10 +102,7 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
                 amounts = _clear(amounts);
                 bytes32 lockedEscrowId = _applyOp(batchNumber, escrowCount, kind, op.data, amounts);
                 _setFreeMemoryPointer(freeMemory);
-                if (lockedEscrowId != 0) {
-                    escrowLeaves[escrowCount] = OpsMerkle.escrowLeaf(escrowCount, lockedEscrowId);
-                    ++escrowCount;
-                }
+                if (lockedEscrowId != 0) escrowCount = _appendEscrowLeaf(escrowLeaves, escrowCount, lockedEscrowId);
                 if (tokenCount == 0 || amounts.token != current.token) {
                     (current, tokenCount) = _totalsOf(totals, tokenCount, amounts.token);
                 }
@@ -151,10 +148,7 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
             try ISettlement(address(this)).applyBatchOp(batchNumber, escrowCount, ops[i]) returns (
                 ISettlement.TokenTotals memory amounts, bytes32 lockedEscrowId
             ) {
-                if (lockedEscrowId != 0) {
-                    escrowLeaves[escrowCount] = OpsMerkle.escrowLeaf(escrowCount, lockedEscrowId);
-                    ++escrowCount;
-                }
+                if (lockedEscrowId != 0) escrowCount = _appendEscrowLeaf(escrowLeaves, escrowCount, lockedEscrowId);
                 ISettlement.TokenTotals memory sums;
                 (sums, tokenCount) = _totalsOf(totals, tokenCount, amounts.token);
                 _add(sums, amounts);
@@ -168,6 +162,16 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
             mstore(skipped, skippedCount)
         }
         _finishBatchOps(batchNumber, totals, tokenCount, escrowLeaves, escrowCount);
+    }
+
+    /// @dev Puts the leaf of escrow `escrowId` at index `count` of the set being built; returns the new count.
+    function _appendEscrowLeaf(bytes32[] memory leaves, uint256 count, bytes32 escrowId)
+        private
+        pure
+        returns (uint256)
+    {
+        leaves[count] = OpsMerkle.escrowLeaf(count, escrowId);
+        return count + 1;
     }
 
     /// @dev Commits the batch's escrow set, if it locked any, and trims `totals` to `tokenCount`.
