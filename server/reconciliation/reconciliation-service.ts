@@ -36,18 +36,23 @@ export async function reconcile(
     },
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
   )
-  // Before the first indexed block the vault holds nothing the ledger could know of.
+  // Before the first indexed block the vault holds nothing the ledger could know of (and a token
+  // deployed with it may not exist yet at the block before, so there is nothing to read).
+  const indexedBlock = snapshot.cursor?.blockNumber ?? null
   const deploymentBlock = BigInt(deployment.deploymentBlock)
-  const blockNumber = snapshot.cursor?.blockNumber ?? (deploymentBlock > 0n ? deploymentBlock - 1n : 0n)
+  const blockNumber = indexedBlock ?? (deploymentBlock > 0n ? deploymentBlock - 1n : 0n)
   const lines = await Promise.all(
     tokens.map(async (token) => {
-      const onChain = await client.readContract({
-        address: token.address,
-        abi: erc20Abi,
-        functionName: 'balanceOf',
-        args: [vault],
-        blockNumber,
-      })
+      const onChain =
+        indexedBlock === null
+          ? 0n
+          : await client.readContract({
+              address: token.address,
+              abi: erc20Abi,
+              functionName: 'balanceOf',
+              args: [vault],
+              blockNumber,
+            })
       const ledger = snapshot.owed.get(token.address) ?? 0n
       const pending = snapshot.inFlight.get(token.address) ?? 0n
       const difference = onChain - ledger - pending

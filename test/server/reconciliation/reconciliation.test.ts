@@ -3,6 +3,7 @@ import request from 'supertest'
 import { reconciliationResponse } from '../../../protocol/platform'
 import { withTransaction } from '../../../server/db/pool'
 import { creditDeposit } from '../../../server/ledger/ledger-service'
+import { reconcile } from '../../../server/reconciliation/reconciliation-service'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestApp } from '../helpers/app'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
@@ -31,6 +32,21 @@ describe('GET /v1/platform/reconciliation', () => {
     expect(body.tokens).to.have.length(1)
     return body.tokens[0]!
   }
+
+  it("reads zero before the indexer's first round, without reading a token that did not exist yet", async function () {
+    this.timeout(120_000)
+    const fresh = await createTestDatabase()
+    const early = await createChainTestApp(fresh)
+    try {
+      const report = await reconcile(early.context)
+      const usdc = report.tokens.find((line) => line.token_address === early.usdc.toLowerCase())!
+      expect(usdc).to.include({ on_chain: '0', ledger: '0', difference: '0' })
+      expect(report.block_number).to.equal(early.deployment.deploymentBlock - 1)
+    } finally {
+      await early.stop()
+      await fresh.drop()
+    }
+  })
 
   it('reads zero once the indexer has credited an on-chain deposit', async () => {
     const { agent } = await registerAgent(chain.app)
