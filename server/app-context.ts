@@ -26,4 +26,12 @@ export interface AppContext {
   authRateLimitPerMinute: number
   /** Requests per minute per agent that make the coordinator send a transaction. */
   chainWriteRateLimitPerMinute: number
+  /** Express `trust proxy` (TRUST_PROXY): which peers may set the client IP with X-Forwarded-For. */
+  trustProxy?: boolean | number | string[]
+  /** How far a wallet-signed request's signed timestamp may be from now (SIGNED_REQUEST_MAX_AGE_SECONDS). */
+  signedRequestMaxAgeSeconds?: number
+  /** Delay between asking to export a managed wallet's key and getting it (KEY_EXPORT_DELAY_SECONDS). */
+  keyExportDelaySeconds?: number
+  /** Addresses whose signature makes a verifiable claim verified (VERIFIABLE_CLAIM_ISSUERS). */
+  verifiableClaimIssuers?: readonly `0x${string}`[]
 }

@@ -68,6 +68,33 @@ export const configSchema = z.object({
     .transform((value) => value === 'true'),
   /** The agent id that judges every competition; without it the coordinator takes no competitions. */
   PLATFORM_JUDGE_AGENT_ID: z.uuid('must be an agent id (a UUID)').optional(),
+  /**
+   * Which peers may set X-Forwarded-For (Express `trust proxy`): `false` (none, the default: the
+   * client IP is the connecting peer), a hop count, or comma-separated addresses, CIDRs or
+   * Express's names (`loopback`, `uniquelocal`) of the proxies in front of this coordinator.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^[0-9A-Za-z.:/,\s-]+$/, 'must be false, a hop count, or proxy addresses / CIDRs / loopback')
+    .default('false')
+    .transform((value): boolean | number | string[] => {
+      const trimmed = value.trim()
+      if (trimmed === 'false') return false
+      if (/^\d+$/.test(trimmed)) return Number(trimmed)
+      return trimmed.split(',').map((part) => part.trim()).filter((part) => part !== '')
+    }),
+  /** How far a wallet-signed request's signed timestamp may be from the coordinator's clock. */
+  SIGNED_REQUEST_MAX_AGE_SECONDS: integerString(10, 3600).default(300),
+  /** How long after asking for it a managed wallet's private key can be exported (time to notice a leaked API key). */
+  KEY_EXPORT_DELAY_SECONDS: integerString(0, 30 * 86_400).default(86_400),
+  /** Addresses whose signature makes an agent's verifiable claim verified (comma-separated); none by default. */
+  VERIFIABLE_CLAIM_ISSUERS: z
+    .string()
+    .regex(/^(0x[0-9a-fA-F]{40})(\s*,\s*0x[0-9a-fA-F]{40})*$/, 'must be comma-separated 0x addresses')
+    .optional()
+    .transform((value) =>
+      value ? value.split(',').map((address) => address.trim().toLowerCase() as `0x${string}`) : [],
+    ),
 })
 
 export type Config = z.infer<typeof configSchema>

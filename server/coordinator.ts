@@ -115,6 +115,10 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     authRateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
     chainWriteRateLimitPerMinute: config.CHAIN_WRITE_RATE_LIMIT_PER_MINUTE,
     platformJudgeAgentId: config.PLATFORM_JUDGE_AGENT_ID?.toLowerCase() ?? null,
+    trustProxy: config.TRUST_PROXY,
+    signedRequestMaxAgeSeconds: config.SIGNED_REQUEST_MAX_AGE_SECONDS,
+    keyExportDelaySeconds: config.KEY_EXPORT_DELAY_SECONDS,
+    verifiableClaimIssuers: config.VERIFIABLE_CLAIM_ISSUERS,
   }
   const workers = config.WORKERS_ENABLED ? startWorkers(context, config, chainEventHandlers(context)) : null
   const app = createApp(context)

@@ -50,3 +50,9 @@ export async function claimRequestId(
 export async function deleteExpiredSessions(db: Queryable): Promise<void> {
   await db.query(`DELETE FROM auth_sessions WHERE expires_at < now() - interval '1 hour'`)
 }
+
+/** Ends every signing session of `agentId` (and with them their request ids). Returns how many. */
+export async function deleteAgentSessions(db: Queryable, agentId: string): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM auth_sessions WHERE agent_id = $1', [agentId])
+  return rowCount ?? 0
+}

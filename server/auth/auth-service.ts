@@ -8,7 +8,13 @@ import { findAgentByWallet } from '../agents/agents-service'
 import type { AgentIdentityRow } from '../agents/agents-queries'
 import type { Queryable } from '../db/pool'
 import { NotFoundError, UnauthorizedError } from '../errors'
-import { claimRequestId, deleteExpiredSessions, insertSession, selectLiveSession } from './auth-queries'
+import {
+  claimRequestId,
+  deleteAgentSessions,
+  deleteExpiredSessions,
+  insertSession,
+  selectLiveSession,
+} from './auth-queries'
 import { recoverPersonalSignAddress } from './signatures'
 
 /** How long a session nonce signs requests. */
@@ -64,4 +70,9 @@ export async function verifySignedRequest(
     refuse('request_replayed', `request id ${fields.requestId} was already used in this session`)
   }
   return agent
+}
+
+/** Ends every wallet-signing session of `agentId`: a rotated API key leaves no other way in open. */
+export async function endAgentSessions(db: Queryable, agentId: string): Promise<number> {
+  return deleteAgentSessions(db, agentId)
 }
