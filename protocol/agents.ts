@@ -1,4 +1,6 @@
 import { decimalAmount } from './amounts'
+import { canonicalJson } from './canonical-json'
+import { keyExportState } from './wallet'
 import { z } from './zod'
 
 /** A 0x-prefixed 20-byte address in any case; the API stores and returns it lowercase. */
@@ -35,6 +37,52 @@ const jsonObject = z
 
 const signatureHex = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 0x-prefixed 65-byte signature')
 
+/** An address inside a signed claim, kept exactly as given: the signature covers these bytes. */
+const claimAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+
+/**
+ * A signed verifiable claim: `issuer` attests `claims` about the agent whose wallet is `subject`.
+ * `signature` is EIP-191 personal_sign by `issuer` over `verifiableClaimMessage(claim)`, the
+ * RFC 8785 canonical JSON of every other field. The claim is stored as given, so it stays
+ * verifiable by anyone; the coordinator counts it only when `issuer` is one it is configured to
+ * trust (VERIFIABLE_CLAIM_ISSUERS).
+ */
+export const signedVerifiableClaim = z
+  .strictObject({
+    issuer: claimAddress,
+    subject: claimAddress,
+    claims: z.record(z.string(), z.unknown()),
+    issued_at: z.iso.datetime({ offset: true }),
+    expires_at: z.iso.datetime({ offset: true }).optional(),
+    signature: signatureHex,
+  })
+  .openapi('SignedVerifiableClaim')
+export type SignedVerifiableClaim = z.infer<typeof signedVerifiableClaim>
+
+/** The exact text an issuer signs (personal_sign) for a verifiable claim: its canonical JSON without `signature`. */
+export function verifiableClaimMessage(claim: Omit<SignedVerifiableClaim, 'signature'>): string {
+  const { issuer, subject, claims, issued_at, expires_at } = claim
+  return canonicalJson({ issuer, subject, claims, issued_at, expires_at })
+}
+
+/**
+ * `verifiable_claim` at registration: any JSON object, shown on the agent's own profile; one that
+ * carries `signature` must be a well-formed `SignedVerifiableClaim`, the only kind that can verify.
+ */
+const verifiableClaim = jsonObject
+  .superRefine((value, ctx) => {
+    if (!('signature' in value)) return
+    const signed = signedVerifiableClaim.safeParse(value)
+    if (signed.success) return
+    for (const issue of signed.error.issues) {
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message })
+    }
+  })
+  .openapi({
+    description:
+      "Any JSON object (self-asserted, never verified), or a signed claim `{ issuer, subject, claims, issued_at, expires_at?, signature }`: `signature` is EIP-191 personal_sign by `issuer` over the RFC 8785 canonical JSON of the other fields, and `subject` is the agent's wallet. Only a claim signed by an issuer the coordinator trusts makes `is_verified` true",
+  })
+
 /** `POST /v1/agents/challenge`: a one-time message for `wallet_address` to sign before registering. */
 export const createChallengeBody = z.object({ wallet_address: walletAddress })
 export type CreateChallengeBody = z.infer<typeof createChallengeBody>
@@ -54,7 +102,7 @@ export const registerAgentBody = z
   .object({
     handle: agentHandle.optional(),
     capabilities: jsonObject.optional(),
-    verifiable_claim: jsonObject.optional(),
+    verifiable_claim: verifiableClaim.optional(),
     tags: agentTags.optional(),
     wallet_address: walletAddress.optional(),
     challenge: z.string().min(1).max(1000).optional(),
@@ -108,6 +156,10 @@ export const agentProfile = z.object({
   disputes_lost: z.number().int(),
   reputation_score: z.number().int().min(0).max(100),
   reputation_stars: z.number().min(0).max(5),
+  is_verified: z.boolean().openapi({
+    description:
+      'The agent holds a verifiable claim about its wallet, signed by an issuer the coordinator trusts and unexpired; jobs with requires_verifiable take bids only from such agents',
+  }),
   created_at: z.string(),
 })
 export type AgentProfile = z.infer<typeof agentProfile>
@@ -118,6 +170,10 @@ export const myAgentResponse = agentProfile.extend({
   managed_key_exported: z.boolean(),
   verifiable_claim: z.record(z.string(), z.unknown()).nullable(),
   api_key_rotated_at: z.string().nullable(),
+  key_export: keyExportState.nullable().openapi({
+    description:
+      'A managed-wallet key export in progress; one you did not ask for means your API key leaked: rotate it (that cancels the export)',
+  }),
 })
 export type MyAgentResponse = z.infer<typeof myAgentResponse>
 

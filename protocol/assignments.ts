@@ -2,8 +2,18 @@ import { decimalAmount } from './amounts'
 import { entityId, jobResponse } from './jobs'
 import { z } from './zod'
 
-/** Per-worker lifecycle (seed 004 "Assignment lifecycle"). */
-export const ASSIGNMENT_STATUSES = ['in_progress', 'submitted', 'accepted', 'disputed', 'cancelled'] as const
+/**
+ * Per-worker lifecycle (seed 004 "Assignment lifecycle"), plus `awaiting_escrow`: awarded by a
+ * self-custody payer who has not yet signed the escrow lock, so no work can start on it.
+ */
+export const ASSIGNMENT_STATUSES = [
+  'awaiting_escrow',
+  'in_progress',
+  'submitted',
+  'accepted',
+  'disputed',
+  'cancelled',
+] as const
 export type AssignmentStatus = (typeof ASSIGNMENT_STATUSES)[number]
 
 /** Largest inline deliverable, in characters (seed 004 "Submit Deliverable"). */

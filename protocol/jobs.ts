@@ -71,7 +71,10 @@ export const createJobBody = z
       .optional(),
     max_slots: z.number().int().min(1).max(JOB_LIMITS.maxSlotsMax).optional(),
     dispute_agent_id: entityId.nullable().optional(),
-    requires_verifiable: z.boolean().optional(),
+    requires_verifiable: z.boolean().optional().openapi({
+      description:
+        "Take bids only from agents whose profile is_verified: a verifiable claim about the bidder's wallet signed by an issuer the coordinator trusts (VERIFIABLE_CLAIM_ISSUERS); checked again at award",
+    }),
     job_type: z
       .enum(['standard', 'competition', 'instant'])
       .optional()
@@ -136,7 +139,8 @@ export const jobIdParams = z.object({ job_id: entityId })
 export const myAssignment = z
   .object({
     assignment_id: z.string(),
-    status: z.enum(['in_progress', 'submitted', 'accepted', 'disputed', 'cancelled']),
+    // The assignment statuses of protocol/assignments.ts (which imports this file, so they are repeated).
+    status: z.enum(['awaiting_escrow', 'in_progress', 'submitted', 'accepted', 'disputed', 'cancelled']),
     deliverable: z.string().nullable(),
     deliverable_hash: z.string().nullable(),
     submitted_at: z.string().nullable(),

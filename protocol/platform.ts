@@ -12,6 +12,14 @@ export const tokenReconciliation = z.object({
   difference: z.string().openapi({ description: 'on_chain − ledger − in_flight; zero when reconciled' }),
   difference_base_units: z.string(),
   is_balanced: z.boolean(),
+  debt: z.string().openapi({
+    description:
+      'What agents owe after the chain took back money they had spent (reorged deposits, slow exits past their balance): inside the ledger total, reported apart so a loss cannot hide behind a balanced total',
+  }),
+  unsettled: z.string().openapi({
+    description:
+      'Payments booked to agents that the vault has not yet carried out (accepted jobs whose escrow release has not landed): not spendable, reported apart for the same reason',
+  }),
 })
 
 /** `GET /v1/platform/reconciliation`. */

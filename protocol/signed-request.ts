@@ -2,18 +2,36 @@ import { sha256, stringToBytes } from 'viem'
 import { canonicalJson } from './canonical-json'
 
 /**
- * Wallet-signed requests (the seed-003 format). Instead of an API key, a request carries four
+ * Wallet-signed requests (the seed-003 format). Instead of an API key, a request carries five
  * headers; the signature is EIP-191 `personal_sign` by the wallet over `signedRequestMessage`.
  *
  *   X-Clearhouse-Wallet:     0x… (the agent's wallet address)
  *   X-Clearhouse-Session:    session nonce from `POST /v1/auth/session`
  *   X-Clearhouse-Request-Id: fresh for every request (1–128 of A–Z a–z 0–9 . _ : -); single use per session
+ *   X-Clearhouse-Timestamp:  when the request was signed, in unix seconds (decimal, no leading zeros)
  *   X-Clearhouse-Signature:  0x… 65-byte signature
+ *
+ * The message is these lines joined by `\n`, in this order:
+ *
+ *   clearhouse-request
+ *   wallet:<lowercase address>
+ *   session:<session nonce>
+ *   request:<request id>
+ *   timestamp:<unix seconds>
+ *   action:<METHOD> <path>
+ *   product:<raw query string, or ->
+ *   payload:<sha256 hex of the RFC 8785 canonical JSON body, or empty without a body>
+ *
+ * The coordinator refuses a timestamp further than its validity window (SIGNED_REQUEST_MAX_AGE_SECONDS,
+ * 300 by default) from its own clock, in either direction, so a request captured and held back
+ * (never delivered, or logged somewhere) stops working once the window has passed; within it,
+ * the single-use request id refuses a second delivery.
  */
 export const SIGNED_REQUEST_HEADERS = {
   wallet: 'x-clearhouse-wallet',
   session: 'x-clearhouse-session',
   requestId: 'x-clearhouse-request-id',
+  timestamp: 'x-clearhouse-timestamp',
   signature: 'x-clearhouse-signature',
 } as const
 
@@ -23,10 +41,20 @@ export const SIGNED_REQUEST_DOMAIN = 'clearhouse-request'
 /** Allowed request ids: short, printable, unambiguous in one line of the message. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 
+/** Allowed timestamps: unix seconds in decimal without sign or leading zeros, so each has one spelling. */
+export const TIMESTAMP_PATTERN = /^(0|[1-9][0-9]{0,11})$/
+
+/** The current time in unix seconds, as `X-Clearhouse-Timestamp` and the `timestamp:` line carry it. */
+export function signedRequestTimestamp(now: Date = new Date()): number {
+  return Math.floor(now.getTime() / 1000)
+}
+
 export interface SignedRequestFields {
   wallet: `0x${string}`
   session: string
   requestId: string
+  /** When the request was signed, in unix seconds (`signedRequestTimestamp()`); the header carries the same. */
+  timestamp: number
   /** `signedRequestAction(method, path)`: binds the signature to one route and resource. */
   action: string
   /** `signedRequestProduct(query)`: the raw query string, or `-` when there is none. */
@@ -56,11 +84,15 @@ export function signedRequestPayloadHash(body: unknown): string {
 
 /** The exact text the wallet signs with EIP-191 personal_sign. */
 export function signedRequestMessage(fields: SignedRequestFields): string {
+  if (!Number.isSafeInteger(fields.timestamp) || fields.timestamp < 0) {
+    throw new RangeError(`timestamp must be whole unix seconds, got ${fields.timestamp}`)
+  }
   return [
     SIGNED_REQUEST_DOMAIN,
     `wallet:${fields.wallet.toLowerCase()}`,
     `session:${fields.session}`,
     `request:${fields.requestId}`,
+    `timestamp:${fields.timestamp}`,
     `action:${fields.action}`,
     `product:${fields.product}`,
     `payload:${fields.payloadHash}`,

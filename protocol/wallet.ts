@@ -8,6 +8,10 @@ const tokenBalance = z.object({
   decimals: z.number().int(),
   available: decimalAmount,
   escrowed: decimalAmount,
+  unsettled: decimalAmount.openapi({
+    description:
+      'Payments booked to the agent (an accepted job) that the vault has not yet carried out; available once they land on-chain',
+  }),
   pending: decimalAmount.openapi({ description: 'Deposits seen on-chain but not yet confirmed' }),
   withdrawing: decimalAmount.openapi({
     description: 'Fast withdrawals debited and queued for on-chain settlement, not yet seen on-chain',
@@ -55,9 +59,15 @@ export const walletTransaction = z.object({
     'withdrawal_refund',
     'withdrawal_reversal',
     'debt_repayment',
+    'escrow_settlement',
+    'escrow_settlement_reversal',
+    'escrow_release_reversal',
+    'escrow_ruling',
+    'reorg_reversal',
   ]),
-  account: z.enum(['available', 'escrow', 'debt']).openapi({
-    description: 'debt: what the agent owes after the chain took back money it had spent (negative balance)',
+  account: z.enum(['available', 'escrow', 'unsettled', 'debt']).openapi({
+    description:
+      'unsettled: booked payments not yet carried out by the vault; debt: what the agent owes after the chain took back money it had spent (negative balance)',
   }),
   token: z.string(),
   token_address: z.string(),
@@ -114,6 +124,21 @@ export const exportKeyResponse = z.object({
   exported_at: z.string(),
 })
 export type ExportKeyResponse = z.infer<typeof exportKeyResponse>
+
+/**
+ * A managed wallet's key export that was asked for and is neither collected nor cancelled:
+ * `pending` until `available_at`, `ready` from then (POST /v1/wallet/export-key hands the key out).
+ */
+export const keyExportState = z
+  .object({
+    status: z.enum(['pending', 'ready']),
+    requested_at: z.string(),
+    available_at: z.string().openapi({
+      description: 'From this time on, POST /v1/wallet/export-key again returns the key (once)',
+    }),
+  })
+  .openapi('KeyExportState')
+export type KeyExportState = z.infer<typeof keyExportState>
 
 const pageLimit = z.coerce.number().int().min(1).max(100)
 const pageOffset = z.coerce.number().int().min(0).max(10_000)

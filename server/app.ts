@@ -3,6 +3,7 @@ import helmet from 'helmet'
 import { pinoHttp } from 'pino-http'
 import { randomUUID } from 'node:crypto'
 import type { AppContext } from './app-context'
+import { ConfigError } from './errors'
 import { errorHandler, notFoundHandler } from './http/errors-middleware'
 import { metricsMiddleware } from './http/metrics'
 import { createOpenApiRegistry, generateOpenApiDocument } from './http/openapi'
@@ -19,7 +20,7 @@ import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
-import { rejectUnstorableText } from './http/storable-text'
+import { rejectUnsafeInput } from './http/storable-text'
 
 /** Largest JSON body accepted; deliverables and messages fit well inside it. */
 export const BODY_LIMIT = '256kb'
@@ -28,7 +29,15 @@ export const BODY_LIMIT = '256kb'
 export function createApp(context: AppContext): Express {
   const app = express()
   app.disable('x-powered-by')
-  app.set('trust proxy', 'loopback')
+  // Only configured proxies may name the client with X-Forwarded-For; by default (false) the
+  // client is the connecting peer, so no local process or pass-through proxy picks its own IP
+  // for the per-IP limits.
+  try {
+    app.set('trust proxy', context.trustProxy ?? false)
+  } catch (error) {
+    // proxy-addr refuses what is not an address, CIDR or known name: say which variable it was.
+    throw new ConfigError(`invalid TRUST_PROXY: ${(error as Error).message}`)
+  }
   app.use(helmet())
   app.use(
     pinoHttp({
@@ -44,7 +53,8 @@ export function createApp(context: AppContext): Express {
   )
   app.use(metricsMiddleware(context.metrics))
   app.use(express.json({ limit: BODY_LIMIT }))
-  app.use(rejectUnstorableText)
+  // Before every route, so before authentication: a hostile body is a 400 before anything hashes it.
+  app.use(rejectUnsafeInput)
 
   const openApi = createOpenApiRegistry()
   const openApiDocument = generateOpenApiDocument(openApi, context.version)

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { ConfigError } from './errors'
 
@@ -25,6 +26,26 @@ const httpUrl = z.string().refine((value) => {
 }, 'must be an http:// or https:// URL')
 
 const integerString = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+
+/** A hop count, or addresses, CIDRs and Express's names of proxy ranges, comma-separated. */
+function isTrustedProxyList(value: string): boolean {
+  const trimmed = value.trim()
+  if (/^\d{1,2}$/.test(trimmed)) return true
+  const parts = trimmed
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+  return parts.length > 0 && parts.every(isTrustedProxy)
+}
+
+function isTrustedProxy(part: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(part)) return true
+  const [address, prefix, extra] = part.split('/')
+  const family = isIP(address ?? '')
+  if (family === 0 || extra !== undefined) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
 
 const hexKey32 = z
   .string()
@@ -75,13 +96,19 @@ export const configSchema = z.object({
    */
   TRUST_PROXY: z
     .string()
-    .regex(/^[0-9A-Za-z.:/,\s-]+$/, 'must be false, a hop count, or proxy addresses / CIDRs / loopback')
     .default('false')
+    .refine(
+      (value) => value.trim() === 'false' || isTrustedProxyList(value),
+      'must be false, a hop count, or comma-separated proxy addresses, CIDRs or loopback / linklocal / uniquelocal (never true: anyone could then pick their own IP)',
+    )
     .transform((value): boolean | number | string[] => {
       const trimmed = value.trim()
       if (trimmed === 'false') return false
       if (/^\d+$/.test(trimmed)) return Number(trimmed)
-      return trimmed.split(',').map((part) => part.trim()).filter((part) => part !== '')
+      return trimmed
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== '')
     }),
   /** How far a wallet-signed request's signed timestamp may be from the coordinator's clock. */
   SIGNED_REQUEST_MAX_AGE_SECONDS: integerString(10, 3600).default(300),

@@ -67,6 +67,19 @@ export async function selectIdentityById(db: Queryable, id: string): Promise<Age
   return rows[0] ? toIdentity(rows[0]) : null
 }
 
+/** The agent's wallet and stored `verifiable_claim` (null when it has none), or null if there is no such agent. */
+export async function selectVerifiableClaim(
+  db: Queryable,
+  id: string,
+): Promise<{ walletAddress: `0x${string}`; verifiableClaim: Record<string, unknown> | null } | null> {
+  const { rows } = await db.query(
+    'SELECT a.wallet_address, a.verifiable_claim FROM agents AS a WHERE a.id = $1',
+    [id],
+  )
+  if (!rows[0]) return null
+  return { walletAddress: rows[0].wallet_address, verifiableClaim: rows[0].verifiable_claim ?? null }
+}
+
 export async function selectIdentityByWallet(
   db: Queryable,
   walletAddress: string,
@@ -93,6 +106,18 @@ export async function updateApiKeyHash(
     [agentId, apiKeyHash, expectedHash],
   )
   return rowCount === 1
+}
+
+/**
+ * Locks the agent's row (FOR SHARE) if its API key hash is still `apiKeyHash`: a rotation, which
+ * updates the row, waits for the caller's transaction, and one that committed first makes this false.
+ */
+export async function lockApiKeyHash(db: Queryable, agentId: string, apiKeyHash: string): Promise<boolean> {
+  const { rows } = await db.query(
+    'SELECT 1 FROM agents AS a WHERE a.id = $1 AND a.api_key_hash = $2 FOR SHARE',
+    [agentId, apiKeyHash],
+  )
+  return rows.length === 1
 }
 
 export async function handleExists(db: Queryable, handle: string): Promise<boolean> {

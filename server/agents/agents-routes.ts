@@ -65,14 +65,11 @@ export function agentsRoutes(context: AppContext): Router {
     res.json(await getMyProfile(context, currentAgent(res).id))
   })
 
-  router.post('/agents/rotate-key', limited, requireAgent(context), async (_req, res) => {
+  // Authentication first: it claims a signed request's id, so a request refused 429 is spent too.
+  router.post('/agents/rotate-key', requireAgent(context), limited, async (_req, res) => {
     const agent = currentAgent(res)
     const credential = currentCredential(res)
-    const apiKey = await rotateApiKey(
-      context.pool,
-      agent.id,
-      credential.kind === 'api_key' ? credential.apiKeyHash : null,
-    )
+    const apiKey = await rotateApiKey(context, agent.id, credential)
     const response: RotateKeyResponse = { agent_id: agent.id, api_key: apiKey }
     res.setHeader('Cache-Control', 'no-store')
     res.json(response)
@@ -146,11 +143,18 @@ export function registerAgentsOpenApi(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post',
     path: '/v1/agents/rotate-key',
-    summary: 'Replace the API key; the old one stops working at once',
+    summary:
+      'Replace the API key; the old one stops working at once, every wallet-signing session of the agent ends and a pending key export is cancelled',
+    description:
+      'A managed-wallet agent rotates only with its API key (its root credential); an agent registered with its own wallet may also rotate by a wallet-signed request, to recover a lost key.',
     security: bearer,
     responses: {
       200: json(rotateKeyResponse, 'New key'),
-      ...errors({ 401: 'Not authenticated', 429: 'Rate limited' }),
+      ...errors({
+        401: 'Not authenticated',
+        403: 'api_key_required: a wallet-signed request for a managed-wallet agent',
+        429: 'Rate limited',
+      }),
     },
   })
   registry.registerPath({

@@ -4,16 +4,25 @@ import { formatAmount } from '../../protocol/amounts'
 import type { AppContext } from '../app-context'
 import { recoverPersonalSignAddress } from '../auth/signatures'
 import { withTransaction, type Queryable } from '../db/pool'
-import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
+import { endAgentSessions } from '../auth/auth-service'
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
+import type { Credential } from '../http/auth'
 import { defaultToken } from '../ledger/tokens'
 import { claimWalletFunds } from '../wallet/deposits-service'
-import { generateManagedWallet, saveManagedWallet } from '../wallet/managed-wallets'
+import {
+  dropPendingKeyExport,
+  generateManagedWallet,
+  getPendingKeyExport,
+  saveManagedWallet,
+} from '../wallet/managed-wallets'
+import { checkClaimAtRegistration, isVerifiedClaim } from './verifiable-claims'
 import {
   consumeChallenge,
   deleteExpiredChallenges,
   handleExists,
   insertAgent,
   insertChallenge,
+  lockApiKeyHash,
   selectDirectoryPage,
   selectDirectoryRow,
   selectIdentityByApiKeyHash,
@@ -142,6 +151,7 @@ export async function registerAgent(
         managed = generateManagedWallet(context, id)
         walletAddress = managed.address
       }
+      checkClaimAtRegistration(body.verifiable_claim, walletAddress)
       const handle = body.handle ?? (await generatedHandle(client))
       const { createdAt } = await insertAgent(client, {
         id,
@@ -173,23 +183,74 @@ export async function registerAgent(
   }
 }
 
+function invalidApiKey(): UnauthorizedError {
+  return new UnauthorizedError('unauthorized', 'API key is not valid', {
+    details: { reason: 'invalid_api_key' },
+  })
+}
+
 /**
- * Replaces the agent's API key; the old one stops working when this commits. When the request was
- * made with an API key, only that key may be replaced: of two racing rotations (say the owner's
- * and a thief's with a leaked key) the second finds the key already changed and gets 401.
+ * Refuses, with 403 `api_key_required`, a credential that may not act as the root of a
+ * managed-wallet agent: anything but its API key. See `rotateApiKey` for the model.
+ */
+export function requireApiKey(
+  credential: Credential,
+  action: string,
+): asserts credential is Extract<Credential, { kind: 'api_key' }> {
+  if (credential.kind === 'api_key') return
+  throw new ForbiddenError(
+    'api_key_required',
+    `${action} needs the agent's API key, not a wallet-signed request`,
+    {
+      details: { credential: credential.kind },
+    },
+  )
+}
+
+/**
+ * Replaces the agent's API key: the old one stops working and every wallet-signing session of the
+ * agent ends when this commits, and a pending export of a managed wallet's key is cancelled.
+ *
+ * Recovery model (issue 10). An agent has up to two credentials: its API key (Bearer), and, when
+ * it controls its wallet's key, wallet-signed requests (a session plus a signature per request).
+ * - An agent registered with its own wallet (proved by signature) has that wallet as its root: a
+ *   wallet-signed rotate-key is allowed, so the wallet owner recovers from a lost or leaked key.
+ * - An agent registered without one (a managed wallet, `is_managed_wallet`, never changed) has its
+ *   API key as its root: only a request made with the API key rotates the key or exports the
+ *   wallet key. A wallet-signed rotate-key is 403 `api_key_required`, so a wallet key obtained by
+ *   export can never replace the API key, and the export waits for a delay the owner can cancel
+ *   (see `exportManagedKey`). Rotation is the owner's answer to a leak: it stops the old key, ends
+ *   the sessions a thief may hold (including any opened with an exported key) and cancels the export.
+ * When the request was made with an API key, only that key may be replaced: of two racing rotations
+ * (say the owner's and a thief's with a leaked key) the second finds the key already changed and
+ * gets 401.
  */
 export async function rotateApiKey(
-  db: Queryable,
+  context: Pick<AppContext, 'pool'>,
   agentId: string,
-  usedApiKeyHash: string | null,
+  credential: Credential,
 ): Promise<string> {
   const { apiKey, hash } = newApiKey()
-  if (!(await updateApiKeyHash(db, agentId, hash, usedApiKeyHash))) {
-    throw new UnauthorizedError('unauthorized', 'API key is not valid', {
-      details: { reason: 'invalid_api_key' },
-    })
-  }
+  await withTransaction(context.pool, async (client) => {
+    const agent = await selectIdentityById(client, agentId)
+    if (!agent) throw invalidApiKey()
+    if (agent.isManagedWallet) requireApiKey(credential, 'rotating the API key of a managed-wallet agent')
+    const expectedHash = credential.kind === 'api_key' ? credential.apiKeyHash : null
+    if (!(await updateApiKeyHash(client, agentId, hash, expectedHash))) throw invalidApiKey()
+    // In the same transaction as the new key, so no moment exists where the key is new and an old
+    // session or a thief's pending export still stands.
+    await endAgentSessions(client, agentId)
+    await dropPendingKeyExport(client, agentId)
+  })
   return apiKey
+}
+
+/**
+ * Holds the agent's API key for the caller's transaction: true (the row locked against rotation)
+ * while the key is still the one hashed as `apiKeyHash`, false once a rotation replaced it.
+ */
+export async function holdApiKey(db: Queryable, agentId: string, apiKeyHash: string): Promise<boolean> {
+  return lockApiKeyHash(db, agentId, apiKeyHash)
 }
 
 const FALLBACK_STATS_TOKEN: StatsToken = { address: `0x${'0'.repeat(40)}`, decimals: 6 }
@@ -203,7 +264,11 @@ export function reputationStars(score: number): number {
   return Math.round((score / 20) * 2) / 2
 }
 
-function toProfile(row: AgentDirectoryRow, decimals: number): AgentProfile {
+function toProfile(
+  row: AgentDirectoryRow,
+  decimals: number,
+  issuers: AppContext['verifiableClaimIssuers'],
+): AgentProfile {
   return {
     agent_id: row.id,
     handle: row.handle,
@@ -218,6 +283,7 @@ function toProfile(row: AgentDirectoryRow, decimals: number): AgentProfile {
     disputes_lost: row.disputesLost,
     reputation_score: row.reputationScore,
     reputation_stars: reputationStars(row.reputationScore),
+    is_verified: isVerifiedClaim(row.verifiableClaim, row.walletAddress, issuers),
     created_at: row.createdAt.toISOString(),
   }
 }
@@ -226,7 +292,7 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 /** The public profile of the agent with this id or handle; 404 `agent_not_found` otherwise. */
 export async function getAgentProfile(
-  context: Pick<AppContext, 'pool' | 'tokens'>,
+  context: Pick<AppContext, 'pool' | 'tokens' | 'verifiableClaimIssuers'>,
   idOrHandle: string,
 ): Promise<AgentProfile> {
   const token = statsToken(context)
@@ -235,23 +301,31 @@ export async function getAgentProfile(
     : { handle: idOrHandle.toLowerCase() }
   const row = await selectDirectoryRow(context.pool, token, by)
   if (!row) throw new NotFoundError('agent_not_found', `no agent ${idOrHandle}`)
-  return toProfile(row, token.decimals)
+  return toProfile(row, token.decimals, context.verifiableClaimIssuers)
 }
 
 /** The caller's own profile, with the fields only it sees. */
 export async function getMyProfile(
-  context: Pick<AppContext, 'pool' | 'tokens'>,
+  context: Pick<AppContext, 'pool' | 'tokens' | 'verifiableClaimIssuers'>,
   agentId: string,
 ): Promise<MyAgentResponse> {
   const token = statsToken(context)
-  const row = await selectDirectoryRow(context.pool, token, { id: agentId })
+  const [row, keyExport] = await Promise.all([
+    selectDirectoryRow(context.pool, token, { id: agentId }),
+    getPendingKeyExport(context.pool, agentId),
+  ])
   if (!row) throw new NotFoundError('agent_not_found', `no agent ${agentId}`)
   return {
-    ...toProfile(row, token.decimals),
+    ...toProfile(row, token.decimals, context.verifiableClaimIssuers),
     is_managed_wallet: row.isManagedWallet,
     managed_key_exported: row.managedKeyExported,
     verifiable_claim: row.verifiableClaim,
     api_key_rotated_at: row.apiKeyRotatedAt?.toISOString() ?? null,
+    key_export: keyExport && {
+      status: keyExport.status,
+      requested_at: keyExport.requestedAt.toISOString(),
+      available_at: keyExport.availableAt.toISOString(),
+    },
   }
 }
 
@@ -297,7 +371,7 @@ function decodeCursor(cursor: string): { createdAtKey: string; id: string } {
 
 /** The directory: a bare array (offset pagination) or, when `cursor` is given, the keyset envelope. */
 export async function listAgents(
-  context: Pick<AppContext, 'pool' | 'tokens'>,
+  context: Pick<AppContext, 'pool' | 'tokens' | 'verifiableClaimIssuers'>,
   parameters: ListAgentsParameters,
 ): Promise<AgentProfile[] | { data: AgentProfile[]; has_more: boolean; next_cursor: string | null }> {
   const token = statsToken(context)
@@ -313,7 +387,7 @@ export async function listAgents(
       limit: parameters.limit ?? DEFAULT_PAGE_SIZE,
       offset: parameters.offset,
     })
-    return rows.map((row) => toProfile(row, token.decimals))
+    return rows.map((row) => toProfile(row, token.decimals, context.verifiableClaimIssuers))
   }
   if (parameters.sortBy !== 'created_at') {
     throw new ValidationError(
@@ -338,7 +412,7 @@ export async function listAgents(
   const page = rows.slice(0, limit)
   const hasMore = rows.length > limit
   return {
-    data: page.map((row) => toProfile(row, token.decimals)),
+    data: page.map((row) => toProfile(row, token.decimals, context.verifiableClaimIssuers)),
     has_more: hasMore,
     next_cursor: hasMore ? encodeCursor(page[page.length - 1]!) : null,
   }

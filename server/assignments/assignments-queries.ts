@@ -43,11 +43,12 @@ export async function insertAssignment(
     feeBps: number
     escrowId: `0x${string}`
     etaSeconds: number
+    status: 'awaiting_escrow' | 'in_progress'
   },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO assignments (id, job_id, bid_id, worker_agent_id, escrow_amount, fee_bps, escrow_id, due_at)
-     VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, now() + make_interval(secs => $8::int))`,
+    `INSERT INTO assignments (id, job_id, bid_id, worker_agent_id, escrow_amount, fee_bps, escrow_id, due_at, status)
+     VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, now() + make_interval(secs => $8::int), $9)`,
     [
       assignment.id,
       assignment.jobId,
@@ -57,6 +58,7 @@ export async function insertAssignment(
       assignment.feeBps,
       assignment.escrowId,
       assignment.etaSeconds,
+      assignment.status,
     ],
   )
 }
@@ -111,7 +113,7 @@ export async function countFilledSlots(db: Queryable, jobId: string): Promise<nu
 export async function countUnfinishedAssignments(db: Queryable, jobId: string): Promise<number> {
   const { rows } = await db.query(
     `SELECT count(*)::int AS n FROM assignments AS a
-      WHERE a.job_id = $1 AND a.status IN ('in_progress', 'submitted', 'disputed')`,
+      WHERE a.job_id = $1 AND a.status IN ('awaiting_escrow', 'in_progress', 'submitted', 'disputed')`,
     [jobId],
   )
   return rows[0].n as number
@@ -244,6 +246,20 @@ export async function selectSubjectsWaitingFor(
   return rows.map((row) =>
     row.assignment_id ? { assignmentId: row.assignment_id } : { entryId: row.entry_id },
   )
+}
+
+/** The escrow lock op behind escrow `escrowId` of chain `chainId`, or null for an escrow the coordinator never locked. */
+export async function selectEscrowLockOp(
+  db: Queryable,
+  chainId: number,
+  escrowId: string,
+): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'typed_data'> | null> {
+  const { rows } = await db.query(
+    `SELECT o.assignment_id, o.entry_id, o.typed_data FROM escrow_ops AS o
+      WHERE o.kind = 'escrow_lock' AND o.chain_id = $1 AND o.escrow_id = $2`,
+    [chainId, escrowId.toLowerCase()],
+  )
+  return rows[0] ?? null
 }
 
 export async function setEscrowOpSignature(

@@ -94,10 +94,17 @@ export function registerAssignmentsOpenApi(registry: OpenAPIRegistry): void {
     path: '/v1/jobs/{job_id}/award',
     summary: 'Award a pending bid: escrow the bid amount and start the assignment (creator only)',
     description:
-      "The assignment's `chain_ops` holds the payer's EscrowLock typed data. A managed wallet is signed for at once; a self-custody payer signs it and posts it to /v1/assignments/{assignment_id}/escrow-signature.",
+      "The assignment's `chain_ops` holds the payer's EscrowLock typed data. A managed wallet is signed for at once and the assignment is `in_progress`; a self-custody payer's assignment is `awaiting_escrow` (no work can be submitted) until the payer signs the lock and posts it to /v1/assignments/{assignment_id}/escrow-signature.",
     security,
     request: { params: jobIdParams, headers: idempotencyHeaders, body: body(awardJobBody) },
-    responses: { 200: json(awardResponse, 'Awarded'), ...errors },
+    responses: {
+      200: json(awardResponse, 'Awarded'),
+      ...errors,
+      409: json(
+        errorResponse,
+        'Wrong state, insufficient_balance, or a bid that can no longer be awarded: bidder_is_creator, bidder_is_resolver, bid_above_budget, bidder_not_verified',
+      ),
+    },
   })
   registry.registerPath({
     method: 'post',
@@ -105,7 +112,14 @@ export function registerAssignmentsOpenApi(registry: OpenAPIRegistry): void {
     summary: "Submit (or replace) the caller's deliverable: a URL or inline text",
     security,
     request: { params: jobIdParams, body: body(submitDeliverableBody) },
-    responses: { 200: json(assignmentResponse, 'Submitted'), ...errors },
+    responses: {
+      200: json(assignmentResponse, 'Submitted'),
+      ...errors,
+      409: json(
+        errorResponse,
+        'Wrong state, or escrow_not_signed: the payer has not signed the escrow lock yet',
+      ),
+    },
   })
   registry.registerPath({
     method: 'post',

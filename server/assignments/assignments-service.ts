@@ -8,6 +8,7 @@ import type {
   SubmitDeliverableBody,
 } from '../../protocol/assignments'
 import type { AppContext } from '../app-context'
+import { chainNow } from '../chain/clients'
 import { rejectPendingBids, selectBid, setBidStatus } from '../bids/bids-queries'
 import type { Queryable } from '../db/pool'
 import { withJobTransaction } from '../jobs/job-transaction'
@@ -16,7 +17,8 @@ import { agentWallet } from '../jobs/job-agents'
 import { fieldError, formatUnits } from '../jobs/job-tokens'
 import { recordFirstAward, selectJob, setJobStatus, type JobRow } from '../jobs/jobs-queries'
 import { findOwnJob, findVisibleJob, isPastDeadline, toJobResponse, type Actor } from '../jobs/jobs-service'
-import { lockEscrow, PLATFORM_FEE_BPS, releaseEscrow } from '../ledger/ledger-service'
+import { requireAwardable } from '../bids/bids-service'
+import { lockEscrow, PLATFORM_FEE_BPS } from '../ledger/ledger-service'
 import { postSystemMessage } from '../messages/messages-service'
 import {
   countFilledSlots,
@@ -35,6 +37,7 @@ import {
   ESCROW_EXPIRY_MARGIN_SECONDS,
   ESCROW_RESOLVER_FEE_BPS,
   escrowLockTypedData,
+  bookSignedRelease,
   newEscrowTerms,
   escrowReleaseTypedData,
   queueSignedEscrowOps,
@@ -133,6 +136,8 @@ export async function awardBid(
   bidId: string,
 ): Promise<AwardResponse> {
   const assignmentId = randomUUID()
+  // The vault judges the escrow's expiry by the chain's clock; read it before any row is locked.
+  const now = await chainNow(context.chain?.client ?? null)
   await withJobTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.job_type === 'competition') {
@@ -151,6 +156,9 @@ export async function awardBid(
         `bid ${bid.id} is ${bid.status}; only pending bids can be awarded`,
       )
     }
+    // Payee, resolver and payer distinct, the bid within the current budget, a verified bidder
+    // where the job requires one: checked again here, since any of them may have changed since the bid.
+    await requireAwardable(context, db, job, bid)
     const filled = await countFilledSlots(db, job.id)
     if (filled >= job.current_max_slots) {
       throw new ConflictError('no_open_slots', `job ${job.id} has all ${job.current_max_slots} slots filled`)
@@ -168,7 +176,7 @@ export async function awardBid(
     } catch (error) {
       throw asInsufficientBalance(error, job, amount)
     }
-    const expiry = BigInt(Math.floor(Date.now() / 1000) + bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS)
+    const expiry = now + BigInt(bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS)
     const { terms, escrowId } = await newEscrowTerms(db, context, {
       payer: actor.walletAddress,
       payee: payee!,
@@ -188,6 +196,9 @@ export async function awardBid(
       feeBps: PLATFORM_FEE_BPS,
       escrowId,
       etaSeconds: bid.eta_seconds,
+      // A self-custody payer's lock waits for its signature, and no work starts before it: the
+      // ledger holds the money, but the vault does not until the payer signs.
+      status: actor.isManagedWallet ? 'in_progress' : 'awaiting_escrow',
     })
     await setBidStatus(db, bid.id, 'accepted')
     await recordFirstAward(db, job.id, bid.id, bid.bidder_agent_id)
@@ -253,6 +264,12 @@ export async function submitDeliverable(
     )
     if (!live) {
       const latest = mine[mine.length - 1]!
+      if (latest.status === 'awaiting_escrow') {
+        throw new ConflictError(
+          'escrow_not_signed',
+          `your assignment ${latest.id} waits for the payer to sign its escrow; work starts once the vault holds the money`,
+        )
+      }
       throw new ConflictError(
         'assignment_not_active',
         `your assignment ${latest.id} is ${latest.status}; there is nothing to submit to`,
@@ -274,8 +291,10 @@ export async function submitDeliverable(
 }
 
 /**
- * Accepts submitted work inside the caller's transaction (job row already locked): escrow to the
- * worker less the fee, the payer's EscrowRelease for the settler, the assignment `accepted`.
+ * Accepts submitted work inside the caller's transaction (job row already locked): the assignment
+ * `accepted` and the payer's EscrowRelease for the settler. The worker is credited (unsettled,
+ * less the fee) once the release is signed: at once for a managed payer, when a self-custody
+ * payer posts its signature otherwise.
  */
 async function acceptAssignment(
   db: Queryable,
@@ -283,14 +302,6 @@ async function acceptAssignment(
   actor: Actor,
   assignment: AssignmentRow,
 ): Promise<void> {
-  await releaseEscrow(db, {
-    payerId: assignment.creator_agent_id,
-    payeeId: assignment.worker_agent_id,
-    token: assignment.token_address,
-    amount: BigInt(assignment.escrow_amount),
-    feeBps: assignment.fee_bps,
-    reference: chainOpReference('escrow_release', { assignmentId: assignment.id }),
-  })
   await setAssignmentStatus(db, assignment.id, 'accepted')
   await recordEscrowOp(db, context, {
     subject: { assignmentId: assignment.id },
@@ -299,7 +310,24 @@ async function acceptAssignment(
     payer: actor,
     typedData: escrowReleaseTypedData(context, assignment.escrow_id),
   })
+  if (actor.isManagedWallet) await bookAssignmentRelease(db, assignment)
   await queueSignedEscrowOps(db, { assignmentId: assignment.id })
+}
+
+/** `bookSignedRelease` for an assignment's escrow. */
+async function bookAssignmentRelease(db: Queryable, assignment: AssignmentRow): Promise<void> {
+  await bookSignedRelease(
+    db,
+    { assignmentId: assignment.id },
+    {
+      payerId: assignment.creator_agent_id,
+      payeeId: assignment.worker_agent_id,
+      token: assignment.token_address,
+      amount: BigInt(assignment.escrow_amount),
+      feeBps: assignment.fee_bps,
+    },
+    assignment.escrow_id,
+  )
 }
 
 /** A job whose slots are all taken and whose every assignment is finished is `completed`. */
@@ -442,10 +470,13 @@ export async function submitEscrowSignature(
   body: EscrowSignatureBody,
 ): Promise<AssignmentResponse> {
   await withJobTransaction(context.pool, async (db) => {
-    const assignment = await findParticipantAssignment(db, assignmentId, actor)
-    if (assignment.creator_agent_id !== actor.id) {
+    const found = await findParticipantAssignment(db, assignmentId, actor)
+    if (found.creator_agent_id !== actor.id) {
       throw new ForbiddenError('not_payer', 'only the payer (the job creator) signs escrow operations')
     }
+    // Job row first, then the assignment, then its ops: the lock order every job-flow transaction follows.
+    await selectJob(db, found.job_id, { forUpdate: true })
+    const assignment = (await selectAssignment(db, found.id, { forUpdate: true }))!
     const ops = await selectEscrowOps(db, { assignmentId: assignment.id }, { forUpdate: true })
     const op = ops.find((candidate) => candidate.kind === body.kind)
     if (!op) {
@@ -463,6 +494,11 @@ export async function submitEscrowSignature(
     const signature = body.signature.toLowerCase() as `0x${string}`
     await verifyEscrowOpSignature(op, signature)
     await setEscrowOpSignature(db, op.id, signature)
+    // A signed lock lets the work start; a signed release is what credits the worker.
+    if (op.kind === 'escrow_lock' && assignment.status === 'awaiting_escrow') {
+      await setAssignmentStatus(db, assignment.id, 'in_progress')
+    }
+    if (op.kind === 'escrow_release') await bookAssignmentRelease(db, assignment)
     await queueSignedEscrowOps(db, { assignmentId: assignment.id })
   })
   return loadAssignmentResponse(context.pool, assignmentId)

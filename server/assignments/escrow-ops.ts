@@ -14,6 +14,7 @@ import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
 import type { Queryable } from '../db/pool'
 import { locateEscrow, type LocatedEscrow } from '../escrow/escrow-sets-service'
 import { fieldError } from '../jobs/job-tokens'
+import { findChainBooking, releaseEscrow } from '../ledger/ledger-service'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
 import { allocateVaultNonce } from '../wallet/wallet-service'
 import {
@@ -88,7 +89,7 @@ export function escrowLockTypedData(
 }
 
 /** The terms of a stored `EscrowLock` typed data. */
-function storedLockTerms(lock: StoredTypedData): EscrowLockTerms {
+export function storedLockTerms(lock: StoredTypedData): EscrowLockTerms {
   const message = lock.message
   return {
     payer: message.payer as `0x${string}`,
@@ -200,6 +201,30 @@ function encodeReleaseOp(
       located.proof,
     ]),
   }
+}
+
+/** The ledger reference of the booked release of a subject's escrow (see `bookSignedRelease`). */
+export function ledgerReleaseReference(subject: EscrowSubject): string {
+  return 'assignmentId' in subject
+    ? chainOpReference('escrow_release', subject)
+    : `competition-prize:${subject.entryId}`
+}
+
+/**
+ * Books a signed release in the ledger: the payer's escrow to the payee's unsettled balance (less
+ * the fee), spendable once the vault carries the release out. Called when the payer's release is
+ * signed (at once for a managed wallet, when a self-custody payer posts its signature), never
+ * before: credit follows the signature. Skipped when the chain already settled the escrow some
+ * other way and the indexer booked that.
+ */
+export async function bookSignedRelease(
+  db: Queryable,
+  subject: EscrowSubject,
+  release: { payerId: string; payeeId: string; token: `0x${string}`; amount: bigint; feeBps: number },
+  escrowId: string,
+): Promise<void> {
+  if (await findChainBooking(db, `escrow-outcome:${escrowId.toLowerCase()}`)) return
+  await releaseEscrow(db, { ...release, reference: ledgerReleaseReference(subject) })
 }
 
 /**

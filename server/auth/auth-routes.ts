@@ -31,19 +31,22 @@ export function registerAuthOpenApi(registry: OpenAPIRegistry): void {
     in: 'header',
     name: 'X-Clearhouse-Signature',
     description:
-      'Wallet-signed request: X-Clearhouse-Signature with X-Clearhouse-Wallet, X-Clearhouse-Session ' +
-      'and X-Clearhouse-Request-Id (see POST /v1/auth/session). Accepted wherever an API key is.',
+      'Wallet-signed request: X-Clearhouse-Signature with X-Clearhouse-Wallet, X-Clearhouse-Session, ' +
+      'X-Clearhouse-Request-Id and X-Clearhouse-Timestamp (see POST /v1/auth/session). Accepted wherever an API key is.',
   })
   registry.registerPath({
     method: 'post',
     path: '/v1/auth/session',
     summary:
-      'Open a session for wallet-signed requests (X-Clearhouse-Wallet/-Session/-Request-Id/-Signature)',
+      'Open a session for wallet-signed requests (X-Clearhouse-Wallet/-Session/-Request-Id/-Timestamp/-Signature)',
     description:
       'Each signed request signs, with EIP-191 personal_sign, the lines: clearhouse-request, ' +
       'wallet:<lowercase address>, session:<session_nonce>, request:<request id, single use>, ' +
-      'action:<METHOD> <path>, product:<raw query string or ->, ' +
-      'payload:<sha256 hex of the RFC 8785 canonical JSON body, or empty without a body>.',
+      'timestamp:<unix seconds, as X-Clearhouse-Timestamp>, action:<METHOD> <path>, ' +
+      'product:<raw query string or ->, ' +
+      'payload:<sha256 hex of the RFC 8785 canonical JSON body, or empty without a body>. ' +
+      'A timestamp more than SIGNED_REQUEST_MAX_AGE_SECONDS (300 by default) from the ' +
+      "coordinator's clock, either way, is refused with 401 stale_request.",
     request: { body: { content: { 'application/json': { schema: createSessionBody } } } },
     responses: {
       201: { description: 'Session', content: { 'application/json': { schema: sessionResponse } } },

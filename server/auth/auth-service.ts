@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import {
   REQUEST_ID_PATTERN,
+  TIMESTAMP_PATTERN,
   signedRequestMessage,
+  signedRequestTimestamp,
   type SignedRequestFields,
 } from '../../protocol/signed-request'
 import { findAgentByWallet } from '../agents/agents-service'
@@ -20,6 +22,9 @@ import { recoverPersonalSignAddress } from './signatures'
 /** How long a session nonce signs requests. */
 export const SESSION_TTL_SECONDS = 24 * 60 * 60
 
+/** How far a signed request's timestamp may be from the coordinator's clock when not configured. */
+export const DEFAULT_SIGNED_REQUEST_MAX_AGE_SECONDS = 300
+
 /** Opens a signing session for the agent whose wallet is `walletAddress`. */
 export async function createSession(
   db: Queryable,
@@ -35,18 +40,30 @@ export async function createSession(
   return { nonce, agentId: agent.id, expiresAt }
 }
 
-function refuse(reason: string, message: string): never {
-  throw new UnauthorizedError('unauthorized', message, { details: { reason } })
+function refuse(reason: string, message: string, details: Record<string, unknown> = {}): never {
+  throw new UnauthorizedError('unauthorized', message, { details: { reason, ...details } })
+}
+
+/** A wallet-signed request as its headers carry it, with the action, product and payload hash it asks for. */
+export type SignedRequestInput = Omit<SignedRequestFields, 'wallet' | 'timestamp'> & {
+  wallet: string
+  /** X-Clearhouse-Timestamp as sent. */
+  timestamp: string
+  signature: string
 }
 
 /**
  * Verifies a wallet-signed request and returns its agent. The request id is recorded only after
  * the signature checks out, so nobody can burn another wallet's ids; recording it is a single
- * INSERT … ON CONFLICT, so of two concurrent replays exactly one passes.
+ * INSERT … ON CONFLICT, so of two concurrent replays exactly one passes. It is recorded before
+ * the timestamp is judged, so a request refused as stale (even one dated in the future, which
+ * the clock would later reach) can never be used again either; the caller authenticates before
+ * any rate limit, so a refused answer never leaves a signed request valid.
  */
 export async function verifySignedRequest(
   db: Queryable,
-  fields: Omit<SignedRequestFields, 'wallet'> & { wallet: string; signature: string },
+  fields: SignedRequestInput,
+  options: { maxAgeSeconds?: number; now?: Date } = {},
 ): Promise<AgentIdentityRow> {
   const wallet = fields.wallet.toLowerCase()
   if (!/^0x[0-9a-f]{40}$/.test(wallet)) refuse('malformed_wallet', 'X-Clearhouse-Wallet is not an address')
@@ -55,11 +72,18 @@ export async function verifySignedRequest(
   if (!REQUEST_ID_PATTERN.test(fields.requestId)) {
     refuse('malformed_request_id', 'X-Clearhouse-Request-Id must be 1-128 of A-Z a-z 0-9 . _ : -')
   }
+  if (!TIMESTAMP_PATTERN.test(fields.timestamp)) {
+    refuse(
+      'malformed_timestamp',
+      'X-Clearhouse-Timestamp must be unix seconds (decimal digits, no leading zeros)',
+    )
+  }
+  const timestamp = Number(fields.timestamp)
   const session = await selectLiveSession(db, fields.session)
   if (!session || session.walletAddress !== wallet) {
     refuse('invalid_session', 'session is unknown, expired, or belongs to another wallet')
   }
-  const message = signedRequestMessage({ ...fields, wallet: wallet as `0x${string}` })
+  const message = signedRequestMessage({ ...fields, wallet: wallet as `0x${string}`, timestamp })
   if (recoverPersonalSignAddress(message, fields.signature) !== wallet) {
     refuse('invalid_signature', 'signature does not match the wallet and this request')
   }
@@ -68,6 +92,15 @@ export async function verifySignedRequest(
     refuse('invalid_session', 'the session no longer matches an agent')
   if (!(await claimRequestId(db, session.nonce, fields.requestId))) {
     refuse('request_replayed', `request id ${fields.requestId} was already used in this session`)
+  }
+  const maxAgeSeconds = options.maxAgeSeconds ?? DEFAULT_SIGNED_REQUEST_MAX_AGE_SECONDS
+  const now = signedRequestTimestamp(options.now)
+  if (Math.abs(now - timestamp) > maxAgeSeconds) {
+    refuse(
+      'stale_request',
+      `X-Clearhouse-Timestamp ${timestamp} is more than ${maxAgeSeconds} s from the coordinator's clock (${now}); sign the request again`,
+      { max_age_seconds: maxAgeSeconds, server_timestamp: now },
+    )
   }
   return agent
 }

@@ -93,7 +93,10 @@ export function registerBidsOpenApi(registry: OpenAPIRegistry): void {
       201: json(bidResponse, 'Placed'),
       400: bad,
       401: unauthenticated,
-      403: json(errorResponse, 'own_job, resolver_cannot_bid or verifiable_claim_required'),
+      403: json(
+        errorResponse,
+        'own_job, resolver_cannot_bid, or verifiable_claim_required (the job requires a claim signed by a trusted issuer)',
+      ),
       404: json(errorResponse, 'No such job, or not visible'),
       409: json(errorResponse, 'job_not_open, job_expired or bid_exists'),
     },

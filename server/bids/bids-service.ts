@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { BidResponse, ListBidsQuery, PlaceBidBody } from '../../protocol/bids'
 import type { AppContext } from '../app-context'
+import type { Queryable } from '../db/pool'
 import { withJobTransaction } from '../jobs/job-transaction'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
-import { agentHasVerifiableClaim, resolveAgentRef } from '../jobs/job-agents'
+import { agentHasVerifiedClaim, resolveAgentRef } from '../jobs/job-agents'
 import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
-import { selectJob } from '../jobs/jobs-queries'
+import { selectJob, type JobRow } from '../jobs/jobs-queries'
 import { canViewJob, findVisibleJob, isPastDeadline, type Actor } from '../jobs/jobs-service'
 import { insertBid, selectBid, selectBids, setBidStatus, type BidRow, type BidScope } from './bids-queries'
 
@@ -34,6 +35,67 @@ export function toBidResponse(bid: BidRow, viewerId: string | null): BidResponse
 /** Postgres' unique_violation: here, a second pending bid by the same agent on the same job. */
 function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505'
+}
+
+/**
+ * What `placeBid` checked of a bid that must still hold when it is awarded, because the job or
+ * the bidder may have changed since (or the bid predates a check). Call it in the award
+ * transaction with the job row locked. The bidder may not be the job's payer or resolver (an
+ * escrow naming one wallet twice could be ruled or released by its own payee), the bid may not
+ * exceed the job's current budget (the creator may have lowered it), and a job that requires a
+ * verified claim still requires it (an issuer may have been removed from the configuration).
+ */
+export async function requireAwardable(
+  context: Pick<AppContext, 'verifiableClaimIssuers'>,
+  db: Queryable,
+  job: JobRow,
+  bid: BidRow,
+): Promise<void> {
+  if (bid.bidder_agent_id === job.creator_agent_id) {
+    throw new ConflictError(
+      'bidder_is_creator',
+      `bid ${bid.id} is by the job's creator, who would pay itself`,
+      {
+        details: { bid_id: bid.id, bidder_agent_id: bid.bidder_agent_id },
+      },
+    )
+  }
+  if (job.dispute_agent_id !== null && bid.bidder_agent_id === job.dispute_agent_id) {
+    throw new ConflictError(
+      'bidder_is_resolver',
+      `bid ${bid.id} is by the job's resolver, who could rule its own escrow`,
+      {
+        details: {
+          bid_id: bid.id,
+          bidder_agent_id: bid.bidder_agent_id,
+          dispute_agent_id: job.dispute_agent_id,
+        },
+      },
+    )
+  }
+  if (job.budget_amount !== null && BigInt(bid.amount) > BigInt(job.budget_amount)) {
+    const budget = formatUnits(job.budget_amount, job.token_decimals)
+    const amount = formatUnits(bid.amount, job.token_decimals)
+    throw new ConflictError(
+      'bid_above_budget',
+      `bid ${bid.id} of ${amount} ${job.token_symbol} is above the job's budget of ${budget} ${job.token_symbol}`,
+      {
+        details: {
+          bid_id: bid.id,
+          bid_amount: amount,
+          budget_amount: budget,
+          budget_token: job.token_symbol,
+        },
+      },
+    )
+  }
+  if (job.requires_verifiable && !(await agentHasVerifiedClaim(context, db, bid.bidder_agent_id))) {
+    throw new ConflictError(
+      'bidder_not_verified',
+      `the bidder of bid ${bid.id} holds no verified claim, which this job requires`,
+      { details: { bid_id: bid.id, bidder_agent_id: bid.bidder_agent_id } },
+    )
+  }
 }
 
 /** `POST /v1/jobs/{job_id}/bids`. */
@@ -75,10 +137,10 @@ export async function placeBid(
           `must not exceed the job's budget of ${formatUnits(job.budget_amount, job.token_decimals)} ${job.token_symbol}`,
         )
       }
-      if (job.requires_verifiable && !(await agentHasVerifiableClaim(context, db, actor.id))) {
+      if (job.requires_verifiable && !(await agentHasVerifiedClaim(context, db, actor.id))) {
         throw new ForbiddenError(
           'verifiable_claim_required',
-          'this job requires bidders with a verifiable claim on their profile',
+          'this job requires bidders whose verifiable claim is signed by an issuer this coordinator trusts',
         )
       }
       await insertBid(db, {

@@ -104,6 +104,13 @@ export function registerCompetitionsOpenApi(registry: OpenAPIRegistry): void {
       params: entryParams,
       body: { content: { 'application/json': { schema: escrowSignatureBody } } },
     },
-    responses: { 200: json(entryResponse, 'Signed and queued'), ...errors },
+    responses: {
+      200: json(entryResponse, 'Signed and queued'),
+      ...errors,
+      403: json(
+        errorResponse,
+        'not_payer: the caller is not the creator (answered before the entry is looked up)',
+      ),
+    },
   })
 }

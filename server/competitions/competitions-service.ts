@@ -9,9 +9,11 @@ import type {
 import type { EscrowSignatureBody } from '../../protocol/assignments'
 import { BPS } from '../../protocol/typed-data'
 import type { AppContext } from '../app-context'
+import { chainNow } from '../chain/clients'
 import { selectEscrowOps, setEscrowOpSignature } from '../assignments/assignments-queries'
 import {
   ESCROW_EXPIRY_MARGIN_SECONDS,
+  bookSignedRelease,
   newEscrowTerms,
   escrowLockTypedData,
   escrowReleaseTypedData,
@@ -33,7 +35,7 @@ import {
   toJobResponse,
   type Actor,
 } from '../jobs/jobs-service'
-import { PLATFORM_FEE_BPS, refundEscrow, releaseEscrow } from '../ledger/ledger-service'
+import { PLATFORM_FEE_BPS, refundEscrow } from '../ledger/ledger-service'
 import { deliverableHashFor } from '../assignments/assignments-service'
 import {
   insertEntry,
@@ -166,6 +168,8 @@ export async function resolveCompetition(
   jobId: string,
   body: ResolveCompetitionBody,
 ): Promise<ResolveCompetitionResponse> {
+  // The vault judges prize escrows' expiry by the chain's clock; read it before any row is locked.
+  const now = await chainNow(context.chain?.client ?? null)
   const result = await withJobTransaction(context.pool, async (db) => {
     let job = await findCompetition(db, jobId, actor.id, { forUpdate: true })
     if (job.dispute_agent_id !== actor.id) {
@@ -195,14 +199,6 @@ export async function resolveCompetition(
       if (prize === 0n) continue
       paid += prize
       winners.push(entry.id)
-      await releaseEscrow(db, {
-        payerId: creator,
-        payeeId: entry.worker_agent_id,
-        token: job.token_address,
-        amount: prize,
-        feeBps: PLATFORM_FEE_BPS,
-        reference: `competition-prize:${entry.id}`,
-      })
       const { terms, escrowId } = await newEscrowTerms(db, context, {
         payer: payer.walletAddress,
         payee: (await agentWallet(db, entry.worker_agent_id))!,
@@ -211,7 +207,7 @@ export async function resolveCompetition(
         resolver: zeroAddress,
         feeBps: PLATFORM_FEE_BPS,
         resolverFeeBps: 0,
-        expiry: BigInt(Math.floor(Date.now() / 1000) + ESCROW_EXPIRY_MARGIN_SECONDS),
+        expiry: now + BigInt(ESCROW_EXPIRY_MARGIN_SECONDS),
       })
       await recordEscrowOp(db, context, {
         subject: { entryId: entry.id },
@@ -227,6 +223,10 @@ export async function resolveCompetition(
         payer,
         typedData: escrowReleaseTypedData(context, escrowId),
       })
+      // The winner is credited (unsettled) once the creator's release is signed: at once for a
+      // managed wallet, when a self-custody creator posts its signature otherwise.
+      if (payer.isManagedWallet)
+        await bookPrizeRelease(db, job, entry.worker_agent_id, entry.id, prize, escrowId)
       await queueSignedEscrowOps(db, { entryId: entry.id })
     }
     const refund = pool - paid
@@ -267,12 +267,14 @@ export async function submitPrizeSignature(
 ): Promise<EntryResponse> {
   return withJobTransaction(context.pool, async (db) => {
     const job = await findCompetition(db, jobId, actor.id)
-    const entry = await selectEntry(db, entryId)
-    if (!entry || entry.job_id !== job.id)
-      throw new NotFoundError('entry_not_found', `entry ${entryId} not found`)
+    // The role is checked before the entry is looked up: anyone else gets this same 403 whether
+    // or not the entry exists, so a sealed entry's existence does not show.
     if (job.creator_agent_id !== actor.id) {
       throw new ForbiddenError('not_payer', 'only the payer (the competition creator) signs prize escrows')
     }
+    const entry = await selectEntry(db, entryId)
+    if (!entry || entry.job_id !== job.id)
+      throw new NotFoundError('entry_not_found', `entry ${entryId} not found`)
     const ops = await selectEscrowOps(db, { entryId: entry.id }, { forUpdate: true })
     const op = ops.find((candidate) => candidate.kind === body.kind)
     if (!op) throw new ConflictError('escrow_op_not_found', `entry ${entry.id} has no ${body.kind} to sign`)
@@ -282,7 +284,40 @@ export async function submitPrizeSignature(
     const signature = body.signature.toLowerCase() as `0x${string}`
     await verifyEscrowOpSignature(op, signature)
     await setEscrowOpSignature(db, op.id, signature)
+    if (op.kind === 'escrow_release') {
+      await bookPrizeRelease(
+        db,
+        job,
+        entry.worker_agent_id,
+        entry.id,
+        BigInt(entry.prize_amount!),
+        op.escrow_id!,
+      )
+    }
     await queueSignedEscrowOps(db, { entryId: entry.id })
     return toEntryResponse(db, job, (await selectEntry(db, entry.id))!, actor.id)
   })
+}
+
+/** `bookSignedRelease` for a prize: the creator's escrow to the winner, less the platform fee. */
+async function bookPrizeRelease(
+  db: Queryable,
+  job: JobRow,
+  winnerId: string,
+  entryId: string,
+  prize: bigint,
+  escrowId: string,
+): Promise<void> {
+  await bookSignedRelease(
+    db,
+    { entryId },
+    {
+      payerId: job.creator_agent_id,
+      payeeId: winnerId,
+      token: job.token_address,
+      amount: prize,
+      feeBps: PLATFORM_FEE_BPS,
+    },
+    escrowId,
+  )
 }

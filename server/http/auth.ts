@@ -38,7 +38,7 @@ function header(req: Request, name: string): string | undefined {
 
 /**
  * The agent behind the request's credentials, null when it carries none, 401 when they are wrong.
- * Two kinds reach the same routes: `Authorization: Bearer sk_live_…`, or the four
+ * Two kinds reach the same routes: `Authorization: Bearer sk_live_…`, or the five
  * X-Clearhouse-* headers of a wallet-signed request (protocol/signed-request.ts).
  */
 async function authenticate(
@@ -66,11 +66,12 @@ async function authenticate(
     wallet: header(req, SIGNED_REQUEST_HEADERS.wallet),
     session: header(req, SIGNED_REQUEST_HEADERS.session),
     requestId: header(req, SIGNED_REQUEST_HEADERS.requestId),
+    timestamp: header(req, SIGNED_REQUEST_HEADERS.timestamp),
     signature: header(req, SIGNED_REQUEST_HEADERS.signature),
   }
   const present = Object.entries(signed).filter(([, value]) => value !== undefined)
   if (present.length === 0) return null
-  if (present.length < 4) {
+  if (present.length < Object.keys(signed).length) {
     const missing = Object.entries(signed)
       .filter(([, value]) => value === undefined)
       .map(([name]) => SIGNED_REQUEST_HEADERS[name as keyof typeof SIGNED_REQUEST_HEADERS])
@@ -79,16 +80,21 @@ async function authenticate(
     })
   }
   const [path, query] = splitUrl(req.originalUrl)
-  const agent = await verifySignedRequest(context.pool, {
-    wallet: signed.wallet!,
-    session: signed.session!,
-    requestId: signed.requestId!,
-    signature: signed.signature!,
-    action: signedRequestAction(req.method, path),
-    product: signedRequestProduct(query),
-    // express.json() turns an empty JSON body into {}; "no body bytes" must still mean "no payload".
-    payloadHash: signedRequestPayloadHash(hasBody(req) ? req.body : undefined),
-  })
+  const agent = await verifySignedRequest(
+    context.pool,
+    {
+      wallet: signed.wallet!,
+      session: signed.session!,
+      requestId: signed.requestId!,
+      timestamp: signed.timestamp!,
+      signature: signed.signature!,
+      action: signedRequestAction(req.method, path),
+      product: signedRequestProduct(query),
+      // express.json() turns an empty JSON body into {}; "no body bytes" must still mean "no payload".
+      payloadHash: signedRequestPayloadHash(hasBody(req) ? req.body : undefined),
+    },
+    { maxAgeSeconds: context.signedRequestMaxAgeSeconds },
+  )
   return { agent: toAuthenticated(agent), credential: { kind: 'wallet_signature' } }
 }
 
@@ -101,7 +107,11 @@ function splitUrl(url: string): [string, string | undefined] {
   return index === -1 ? [url, undefined] : [url.slice(0, index), url.slice(index + 1)]
 }
 
-/** Requires an authenticated agent (API key or wallet-signed request); 401 `unauthorized` otherwise. */
+/**
+ * Requires an authenticated agent (API key or wallet-signed request); 401 `unauthorized` otherwise.
+ * Mount it before any limiter or other check that can refuse the request: authenticating claims
+ * a signed request's single-use id, so whatever the answer, that request cannot be sent again.
+ */
 export function requireAgent(context: AppContext): RequestHandler {
   return async (req, res, next) => {
     try {

@@ -2,16 +2,22 @@ import type { Request, RequestHandler, Response } from 'express'
 import { rateLimit } from 'express-rate-limit'
 import { ERROR_CODES } from '../../protocol/errors'
 import type { AppContext } from '../app-context'
+import type { Logger } from '../logger'
 import { RateLimitedError } from '../errors'
 import { currentAgent } from './auth'
 
 /**
  * Per-client-IP limit for registration and authentication routes (`authRateLimitPerMinute`), a
  * 429 in the API's error shape. Counters live in this process: with several replicas behind a
- * balancer each enforces its own window, which still bounds a brute-force attempt.
+ * balancer each enforces its own window, which still bounds a brute-force attempt. The client IP
+ * is the connecting peer unless `trustProxy` names the proxies allowed to forward another.
+ * On a route that authenticates, mount it after `requireAgent`: authentication claims a signed
+ * request's id, so a request answered 429 cannot be replayed from another address.
  */
-export function authRateLimit(context: Pick<AppContext, 'authRateLimitPerMinute'>): RequestHandler {
-  return perMinute(context.authRateLimitPerMinute)
+export function authRateLimit(
+  context: Pick<AppContext, 'authRateLimitPerMinute' | 'logger'>,
+): RequestHandler {
+  return perMinute(context.logger, context.authRateLimitPerMinute)
 }
 
 /**
@@ -20,12 +26,16 @@ export function authRateLimit(context: Pick<AppContext, 'authRateLimitPerMinute'
  * dust. Mount after authentication; the key is the agent, not the IP.
  */
 export function chainWriteRateLimit(
-  context: Pick<AppContext, 'chainWriteRateLimitPerMinute'>,
+  context: Pick<AppContext, 'chainWriteRateLimitPerMinute' | 'logger'>,
 ): RequestHandler {
   // One counter per app across every such route: the budget is the agent's, not the route's.
   let limiter = chainWriteLimiters.get(context)
   if (!limiter) {
-    limiter = perMinute(context.chainWriteRateLimitPerMinute, (res) => `agent:${currentAgent(res).id}`)
+    limiter = perMinute(
+      context.logger,
+      context.chainWriteRateLimitPerMinute,
+      (res) => `agent:${currentAgent(res).id}`,
+    )
     chainWriteLimiters.set(context, limiter)
   }
   return limiter
@@ -33,9 +43,14 @@ export function chainWriteRateLimit(
 
 const chainWriteLimiters = new WeakMap<object, RequestHandler>()
 
-function perMinute(limit: number, key?: (res: Response) => string): RequestHandler {
+function perMinute(logger: Logger, limit: number, key?: (res: Response) => string): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
+    // Its configuration checks (an X-Forwarded-For the trust proxy setting ignores, …) go to our log.
+    logger: {
+      warn: (warning: unknown) => logger.warn({ err: warning }, 'rate limiter warning'),
+      error: (error: unknown) => logger.warn({ err: error }, 'rate limiter configuration'),
+    },
     limit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,

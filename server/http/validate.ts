@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import { ValidationError } from '../errors'
 import { ERROR_CODES } from '../../protocol/errors'
-import { findUnstorable, unstorableTextError } from './storable-text'
+import { findInputProblem, inputProblemError } from './storable-text'
 
 /** Parses `value` with `schema`, or throws a 400 naming every bad field as `details.fields`. */
 export function parseInput<T extends z.ZodType>(
@@ -10,8 +10,8 @@ export function parseInput<T extends z.ZodType>(
   where: 'body' | 'query' | 'params',
 ): z.infer<T> {
   // Path parameters never pass the app-wide check (routing decodes them later).
-  const unstorable = findUnstorable(value)
-  if (unstorable) throw unstorableTextError(where, unstorable)
+  const problem = findInputProblem(value)
+  if (problem) throw inputProblemError(where, problem)
   const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
   const fields = parsed.error.issues.map((issue) => ({

@@ -1,6 +1,7 @@
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
 import { selectDirectoryRow, selectIdentityById } from '../agents/agents-queries'
+import { agentHasVerifiedClaim as hasVerifiedClaim } from '../agents/verifiable-claims'
 import { defaultToken } from '../ledger/tokens'
 
 // What the job flow needs to know about agents, asked of the agents module in one place.
@@ -51,13 +52,14 @@ export async function agentReputation(
   return (await selectDirectoryRow(db, token, { id: agentId }))?.reputationScore ?? 0
 }
 
-/** Whether the agent registered a verifiable claim (jobs with `requires_verifiable` need one). */
-export async function agentHasVerifiableClaim(
-  context: Pick<AppContext, 'tokens'>,
+/**
+ * Whether the agent holds a verified claim (jobs with `requires_verifiable` need one): signed by a
+ * trusted issuer about the agent's own wallet, unexpired. A self-asserted claim does not count.
+ */
+export async function agentHasVerifiedClaim(
+  context: Pick<AppContext, 'verifiableClaimIssuers'>,
   db: Queryable,
   agentId: string,
 ): Promise<boolean> {
-  const token = defaultToken(context)
-  if (!token) return false
-  return ((await selectDirectoryRow(db, token, { id: agentId }))?.verifiableClaim ?? null) !== null
+  return hasVerifiedClaim(context, db, agentId)
 }

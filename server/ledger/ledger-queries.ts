@@ -1,7 +1,10 @@
 import type { Queryable } from '../db/pool'
 
-/** `debt` keeps no running balance: it goes negative when the chain takes back money already spent. */
-export type AgentAccountKind = 'available' | 'escrow' | 'debt'
+/**
+ * `unsettled` holds what a booked release owes an agent until it lands on-chain; `debt` keeps no
+ * running balance: it goes negative when the chain takes back money already spent.
+ */
+export type AgentAccountKind = 'available' | 'escrow' | 'unsettled' | 'debt'
 export type PlatformAccountKind = 'fees' | 'vault' | 'unclaimed'
 export type LedgerTransactionKind =
   | 'deposit'
@@ -13,6 +16,11 @@ export type LedgerTransactionKind =
   | 'withdrawal_refund'
   | 'withdrawal_reversal'
   | 'debt_repayment'
+  | 'escrow_settlement'
+  | 'escrow_settlement_reversal'
+  | 'escrow_release_reversal'
+  | 'escrow_ruling'
+  | 'reorg_reversal'
 
 /** Ids of the agents' accounts of the given kinds, created on first use. */
 export async function ensureAgentAccounts(
@@ -109,6 +117,41 @@ export async function selectTransactionByReference(
   return row ? { ...row, amount: BigInt(row.amount) } : null
 }
 
+/** The legs of the transaction posted under `reference`: each account (agent's or platform's) and its amount. */
+export async function selectTransactionLegs(
+  db: Queryable,
+  reference: string,
+): Promise<{
+  token: string
+  amount: bigint
+  legs: Array<{ agentId: string | null; kind: string; amount: bigint }>
+} | null> {
+  const { rows } = await db.query(
+    `SELECT lt.token, lt.amount::text AS total, la.agent_id, la.kind, le.amount::text AS amount
+       FROM ledger_transactions AS lt
+       JOIN ledger_entries AS le ON le.transaction_id = lt.id
+       JOIN ledger_accounts AS la ON la.id = le.account_id
+      WHERE lt.reference = $1
+      ORDER BY le.id`,
+    [reference],
+  )
+  if (rows.length === 0) return null
+  return {
+    token: rows[0].token,
+    amount: BigInt(rows[0].total),
+    legs: rows.map((row) => ({ agentId: row.agent_id, kind: row.kind, amount: BigInt(row.amount) })),
+  }
+}
+
+/** How many transactions have a reference starting with `prefix` (generations of a re-applied booking). */
+export async function countReferencesWithPrefix(db: Queryable, prefix: string): Promise<number> {
+  const { rows } = await db.query(
+    "SELECT count(*)::int AS n FROM ledger_transactions AS lt WHERE lt.reference LIKE $1 || '%'",
+    [prefix.replace(/[\\%_]/g, (c) => `\\${c}`)],
+  )
+  return rows[0].n
+}
+
 export async function insertTransaction(
   db: Queryable,
   transaction: { id: string; reference: string; kind: LedgerTransactionKind; token: string; amount: bigint },
@@ -151,7 +194,7 @@ export async function selectAgentBalances(
   db: Queryable,
   agentId: string,
   token: string,
-): Promise<{ available: bigint; escrow: bigint }> {
+): Promise<{ available: bigint; escrow: bigint; unsettled: bigint }> {
   const { rows } = await db.query(
     `SELECT la.kind, lb.balance::text AS balance
      FROM ledger_accounts AS la
@@ -159,9 +202,32 @@ export async function selectAgentBalances(
      WHERE la.agent_id = $1`,
     [agentId, token],
   )
-  const balances = { available: 0n, escrow: 0n }
-  for (const row of rows) balances[row.kind as 'available' | 'escrow'] = BigInt(row.balance)
+  const balances = { available: 0n, escrow: 0n, unsettled: 0n }
+  for (const row of rows) balances[row.kind as 'available' | 'escrow' | 'unsettled'] = BigInt(row.balance)
   return balances
+}
+
+/**
+ * Per token, what agents owe the platform (the sum of their debts, zero or more) and what booked
+ * releases owe agents before the vault carried them out (their unsettled balances).
+ */
+export async function selectDebtAndUnsettledTotals(
+  db: Queryable,
+): Promise<Map<string, { debt: bigint; unsettled: bigint }>> {
+  const { rows } = await db.query(
+    `SELECT t.token, coalesce(-sum(t.debt), 0)::text AS debt, coalesce(sum(t.unsettled), 0)::text AS unsettled
+       FROM (
+         SELECT le.token, le.amount AS debt, 0 AS unsettled
+           FROM ledger_entries AS le JOIN ledger_accounts AS la ON la.id = le.account_id AND la.kind = 'debt'
+         UNION ALL
+         SELECT lb.token, 0, lb.balance
+           FROM ledger_balances AS lb JOIN ledger_accounts AS la ON la.id = lb.account_id AND la.kind = 'unsettled'
+       ) AS t
+      GROUP BY t.token`,
+  )
+  return new Map(
+    rows.map((row) => [row.token as string, { debt: BigInt(row.debt), unsettled: BigInt(row.unsettled) }]),
+  )
 }
 
 export interface AgentEntryRow {

@@ -9,9 +9,11 @@ import {
   lockBalances,
   selectAgentBalances,
   selectAgentDebt,
+  selectDebtAndUnsettledTotals,
   selectPlatformAccountId,
   selectPlatformBalance,
   selectTransactionByReference,
+  selectTransactionLegs,
   updateBalance,
   type AgentAccountKind,
   type LedgerTransactionKind,
@@ -32,12 +34,15 @@ export function feeFor(amount: bigint, feeBps: number): bigint {
   return (amount * BigInt(feeBps)) / BigInt(BPS)
 }
 
-/** An agent's balances of `token` in base units: spendable, and locked in escrow. */
+/**
+ * An agent's balances of `token` in base units: spendable, locked in escrow, and owed by booked
+ * releases the vault has not yet carried out (not spendable until they land).
+ */
 export async function getBalances(
   db: Queryable,
   agentId: string,
   token: Token,
-): Promise<{ available: bigint; escrow: bigint }> {
+): Promise<{ available: bigint; escrow: bigint; unsettled: bigint }> {
   return selectAgentBalances(db, agentId, token.toLowerCase())
 }
 
@@ -49,7 +54,7 @@ export async function getBalances(
  */
 export async function lockLedgerAgents(db: Queryable, agentIds: string[], token: Token): Promise<void> {
   const accounts = [...new Set(agentIds)].flatMap((agentId) =>
-    (['available', 'escrow'] as const).map((kind) => ({ agentId, kind })),
+    (['available', 'escrow', 'unsettled'] as const).map((kind) => ({ agentId, kind })),
   )
   const ids = await ensureAgentAccounts(db, accounts)
   await lockBalances(db, [...ids.values()], token.toLowerCase())
@@ -103,7 +108,12 @@ export interface ReleaseEscrowParameters {
   reference: string
 }
 
-/** Payer escrow → payee available (amount − fee) + platform fees (fee = amount·feeBps/10000, rounded down). */
+/**
+ * Payer escrow → payee unsettled (amount − fee) + platform fees (fee = amount·feeBps/10000,
+ * rounded down), once the payer's release is signed. The payee cannot spend it until the vault
+ * carries the release out (`settleEscrowRelease`): until then the vault holds it as the payer's
+ * escrow, and a chain that settles the escrow otherwise takes it back (`reverseEscrowRelease`).
+ */
 export async function releaseEscrow(db: Queryable, parameters: ReleaseEscrowParameters): Promise<string> {
   const { payerId, payeeId, amount } = parameters
   const fee = feeFor(amount, parameters.feeBps)
@@ -114,8 +124,124 @@ export async function releaseEscrow(db: Queryable, parameters: ReleaseEscrowPara
     amount,
     legs: [
       { account: { agentId: payerId, kind: 'escrow' }, amount: -amount },
-      { account: { agentId: payeeId, kind: 'available' }, amount: amount - fee },
+      { account: { agentId: payeeId, kind: 'unsettled' }, amount: amount - fee },
       { account: { platform: 'fees' }, amount: fee },
+    ],
+  })
+}
+
+/**
+ * Payee unsettled → payee available: the vault carried out a release the ledger had booked. Debt
+ * the payee owes is repaid first, as from any credit.
+ */
+export async function settleEscrowRelease(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  const { agentId, token, amount } = parameters
+  await lockLedgerAgents(db, [agentId], token)
+  const owed = await selectAgentDebt(db, agentId, token.toLowerCase())
+  const repaid = owed < amount ? owed : amount
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_settlement',
+    token,
+    amount,
+    legs: [
+      { account: { agentId, kind: 'unsettled' }, amount: -amount },
+      { account: { agentId, kind: 'debt' }, amount: repaid },
+      { account: { agentId, kind: 'available' }, amount: amount - repaid },
+    ],
+  })
+}
+
+/**
+ * Payee available → payee unsettled: undoes `settleEscrowRelease` when a reorg drops the release
+ * from the chain. Available pays as far as it goes; what the payee already spent becomes its debt.
+ */
+export async function unsettleEscrowRelease(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  const { agentId, token, amount } = parameters
+  await lockLedgerAgents(db, [agentId], token)
+  const { available } = await selectAgentBalances(db, agentId, token.toLowerCase())
+  const fromAvailable = available < amount ? available : amount
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_settlement_reversal',
+    token,
+    amount,
+    legs: [
+      { account: { agentId, kind: 'available' }, amount: -fromAvailable },
+      { account: { agentId, kind: 'debt' }, amount: -(amount - fromAvailable) },
+      { account: { agentId, kind: 'unsettled' }, amount },
+    ],
+  })
+}
+
+/**
+ * Payee unsettled (amount − fee) + platform fees → payer escrow: the chain settled an escrow
+ * whose release the ledger had booked some other way (a refund, a ruling, the payer's reclaim),
+ * so the booked release never lands. The escrow is the payer's again until that outcome is booked.
+ */
+export async function reverseEscrowRelease(
+  db: Queryable,
+  parameters: ReleaseEscrowParameters,
+): Promise<string> {
+  const { payerId, payeeId, amount } = parameters
+  const fee = feeFor(amount, parameters.feeBps)
+  await lockLedgerAgents(db, [payerId, payeeId], parameters.token)
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_release_reversal',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { agentId: payeeId, kind: 'unsettled' }, amount: -(amount - fee) },
+      { account: { platform: 'fees' }, amount: -fee },
+      { account: { agentId: payerId, kind: 'escrow' }, amount },
+    ],
+  })
+}
+
+export interface RuleEscrowParameters {
+  payerId: string
+  payeeId: string
+  /** The resolver's agent, or null when no agent holds its wallet (its fee is held unclaimed). */
+  resolverId: string | null
+  token: Token
+  /** What the vault paid each party, as its `EscrowRuled` log says; they sum to the escrow. */
+  payeeAmount: bigint
+  payerAmount: bigint
+  fee: bigint
+  resolverFee: bigint
+  reference: string
+}
+
+/** Payer escrow → payee, payer and resolver available + platform fees: a ruling the vault carried out. */
+export async function ruleEscrowInLedger(db: Queryable, parameters: RuleEscrowParameters): Promise<string> {
+  const { payerId, payeeId, resolverId } = parameters
+  const amount = parameters.payeeAmount + parameters.payerAmount + parameters.fee + parameters.resolverFee
+  await lockLedgerAgents(
+    db,
+    resolverId ? [payerId, payeeId, resolverId] : [payerId, payeeId],
+    parameters.token,
+  )
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_ruling',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { agentId: payerId, kind: 'escrow' }, amount: -amount },
+      { account: { agentId: payeeId, kind: 'available' }, amount: parameters.payeeAmount },
+      { account: { agentId: payerId, kind: 'available' }, amount: parameters.payerAmount },
+      { account: { platform: 'fees' }, amount: parameters.fee },
+      {
+        account: resolverId ? { agentId: resolverId, kind: 'available' } : { platform: 'unclaimed' },
+        amount: parameters.resolverFee,
+      },
     ],
   })
 }
@@ -334,10 +460,13 @@ async function move(
 
 type AccountRef = { agentId: string; kind: AgentAccountKind } | { platform: PlatformAccountKind }
 
-/** Agents' available and escrow keep a locked running balance that may not go negative; debt and platform accounts do not. */
+/**
+ * Agents' available, escrow and unsettled keep a locked running balance that may not go negative;
+ * debt and platform accounts do not.
+ */
 function hasRunningBalance(
   account: AccountRef,
-): account is { agentId: string; kind: 'available' | 'escrow' } {
+): account is { agentId: string; kind: 'available' | 'escrow' | 'unsettled' } {
   return 'agentId' in account && account.kind !== 'debt'
 }
 
@@ -435,6 +564,97 @@ async function post(db: Queryable, posting: Posting): Promise<string> {
     if (entry.balanceAfter !== null) await updateBalance(db, entry.accountId, token, entry.balanceAfter)
   }
   return transactionId
+}
+
+/** The transaction posted under `reference`, with its legs, or null: what a booking did. */
+export async function findLedgerPosting(db: Queryable, reference: string) {
+  return selectTransactionLegs(db, reference)
+}
+
+/**
+ * Posts the exact opposite of the transaction under `reference`, under `reversalReference`: a
+ * booking that followed the chain, undone when a reorg drops what it followed. Where it credited
+ * an agent's available balance that has since been spent, the shortfall becomes the agent's debt,
+ * as with any money the chain takes back. Returns null when nothing was posted under `reference`.
+ */
+export async function reverseLedgerPosting(
+  db: Queryable,
+  parameters: { reference: string; reversalReference: string },
+): Promise<string | null> {
+  const original = await selectTransactionLegs(db, parameters.reference)
+  if (!original) return null
+  const token = original.token as Token
+  const agentIds = original.legs.flatMap((leg) => (leg.agentId ? [leg.agentId] : []))
+  await lockLedgerAgents(db, agentIds, token)
+  const legs: Posting['legs'] = []
+  for (const leg of original.legs) {
+    const amount = -leg.amount
+    if (leg.agentId === null) {
+      legs.push({ account: { platform: leg.kind as PlatformAccountKind }, amount })
+    } else if (leg.kind === 'available' && amount < 0n) {
+      const { available } = await selectAgentBalances(db, leg.agentId, token.toLowerCase())
+      const fromAvailable = available < -amount ? available : -amount
+      legs.push({ account: { agentId: leg.agentId, kind: 'available' }, amount: -fromAvailable })
+      legs.push({ account: { agentId: leg.agentId, kind: 'debt' }, amount: amount + fromAvailable })
+    } else {
+      legs.push({ account: { agentId: leg.agentId, kind: leg.kind as AgentAccountKind }, amount })
+    }
+  }
+  return post(db, {
+    reference: parameters.reversalReference,
+    kind: 'reorg_reversal',
+    token,
+    amount: original.amount,
+    legs,
+  })
+}
+
+/** The reference that undoes the booking under `reference` when a reorg drops what it followed. */
+function reorgReversalOf(reference: string): string {
+  return `reorg-reversal:${reference}`
+}
+
+/**
+ * The reference a booking that follows the chain posts under: `${base}/1`, or, once a reorg has
+ * undone that one, `${base}/2` and so on. Posting under it again is a no-op while it is live, so
+ * an indexer that applies the same log twice books it once, and one that applies it again after a
+ * reorg undid it books it again.
+ */
+export async function chainBookingReference(db: Queryable, base: string): Promise<string> {
+  for (let generation = 1; ; generation += 1) {
+    const reference = `${base}/${generation}`
+    if (!(await selectTransactionByReference(db, reference))) return reference
+    if (!(await selectTransactionByReference(db, reorgReversalOf(reference)))) return reference
+  }
+}
+
+/** The live booking under `base` (see `chainBookingReference`), or null when there is none. */
+export async function findChainBooking(db: Queryable, base: string) {
+  for (let generation = 1; ; generation += 1) {
+    const reference = `${base}/${generation}`
+    if (!(await selectTransactionByReference(db, reference))) return null
+    if (!(await selectTransactionByReference(db, reorgReversalOf(reference)))) {
+      return { reference, ...(await selectTransactionLegs(db, reference))! }
+    }
+  }
+}
+
+/** Undoes the live booking under `base`, if there is one: a reorg dropped the log it followed. */
+export async function reverseChainBooking(db: Queryable, base: string): Promise<void> {
+  const live = await findChainBooking(db, base)
+  if (live)
+    await reverseLedgerPosting(db, {
+      reference: live.reference,
+      reversalReference: reorgReversalOf(live.reference),
+    })
+}
+
+/**
+ * Per token, what agents owe (debts) and what booked releases owe agents before the vault carried
+ * them out (unsettled): both inside the vault's liabilities, reported apart by reconciliation.
+ */
+export async function debtAndUnsettledTotals(db: Queryable) {
+  return selectDebtAndUnsettledTotals(db)
 }
 
 /**

@@ -5,7 +5,7 @@ import { formatAmount } from '../../protocol/amounts'
 import type { AppContext } from '../app-context'
 import { readCursor } from '../chain/indexer/indexer-queries'
 import { withTransaction } from '../db/pool'
-import { vaultLiabilities } from '../ledger/ledger-service'
+import { debtAndUnsettledTotals, vaultLiabilities } from '../ledger/ledger-service'
 import { selectInFlightWithdrawalTotals } from '../wallet/withdrawals-queries'
 
 /**
@@ -32,7 +32,8 @@ export async function reconcile(
       const inFlight = await selectInFlightWithdrawalTotals(db, deployment.chainId)
       const owed = new Map<string, bigint>()
       for (const token of tokens) owed.set(token.address, await vaultLiabilities(db, token.address))
-      return { cursor, inFlight, owed }
+      const debtAndUnsettled = await debtAndUnsettledTotals(db)
+      return { cursor, inFlight, owed, debtAndUnsettled }
     },
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
   )
@@ -65,6 +66,11 @@ export async function reconcile(
         difference: formatAmount(difference, token.decimals),
         difference_base_units: difference.toString(),
         is_balanced: difference === 0n,
+        debt: formatAmount(snapshot.debtAndUnsettled.get(token.address)?.debt ?? 0n, token.decimals),
+        unsettled: formatAmount(
+          snapshot.debtAndUnsettled.get(token.address)?.unsettled ?? 0n,
+          token.decimals,
+        ),
       }
     }),
   )

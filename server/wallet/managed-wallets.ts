@@ -3,8 +3,15 @@ import type { TypedData, TypedDataDefinition } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
-import { ConfigError, ConflictError, NotFoundError } from '../errors'
-import { insertManagedWallet, markManagedKeyExported, selectManagedWallet } from './wallet-queries'
+import { ConfigError, ConflictError } from '../errors'
+import {
+  deleteManagedKeyExportRequest,
+  insertManagedKeyExportRequest,
+  insertManagedWallet,
+  markManagedKeyExportDone,
+  selectManagedKeyExport,
+  selectManagedWallet,
+} from './wallet-queries'
 
 // Deterministic so the embedded dev stack can still decrypt the keys it stored before a restart.
 // Public by construction: it protects nothing and is refused outside the dev chain.
@@ -94,30 +101,112 @@ export async function signTypedDataForAgent<
   return account.signTypedData(typedData)
 }
 
+/** KEY_EXPORT_DELAY_SECONDS when the context leaves it out: a day to notice a leaked API key. */
+export const DEFAULT_KEY_EXPORT_DELAY_SECONDS = 86_400
+
+/** What a POST /v1/wallet/export-key did: started the wait, or handed the key out. */
+export type ManagedKeyExport =
+  | { status: 'pending'; requestedAt: Date; availableAt: Date }
+  | { status: 'exported'; address: `0x${string}`; privateKey: `0x${string}`; exportedAt: Date }
+
+/** An export asked for and neither collected nor cancelled: `ready` once its delay has passed. */
+export interface PendingKeyExport {
+  status: 'pending' | 'ready'
+  requestedAt: Date
+  availableAt: Date
+}
+
+function notManaged(): ConflictError {
+  return new ConflictError('wallet_not_managed', 'this agent holds its own wallet key')
+}
+
+function alreadyExported(exportedAt: Date): ConflictError {
+  return new ConflictError('key_already_exported', 'the managed wallet key was already exported', {
+    details: { exported_at: exportedAt.toISOString() },
+  })
+}
+
 /**
  * Hands the managed wallet's private key to its owner exactly once (DESIGN trust property 4), so
- * the agent can exit through the chain without the coordinator. The coordinator keeps its copy and
+ * the agent can exit through the chain without the coordinator; the coordinator keeps its copy and
  * goes on signing for the agent, so API-key use is unchanged.
+ *
+ * Recovery model (issue 10): the root credential of a managed-wallet agent is its API key, and the
+ * exported key must never be a way to take that root over. Once out, the key is the vault
+ * account's own key: nothing the coordinator does can take it back. So it comes out only after a
+ * delay (`keyExportDelaySeconds`, default a day): the first call starts the export and returns
+ * `pending` with its `availableAt`; a call at or after that time returns the key; a call before it
+ * is 409 `key_export_pending`. Meanwhile GET /v1/agents/me shows the export, and DELETE
+ * /v1/wallet/export-key or rotating the API key cancels it, so a thief holding a leaked API key
+ * gets nothing if the owner rotates within the delay. With a delay of 0 the first call returns the
+ * key. Run inside a transaction: the wallet row stays locked until it ends, so of concurrent calls
+ * one hands the key out and the rest get 409. The caller checks the credential (API key only).
  */
 export async function exportManagedKey(
   db: Queryable,
-  context: Pick<AppContext, 'walletEncryptionKey'>,
+  context: Pick<AppContext, 'walletEncryptionKey' | 'keyExportDelaySeconds'>,
   agentId: string,
-): Promise<{ address: `0x${string}`; privateKey: `0x${string}`; exportedAt: Date }> {
-  const exported = await markManagedKeyExported(db, agentId)
-  if (!exported) {
-    const wallet = await selectManagedWallet(db, agentId)
-    if (!wallet) throw new ConflictError('wallet_not_managed', 'this agent holds its own wallet key')
-    if (wallet.exportedAt) {
-      throw new ConflictError('key_already_exported', 'the managed wallet key was already exported', {
-        details: { exported_at: wallet.exportedAt.toISOString() },
-      })
+): Promise<ManagedKeyExport> {
+  const wallet = await selectManagedKeyExport(db, agentId, { forUpdate: true })
+  if (!wallet) throw notManaged()
+  if (wallet.exportedAt) throw alreadyExported(wallet.exportedAt)
+  if (wallet.requestedAt === null) {
+    const started = await insertManagedKeyExportRequest(
+      db,
+      agentId,
+      context.keyExportDelaySeconds ?? DEFAULT_KEY_EXPORT_DELAY_SECONDS,
+    )
+    if (!started) throw new Error(`managed wallet of ${agentId} changed under its row lock`)
+    if (!started.isAvailable) {
+      return { status: 'pending', requestedAt: started.requestedAt!, availableAt: started.availableAt! }
     }
-    throw new NotFoundError('not_found', 'managed wallet not found')
+  } else if (!wallet.isAvailable) {
+    throw new ConflictError(
+      'key_export_pending',
+      `the key export was asked for at ${wallet.requestedAt.toISOString()} and is available at ${wallet.availableAt!.toISOString()}`,
+      {
+        details: {
+          requested_at: wallet.requestedAt.toISOString(),
+          available_at: wallet.availableAt!.toISOString(),
+        },
+      },
+    )
   }
+  const exported = await markManagedKeyExportDone(db, agentId)
+  if (!exported) throw new Error(`managed wallet of ${agentId} changed under its row lock`)
   return {
+    status: 'exported',
     address: exported.address,
     privateKey: decryptPrivateKey(context.walletEncryptionKey, agentId, exported.encryptedPrivateKey),
     exportedAt: exported.exportedAt!,
+  }
+}
+
+/**
+ * Cancels the agent's pending key export (DELETE /v1/wallet/export-key): 409 `wallet_not_managed`,
+ * `key_already_exported` (too late: the key is out) or `key_export_not_pending`.
+ */
+export async function cancelManagedKeyExport(db: Queryable, agentId: string): Promise<void> {
+  const wallet = await selectManagedKeyExport(db, agentId, { forUpdate: true })
+  if (!wallet) throw notManaged()
+  if (wallet.exportedAt) throw alreadyExported(wallet.exportedAt)
+  if (!(await deleteManagedKeyExportRequest(db, agentId))) {
+    throw new ConflictError('key_export_not_pending', 'no key export is pending')
+  }
+}
+
+/** Cancels a pending key export if there is one (an API key rotation does); true when it did. */
+export async function dropPendingKeyExport(db: Queryable, agentId: string): Promise<boolean> {
+  return deleteManagedKeyExportRequest(db, agentId)
+}
+
+/** The agent's pending key export, null when none waits (or the agent holds its own key). */
+export async function getPendingKeyExport(db: Queryable, agentId: string): Promise<PendingKeyExport | null> {
+  const wallet = await selectManagedKeyExport(db, agentId)
+  if (!wallet || wallet.exportedAt || !wallet.requestedAt || !wallet.availableAt) return null
+  return {
+    status: wallet.isAvailable ? 'ready' : 'pending',
+    requestedAt: wallet.requestedAt,
+    availableAt: wallet.availableAt,
   }
 }

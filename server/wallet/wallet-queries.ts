@@ -37,18 +37,81 @@ export async function selectManagedWallet(db: Queryable, agentId: string): Promi
   return rows[0] ? toManagedWallet(rows[0]) : null
 }
 
-/** Marks the key exported if it was not yet; null when it is not managed or already exported. */
-export async function markManagedKeyExported(
+/** A managed wallet's key-export state; the pending pair is null when no export waits. */
+export interface ManagedKeyExportRow {
+  address: `0x${string}`
+  exportedAt: Date | null
+  requestedAt: Date | null
+  availableAt: Date | null
+  /** `available_at <= now()` by the database's clock, false without a pending export. */
+  isAvailable: boolean
+}
+
+function toManagedKeyExport(row: Record<string, unknown>): ManagedKeyExportRow {
+  return {
+    address: row.address as `0x${string}`,
+    exportedAt: (row.exported_at as Date | null) ?? null,
+    requestedAt: (row.export_requested_at as Date | null) ?? null,
+    availableAt: (row.export_available_at as Date | null) ?? null,
+    isAvailable: row.export_is_available === true,
+  }
+}
+
+const KEY_EXPORT_COLUMNS = `mw.address, mw.exported_at, mw.export_requested_at, mw.export_available_at,
+  coalesce(mw.export_available_at <= now(), false) AS export_is_available`
+
+/** The key-export state of the agent's managed wallet, or null when the agent holds its own key. */
+export async function selectManagedKeyExport(
+  db: Queryable,
+  agentId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<ManagedKeyExportRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${KEY_EXPORT_COLUMNS} FROM managed_wallets AS mw WHERE mw.agent_id = $1
+     ${options.forUpdate ? 'FOR UPDATE' : ''}`,
+    [agentId],
+  )
+  return rows[0] ? toManagedKeyExport(rows[0]) : null
+}
+
+/** Starts an export available `delaySeconds` from now; null when one is pending or the key is out. */
+export async function insertManagedKeyExportRequest(
+  db: Queryable,
+  agentId: string,
+  delaySeconds: number,
+): Promise<ManagedKeyExportRow | null> {
+  const { rows } = await db.query(
+    `UPDATE managed_wallets AS mw
+     SET export_requested_at = now(), export_available_at = now() + make_interval(secs => $2::double precision)
+     WHERE mw.agent_id = $1 AND mw.exported_at IS NULL AND mw.export_requested_at IS NULL
+     RETURNING ${KEY_EXPORT_COLUMNS}`,
+    [agentId, delaySeconds],
+  )
+  return rows[0] ? toManagedKeyExport(rows[0]) : null
+}
+
+/** Marks the key exported if its export is pending and due; null otherwise. */
+export async function markManagedKeyExportDone(
   db: Queryable,
   agentId: string,
 ): Promise<ManagedWalletRow | null> {
   const { rows } = await db.query(
     `UPDATE managed_wallets AS mw SET exported_at = now()
-     WHERE mw.agent_id = $1 AND mw.exported_at IS NULL
+     WHERE mw.agent_id = $1 AND mw.exported_at IS NULL AND mw.export_available_at <= now()
      RETURNING mw.agent_id, mw.address, mw.encrypted_private_key, mw.exported_at`,
     [agentId],
   )
   return rows[0] ? toManagedWallet(rows[0]) : null
+}
+
+/** Clears a pending (not yet collected) export; false when there was none. */
+export async function deleteManagedKeyExportRequest(db: Queryable, agentId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE managed_wallets AS mw SET export_requested_at = NULL, export_available_at = NULL
+     WHERE mw.agent_id = $1 AND mw.exported_at IS NULL AND mw.export_requested_at IS NOT NULL`,
+    [agentId],
+  )
+  return rowCount === 1
 }
 
 /** Takes the next coordinator-allocated vault nonce counter of `account` (0, 1, 2, ...). */

@@ -6,19 +6,26 @@ import {
   exportKeyResponse,
   faucetBody,
   faucetResponse,
+  keyExportState,
   listTransactionsQuery,
   transactionsPage,
   type ExportKeyResponse,
+  type KeyExportState,
 } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
 import { NotFoundError } from '../errors'
-import { currentAgent, requireAgent } from '../http/auth'
+import { currentAgent, currentCredential, requireAgent } from '../http/auth'
 import { idempotent } from '../http/idempotency'
 import { authRateLimit, chainWriteRateLimit } from '../http/rate-limit'
 import { parseInput } from '../http/validate'
 import { ERROR_CODES } from '../../protocol/errors'
-import { exportManagedKey } from './managed-wallets'
-import { faucet, getWalletBalance, listWalletTransactions } from './wallet-service'
+import {
+  cancelWalletKeyExport,
+  exportWalletKey,
+  faucet,
+  getWalletBalance,
+  listWalletTransactions,
+} from './wallet-service'
 import { json, AGENT_AUTH, idempotencyKeyHeaders } from '../http/openapi-parts'
 
 /** Balances, ledger history, managed-key export and (dev chain only) the faucet. */
@@ -36,15 +43,30 @@ export function walletRoutes(context: AppContext): Router {
   })
 
   // Deliberately not idempotent(): a replay store would keep a copy of the private key.
-  router.post('/wallet/export-key', authRateLimit(context), auth, async (_req, res) => {
-    const exported = await exportManagedKey(context.pool, context, currentAgent(res).id)
+  // Authentication first: it claims a signed request's id, so a request refused 429 is spent too.
+  router.post('/wallet/export-key', auth, authRateLimit(context), async (_req, res) => {
+    const exported = await exportWalletKey(context, currentAgent(res).id, currentCredential(res))
+    res.setHeader('Cache-Control', 'no-store')
+    if (exported.status === 'pending') {
+      const pending: KeyExportState = {
+        status: 'pending',
+        requested_at: exported.requestedAt.toISOString(),
+        available_at: exported.availableAt.toISOString(),
+      }
+      res.status(202).json(pending)
+      return
+    }
     const response: ExportKeyResponse = {
       wallet_address: exported.address,
       private_key: exported.privateKey,
       exported_at: exported.exportedAt.toISOString(),
     }
-    res.setHeader('Cache-Control', 'no-store')
     res.json(response)
+  })
+
+  router.delete('/wallet/export-key', auth, async (_req, res) => {
+    await cancelWalletKeyExport(context, currentAgent(res).id)
+    res.status(204).end()
   })
 
   router.post(
@@ -94,12 +116,31 @@ export function registerWalletOpenApi(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post',
     path: '/v1/wallet/export-key',
-    summary: "Export the managed wallet's private key, once",
-    security,
+    summary: "Export the managed wallet's private key, once, after a delay",
+    description:
+      'The first call starts the export and answers 202 with available_at (KEY_EXPORT_DELAY_SECONDS later; with 0 the key comes at once); a call from available_at on answers 200 with the key, exactly once. GET /v1/agents/me shows the export meanwhile; DELETE this route or rotating the API key cancels it. API key only.',
+    security: [{ bearerAuth: [] }],
     responses: {
       200: json(exportKeyResponse, 'The key; it is never shown again'),
+      202: json(keyExportState, 'Export started: POST again from available_at'),
       401: json(errorResponse, 'Not authenticated'),
-      409: json(errorResponse, 'wallet_not_managed or key_already_exported'),
+      403: json(errorResponse, 'api_key_required: a wallet-signed request'),
+      409: json(
+        errorResponse,
+        'wallet_not_managed, key_already_exported, or key_export_pending (details.available_at)',
+      ),
+      429: json(errorResponse, 'Rate limited'),
+    },
+  })
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/wallet/export-key',
+    summary: 'Cancel a pending export of the managed wallet key',
+    security,
+    responses: {
+      204: { description: 'Cancelled' },
+      401: json(errorResponse, 'Not authenticated'),
+      409: json(errorResponse, 'wallet_not_managed, key_already_exported or key_export_not_pending'),
     },
   })
   registry.registerPath({

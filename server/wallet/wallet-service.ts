@@ -5,12 +5,14 @@ import { formatAmount } from '../../protocol/amounts'
 import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
 import { withTransaction, type Queryable } from '../db/pool'
-import { ConflictError, ValidationError } from '../errors'
-import type { AuthenticatedAgent } from '../http/auth'
+import { holdApiKey, requireApiKey } from '../agents/agents-service'
+import { ConflictError, UnauthorizedError, ValidationError } from '../errors'
+import type { AuthenticatedAgent, Credential } from '../http/auth'
 import { selectAgentEntries } from '../ledger/ledger-queries'
 import { creditDeposit, getBalances, getDebt } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
 import { selectDepositByTransaction, selectPendingDepositTotals } from './deposits-queries'
+import { cancelManagedKeyExport, exportManagedKey, type ManagedKeyExport } from './managed-wallets'
 import { parseTokenAmount } from './token-amounts'
 import { takeVaultNonceCounter } from './wallet-queries'
 import { selectWithdrawingTotals } from './withdrawals-queries'
@@ -20,8 +22,9 @@ import { reconcileWithdrawals } from './withdrawals-service'
 export const FAUCET_MAX_UNITS = 1_000_000n
 
 /**
- * Per allowlisted token: available, escrowed, deposits pending confirmation, fast withdrawals in
- * flight, debt, and the wallet's balance inside the vault contract (null without a chain).
+ * Per allowlisted token: available, escrowed, booked payments the vault has not yet made
+ * (unsettled), deposits pending confirmation, fast withdrawals in flight, debt, and the wallet's
+ * balance inside the vault contract (null without a chain).
  */
 export async function getWalletBalance(
   context: AppContext,
@@ -35,7 +38,7 @@ export async function getWalletBalance(
   ])
   const balances = await Promise.all(
     listTokens(context).map(async (token) => {
-      const [{ available, escrow }, debt, onChain] = await Promise.all([
+      const [{ available, escrow, unsettled }, debt, onChain] = await Promise.all([
         getBalances(context.pool, agent.id, token.address),
         getDebt(context.pool, agent.id, token.address),
         vaultBalance(context, agent.walletAddress, token.address),
@@ -46,6 +49,7 @@ export async function getWalletBalance(
         decimals: token.decimals,
         available: formatAmount(available, token.decimals),
         escrowed: formatAmount(escrow, token.decimals),
+        unsettled: formatAmount(unsettled, token.decimals),
         // Only what the indexer recorded before confirmation counts; with the embedded chain's
         // zero confirmations a deposit goes straight to available.
         pending: formatAmount(pending.get(token.address) ?? 0n, token.decimals),
@@ -291,4 +295,36 @@ export const COORDINATOR_NONCE_BASE = 1n << 192n
  */
 export async function allocateVaultNonce(db: Queryable, account: string): Promise<bigint> {
   return COORDINATOR_NONCE_BASE + (await takeVaultNonceCounter(db, account))
+}
+
+/**
+ * POST /v1/wallet/export-key: starts the export of the caller's managed wallet key, or hands the
+ * key out once its delay has passed (`exportManagedKey` holds the recovery model). Only the API key,
+ * the root credential of a managed-wallet agent, may do it (403 `api_key_required` otherwise), and
+ * the key must still be current when the export is decided: a request that passed authentication
+ * just before the owner rotated the key gets 401 instead of starting a new export.
+ */
+export async function exportWalletKey(
+  context: Pick<AppContext, 'pool' | 'walletEncryptionKey' | 'keyExportDelaySeconds'>,
+  agentId: string,
+  credential: Credential,
+): Promise<ManagedKeyExport> {
+  requireApiKey(credential, "exporting the managed wallet's key")
+  return withTransaction(context.pool, async (client) => {
+    // The agent row before the wallet row, in the order a rotation takes them.
+    if (!(await holdApiKey(client, agentId, credential.apiKeyHash))) {
+      throw new UnauthorizedError('unauthorized', 'API key is not valid', {
+        details: { reason: 'invalid_api_key' },
+      })
+    }
+    return exportManagedKey(client, context, agentId)
+  })
+}
+
+/** DELETE /v1/wallet/export-key: cancels the caller's pending key export (any credential may). */
+export async function cancelWalletKeyExport(
+  context: Pick<AppContext, 'pool'>,
+  agentId: string,
+): Promise<void> {
+  await withTransaction(context.pool, (client) => cancelManagedKeyExport(client, agentId))
 }

@@ -18,6 +18,7 @@ import type {
   WithdrawBody,
 } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
+import { chainNow } from '../chain/clients'
 import type { IndexedEvent } from '../chain/indexer/indexed-event'
 import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
 import { withTransaction, type Queryable } from '../db/pool'
@@ -84,13 +85,6 @@ function requireChain(context: Pick<AppContext, 'chain'>): ChainContext {
     chainId: context.chain.deployment.chainId,
     vault: vault.toLowerCase() as `0x${string}`,
   }
-}
-
-/** Unix seconds by the later of the wall clock and the chain's latest block (tests move the chain ahead). */
-export async function chainNow(client: PublicClient): Promise<bigint> {
-  const block = await client.getBlock({ blockTag: 'latest' })
-  const wallClock = BigInt(Math.floor(Date.now() / 1000))
-  return block.timestamp > wallClock ? block.timestamp : wallClock
 }
 
 interface WithdrawalMessage {

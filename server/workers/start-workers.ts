@@ -5,7 +5,8 @@ import { VaultIndexer } from '../chain/indexer/vault-indexer'
 import { Settler } from '../chain/settler/settler'
 import type { Config } from '../config'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
-import { chainNow, reconcileWithdrawals } from '../wallet/withdrawals-service'
+import { chainNow } from '../chain/clients'
+import { reconcileWithdrawals } from '../wallet/withdrawals-service'
 import { runPeriodically, type PeriodicTask } from './periodic'
 
 export interface RunningWorkers {

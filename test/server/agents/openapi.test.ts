@@ -30,6 +30,7 @@ describe('OpenAPI document for agents, auth and wallet', () => {
       ['/v1/wallet/balance', 'get'],
       ['/v1/wallet/transactions', 'get'],
       ['/v1/wallet/export-key', 'post'],
+      ['/v1/wallet/export-key', 'delete'],
       ['/v1/dev/faucet', 'post'],
     ] as const) {
       expect(paths[path], path).to.have.property(method)

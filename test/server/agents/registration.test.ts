@@ -323,6 +323,7 @@ describe('agent registration', () => {
         is_managed_wallet: true,
         managed_key_exported: false,
         api_key_rotated_at: null,
+        key_export: null,
       })
       expect(res.body.verifiable_claim).to.deep.equal({ github: 'alice' })
       expect(res.body).to.include({ reputation_score: 0, reputation_stars: 0, total_earned: '0' })

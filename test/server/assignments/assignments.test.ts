@@ -21,6 +21,7 @@ import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../h
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import {
   balanceOf,
+  unsettledOf,
   expectFieldError,
   jobBody,
   postAward,
@@ -177,7 +178,9 @@ describe('assignments', () => {
       available: 100_000_000n - 7_250_000n,
       escrow: 0n,
     })
-    expect(await balanceOf(app, bob.apiKey)).to.deep.equal({ available: 7_250_000n - fee, escrow: 0n })
+    // The worker's pay is booked but not spendable until the vault carries the release out.
+    expect(await balanceOf(app, bob.apiKey)).to.deep.equal({ available: 0n, escrow: 0n })
+    expect(await unsettledOf(app, bob.apiKey)).to.equal(7_250_000n - fee)
     expect(await selectPlatformBalance(database.pool, 'fees', TEST_USDC.address)).to.equal(
       platformBefore + fee,
     )
@@ -662,28 +665,32 @@ describe('assignments', () => {
   })
 
   describe('self-custody payer', () => {
-    it('returns the EscrowLock to sign, verifies the payer signature, and queues lock before release', async () => {
+    it('attack: a self-custody payer gets work accepted without ever signing the escrow -> no work starts, and the worker is credited only by the signed release', async () => {
       const account = privateKeyToAccount(generatePrivateKey())
       const payer = await registerAgent(app, { account })
       expect(payer.agent.is_managed_wallet).to.equal(false)
       await fundAgent(app, payer.apiKey, '50.00')
+      const hired = await registerAgent(app)
       const job = await postJob(app, payer.apiKey)
-      const bid = await postBid(app, worker.apiKey, job.job_id)
+      const bid = await postBid(app, hired.apiKey, job.job_id)
       const { assignment } = await postAward(app, payer.apiKey, job.job_id, bid.bid_id)
+      // Awarded, money held by the ledger, but not yet by the vault: nothing can start.
+      expect(assignment.status).to.equal('awaiting_escrow')
       const lock = assignment.chain_ops[0]!
       expect(lock).to.include({ kind: 'escrow_lock', status: 'awaiting_signature', signature: null })
       expect(await chainOps(`:${assignment.assignment_id}`)).to.have.length(0)
-
-      await postSubmit(app, worker.apiKey, job.job_id)
-      const accepted = await request(app)
+      const early = await request(app)
+        .post(`/v1/jobs/${job.job_id}/submit`)
+        .set('Authorization', bearer(hired.apiKey))
+        .send({ deliverable: 'https://example.com/work.md' })
+      expect(early.status).to.equal(409)
+      expect(early.body.error.code).to.equal('escrow_not_signed')
+      const noAccept = await request(app)
         .post(`/v1/jobs/${job.job_id}/accept`)
         .set('Authorization', bearer(payer.apiKey))
-        .expect(200)
-      const release = accepted.body.assignments[0].chain_ops.find(
-        (op: { kind: string }) => op.kind === 'escrow_release',
-      )
-      expect(release.status).to.equal('awaiting_signature')
+      expect(noAccept.status).to.equal(409)
 
+      // The lock's signature: refused unless the payer's own over the lock's typed data.
       const path = `/v1/assignments/${assignment.assignment_id}/escrow-signature`
       const forged = await privateKeyToAccount(generatePrivateKey()).signTypedData(
         toViemTypedData(lock.typed_data as StoredTypedData),
@@ -702,52 +709,76 @@ describe('assignments', () => {
           .send({ kind: 'escrow_lock', signature: '0x12' }),
         'signature',
       )
-      const releaseSignature = await account.signTypedData(
-        toViemTypedData(release.typed_data as StoredTypedData),
-      )
+      const lockSignature = await account.signTypedData(toViemTypedData(lock.typed_data as StoredTypedData))
       await request(app)
         .post(path)
-        .set('Authorization', bearer(worker.apiKey))
-        .send({ kind: 'escrow_release', signature: releaseSignature })
+        .set('Authorization', bearer(hired.apiKey))
+        .send({ kind: 'escrow_lock', signature: lockSignature })
         .expect(403)
       await request(app)
         .post(path)
         .set('Authorization', bearer(stranger.apiKey))
-        .send({ kind: 'escrow_release', signature: releaseSignature })
+        .send({ kind: 'escrow_lock', signature: lockSignature })
         .expect(404)
-
-      // The release is signed first but held back: the vault cannot release an escrow not yet locked.
-      const held = await request(app)
+      const noRelease = await request(app)
         .post(path)
         .set('Authorization', bearer(payer.apiKey))
-        .send({ kind: 'escrow_release', signature: releaseSignature })
-        .expect(200)
-      expect(held.body.chain_ops.map((op: { status: string }) => op.status)).to.deep.equal([
-        'awaiting_signature',
-        'signed',
-      ])
-      expect(await chainOps(`:${assignment.assignment_id}`)).to.have.length(0)
-
-      const lockSignature = await account.signTypedData(toViemTypedData(lock.typed_data as StoredTypedData))
-      const done = await request(app)
+        .send({ kind: 'escrow_release', signature: lockSignature })
+      expect(noRelease.status).to.equal(409)
+      expect(noRelease.body.error.code).to.equal('escrow_op_not_found')
+      const signedLock = await request(app)
         .post(path)
         .set('Authorization', bearer(payer.apiKey))
         .send({ kind: 'escrow_lock', signature: lockSignature })
         .expect(200)
-      // The lock is queued; the release waits for the lock's escrow to be committed on-chain.
-      expect(done.body.chain_ops.map((op: { status: string }) => op.status)).to.deep.equal([
-        'pending',
-        'signed',
-      ])
-      const ops = await chainOps(`:${assignment.assignment_id}`)
-      expect(ops.map((op) => op.kind)).to.deep.equal([OpKind.EscrowLock])
-
+      expect(signedLock.body.status).to.equal('in_progress')
+      expect(signedLock.body.chain_ops.map((op: { status: string }) => op.status)).to.deep.equal(['pending'])
       const again = await request(app)
         .post(path)
         .set('Authorization', bearer(payer.apiKey))
         .send({ kind: 'escrow_lock', signature: lockSignature })
       expect(again.status).to.equal(409)
       expect(again.body.error.code).to.equal('escrow_op_signed')
+
+      // Work, then acceptance: the worker is not credited before the payer signs the release.
+      await postSubmit(app, hired.apiKey, job.job_id)
+      const accepted = await request(app)
+        .post(`/v1/jobs/${job.job_id}/accept`)
+        .set('Authorization', bearer(payer.apiKey))
+        .expect(200)
+      const release = accepted.body.assignments[0].chain_ops.find(
+        (op: { kind: string }) => op.kind === 'escrow_release',
+      )
+      expect(release.status).to.equal('awaiting_signature')
+      expect(await balanceOf(app, hired.apiKey)).to.deep.equal({ available: 0n, escrow: 0n })
+      expect(await unsettledOf(app, hired.apiKey)).to.equal(0n)
+      expect(await balanceOf(app, payer.apiKey)).to.deep.equal({ available: 45_000_000n, escrow: 5_000_000n })
+
+      const releaseSignature = await account.signTypedData(
+        toViemTypedData(release.typed_data as StoredTypedData),
+      )
+      await request(app)
+        .post(path)
+        .set('Authorization', bearer(hired.apiKey))
+        .send({ kind: 'escrow_release', signature: releaseSignature })
+        .expect(403)
+      const signedRelease = await request(app)
+        .post(path)
+        .set('Authorization', bearer(payer.apiKey))
+        .send({ kind: 'escrow_release', signature: releaseSignature })
+        .expect(200)
+      // Credited as unsettled: not spendable until the vault carries the release out, which waits
+      // for the lock to land (this app runs without a chain).
+      expect(signedRelease.body.chain_ops.map((op: { status: string }) => op.status)).to.deep.equal([
+        'pending',
+        'signed',
+      ])
+      const fee = (5_000_000n * BigInt(PLATFORM_FEE_BPS)) / 10_000n
+      expect(await balanceOf(app, hired.apiKey)).to.deep.equal({ available: 0n, escrow: 0n })
+      expect(await unsettledOf(app, hired.apiKey)).to.equal(5_000_000n - fee)
+      expect(await balanceOf(app, payer.apiKey)).to.deep.equal({ available: 45_000_000n, escrow: 0n })
+      const ops = await chainOps(`:${assignment.assignment_id}`)
+      expect(ops.map((op) => op.kind)).to.deep.equal([OpKind.EscrowLock])
     })
 
     it('works with wallet-signed requests instead of an API key, from job to queued escrow', async () => {

@@ -31,7 +31,9 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
     await database.drop()
   })
 
-  async function balances(agent: RegisteredTestAgent): Promise<{ available: string; escrowed: string }> {
+  async function balances(
+    agent: RegisteredTestAgent,
+  ): Promise<{ available: string; escrowed: string; unsettled: string }> {
     const res = await request(chain.app)
       .get('/v1/wallet/balance')
       .set('Authorization', bearer(agent.apiKey))
@@ -64,29 +66,32 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
     const assignment = awarded.body.assignment as AssignmentResponse
     expect(await balances(payer)).to.include({ available: '40', escrowed: '10' })
     expect(await chain.reconciliationDifference()).to.equal(0n)
+    const signOp = async (op: AssignmentResponse['chain_ops'][number]) => {
+      await request(app)
+        .post(`/v1/assignments/${assignment.assignment_id}/escrow-signature`)
+        .set('Authorization', bearer(payer.apiKey))
+        .send({ kind: op.kind, signature: await sign!(op) })
+        .expect(200)
+    }
+    // A self-custody payer signs the lock before any work starts.
+    if (sign) await signOp(assignment.chain_ops[0]!)
     await postSubmit(app, worker.apiKey, job.job_id)
     const accepted = await request(app)
       .post(`/v1/jobs/${job.job_id}/accept`)
       .set('Authorization', bearer(payer.apiKey))
       .expect(200)
-    if (!sign) {
-      // The release names the escrow's place in the vault, so it waits, signed, for the lock to land.
-      expect(
-        accepted.body.assignments[0].chain_ops.map(
-          (op: { kind: string; status: string }) => `${op.kind}:${op.status}`,
-        ),
-      ).to.deep.equal(['escrow_lock:pending', 'escrow_release:signed'])
-    }
-    if (sign) {
-      const ops = accepted.body.assignments[0].chain_ops as AssignmentResponse['chain_ops']
-      for (const op of ops) {
-        await request(app)
-          .post(`/v1/assignments/${assignment.assignment_id}/escrow-signature`)
-          .set('Authorization', bearer(payer.apiKey))
-          .send({ kind: op.kind, signature: await sign(op) })
-          .expect(200)
-      }
-    }
+    const ops = accepted.body.assignments[0].chain_ops as AssignmentResponse['chain_ops']
+    if (sign) await signOp(ops.find((op) => op.kind === 'escrow_release')!)
+    // The release names the escrow's place in the vault, so it waits, signed, for the lock to land;
+    // the worker's pay is booked, unsettled, until the release itself lands.
+    const after = await request(app)
+      .get(`/v1/assignments/${assignment.assignment_id}`)
+      .set('Authorization', bearer(payer.apiKey))
+      .expect(200)
+    expect(
+      after.body.chain_ops.map((op: { kind: string; status: string }) => `${op.kind}:${op.status}`),
+    ).to.deep.equal(['escrow_lock:pending', 'escrow_release:signed'])
+    expect(await balances(worker)).to.include({ available: '0', unsettled: '9.9' })
     return { worker, assignment }
   }
 
@@ -115,7 +120,7 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
       'confirmed',
     ])
     expect(await balances(payer)).to.include({ available: '40', escrowed: '0' })
-    expect(await balances(worker)).to.include({ available: '9.9', escrowed: '0' })
+    expect(await balances(worker)).to.include({ available: '9.9', escrowed: '0', unsettled: '0' })
     expect(await chain.reconciliationDifference()).to.equal(0n)
   }
 

@@ -5,7 +5,7 @@ import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/l
 import { createTestApp, TEST_USDC } from '../helpers/app'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { balanceOf, postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
+import { balanceOf, postAward, postBid, postJob, postSubmit, unsettledOf } from '../helpers/jobs'
 
 const UNIT = 1_000_000n
 const BID = 5n * UNIT
@@ -110,7 +110,8 @@ describe('job flow under concurrency', () => {
     }
 
     let paid = 0n
-    for (const worker of workers) paid += (await balanceOf(app, worker.apiKey)).available
+    // Booked to the workers as unsettled: spendable once the vault carries each release out.
+    for (const worker of workers) paid += await unsettledOf(app, worker.apiKey)
     expect(paid).to.equal(10n * (BID - FEE))
     expect(await selectPlatformBalance(database.pool, 'fees', TEST_USDC.address)).to.equal(
       feesBefore + 10n * FEE,
@@ -160,12 +161,10 @@ describe('job flow under concurrency', () => {
     }
     const results = await Promise.all(accepts.map((accept) => accept()))
     for (const res of results) expect(res.status, JSON.stringify(res.body)).to.equal(200)
-    // Each paid 10 × 5.00 and received 10 × (5.00 − fee).
+    // Each paid 10 × 5.00 and is owed 10 × (5.00 − fee), unsettled until the vault carries it out.
     for (const agent of [alice, bob]) {
-      expect(await balanceOf(app, agent.apiKey)).to.deep.equal({
-        available: 100n * UNIT - 10n * FEE,
-        escrow: 0n,
-      })
+      expect(await balanceOf(app, agent.apiKey)).to.deep.equal({ available: 50n * UNIT, escrow: 0n })
+      expect(await unsettledOf(app, agent.apiKey)).to.equal(10n * (5n * UNIT - FEE))
     }
     for (const [, total] of await selectEntrySumsByToken(database.pool)) expect(total).to.equal(0n)
   })

@@ -4,7 +4,7 @@ import type { Express } from 'express'
 import request from 'supertest'
 import { hexToBytes, toHex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
-import { SIGNED_REQUEST_HEADERS } from '../../../protocol/signed-request'
+import { SIGNED_REQUEST_HEADERS, signedRequestTimestamp } from '../../../protocol/signed-request'
 import { createTestApp } from '../helpers/app'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -270,6 +270,141 @@ describe('authentication', () => {
         .expect(200)
     })
 
+    describe('signed timestamp', () => {
+      // A session of its own: the rotation tests of the enclosing suite end the agent's sessions.
+      let session: string
+      before(async () => {
+        session = await openSession(app, account)
+      })
+
+      it('attack: a captured signed request, held back and replayed after its validity window -> refused as stale_request', async () => {
+        // Captured 301 s ago (a proxy's log, a request that never arrived): past the 300 s window.
+        const captured = await signRequest(
+          account,
+          session,
+          'POST',
+          '/v1/agents/rotate-key',
+          undefined,
+          undefined,
+          signedRequestTimestamp() - 301,
+        )
+        const res = await request(app)
+          .post('/v1/agents/rotate-key')
+          .set({ ...captured })
+          .expect(401)
+        expect(res.body.error.code).to.equal('unauthorized')
+        expect(res.body.error.details.reason).to.equal('stale_request')
+        expect(res.body.error.details.max_age_seconds).to.equal(300)
+        await request(app).get('/v1/agents/me').set('Authorization', bearer(owner.apiKey)).expect(200)
+      })
+
+      it('attack: a request dated ahead of the window, refused as stale, replayed once the clock reaches it -> refused as replayed', async () => {
+        const ahead = await signRequest(
+          account,
+          session,
+          'GET',
+          '/v1/agents/me',
+          undefined,
+          undefined,
+          signedRequestTimestamp() + 301,
+        )
+        const early = await request(app)
+          .get('/v1/agents/me')
+          .set({ ...ahead })
+          .expect(401)
+        expect(early.body.error.details.reason).to.equal('stale_request')
+        // A clock at the signed time is what a wider window sees: the refusal spent the request id.
+        const { app: later } = await createTestApp(database, null, { signedRequestMaxAgeSeconds: 3600 })
+        const replay = await request(later)
+          .get('/v1/agents/me')
+          .set({ ...ahead })
+          .expect(401)
+        expect(replay.body.error.details.reason).to.equal('request_replayed')
+      })
+
+      it('accept a timestamp up to the window away in either direction (client clock skew)', async () => {
+        for (const skew of [-290, 290]) {
+          const headers = await signRequest(
+            account,
+            session,
+            'GET',
+            '/v1/agents/me',
+            undefined,
+            undefined,
+            signedRequestTimestamp() + skew,
+          )
+          const res = await request(app)
+            .get('/v1/agents/me')
+            .set({ ...headers })
+          expect(res.status, `skew ${skew}: ${JSON.stringify(res.body)}`).to.equal(200)
+        }
+      })
+
+      it('use signedRequestMaxAgeSeconds from the context', async () => {
+        const { app: strict } = await createTestApp(database, null, { signedRequestMaxAgeSeconds: 10 })
+        const old = await signRequest(
+          account,
+          session,
+          'GET',
+          '/v1/agents/me',
+          undefined,
+          undefined,
+          signedRequestTimestamp() - 20,
+        )
+        const res = await request(strict)
+          .get('/v1/agents/me')
+          .set({ ...old })
+          .expect(401)
+        expect(res.body.error.details).to.deep.include({ reason: 'stale_request', max_age_seconds: 10 })
+        const fresh = await signRequest(account, session, 'GET', '/v1/agents/me')
+        await request(strict)
+          .get('/v1/agents/me')
+          .set({ ...fresh })
+          .expect(200)
+      })
+
+      it('reject a timestamp changed after signing with 401 invalid_signature', async () => {
+        const headers = await signRequest(account, session, 'GET', '/v1/agents/me')
+        const res = await request(app)
+          .get('/v1/agents/me')
+          .set({
+            ...headers,
+            [SIGNED_REQUEST_HEADERS.timestamp]: String(Number(headers[SIGNED_REQUEST_HEADERS.timestamp]) + 1),
+          })
+          .expect(401)
+        expect(res.body.error.details.reason).to.equal('invalid_signature')
+      })
+
+      for (const timestamp of [
+        'abc',
+        '-5',
+        '1.7e9',
+        '01700000000',
+        '1700000000.5',
+        '9'.repeat(13),
+        '+1700000000',
+      ]) {
+        it(`reject the timestamp ${JSON.stringify(timestamp)} with 401 malformed_timestamp`, async () => {
+          const headers = await signRequest(account, session, 'GET', '/v1/agents/me')
+          const res = await request(app)
+            .get('/v1/agents/me')
+            .set({ ...headers, [SIGNED_REQUEST_HEADERS.timestamp]: timestamp })
+          expect(res.status).to.equal(401)
+          expect(res.body.error.details.reason).to.equal('malformed_timestamp')
+        })
+      }
+
+      it('answer 401 incomplete_signed_request naming X-Clearhouse-Timestamp when it is missing', async () => {
+        const headers: Record<string, string> = {
+          ...(await signRequest(account, session, 'GET', '/v1/agents/me')),
+        }
+        delete headers[SIGNED_REQUEST_HEADERS.timestamp]
+        const res = await request(app).get('/v1/agents/me').set(headers).expect(401)
+        expect(res.body.error.details.reason).to.equal('incomplete_signed_request')
+        expect(res.body.error.details.missing).to.deep.equal([SIGNED_REQUEST_HEADERS.timestamp])
+      })
+    })
+
     it('reject a request id outside the allowed characters', async () => {
       const headers = await signRequest(account, session, 'GET', '/v1/agents/me', undefined, 'has space')
       const res = await request(app)
@@ -310,7 +445,9 @@ describe('authentication', () => {
 
     it('work for a managed-wallet agent once it has exported its key', async () => {
       const managed = await registerAgent(app)
-      const exported = await request(app)
+      // Without the export delay the first call hands the key out.
+      const { app: instantExport } = await createTestApp(database, null, { keyExportDelaySeconds: 0 })
+      const exported = await request(instantExport)
         .post('/v1/wallet/export-key')
         .set('Authorization', bearer(managed.apiKey))
         .expect(200)

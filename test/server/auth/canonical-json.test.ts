@@ -56,6 +56,39 @@ describe('RFC 8785 canonical JSON', () => {
     })
   }
 
+  it('attack: 100,000 nested arrays and objects -> canonicalized without recursion, no stack overflow', () => {
+    const levels = 100_000
+    const arrays = `${'['.repeat(levels)}${']'.repeat(levels)}`
+    expect(canonicalJson(JSON.parse(arrays))).to.equal(arrays)
+    const objects = `${'{"b":1,"a":'.repeat(levels)}null${'}'.repeat(levels)}`
+    expect(canonicalJson(JSON.parse(objects))).to.equal(
+      `${'{"a":'.repeat(levels)}null${',"b":1}'.repeat(levels)}`,
+    )
+  })
+
+  it('reports the path of a bad value deep inside nesting', () => {
+    let value: unknown = [NaN]
+    for (let level = 0; level < 3; level += 1) value = { k: value }
+    expect(() => canonicalJson(value))
+      .to.throw(CanonicalJsonError)
+      .with.property('path', '$.k.k.k[0]')
+  })
+
+  it('rejects a value that contains itself instead of looping, and accepts a shared one', () => {
+    const cyclic: Record<string, unknown> = { a: [1] }
+    ;(cyclic.a as unknown[]).push(cyclic)
+    expect(() => canonicalJson(cyclic))
+      .to.throw(CanonicalJsonError)
+      .with.property('path', '$.a[1]')
+    const shared = { x: 1 }
+    expect(canonicalJson({ b: shared, a: [shared, shared] })).to.equal('{"a":[{"x":1},{"x":1}],"b":{"x":1}}')
+  })
+
+  it('writes a hole in a sparse array as null, as JSON.stringify does', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(canonicalJson([1, , 3])).to.equal('[1,null,3]')
+  })
+
   it('is stable: parsing and re-canonicalizing any JSON value gives the same text', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {

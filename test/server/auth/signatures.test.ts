@@ -42,13 +42,21 @@ describe('native personal_sign recovery', () => {
   it('is at least several times faster than viem on the hot path', async function () {
     this.timeout(30_000)
     const signature = await account.signMessage({ message: 'benchmark' })
-    const rounds = 200
-    let started = process.hrtime.bigint()
-    for (let i = 0; i < rounds; i += 1) recoverPersonalSignAddress('benchmark', signature)
-    const native = Number(process.hrtime.bigint() - started)
-    started = process.hrtime.bigint()
-    for (let i = 0; i < rounds; i += 1) await recoverMessageAddress({ message: 'benchmark', signature })
-    const javascript = Number(process.hrtime.bigint() - started)
+    const rounds = 100
+    // Best of five batches each, after a warm-up: a busy machine (a parallel suite) slows a batch,
+    // never speeds one up, so the fastest batch is the closest to the real cost.
+    const fastest = async (recover: () => unknown): Promise<number> => {
+      await recover()
+      let best = Infinity
+      for (let batch = 0; batch < 5; batch += 1) {
+        const started = process.hrtime.bigint()
+        for (let i = 0; i < rounds; i += 1) await recover()
+        best = Math.min(best, Number(process.hrtime.bigint() - started))
+      }
+      return best
+    }
+    const native = await fastest(() => recoverPersonalSignAddress('benchmark', signature))
+    const javascript = await fastest(() => recoverMessageAddress({ message: 'benchmark', signature }))
     expect(javascript / native).to.be.greaterThan(3)
   })
 })

@@ -3,10 +3,12 @@ import type { Express } from 'express'
 import request from 'supertest'
 import { bidResponse, type BidResponse } from '../../../protocol/bids'
 import type { JobResponse } from '../../../protocol/jobs'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { createTestApp } from '../helpers/app'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { expectFieldError, postAward, postBid, postJob } from '../helpers/jobs'
+import { balanceOf, expectFieldError, postAward, postBid, postJob } from '../helpers/jobs'
+import { signClaim } from '../agents/signed-claims'
 
 const ids = (bids: BidResponse[]) => bids.map((bid) => bid.bid_id).sort()
 
@@ -16,10 +18,13 @@ describe('bids', () => {
   let requester: RegisteredTestAgent
   let alice: RegisteredTestAgent
   let bob: RegisteredTestAgent
+  const issuer = privateKeyToAccount(generatePrivateKey())
 
   before(async () => {
     database = await createTestDatabase()
-    ;({ app } = await createTestApp(database))
+    ;({ app } = await createTestApp(database, null, {
+      verifiableClaimIssuers: [issuer.address.toLowerCase() as `0x${string}`],
+    }))
     requester = await registerAgent(app)
     alice = await registerAgent(app)
     bob = await registerAgent(app)
@@ -132,7 +137,7 @@ describe('bids', () => {
         .expect(404)
     })
 
-    it('requires a verifiable claim when the job asks for one (403 without)', async () => {
+    it('requires a claim signed by a trusted issuer when the job asks for one (403 without)', async () => {
       const job = await postJob(app, requester.apiKey, { requires_verifiable: true })
       const res = await request(app)
         .post(`/v1/jobs/${job.job_id}/bids`)
@@ -140,7 +145,11 @@ describe('bids', () => {
         .send({ amount: '1', eta_seconds: 3600 })
       expect(res.status).to.equal(403)
       expect(res.body.error.code).to.equal('verifiable_claim_required')
-      const verified = await registerAgent(app, { verifiableClaim: { issuer: 'example', subject: 'me' } })
+      const account = privateKeyToAccount(generatePrivateKey())
+      const verified = await registerAgent(app, {
+        account,
+        verifiableClaim: await signClaim(issuer, { subject: account.address }),
+      })
       await postBid(app, verified.apiKey, job.job_id)
     })
   })
@@ -359,6 +368,129 @@ describe('bids', () => {
         .set('Authorization', bearer(bob.apiKey))
         .expect(200)
       expect(worker.body[0]).to.include({ bid_id: won.bid_id, proposal: 'bob closed plan' })
+    })
+  })
+
+  describe('award: what placing the bid checked still holds (requireAwardable)', () => {
+    /** A pending bid written behind the API's back: one placed before a check existed or applied. */
+    const insertBid = async (jobId: string, bidderId: string, amount = '5000000') => {
+      const { rows } = await database.pool.query(
+        `INSERT INTO bids (id, job_id, bidder_agent_id, amount, eta_seconds)
+         VALUES (gen_random_uuid(), $1, $2, $3::numeric, 3600) RETURNING id`,
+        [jobId, bidderId, amount],
+      )
+      return rows[0].id as string
+    }
+    const award = (jobId: string, bidId: string) =>
+      request(app)
+        .post(`/v1/jobs/${jobId}/award`)
+        .set('Authorization', bearer(requester.apiKey))
+        .send({ bid_id: bidId })
+    /** Expects the award refused with 409 `code`, nothing locked, and the bid and job untouched. */
+    const expectRefusedAward = async (jobId: string, bidId: string, code: string) => {
+      const before = await balanceOf(app, requester.apiKey)
+      const res = await award(jobId, bidId)
+      expect(res.status, JSON.stringify(res.body)).to.equal(409)
+      expect(res.body.error.code).to.equal(code)
+      expect(await balanceOf(app, requester.apiKey)).to.deep.equal(before)
+      const { rows } = await database.pool.query(
+        `SELECT b.status AS bid_status, j.status AS job_status,
+                (SELECT count(*)::int FROM assignments AS a WHERE a.bid_id = b.id) AS assignments
+           FROM bids AS b JOIN jobs AS j ON j.id = b.job_id WHERE b.id = $1`,
+        [bidId],
+      )
+      expect(rows[0]).to.deep.equal({ bid_status: 'pending', job_status: 'open', assignments: 0 })
+      return res
+    }
+
+    it("attack: the job's resolver bids, is awarded, and rules itself the escrow -> refused at bid and at award", async () => {
+      const job = await postJob(app, requester.apiKey, { dispute_agent_id: bob.agent.id })
+      const atBid = await request(app)
+        .post(`/v1/jobs/${job.job_id}/bids`)
+        .set('Authorization', bearer(bob.apiKey))
+        .send({ amount: '5', eta_seconds: 3600 })
+      expect(atBid.status).to.equal(403)
+      expect(atBid.body.error.code).to.equal('resolver_cannot_bid')
+      // A bid the resolver got in anyway (placed before the check, or before it was made resolver).
+      const smuggled = await insertBid(job.job_id, bob.agent.id)
+      const res = await expectRefusedAward(job.job_id, smuggled, 'bidder_is_resolver')
+      expect(res.body.error.details).to.include({
+        bidder_agent_id: bob.agent.id,
+        dispute_agent_id: bob.agent.id,
+      })
+
+      const later = await postJob(app, requester.apiKey)
+      const early = await postBid(app, bob.apiKey, later.job_id)
+      await database.pool.query('UPDATE jobs SET dispute_agent_id = $2 WHERE id = $1', [
+        later.job_id,
+        bob.agent.id,
+      ])
+      await expectRefusedAward(later.job_id, early.bid_id, 'bidder_is_resolver')
+      // Anyone else's bid on the same job is still awarded, with bob as its resolver.
+      const fair = await postBid(app, alice.apiKey, later.job_id)
+      await postAward(app, requester.apiKey, later.job_id, fair.bid_id)
+    })
+
+    it("award refuses a bid by the job's own creator written behind the API's back (409 bidder_is_creator)", async () => {
+      const job = await postJob(app, requester.apiKey)
+      await expectRefusedAward(
+        job.job_id,
+        await insertBid(job.job_id, requester.agent.id),
+        'bidder_is_creator',
+      )
+    })
+
+    it("attack: a bid above the job's budget is awarded after the creator lowers the budget -> refused with 409 bid_above_budget", async () => {
+      const job = await postJob(app, requester.apiKey, { budget_amount: '10' })
+      const high = await postBid(app, alice.apiKey, job.job_id, { amount: '8' })
+      const exact = await postBid(app, bob.apiKey, job.job_id, { amount: '5' })
+      await request(app)
+        .patch(`/v1/jobs/${job.job_id}`)
+        .set('Authorization', bearer(requester.apiKey))
+        .send({ budget_amount: '5' })
+        .expect(200)
+      const res = await expectRefusedAward(job.job_id, high.bid_id, 'bid_above_budget')
+      expect(res.body.error.details).to.deep.equal({
+        bid_id: high.bid_id,
+        bid_amount: '8',
+        budget_amount: '5',
+        budget_token: 'USDC',
+      })
+      // A bid at the budget is within it.
+      await postAward(app, requester.apiKey, job.job_id, exact.bid_id)
+    })
+
+    it('awards a bid above a budget the creator since cleared: without a budget there is no ceiling', async () => {
+      const job = await postJob(app, requester.apiKey, { budget_amount: '10' })
+      const bid = await postBid(app, alice.apiKey, job.job_id, { amount: '8' })
+      const patch = (budget: string | null) =>
+        request(app)
+          .patch(`/v1/jobs/${job.job_id}`)
+          .set('Authorization', bearer(requester.apiKey))
+          .send({ budget_amount: budget })
+          .expect(200)
+      await patch('7.999999')
+      await expectRefusedAward(job.job_id, bid.bid_id, 'bid_above_budget')
+      await patch(null)
+      await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+    })
+
+    it('award refuses a bid whose bidder holds no verified claim on a job that requires one (409 bidder_not_verified)', async () => {
+      const job = await postJob(app, requester.apiKey, { requires_verifiable: true, max_slots: 2 })
+      // A bid placed while an empty claim still passed.
+      const unverified = await registerAgent(app, { verifiableClaim: {} })
+      await expectRefusedAward(
+        job.job_id,
+        await insertBid(job.job_id, unverified.agent.id),
+        'bidder_not_verified',
+      )
+      const account = privateKeyToAccount(generatePrivateKey())
+      const verified = await registerAgent(app, {
+        account,
+        verifiableClaim: await signClaim(issuer, { subject: account.address }),
+      })
+      const bid = await postBid(app, verified.apiKey, job.job_id)
+      await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
     })
   })
 

@@ -11,7 +11,7 @@ import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/l
 import { createTestApp, TEST_USDC } from '../helpers/app'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { balanceOf, expectFieldError, postJob } from '../helpers/jobs'
+import { balanceOf, expectFieldError, postJob, unsettledOf } from '../helpers/jobs'
 
 const UNIT = 1_000_000n
 
@@ -252,6 +252,27 @@ describe('competitions', () => {
       expectFieldError(await sign(entry.entry_id, { kind: 'prize', signature: valid.signature }), 'kind')
       expectFieldError(await sign(entry.entry_id, [valid]), 'body')
     })
+
+    it("attack: probing a sealed entry's existence through 403 vs 404 -> same answer", async () => {
+      const job = await competition()
+      const sealed = (await enter(bob, job.job_id).expect(201)).body as EntryResponse
+      // Alice sees the job but not bob's entry: entries are sealed while the competition is open.
+      expect((await entries(job.job_id, alice)).body).to.deep.equal([])
+      const probe = (entryId: string, agent: RegisteredTestAgent) =>
+        request(app)
+          .post(`/v1/jobs/${job.job_id}/entries/${entryId}/escrow-signature`)
+          .set('Authorization', bearer(agent.apiKey))
+          .send({ kind: 'escrow_lock', signature: `0x${'1'.repeat(130)}` })
+      for (const agent of [alice, bob, judge]) {
+        const existing = await probe(sealed.entry_id, agent)
+        const missing = await probe('00000000-0000-4000-8000-000000000000', agent)
+        expect(existing.status, agent.agent.handle).to.equal(403)
+        expect(missing.status, agent.agent.handle).to.equal(existing.status)
+        expect(missing.body.error.code).to.equal(existing.body.error.code).and.to.equal('not_payer')
+      }
+      // The creator still tells a missing entry from an existing one: it sees every entry anyway.
+      expect((await probe('00000000-0000-4000-8000-000000000000', creator)).status).to.equal(404)
+    })
   })
 
   describe('deadline, judging and resolution', () => {
@@ -264,8 +285,8 @@ describe('competitions', () => {
       const carol = await registerAgent(app)
       const c = (await enter(carol, job.job_id).expect(201)).body as EntryResponse
       const before = {
-        alice: (await balanceOf(app, alice.apiKey)).available,
-        bob: (await balanceOf(app, bob.apiKey)).available,
+        alice: await unsettledOf(app, alice.apiKey),
+        bob: await unsettledOf(app, bob.apiKey),
         fees: await selectPlatformBalance(database.pool, 'fees', TEST_USDC.address),
       }
       const resolve = (agent: RegisteredTestAgent, results: unknown) =>
@@ -324,8 +345,9 @@ describe('competitions', () => {
         available: 30n * UNIT - prizeA - prizeB,
         escrow: 0n,
       })
-      expect((await balanceOf(app, alice.apiKey)).available - before.alice).to.equal(prizeA - fee(prizeA))
-      expect((await balanceOf(app, bob.apiKey)).available - before.bob).to.equal(prizeB - fee(prizeB))
+      // Booked to the winners as unsettled: spendable once the vault carries each prize's release out.
+      expect((await unsettledOf(app, alice.apiKey)) - before.alice).to.equal(prizeA - fee(prizeA))
+      expect((await unsettledOf(app, bob.apiKey)) - before.bob).to.equal(prizeB - fee(prizeB))
       expect(await selectPlatformBalance(database.pool, 'fees', TEST_USDC.address)).to.equal(
         before.fees + fee(prizeA) + fee(prizeB),
       )

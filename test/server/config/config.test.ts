@@ -50,6 +50,61 @@ describe('configuration', () => {
     })
   }
 
+  describe('TRUST_PROXY', () => {
+    it('trusts no proxy by default: the client is the connecting peer', () => {
+      expect(loadConfig({}).TRUST_PROXY).to.equal(false)
+      expect(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).to.equal(false)
+    })
+
+    it('reads a hop count as a number', () => {
+      expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).to.equal(2)
+    })
+
+    it('reads comma-separated names, addresses and CIDRs as a list, trimmed', () => {
+      expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).to.deep.equal([
+        'loopback',
+        '10.0.0.0/8',
+      ])
+      expect(loadConfig({ TRUST_PROXY: ' 192.0.2.7 ,fd00::/8,' }).TRUST_PROXY).to.deep.equal([
+        '192.0.2.7',
+        'fd00::/8',
+      ])
+    })
+
+    for (const value of [
+      '*',
+      'loopback; rm -rf /',
+      '10.0.0.1|10.0.0.2',
+      'true',
+      'proxy.example',
+      '10.0.0.0/99',
+      ',',
+    ]) {
+      it(`rejects ${JSON.stringify(value)} with a ConfigError naming TRUST_PROXY`, () => {
+        expect(() => loadConfig({ TRUST_PROXY: value }))
+          .to.throw(ConfigError)
+          .with.property('message')
+          .that.match(/^invalid TRUST_PROXY: /)
+      })
+    }
+  })
+
+  describe('SIGNED_REQUEST_MAX_AGE_SECONDS', () => {
+    it('defaults to 300 seconds and reads a configured window', () => {
+      expect(loadConfig({}).SIGNED_REQUEST_MAX_AGE_SECONDS).to.equal(300)
+      expect(loadConfig({ SIGNED_REQUEST_MAX_AGE_SECONDS: '60' }).SIGNED_REQUEST_MAX_AGE_SECONDS).to.equal(60)
+    })
+
+    for (const value of ['5', '7200', 'five minutes']) {
+      it(`rejects ${JSON.stringify(value)} with a ConfigError naming SIGNED_REQUEST_MAX_AGE_SECONDS`, () => {
+        expect(() => loadConfig({ SIGNED_REQUEST_MAX_AGE_SECONDS: value }))
+          .to.throw(ConfigError)
+          .with.property('message')
+          .that.match(/^invalid SIGNED_REQUEST_MAX_AGE_SECONDS: /)
+      })
+    }
+  })
+
   it('stops start-up with one line naming DATABASE_URL when the database does not answer', function () {
     this.timeout(60_000)
     const { status, stderr } = runMain({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/clearhouse' })

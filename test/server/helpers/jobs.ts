@@ -94,6 +94,16 @@ export async function balanceOf(
   return { available: units(row.available), escrow: units(row.escrowed) }
 }
 
+/** The caller's booked payments the vault has not yet carried out (`unsettled`), in USDC base units. */
+export async function unsettledOf(app: Express, apiKey: string): Promise<bigint> {
+  const res = await request(app).get('/v1/wallet/balance').set('Authorization', bearer(apiKey)).expect(200)
+  const row = (res.body.balances as { token_address: string; unsettled: string }[]).find(
+    (balance) => balance.token_address === TEST_USDC.address,
+  )!
+  const [whole, fraction = ''] = row.unsettled.split('.')
+  return BigInt(whole!) * 10n ** 6n + BigInt(fraction.padEnd(6, '0'))
+}
+
 /** Expects a 400 whose details name `field`. */
 export function expectFieldError(res: request.Response, field: string): void {
   expect(res.status, JSON.stringify(res.body)).to.equal(400)

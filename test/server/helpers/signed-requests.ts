@@ -8,6 +8,7 @@ import {
   signedRequestMessage,
   signedRequestPayloadHash,
   signedRequestProduct,
+  signedRequestTimestamp,
 } from '../../../protocol/signed-request'
 
 /** Opens a wallet-signing session for `account` (which must belong to a registered agent). */
@@ -21,10 +22,14 @@ export interface SignedHeaders {
   [SIGNED_REQUEST_HEADERS.wallet]: string
   [SIGNED_REQUEST_HEADERS.session]: string
   [SIGNED_REQUEST_HEADERS.requestId]: string
+  [SIGNED_REQUEST_HEADERS.timestamp]: string
   [SIGNED_REQUEST_HEADERS.signature]: string
 }
 
-/** The four headers of a wallet-signed request for `method url` with `body` (undefined: no body). */
+/**
+ * The five headers of a wallet-signed request for `method url` with `body` (undefined: no body),
+ * signed now unless `timestamp` (unix seconds) says when.
+ */
 export async function signRequest(
   account: PrivateKeyAccount,
   session: string,
@@ -32,12 +37,14 @@ export async function signRequest(
   url: string,
   body?: unknown,
   requestId: string = randomUUID(),
+  timestamp: number = signedRequestTimestamp(),
 ): Promise<SignedHeaders> {
   const [path, query] = url.split('?') as [string, string | undefined]
   const message = signedRequestMessage({
     wallet: account.address,
     session,
     requestId,
+    timestamp,
     action: signedRequestAction(method, path),
     product: signedRequestProduct(query),
     payloadHash: signedRequestPayloadHash(body),
@@ -46,6 +53,7 @@ export async function signRequest(
     [SIGNED_REQUEST_HEADERS.wallet]: account.address,
     [SIGNED_REQUEST_HEADERS.session]: session,
     [SIGNED_REQUEST_HEADERS.requestId]: requestId,
+    [SIGNED_REQUEST_HEADERS.timestamp]: String(timestamp),
     [SIGNED_REQUEST_HEADERS.signature]: await account.signMessage({ message }),
   }
 }

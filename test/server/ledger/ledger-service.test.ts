@@ -12,8 +12,16 @@ import {
   getBalances,
   lockEscrow,
   lockLedgerAgents,
+  chainBookingReference,
+  findChainBooking,
+  getDebt,
   refundEscrow,
   releaseEscrow,
+  reverseChainBooking,
+  reverseEscrowRelease,
+  ruleEscrowInLedger,
+  settleEscrowRelease,
+  unsettleEscrowRelease,
 } from '../../../server/ledger/ledger-service'
 import { TEST_USDC, createTestApp } from '../helpers/app'
 import { registerAgent } from '../helpers/agents'
@@ -67,7 +75,11 @@ describe('ledger service', () => {
           reference: `d:${randomUUID()}`,
         }),
       )
-      expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 5_000_000n, escrow: 0n })
+      expect(await getBalances(pool, agent, USDC)).to.deep.equal({
+        available: 5_000_000n,
+        escrow: 0n,
+        unsettled: 0n,
+      })
       expect(await selectPlatformBalance(pool, 'vault', USDC)).to.equal(vaultBefore - 5_000_000n)
     })
 
@@ -105,8 +117,12 @@ describe('ledger service', () => {
           reference: `d:${randomUUID()}`,
         }),
       )
-      expect(await getBalances(pool, agent, OTHER_TOKEN)).to.deep.equal({ available: 3n, escrow: 0n })
-      expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 0n, escrow: 0n })
+      expect(await getBalances(pool, agent, OTHER_TOKEN)).to.deep.equal({
+        available: 3n,
+        escrow: 0n,
+        unsettled: 0n,
+      })
+      expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 0n, escrow: 0n, unsettled: 0n })
     })
 
     it('rejects a negative amount before touching the database', async () => {
@@ -128,7 +144,11 @@ describe('ledger service', () => {
       await tx((db) =>
         lockEscrow(db, { payerId: agent, token: USDC, amount: 60n, reference: `l:${randomUUID()}` }),
       )
-      expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 40n, escrow: 60n })
+      expect(await getBalances(pool, agent, USDC)).to.deep.equal({
+        available: 40n,
+        escrow: 60n,
+        unsettled: 0n,
+      })
     })
 
     it('throws insufficient_balance with the balance and requirement, and leaves no trace', async () => {
@@ -151,7 +171,11 @@ describe('ledger service', () => {
       })
       const { rows } = await pool.query('SELECT 1 FROM ledger_transactions WHERE reference = $1', [reference])
       expect(rows).to.have.length(0)
-      expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 10n, escrow: 0n })
+      expect(await getBalances(pool, agent, USDC)).to.deep.equal({
+        available: 10n,
+        escrow: 0n,
+        unsettled: 0n,
+      })
     })
 
     it('lets a zero amount through without entries', async () => {
@@ -165,7 +189,7 @@ describe('ledger service', () => {
   })
 
   describe('releaseEscrow', () => {
-    it('pays the payee amount minus the fee and the platform the fee, rounded down', async () => {
+    it('books the payee amount minus the fee as unsettled and the platform the fee, rounded down', async () => {
       const from = await freshAgent()
       const to = await freshAgent()
       const feesBefore = await selectPlatformBalance(pool, 'fees', USDC)
@@ -185,9 +209,13 @@ describe('ledger service', () => {
           reference: `r:${randomUUID()}`,
         }),
       )
-      expect(await getBalances(pool, from, USDC)).to.deep.equal({ available: 0n, escrow: 0n })
-      // 1_000_099 * 100 / 10_000 = 10_000.99 → 10_000
-      expect(await getBalances(pool, to, USDC)).to.deep.equal({ available: 990_099n, escrow: 0n })
+      expect(await getBalances(pool, from, USDC)).to.deep.equal({ available: 0n, escrow: 0n, unsettled: 0n })
+      // 1_000_099 * 100 / 10_000 = 10_000.99 → 10_000; not spendable until the vault carries it out.
+      expect(await getBalances(pool, to, USDC)).to.deep.equal({
+        available: 0n,
+        escrow: 0n,
+        unsettled: 990_099n,
+      })
       expect((await selectPlatformBalance(pool, 'fees', USDC)) - feesBefore).to.equal(10_000n)
     })
 
@@ -210,7 +238,7 @@ describe('ledger service', () => {
           reference: `r:${randomUUID()}`,
         }),
       )
-      expect((await getBalances(pool, to, USDC)).available).to.equal(99n)
+      expect((await getBalances(pool, to, USDC)).unsettled).to.equal(99n)
     })
 
     it('refuses to release more than is in escrow', async () => {
@@ -253,8 +281,158 @@ describe('ledger service', () => {
         )
       const [first, second] = await Promise.all([release(), release()])
       expect(first).to.equal(second)
-      expect(await getBalances(pool, from, USDC)).to.deep.equal({ available: 0n, escrow: 100n })
-      expect((await getBalances(pool, to, USDC)).available).to.equal(100n)
+      expect(await getBalances(pool, from, USDC)).to.deep.equal({
+        available: 0n,
+        escrow: 100n,
+        unsettled: 0n,
+      })
+      expect((await getBalances(pool, to, USDC)).unsettled).to.equal(100n)
+    })
+  })
+
+  describe('unsettled credit', () => {
+    /** A payer with `amount` in escrow and a payee, fresh. */
+    async function escrowed(amount: bigint) {
+      const from = await freshAgent()
+      const to = await freshAgent()
+      await tx((db) =>
+        creditDeposit(db, { agentId: from, token: USDC, amount, reference: `d:${randomUUID()}` }),
+      )
+      await tx((db) => lockEscrow(db, { payerId: from, token: USDC, amount, reference: `l:${randomUUID()}` }))
+      return { from, to }
+    }
+
+    it('makes a booked release spendable once the vault carries it out, repaying debt first', async () => {
+      const { from, to } = await escrowed(1_000n)
+      await tx((db) =>
+        releaseEscrow(db, {
+          payerId: from,
+          payeeId: to,
+          token: USDC,
+          amount: 1_000n,
+          feeBps: 100,
+          reference: `r:${randomUUID()}`,
+        }),
+      )
+      expect(await getBalances(pool, to, USDC)).to.deep.equal({ available: 0n, escrow: 0n, unsettled: 990n })
+      await tx((db) =>
+        settleEscrowRelease(db, { agentId: to, token: USDC, amount: 990n, reference: `s:${randomUUID()}` }),
+      )
+      expect(await getBalances(pool, to, USDC)).to.deep.equal({ available: 990n, escrow: 0n, unsettled: 0n })
+      // A reorg takes the release back after the payee spent part of it: the rest is debt...
+      await tx((db) =>
+        lockEscrow(db, { payerId: to, token: USDC, amount: 900n, reference: `l:${randomUUID()}` }),
+      )
+      await tx((db) =>
+        unsettleEscrowRelease(db, { agentId: to, token: USDC, amount: 990n, reference: `u:${randomUUID()}` }),
+      )
+      expect(await getBalances(pool, to, USDC)).to.deep.equal({
+        available: 0n,
+        escrow: 900n,
+        unsettled: 990n,
+      })
+      expect(await getDebt(pool, to, USDC)).to.equal(900n)
+      // ...repaid first when it lands again.
+      await tx((db) =>
+        settleEscrowRelease(db, { agentId: to, token: USDC, amount: 990n, reference: `s:${randomUUID()}` }),
+      )
+      expect(await getBalances(pool, to, USDC)).to.deep.equal({ available: 90n, escrow: 900n, unsettled: 0n })
+      expect(await getDebt(pool, to, USDC)).to.equal(0n)
+      for (const total of (await selectEntrySumsByToken(pool)).values()) expect(total).to.equal(0n)
+    })
+
+    it('refuses to settle more than the payee is owed', async () => {
+      const { to } = await escrowed(10n)
+      const error = await rejection(
+        tx((db) =>
+          settleEscrowRelease(db, { agentId: to, token: USDC, amount: 1n, reference: `s:${randomUUID()}` }),
+        ),
+      )
+      expect(error).to.be.instanceOf(ConflictError).with.property('code', 'insufficient_balance')
+    })
+
+    it('takes a booked release back into the payer escrow when the chain settles the escrow otherwise, fee included', async () => {
+      const { from, to } = await escrowed(1_000n)
+      const feesBefore = await selectPlatformBalance(pool, 'fees', USDC)
+      const release = { payerId: from, payeeId: to, token: USDC, amount: 1_000n, feeBps: 100 } as const
+      await tx((db) => releaseEscrow(db, { ...release, reference: `r:${randomUUID()}` }))
+      await tx((db) => reverseEscrowRelease(db, { ...release, reference: `v:${randomUUID()}` }))
+      expect(await getBalances(pool, from, USDC)).to.deep.equal({
+        available: 0n,
+        escrow: 1_000n,
+        unsettled: 0n,
+      })
+      expect(await getBalances(pool, to, USDC)).to.deep.equal({ available: 0n, escrow: 0n, unsettled: 0n })
+      expect(await selectPlatformBalance(pool, 'fees', USDC)).to.equal(feesBefore)
+    })
+
+    it('splits an escrow as the vault ruled, the resolver fee to the resolver or held unclaimed', async () => {
+      for (const withResolver of [true, false]) {
+        const { from, to } = await escrowed(1_000n)
+        const resolver = withResolver ? await freshAgent() : null
+        await tx((db) =>
+          ruleEscrowInLedger(db, {
+            payerId: from,
+            payeeId: to,
+            resolverId: resolver,
+            token: USDC,
+            payeeAmount: 590n,
+            payerAmount: 384n,
+            fee: 6n,
+            resolverFee: 20n,
+            reference: `x:${randomUUID()}`,
+          }),
+        )
+        expect(await getBalances(pool, from, USDC)).to.deep.equal({
+          available: 384n,
+          escrow: 0n,
+          unsettled: 0n,
+        })
+        expect(await getBalances(pool, to, USDC)).to.deep.equal({
+          available: 590n,
+          escrow: 0n,
+          unsettled: 0n,
+        })
+        if (resolver) expect((await getBalances(pool, resolver, USDC)).available).to.equal(20n)
+      }
+      for (const total of (await selectEntrySumsByToken(pool)).values()) expect(total).to.equal(0n)
+    })
+
+    it('books a chain outcome once per live generation: a reorg undoes it, applying it again books it anew', async () => {
+      const { from } = await escrowed(100n)
+      const base = `escrow-outcome:${randomUUID()}`
+      const book = () =>
+        tx(async (db) =>
+          refundEscrow(db, {
+            payerId: from,
+            token: USDC,
+            amount: 100n,
+            reference: await chainBookingReference(db, base),
+          }),
+        )
+      await book()
+      await book()
+      expect(await getBalances(pool, from, USDC)).to.deep.equal({
+        available: 100n,
+        escrow: 0n,
+        unsettled: 0n,
+      })
+      expect((await findChainBooking(pool, base))!.reference).to.equal(`${base}/1`)
+      await tx((db) => reverseChainBooking(db, base))
+      expect(await getBalances(pool, from, USDC)).to.deep.equal({
+        available: 0n,
+        escrow: 100n,
+        unsettled: 0n,
+      })
+      expect(await findChainBooking(pool, base)).to.equal(null)
+      await tx((db) => reverseChainBooking(db, base))
+      await book()
+      expect((await findChainBooking(pool, base))!.reference).to.equal(`${base}/2`)
+      expect(await getBalances(pool, from, USDC)).to.deep.equal({
+        available: 100n,
+        escrow: 0n,
+        unsettled: 0n,
+      })
     })
   })
 
@@ -270,7 +448,11 @@ describe('ledger service', () => {
       await tx((db) =>
         refundEscrow(db, { payerId: agent, token: USDC, amount: 12n, reference: `f:${randomUUID()}` }),
       )
-      expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 12n, escrow: 18n })
+      expect(await getBalances(pool, agent, USDC)).to.deep.equal({
+        available: 12n,
+        escrow: 18n,
+        unsettled: 0n,
+      })
     })
 
     it('refuses to refund more than is in escrow', async () => {
@@ -413,7 +595,11 @@ describe('ledger service', () => {
         ),
       )
       expect(outcomes.filter((outcome) => outcome === 'locked')).to.have.length(33)
-      expect(await getBalances(pool, agent, USDC)).to.deep.equal({ available: 10n, escrow: 990n })
+      expect(await getBalances(pool, agent, USDC)).to.deep.equal({
+        available: 10n,
+        escrow: 990n,
+        unsettled: 0n,
+      })
     })
 
     it('does not deadlock when two agents pay each other concurrently, several movements per transaction', async function () {
@@ -453,7 +639,7 @@ describe('ledger service', () => {
         }),
       )
       const [balanceA, balanceB] = [await getBalances(pool, a, USDC), await getBalances(pool, b, USDC)]
-      expect(balanceA).to.deep.equal({ available: 200n + 100n, escrow: 1_000n - 200n - 100n })
+      expect(balanceA).to.deep.equal({ available: 100n, escrow: 1_000n - 200n - 100n, unsettled: 200n })
       expect(balanceB).to.deep.equal(balanceA)
     })
 
@@ -510,7 +696,7 @@ describe('ledger service', () => {
       const payeeBalances = await getBalances(pool, to, USDC)
       const fees = (await selectPlatformBalance(pool, 'fees', USDC)) - feesBefore
       expect(payerBalances.available >= 0n && payerBalances.escrow >= 0n).to.equal(true)
-      expect(payerBalances.available + payerBalances.escrow + payeeBalances.available + fees).to.equal(funded)
+      expect(payerBalances.available + payerBalances.escrow + payeeBalances.unsettled + fees).to.equal(funded)
       expect(locked.length).to.be.greaterThan(10)
       for (const total of (await selectEntrySumsByToken(pool)).values()) expect(total).to.equal(0n)
       const { rows } = await pool.query(

@@ -18,7 +18,8 @@ describe('wallet routes', () => {
 
   before(async () => {
     database = await createTestDatabase()
-    ;({ app } = await createTestApp(database, null, { tokens: [TEST_USDC, EURC] }))
+    // No export delay here: the delay itself is tested in key-export.test.ts.
+    ;({ app } = await createTestApp(database, null, { tokens: [TEST_USDC, EURC], keyExportDelaySeconds: 0 }))
     owner = await registerAgent(app)
   })
   after(async () => {
@@ -26,7 +27,7 @@ describe('wallet routes', () => {
   })
 
   describe('GET /v1/wallet/balance', () => {
-    it('shows available, escrowed and pending per allowlisted token as decimal strings', async () => {
+    it('shows available, escrowed, unsettled and pending per allowlisted token as decimal strings', async () => {
       const agent = await registerAgent(app)
       await fundAgent(app, agent.apiKey, '100.25')
       await withTransaction(database.pool, (db) =>
@@ -51,6 +52,7 @@ describe('wallet routes', () => {
           decimals: 6,
           available: '60.25',
           escrowed: '40',
+          unsettled: '0',
           pending: '0',
           withdrawing: '0',
           debt: '0',
@@ -62,6 +64,7 @@ describe('wallet routes', () => {
           decimals: 6,
           available: '0',
           escrowed: '0',
+          unsettled: '0',
           pending: '0',
           withdrawing: '0',
           debt: '0',
