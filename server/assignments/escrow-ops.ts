@@ -13,6 +13,7 @@ import type { AppContext } from '../app-context'
 import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
 import type { Queryable } from '../db/pool'
 import { locateEscrow, type LocatedEscrow } from '../escrow/escrow-sets-service'
+import { ConflictError } from '../errors'
 import { fieldError } from '../jobs/job-tokens'
 import { findChainBooking, releaseEscrow } from '../ledger/ledger-service'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
@@ -61,6 +62,16 @@ export async function newEscrowTerms(
   context: Pick<AppContext, 'chain'>,
   terms: NewEscrowTerms,
 ): Promise<{ terms: EscrowLockTerms; escrowId: `0x${string}` }> {
+  // The vault refuses such a lock; refusing here keeps it from being signed at all.
+  const [payer, payee, resolver] = [terms.payer, terms.payee, terms.resolver].map((address) =>
+    address.toLowerCase(),
+  )
+  if (payer === payee || resolver === payer || resolver === payee) {
+    throw new ConflictError(
+      'escrow_parties_not_distinct',
+      'an escrow needs a payer, a payee and a resolver that are all different',
+    )
+  }
   const full = { ...terms, nonce: await allocateVaultNonce(db, terms.payer) }
   return { terms: full, escrowId: escrowIdOf(escrowDomain(context), full) }
 }

@@ -382,6 +382,13 @@ describe('hostile input', () => {
       body: () => ({}),
     },
     {
+      method: 'delete',
+      route: '/v1/wallet/export-key',
+      path: () => '/v1/wallet/export-key',
+      caller: asWorker,
+      body: () => ({}),
+    },
+    {
       method: 'post',
       route: '/v1/dev/faucet',
       path: () => '/v1/dev/faucet',
