@@ -138,21 +138,7 @@ export async function settleEscrowRelease(
   db: Queryable,
   parameters: AgentMovementParameters,
 ): Promise<string> {
-  const { agentId, token, amount } = parameters
-  await lockLedgerAgents(db, [agentId], token)
-  const owed = await selectAgentDebt(db, agentId, token.toLowerCase())
-  const repaid = owed < amount ? owed : amount
-  return post(db, {
-    reference: parameters.reference,
-    kind: 'escrow_settlement',
-    token,
-    amount,
-    legs: [
-      { account: { agentId, kind: 'unsettled' }, amount: -amount },
-      { account: { agentId, kind: 'debt' }, amount: repaid },
-      { account: { agentId, kind: 'available' }, amount: amount - repaid },
-    ],
-  })
+  return creditAgent(db, 'escrow_settlement', { agentId: parameters.agentId, kind: 'unsettled' }, parameters)
 }
 
 /**
@@ -163,21 +149,12 @@ export async function unsettleEscrowRelease(
   db: Queryable,
   parameters: AgentMovementParameters,
 ): Promise<string> {
-  const { agentId, token, amount } = parameters
-  await lockLedgerAgents(db, [agentId], token)
-  const { available } = await selectAgentBalances(db, agentId, token.toLowerCase())
-  const fromAvailable = available < amount ? available : amount
-  return post(db, {
-    reference: parameters.reference,
-    kind: 'escrow_settlement_reversal',
-    token,
-    amount,
-    legs: [
-      { account: { agentId, kind: 'available' }, amount: -fromAvailable },
-      { account: { agentId, kind: 'debt' }, amount: -(amount - fromAvailable) },
-      { account: { agentId, kind: 'unsettled' }, amount },
-    ],
-  })
+  return debitAgent(
+    db,
+    'escrow_settlement_reversal',
+    { agentId: parameters.agentId, kind: 'unsettled' },
+    parameters,
+  )
 }
 
 /**
@@ -376,7 +353,7 @@ export async function repayDebt(
 async function creditAgent(
   db: Queryable,
   kind: LedgerTransactionKind,
-  source: { platform: PlatformAccountKind },
+  source: AccountRef,
   parameters: AgentMovementParameters,
 ): Promise<string> {
   const { agentId, token, amount } = parameters
@@ -406,7 +383,7 @@ async function creditAgent(
 async function debitAgent(
   db: Queryable,
   kind: LedgerTransactionKind,
-  sink: { platform: PlatformAccountKind },
+  sink: AccountRef,
   parameters: AgentMovementParameters,
 ): Promise<string> {
   const { agentId, token, amount } = parameters

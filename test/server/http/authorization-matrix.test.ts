@@ -1,0 +1,1210 @@
+import { expect } from 'chai'
+import type { Express } from 'express'
+import request from 'supertest'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import type { BidResponse } from '../../../protocol/bids'
+import type { EntryResponse } from '../../../protocol/competitions'
+import type { JobDetailResponse, JobResponse } from '../../../protocol/jobs'
+import type { MessageResponse } from '../../../protocol/messages'
+import type { Deposit, Withdrawal, WithdrawalAddress } from '../../../protocol/wallet'
+import { bearer, fundAgent, registerAgent, uniqueHandle, type RegisteredTestAgent } from '../helpers/agents'
+import { createTestApp } from '../helpers/app'
+import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
+
+/**
+ * Issue 10's authorization matrix: every /v1 route against every kind of caller, from one table.
+ * A row is a route (and, where the answer depends on it, the state of what its ids name: a
+ * cancelled job, a sealed competition); a column is a caller; a cell is what that caller must get.
+ * The rules are seed 004's: jobs in every status but `closed` are public, a cancelled job is its
+ * creator's alone and a job closed after work its participants' (requester, worker, resolver);
+ * anything hidden answers 404 exactly like something missing, never 403; a visible thing acted on
+ * in the wrong role is 403; pending bids and proposals never reach other agents; deliverables
+ * are for participants; competition entries are sealed while the competition is open.
+ *
+ * The app runs over a real vault on Hardhat's chain, so routes that move money on-chain answer
+ * what they answer in production (a withdrawal is 201) instead of 409 `chain_unavailable`. Every
+ * agent has a managed wallet, so awards start `in_progress`.
+ */
+
+const CALLERS = ['anonymous', 'stranger', 'requester', 'worker', 'resolver', 'judge'] as const
+type Caller = (typeof CALLERS)[number]
+type AgentCaller = Exclude<Caller, 'anonymous'>
+
+const AS: Record<Caller, string> = {
+  anonymous: 'anonymous',
+  stranger: 'a stranger',
+  requester: 'the requester',
+  worker: 'the worker',
+  resolver: 'the resolver',
+  judge: 'the judge',
+}
+
+/** The path's ids (named as in the OpenAPI document) and whatever else a cell's check needs. */
+type Params = Record<string, string>
+
+interface Cell {
+  status: number
+  /** The error code, where the answer is an error that should name one. */
+  code?: string
+  /** What the test's name says after the status. */
+  says?: string
+  /** What the caller may see of the body, where that matters as much as the status. */
+  check?: (res: request.Response, params: Params, caller: Caller) => void
+}
+
+interface Row {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
+  /** The path exactly as the OpenAPI document spells it. */
+  path: string
+  /** The state of what the ids name, where the route has a row per state. */
+  state?: string
+  /**
+   * A competition's resolver is its judge (`dispute_agent_id` is the platform judge), so its rows
+   * have no separate resolver column; on a standard job the judge is one more agent with no role.
+   */
+  competition?: boolean
+  /** Builds what the cell acts on (a fresh one where the allowed caller changes it) and names it. */
+  params?: (caller: Caller) => Promise<Params>
+  query?: (params: Params, caller: Caller) => Record<string, string | number>
+  body?: (params: Params, caller: Caller) => object
+  after?: (res: request.Response, caller: Caller) => void
+  cells: Partial<Record<Caller, Cell>>
+}
+
+interface World {
+  app: Express
+  agents: Record<AgentCaller, RegisteredTestAgent>
+  /** A second bidder and entrant: its pending bid, proposal and sealed entry are nobody else's business. */
+  rival: RegisteredTestAgent
+  /** Read-only fixtures, built once. */
+  shared: {
+    submitted: Params
+    open: Params
+    cancelled: Params
+    closed: Params
+    competition: Params
+    judging: Params
+    cancelledCompetition: Params
+    deposit: Params
+    withdrawal: Params
+    address: Params
+  }
+}
+
+let world: World
+
+const WORKER_PROPOSAL = 'Worker proposal: I audit every authentication path by hand.'
+const RIVAL_PROPOSAL = 'Rival proposal: a fuzzing campaign over the whole module.'
+const DELIVERABLE = 'https://example.com/matrix-report.md'
+const BOGUS_SIGNATURE = `0x${'11'.repeat(65)}`
+
+// ---------------------------------------------------------------------------------------------
+// Cells
+
+const ok = (status: number, says?: string, check?: Cell['check']): Cell => ({ status, says, check })
+const UNAUTHENTICATED: Cell = { status: 401, code: 'unauthorized' }
+const forbidden = (code: string): Cell => ({ status: 403, code, says: code })
+const hidden = (what: string, code?: string): Cell => ({ status: 404, code, says: `hidden like a missing ${what}` })
+const conflict = (code: string, says: string): Cell => ({ status: 409, code, says: `${code}, ${says}` })
+
+/** Every caller, anonymous included, gets `cell`. */
+function everyone(cell: Cell): Row['cells'] {
+  return Object.fromEntries(CALLERS.map((caller) => [caller, cell]))
+}
+
+/** Any agent acting on its own account gets `cell`; anonymous 401. */
+function ownAccount(cell: Cell): Row['cells'] {
+  return { ...everyone(cell), anonymous: UNAUTHENTICATED }
+}
+
+/** Something only the requester holds: the requester gets `cell`, every other agent 404, anonymous 401. */
+function requesterOwns(cell: Cell, what: string, code?: string): Row['cells'] {
+  return {
+    ...everyone(hidden(what, code)),
+    anonymous: UNAUTHENTICATED,
+    requester: cell,
+  }
+}
+
+/** A change to a visible standard job only its creator may make: others 403, anonymous 401. */
+function creatorOnly(cell: Cell, code = 'not_job_creator'): Row['cells'] {
+  return { ...everyone(forbidden(code)), anonymous: UNAUTHENTICATED, requester: cell }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+const agent = (caller: AgentCaller) => world.agents[caller]
+const auth = (holder: RegisteredTestAgent) => bearer(holder.apiKey)
+const freshAddress = () => privateKeyToAccount(generatePrivateKey()).address
+
+/** An open job of the requester, resolved by the resolver; the worker's pending bid unless `bid` is false. */
+async function openJob(options: { bid?: boolean } = {}): Promise<Params> {
+  const job = await postJob(world.app, agent('requester').apiKey, {
+    dispute_agent_id: agent('resolver').agent.id,
+  })
+  if (options.bid === false) return { job_id: job.job_id }
+  const bid = await postBid(world.app, agent('worker').apiKey, job.job_id, { proposal: WORKER_PROPOSAL })
+  return { job_id: job.job_id, bid_id: bid.bid_id }
+}
+
+async function award(params: Params): Promise<Params> {
+  const awarded = await postAward(world.app, agent('requester').apiKey, params.job_id!, params.bid_id!)
+  expect(awarded.assignment.status).to.equal('in_progress')
+  return { ...params, assignment_id: awarded.assignment.assignment_id }
+}
+
+const jobInProgress = async () => award(await openJob())
+
+async function jobSubmitted(): Promise<Params> {
+  const params = await jobInProgress()
+  await postSubmit(world.app, agent('worker').apiKey, params.job_id!, DELIVERABLE)
+  return params
+}
+
+async function cancel(jobId: string): Promise<void> {
+  await request(world.app)
+    .post(`/v1/jobs/${jobId}/cancel`)
+    .set('Authorization', auth(agent('requester')))
+    .expect(200)
+}
+
+async function enter(jobId: string, entrant: RegisteredTestAgent): Promise<string> {
+  const res = await request(world.app)
+    .post(`/v1/jobs/${jobId}/entries`)
+    .set('Authorization', auth(entrant))
+    .send({ deliverable: `https://example.com/${entrant.agent.handle}` })
+    .expect(201)
+  return (res.body as EntryResponse).entry_id
+}
+
+async function pastDeadline(jobId: string): Promise<void> {
+  await testDatabase.pool.query("UPDATE jobs SET expires_at = now() - interval '1 second' WHERE id = $1", [
+    jobId,
+  ])
+}
+
+/** The requester's open competition, judged by the judge; the worker's entry unless `entry` is false. */
+async function competition(options: { entry?: boolean } = {}): Promise<Params> {
+  const job = await postJob(world.app, agent('requester').apiKey, {
+    job_type: 'competition',
+    budget_amount: '10',
+  })
+  expect(job.dispute_agent_id).to.equal(agent('judge').agent.id)
+  if (options.entry === false) return { job_id: job.job_id }
+  return { job_id: job.job_id, entry_id: await enter(job.job_id, agent('worker')) }
+}
+
+async function competitionJudging(): Promise<Params> {
+  const params = await competition()
+  await pastDeadline(params.job_id!)
+  return params
+}
+
+async function competitionResolved(): Promise<Params> {
+  const params = await competitionJudging()
+  await request(world.app)
+    .post(`/v1/jobs/${params.job_id}/resolve`)
+    .set('Authorization', auth(agent('judge')))
+    .send({ results: [{ entry_id: params.entry_id, bps: 10_000 }] })
+    .expect(200)
+  return params
+}
+
+async function saveAddress(holder: RegisteredTestAgent): Promise<string> {
+  const res = await request(world.app)
+    .post('/v1/withdrawal-addresses')
+    .set('Authorization', auth(holder))
+    .send({ address: freshAddress() })
+    .expect(201)
+  return (res.body as WithdrawalAddress).address_id
+}
+
+async function setExport(caller: Caller, state: 'started' | 'cancelled'): Promise<Params> {
+  if (caller === 'anonymous') return {}
+  const req = request(world.app)
+  const call = state === 'started' ? req.post('/v1/wallet/export-key') : req.delete('/v1/wallet/export-key')
+  const res = await call.set('Authorization', auth(agent(caller)))
+  expect(res.status, JSON.stringify(res.body)).to.be.oneOf(state === 'started' ? [202, 409] : [204, 409])
+  return {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body checks
+
+const isParticipant = (caller: Caller) => caller === 'requester' || caller === 'worker' || caller === 'resolver'
+const agentId = (caller: Caller) => (caller === 'anonymous' ? null : agent(caller).agent.id)
+
+/** The shared jobs `caller` may see: every status but closed; closed after work for participants; cancelled for the creator. */
+function visibleSharedJobs(caller: Caller): string[] {
+  const { submitted, open, cancelled, closed, competition, judging, cancelledCompetition } = world.shared
+  const visible = [submitted, open, competition, judging]
+  if (isParticipant(caller)) visible.push(closed)
+  if (caller === 'requester') visible.push(cancelled, cancelledCompetition)
+  return visible.map((params) => params.job_id!).sort()
+}
+
+function sharedJobIds(): string[] {
+  return Object.values(world.shared)
+    .map((params) => params.job_id)
+    .filter((id): id is string => id !== undefined)
+}
+
+/** The deliverable of the submitted job is shown to its participants only. */
+function expectDeliverableFor(job: JobResponse, caller: Caller): void {
+  if (isParticipant(caller)) {
+    expect(job.deliverable).to.equal(DELIVERABLE)
+  } else {
+    expect(job).not.to.have.property('deliverable')
+    expect(job).not.to.have.property('deliverable_hash')
+  }
+}
+
+/** `[job_id, bidder, status, has proposal]` of the bids in a list, on the shared jobs only. */
+function sharedBids(bids: BidResponse[]): string[] {
+  const shared = sharedJobIds()
+  const name = (id: string) => (id === world.rival.agent.id ? 'rival' : id === agent('worker').agent.id ? 'worker' : id)
+  const job = (id: string) => Object.entries(world.shared).find(([, params]) => params.job_id === id)![0]
+  return bids
+    .filter((bid) => shared.includes(bid.job_id))
+    .map((bid) => `${job(bid.job_id)}:${name(bid.bidder_agent_id)}:${bid.status}:${bid.proposal ? 'proposal' : '-'}`)
+    .sort()
+}
+
+function ownedBy(caller: Caller, accounts: string[]): void {
+  const wallet = agent(caller as AgentCaller).agent.wallet_address.toLowerCase()
+  for (const account of accounts) expect(account.toLowerCase()).to.equal(wallet)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+const ROWS: Row[] = [
+  // Public routes: the same answer for everyone.
+  { method: 'GET', path: '/v1/health', cells: everyone(ok(200)) },
+  { method: 'GET', path: '/v1/openapi.json', cells: everyone(ok(200)) },
+  {
+    method: 'POST',
+    path: '/v1/agents/challenge',
+    body: () => ({ wallet_address: freshAddress() }),
+    cells: everyone(ok(201)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/agents/register',
+    body: () => ({ handle: uniqueHandle('matrix') }),
+    cells: everyone(ok(201, 'a new agent whoever asks')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents',
+    cells: everyone(
+      ok(200, 'public fields only', (res) => {
+        for (const profile of res.body as Record<string, unknown>[]) {
+          expect(profile).not.to.have.any.keys('key_export', 'verifiable_claim', 'api_key_rotated_at')
+        }
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/{id_or_handle}',
+    params: async () => ({ id_or_handle: agent('worker').agent.id }),
+    cells: everyone(
+      ok(200, "the worker's public profile, no private fields", (res) => {
+        expect(res.body.agent_id).to.equal(agent('worker').agent.id)
+        expect(res.body).not.to.have.any.keys(
+          'key_export',
+          'verifiable_claim',
+          'api_key_rotated_at',
+          'is_managed_wallet',
+          'managed_key_exported',
+        )
+      }),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/auth/session',
+    body: () => ({ wallet_address: agent('requester').agent.wallet_address }),
+    cells: everyone(ok(201, 'a nonce only that wallet can sign with')),
+  },
+  { method: 'GET', path: '/v1/platform/reconciliation', cells: everyone(ok(200)) },
+
+  // The caller's own account: any agent, on itself only.
+  {
+    method: 'GET',
+    path: '/v1/agents/me',
+    cells: ownAccount(
+      ok(200, 'its own profile', (res, _params, caller) => {
+        expect(res.body.agent_id).to.equal(agentId(caller))
+      }),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/agents/rotate-key',
+    after: (res, caller) => {
+      if (res.status === 200 && caller !== 'anonymous') agent(caller).apiKey = res.body.api_key as string
+    },
+    cells: ownAccount(
+      ok(200, 'its own new key', (res, _params, caller) => {
+        expect(res.body.agent_id).to.equal(agentId(caller))
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/wallet/balance',
+    cells: ownAccount(
+      ok(200, 'its own balances', (res, _params, caller) => {
+        expect(res.body.agent_id).to.equal(agentId(caller))
+      }),
+    ),
+  },
+  { method: 'GET', path: '/v1/wallet/transactions', cells: ownAccount(ok(200)) },
+  {
+    method: 'POST',
+    path: '/v1/wallet/export-key',
+    params: (caller) => setExport(caller, 'cancelled'),
+    cells: ownAccount(ok(202, 'its own export starts, pending')),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/wallet/export-key',
+    params: (caller) => setExport(caller, 'started'),
+    cells: ownAccount(ok(204, 'its own export cancelled')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/dev/faucet',
+    body: () => ({ amount: '1' }),
+    cells: ownAccount(ok(200)),
+  },
+  { method: 'GET', path: '/v1/wallet/deposit_address', cells: ownAccount(ok(200)) },
+  {
+    method: 'GET',
+    path: '/v1/wallet/deposits',
+    cells: ownAccount(
+      ok(200, 'its own deposits only', (res, _params, caller) => {
+        const page = res.body as { data: Deposit[] }
+        expect(page.data).not.to.be.empty
+        ownedBy(
+          caller,
+          page.data.map((entry) => entry.account),
+        )
+      }),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/wallet/withdraw',
+    body: () => ({ amount: '1', to: freshAddress() }),
+    cells: ownAccount(
+      ok(201, 'from its own account', (res, _params, caller) => {
+        ownedBy(caller, [(res.body as Withdrawal).account])
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/withdrawals',
+    cells: ownAccount(
+      ok(200, 'its own withdrawals only', (res, _params, caller) => {
+        const page = res.body as { data: Withdrawal[] }
+        ownedBy(
+          caller,
+          page.data.map((entry) => entry.account),
+        )
+        const ids = page.data.map((entry) => entry.withdrawal_id)
+        if (caller !== 'requester') expect(ids).not.to.include(world.shared.withdrawal.withdrawal_id)
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/withdrawal-addresses',
+    cells: ownAccount(
+      ok(200, 'its own addresses only', (res, _params, caller) => {
+        const ids = (res.body as { data: WithdrawalAddress[] }).data.map((entry) => entry.address_id)
+        if (caller === 'requester') expect(ids).to.include(world.shared.address.address_id)
+        else expect(ids).not.to.include(world.shared.address.address_id)
+      }),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/withdrawal-addresses',
+    body: () => ({ address: freshAddress() }),
+    cells: ownAccount(ok(201)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/me/bids',
+    query: () => ({ limit: 100 }),
+    cells: ownAccount(
+      ok(200, 'its own bids, with proposals', (res, _params, caller) => {
+        const bids = res.body as BidResponse[]
+        for (const bid of bids) expect(bid.bidder_agent_id).to.equal(agentId(caller))
+        if (caller === 'worker') {
+          expect(sharedBids(bids)).to.include.members([
+            'submitted:worker:accepted:proposal',
+            'open:worker:pending:proposal',
+          ])
+        }
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/me/jobs/bids',
+    query: () => ({ limit: 100 }),
+    cells: ownAccount(
+      ok(200, 'bids on its own jobs only', (res, _params, caller) => {
+        const bids = res.body as BidResponse[]
+        if (caller === 'requester') {
+          expect(sharedBids(bids)).to.include.members([
+            'open:rival:pending:proposal',
+            'open:worker:pending:proposal',
+            'submitted:worker:accepted:proposal',
+          ])
+        } else {
+          expect(bids).to.deep.equal([])
+        }
+      }),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs',
+    body: () => ({
+      title: 'Matrix: a job any funded agent may post',
+      description: 'Posted by whichever caller the authorization matrix is checking at the time, with 1 USDC.',
+    }),
+    cells: ownAccount(ok(201)),
+  },
+
+  // Things only the requester holds (its deposit, withdrawal, saved address): 404 to anyone else.
+  {
+    method: 'GET',
+    path: '/v1/wallet/deposits/{deposit_id}',
+    params: async () => world.shared.deposit,
+    cells: requesterOwns(ok(200), 'deposit'),
+  },
+  {
+    method: 'GET',
+    path: '/v1/withdrawals/{withdrawal_id}',
+    params: async () => world.shared.withdrawal,
+    cells: requesterOwns(ok(200), 'withdrawal', 'not_found'),
+  },
+  {
+    method: 'POST',
+    path: '/v1/withdrawals/{withdrawal_id}/signature',
+    params: async () => world.shared.withdrawal,
+    body: () => ({ signature: BOGUS_SIGNATURE }),
+    cells: requesterOwns(
+      { status: 409, says: 'its managed withdrawal was signed already' },
+      'withdrawal',
+      'not_found',
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/withdrawal-addresses/{address_id}',
+    params: async () => world.shared.address,
+    cells: requesterOwns(ok(200), 'address'),
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/withdrawal-addresses/{address_id}',
+    params: async () => ({ address_id: await saveAddress(agent('requester')) }),
+    body: () => ({ label: 'renamed by the matrix' }),
+    cells: requesterOwns(ok(200), 'address'),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/withdrawal-addresses/{address_id}',
+    params: async () => ({ address_id: await saveAddress(agent('requester')) }),
+    cells: requesterOwns(ok(204), 'address'),
+  },
+  {
+    method: 'POST',
+    path: '/v1/withdrawal-addresses/{address_id}/default',
+    params: async () => ({ address_id: await saveAddress(agent('requester')) }),
+    cells: requesterOwns(ok(200), 'address'),
+  },
+
+  // Jobs.
+  {
+    method: 'GET',
+    path: '/v1/jobs',
+    query: () => ({ creator: agent('requester').agent.id, sort: 'created_at', order: 'asc', limit: 100 }),
+    cells: everyone(
+      ok(200, 'cancelled jobs for the creator, closed ones for participants, deliverables for participants', (res, _params, caller) => {
+        const jobs = res.body as JobResponse[]
+        const shared = sharedJobIds()
+        expect(jobs.map((job) => job.job_id).filter((id) => shared.includes(id)).sort()).to.deep.equal(
+          visibleSharedJobs(caller),
+        )
+        expectDeliverableFor(jobs.find((job) => job.job_id === world.shared.submitted.job_id)!, caller)
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}',
+    state: 'submitted work',
+    params: async () => world.shared.submitted,
+    cells: everyone(
+      ok(200, 'the deliverable for participants only', (res, params, caller) => {
+        const job = res.body as JobDetailResponse
+        expectDeliverableFor(job, caller)
+        const mine = (job.my_assignments ?? []).map((assignment) => assignment.assignment_id)
+        expect(mine).to.deep.equal(caller === 'worker' ? [params.assignment_id] : [])
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}',
+    state: 'cancelled job',
+    params: async () => world.shared.cancelled,
+    cells: { ...everyone(hidden('job', 'job_not_found')), requester: ok(200) },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}',
+    state: 'job closed after work',
+    params: async () => world.shared.closed,
+    cells: {
+      ...everyone(hidden('job', 'job_not_found')),
+      requester: ok(200),
+      worker: ok(200),
+      resolver: ok(200),
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/jobs/{job_id}',
+    state: 'open job',
+    params: () => openJob(),
+    body: () => ({ title: 'Matrix: an updated title for the job' }),
+    cells: creatorOnly(ok(200)),
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/jobs/{job_id}',
+    state: 'cancelled job',
+    params: async () => world.shared.cancelled,
+    body: () => ({ title: 'Matrix: an updated title for the job' }),
+    cells: {
+      ...everyone(hidden('job', 'job_not_found')),
+      anonymous: UNAUTHENTICATED,
+      requester: conflict('job_not_open', 'it is the creator’s, but no longer open'),
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/jobs/{job_id}',
+    params: () => openJob(),
+    cells: creatorOnly(ok(204)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/cancel',
+    params: () => openJob(),
+    cells: creatorOnly(ok(200)),
+  },
+
+  // Bids.
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/bids',
+    state: 'awarded job',
+    params: async () => world.shared.submitted,
+    cells: {
+      ...everyone(
+        ok(200, 'accepted bids only, no proposals', (res) => {
+          expect(sharedBids(res.body as BidResponse[])).to.deep.equal(['submitted:worker:accepted:-'])
+        }),
+      ),
+      requester: ok(200, 'every bid with its proposal', (res) => {
+        const bids = sharedBids(res.body as BidResponse[])
+        expect(bids).to.have.length(2)
+        expect(bids).to.include('submitted:worker:accepted:proposal')
+        expect(bids.find((bid) => bid.startsWith('submitted:rival:'))).to.match(/:proposal$/)
+      }),
+      worker: ok(200, 'its own bid with its proposal, not the rival’s', (res) => {
+        expect(sharedBids(res.body as BidResponse[])).to.deep.equal(['submitted:worker:accepted:proposal'])
+      }),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/bids',
+    state: 'open job',
+    params: async () => world.shared.open,
+    cells: {
+      ...everyone(
+        ok(200, 'no pending bids', (res) => {
+          expect(res.body).to.deep.equal([])
+        }),
+      ),
+      requester: ok(200, 'every pending bid with its proposal', (res) => {
+        expect(sharedBids(res.body as BidResponse[])).to.deep.equal([
+          'open:rival:pending:proposal',
+          'open:worker:pending:proposal',
+        ])
+      }),
+      worker: ok(200, 'its own pending bid only', (res) => {
+        expect(sharedBids(res.body as BidResponse[])).to.deep.equal(['open:worker:pending:proposal'])
+      }),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/bids',
+    state: 'cancelled job',
+    params: async () => world.shared.cancelled,
+    cells: { ...everyone(hidden('job', 'job_not_found')), requester: ok(200) },
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/bids',
+    state: 'open job',
+    params: () => openJob({ bid: false }),
+    body: () => ({ amount: '5', eta_seconds: 3600, proposal: WORKER_PROPOSAL }),
+    cells: {
+      ...ownAccount(ok(201)),
+      requester: forbidden('own_job'),
+      resolver: forbidden('resolver_cannot_bid'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/bids',
+    state: 'cancelled job',
+    params: async () => world.shared.cancelled,
+    body: () => ({ amount: '5', eta_seconds: 3600 }),
+    cells: {
+      ...everyone(hidden('job', 'job_not_found')),
+      anonymous: UNAUTHENTICATED,
+      requester: forbidden('own_job'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/{agent_id}/bids',
+    params: async () => ({ agent_id: agent('worker').agent.id }),
+    query: () => ({ limit: 100 }),
+    cells: {
+      ...everyone(
+        ok(200, 'its accepted bids on jobs the caller sees, no proposals', (res, _params, caller) => {
+          const bids = sharedBids(res.body as BidResponse[])
+          expect(bids).to.deep.equal(
+            isParticipant(caller) ? ['closed:worker:accepted:-', 'submitted:worker:accepted:-'] : ['submitted:worker:accepted:-'],
+          )
+        }),
+      ),
+      requester: ok(200, 'its accepted bids, proposals on the requester’s own jobs', (res) => {
+        expect(sharedBids(res.body as BidResponse[])).to.deep.equal([
+          'closed:worker:accepted:proposal',
+          'submitted:worker:accepted:proposal',
+        ])
+      }),
+      worker: ok(200, 'all its own bids with proposals', (res) => {
+        expect(sharedBids(res.body as BidResponse[])).to.include.members([
+          'closed:worker:accepted:proposal',
+          'open:worker:pending:proposal',
+          'submitted:worker:accepted:proposal',
+        ])
+      }),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/{agent_id}/jobs/bids',
+    params: async () => ({ agent_id: agent('requester').agent.id }),
+    query: () => ({ limit: 100 }),
+    cells: {
+      ...everyone(
+        ok(200, 'accepted bids on jobs the caller sees, no proposals', (res, _params, caller) => {
+          const bids = sharedBids(res.body as BidResponse[])
+          if (caller === 'worker') {
+            expect(bids).to.deep.equal(['closed:worker:accepted:proposal', 'submitted:worker:accepted:proposal'])
+          } else {
+            expect(bids).to.deep.equal(
+              isParticipant(caller) ? ['closed:worker:accepted:-', 'submitted:worker:accepted:-'] : ['submitted:worker:accepted:-'],
+            )
+          }
+        }),
+      ),
+      requester: ok(200, 'every bid on its own jobs, with proposals', (res) => {
+        expect(sharedBids(res.body as BidResponse[])).to.include.members([
+          'open:rival:pending:proposal',
+          'open:worker:pending:proposal',
+          'submitted:worker:accepted:proposal',
+          'closed:worker:accepted:proposal',
+        ])
+      }),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/bids/{bid_id}/withdraw',
+    state: 'pending bid',
+    params: () => openJob(),
+    cells: {
+      ...everyone(hidden('bid', 'bid_not_found')),
+      anonymous: UNAUTHENTICATED,
+      worker: ok(200),
+      requester: forbidden('not_bidder'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/bids/{bid_id}/withdraw',
+    state: 'accepted bid',
+    params: async () => ({ bid_id: world.shared.submitted.bid_id! }),
+    cells: {
+      ...creatorOnly(forbidden('not_bidder'), 'not_bidder'),
+      worker: conflict('bid_not_pending', 'its own bid, but accepted'),
+    },
+  },
+
+  // Award, work, acceptance.
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/award',
+    params: () => openJob(),
+    body: (params) => ({ bid_id: params.bid_id }),
+    cells: creatorOnly(
+      ok(200, 'in progress', (res) => {
+        expect(res.body.assignment.status).to.equal('in_progress')
+      }),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/submit',
+    params: () => jobInProgress(),
+    body: () => ({ deliverable: DELIVERABLE }),
+    cells: { ...creatorOnly(forbidden('not_assigned'), 'not_assigned'), worker: ok(200) },
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/accept',
+    params: () => jobSubmitted(),
+    body: () => ({}),
+    cells: creatorOnly(ok(200)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/request-changes',
+    params: () => jobSubmitted(),
+    body: () => ({ message: 'Please cover the session handling too.' }),
+    cells: creatorOnly(ok(200)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/assignments/{assignment_id}',
+    params: async () => world.shared.submitted,
+    cells: {
+      ...requesterOwns(ok(200), 'assignment', 'assignment_not_found'),
+      worker: ok(200),
+      resolver: ok(200),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/assignments/{assignment_id}/request-changes',
+    params: () => jobSubmitted(),
+    body: () => ({ message: 'Please cover the session handling too.' }),
+    cells: {
+      ...requesterOwns(ok(200), 'assignment', 'assignment_not_found'),
+      worker: forbidden('not_job_creator'),
+      resolver: forbidden('not_job_creator'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/assignments/{assignment_id}/escrow-signature',
+    params: async () => world.shared.submitted,
+    body: () => ({ kind: 'escrow_lock', signature: BOGUS_SIGNATURE }),
+    cells: {
+      ...requesterOwns(
+        conflict('escrow_op_signed', 'its managed wallet signed the lock already'),
+        'assignment',
+        'assignment_not_found',
+      ),
+      worker: forbidden('not_payer'),
+      resolver: forbidden('not_payer'),
+    },
+  },
+
+  // Messages.
+  {
+    method: 'POST',
+    path: '/v1/assignments/{assignment_id}/messages',
+    params: async () => world.shared.submitted,
+    body: (_params, caller) => ({ body: `A private note from ${caller}.` }),
+    cells: {
+      ...requesterOwns(ok(201), 'assignment', 'assignment_not_found'),
+      worker: ok(201),
+      resolver: ok(201),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/assignments/{assignment_id}/messages',
+    params: async () => world.shared.submitted,
+    cells: {
+      ...requesterOwns(ok(200), 'assignment', 'assignment_not_found'),
+      ...Object.fromEntries(
+        (['requester', 'worker', 'resolver'] as const).map((caller) => [
+          caller,
+          ok(200, 'the private channel', (res, params) => {
+            const ids = (res.body as MessageResponse[]).map((message) => message.message_id)
+            expect(ids).to.include(params.private_message_id)
+          }),
+        ]),
+      ),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/messages',
+    params: async () => world.shared.submitted,
+    body: () => ({ body: 'A public update from the requester.' }),
+    cells: creatorOnly(ok(201)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/messages',
+    state: 'awarded job',
+    params: async () => world.shared.submitted,
+    cells: ownAccount(
+      ok(200, 'public messages only', (res, params) => {
+        const messages = res.body as MessageResponse[]
+        expect(messages.map((message) => message.message_id)).to.include(params.public_message_id)
+        for (const message of messages) expect(message.assignment_id).to.equal(null)
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/messages',
+    state: 'cancelled job',
+    params: async () => world.shared.cancelled,
+    cells: {
+      ...everyone(hidden('job', 'job_not_found')),
+      anonymous: UNAUTHENTICATED,
+      requester: ok(200),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/messages',
+    state: 'job closed after work',
+    params: async () => world.shared.closed,
+    cells: {
+      ...everyone(hidden('job', 'job_not_found')),
+      anonymous: UNAUTHENTICATED,
+      requester: ok(200),
+      worker: ok(200),
+      resolver: ok(200),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/messages/{message_id}/reactions',
+    state: 'public message',
+    params: async () => ({ message_id: world.shared.submitted.public_message_id! }),
+    body: () => ({ emoji: 'eyes' }),
+    cells: ownAccount(ok(200)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/messages/{message_id}/reactions',
+    state: 'private message',
+    params: async () => ({ message_id: world.shared.submitted.private_message_id! }),
+    body: () => ({ emoji: 'eyes' }),
+    cells: {
+      ...requesterOwns(ok(200), 'message', 'message_not_found'),
+      worker: ok(200),
+      resolver: ok(200),
+    },
+  },
+
+  // Competitions: the worker is an entrant; the judge is the competition's resolver.
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/entries',
+    competition: true,
+    params: () => competition({ entry: false }),
+    body: () => ({ deliverable: DELIVERABLE }),
+    cells: {
+      anonymous: UNAUTHENTICATED,
+      stranger: ok(201),
+      worker: ok(201),
+      requester: forbidden('cannot_enter'),
+      judge: forbidden('cannot_enter'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/entries',
+    state: 'open competition',
+    competition: true,
+    params: async () => world.shared.competition,
+    cells: (() => {
+      const entrants = (...who: string[]) =>
+        ok(200, who.length ? `${who.join(' and ')}` : 'sealed: no entries', (res) => {
+          const owners = (res.body as EntryResponse[]).map((entry) =>
+            entry.worker_agent_id === world.rival.agent.id ? 'rival' : entry.worker_agent_id === agent('worker').agent.id ? 'worker' : entry.worker_agent_id,
+          )
+          expect(owners.sort()).to.deep.equal(who.map((name) => name.replace(/^its own$/, 'worker')).sort())
+        })
+      return {
+        anonymous: entrants(),
+        stranger: entrants(),
+        worker: entrants('its own'),
+        requester: entrants('rival', 'worker'),
+        judge: entrants('rival', 'worker'),
+      }
+    })(),
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/entries',
+    state: 'past the deadline',
+    competition: true,
+    params: async () => world.shared.judging,
+    cells: Object.fromEntries(
+      (['anonymous', 'stranger', 'worker', 'requester', 'judge'] as const).map((caller) => [
+        caller,
+        ok(200, 'every entry, escrow ops only for the parties and the entrant', (res) => {
+          const entries = res.body as EntryResponse[]
+          expect(entries).to.have.length(2)
+          for (const entry of entries) {
+            const own = caller === 'worker' && entry.worker_agent_id === agent('worker').agent.id
+            if (caller === 'requester' || caller === 'judge' || own) expect(entry).to.have.property('chain_ops')
+            else expect(entry).not.to.have.property('chain_ops')
+          }
+        }),
+      ]),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/entries',
+    state: 'cancelled competition',
+    competition: true,
+    params: async () => world.shared.cancelledCompetition,
+    cells: {
+      anonymous: hidden('job', 'job_not_found'),
+      stranger: hidden('job', 'job_not_found'),
+      worker: hidden('job', 'job_not_found'),
+      judge: hidden('job', 'job_not_found'),
+      requester: ok(200),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/resolve',
+    competition: true,
+    params: () => competitionJudging(),
+    body: (params) => ({ results: [{ entry_id: params.entry_id, bps: 10_000 }] }),
+    cells: {
+      anonymous: UNAUTHENTICATED,
+      stranger: forbidden('not_judge'),
+      worker: forbidden('not_judge'),
+      requester: forbidden('not_judge'),
+      judge: ok(200),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/entries/{entry_id}/escrow-signature',
+    competition: true,
+    params: () => competitionResolved(),
+    body: () => ({ kind: 'escrow_lock', signature: BOGUS_SIGNATURE }),
+    cells: {
+      anonymous: UNAUTHENTICATED,
+      stranger: forbidden('not_payer'),
+      worker: forbidden('not_payer'),
+      judge: forbidden('not_payer'),
+      requester: conflict('escrow_op_signed', 'its managed wallet signed the prize escrow already'),
+    },
+  },
+]
+
+// ---------------------------------------------------------------------------------------------
+
+let testDatabase: TestDatabase
+let chain: ChainTestApp
+
+function fillPath(template: string, params: Params): string {
+  return template.replace(/\{(\w+)\}/g, (_match, name: string) => {
+    const value = params[name]
+    if (value === undefined) throw new Error(`no value for {${name}} in ${template}`)
+    return encodeURIComponent(value)
+  })
+}
+
+async function call(row: Row, caller: Caller): Promise<{ res: request.Response; params: Params }> {
+  const params = row.params ? await row.params(caller) : {}
+  const path = fillPath(row.path, params)
+  const client = request(world.app)
+  let req =
+    row.method === 'GET'
+      ? client.get(path)
+      : row.method === 'POST'
+        ? client.post(path)
+        : row.method === 'PATCH'
+          ? client.patch(path)
+          : client.delete(path)
+  if (row.query) req = req.query(row.query(params, caller))
+  if (caller !== 'anonymous') req = req.set('Authorization', auth(agent(caller)))
+  const res = row.body ? await req.send(row.body(params, caller)) : await req
+  return { res, params }
+}
+
+function operation(method: string, path: string): string {
+  return `${method.toUpperCase()} ${path}`
+}
+
+describe('authorization matrix (every /v1 route × anonymous, stranger, requester, worker, resolver, judge)', () => {
+  before(async function () {
+    this.timeout(180_000)
+    testDatabase = await createTestDatabase()
+    const { app: bootstrap } = await createTestApp(testDatabase)
+    const judge = await registerAgent(bootstrap, { handle: uniqueHandle('judge') })
+    chain = await createChainTestApp(testDatabase, {
+      contextOverrides: { platformJudgeAgentId: judge.agent.id },
+    })
+    // The faucet waits for the indexer to credit its deposit: index as the coordinator's worker does.
+    chain.indexer.start(50)
+    const app = chain.app
+    const register = (prefix: string) => registerAgent(app, { handle: uniqueHandle(prefix) })
+    world = {
+      app,
+      agents: {
+        requester: await register('requester'),
+        worker: await register('worker'),
+        resolver: await register('resolver'),
+        stranger: await register('stranger'),
+        judge,
+      },
+      rival: await register('rival'),
+      shared: {} as World['shared'],
+    }
+    await fundAgent(app, agent('requester').apiKey, '5000')
+    for (const caller of ['worker', 'resolver', 'stranger', 'judge'] as const) {
+      await fundAgent(app, agent(caller).apiKey, '100')
+    }
+
+    const requester = agent('requester')
+    const worker = agent('worker')
+    const shared = world.shared
+
+    // An awarded job with submitted work, a rival's losing bid, a private and a public message.
+    const submitted = await openJob()
+    await postBid(app, world.rival.apiKey, submitted.job_id!, { proposal: RIVAL_PROPOSAL })
+    Object.assign(submitted, await award(submitted))
+    const note = await request(app)
+      .post(`/v1/assignments/${submitted.assignment_id}/messages`)
+      .set('Authorization', auth(worker))
+      .send({ body: 'Private: the draft is ready.' })
+      .expect(201)
+    submitted.private_message_id = note.body.message_id
+    const update = await request(app)
+      .post(`/v1/jobs/${submitted.job_id}/messages`)
+      .set('Authorization', auth(requester))
+      .send({ body: 'Public: work is under way.' })
+      .expect(201)
+    submitted.public_message_id = update.body.message_id
+    await postSubmit(app, worker.apiKey, submitted.job_id!, DELIVERABLE)
+    shared.submitted = submitted
+
+    shared.open = await openJob()
+    await postBid(app, world.rival.apiKey, shared.open.job_id!, { proposal: RIVAL_PROPOSAL })
+
+    shared.cancelled = await openJob()
+    await cancel(shared.cancelled.job_id!)
+
+    // Nothing closes a job after work yet (disputes will): put one in the state a ruling leaves.
+    shared.closed = await jobInProgress()
+    await testDatabase.pool.query(
+      "UPDATE jobs SET status = 'closed', closed_reason = 'resolved', updated_at = now() WHERE id = $1",
+      [shared.closed.job_id],
+    )
+
+    shared.competition = await competition()
+    shared.competition.rival_entry_id = await enter(shared.competition.job_id!, world.rival)
+    shared.judging = await competition()
+    shared.judging.rival_entry_id = await enter(shared.judging.job_id!, world.rival)
+    await pastDeadline(shared.judging.job_id!)
+    shared.cancelledCompetition = await competition()
+    await cancel(shared.cancelledCompetition.job_id!)
+
+    const deposits = await request(app).get('/v1/wallet/deposits').set('Authorization', auth(requester)).expect(200)
+    shared.deposit = { deposit_id: (deposits.body.data as Deposit[])[0]!.deposit_id }
+    const withdrawn = await request(app)
+      .post('/v1/wallet/withdraw')
+      .set('Authorization', auth(requester))
+      .send({ amount: '1', to: freshAddress() })
+      .expect(201)
+    shared.withdrawal = { withdrawal_id: (withdrawn.body as Withdrawal).withdrawal_id }
+    shared.address = { address_id: await saveAddress(requester) }
+  })
+
+  after(async () => {
+    await chain?.indexer.stop()
+    await chain?.stop()
+    await testDatabase?.drop()
+  })
+
+  for (const row of ROWS) {
+    for (const caller of CALLERS) {
+      const cell = row.cells[caller]
+      if (!cell) continue
+      const route = `${row.method} ${row.path}${row.state ? ` (${row.state})` : ''}`
+      it(`${route} as ${AS[caller]} -> ${cell.status}${cell.says ? `, ${cell.says}` : ''}`, async () => {
+        const { res, params } = await call(row, caller)
+        expect(res.status, `${route} as ${caller}: ${JSON.stringify(res.body)}`).to.equal(cell.status)
+        if (cell.code) expect(res.body.error?.code, JSON.stringify(res.body)).to.equal(cell.code)
+        cell.check?.(res, params, caller)
+        row.after?.(res, caller)
+      })
+    }
+  }
+
+  it('has a row for every operation of the OpenAPI document, and no row for one it lacks', async () => {
+    const res = await request(world.app).get('/v1/openapi.json').expect(200)
+    const documented = Object.entries(res.body.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, operations]) => Object.keys(operations).map((method) => operation(method, path)),
+    )
+    const covered = new Set(ROWS.map((row) => operation(row.method, row.path)))
+    expect(documented.length).to.be.greaterThan(50)
+    expect(
+      documented.filter((entry) => !covered.has(entry)),
+      'routes without a row',
+    ).to.deep.equal([])
+    expect(
+      [...covered].filter((entry) => !documented.includes(entry)),
+      'rows for undocumented routes',
+    ).to.deep.equal([])
+  })
+
+  it('gives every row a cell for every caller (a competition’s resolver is its judge)', () => {
+    for (const row of ROWS) {
+      const expected = CALLERS.filter((caller) => !(row.competition && caller === 'resolver'))
+      expect(Object.keys(row.cells).sort(), `${row.method} ${row.path} ${row.state ?? ''}`).to.deep.equal(
+        [...expected].sort(),
+      )
+    }
+  })
+})
