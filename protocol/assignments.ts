@@ -53,6 +53,7 @@ export type ChainOpKind = (typeof CHAIN_OP_KINDS)[number]
 /**
  * `awaiting_signature` (a self-custody payer must sign) → `signed` (waiting for the assignment's
  * earlier op) → the settler queue's own statuses: `pending` → `batched` → `confirmed` | `failed`.
+ * An op whose escrow lock failed is `failed` too, whatever it was waiting for (`failure_reason`).
  */
 export const CHAIN_OP_STATUSES = [
   'awaiting_signature',
@@ -94,6 +95,10 @@ export const chainOpResponse = z
     signer_address: hex,
     typed_data: typedDataJson,
     signature: hex.nullable(),
+    failure_reason: z.string().nullable().openapi({
+      description:
+        "Why a failed op will never be carried out: the vault's revert (e.g. `VaultInsufficientBalance(…)`), or its lock's",
+    }),
     created_at: z.string(),
   })
   .openapi('ChainOp')

@@ -20,6 +20,13 @@ export const tokenReconciliation = z.object({
     description:
       'Payments booked to agents that the vault has not yet carried out (accepted jobs whose escrow release has not landed): not spendable, reported apart for the same reason',
   }),
+  accounts_checked: z.number().int().openapi({
+    description: 'Vault accounts compared one by one (agent wallets, the treasury, the unclaimed rest)',
+  }),
+  accounts_mismatched: z.number().int().openapi({
+    description:
+      'Of those, how many disagree with the ledger: a balanced total can hide two accounts wrong in opposite directions',
+  }),
 })
 
 /** `GET /v1/platform/reconciliation`. */
@@ -34,3 +41,53 @@ export const reconciliationResponse = z.object({
 })
 
 export type ReconciliationResponse = z.infer<typeof reconciliationResponse>
+
+/** One vault account's line of `GET /v1/platform/reconciliation/accounts`. */
+export const accountReconciliation = z.object({
+  account: z.string().nullable().openapi({
+    description:
+      'The vault account (a wallet address); null on the unclaimed line, which sums every other address',
+  }),
+  holder: z.enum(['agent', 'treasury', 'unclaimed']).openapi({
+    description:
+      "Whose it is in the ledger: an agent's wallet, the platform's fee treasury, or wallets no agent holds (deposits waiting for a registration)",
+  }),
+  token: z.string(),
+  token_address: z.string(),
+  on_chain: z.string().openapi({
+    description:
+      "The vault's internal balance of the account at block_number, kept by the indexer from the vault's logs",
+  }),
+  ledger: z.string().openapi({
+    description:
+      'What the ledger says the account holds in the vault: available − debt + escrow not yet locked on-chain + withdrawals not yet out, and the like',
+  }),
+  difference: z.string().openapi({ description: 'on_chain − ledger; zero when the account reconciles' }),
+  difference_base_units: z.string(),
+  is_balanced: z.boolean(),
+})
+
+/** `GET /v1/platform/reconciliation/accounts`. */
+export const accountsReconciliationResponse = z.object({
+  checked_at: z.string(),
+  block_number: z.number().int().nullable(),
+  accounts: z.array(accountReconciliation),
+})
+
+export type AccountReconciliation = z.infer<typeof accountReconciliation>
+export type AccountsReconciliationResponse = z.infer<typeof accountsReconciliationResponse>
+
+/** Query of `GET /v1/platform/reconciliation/accounts`. */
+export const accountsReconciliationQuery = z
+  .object({
+    account: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+      .optional()
+      .openapi({ description: 'Only this account (every line of it, balanced or not)' }),
+    mismatched: z
+      .enum(['true', 'false'])
+      .optional()
+      .openapi({ description: 'true (the default without `account`): only accounts that disagree' }),
+  })
+  .strict()

@@ -7,6 +7,7 @@ import { createApp } from './app'
 import type { AppContext } from './app-context'
 import { createChainClient } from './chain/clients'
 import { readDeploymentFile } from './chain/deployment-file'
+import { checkCoordinatorKey } from './chain/settler/coordinator-key'
 import type { Config } from './config'
 import { EMBEDDED_POOL_SIZE, startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded'
 import { migrate } from './db/migrate'
@@ -94,6 +95,17 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     (config.DEPLOYMENT_FILE ? await readDeploymentFile(config.DEPLOYMENT_FILE) : undefined)
   if (config.RPC_URL && deployment) {
     chain = { client: createChainClient(config.RPC_URL), deployment }
+    const vault = deployment.contracts.ClearhouseVault
+    if (coordinatorAccount && vault) {
+      try {
+        const checked = await checkCoordinatorKey(chain.client, vault, coordinatorAccount.address)
+        if (!checked)
+          logger.warn('chain did not answer: COORDINATOR_PRIVATE_KEY is checked before each batch instead')
+      } catch (error) {
+        await closeDatabase()
+        throw error
+      }
+    }
   } else if (config.RPC_URL || deployment) {
     await closeDatabase()
     throw new ConfigError(

@@ -1,4 +1,5 @@
 import type { AssignmentStatus, ChainOpKind } from '../../protocol/assignments'
+import type { JobStatus } from '../../protocol/jobs'
 import type { Queryable } from '../db/pool'
 
 /** An assignment with what its authorization and formatting need from its job. */
@@ -144,7 +145,7 @@ export async function setAssignmentStatus(
 ): Promise<void> {
   await db.query(
     `UPDATE assignments SET status = $2, updated_at = now(),
-       accepted_at = CASE WHEN $2 = 'accepted' THEN now() ELSE accepted_at END
+       accepted_at = CASE WHEN $2 = 'accepted' THEN coalesce(accepted_at, now()) ELSE NULL END
      WHERE id = $1`,
     [assignmentId, status],
   )
@@ -169,11 +170,15 @@ export interface EscrowOpRow {
   signer_address: `0x${string}`
   typed_data: StoredTypedData
   signature: `0x${string}` | null
-  status: 'awaiting_signature' | 'signed' | 'queued'
+  status: 'awaiting_signature' | 'signed' | 'queued' | 'failed'
   chain_op_reference: string | null
+  /** Why the op will never be carried out (its lock failed on-chain); null otherwise. */
+  failure_reason: string | null
   created_at: Date
   /** The settler queue's status once queued (`pending`, `batched`, `confirmed`, `failed`). */
   chain_op_status: string | null
+  /** The settler queue's reason when it failed the op. */
+  chain_op_failure_reason: string | null
 }
 
 /** Typed data as stored: viem's shape with integers as decimal strings. */
@@ -223,7 +228,8 @@ export async function selectEscrowOps(
   const [column, id] = subjectColumn(subject)
   const { rows } = await db.query(
     `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address, o.typed_data,
-            o.signature, o.status, o.chain_op_reference, o.created_at, c.status AS chain_op_status
+            o.signature, o.status, o.chain_op_reference, o.failure_reason, o.created_at, c.status AS chain_op_status,
+            c.failure_reason AS chain_op_failure_reason
        FROM escrow_ops AS o LEFT JOIN chain_ops AS c ON c.reference = o.chain_op_reference
       WHERE o.${column} = $1
       ORDER BY o.id ${options.forUpdate ? 'FOR UPDATE OF o' : ''}`,
@@ -278,4 +284,94 @@ export async function markEscrowOpQueued(db: Queryable, opId: string, reference:
     "UPDATE escrow_ops SET status = 'queued', chain_op_reference = $2, updated_at = now() WHERE id = $1",
     [opId, reference],
   )
+}
+
+/** The escrow op queued under settler reference `reference`, locked, or null. */
+export async function selectEscrowOpByChainReference(
+  db: Queryable,
+  reference: string,
+): Promise<EscrowOpRow | null> {
+  const { rows } = await db.query(
+    `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address, o.typed_data,
+            o.signature, o.status, o.chain_op_reference, o.failure_reason, o.created_at, NULL AS chain_op_status,
+            NULL AS chain_op_failure_reason
+       FROM escrow_ops AS o WHERE o.chain_op_reference = $1 FOR UPDATE`,
+    [reference],
+  )
+  return (rows[0] as EscrowOpRow | undefined) ?? null
+}
+
+/**
+ * Marks every op of a subject's escrow failed (the lock with `reason`, the ops that needed it with
+ * a reason naming the lock), keeping where each stood for `restoreFailedEscrowOps`.
+ */
+export async function markEscrowOpsFailed(
+  db: Queryable,
+  subject: EscrowSubject,
+  reason: string,
+): Promise<void> {
+  const [column, id] = subjectColumn(subject)
+  await db.query(
+    `UPDATE escrow_ops SET status_before_failure = status, status = 'failed', updated_at = now(),
+       failure_reason = CASE WHEN kind = 'escrow_lock' THEN $2 ELSE 'escrow lock failed: ' || $2 END
+     WHERE ${column} = $1 AND status <> 'failed'`,
+    [id, reason],
+  )
+}
+
+/** Undoes `markEscrowOpsFailed`: each op is back where it stood. */
+export async function restoreFailedEscrowOps(db: Queryable, subject: EscrowSubject): Promise<void> {
+  const [column, id] = subjectColumn(subject)
+  await db.query(
+    `UPDATE escrow_ops SET status = status_before_failure, status_before_failure = NULL,
+       failure_reason = NULL, updated_at = now()
+     WHERE ${column} = $1 AND status = 'failed' AND status_before_failure IS NOT NULL`,
+    [id],
+  )
+}
+
+/** What a failed lock changed on its assignment and job, kept so a reorg can put them back. */
+export interface EscrowLockFailureRow {
+  assignmentId: string | null
+  assignmentStatusBefore: AssignmentStatus | null
+  jobStatusBefore: JobStatus | null
+}
+
+export async function insertEscrowLockFailure(
+  db: Queryable,
+  failure: { chainId: number; escrowId: string; reason: string } & EscrowLockFailureRow,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO escrow_lock_failures (chain_id, escrow_id, assignment_id, assignment_status_before, job_status_before, reason)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+    [
+      failure.chainId,
+      failure.escrowId.toLowerCase(),
+      failure.assignmentId,
+      failure.assignmentStatusBefore,
+      failure.jobStatusBefore,
+      failure.reason,
+    ],
+  )
+}
+
+/** Removes and returns the record of a failed lock (a reorg dropped the failure), or null. */
+export async function takeEscrowLockFailure(
+  db: Queryable,
+  chainId: number,
+  escrowId: string,
+): Promise<EscrowLockFailureRow | null> {
+  const { rows } = await db.query(
+    `DELETE FROM escrow_lock_failures AS f WHERE f.chain_id = $1 AND f.escrow_id = $2
+     RETURNING f.assignment_id, f.assignment_status_before, f.job_status_before`,
+    [chainId, escrowId.toLowerCase()],
+  )
+  const row = rows[0]
+  return row
+    ? {
+        assignmentId: row.assignment_id,
+        assignmentStatusBefore: row.assignment_status_before,
+        jobStatusBefore: row.job_status_before,
+      }
+    : null
 }

@@ -258,7 +258,7 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
   const lock = ops.find((op) => op.kind === 'escrow_lock')
   for (const op of ops) {
     if (op.status === 'queued') continue
-    if (op.status === 'awaiting_signature') return
+    if (op.status === 'awaiting_signature' || op.status === 'failed') return
     let encoded: { kind: OpKind; data: `0x${string}` }
     if (op.kind === 'escrow_lock') {
       encoded = encodeLockOp(op)
@@ -297,6 +297,7 @@ export function toChainOpResponse(op: EscrowOpRow): ChainOpResponse {
     signer_address: op.signer_address,
     typed_data: op.typed_data,
     signature: op.signature,
+    failure_reason: op.failure_reason ?? op.chain_op_failure_reason,
     created_at: op.created_at.toISOString(),
   }
 }

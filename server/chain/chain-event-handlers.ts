@@ -1,25 +1,41 @@
 import type { AppContext } from '../app-context'
 import { queueEscrowOpsWaitingFor } from '../assignments/escrow-ops'
 import { escrowOutcomeHandlers } from '../assignments/escrow-outcomes'
+import { escrowLockFailureHandler } from '../assignments/escrow-failures'
 import { escrowSetHandlers } from '../escrow/escrow-sets-service'
 import type { ChainEventHandler } from './indexer/indexed-event'
 import { depositHandlers } from '../wallet/deposit-handler'
+import { vaultMirrorHandlers } from '../reconciliation/vault-mirror'
 import { batchSettledHandler, opSkippedHandler } from './settler/batch-settled-handler'
+import type { ChainOpFailureHandler } from './settler/chain-op-failures'
 
 /**
  * Every domain's reaction to vault events, registered with the indexer in one place. Domains add
  * their handlers here (deposits and withdrawals move the ledger; settled batches and the ops they
  * skipped are recorded; committed escrow sets release the ops waiting for their escrows' proofs;
  * escrow outcomes turn booked releases into available money, or book how the vault settled an
- * escrow without the coordinator).
+ * escrow without the coordinator); the vault mirror follows every account's vault balance for
+ * reconciliation.
  */
 export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
   const logger = context.logger.child({ component: 'indexer' })
   return [
+    ...vaultMirrorHandlers(logger),
     ...depositHandlers(),
     ...escrowSetHandlers(logger, queueEscrowOpsWaitingFor),
     ...escrowOutcomeHandlers(logger),
-    opSkippedHandler(logger),
+    opSkippedHandler(logger, chainOpFailureHandlers(context)),
     batchSettledHandler(logger),
   ]
+}
+
+/**
+ * Every domain's reaction to one of its queued ops failing, for the settler (an op its simulation
+ * refused) and the `OpSkipped` handler (an op the vault skipped): escrow locks return their escrow
+ * and fail what stood on them. Withdrawals are refunded from their own status instead
+ * (`reconcileWithdrawals`).
+ */
+export function chainOpFailureHandlers(context: Pick<AppContext, 'logger'>): ChainOpFailureHandler[] {
+  const logger = context.logger.child({ component: 'settlement' })
+  return [escrowLockFailureHandler(logger)]
 }

@@ -242,6 +242,18 @@ export async function refundEscrow(db: Queryable, parameters: RefundEscrowParame
   )
 }
 
+/**
+ * Payer escrow → payer available: the vault refused the lock (the balance it needed was gone), so
+ * the money never left the payer's vault balance. Like any credit it repays the payer's debt first
+ * (a reorg that took the deposit the lock spent leaves exactly that debt).
+ */
+export async function returnFailedEscrowLock(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  return creditAgent(db, 'escrow_refund', { agentId: parameters.agentId, kind: 'escrow' }, parameters)
+}
+
 /** One agent, one token, one amount, one idempotency reference. */
 export interface AgentMovementParameters {
   agentId: string
@@ -640,4 +652,13 @@ export async function debtAndUnsettledTotals(db: Queryable) {
  */
 export async function vaultLiabilities(db: Queryable, token: Token): Promise<bigint> {
   return -(await selectPlatformBalance(db, 'vault', token.toLowerCase()))
+}
+
+/** The ledger's balance of platform account `kind` (`fees`, `unclaimed`) in `token`. */
+export async function platformBalance(
+  db: Queryable,
+  kind: 'fees' | 'unclaimed',
+  token: Token,
+): Promise<bigint> {
+  return selectPlatformBalance(db, kind, token.toLowerCase())
 }

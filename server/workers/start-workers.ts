@@ -2,6 +2,7 @@ import { createWalletClient, http } from 'viem'
 import type { AppContext } from '../app-context'
 import type { ChainEventHandler } from '../chain/indexer/indexed-event'
 import { VaultIndexer } from '../chain/indexer/vault-indexer'
+import { chainOpFailureHandlers } from '../chain/chain-event-handlers'
 import { Settler } from '../chain/settler/settler'
 import type { Config } from '../config'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
@@ -71,6 +72,7 @@ export function startWorkers(
       maxBatchSize: config.SETTLER_MAX_BATCH_SIZE,
       maxBatchAgeMs: config.SETTLER_MAX_BATCH_AGE_MS,
       maxBatchGas: BigInt(config.SETTLER_MAX_BATCH_GAS),
+      failureHandlers: chainOpFailureHandlers(context),
       logger,
     })
     const activeSettler = settler

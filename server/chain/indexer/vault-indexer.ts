@@ -59,7 +59,8 @@ export interface SyncResult {
  */
 export class VaultIndexer {
   private readonly parameters: Required<Omit<VaultIndexerParameters, 'registry'>>
-  private readonly handlers: Map<string, ChainEventHandler>
+  /** Per event name, every handler of it in registration order; undo runs them in reverse. */
+  private readonly handlers: Map<string, ChainEventHandler[]>
   private readonly lag: Gauge | null
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
@@ -67,7 +68,10 @@ export class VaultIndexer {
   constructor(parameters: VaultIndexerParameters) {
     this.parameters = { maxBlockRange: 2000n, handlers: [], ...parameters }
     this.parameters.vault = parameters.vault.toLowerCase() as `0x${string}`
-    this.handlers = new Map(this.parameters.handlers.map((handler) => [handler.eventName, handler]))
+    this.handlers = new Map()
+    for (const handler of this.parameters.handlers) {
+      this.handlers.set(handler.eventName, [...(this.handlers.get(handler.eventName) ?? []), handler])
+    }
     const registry = parameters.registry
     this.lag = registry
       ? ((registry.getSingleMetric('clearhouse_indexer_lag_blocks') as Gauge | undefined) ??
@@ -145,7 +149,7 @@ export class VaultIndexer {
       for (const event of events) {
         if (!(await insertEvent(db, event))) continue
         newEvents += 1
-        await this.handlers.get(event.eventName)?.apply(db, event)
+        for (const handler of this.handlers.get(event.eventName) ?? []) await handler.apply(db, event)
       }
       for (const block of parents) await saveBlock(db, chainId, block)
       await saveBlock(db, chainId, { number: to, hash: toBlock.hash, parentHash: toBlock.parentHash })
@@ -173,7 +177,7 @@ export class VaultIndexer {
     head: bigint,
   ): Promise<SyncResult> {
     const { pool, client, chainId, vault, confirmations } = this.parameters
-    const observers = [...this.handlers.values()].filter((handler) => handler.observeUnconfirmed)
+    const observers = [...this.handlers.values()].flat().filter((handler) => handler.observeUnconfirmed)
     const idle = { range: null, newEvents: 0, rewoundTo: null, lostRace: false, unconfirmedEvents: 0 }
     if (confirmations === 0 || observers.length === 0) return idle
     // After a reorg to a shorter chain the window can be empty; observing nothing still tells
@@ -255,7 +259,11 @@ export class VaultIndexer {
       const current = await lockCursor(db, chainId, vault)
       if (current?.blockHash !== cursor.blockHash) return false
       const dropped = await listEventsAbove(db, chainId, ancestor.blockNumber)
-      for (const event of dropped) await this.handlers.get(event.eventName)?.undo(db, event)
+      for (const event of dropped) {
+        for (const handler of [...(this.handlers.get(event.eventName) ?? [])].reverse()) {
+          await handler.undo(db, event)
+        }
+      }
       await deleteAbove(db, chainId, ancestor.blockNumber)
       await saveCursor(db, chainId, vault, ancestor)
       logger.warn(

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { ChainEventHandler, IndexedEvent } from '../indexer/indexed-event'
+import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
 import {
   clearBatchSettledLog,
@@ -45,10 +46,14 @@ export function batchSettledHandler(logger: Logger): ChainEventHandler {
 /**
  * An op the vault skipped inside a batch that landed (`OpSkipped`: state moved between the
  * settler's simulation and the block) failed for good: it is marked failed with its reason, as an
- * op the simulation left out is, and whatever waits on it (a withdrawal's refund) follows. On a
- * reorg it goes back to its batch, which the settler sends again.
+ * op the simulation left out is, and its domain reverses what the ledger booked ahead of it
+ * (`failureHandlers`; a withdrawal's refund follows from its status). On a reorg it goes back to
+ * its batch, which the settler sends again, and the reversal is undone.
  */
-export function opSkippedHandler(logger: Logger): ChainEventHandler {
+export function opSkippedHandler(
+  logger: Logger,
+  failureHandlers: readonly ChainOpFailureHandler[] = [],
+): ChainEventHandler {
   return {
     eventName: 'OpSkipped',
     async apply(db, event) {
@@ -66,11 +71,26 @@ export function opSkippedHandler(logger: Logger): ChainEventHandler {
           { batchNumber: args.batchNumber, index: args.index, reason },
           'OpSkipped names no recorded op',
         )
+        return
       }
+      await notifyChainOpFailure(db, failureHandlers, { ...marked, chainId: event.chainId, reason }, 'failed')
     },
     async undo(db, event) {
       const args = event.args as { batchNumber: string; index: string }
-      await unmarkBatchOpSkipped(db, event.chainId, BigInt(args.batchNumber), Number(args.index))
+      const restored = await unmarkBatchOpSkipped(
+        db,
+        event.chainId,
+        BigInt(args.batchNumber),
+        Number(args.index),
+      )
+      if (restored) {
+        await notifyChainOpFailure(
+          db,
+          failureHandlers,
+          { ...restored, chainId: event.chainId, reason: '' },
+          'restored',
+        )
+      }
     },
   }
 }

@@ -136,6 +136,20 @@ export async function insertBatch(
   )
 }
 
+/** Stores a new coordinator signature for a batch that has not landed (same number, same ops root). */
+export async function replaceBatchSignature(
+  db: Queryable,
+  chainId: number,
+  batchNumber: bigint,
+  signature: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE settlement_batches AS b SET coordinator_signature = $3
+      WHERE b.chain_id = $1 AND b.batch_number = $2::bigint AND b.status <> 'confirmed'`,
+    [chainId, batchNumber.toString(), signature],
+  )
+}
+
 export async function markBatchSent(
   db: Queryable,
   chainId: number,
@@ -170,7 +184,7 @@ export async function markBatchConfirmed(
 /**
  * Marks op `index` of landed batch `batchNumber` failed: the vault skipped it. It keeps its batch
  * number, so the batch's ops keep their indexes (and a reorg re-sends the batch unchanged).
- * Returns false when the batch has no op at that index.
+ * Returns the op, or null when the batch has no op at that index.
  */
 export async function markBatchOpSkipped(
   db: Queryable,
@@ -178,29 +192,37 @@ export async function markBatchOpSkipped(
   batchNumber: bigint,
   index: number,
   reason: string,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
+): Promise<ChainOp | null> {
+  const { rows } = await db.query(
     `UPDATE chain_ops AS o SET status = 'failed', failure_reason = $4, updated_at = now()
       WHERE o.id = (SELECT b.id FROM chain_ops AS b WHERE b.chain_id = $1 AND b.batch_number = $2::bigint
-                     ORDER BY b.id OFFSET $3 LIMIT 1)`,
+                     ORDER BY b.id OFFSET $3 LIMIT 1)
+      RETURNING o.id, o.kind, o.data, o.reference`,
     [chainId, batchNumber.toString(), index, reason],
   )
-  return rowCount === 1
+  const row = rows[0]
+  return row ? { id: String(row.id), kind: row.kind, data: row.data, reference: row.reference } : null
 }
 
-/** Undoes `markBatchOpSkipped` when a reorg drops the `OpSkipped` log: the op is in its batch again. */
+/**
+ * Undoes `markBatchOpSkipped` when a reorg drops the `OpSkipped` log: the op is in its batch again.
+ * Returns the op, or null when it was not failed.
+ */
 export async function unmarkBatchOpSkipped(
   db: Queryable,
   chainId: number,
   batchNumber: bigint,
   index: number,
-): Promise<void> {
-  await db.query(
+): Promise<ChainOp | null> {
+  const { rows } = await db.query(
     `UPDATE chain_ops AS o SET status = 'batched', failure_reason = NULL, updated_at = now()
       WHERE o.status = 'failed' AND o.id = (SELECT b.id FROM chain_ops AS b
-              WHERE b.chain_id = $1 AND b.batch_number = $2::bigint ORDER BY b.id OFFSET $3 LIMIT 1)`,
+              WHERE b.chain_id = $1 AND b.batch_number = $2::bigint ORDER BY b.id OFFSET $3 LIMIT 1)
+      RETURNING o.id, o.kind, o.data, o.reference`,
     [chainId, batchNumber.toString(), index],
   )
+  const row = rows[0]
+  return row ? { id: String(row.id), kind: row.kind, data: row.data, reference: row.reference } : null
 }
 
 /**

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import { BaseError, keccak256, type Account, type PublicClient, type WalletClient } from 'viem'
+import {
+  BaseError,
+  keccak256,
+  recoverTypedDataAddress,
+  type Account,
+  type PublicClient,
+  type WalletClient,
+} from 'viem'
 import {
   clearhouseDomain,
   clearhouseTypes,
@@ -13,6 +20,7 @@ import {
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
 import { releaseLease, tryAcquireLease } from '../../workers/leader'
+import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
 import {
   countPendingOps,
@@ -23,6 +31,7 @@ import {
   markBatchConfirmed,
   markBatchSent,
   oldestPendingAgeMs,
+  replaceBatchSignature,
   reopenBatch,
   selectDroppedBatches,
   selectBatchOps,
@@ -50,6 +59,8 @@ export interface SettlerParameters {
    */
   maxBatchGas?: bigint
   leaseTtlMs?: number
+  /** What each domain does when one of its ops fails: reverses what the ledger booked ahead of it. */
+  failureHandlers?: readonly ChainOpFailureHandler[]
   logger: Logger
 }
 
@@ -74,6 +85,19 @@ export class SettlementGapError extends Error {
   ) {
     super(
       `the vault settled up to batch ${lastOnChain} but batch ${nextRecorded} is the next recorded one; settlement stopped for an operator`,
+    )
+  }
+}
+
+/** The settler's key is not the vault's coordinator: nothing it signs can land, so it signs nothing. */
+export class CoordinatorKeyMismatchError extends Error {
+  override name = 'CoordinatorKeyMismatchError'
+  constructor(
+    readonly keyAddress: string,
+    readonly vaultCoordinator: string,
+  ) {
+    super(
+      `COORDINATOR_PRIVATE_KEY is ${keyAddress}, but the vault's coordinator is ${vaultCoordinator}: settlement waits for the right key`,
     )
   }
 }
@@ -109,6 +133,7 @@ export class Settler {
       maxBatchAgeMs: 2_000,
       maxBatchGas: DEFAULT_MAX_BATCH_GAS,
       leaseTtlMs: 60_000,
+      failureHandlers: [],
       ...parameters,
     }
   }
@@ -119,6 +144,10 @@ export class Settler {
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, leaseTtlMs)))
       return { outcome: 'not-leader' }
     // Read once per round: everything below decides against the same view of the vault.
+    const coordinator = await this.vaultCoordinator()
+    if (coordinator !== this.parameters.account.address.toLowerCase()) {
+      throw new CoordinatorKeyMismatchError(this.parameters.account.address, coordinator)
+    }
     const lastOnChain = await this.lastBatchNumberOnChain()
     const reopened = await this.reopenDroppedBatch(lastOnChain)
     if (reopened) return this.finish(reopened, true, lastOnChain)
@@ -176,11 +205,12 @@ export class Settler {
   }
 
   private async finish(
-    batch: SettlementBatch,
+    prepared: SettlementBatch,
     recovered: boolean,
     lastOnChain: bigint,
   ): Promise<SettleResult> {
     const { pool, chainId, publicClient, walletClient, account, vault, logger } = this.parameters
+    let batch = prepared
     const ops = await selectBatchOps(pool, chainId, batch.batchNumber)
 
     if (lastOnChain >= batch.batchNumber) {
@@ -199,6 +229,7 @@ export class Settler {
       if (!receipt && (await this.hasPendingTransaction())) return { outcome: 'waiting' }
     }
 
+    batch = await this.resignIfUnlandable(batch)
     const args = [
       batch.batchNumber,
       ops.map((op) => ({ kind: op.kind, data: op.data })),
@@ -212,11 +243,19 @@ export class Settler {
       account,
     })
     if (skipped.length > 0) {
-      const failures = skipped.map((op) => ({
-        opId: ops[Number(op.index)]!.id,
-        reason: describeRevert(op.reason),
-      }))
-      await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, failures))
+      const failed = skipped.map((op) => ({ op: ops[Number(op.index)]!, reason: describeRevert(op.reason) }))
+      const failures = failed.map(({ op, reason }) => ({ opId: op.id, reason }))
+      await withTransaction(pool, async (db) => {
+        await dissolveBatch(db, chainId, batch.batchNumber, failures)
+        for (const { op, reason } of failed) {
+          await notifyChainOpFailure(
+            db,
+            this.parameters.failureHandlers,
+            { ...op, chainId, reason },
+            'failed',
+          )
+        }
+      })
       logger.warn({ batchNumber: batch.batchNumber.toString(), failures }, 'settlement ops failed')
       return { outcome: 'op-failed', batchNumber: batch.batchNumber, failures }
     }
@@ -330,6 +369,42 @@ export class Settler {
       'settled batch dropped by a chain reorganisation; sending it again',
     )
     return { ...lowest, status: 'sent' }
+  }
+
+  /**
+   * A batch signed by a key that is not the vault's coordinator (a start with the wrong
+   * COORDINATOR_PRIVATE_KEY, or a coordinator the owner has since replaced) can never land, and
+   * sending its stored signature again would wedge settlement for good. The vault's coordinator
+   * (this settler's key, checked each round) signs the same number and ops root again; nothing
+   * else about the batch changes, and the old signature can never be used.
+   */
+  private async resignIfUnlandable(batch: SettlementBatch): Promise<SettlementBatch> {
+    const { chainId, vault, account, pool, logger } = this.parameters
+    const signer = await recoverTypedDataAddress({
+      domain: clearhouseDomain(chainId, vault),
+      types: { Batch: clearhouseTypes.Batch },
+      primaryType: 'Batch',
+      message: { batchNumber: batch.batchNumber, opsRoot: batch.opsRoot },
+      signature: batch.coordinatorSignature,
+    }).catch(() => null)
+    if (signer?.toLowerCase() === account.address.toLowerCase()) return batch
+    const signature = await this.signBatch(batch.batchNumber, batch.opsRoot)
+    await withTransaction(pool, (db) => replaceBatchSignature(db, chainId, batch.batchNumber, signature))
+    logger.warn(
+      { batchNumber: batch.batchNumber.toString(), signedBy: signer, coordinator: account.address },
+      'batch was signed by a key that is not the coordinator; signed it again',
+    )
+    return { ...batch, coordinatorSignature: signature }
+  }
+
+  /** The vault's coordinator, lowercase. */
+  private async vaultCoordinator(): Promise<string> {
+    const coordinator = await this.parameters.publicClient.readContract({
+      address: this.parameters.vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'coordinator',
+    })
+    return coordinator.toLowerCase()
   }
 
   private async lastBatchNumberOnChain(blockNumber?: bigint): Promise<bigint> {

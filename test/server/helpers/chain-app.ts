@@ -5,10 +5,11 @@ import { mnemonicToAccount, privateKeyToAccount, type HDAccount } from 'viem/acc
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import type { Deployment } from '../../../protocol/deployment'
 import type { AppContext } from '../../../server/app-context'
-import { chainEventHandlers } from '../../../server/chain/chain-event-handlers'
+import { chainEventHandlers, chainOpFailureHandlers } from '../../../server/chain/chain-event-handlers'
 import { VaultIndexer } from '../../../server/chain/indexer/vault-indexer'
 import { Settler, type SettleResult } from '../../../server/chain/settler/settler'
-import { reconcile } from '../../../server/reconciliation/reconciliation-service'
+import { reconcile, reconcileAccounts } from '../../../server/reconciliation/reconciliation-service'
+import { selectMirroredBalances } from '../../../server/reconciliation/vault-mirror-queries'
 import { reconcileWithdrawals } from '../../../server/wallet/withdrawals-service'
 import { createTestApp } from './app'
 import { deployTestVault, hardhatPublicClient, mockUsdc, vaultContract, walletFor } from './chain'
@@ -49,7 +50,11 @@ export interface ChainTestApp {
   fund(account: `0x${string}`, units: bigint): Promise<void>
   /** The vault's per-account balance on-chain. */
   vaultBalanceOf(account: `0x${string}`): Promise<bigint>
-  /** Refunds failed withdrawals, then compares the vault with the ledger; returns the USDC difference. */
+  /**
+   * Refunds failed withdrawals, then compares the vault with the ledger; returns the USDC
+   * difference of the totals. Throws when any single account disagrees with the ledger, or when
+   * the indexer's mirror of an account's vault balance differs from the vault's own `balanceOf`.
+   */
   reconciliationDifference(): Promise<bigint>
   stop(): Promise<void>
 }
@@ -92,6 +97,7 @@ export async function createChainTestApp(
     vault,
     maxBatchSize: options.maxBatchSize ?? 100,
     maxBatchAgeMs: 0,
+    failureHandlers: chainOpFailureHandlers(context),
     logger,
   })
 
@@ -118,6 +124,26 @@ export async function createChainTestApp(
     })
     await client.waitForTransactionReceipt({ hash })
     return hash
+  }
+
+  /** The indexer's mirror of every account's vault balance against `balanceOf` at the indexed block. */
+  const expectMirrorMatchesVault = async (blockNumber: number | null) => {
+    if (blockNumber === null) return
+    const mirrored = await selectMirroredBalances(database.pool, deployment.chainId, usdc)
+    for (const [account, balance] of mirrored) {
+      const onChain = await client.readContract({
+        address: vault,
+        abi: clearhouseVaultAbi,
+        functionName: 'balanceOf',
+        args: [account, usdc],
+        blockNumber: BigInt(blockNumber),
+      })
+      if (onChain !== balance) {
+        throw new Error(
+          `the vault mirror has ${balance} for ${account}, the vault ${onChain} at block ${blockNumber}`,
+        )
+      }
+    }
   }
 
   return {
@@ -159,6 +185,11 @@ export async function createChainTestApp(
       await reconcileWithdrawals(database.pool)
       const report = await reconcile(context)
       const token = report.tokens.find((entry) => entry.token_address === usdc.toLowerCase())
+      const accounts = await reconcileAccounts(context, { mismatchedOnly: true })
+      if (accounts.accounts.length > 0) {
+        throw new Error(`accounts disagree with the ledger: ${JSON.stringify(accounts.accounts)}`)
+      }
+      await expectMirrorMatchesVault(report.block_number)
       return BigInt(token!.difference_base_units)
     },
     async stop() {

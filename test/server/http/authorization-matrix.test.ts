@@ -353,6 +353,17 @@ const ROWS: Row[] = [
     cells: everyone(ok(201, 'a nonce only that wallet can sign with')),
   },
   { method: 'GET', path: '/v1/platform/reconciliation', cells: everyone(ok(200)) },
+  {
+    method: 'GET',
+    path: '/v1/platform/reconciliation/accounts',
+    cells: everyone(
+      ok(200, 'wallet addresses and vault balances the chain already shows; no agent named', (res) => {
+        for (const line of res.body.accounts as Record<string, unknown>[]) {
+          expect(line).to.not.have.property('agent_id')
+        }
+      }),
+    ),
+  },
 
   // The caller's own account: any agent, on itself only.
   {

@@ -1,8 +1,8 @@
 import { expect } from 'chai'
 import request from 'supertest'
-import { reconciliationResponse } from '../../../protocol/platform'
+import { accountsReconciliationResponse, reconciliationResponse } from '../../../protocol/platform'
 import { withTransaction } from '../../../server/db/pool'
-import { creditDeposit } from '../../../server/ledger/ledger-service'
+import { creditDeposit, debitChainWithdrawal } from '../../../server/ledger/ledger-service'
 import { reconcile } from '../../../server/reconciliation/reconciliation-service'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestApp } from '../helpers/app'
@@ -86,6 +86,116 @@ describe('GET /v1/platform/reconciliation', () => {
     expect(await usdcRow()).to.include({ on_chain: '1', ledger: '4', difference: '-3', is_balanced: false })
     const metrics = await request(chain.app).get('/metrics').expect(200)
     expect(metrics.text).to.match(/clearhouse_reconciliation_difference\{token="USDC"\} -3000000/)
+  })
+
+  describe('account by account', () => {
+    async function accounts(query = '') {
+      const res = await request(chain.app).get(`/v1/platform/reconciliation/accounts${query}`).expect(200)
+      return accountsReconciliationResponse.parse(res.body).accounts
+    }
+
+    it('names the one account whose ledger the vault does not back, and counts it in the metric', async () => {
+      const { agent } = await registerAgent(chain.app)
+      await chain.fund(agent.wallet_address, 1n * USDC)
+      expect(await accounts()).to.deep.equal([])
+      await withTransaction(database.pool, (db) =>
+        creditDeposit(db, { agentId: agent.id, token: chain.usdc, amount: 3n * USDC, reference: 'phantom' }),
+      )
+      expect(await accounts()).to.deep.equal([
+        {
+          account: agent.wallet_address.toLowerCase(),
+          holder: 'agent',
+          token: 'USDC',
+          token_address: chain.usdc.toLowerCase(),
+          on_chain: '1',
+          ledger: '4',
+          difference: '-3',
+          difference_base_units: '-3000000',
+          is_balanced: false,
+        },
+      ])
+      expect(await usdcRow()).to.include({ accounts_mismatched: 1 })
+      const metrics = await request(chain.app).get('/metrics').expect(200)
+      expect(metrics.text).to.match(/clearhouse_reconciliation_accounts_mismatched\{token="USDC"\} 1/)
+    })
+
+    it('finds two accounts wrong in opposite directions while the totals balance', async () => {
+      const first = await registerAgent(chain.app)
+      const second = await registerAgent(chain.app)
+      await chain.fund(first.agent.wallet_address, 5n * USDC)
+      // The ledger moves 2 from one agent to another with nothing on-chain behind it.
+      await withTransaction(database.pool, async (db) => {
+        await debitChainWithdrawal(db, {
+          agentId: first.agent.id,
+          token: chain.usdc,
+          amount: 2n * USDC,
+          reference: 'phantom-out',
+        })
+        await creditDeposit(db, {
+          agentId: second.agent.id,
+          token: chain.usdc,
+          amount: 2n * USDC,
+          reference: 'phantom-in',
+        })
+      })
+      expect(await usdcRow()).to.include({ difference: '0', is_balanced: true, accounts_mismatched: 2 })
+      const lines = await accounts()
+      expect(lines.map((line) => [line.account, line.difference])).to.have.deep.members([
+        [first.agent.wallet_address.toLowerCase(), '2'],
+        [second.agent.wallet_address.toLowerCase(), '-2'],
+      ])
+    })
+
+    it("shows one account's lines with ?account=, balanced or not, and the treasury's fees", async function () {
+      this.timeout(120_000)
+      const payer = await registerAgent(chain.app)
+      const worker = await registerAgent(chain.app)
+      await chain.fund(payer.agent.wallet_address, 20n * USDC)
+      const job = await postJob(chain.app, payer.apiKey)
+      const bid = await postBid(chain.app, worker.apiKey, job.job_id, { amount: '10' })
+      await request(chain.app)
+        .post(`/v1/jobs/${job.job_id}/award`)
+        .set('Authorization', bearer(payer.apiKey))
+        .send({ bid_id: bid.bid_id })
+        .expect(200)
+      await postSubmit(chain.app, worker.apiKey, job.job_id)
+      await request(chain.app)
+        .post(`/v1/jobs/${job.job_id}/accept`)
+        .set('Authorization', bearer(payer.apiKey))
+        .send({})
+        .expect(200)
+      // Booked, not landed: the payer's vault balance still holds the escrow the ledger released.
+      expect(await accounts(`?account=${payer.agent.wallet_address}`)).to.deep.include.members([
+        {
+          account: payer.agent.wallet_address.toLowerCase(),
+          holder: 'agent',
+          token: 'USDC',
+          token_address: chain.usdc.toLowerCase(),
+          on_chain: '20',
+          ledger: '20',
+          difference: '0',
+          difference_base_units: '0',
+          is_balanced: true,
+        },
+      ])
+      await chain.settle()
+      const lines = await accounts('?mismatched=false')
+      const treasury = lines.find((line) => line.holder === 'treasury')!
+      expect(treasury).to.include({ on_chain: '0.1', ledger: '0.1', is_balanced: true })
+      expect(lines.find((line) => line.account === worker.agent.wallet_address.toLowerCase())).to.include({
+        on_chain: '9.9',
+        ledger: '9.9',
+      })
+      expect(lines.find((line) => line.holder === 'unclaimed')).to.include({ account: null, on_chain: '0' })
+    })
+
+    it('answers 400 naming the parameter for a malformed account, a bad flag or an unknown parameter', async () => {
+      for (const query of ['?account=0x123', '?mismatched=yes', '?limit=3']) {
+        const res = await request(chain.app).get(`/v1/platform/reconciliation/accounts${query}`)
+        expect(res.status, query).to.equal(400)
+        expect(res.body.error.code).to.equal('validation_failed')
+      }
+    })
   })
 
   it('counts a fast withdrawal as in flight from its debit until the indexer sees it leave the vault', async function () {
