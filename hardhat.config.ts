@@ -5,6 +5,12 @@ import '@nomicfoundation/hardhat-ethers'
 import '@nomicfoundation/hardhat-chai-matchers'
 import '@nomicfoundation/hardhat-viem'
 
+/** A 0x-prefixed 32-byte hex private key, as DEPLOYER_PRIVATE_KEY must be. */
+export const DEPLOYER_KEY_PATTERN = /^0x[0-9a-fA-F]{64}$/
+
+/** Where `--network rpc` deploys when neither DEPLOY_RPC_URL nor RPC_URL is set: a local dev node. */
+const DEFAULT_RPC_URL = 'http://127.0.0.1:8545'
+
 /** The compiler version, pinned to the exact `solc` npm package in package.json. */
 export const SOLC_VERSION = '0.8.28'
 
@@ -50,6 +56,17 @@ const config: HardhatUserConfig = {
       chainId: 31337,
       // Tests of the trust properties need blocks on demand, not on a timer.
       mining: { auto: true },
+    },
+    // `npm run deploy -- --network rpc`: any node, chosen by the environment so an operator never
+    // edits this file. Without DEPLOYER_PRIVATE_KEY it sends from the node's own unlocked accounts
+    // (a dev node); with it, Hardhat signs locally and the node only relays.
+    rpc: {
+      url: process.env.DEPLOY_RPC_URL || process.env.RPC_URL || DEFAULT_RPC_URL,
+      // A malformed key is left out here (Hardhat would refuse to load at all, tests included) and
+      // refused by the deploy script, which names the variable.
+      accounts: DEPLOYER_KEY_PATTERN.test(process.env.DEPLOYER_PRIVATE_KEY ?? '')
+        ? [process.env.DEPLOYER_PRIVATE_KEY!]
+        : 'remote',
     },
   },
   mocha: { timeout: 120_000 },

@@ -17,10 +17,8 @@ import { createMetrics } from './http/metrics'
 import { startWorkers, type RunningWorkers } from './workers/start-workers'
 import { chainEventHandlers } from './chain/chain-event-handlers'
 import { createLogger } from './logger'
+import { readPackageVersion } from './package-version'
 import { resolveWalletEncryptionKey } from './wallet/managed-wallets'
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { version } = require('../package.json') as { version: string }
 
 export interface RunningCoordinator {
   url: string
@@ -43,6 +41,7 @@ export interface StartCoordinatorParameters {
 export async function startCoordinator(parameters: StartCoordinatorParameters): Promise<RunningCoordinator> {
   const { config } = parameters
   const logger = createLogger(config.LOG_LEVEL)
+  const version = readPackageVersion()
   let coordinatorAccount: PrivateKeyAccount | null = null
   if (config.COORDINATOR_PRIVATE_KEY) {
     try {

@@ -42,19 +42,30 @@ export async function deployContracts(
   parameters: DeployContractsParameters,
 ): Promise<Deployment> {
   const publicClient = await hre.viem.getPublicClient()
-  const startBlock = Number(await publicClient.getBlockNumber())
   const chainId = await publicClient.getChainId()
   const contracts: Record<string, Address> = {}
   const tokens = [...(parameters.tokens ?? [])]
+  const deploy = async (name: string, args: unknown[]) => {
+    const { contract, deploymentTransaction } = await hre.viem.sendDeploymentTransaction(name, args)
+    const receipt = await publicClient.waitForTransactionReceipt({ hash: deploymentTransaction.hash })
+    if (receipt.status !== 'success')
+      throw new Error(`deploying ${name} reverted (${receipt.transactionHash})`)
+    return { address: contract.address, blockNumber: receipt.blockNumber }
+  }
+  // The deployment starts at its first contract's block, read from the receipt: the head before
+  // deploying precedes a token deployed here, and readers of `deploymentBlock` (the indexer's first
+  // range, reconciliation's balanceOf) would then call a contract that has no code yet.
+  let firstBlock: bigint | undefined
 
   if (parameters.withMockUsdc) {
-    const usdc = await hre.viem.deployContract('MockUSDC', [])
+    const usdc = await deploy('MockUSDC', [])
+    firstBlock = usdc.blockNumber
     contracts.MockUSDC = usdc.address
     tokens.push({ symbol: 'USDC', address: usdc.address, decimals: 6 })
   }
 
   const [deployer] = await hre.viem.getWalletClients()
-  const vault = await hre.viem.deployContract('ClearhouseVault', [
+  const vault = await deploy('ClearhouseVault', [
     {
       owner: parameters.owner ?? deployer.account.address,
       coordinator: parameters.coordinator ?? deployer.account.address,
@@ -71,7 +82,7 @@ export async function deployContracts(
   return {
     chainId,
     deployedAt: new Date().toISOString(),
-    deploymentBlock: startBlock,
+    deploymentBlock: Number(firstBlock ?? vault.blockNumber),
     contracts,
     tokens,
   }

@@ -149,11 +149,13 @@ export async function reconcile(
     },
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
   )
-  // Before the first indexed block the vault holds nothing the ledger could know of (and a token
-  // deployed with it may not exist yet at the block before, so there is nothing to read).
-  const indexedBlock = snapshot.cursor?.blockNumber ?? null
+  // Until the indexer has reached the deployment's first block the vault holds nothing the ledger
+  // could know of, and a token deployed with it has no code yet, so there is nothing to read. The
+  // cursor is below that block before the first round, and after a reorg rewound past the deployment.
   const deploymentBlock = BigInt(deployment.deploymentBlock)
-  const blockNumber = indexedBlock ?? (deploymentBlock > 0n ? deploymentBlock - 1n : 0n)
+  const cursorBlock = snapshot.cursor?.blockNumber ?? null
+  const indexedBlock = cursorBlock !== null && cursorBlock >= deploymentBlock ? cursorBlock : null
+  const blockNumber = cursorBlock ?? (deploymentBlock > 0n ? deploymentBlock - 1n : 0n)
   const lines = await Promise.all(
     tokens.map(async (token) => {
       const onChain =

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import request from 'supertest'
 import { accountsReconciliationResponse, reconciliationResponse } from '../../../protocol/platform'
+import { saveCursor } from '../../../server/chain/indexer/indexer-queries'
 import { withTransaction } from '../../../server/db/pool'
 import { creditDeposit, debitChainWithdrawal } from '../../../server/ledger/ledger-service'
 import { reconcile } from '../../../server/reconciliation/reconciliation-service'
@@ -46,6 +47,19 @@ describe('GET /v1/platform/reconciliation', () => {
       await early.stop()
       await fresh.drop()
     }
+  })
+
+  it('reads zero, without reading a token, when a reorg rewound the indexer to the block before the deployment', async () => {
+    const base = BigInt(chain.deployment.deploymentBlock) - 1n
+    const { hash } = await chain.client.getBlock({ blockNumber: base })
+    await saveCursor(database.pool, chain.deployment.chainId, chain.vault.toLowerCase(), {
+      blockNumber: base,
+      blockHash: hash!,
+    })
+    const report = await reconcile(chain.context)
+    expect(report.block_number).to.equal(Number(base))
+    const usdc = report.tokens.find((line) => line.token_address === chain.usdc.toLowerCase())!
+    expect(usdc).to.include({ on_chain: '0', ledger: '0', difference: '0' })
   })
 
   it('reads zero once the indexer has credited an on-chain deposit', async () => {
