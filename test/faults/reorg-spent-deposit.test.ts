@@ -217,32 +217,11 @@ describe('a reorg removes a deposit an escrow lock spent', () => {
       .expect(200)
     const beforeBatch = await snapshot()
 
-    const coordinator = chain.context.coordinatorAccount!.address
-    const sentBefore = await chain.client.getTransactionCount({ address: coordinator, blockTag: 'pending' })
-    await testClient.setAutomine(false)
-    try {
-      const settling = chain.settler.settleOnce()
-      while (
-        (await chain.client.getTransactionCount({ address: coordinator, blockTag: 'pending' })) === sentBefore
-      ) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-      const wallet = await walletFor(owner)
-      await wallet.writeContract({
-        address: chain.vault,
-        abi: clearhouseVaultAbi,
-        functionName: 'executeWithdrawal',
-        args: [owner.address, chain.usdc],
-        chain: null,
-        maxPriorityFeePerGas: 10n ** 11n,
-        maxFeePerGas: 10n ** 12n,
-      })
-      await testClient.mine({ blocks: 1 })
-      await testClient.setAutomine(true)
-      expect((await settling).outcome, 'the batch lands with the lock skipped').to.equal('confirmed')
-    } finally {
-      await testClient.setAutomine(true)
-    }
+    const result = await chain.frontRunNextBatch(owner, {
+      functionName: 'executeWithdrawal',
+      args: [owner.address, chain.usdc],
+    })
+    expect(result.outcome, 'the batch lands with the lock skipped').to.equal('confirmed')
     await chain.index()
     return { requester, assignment, beforeBatch }
   }

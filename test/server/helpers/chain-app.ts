@@ -1,7 +1,7 @@
 import type { Express } from 'express'
 import pino from 'pino'
-import { toHex, type PublicClient } from 'viem'
-import { mnemonicToAccount, privateKeyToAccount, type HDAccount } from 'viem/accounts'
+import { createTestClient, http, toHex, type PublicClient } from 'viem'
+import { mnemonicToAccount, privateKeyToAccount, type HDAccount, type LocalAccount } from 'viem/accounts'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import type { Deployment } from '../../../protocol/deployment'
 import type { AppContext } from '../../../server/app-context'
@@ -12,7 +12,14 @@ import { reconcile, reconcileAccounts } from '../../../server/reconciliation/rec
 import { selectMirroredBalances } from '../../../server/reconciliation/vault-mirror-queries'
 import { reconcileWithdrawals } from '../../../server/wallet/withdrawals-service'
 import { createTestApp } from './app'
-import { deployTestVault, hardhatPublicClient, mockUsdc, vaultContract, walletFor } from './chain'
+import {
+  deployTestVault,
+  hardhatPublicClient,
+  hardhatRpcUrl,
+  mockUsdc,
+  vaultContract,
+  walletFor,
+} from './chain'
 import type { TestDatabase } from './database'
 
 export const TEST_MNEMONIC = 'test test test test test test test test test test test junk'
@@ -50,6 +57,15 @@ export interface ChainTestApp {
   fund(account: `0x${string}`, units: bigint): Promise<void>
   /** The vault's per-account balance on-chain. */
   vaultBalanceOf(account: `0x${string}`): Promise<bigint>
+  /**
+   * A front-run of the next batch: the settler simulates and sends it; before its block, `owner`
+   * calls `functionName(args)` on the vault with a higher tip, and both land in one block, the
+   * owner's first. Returns the settler's result.
+   */
+  frontRunNextBatch(
+    owner: LocalAccount,
+    call: { functionName: 'executeWithdrawal'; args: readonly [`0x${string}`, `0x${string}`] },
+  ): Promise<SettleResult>
   /**
    * Refunds failed withdrawals, then compares the vault with the ledger; returns the USDC
    * difference of the totals. Throws when any single account disagrees with the ledger, or when
@@ -172,6 +188,31 @@ export async function createChainTestApp(
     async fund(account, units) {
       await depositOnChain(account, units)
       await index()
+    },
+    async frontRunNextBatch(owner, call) {
+      const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
+      const coordinator = context.coordinatorAccount!.address
+      const pendingCount = () => client.getTransactionCount({ address: coordinator, blockTag: 'pending' })
+      const sentBefore = await pendingCount()
+      await testClient.setAutomine(false)
+      try {
+        const settling = settler.settleOnce()
+        while ((await pendingCount()) === sentBefore) await new Promise((resolve) => setTimeout(resolve, 20))
+        const wallet = await walletFor(owner)
+        await wallet.writeContract({
+          address: vault,
+          abi: clearhouseVaultAbi,
+          ...call,
+          chain: null,
+          maxPriorityFeePerGas: 10n ** 11n,
+          maxFeePerGas: 10n ** 12n,
+        })
+        await testClient.mine({ blocks: 1 })
+        await testClient.setAutomine(true)
+        return await settling
+      } finally {
+        await testClient.setAutomine(true)
+      }
     },
     async vaultBalanceOf(account) {
       return client.readContract({

@@ -640,34 +640,11 @@ describe('withdrawals', () => {
 
       // The settler simulates (both ops apply) and sends; before the block, the owner's own exit,
       // paying a higher tip, lands first and takes the balance the withdrawal needs.
-      const coordinator = chain.context.coordinatorAccount!.address
-      const sentBefore = await chain.client.getTransactionCount({ address: coordinator, blockTag: 'pending' })
-      await testClient.setAutomine(false)
-      try {
-        const settling = chain.settler.settleOnce()
-        while (
-          (await chain.client.getTransactionCount({ address: coordinator, blockTag: 'pending' })) ===
-          sentBefore
-        ) {
-          await new Promise((resolve) => setTimeout(resolve, 20))
-        }
-        const wallet = await walletFor(owner)
-        await wallet.writeContract({
-          address: chain.vault,
-          abi: clearhouseVaultAbi,
-          functionName: 'executeWithdrawal',
-          args: [owner.address, chain.usdc],
-          chain: null,
-          maxPriorityFeePerGas: 10n ** 11n,
-          maxFeePerGas: 10n ** 12n,
-        })
-        await testClient.mine({ blocks: 1 })
-        await testClient.setAutomine(true)
-        const result = await settling
-        expect(result.outcome, 'the batch lands').to.equal('confirmed')
-      } finally {
-        await testClient.setAutomine(true)
-      }
+      const result = await chain.frontRunNextBatch(owner, {
+        functionName: 'executeWithdrawal',
+        args: [owner.address, chain.usdc],
+      })
+      expect(result.outcome, 'the batch lands').to.equal('confirmed')
       await chain.index()
 
       const failed = await show(agent, asked.withdrawal_id)
