@@ -34,4 +34,6 @@ export interface AppContext {
   keyExportDelaySeconds?: number
   /** Addresses whose signature makes a verifiable claim verified (VERIFIABLE_CLAIM_ISSUERS). */
   verifiableClaimIssuers?: readonly `0x${string}`[]
+  /** How long `/v1/health` waits for each dependency (HEALTH_TIMEOUT_MS). */
+  healthTimeoutMs?: number
 }

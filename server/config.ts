@@ -57,6 +57,16 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_SIZE: integerString(1, 200).default(10),
+  /** Opening a database connection, or waiting for a free one in a busy pool, gives up after this (0: never). */
+  DATABASE_CONNECT_TIMEOUT_MS: integerString(0, 600_000).default(5_000),
+  /** A query the database has not answered in this long fails and its connection is dropped (0: never). */
+  DATABASE_QUERY_TIMEOUT_MS: integerString(0, 3_600_000).default(15_000),
+  /** Postgres `statement_timeout`: the server cancels a longer statement (0: none; not applied to PGlite). */
+  DATABASE_STATEMENT_TIMEOUT_MS: integerString(0, 3_600_000).default(10_000),
+  /** Postgres `idle_in_transaction_session_timeout`: a session idle this long mid-transaction is ended (0: never). */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: integerString(0, 3_600_000).default(30_000),
+  /** `GET /v1/health` waits at most this long for each dependency before reporting it down. */
+  HEALTH_TIMEOUT_MS: integerString(50, 60_000).default(2_000),
   RPC_URL: httpUrl.optional(),
   DEPLOYMENT_FILE: z.string().min(1).optional(),
   COORDINATOR_PRIVATE_KEY: privateKey.optional(),

@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import type pg from 'pg'
 import request from 'supertest'
 import { healthResponse } from '../../../protocol/health'
 import { createHardhatChain, createTestApp } from '../helpers/app'
@@ -31,6 +32,33 @@ describe('GET /v1/health', () => {
     const body = healthResponse.parse(res.body)
     expect(body.status).to.equal('degraded')
     expect(body.block_number).to.equal(null)
+    expect(body.dependencies.chain.status).to.equal('not_configured')
+    expect(body.dependencies.database.status).to.equal('ok')
+  })
+
+  it('reports each dependency with its latency', async () => {
+    const chain = await createHardhatChain()
+    const { app } = await createTestApp(database, chain)
+    const body = healthResponse.parse((await request(app).get('/v1/health').expect(200)).body)
+    expect(body.dependencies.database).to.include({ status: 'ok', error: null })
+    expect(body.dependencies.database.latency_ms).to.be.a('number')
+    expect(body.dependencies.chain).to.include({ status: 'ok', error: null })
+  })
+
+  it('answers within HEALTH_TIMEOUT_MS when the database never answers, reporting it down', async () => {
+    const chain = await createHardhatChain()
+    const silentPool = { query: () => new Promise(() => undefined) } as unknown as pg.Pool
+    const { app } = await createTestApp(database, chain, { pool: silentPool, healthTimeoutMs: 200 })
+    const started = Date.now()
+    const res = await request(app).get('/v1/health').expect(503)
+    expect(Date.now() - started).to.be.below(1_500)
+    const body = healthResponse.parse(res.body)
+    expect(body.dependencies.database).to.deep.equal({
+      status: 'down',
+      latency_ms: null,
+      error: 'no answer within 200 ms',
+    })
+    expect(body.dependencies.chain.status).to.equal('ok')
   })
 })
 
