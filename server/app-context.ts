@@ -34,6 +34,8 @@ export interface AppContext {
   keyExportDelaySeconds?: number
   /** Addresses whose signature makes a verifiable claim verified (VERIFIABLE_CLAIM_ISSUERS). */
   verifiableClaimIssuers?: readonly `0x${string}`[]
+  /** How long an Idempotency-Key claim lives without a heartbeat (IDEMPOTENCY_LEASE_SECONDS); 30 if unset. */
+  idempotencyLeaseSeconds?: number
   /** How long `/v1/health` waits for each dependency (HEALTH_TIMEOUT_MS). */
   healthTimeoutMs?: number
 }

@@ -67,6 +67,8 @@ export const configSchema = z.object({
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: integerString(0, 3_600_000).default(30_000),
   /** `GET /v1/health` waits at most this long for each dependency before reporting it down. */
   HEALTH_TIMEOUT_MS: integerString(50, 60_000).default(2_000),
+  /** How long an Idempotency-Key claim lives without a heartbeat before a retry may take it over. */
+  IDEMPOTENCY_LEASE_SECONDS: integerString(1, 3_600).default(30),
   RPC_URL: httpUrl.optional(),
   DEPLOYMENT_FILE: z.string().min(1).optional(),
   COORDINATOR_PRIVATE_KEY: privateKey.optional(),

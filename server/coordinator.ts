@@ -148,6 +148,7 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     signedRequestMaxAgeSeconds: config.SIGNED_REQUEST_MAX_AGE_SECONDS,
     keyExportDelaySeconds: config.KEY_EXPORT_DELAY_SECONDS,
     verifiableClaimIssuers: config.VERIFIABLE_CLAIM_ISSUERS,
+    idempotencyLeaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
     healthTimeoutMs: config.HEALTH_TIMEOUT_MS,
   }
   const workers = config.WORKERS_ENABLED ? startWorkers(context, config, chainEventHandlers(context)) : null

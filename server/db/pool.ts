@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import pg from 'pg'
 import { isDatabaseUnavailable } from './database-errors'
 
@@ -54,15 +55,33 @@ export function createPool(connectionString: string, max = 10, options: CreatePo
   return pool
 }
 
+/** What a scope (an idempotent request) asks of every read-write transaction run inside it. */
+export interface TransactionScope {
+  /** Runs on the transaction's connection right before its COMMIT; throwing rolls the work back. */
+  beforeCommit(client: pg.PoolClient): Promise<void>
+  /** Set when a COMMIT in this scope was lost with its connection: it may or may not have happened. */
+  commitOutcomeUnknown: boolean
+}
+
+const transactionScopes = new AsyncLocalStorage<TransactionScope>()
+
+/** Runs `fn` so that every `withTransaction` it starts, however deep, is fenced by `scope`. */
+export function runInTransactionScope<T>(scope: TransactionScope, fn: () => T): T {
+  return transactionScopes.run(scope, fn)
+}
+
 /**
  * Runs `work` in one transaction on a dedicated client. It never leaves a connection idle in a
- * transaction: commit or rollback happen before the client returns to the pool.
+ * transaction: commit or rollback happen before the client returns to the pool. Inside a
+ * `runInTransactionScope`, the scope's `beforeCommit` runs in the same transaction just before
+ * COMMIT (read-only snapshots commit nothing and are not fenced).
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,
   begin: 'BEGIN' | 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' = 'BEGIN',
 ): Promise<T> {
+  const scope = begin === 'BEGIN' ? transactionScopes.getStore() : undefined
   const client = await pool.connect()
   // A connection that failed or went silent must not go back to the pool, where the next borrower
   // would wait on it too: releasing it with an error destroys it.
@@ -70,12 +89,16 @@ export async function withTransaction<T>(
   try {
     await client.query(begin)
     const result = await work(client)
+    await scope?.beforeCommit(client)
     try {
       await client.query('COMMIT')
     } catch (error) {
       // A COMMIT the server refused is rolled back; one whose connection was lost may have been
       // written before the loss, and nobody can tell from here.
-      if (isDatabaseUnavailable(error)) broken = error as Error
+      if (isDatabaseUnavailable(error)) {
+        if (scope) scope.commitOutcomeUnknown = true
+        broken = error as Error
+      }
       throw error
     }
     return result

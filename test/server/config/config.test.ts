@@ -105,7 +105,7 @@ describe('configuration', () => {
     }
   })
 
-  describe('database timeouts and the health bound (issue 11)', () => {
+  describe('database timeouts, the health bound and idempotency leases (issue 11)', () => {
     it('has bounded defaults', () => {
       const config = loadConfig({})
       expect(config.DATABASE_CONNECT_TIMEOUT_MS).to.equal(5_000)
@@ -113,17 +113,23 @@ describe('configuration', () => {
       expect(config.DATABASE_STATEMENT_TIMEOUT_MS).to.equal(10_000)
       expect(config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS).to.equal(30_000)
       expect(config.HEALTH_TIMEOUT_MS).to.equal(2_000)
+      expect(config.IDEMPOTENCY_LEASE_SECONDS).to.equal(30)
     })
 
     it('reads configured values, 0 turning a database timeout off', () => {
-      const config = loadConfig({ DATABASE_QUERY_TIMEOUT_MS: '0' })
+      const config = loadConfig({
+        DATABASE_QUERY_TIMEOUT_MS: '0',
+        IDEMPOTENCY_LEASE_SECONDS: '5',
+      })
       expect(config.DATABASE_QUERY_TIMEOUT_MS).to.equal(0)
+      expect(config.IDEMPOTENCY_LEASE_SECONDS).to.equal(5)
     })
 
     for (const [variable, value] of [
       ['DATABASE_CONNECT_TIMEOUT_MS', '-1'],
       ['DATABASE_STATEMENT_TIMEOUT_MS', 'soon'],
       ['HEALTH_TIMEOUT_MS', '0'],
+      ['IDEMPOTENCY_LEASE_SECONDS', '0'],
     ] as const) {
       it(`rejects ${variable}=${value} with a ConfigError naming it`, () => {
         expect(() => loadConfig({ [variable]: value }))
