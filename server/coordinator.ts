@@ -14,7 +14,7 @@ import { migrate } from './db/migrate'
 import { createPool } from './db/pool'
 import { ConfigError } from './errors'
 import { createMetrics } from './http/metrics'
-import { startWorkers, type RunningWorkers } from './workers/start-workers'
+import { logWorkerPlan, planWorkers, startWorkers, type RunningWorkers } from './workers/start-workers'
 import { chainEventHandlers } from './chain/chain-event-handlers'
 import { createLogger } from './logger'
 import { resolveWalletEncryptionKey } from './wallet/managed-wallets'
@@ -151,6 +151,10 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     idempotencyLeaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
     healthTimeoutMs: config.HEALTH_TIMEOUT_MS,
   }
+  // Said once at start-up and kept for health: a worker that cannot run is never silent.
+  const workerPlan = planWorkers(context, config)
+  context.workers = workerPlan
+  logWorkerPlan(logger, workerPlan)
   const workers = config.WORKERS_ENABLED ? startWorkers(context, config, chainEventHandlers(context)) : null
   const app = createApp(context)
   const server = await new Promise<Server>((resolve, reject) => {

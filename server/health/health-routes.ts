@@ -6,8 +6,8 @@ import type { DependencyHealth, HealthResponse } from '../../protocol/health'
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000
 
 /**
- * `GET /v1/health`: 200 when the database and the chain answer; 503 (same shape) otherwise, with
- * `dependencies` saying which. Each probe is
+ * `GET /v1/health`: 200 when the database and the chain answer and every worker that should run
+ * does; 503 (same shape) otherwise, with `dependencies` and `workers` saying which. Each probe is
  * raced against HEALTH_TIMEOUT_MS, so health answers in bounded time whatever the database or
  * the node does (a silent network would otherwise hold it for minutes).
  */
@@ -20,6 +20,7 @@ export function healthRoutes(context: AppContext): Router {
       probe(() => context.pool.query('SELECT 1'), timeoutMs),
       chain ? probe(() => chain.client.getBlockNumber(), timeoutMs) : null,
     ])
+    const workers = context.workers ?? {}
     const dependencies: HealthResponse['dependencies'] = {
       database: database.health,
       chain: block?.health ?? {
@@ -28,7 +29,10 @@ export function healthRoutes(context: AppContext): Router {
         error: 'no RPC_URL and DEPLOYMENT_FILE',
       },
     }
-    const isHealthy = dependencies.database.status === 'ok' && dependencies.chain.status === 'ok'
+    const isHealthy =
+      dependencies.database.status === 'ok' &&
+      dependencies.chain.status === 'ok' &&
+      Object.values(workers).every((worker) => worker?.status !== 'not_running')
     const body: HealthResponse = {
       status: isHealthy ? 'ok' : 'degraded',
       version: context.version,
@@ -37,6 +41,7 @@ export function healthRoutes(context: AppContext): Router {
       database: context.databaseKind,
       contracts: chain?.deployment.contracts ?? {},
       dependencies,
+      workers,
     }
     res.status(isHealthy ? 200 : 503).json(body)
   })
