@@ -92,6 +92,11 @@ export const configSchema = z.object({
   SETTLER_MAX_BATCH_AGE_MS: integerString(0, 3_600_000).default(2000),
   /** Most gas one batch may use; bigger batches are split. At most 7.4M: sent with room to apply it twice (9/4 of it), it stays under the 2^24 cap. */
   SETTLER_MAX_BATCH_GAS: integerString(100_000, 7_400_000).default(7_000_000),
+  /**
+   * How long the settler's leadership outlives its last renewal: after a crash, settlement waits
+   * this long for another replica to lead. Renewed every round and during long rounds.
+   */
+  SETTLER_LEASE_MS: integerString(1_000, 600_000).default(15_000),
   /** How often the vault balance is reconciled with the ledger. */
   RECONCILE_INTERVAL_MS: integerString(1000, 86_400_000).default(30_000),
   /** Run the indexer, settler and reconciliation in this process (false for API-only replicas). */

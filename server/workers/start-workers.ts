@@ -76,6 +76,7 @@ export function startWorkers(
     | 'SETTLER_MAX_BATCH_SIZE'
     | 'SETTLER_MAX_BATCH_AGE_MS'
     | 'SETTLER_MAX_BATCH_GAS'
+    | 'SETTLER_LEASE_MS'
     | 'RECONCILE_INTERVAL_MS'
   >,
   handlers: ChainEventHandler[],
@@ -117,6 +118,7 @@ export function startWorkers(
       maxBatchSize: config.SETTLER_MAX_BATCH_SIZE,
       maxBatchAgeMs: config.SETTLER_MAX_BATCH_AGE_MS,
       maxBatchGas: BigInt(config.SETTLER_MAX_BATCH_GAS),
+      leaseTtlMs: config.SETTLER_LEASE_MS,
       logger,
     })
     const activeSettler = settler

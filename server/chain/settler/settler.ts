@@ -12,7 +12,7 @@ import {
 } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
-import { releaseLease, tryAcquireLease } from '../../workers/leader'
+import { keepLeaseAlive, releaseLease, tryAcquireLease } from '../../workers/leader'
 import { describeRevert } from './revert-reasons'
 import {
   countPendingOps,
@@ -49,6 +49,10 @@ export interface SettlerParameters {
    * estimate at all, e.g. past a chain's per-transaction gas cap) is split in half.
    */
   maxBatchGas?: bigint
+  /**
+   * How long leadership outlives its last renewal (SETTLER_LEASE_MS): after a crash, settlement
+   * waits this long for another replica. Renewed every round, during rounds, and before each send.
+   */
   leaseTtlMs?: number
   logger: Logger
 }
@@ -108,7 +112,7 @@ export class Settler {
       maxBatchSize: 100,
       maxBatchAgeMs: 2_000,
       maxBatchGas: DEFAULT_MAX_BATCH_GAS,
-      leaseTtlMs: 60_000,
+      leaseTtlMs: DEFAULT_SETTLER_LEASE_MS,
       ...parameters,
     }
   }
@@ -118,6 +122,17 @@ export class Settler {
     const { pool, leaseTtlMs } = this.parameters
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, leaseTtlMs)))
       return { outcome: 'not-leader' }
+    // A round may outlast a short lease; a live leader must not lose it to a rival mid-round.
+    const lease = keepLeaseAlive(pool, SETTLER_LEASE, this.holder, leaseTtlMs)
+    try {
+      return await this.settleRound()
+    } finally {
+      lease.stop()
+    }
+  }
+
+  private async settleRound(): Promise<SettleResult> {
+    const { pool } = this.parameters
     // Read once per round: everything below decides against the same view of the vault.
     const lastOnChain = await this.lastBatchNumberOnChain()
     const reopened = await this.reopenDroppedBatch(lastOnChain)
@@ -239,6 +254,10 @@ export class Settler {
       return this.split(batch, ops.length, `needs ${gas} gas, more than ${this.parameters.maxBatchGas}`)
     }
 
+    // Confirmed last thing before sending: a settler that lost the lead (paused longer than the
+    // lease) leaves the prepared batch to the new leader rather than race it with the same number.
+    if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, this.parameters.leaseTtlMs)))
+      return { outcome: 'not-leader' }
     const txHash = await walletClient.writeContract({
       address: vault,
       abi: clearhouseVaultAbi,
@@ -363,6 +382,9 @@ export class Settler {
     })
   }
 }
+
+/** Default of SETTLER_LEASE_MS: how long settlement waits for a crashed leader's lease to lapse. */
+export const DEFAULT_SETTLER_LEASE_MS = 15_000
 
 /** The per-transaction gas cap of EIP-7825 (Osaka, and Hardhat's default chain). */
 export const TRANSACTION_GAS_CAP = 2n ** 24n
