@@ -110,7 +110,7 @@ export function idempotent(context: AppContext): RequestHandler {
           }
         },
       }
-      captureResponse(res, async (status, body) => {
+      captureResponse(res, context, async (status, body) => {
         try {
           await settleClaim(context, claim, scope, status, body)
         } catch (error) {
@@ -229,13 +229,22 @@ function startHeartbeat(
  * (a 204, say) is stored when it finishes, with a null body. `store` must not throw: the response
  * is sent whatever it could record.
  */
-function captureResponse(res: Response, store: (status: number, body: unknown) => Promise<void>): void {
+function captureResponse(
+  res: Response,
+  context: AppContext,
+  store: (status: number, body: unknown) => Promise<void>,
+): void {
   const send = res.json.bind(res)
   let stored = false
   res.json = (body: unknown) => {
     if (stored) return send(body)
     stored = true
-    void store(res.statusCode, body).then(() => send(body))
+    // Sent later than Express expects: a failure to send must not become an unhandled rejection.
+    void store(res.statusCode, body)
+      .then(() => send(body))
+      .catch((error: unknown) =>
+        context.logger.error({ err: error }, 'could not send an idempotent response'),
+      )
     return res
   }
   res.on('finish', () => {
