@@ -67,7 +67,11 @@ export async function spawnCoordinator(
     child.once('exit', (code, signal) => resolve(code ?? signal)),
   )
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output}`)), timeoutMs)
+    const timer = setTimeout(() => {
+      // Nobody holds a handle on a child that never listened: stop it here, or it outlives the test.
+      child.kill('SIGKILL')
+      reject(new Error(`coordinator did not start:\n${output}`))
+    }, timeoutMs)
     const check = () => {
       const line = output.split('\n').find((entry) => entry.includes('"coordinator listening"'))
       if (!line) return
