@@ -19,4 +19,5 @@ export const ERROR_CODES = {
   payloadTooLarge: 'payload_too_large',
   rateLimited: 'rate_limited',
   internal: 'internal_error',
+  databaseUnavailable: 'database_unavailable',
 } as const

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { PrivateKeyAccount, PublicClient } from 'viem'
 import type { Deployment } from '../protocol/deployment'
+import type { HealthResponse } from '../protocol/health'
 import type { Metrics } from './http/metrics'
 
 /** What the HTTP app and workers share: built once by the composition root and passed down. */
@@ -34,4 +35,10 @@ export interface AppContext {
   keyExportDelaySeconds?: number
   /** Addresses whose signature makes a verifiable claim verified (VERIFIABLE_CLAIM_ISSUERS). */
   verifiableClaimIssuers?: readonly `0x${string}`[]
+  /** How long an Idempotency-Key claim lives without a heartbeat (IDEMPOTENCY_LEASE_SECONDS); 30 if unset. */
+  idempotencyLeaseSeconds?: number
+  /** How long `/v1/health` waits for each dependency (HEALTH_TIMEOUT_MS). */
+  healthTimeoutMs?: number
+  /** Which workers this process runs, and why not, as decided at start-up; health reports it. */
+  workers?: HealthResponse['workers']
 }

@@ -57,6 +57,18 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_SIZE: integerString(1, 200).default(10),
+  /** Opening a database connection, or waiting for a free one in a busy pool, gives up after this (0: never). */
+  DATABASE_CONNECT_TIMEOUT_MS: integerString(0, 600_000).default(5_000),
+  /** A query the database has not answered in this long fails and its connection is dropped (0: never). */
+  DATABASE_QUERY_TIMEOUT_MS: integerString(0, 3_600_000).default(15_000),
+  /** Postgres `statement_timeout`: the server cancels a longer statement (0: none; not applied to PGlite). */
+  DATABASE_STATEMENT_TIMEOUT_MS: integerString(0, 3_600_000).default(10_000),
+  /** Postgres `idle_in_transaction_session_timeout`: a session idle this long mid-transaction is ended (0: never). */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: integerString(0, 3_600_000).default(30_000),
+  /** `GET /v1/health` waits at most this long for each dependency before reporting it down. */
+  HEALTH_TIMEOUT_MS: integerString(50, 60_000).default(2_000),
+  /** How long an Idempotency-Key claim lives without a heartbeat before a retry may take it over. */
+  IDEMPOTENCY_LEASE_SECONDS: integerString(1, 3_600).default(30),
   RPC_URL: httpUrl.optional(),
   DEPLOYMENT_FILE: z.string().min(1).optional(),
   COORDINATOR_PRIVATE_KEY: privateKey.optional(),
@@ -80,6 +92,11 @@ export const configSchema = z.object({
   SETTLER_MAX_BATCH_AGE_MS: integerString(0, 3_600_000).default(2000),
   /** Most gas one batch may use; bigger batches are split. At most 7.4M: sent with room to apply it twice (9/4 of it), it stays under the 2^24 cap. */
   SETTLER_MAX_BATCH_GAS: integerString(100_000, 7_400_000).default(7_000_000),
+  /**
+   * How long the settler's leadership outlives its last renewal: after a crash, settlement waits
+   * this long for another replica to lead. Renewed every round and during long rounds.
+   */
+  SETTLER_LEASE_MS: integerString(1_000, 600_000).default(15_000),
   /** How often the vault balance is reconciled with the ledger. */
   RECONCILE_INTERVAL_MS: integerString(1000, 86_400_000).default(30_000),
   /** Run the indexer, settler and reconciliation in this process (false for API-only replicas). */

@@ -10,11 +10,12 @@ import { readDeploymentFile } from './chain/deployment-file'
 import { checkCoordinatorKey } from './chain/settler/coordinator-key'
 import type { Config } from './config'
 import { EMBEDDED_POOL_SIZE, startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded'
+import { describeDatabaseError } from './db/database-errors'
 import { migrate } from './db/migrate'
 import { createPool } from './db/pool'
 import { ConfigError } from './errors'
 import { createMetrics } from './http/metrics'
-import { startWorkers, type RunningWorkers } from './workers/start-workers'
+import { logWorkerPlan, planWorkers, startWorkers, type RunningWorkers } from './workers/start-workers'
 import { chainEventHandlers } from './chain/chain-event-handlers'
 import { createLogger } from './logger'
 import { readPackageVersion } from './package-version'
@@ -66,26 +67,54 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     embedded = await startEmbeddedPostgres({ dataDir, port: config.EMBEDDED_PG_PORT })
     connectionString = embedded.connectionString
   }
-  const pool = createPool(connectionString, embedded ? EMBEDDED_POOL_SIZE : config.DATABASE_POOL_SIZE)
-  // A bad pool connection (server restart, network blip) must not crash the process.
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'))
+  const isEmbedded = embedded !== null
+  // PGlite accepts server-side timeouts but cannot enforce them (no timers in WebAssembly), and
+  // its connections share one session, so a setting would leak between them; an in-process
+  // database cannot go silent either, so only the wait for a connection is bounded there.
+  const timeouts = {
+    connectMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    queryMs: isEmbedded ? 0 : config.DATABASE_QUERY_TIMEOUT_MS,
+    statementMs: isEmbedded ? 0 : config.DATABASE_STATEMENT_TIMEOUT_MS,
+    idleInTransactionMs: isEmbedded ? 0 : config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  }
+  const onConnectionError = (error: Error) =>
+    logger.warn({ cause: describeDatabaseError(error) }, 'database connection failed')
+  const poolSize = isEmbedded ? EMBEDDED_POOL_SIZE : config.DATABASE_POOL_SIZE
+  const pool = createPool(connectionString, poolSize, { timeouts, onConnectionError })
 
   const closeDatabase = async () => {
     await pool.end().catch(() => undefined)
     await embedded?.stop()
   }
+  // Migrations may rewrite large tables and wait on another replica's migration lock, so they run
+  // on a connection of their own with only the connect timeout; the pool is not touched until they
+  // are done (PGlite must not see two connections at once).
+  const migrationPool = createPool(connectionString, 1, {
+    timeouts: { connectMs: config.DATABASE_CONNECT_TIMEOUT_MS },
+    onConnectionError,
+  })
   try {
-    await pool.query('SELECT 1')
+    await migrationPool.query('SELECT 1')
   } catch (error) {
+    await migrationPool.end().catch(() => undefined)
     await closeDatabase()
     throw new ConfigError(`invalid DATABASE_URL: cannot connect (${describeConnectError(error)})`)
   }
   try {
-    const applied = await migrate(pool)
+    const applied = await migrate(migrationPool)
     if (applied.length) logger.info({ applied }, 'applied migrations')
   } catch (error) {
     await closeDatabase()
     throw error
+  } finally {
+    await migrationPool.end().catch(() => undefined)
+  }
+  try {
+    // The pool's connections carry the timeouts as startup parameters, which a pooler may refuse.
+    await pool.query('SELECT 1')
+  } catch (error) {
+    await closeDatabase()
+    throw new ConfigError(`invalid DATABASE_URL: cannot connect (${describeConnectError(error)})`)
   }
 
   let chain: AppContext['chain'] = null
@@ -130,7 +159,13 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     signedRequestMaxAgeSeconds: config.SIGNED_REQUEST_MAX_AGE_SECONDS,
     keyExportDelaySeconds: config.KEY_EXPORT_DELAY_SECONDS,
     verifiableClaimIssuers: config.VERIFIABLE_CLAIM_ISSUERS,
+    idempotencyLeaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
+    healthTimeoutMs: config.HEALTH_TIMEOUT_MS,
   }
+  // Said once at start-up and kept for health: a worker that cannot run is never silent.
+  const workerPlan = planWorkers(context, config)
+  context.workers = workerPlan
+  logWorkerPlan(logger, workerPlan)
   const workers = config.WORKERS_ENABLED ? startWorkers(context, config, chainEventHandlers(context)) : null
   const app = createApp(context)
   const server = await new Promise<Server>((resolve, reject) => {

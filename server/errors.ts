@@ -51,6 +51,25 @@ export class UpstreamError extends AppError {
   readonly statusCode: 502 | 504 = 502
 }
 
+/**
+ * A dependency (the database) is unavailable for now: nothing was done, and the same request may be
+ * sent again after `retryAfterSeconds`, which the error handler sends as `Retry-After`.
+ */
+export class ServiceUnavailableError extends AppError {
+  override name = 'ServiceUnavailableError'
+  readonly statusCode = 503
+  readonly retryAfterSeconds: number
+
+  constructor(
+    code: string,
+    message: string,
+    options: { details?: unknown; cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
+    super(code, message, options)
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1
+  }
+}
+
 /** Configuration that cannot start the process; `main` prints its message as one line and exits. */
 export class ConfigError extends Error {
   override name = 'ConfigError'

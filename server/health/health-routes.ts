@@ -1,24 +1,77 @@
 import { Router } from 'express'
 import type { AppContext } from '../app-context'
-import type { HealthResponse } from '../../protocol/health'
+import type { DependencyHealth, HealthResponse } from '../../protocol/health'
 
-/** `GET /v1/health`: 200 when the database and the chain answer, 503 (same shape) when one does not. */
+/** How long health waits for each dependency when the context does not say (HEALTH_TIMEOUT_MS). */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000
+
+/**
+ * `GET /v1/health`: 200 when the database and the chain answer and every worker that should run
+ * does; 503 (same shape) otherwise, with `dependencies` and `workers` saying which. Each probe is
+ * raced against HEALTH_TIMEOUT_MS, so health answers in bounded time whatever the database or
+ * the node does (a silent network would otherwise hold it for minutes).
+ */
 export function healthRoutes(context: AppContext): Router {
   const router = Router()
   router.get('/health', async (_req, res) => {
-    const [database, chain] = await Promise.allSettled([
-      context.pool.query('SELECT 1'),
-      context.chain ? context.chain.client.getBlockNumber() : Promise.reject(new Error('no chain')),
+    const timeoutMs = context.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS
+    const chain = context.chain
+    const [database, block] = await Promise.all([
+      probe(() => context.pool.query('SELECT 1'), timeoutMs),
+      chain ? probe(() => chain.client.getBlockNumber(), timeoutMs) : null,
     ])
-    const body: HealthResponse = {
-      status: database.status === 'fulfilled' && chain.status === 'fulfilled' ? 'ok' : 'degraded',
-      version: context.version,
-      chain_id: context.chain?.deployment.chainId ?? null,
-      block_number: chain.status === 'fulfilled' ? Number(chain.value) : null,
-      database: context.databaseKind,
-      contracts: context.chain?.deployment.contracts ?? {},
+    const workers = context.workers ?? {}
+    const dependencies: HealthResponse['dependencies'] = {
+      database: database.health,
+      chain: block?.health ?? {
+        status: 'not_configured',
+        latency_ms: null,
+        error: 'no RPC_URL and DEPLOYMENT_FILE',
+      },
     }
-    res.status(body.status === 'ok' ? 200 : 503).json(body)
+    const isHealthy =
+      dependencies.database.status === 'ok' &&
+      dependencies.chain.status === 'ok' &&
+      Object.values(workers).every((worker) => worker?.status !== 'not_running')
+    const body: HealthResponse = {
+      status: isHealthy ? 'ok' : 'degraded',
+      version: context.version,
+      chain_id: chain?.deployment.chainId ?? null,
+      block_number: block?.value === null || block?.value === undefined ? null : Number(block.value),
+      database: context.databaseKind,
+      contracts: chain?.deployment.contracts ?? {},
+      dependencies,
+      workers,
+    }
+    res.status(isHealthy ? 200 : 503).json(body)
   })
   return router
+}
+
+/** Runs one probe against a deadline; the slow probe is abandoned, not awaited. */
+async function probe<T>(
+  run: () => Promise<T>,
+  timeoutMs: number,
+): Promise<{ health: DependencyHealth; value: T | null }> {
+  const started = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  try {
+    const value = await Promise.race([run(), deadline])
+    return { health: { status: 'ok', latency_ms: Date.now() - started, error: null }, value }
+  } catch (error) {
+    return { health: { status: 'down', latency_ms: null, error: summarize(error) }, value: null }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** A code (ECONNREFUSED, 57P01) or the first line of the message: health is public, so no addresses or stacks. */
+function summarize(error: unknown): string {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
+  if (typeof code === 'string' && code !== '') return code
+  const line = typeof message === 'string' ? message.split('\n')[0]! : String(error)
+  return line.slice(0, 200)
 }

@@ -1,7 +1,33 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import type { Logger } from 'pino'
-import { AppError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors'
+import { describeDatabaseError, isDatabaseUnavailable } from '../db/database-errors'
+import {
+  AppError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  ValidationError,
+} from '../errors'
 import { ERROR_CODES, type ErrorResponse } from '../../protocol/errors'
+
+/** What `Retry-After` asks of a client while the database is unavailable: a restart or failover takes seconds. */
+export const DATABASE_RETRY_AFTER_SECONDS = 2
+
+/**
+ * A connection-level failure (refused, reset, terminated by a shutdown, timed out) means the
+ * database is away, not that the request is wrong: a 503 the client can retry, not a 500.
+ */
+export function databaseUnavailableError(cause: unknown): ServiceUnavailableError {
+  return new ServiceUnavailableError(
+    ERROR_CODES.databaseUnavailable,
+    'the database is unavailable; retry later (with the same Idempotency-Key, if the request had one)',
+    {
+      cause,
+      retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+      details: { dependency: 'database', retry_after_seconds: DATABASE_RETRY_AFTER_SECONDS },
+    },
+  )
+}
 
 /** 404 in the API's error shape for any path no route matched. */
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
@@ -29,12 +55,20 @@ function fromBodyParser(error: BodyParserError): AppError | null {
 
 /**
  * Renders `{ error: { code, message, details } }`. Only unexpected errors are logged with their
- * stack, and their message never reaches the client.
+ * stack, and their message never reaches the client. A database outage is one warning line per
+ * request, without a stack: it says nothing about the code.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
-    const appError = error instanceof AppError ? error : fromBodyParser(error as BodyParserError)
+    let appError = error instanceof AppError ? error : fromBodyParser(error as BodyParserError)
+    if (!appError && isDatabaseUnavailable(error)) {
+      logger.warn({ reqId: req.id, cause: describeDatabaseError(error) }, 'database unavailable')
+      appError = databaseUnavailableError(error)
+    }
     if (appError) {
+      if (appError instanceof ServiceUnavailableError) {
+        res.setHeader('Retry-After', String(appError.retryAfterSeconds))
+      }
       const body: ErrorResponse = {
         error: { code: appError.code, message: appError.message, details: appError.details },
       }

@@ -25,3 +25,29 @@ export async function tryAcquireLease(
 export async function releaseLease(db: Queryable, worker: string, holder: string): Promise<void> {
   await db.query('DELETE FROM worker_leases AS l WHERE l.worker = $1 AND l.holder = $2', [worker, holder])
 }
+
+/**
+ * Renews `holder`'s lease every third of `ttlMs` until `stop()`, so a leader whose round outlasts
+ * the lease (a slow node, a receipt that takes blocks) keeps it. One UPSERT per renewal; a failed
+ * renewal is left to the next one, and to the next round's `tryAcquireLease`.
+ */
+export function keepLeaseAlive(
+  db: Queryable,
+  worker: string,
+  holder: string,
+  ttlMs: number,
+): { stop(): void } {
+  let isRenewing = false
+  const timer = setInterval(
+    () => {
+      if (isRenewing) return
+      isRenewing = true
+      tryAcquireLease(db, worker, holder, ttlMs)
+        .catch(() => false)
+        .finally(() => (isRenewing = false))
+    },
+    Math.max(50, Math.floor(ttlMs / 3)),
+  )
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
+}

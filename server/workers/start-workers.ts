@@ -1,4 +1,6 @@
+import type { Logger } from 'pino'
 import { createWalletClient, http } from 'viem'
+import { WORKER_NAMES, type WorkerHealth, type WorkerName } from '../../protocol/health'
 import type { AppContext } from '../app-context'
 import type { ChainEventHandler } from '../chain/indexer/indexed-event'
 import { VaultIndexer } from '../chain/indexer/vault-indexer'
@@ -9,6 +11,49 @@ import { reconcileAndReport } from '../reconciliation/reconciliation-service'
 import { chainNow } from '../chain/clients'
 import { reconcileWithdrawals } from '../wallet/withdrawals-service'
 import { runPeriodically, type PeriodicTask } from './periodic'
+
+/** Each worker of a coordinator process: whether it runs, and why not. */
+export type WorkerPlan = Record<WorkerName, WorkerHealth>
+
+/**
+ * Decides which workers this process runs. `disabled` is an operator's choice (API-only replicas);
+ * `not_running` is a worker that a configured deployment needs but cannot have, which health
+ * reports as `degraded`: a chain without COORDINATOR_PRIVATE_KEY queues ops nobody settles.
+ */
+export function planWorkers(
+  context: Pick<AppContext, 'chain' | 'coordinatorAccount'>,
+  config: Pick<Config, 'WORKERS_ENABLED' | 'RPC_URL'>,
+): WorkerPlan {
+  const every = (state: WorkerHealth) =>
+    Object.fromEntries(WORKER_NAMES.map((name) => [name, state])) as WorkerPlan
+  if (!config.WORKERS_ENABLED) return every({ status: 'disabled', reason: 'WORKERS_ENABLED=false' })
+  if (!context.chain || !config.RPC_URL) {
+    return every({ status: 'not_running', reason: 'no chain (RPC_URL and DEPLOYMENT_FILE)' })
+  }
+  if (!context.chain.deployment.contracts.ClearhouseVault) {
+    return every({ status: 'not_running', reason: 'the deployment has no ClearhouseVault' })
+  }
+  const running: WorkerHealth = { status: 'running', reason: null }
+  return {
+    indexer: running,
+    settler: context.coordinatorAccount
+      ? running
+      : { status: 'not_running', reason: 'no COORDINATOR_PRIVATE_KEY' },
+    withdrawal_refunds: running,
+    reconciliation: running,
+  }
+}
+
+/** One start-up line per worker (`settler: not running (no COORDINATOR_PRIVATE_KEY)`), a warning when one should run and cannot. */
+export function logWorkerPlan(logger: Logger, plan: WorkerPlan): void {
+  for (const name of WORKER_NAMES) {
+    const { status, reason } = plan[name]
+    const fields = { worker: name, status, reason }
+    if (status === 'running') logger.info(fields, `${name}: running`)
+    else if (status === 'disabled') logger.info(fields, `${name}: disabled (${reason})`)
+    else logger.warn(fields, `${name}: not running (${reason})`)
+  }
+}
 
 export interface RunningWorkers {
   indexer: VaultIndexer
@@ -32,14 +77,16 @@ export function startWorkers(
     | 'SETTLER_MAX_BATCH_SIZE'
     | 'SETTLER_MAX_BATCH_AGE_MS'
     | 'SETTLER_MAX_BATCH_GAS'
+    | 'SETTLER_LEASE_MS'
     | 'RECONCILE_INTERVAL_MS'
   >,
   handlers: ChainEventHandler[],
 ): RunningWorkers | null {
-  if (!context.chain || !config.RPC_URL) return null
+  // Called only where workers are enabled; the plan is what start-up logged and health reports.
+  const plan = planWorkers(context, { ...config, WORKERS_ENABLED: true })
+  if (!context.chain || plan.indexer.status !== 'running') return null
   const { client, deployment } = context.chain
-  const vault = deployment.contracts.ClearhouseVault
-  if (!vault) return null
+  const vault = deployment.contracts.ClearhouseVault!
   const logger = context.logger.child({ component: 'workers' })
 
   const indexer = new VaultIndexer({
@@ -58,7 +105,7 @@ export function startWorkers(
   ]
 
   let settler: Settler | null = null
-  if (context.coordinatorAccount) {
+  if (context.coordinatorAccount && plan.settler.status === 'running') {
     settler = new Settler({
       pool: context.pool,
       publicClient: client,
@@ -73,6 +120,7 @@ export function startWorkers(
       maxBatchAgeMs: config.SETTLER_MAX_BATCH_AGE_MS,
       maxBatchGas: BigInt(config.SETTLER_MAX_BATCH_GAS),
       failureHandlers: chainOpFailureHandlers(context),
+      leaseTtlMs: config.SETTLER_LEASE_MS,
       logger,
     })
     const activeSettler = settler

@@ -19,7 +19,7 @@ import {
 } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
-import { releaseLease, tryAcquireLease } from '../../workers/leader'
+import { keepLeaseAlive, releaseLease, tryAcquireLease } from '../../workers/leader'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
 import {
@@ -58,6 +58,10 @@ export interface SettlerParameters {
    * estimate at all, e.g. past a chain's per-transaction gas cap) is split in half.
    */
   maxBatchGas?: bigint
+  /**
+   * How long leadership outlives its last renewal (SETTLER_LEASE_MS): after a crash, settlement
+   * waits this long for another replica. Renewed every round, during rounds, and before each send.
+   */
   leaseTtlMs?: number
   /** What each domain does when one of its ops fails: reverses what the ledger booked ahead of it. */
   failureHandlers?: readonly ChainOpFailureHandler[]
@@ -132,7 +136,7 @@ export class Settler {
       maxBatchSize: 100,
       maxBatchAgeMs: 2_000,
       maxBatchGas: DEFAULT_MAX_BATCH_GAS,
-      leaseTtlMs: 60_000,
+      leaseTtlMs: DEFAULT_SETTLER_LEASE_MS,
       failureHandlers: [],
       ...parameters,
     }
@@ -143,6 +147,17 @@ export class Settler {
     const { pool, leaseTtlMs } = this.parameters
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, leaseTtlMs)))
       return { outcome: 'not-leader' }
+    // A round may outlast a short lease; a live leader must not lose it to a rival mid-round.
+    const lease = keepLeaseAlive(pool, SETTLER_LEASE, this.holder, leaseTtlMs)
+    try {
+      return await this.settleRound()
+    } finally {
+      lease.stop()
+    }
+  }
+
+  private async settleRound(): Promise<SettleResult> {
+    const { pool } = this.parameters
     // Read once per round: everything below decides against the same view of the vault.
     const coordinator = await this.vaultCoordinator()
     if (coordinator !== this.parameters.account.address.toLowerCase()) {
@@ -278,6 +293,10 @@ export class Settler {
       return this.split(batch, ops.length, `needs ${gas} gas, more than ${this.parameters.maxBatchGas}`)
     }
 
+    // Confirmed last thing before sending: a settler that lost the lead (paused longer than the
+    // lease) leaves the prepared batch to the new leader rather than race it with the same number.
+    if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, this.parameters.leaseTtlMs)))
+      return { outcome: 'not-leader' }
     const txHash = await walletClient.writeContract({
       address: vault,
       abi: clearhouseVaultAbi,
@@ -438,6 +457,9 @@ export class Settler {
     })
   }
 }
+
+/** Default of SETTLER_LEASE_MS: how long settlement waits for a crashed leader's lease to lapse. */
+export const DEFAULT_SETTLER_LEASE_MS = 15_000
 
 /** The per-transaction gas cap of EIP-7825 (Osaka, and Hardhat's default chain). */
 export const TRANSACTION_GAS_CAP = 2n ** 24n

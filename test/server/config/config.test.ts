@@ -105,6 +105,45 @@ describe('configuration', () => {
     }
   })
 
+  describe('database timeouts, health bound and leases (issue 11)', () => {
+    it('has bounded defaults', () => {
+      const config = loadConfig({})
+      expect(config.DATABASE_CONNECT_TIMEOUT_MS).to.equal(5_000)
+      expect(config.DATABASE_QUERY_TIMEOUT_MS).to.equal(15_000)
+      expect(config.DATABASE_STATEMENT_TIMEOUT_MS).to.equal(10_000)
+      expect(config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS).to.equal(30_000)
+      expect(config.HEALTH_TIMEOUT_MS).to.equal(2_000)
+      expect(config.IDEMPOTENCY_LEASE_SECONDS).to.equal(30)
+      expect(config.SETTLER_LEASE_MS).to.equal(15_000)
+    })
+
+    it('reads configured values, 0 turning a database timeout off', () => {
+      const config = loadConfig({
+        DATABASE_QUERY_TIMEOUT_MS: '0',
+        IDEMPOTENCY_LEASE_SECONDS: '5',
+        SETTLER_LEASE_MS: '5000',
+      })
+      expect(config.DATABASE_QUERY_TIMEOUT_MS).to.equal(0)
+      expect(config.IDEMPOTENCY_LEASE_SECONDS).to.equal(5)
+      expect(config.SETTLER_LEASE_MS).to.equal(5_000)
+    })
+
+    for (const [variable, value] of [
+      ['DATABASE_CONNECT_TIMEOUT_MS', '-1'],
+      ['DATABASE_STATEMENT_TIMEOUT_MS', 'soon'],
+      ['HEALTH_TIMEOUT_MS', '0'],
+      ['IDEMPOTENCY_LEASE_SECONDS', '0'],
+      ['SETTLER_LEASE_MS', '500'],
+    ] as const) {
+      it(`rejects ${variable}=${value} with a ConfigError naming it`, () => {
+        expect(() => loadConfig({ [variable]: value }))
+          .to.throw(ConfigError)
+          .with.property('message')
+          .that.match(new RegExp(`^invalid ${variable}: `))
+      })
+    }
+  })
+
   it('stops start-up with one line naming DATABASE_URL when the database does not answer', function () {
     this.timeout(60_000)
     const { status, stderr } = runMain({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/clearhouse' })

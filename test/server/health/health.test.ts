@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import type pg from 'pg'
 import request from 'supertest'
 import { healthResponse } from '../../../protocol/health'
 import { createHardhatChain, createTestApp } from '../helpers/app'
@@ -31,6 +32,61 @@ describe('GET /v1/health', () => {
     const body = healthResponse.parse(res.body)
     expect(body.status).to.equal('degraded')
     expect(body.block_number).to.equal(null)
+    expect(body.dependencies.chain.status).to.equal('not_configured')
+    expect(body.dependencies.database.status).to.equal('ok')
+  })
+
+  it('reports each dependency with its latency, and the workers as start-up planned them', async () => {
+    const chain = await createHardhatChain()
+    const running = { status: 'running' as const, reason: null }
+    const workers = {
+      indexer: running,
+      settler: running,
+      withdrawal_refunds: running,
+      reconciliation: running,
+    }
+    const { app } = await createTestApp(database, chain, { workers })
+    const body = healthResponse.parse((await request(app).get('/v1/health').expect(200)).body)
+    expect(body.dependencies.database).to.include({ status: 'ok', error: null })
+    expect(body.dependencies.database.latency_ms).to.be.a('number')
+    expect(body.dependencies.chain).to.include({ status: 'ok', error: null })
+    expect(body.workers).to.deep.equal(workers)
+  })
+
+  it('is degraded (503) when a worker that should run does not, and names it', async () => {
+    const chain = await createHardhatChain()
+    const settler = { status: 'not_running' as const, reason: 'no COORDINATOR_PRIVATE_KEY' }
+    const { app } = await createTestApp(database, chain, {
+      workers: { indexer: { status: 'running', reason: null }, settler },
+    })
+    const body = healthResponse.parse((await request(app).get('/v1/health').expect(503)).body)
+    expect(body.status).to.equal('degraded')
+    expect(body.workers.settler).to.deep.equal(settler)
+  })
+
+  it('counts workers disabled on purpose (an API-only replica) as healthy', async () => {
+    const chain = await createHardhatChain()
+    const disabled = { status: 'disabled' as const, reason: 'WORKERS_ENABLED=false' }
+    const { app } = await createTestApp(database, chain, {
+      workers: { indexer: disabled, settler: disabled },
+    })
+    await request(app).get('/v1/health').expect(200)
+  })
+
+  it('answers within HEALTH_TIMEOUT_MS when the database never answers, reporting it down', async () => {
+    const chain = await createHardhatChain()
+    const silentPool = { query: () => new Promise(() => undefined) } as unknown as pg.Pool
+    const { app } = await createTestApp(database, chain, { pool: silentPool, healthTimeoutMs: 200 })
+    const started = Date.now()
+    const res = await request(app).get('/v1/health').expect(503)
+    expect(Date.now() - started).to.be.below(1_500)
+    const body = healthResponse.parse(res.body)
+    expect(body.dependencies.database).to.deep.equal({
+      status: 'down',
+      latency_ms: null,
+      error: 'no answer within 200 ms',
+    })
+    expect(body.dependencies.chain.status).to.equal('ok')
   })
 })
 

@@ -174,4 +174,72 @@ describe('Idempotency-Key on money-moving POSTs', () => {
   it('authenticates before looking at the key: 401 without credentials', async () => {
     await request(app).post('/v1/dev/faucet').set('Idempotency-Key', 'anon').send({ amount: '1' }).expect(401)
   })
+
+  describe('leases (issue 11)', () => {
+    async function insertClaim(
+      agent: RegisteredTestAgent,
+      key: string,
+      body: object,
+      lease: { lapsed: boolean; workCommitted: boolean },
+    ): Promise<void> {
+      await database.pool.query(
+        `INSERT INTO idempotency_keys
+           (agent_id, key, request_hash, state, expires_at, lease_token, lease_expires_at, work_committed)
+         VALUES ($1, $2, $3, 'in_progress', now() + interval '1 day', gen_random_uuid(),
+                 now() + CASE WHEN $4 THEN interval '-1 second' ELSE interval '30 seconds' END, $5)`,
+        [
+          agent.agent.id,
+          key,
+          idempotencyRequestHash('POST', '/v1/dev/faucet', body),
+          lease.lapsed,
+          lease.workCommitted,
+        ],
+      )
+    }
+
+    it('records on the claim that the request committed work, inside its own transaction', async () => {
+      const agent = await registerAgent(app)
+      await faucet(agent, 'fenced', { amount: '1' }).expect(200)
+      const { rows } = await database.pool.query(
+        `SELECT state, work_committed, lease_token IS NOT NULL AS has_token FROM idempotency_keys
+         WHERE agent_id = $1 AND key = 'fenced'`,
+        [agent.agent.id],
+      )
+      expect(rows[0]).to.deep.equal({ state: 'completed', work_committed: true, has_token: true })
+    })
+
+    it('answers 409 idempotency_in_progress with Retry-After while the lease of the claim is live', async () => {
+      const agent = await registerAgent(app)
+      await insertClaim(agent, 'live', { amount: '1' }, { lapsed: false, workCommitted: false })
+      const res = await faucet(agent, 'live', { amount: '1' }).expect(409)
+      expect(res.body.error.code).to.equal('idempotency_in_progress')
+      expect(Number(res.headers['retry-after'])).to.be.within(1, 30)
+      expect(await available(agent)).to.equal('0')
+    })
+
+    it('lets a retry take over a lapsed claim that committed nothing, and runs the request once', async () => {
+      const agent = await registerAgent(app)
+      await insertClaim(agent, 'lapsed', { amount: '3' }, { lapsed: true, workCommitted: false })
+      const res = await faucet(agent, 'lapsed', { amount: '3' }).expect(200)
+      expect(res.headers).to.not.have.property('idempotent-replayed')
+      const replay = await faucet(agent, 'lapsed', { amount: '3' }).expect(200)
+      expect(replay.headers['idempotent-replayed']).to.equal('true')
+      expect(await available(agent)).to.equal('3')
+    })
+
+    it('answers 409 idempotency_outcome_unrecorded for a lapsed claim whose work committed without a response', async () => {
+      const agent = await registerAgent(app)
+      await insertClaim(agent, 'unrecorded', { amount: '1' }, { lapsed: true, workCommitted: true })
+      const res = await faucet(agent, 'unrecorded', { amount: '1' }).expect(409)
+      expect(res.body.error.code).to.equal('idempotency_outcome_unrecorded')
+      expect(await available(agent)).to.equal('0')
+    })
+
+    it('never takes over a lapsed claim for a different request: 409 idempotency_key_reused', async () => {
+      const agent = await registerAgent(app)
+      await insertClaim(agent, 'lapsed-other', { amount: '1' }, { lapsed: true, workCommitted: false })
+      const res = await faucet(agent, 'lapsed-other', { amount: '2' }).expect(409)
+      expect(res.body.error.code).to.equal('idempotency_key_reused')
+    })
+  })
 })
