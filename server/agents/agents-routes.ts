@@ -20,14 +20,8 @@ import type { AppContext } from '../app-context'
 import { currentAgent, currentCredential, optionalAgent, requireAgent } from '../http/auth'
 import { authRateLimit } from '../http/rate-limit'
 import { parseInput } from '../http/validate'
-import {
-  createChallenge,
-  getAgentProfile,
-  getMyProfile,
-  listAgents,
-  registerAgent,
-  rotateApiKey,
-} from './agents-service'
+import { createChallenge, getAgentProfile, getMyProfile, listAgents, registerAgent } from './agents-service'
+import { rotateApiKey } from '../auth/api-keys'
 import { json } from '../http/openapi-parts'
 
 /** Registration, the caller's profile, key rotation and the public directory. */

@@ -1,12 +1,11 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { AgentProfile, MyAgentResponse, RegisterAgentBody } from '../../protocol/agents'
 import { formatAmount } from '../../protocol/amounts'
 import type { AppContext } from '../app-context'
 import { recoverPersonalSignAddress } from '../auth/signatures'
 import { withTransaction, type Queryable } from '../db/pool'
-import { endAgentSessions } from '../auth/auth-service'
+import { newApiKey } from '../auth/api-key-codec'
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
-import type { Credential } from '../http/auth'
 import { defaultToken } from '../ledger/tokens'
 import { claimWalletFunds } from '../wallet/deposits-service'
 import {
@@ -35,28 +34,39 @@ import {
   type StatsToken,
 } from './agents-queries'
 
-/** Every API key starts with this; the rest is 32 random bytes in base64url. */
-export const API_KEY_PREFIX = 'sk_live_'
-const API_KEY_PATTERN = /^sk_live_[A-Za-z0-9_-]{43}$/
 /** How long a registration challenge can be signed. */
 export const CHALLENGE_TTL_SECONDS = 10 * 60
 
-export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey, 'utf8').digest('hex')
+/** The agent holding the API key hashed as `apiKeyHash`, or null (see `authenticateApiKey`). */
+export async function findAgentByApiKeyHash(
+  db: Queryable,
+  apiKeyHash: string,
+): Promise<AgentIdentityRow | null> {
+  return selectIdentityByApiKeyHash(db, apiKeyHash)
 }
 
-function newApiKey(): { apiKey: string; hash: string } {
-  const apiKey = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`
-  return { apiKey, hash: hashApiKey(apiKey) }
+/**
+ * Replaces the agent's API key hash with `hash`, where the stored one is `expectedHash` (any, when
+ * null); false when it is not (another rotation won). A pending export of a managed wallet's key
+ * is dropped in the same transaction: whoever rotates also ends an export a thief may have asked for.
+ */
+export async function replaceApiKeyHash(
+  db: Queryable,
+  agentId: string,
+  hash: string,
+  expectedHash: string | null,
+): Promise<boolean> {
+  if (!(await updateApiKeyHash(db, agentId, hash, expectedHash))) return false
+  await dropPendingKeyExport(db, agentId)
+  return true
 }
 
-/** The agent holding `apiKey`, or null. The stored hash is compared in constant time. */
-export async function authenticateApiKey(db: Queryable, apiKey: string): Promise<AgentIdentityRow | null> {
-  if (!API_KEY_PATTERN.test(apiKey)) return null
-  const hash = hashApiKey(apiKey)
-  const agent = await selectIdentityByApiKeyHash(db, hash)
-  if (!agent) return null
-  return timingSafeEqual(Buffer.from(agent.apiKeyHash, 'hex'), Buffer.from(hash, 'hex')) ? agent : null
+/**
+ * Holds the agent's API key for the caller's transaction: true (the row locked against rotation)
+ * while the key is still the one hashed as `apiKeyHash`, false once a rotation replaced it.
+ */
+export async function holdApiKey(db: Queryable, agentId: string, apiKeyHash: string): Promise<boolean> {
+  return lockApiKeyHash(db, agentId, apiKeyHash)
 }
 
 /** The agent whose wallet is `walletAddress` (lowercase), or null. */
@@ -181,76 +191,6 @@ export async function registerAgent(
     }
     throw error
   }
-}
-
-function invalidApiKey(): UnauthorizedError {
-  return new UnauthorizedError('unauthorized', 'API key is not valid', {
-    details: { reason: 'invalid_api_key' },
-  })
-}
-
-/**
- * Refuses, with 403 `api_key_required`, a credential that may not act as the root of a
- * managed-wallet agent: anything but its API key. See `rotateApiKey` for the model.
- */
-export function requireApiKey(
-  credential: Credential,
-  action: string,
-): asserts credential is Extract<Credential, { kind: 'api_key' }> {
-  if (credential.kind === 'api_key') return
-  throw new ForbiddenError(
-    'api_key_required',
-    `${action} needs the agent's API key, not a wallet-signed request`,
-    {
-      details: { credential: credential.kind },
-    },
-  )
-}
-
-/**
- * Replaces the agent's API key: the old one stops working and every wallet-signing session of the
- * agent ends when this commits, and a pending export of a managed wallet's key is cancelled.
- *
- * Recovery model (issue 10). An agent has up to two credentials: its API key (Bearer), and, when
- * it controls its wallet's key, wallet-signed requests (a session plus a signature per request).
- * - An agent registered with its own wallet (proved by signature) has that wallet as its root: a
- *   wallet-signed rotate-key is allowed, so the wallet owner recovers from a lost or leaked key.
- * - An agent registered without one (a managed wallet, `is_managed_wallet`, never changed) has its
- *   API key as its root: only a request made with the API key rotates the key or exports the
- *   wallet key. A wallet-signed rotate-key is 403 `api_key_required`, so a wallet key obtained by
- *   export can never replace the API key, and the export waits for a delay the owner can cancel
- *   (see `exportManagedKey`). Rotation is the owner's answer to a leak: it stops the old key, ends
- *   the sessions a thief may hold (including any opened with an exported key) and cancels the export.
- * When the request was made with an API key, only that key may be replaced: of two racing rotations
- * (say the owner's and a thief's with a leaked key) the second finds the key already changed and
- * gets 401.
- */
-export async function rotateApiKey(
-  context: Pick<AppContext, 'pool'>,
-  agentId: string,
-  credential: Credential,
-): Promise<string> {
-  const { apiKey, hash } = newApiKey()
-  await withTransaction(context.pool, async (client) => {
-    const agent = await selectIdentityById(client, agentId)
-    if (!agent) throw invalidApiKey()
-    if (agent.isManagedWallet) requireApiKey(credential, 'rotating the API key of a managed-wallet agent')
-    const expectedHash = credential.kind === 'api_key' ? credential.apiKeyHash : null
-    if (!(await updateApiKeyHash(client, agentId, hash, expectedHash))) throw invalidApiKey()
-    // In the same transaction as the new key, so no moment exists where the key is new and an old
-    // session or a thief's pending export still stands.
-    await endAgentSessions(client, agentId)
-    await dropPendingKeyExport(client, agentId)
-  })
-  return apiKey
-}
-
-/**
- * Holds the agent's API key for the caller's transaction: true (the row locked against rotation)
- * while the key is still the one hashed as `apiKeyHash`, false once a rotation replaced it.
- */
-export async function holdApiKey(db: Queryable, agentId: string, apiKeyHash: string): Promise<boolean> {
-  return lockApiKeyHash(db, agentId, apiKeyHash)
 }
 
 const FALLBACK_STATS_TOKEN: StatsToken = { address: `0x${'0'.repeat(40)}`, decimals: 6 }

@@ -7,7 +7,6 @@ import {
   type SignedRequestFields,
 } from '../../protocol/signed-request'
 import { findAgentByWallet } from '../agents/agents-service'
-import type { AgentIdentityRow } from '../agents/agents-queries'
 import type { Queryable } from '../db/pool'
 import { NotFoundError, UnauthorizedError } from '../errors'
 import {
@@ -17,6 +16,7 @@ import {
   insertSession,
   selectLiveSession,
 } from './auth-queries'
+import type { Actor } from './actor'
 import { recoverPersonalSignAddress } from './signatures'
 
 /** How long a session nonce signs requests. */
@@ -64,7 +64,7 @@ export async function verifySignedRequest(
   db: Queryable,
   fields: SignedRequestInput,
   options: { maxAgeSeconds?: number; now?: Date } = {},
-): Promise<AgentIdentityRow> {
+): Promise<Actor> {
   const wallet = fields.wallet.toLowerCase()
   if (!/^0x[0-9a-f]{40}$/.test(wallet)) refuse('malformed_wallet', 'X-Clearhouse-Wallet is not an address')
   if (!/^[0-9a-f]{32}$/.test(fields.session))
@@ -102,7 +102,12 @@ export async function verifySignedRequest(
       { max_age_seconds: maxAgeSeconds, server_timestamp: now },
     )
   }
-  return agent
+  return {
+    id: agent.id,
+    handle: agent.handle,
+    walletAddress: agent.walletAddress,
+    isManagedWallet: agent.isManagedWallet,
+  }
 }
 
 /** Ends every wallet-signing session of `agentId`: a rotated API key leaves no other way in open. */

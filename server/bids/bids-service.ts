@@ -7,7 +7,8 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentHasVerifiedClaim, resolveAgentRef } from '../jobs/job-agents'
 import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
 import { selectJob, type JobRow } from '../jobs/jobs-queries'
-import { canViewJob, findVisibleJob, isPastDeadline, type Actor } from '../jobs/jobs-service'
+import type { Actor } from '../auth/actor'
+import { canViewJob, findVisibleJob, isPastDeadline } from '../jobs/jobs-service'
 import { insertBid, selectBid, selectBids, setBidStatus, type BidRow, type BidScope } from './bids-queries'
 
 /**

@@ -28,13 +28,8 @@ import { agentIdentity, agentWallet } from '../jobs/job-agents'
 import { withJobTransaction } from '../jobs/job-transaction'
 import { fieldError, formatUnits } from '../jobs/job-tokens'
 import { selectJob, setJobStatus, type JobRow } from '../jobs/jobs-queries'
-import {
-  applyCompetitionDeadline,
-  findVisibleJob,
-  isPastDeadline,
-  toJobResponse,
-  type Actor,
-} from '../jobs/jobs-service'
+import { applyCompetitionDeadline, findVisibleJob, isPastDeadline, toJobResponse } from '../jobs/jobs-service'
+import type { Actor } from '../auth/actor'
 import { PLATFORM_FEE_BPS, refundEscrow } from '../ledger/ledger-service'
 import { deliverableHashFor } from '../assignments/assignments-service'
 import {

@@ -5,31 +5,11 @@ import {
   signedRequestPayloadHash,
   signedRequestProduct,
 } from '../../protocol/signed-request'
-import type { AgentIdentityRow } from '../agents/agents-queries'
-import { authenticateApiKey } from '../agents/agents-service'
 import type { AppContext } from '../app-context'
+import type { Actor, Credential } from '../auth/actor'
+import { authenticateApiKey } from '../auth/api-keys'
 import { verifySignedRequest } from '../auth/auth-service'
 import { UnauthorizedError } from '../errors'
-
-/** The agent a request acts as, set on `res.locals.agent` by `requireAgent` / `optionalAgent`. */
-export interface AuthenticatedAgent {
-  id: string
-  handle: string
-  walletAddress: `0x${string}`
-  isManagedWallet: boolean
-}
-
-/** How the request proved who it is; rotation needs the API key hash it was made with. */
-export type Credential = { kind: 'api_key'; apiKeyHash: string } | { kind: 'wallet_signature' }
-
-function toAuthenticated(row: AgentIdentityRow): AuthenticatedAgent {
-  return {
-    id: row.id,
-    handle: row.handle,
-    walletAddress: row.walletAddress,
-    isManagedWallet: row.isManagedWallet,
-  }
-}
 
 function header(req: Request, name: string): string | undefined {
   const value = req.headers[name]
@@ -44,7 +24,7 @@ function header(req: Request, name: string): string | undefined {
 async function authenticate(
   context: AppContext,
   req: Request,
-): Promise<{ agent: AuthenticatedAgent; credential: Credential } | null> {
+): Promise<{ agent: Actor; credential: Credential } | null> {
   const authorization = header(req, 'authorization')
   if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim())
@@ -53,13 +33,16 @@ async function authenticate(
         details: { reason: 'malformed_authorization' },
       })
     }
-    const agent = await authenticateApiKey(context.pool, match[1]!)
-    if (!agent) {
+    const authenticated = await authenticateApiKey(context.pool, match[1]!)
+    if (!authenticated) {
       throw new UnauthorizedError('unauthorized', 'API key is not valid', {
         details: { reason: 'invalid_api_key' },
       })
     }
-    return { agent: toAuthenticated(agent), credential: { kind: 'api_key', apiKeyHash: agent.apiKeyHash } }
+    return {
+      agent: authenticated.actor,
+      credential: { kind: 'api_key', apiKeyHash: authenticated.apiKeyHash },
+    }
   }
 
   const signed = {
@@ -95,7 +78,7 @@ async function authenticate(
     },
     { maxAgeSeconds: context.signedRequestMaxAgeSeconds },
   )
-  return { agent: toAuthenticated(agent), credential: { kind: 'wallet_signature' } }
+  return { agent, credential: { kind: 'wallet_signature' } }
 }
 
 function hasBody(req: Request): boolean {
@@ -149,8 +132,8 @@ export function optionalAgent(context: AppContext): RequestHandler {
 }
 
 /** The agent `requireAgent` authenticated; throws UnauthorizedError if none (a wiring mistake or optional auth). */
-export function currentAgent(res: Response): AuthenticatedAgent {
-  const agent = res.locals.agent as AuthenticatedAgent | undefined
+export function currentAgent(res: Response): Actor {
+  const agent = res.locals.agent as Actor | undefined
   if (!agent)
     throw new UnauthorizedError('unauthorized', 'authentication required', {
       details: { reason: 'missing_credentials' },
@@ -159,8 +142,8 @@ export function currentAgent(res: Response): AuthenticatedAgent {
 }
 
 /** The authenticated agent, or null on a route with optional authentication. */
-export function maybeAgent(res: Response): AuthenticatedAgent | null {
-  return (res.locals.agent as AuthenticatedAgent | undefined) ?? null
+export function maybeAgent(res: Response): Actor | null {
+  return (res.locals.agent as Actor | undefined) ?? null
 }
 
 /** The credential `requireAgent` accepted for this request. */

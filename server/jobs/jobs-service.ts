@@ -36,13 +36,7 @@ import {
   type JobKeyset,
   type JobRow,
 } from './jobs-queries'
-
-/** Who is calling: the authenticated agent, as services need it. */
-export interface Actor {
-  id: string
-  walletAddress: `0x${string}`
-  isManagedWallet: boolean
-}
+import type { Actor } from '../auth/actor'
 
 /** The token jobs are priced in when `budget_token` is omitted. */
 export const DEFAULT_JOB_TOKEN = 'USDC'

@@ -11,7 +11,8 @@ import type { AppContext } from '../app-context'
 import { selectAssignment, type AssignmentRow } from '../assignments/assignments-queries'
 import type { Queryable } from '../db/pool'
 import { ForbiddenError, NotFoundError } from '../errors'
-import { findVisibleJob, type Actor } from '../jobs/jobs-service'
+import type { Actor } from '../auth/actor'
+import { findVisibleJob } from '../jobs/jobs-service'
 import {
   insertMessage,
   selectChannelMessages,

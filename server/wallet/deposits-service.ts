@@ -6,7 +6,7 @@ import type { AppContext } from '../app-context'
 import type { IndexedEvent, UnconfirmedWindow } from '../chain/indexer/indexed-event'
 import type { Queryable } from '../db/pool'
 import { ConflictError, NotFoundError } from '../errors'
-import type { AuthenticatedAgent } from '../http/auth'
+import type { Actor } from '../auth/actor'
 import {
   claimChainWithdrawal,
   creditDeposit,
@@ -212,7 +212,7 @@ function toDeposit(context: Pick<AppContext, 'tokens'>, row: DepositRow): Deposi
 /** The caller's deposits, newest first. */
 export async function listDeposits(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   query: ListDepositsQuery,
 ): Promise<DepositsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
@@ -232,18 +232,14 @@ export async function listDeposits(
 }
 
 /** One of the caller's deposits; another agent's is a 404 like a missing one. */
-export async function getDeposit(
-  context: AppContext,
-  agent: AuthenticatedAgent,
-  depositId: string,
-): Promise<Deposit> {
+export async function getDeposit(context: AppContext, agent: Actor, depositId: string): Promise<Deposit> {
   const row = await selectAgentDeposit(context.pool, agent.id, depositId)
   if (!row) throw new NotFoundError('not_found', `deposit ${depositId} not found`)
   return toDeposit(context, row)
 }
 
 /** The vault, the tokens and the ways to deposit so that the caller's wallet is credited. */
-export function getDepositAddress(context: AppContext, agent: AuthenticatedAgent): DepositAddressResponse {
+export function getDepositAddress(context: AppContext, agent: Actor): DepositAddressResponse {
   const vault = context.chain?.deployment.contracts.ClearhouseVault
   if (!context.chain || !vault) {
     throw new ConflictError(

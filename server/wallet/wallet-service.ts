@@ -5,9 +5,10 @@ import { formatAmount } from '../../protocol/amounts'
 import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
 import { withTransaction, type Queryable } from '../db/pool'
-import { holdApiKey, requireApiKey } from '../agents/agents-service'
+import { holdApiKey } from '../agents/agents-service'
+import { requireApiKey } from '../auth/api-keys'
 import { ConflictError, UnauthorizedError, ValidationError } from '../errors'
-import type { AuthenticatedAgent, Credential } from '../http/auth'
+import type { Actor, Credential } from '../auth/actor'
 import { selectAgentEntries } from '../ledger/ledger-queries'
 import { creditDeposit, getBalances, getDebt } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
@@ -26,10 +27,7 @@ export const FAUCET_MAX_UNITS = 1_000_000n
  * (unsettled), deposits pending confirmation, fast withdrawals in flight, debt, and the wallet's
  * balance inside the vault contract (null without a chain).
  */
-export async function getWalletBalance(
-  context: AppContext,
-  agent: AuthenticatedAgent,
-): Promise<BalanceResponse> {
+export async function getWalletBalance(context: AppContext, agent: Actor): Promise<BalanceResponse> {
   // A withdrawal whose op failed is refunded before its agent reads a balance.
   await reconcileWithdrawals(context.pool, { agentId: agent.id })
   const [pending, withdrawing] = await Promise.all([
@@ -86,7 +84,7 @@ async function vaultBalance(
 /** The caller's ledger entries, newest first; `cursor` is the last entry id of the previous page. */
 export async function listWalletTransactions(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   query: { token?: string; limit?: number; cursor?: string },
 ): Promise<TransactionsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
@@ -130,7 +128,7 @@ export async function listWalletTransactions(
  */
 export async function faucet(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   body: { amount: string; token?: string },
 ): Promise<FaucetResponse> {
   const token = resolveToken(context, body.token)
@@ -184,7 +182,7 @@ let faucetSends: Promise<unknown> = Promise.resolve()
  */
 async function faucetOnChain(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   token: TokenInfo,
   amount: bigint,
 ): Promise<FaucetResponse> {

@@ -9,7 +9,7 @@ import type {
 import type { AppContext } from '../app-context'
 import { withTransaction } from '../db/pool'
 import { ConflictError, NotFoundError } from '../errors'
-import type { AuthenticatedAgent } from '../http/auth'
+import type { Actor } from '../auth/actor'
 import {
   deleteWithdrawalAddress,
   insertWithdrawalAddress,
@@ -48,7 +48,7 @@ function addressExists(address: string): ConflictError {
 /** The caller's saved addresses, the default first. */
 export async function listWithdrawalAddresses(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
 ): Promise<WithdrawalAddressList> {
   const rows = await selectWithdrawalAddresses(context.pool, agent.id)
   return { data: rows.map(toWithdrawalAddress) }
@@ -57,7 +57,7 @@ export async function listWithdrawalAddresses(
 /** One of the caller's addresses; another agent's is a 404 like a missing one. */
 export async function getWithdrawalAddress(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   id: string,
 ): Promise<WithdrawalAddress> {
   const row = await selectWithdrawalAddress(context.pool, agent.id, id)
@@ -68,7 +68,7 @@ export async function getWithdrawalAddress(
 /** Saves an address; the agent's first one becomes its default unless `is_default` is false. */
 export async function createWithdrawalAddress(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   body: CreateWithdrawalAddressBody,
 ): Promise<WithdrawalAddress> {
   const id = randomUUID()
@@ -94,7 +94,7 @@ export async function createWithdrawalAddress(
 /** Changes an address's label or address; withdrawals already asked for keep their destination. */
 export async function editWithdrawalAddress(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   id: string,
   body: UpdateWithdrawalAddressBody,
 ): Promise<WithdrawalAddress> {
@@ -116,7 +116,7 @@ export async function editWithdrawalAddress(
 /** Makes the address the caller's default (idempotent). */
 export async function makeDefaultWithdrawalAddress(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   id: string,
 ): Promise<WithdrawalAddress> {
   await withTransaction(context.pool, async (db) => {
@@ -128,11 +128,7 @@ export async function makeDefaultWithdrawalAddress(
 }
 
 /** Deletes the address; deleting the default leaves the agent with none (withdrawals then go to its own wallet). */
-export async function removeWithdrawalAddress(
-  context: AppContext,
-  agent: AuthenticatedAgent,
-  id: string,
-): Promise<void> {
+export async function removeWithdrawalAddress(context: AppContext, agent: Actor, id: string): Promise<void> {
   await withTransaction(context.pool, async (db) => {
     const rows = await lockWithdrawalAddresses(db, agent.id)
     if (!rows.some((row) => row.id === id)) throw notFound(id)

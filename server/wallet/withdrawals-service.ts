@@ -23,7 +23,7 @@ import type { IndexedEvent } from '../chain/indexer/indexed-event'
 import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
 import { withTransaction, type Queryable } from '../db/pool'
 import { ConflictError, NotFoundError, ValidationError } from '../errors'
-import type { AuthenticatedAgent } from '../http/auth'
+import type { Actor } from '../auth/actor'
 import {
   debitChainWithdrawal,
   debitWithdrawal,
@@ -129,7 +129,7 @@ function newNonce(): bigint {
 /** `to`, else the saved address `address_id`, else the default saved address, else the caller's own wallet. */
 async function resolveDestination(
   db: Queryable,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   body: Pick<WithdrawBody, 'to' | 'address_id'>,
 ): Promise<{ to: `0x${string}`; addressId: string | null }> {
   if (body.to !== undefined) return { to: body.to, addressId: null }
@@ -166,7 +166,7 @@ function vaultDestination(body: Pick<WithdrawBody, 'to' | 'address_id'>): Valida
  */
 export async function requestWithdrawal(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   body: WithdrawBody,
 ): Promise<Withdrawal> {
   const chain = requireChain(context)
@@ -267,7 +267,7 @@ function insufficientBalance(token: string, balance: bigint, required: bigint): 
  */
 export async function submitWithdrawalSignature(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   withdrawalId: string,
   signature: `0x${string}`,
 ): Promise<Withdrawal> {
@@ -520,7 +520,7 @@ function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: Withdr
 /** One of the caller's withdrawals (404 for another agent's), after settling any that failed. */
 export async function getWithdrawal(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   withdrawalId: string,
 ): Promise<Withdrawal> {
   await reconcileWithdrawals(context.pool, { agentId: agent.id })
@@ -532,7 +532,7 @@ export async function getWithdrawal(
 /** The caller's withdrawals of both paths, newest first. */
 export async function listWithdrawals(
   context: AppContext,
-  agent: AuthenticatedAgent,
+  agent: Actor,
   query: ListWithdrawalsQuery,
 ): Promise<WithdrawalsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
