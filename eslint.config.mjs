@@ -12,4 +12,29 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-expressions': 'off',
     },
   },
+  {
+    // CommonJS configuration files of tools (dependency-cruiser).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
+  {
+    // Only chain/settler/ sends transactions: one nonce-managed sender per key, so nothing else
+    // races the settler for the coordinator's nonces (STYLE.md).
+    files: ['server/**/*.ts'],
+    ignores: ['server/chain/settler/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'viem',
+              importNames: ['createWalletClient'],
+              message: 'only server/chain/settler/ sends transactions: use its transaction sender',
+            },
+          ],
+        },
+      ],
+    },
+  },
 )

@@ -5,7 +5,7 @@ import type { AppContext } from '../app-context'
 import { recoverPersonalSignAddress } from '../auth/signatures'
 import { withTransaction, type Queryable } from '../db/pool'
 import { newApiKey } from '../auth/api-key-codec'
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
+import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
 import { defaultToken } from '../ledger/tokens'
 import { claimWalletFunds } from '../wallet/deposits-service'
 import {
@@ -75,6 +75,15 @@ export async function findAgentByWallet(
   walletAddress: string,
 ): Promise<AgentIdentityRow | null> {
   return selectIdentityByWallet(db, walletAddress.toLowerCase())
+}
+
+/** An agent's directory entry (reputation and stats in `token`), by id or handle, or null. */
+export async function findDirectoryEntry(
+  db: Queryable,
+  token: StatsToken,
+  by: { id: string } | { handle: string },
+): Promise<AgentDirectoryRow | null> {
+  return selectDirectoryRow(db, token, by)
 }
 
 /** The agent with id `agentId`, or null. */

@@ -9,16 +9,23 @@ import type {
 } from '../../protocol/assignments'
 import type { AppContext } from '../app-context'
 import { chainNow } from '../chain/clients'
-import { rejectPendingBids, selectBid, setBidStatus } from '../bids/bids-queries'
 import type { Queryable } from '../db/pool'
-import { withJobTransaction } from '../jobs/job-transaction'
+import { withRetryingTransaction } from '../db/retrying-transaction'
 import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentWallet } from '../jobs/job-agents'
 import { fieldError, formatUnits } from '../jobs/job-tokens'
-import { recordFirstAward, selectJob, setJobStatus, type JobRow } from '../jobs/jobs-queries'
 import type { Actor } from '../auth/actor'
-import { findOwnJob, findVisibleJob, isPastDeadline, toJobResponse } from '../jobs/jobs-service'
-import { requireAwardable } from '../bids/bids-service'
+import {
+  findJob,
+  findOwnJob,
+  findVisibleJob,
+  isPastDeadline,
+  recordJobAward,
+  toJobResponse,
+  transitionJob,
+  type JobRow,
+} from '../jobs/job-records'
+import { acceptBid, findBid, rejectPendingBids, requireAwardable } from '../bids/bids-service'
 import { lockEscrow, PLATFORM_FEE_BPS } from '../ledger/ledger-service'
 import { postSystemMessage } from '../messages/messages-service'
 import {
@@ -27,10 +34,8 @@ import {
   insertAssignment,
   recordSubmission,
   selectAssignment,
-  selectEscrowOps,
   selectJobAssignments,
   setAssignmentStatus,
-  setEscrowOpSignature,
   type AssignmentRow,
 } from './assignments-queries'
 import {
@@ -41,11 +46,13 @@ import {
   bookSignedRelease,
   newEscrowTerms,
   escrowReleaseTypedData,
+  listEscrowOps,
   queueSignedEscrowOps,
   recordEscrowOp,
+  saveEscrowOpSignature,
   toChainOpResponse,
   verifyEscrowOpSignature,
-} from './escrow-ops'
+} from '../escrow/escrow-ops'
 
 function iso(value: Date | null): string | null {
   return value ? value.toISOString() : null
@@ -53,7 +60,7 @@ function iso(value: Date | null): string | null {
 
 /** The assignment with its escrow ops, as its participants see it. */
 async function toAssignmentResponse(db: Queryable, assignment: AssignmentRow): Promise<AssignmentResponse> {
-  const ops = await selectEscrowOps(db, { assignmentId: assignment.id })
+  const ops = await listEscrowOps(db, { assignmentId: assignment.id })
   return {
     assignment_id: assignment.id,
     job_id: assignment.job_id,
@@ -81,7 +88,7 @@ async function loadAssignmentResponse(db: Queryable, assignmentId: string): Prom
 }
 
 async function loadJobResponse(db: Queryable, jobId: string, viewerId: string) {
-  return toJobResponse((await selectJob(db, jobId))!, viewerId)
+  return toJobResponse((await findJob(db, jobId))!, viewerId)
 }
 
 function isParticipant(assignment: AssignmentRow, agentId: string): boolean {
@@ -139,7 +146,7 @@ export async function awardBid(
   const assignmentId = randomUUID()
   // The vault judges the escrow's expiry by the chain's clock; read it before any row is locked.
   const now = await chainNow(context.chain?.client ?? null)
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.job_type === 'competition') {
       throw new ConflictError('competition_job', 'competitions are resolved by their judge, not awarded')
@@ -148,7 +155,7 @@ export async function awardBid(
       throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; it cannot be awarded`)
     }
     if (isPastDeadline(job)) throw new ConflictError('job_expired', `job ${job.id} passed its deadline`)
-    const bid = await selectBid(db, bidId, { forUpdate: true })
+    const bid = await findBid(db, bidId, { forUpdate: true })
     if (!bid || bid.job_id !== job.id)
       throw new NotFoundError('bid_not_found', `bid ${bidId} not found on this job`)
     if (bid.status !== 'pending') {
@@ -201,13 +208,13 @@ export async function awardBid(
       // ledger holds the money, but the vault does not until the payer signs.
       status: actor.isManagedWallet ? 'in_progress' : 'awaiting_escrow',
     })
-    await setBidStatus(db, bid.id, 'accepted')
-    await recordFirstAward(db, job.id, bid.id, bid.bidder_agent_id)
+    await acceptBid(db, bid.id)
+    await recordJobAward(db, job.id, bid.id, bid.bidder_agent_id)
     if (filled + 1 >= job.current_max_slots) {
       await rejectPendingBids(db, job.id)
-      await setJobStatus(db, job.id, 'in_progress')
+      await transitionJob(db, job.id, 'in_progress')
     } else if (job.status === 'open') {
-      await setJobStatus(db, job.id, 'filling')
+      await transitionJob(db, job.id, 'filling')
     }
     await recordEscrowOp(db, context, {
       subject: { assignmentId },
@@ -256,7 +263,7 @@ export async function submitDeliverable(
   body: SubmitDeliverableBody,
 ): Promise<AssignmentResponse> {
   const hash = deliverableHashFor(body)
-  const assignmentId = await withJobTransaction(context.pool, async (db) => {
+  const assignmentId = await withRetryingTransaction(context.pool, async (db) => {
     const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
     const mine = await selectJobAssignments(db, job.id, { workerId: actor.id, forUpdate: true })
     if (!mine.length) throw new ForbiddenError('not_assigned', 'you have no assignment on this job')
@@ -334,7 +341,7 @@ async function bookAssignmentRelease(db: Queryable, assignment: AssignmentRow): 
 /** A job whose slots are all taken and whose every assignment is finished is `completed`. */
 async function completeJobIfDone(db: Queryable, job: JobRow): Promise<void> {
   if (job.status === 'in_progress' && (await countUnfinishedAssignments(db, job.id)) === 0) {
-    await setJobStatus(db, job.id, 'completed')
+    await transitionJob(db, job.id, 'completed')
   }
 }
 
@@ -349,7 +356,7 @@ export async function acceptWork(
   jobId: string,
   assignmentId: string | undefined,
 ): Promise<AcceptResponse> {
-  const accepted = await withJobTransaction(context.pool, async (db) => {
+  const accepted = await withRetryingTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     const assignments = await selectJobAssignments(db, job.id, { forUpdate: true })
     let targets: AssignmentRow[]
@@ -406,7 +413,7 @@ export async function requestJobChanges(
   jobId: string,
   message: string,
 ): Promise<AssignmentResponse> {
-  const assignmentId = await withJobTransaction(context.pool, async (db) => {
+  const assignmentId = await withRetryingTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     const submitted = await selectJobAssignments(db, job.id, { statuses: ['submitted'], forUpdate: true })
     if (!submitted.length) throw new ConflictError('no_submitted_work', `job ${job.id} has no submitted work`)
@@ -430,13 +437,13 @@ export async function requestAssignmentChanges(
   assignmentId: string,
   message: string,
 ): Promise<AssignmentResponse> {
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     const found = await findParticipantAssignment(db, assignmentId, actor)
     if (found.creator_agent_id !== actor.id) {
       throw new ForbiddenError('not_job_creator', 'only the job creator may request changes')
     }
     // Job row first, then the assignment: the lock order every job-flow transaction follows.
-    await selectJob(db, found.job_id, { forUpdate: true })
+    await findJob(db, found.job_id, { forUpdate: true })
     const assignment = (await selectAssignment(db, assignmentId, { forUpdate: true }))!
     if (assignment.status !== 'submitted') {
       throw new ConflictError(
@@ -470,15 +477,15 @@ export async function submitEscrowSignature(
   assignmentId: string,
   body: EscrowSignatureBody,
 ): Promise<AssignmentResponse> {
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     const found = await findParticipantAssignment(db, assignmentId, actor)
     if (found.creator_agent_id !== actor.id) {
       throw new ForbiddenError('not_payer', 'only the payer (the job creator) signs escrow operations')
     }
     // Job row first, then the assignment, then its ops: the lock order every job-flow transaction follows.
-    await selectJob(db, found.job_id, { forUpdate: true })
+    await findJob(db, found.job_id, { forUpdate: true })
     const assignment = (await selectAssignment(db, found.id, { forUpdate: true }))!
-    const ops = await selectEscrowOps(db, { assignmentId: assignment.id }, { forUpdate: true })
+    const ops = await listEscrowOps(db, { assignmentId: assignment.id }, { forUpdate: true })
     const op = ops.find((candidate) => candidate.kind === body.kind)
     if (!op) {
       throw new ConflictError(
@@ -494,7 +501,7 @@ export async function submitEscrowSignature(
     }
     const signature = body.signature.toLowerCase() as `0x${string}`
     await verifyEscrowOpSignature(op, signature)
-    await setEscrowOpSignature(db, op.id, signature)
+    await saveEscrowOpSignature(db, op.id, signature)
     // A signed lock lets the work start; a signed release is what credits the worker.
     if (op.kind === 'escrow_lock' && assignment.status === 'awaiting_escrow') {
       await setAssignmentStatus(db, assignment.id, 'in_progress')

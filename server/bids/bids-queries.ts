@@ -1,6 +1,5 @@
 import type { BidStatus } from '../../protocol/bids'
 import type { Queryable } from '../db/pool'
-import { visibleJobCondition } from '../jobs/jobs-queries'
 
 /** A bid row with its job's creator and token, which every visibility and format decision needs. */
 export interface BidRow {
@@ -97,7 +96,7 @@ export async function selectBids(
 ): Promise<BidRow[]> {
   const params: unknown[] = [scope.viewerId]
   // Bidders always see their own bids, even on a job since closed to them.
-  const where: string[] = [`(b.bidder_agent_id = $1::uuid OR ${visibleJobCondition('$1')})`]
+  const where: string[] = [`(b.bidder_agent_id = $1::uuid OR job_is_visible(j, $1::uuid))`]
   const add = (value: unknown) => {
     params.push(value)
     return `$${params.length}`

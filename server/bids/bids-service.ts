@@ -2,14 +2,24 @@ import { randomUUID } from 'node:crypto'
 import type { BidResponse, ListBidsQuery, PlaceBidBody } from '../../protocol/bids'
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
-import { withJobTransaction } from '../jobs/job-transaction'
+import { withRetryingTransaction } from '../db/retrying-transaction'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentHasVerifiedClaim, resolveAgentRef } from '../jobs/job-agents'
 import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
-import { selectJob, type JobRow } from '../jobs/jobs-queries'
 import type { Actor } from '../auth/actor'
-import { canViewJob, findVisibleJob, isPastDeadline } from '../jobs/jobs-service'
-import { insertBid, selectBid, selectBids, setBidStatus, type BidRow, type BidScope } from './bids-queries'
+import { findVisibleJob, isJobVisible, isPastDeadline, type JobRow } from '../jobs/job-records'
+import {
+  countJobBids as countBidsOnJob,
+  insertBid,
+  rejectPendingBids as rejectPendingBidRows,
+  selectBid,
+  selectBids,
+  setBidStatus,
+  type BidRow,
+  type BidScope,
+} from './bids-queries'
+
+export type { BidRow }
 
 /**
  * The bid as `viewerId` may see it (seed 004 "Bid Visibility"): the bidder and the job's creator
@@ -108,7 +118,7 @@ export async function placeBid(
 ): Promise<BidResponse> {
   const bidId = randomUUID()
   try {
-    await withJobTransaction(context.pool, async (db) => {
+    await withRetryingTransaction(context.pool, async (db) => {
       // The job row lock orders this bid against a concurrent award, cancel or expiry.
       const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
       if (job.job_type === 'competition') {
@@ -250,17 +260,15 @@ export async function listBidsOnAgentJobs(
 
 /** `POST /v1/bids/{bid_id}/withdraw`: the bidder takes back a pending bid. */
 export async function withdrawBid(context: AppContext, actor: Actor, bidId: string): Promise<BidResponse> {
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     const bid = await selectBid(db, bidId, { forUpdate: true })
-    const job = bid ? await selectJob(db, bid.job_id) : null
     // A bid the caller may not see (someone else's pending bid) is a 404, exactly like a missing one.
     const maySee =
       bid !== null &&
-      job !== null &&
       (bid.bidder_agent_id === actor.id ||
         bid.job_creator_agent_id === actor.id ||
         bid.status === 'accepted') &&
-      (await canViewJob(db, job, actor.id))
+      (await isJobVisible(db, bid.job_id, actor.id))
     if (!bid || !maySee) throw new NotFoundError('bid_not_found', `bid ${bidId} not found`)
     if (bid.bidder_agent_id !== actor.id) {
       throw new ForbiddenError('not_bidder', 'only the bidder may withdraw a bid')
@@ -275,4 +283,28 @@ export async function withdrawBid(context: AppContext, actor: Actor, bidId: stri
   })
   const bid = await selectBid(context.pool, bidId)
   return toBidResponse(bid!, actor.id)
+}
+
+/** Bids on a job that count for its detail (all but withdrawn ones). */
+export async function countJobBids(db: Queryable, jobId: string): Promise<number> {
+  return countBidsOnJob(db, jobId)
+}
+
+/** Rejects every pending bid on a job (it filled, was cancelled or expired); returns how many. */
+export async function rejectPendingBids(db: Queryable, jobId: string): Promise<number> {
+  return rejectPendingBidRows(db, jobId)
+}
+
+/** The bid, optionally locked for the caller's transaction, or null (the award path). */
+export async function findBid(
+  db: Queryable,
+  bidId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<BidRow | null> {
+  return selectBid(db, bidId, options)
+}
+
+/** Marks a pending bid accepted: the award made from it. */
+export async function acceptBid(db: Queryable, bidId: string): Promise<void> {
+  await setBidStatus(db, bidId, 'accepted')
 }

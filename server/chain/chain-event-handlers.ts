@@ -1,7 +1,8 @@
 import type { AppContext } from '../app-context'
-import { queueEscrowOpsWaitingFor } from '../assignments/escrow-ops'
-import { escrowOutcomeHandlers } from '../assignments/escrow-outcomes'
-import { escrowLockFailureHandler } from '../assignments/escrow-failures'
+import { queueEscrowOpsWaitingFor } from '../escrow/escrow-ops'
+import { escrowOutcomeHandlers } from '../escrow/escrow-outcomes'
+import { assignmentEscrowHooks } from '../assignments/assignment-records'
+import { escrowLockFailureHandler } from '../escrow/escrow-failures'
 import { escrowSetHandlers } from '../escrow/escrow-sets-service'
 import type { ChainEventHandler } from './indexer/indexed-event'
 import { depositHandlers } from '../wallet/deposit-handler'
@@ -37,5 +38,5 @@ export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
  */
 export function chainOpFailureHandlers(context: Pick<AppContext, 'logger'>): ChainOpFailureHandler[] {
   const logger = context.logger.child({ component: 'settlement' })
-  return [escrowLockFailureHandler(logger)]
+  return [escrowLockFailureHandler(logger, assignmentEscrowHooks)]
 }

@@ -10,25 +10,32 @@ import type { EscrowSignatureBody } from '../../protocol/assignments'
 import { BPS } from '../../protocol/typed-data'
 import type { AppContext } from '../app-context'
 import { chainNow } from '../chain/clients'
-import { selectEscrowOps, setEscrowOpSignature } from '../assignments/assignments-queries'
 import {
   ESCROW_EXPIRY_MARGIN_SECONDS,
   bookSignedRelease,
   newEscrowTerms,
   escrowLockTypedData,
   escrowReleaseTypedData,
+  listEscrowOps,
   queueSignedEscrowOps,
   recordEscrowOp,
+  saveEscrowOpSignature,
   toChainOpResponse,
   verifyEscrowOpSignature,
-} from '../assignments/escrow-ops'
+} from '../escrow/escrow-ops'
 import type { Queryable } from '../db/pool'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentIdentity, agentWallet } from '../jobs/job-agents'
-import { withJobTransaction } from '../jobs/job-transaction'
+import { withRetryingTransaction } from '../db/retrying-transaction'
 import { fieldError, formatUnits } from '../jobs/job-tokens'
-import { selectJob, setJobStatus, type JobRow } from '../jobs/jobs-queries'
-import { applyCompetitionDeadline, findVisibleJob, isPastDeadline, toJobResponse } from '../jobs/jobs-service'
+import {
+  findJob,
+  findVisibleJob,
+  isPastDeadline,
+  toJobResponse,
+  transitionJob,
+  type JobRow,
+} from '../jobs/job-records'
 import type { Actor } from '../auth/actor'
 import { PLATFORM_FEE_BPS, refundEscrow } from '../ledger/ledger-service'
 import { deliverableHashFor } from '../assignments/assignments-service'
@@ -39,8 +46,23 @@ import {
   selectJobEntries,
   selectWorkerEntry,
   updateEntryDeliverable,
+  countEntries,
   type EntryRow,
 } from './competitions-queries'
+import { refundCompetitionPool } from './competition-pool'
+
+/**
+ * A competition at its deadline (job row locked): with entries it goes to `judging`; with none it
+ * `expired` and its pool goes back to the creator.
+ */
+export async function applyCompetitionDeadline(db: Queryable, job: JobRow): Promise<void> {
+  if ((await countEntries(db, job.id)) > 0) {
+    await transitionJob(db, job.id, 'judging')
+  } else {
+    await refundCompetitionPool(db, job)
+    await transitionJob(db, job.id, 'expired')
+  }
+}
 
 function isCompetitionParty(job: JobRow, agentId: string | null): boolean {
   return agentId !== null && (agentId === job.creator_agent_id || agentId === job.dispute_agent_id)
@@ -70,7 +92,7 @@ async function toEntryResponse(
     updated_at: entry.updated_at.toISOString(),
   }
   if (isCompetitionParty(job, viewerId) || viewerId === entry.worker_agent_id) {
-    response.chain_ops = (await selectEscrowOps(db, { entryId: entry.id })).map(toChainOpResponse)
+    response.chain_ops = (await listEscrowOps(db, { entryId: entry.id })).map(toChainOpResponse)
   }
   return response
 }
@@ -104,7 +126,7 @@ export async function submitEntry(
   body: SubmitEntryBody,
 ): Promise<{ created: boolean; entry: EntryResponse }> {
   const hash = deliverableHashFor(body)
-  return withJobTransaction(context.pool, async (db) => {
+  return withRetryingTransaction(context.pool, async (db) => {
     const job = await findCompetition(db, jobId, actor.id, { forUpdate: true })
     if (isCompetitionParty(job, actor.id)) {
       throw new ForbiddenError('cannot_enter', 'the creator and the judge cannot enter their own competition')
@@ -165,14 +187,14 @@ export async function resolveCompetition(
 ): Promise<ResolveCompetitionResponse> {
   // The vault judges prize escrows' expiry by the chain's clock; read it before any row is locked.
   const now = await chainNow(context.chain?.client ?? null)
-  const result = await withJobTransaction(context.pool, async (db) => {
+  const result = await withRetryingTransaction(context.pool, async (db) => {
     let job = await findCompetition(db, jobId, actor.id, { forUpdate: true })
     if (job.dispute_agent_id !== actor.id) {
       throw new ForbiddenError('not_judge', "only the competition's judge may resolve it")
     }
     if (job.status === 'open' && isPastDeadline(job)) {
       await applyCompetitionDeadline(db, job)
-      job = (await selectJob(db, job.id))!
+      job = (await findJob(db, job.id))!
     }
     if (job.status !== 'judging') {
       throw new ConflictError(
@@ -233,10 +255,10 @@ export async function resolveCompetition(
         reference: `competition-refund:${job.id}`,
       })
     }
-    await setJobStatus(db, job.id, 'completed')
+    await transitionJob(db, job.id, 'completed')
     return { winners, refund, decimals: job.token_decimals }
   })
-  const job = (await selectJob(context.pool, jobId))!
+  const job = (await findJob(context.pool, jobId))!
   const winners = await Promise.all(
     result.winners.map(async (id) =>
       toEntryResponse(context.pool, job, (await selectEntry(context.pool, id))!, actor.id),
@@ -260,7 +282,7 @@ export async function submitPrizeSignature(
   entryId: string,
   body: EscrowSignatureBody,
 ): Promise<EntryResponse> {
-  return withJobTransaction(context.pool, async (db) => {
+  return withRetryingTransaction(context.pool, async (db) => {
     const job = await findCompetition(db, jobId, actor.id)
     // The role is checked before the entry is looked up: anyone else gets this same 403 whether
     // or not the entry exists, so a sealed entry's existence does not show.
@@ -270,7 +292,7 @@ export async function submitPrizeSignature(
     const entry = await selectEntry(db, entryId)
     if (!entry || entry.job_id !== job.id)
       throw new NotFoundError('entry_not_found', `entry ${entryId} not found`)
-    const ops = await selectEscrowOps(db, { entryId: entry.id }, { forUpdate: true })
+    const ops = await listEscrowOps(db, { entryId: entry.id }, { forUpdate: true })
     const op = ops.find((candidate) => candidate.kind === body.kind)
     if (!op) throw new ConflictError('escrow_op_not_found', `entry ${entry.id} has no ${body.kind} to sign`)
     if (op.status !== 'awaiting_signature') {
@@ -278,7 +300,7 @@ export async function submitPrizeSignature(
     }
     const signature = body.signature.toLowerCase() as `0x${string}`
     await verifyEscrowOpSignature(op, signature)
-    await setEscrowOpSignature(db, op.id, signature)
+    await saveEscrowOpSignature(db, op.id, signature)
     if (op.kind === 'escrow_release') {
       await bookPrizeRelease(
         db,

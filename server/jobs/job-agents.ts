@@ -1,6 +1,6 @@
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
-import { selectDirectoryRow, selectIdentityById } from '../agents/agents-queries'
+import { findAgentById, findDirectoryEntry } from '../agents/agents-service'
 import { agentHasVerifiedClaim as hasVerifiedClaim } from '../agents/verifiable-claims'
 import { defaultToken } from '../ledger/tokens'
 
@@ -10,12 +10,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Whether an agent with this id exists. */
 export async function agentExists(db: Queryable, agentId: string): Promise<boolean> {
-  return (await selectIdentityById(db, agentId)) !== null
+  return (await findAgentById(db, agentId)) !== null
 }
 
 /** An agent's wallet address (lowercase), or null if there is no such agent. */
 export async function agentWallet(db: Queryable, agentId: string): Promise<`0x${string}` | null> {
-  return (await selectIdentityById(db, agentId))?.walletAddress ?? null
+  return (await findAgentById(db, agentId))?.walletAddress ?? null
 }
 
 /** An agent's wallet and custody (what an escrow op's payer needs), or null if there is no such agent. */
@@ -23,7 +23,7 @@ export async function agentIdentity(
   db: Queryable,
   agentId: string,
 ): Promise<{ walletAddress: `0x${string}`; isManagedWallet: boolean } | null> {
-  const identity = await selectIdentityById(db, agentId)
+  const identity = await findAgentById(db, agentId)
   return identity
     ? { walletAddress: identity.walletAddress, isManagedWallet: identity.isManagedWallet }
     : null
@@ -35,10 +35,10 @@ export async function resolveAgentRef(
   db: Queryable,
   ref: string,
 ): Promise<string | null> {
-  if (UUID.test(ref)) return (await selectIdentityById(db, ref.toLowerCase()))?.id ?? null
+  if (UUID.test(ref)) return (await findAgentById(db, ref.toLowerCase()))?.id ?? null
   const token = defaultToken(context)
   if (!token) return null
-  return (await selectDirectoryRow(db, token, { handle: ref }))?.id ?? null
+  return (await findDirectoryEntry(db, token, { handle: ref }))?.id ?? null
 }
 
 /** The agent's live reputation score (0-100), as the agent directory computes it. */
@@ -49,7 +49,7 @@ export async function agentReputation(
 ): Promise<number> {
   const token = defaultToken(context)
   if (!token) return 0
-  return (await selectDirectoryRow(db, token, { id: agentId }))?.reputationScore ?? 0
+  return (await findDirectoryEntry(db, token, { id: agentId }))?.reputationScore ?? 0
 }
 
 /**

@@ -94,25 +94,41 @@ export async function selectJob(
   return (rows[0] as JobRow | undefined) ?? null
 }
 
-/** Whether `agentId` may see a job in any status: its creator, its resolver or one of its workers. */
-export async function isJobParticipant(db: Queryable, job: JobRow, agentId: string): Promise<boolean> {
-  if (job.creator_agent_id === agentId || job.dispute_agent_id === agentId) return true
-  const { rows } = await db.query(
-    'SELECT 1 FROM assignments AS a WHERE a.job_id = $1 AND a.worker_agent_id = $2 LIMIT 1',
-    [job.id, agentId],
-  )
-  return rows.length > 0
-}
-
 /**
- * SQL condition: the job is visible to the agent in parameter `$viewer` (seed 004 "Job
- * Visibility"). A cancelled job is its creator's alone; a job closed after work is its
- * participants'; every other status is public. A null viewer sees only the public ones.
+ * SQL condition: the job `j` is visible to the agent in parameter `viewerParam`: the
+ * `job_is_visible` function (migration 0041), the one statement of seed 004 "Job Visibility".
  */
 export function visibleJobCondition(viewerParam: string): string {
-  return `(j.status <> 'closed' OR j.creator_agent_id = ${viewerParam}::uuid
-    OR (j.closed_reason <> 'cancelled' AND (j.dispute_agent_id = ${viewerParam}::uuid
-      OR EXISTS (SELECT 1 FROM assignments AS va WHERE va.job_id = j.id AND va.worker_agent_id = ${viewerParam}::uuid))))`
+  return `job_is_visible(j, ${viewerParam}::uuid)`
+}
+
+/** Whether `viewerId` (null: nobody) may see job `jobId`; false for a missing job. */
+export async function selectIsJobVisible(
+  db: Queryable,
+  jobId: string,
+  viewerId: string | null,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT coalesce(job_is_visible(j, $2::uuid), false) AS visible FROM jobs AS j WHERE j.id = $1`,
+    [jobId, viewerId],
+  )
+  return rows[0]?.visible === true
+}
+
+/** The job if `viewerId` may see it, optionally locked; null for a missing or hidden job alike. */
+export async function selectVisibleJob(
+  db: Queryable,
+  jobId: string,
+  viewerId: string | null,
+  options: { forUpdate?: boolean } = {},
+): Promise<JobRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${JOB_COLUMNS}, NULL AS sort_key FROM ${JOB_FROM}
+      WHERE j.id = $1 AND coalesce(job_is_visible(j, $2::uuid), false)
+     ${options.forUpdate ? 'FOR UPDATE OF j' : ''}`,
+    [jobId, viewerId],
+  )
+  return (rows[0] as JobRow | undefined) ?? null
 }
 
 export interface JobFilters {

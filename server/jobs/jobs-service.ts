@@ -11,14 +11,14 @@ import type { AppContext } from '../app-context'
 import {
   countFilledSlots,
   countUnfinishedAssignments,
-  selectJobAssignments,
-} from '../assignments/assignments-queries'
-import { countJobBids, rejectPendingBids } from '../bids/bids-queries'
-import { countEntries } from '../competitions/competitions-queries'
-import type { Queryable } from '../db/pool'
-import { withJobTransaction } from './job-transaction'
-import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
-import { getBalances, lockEscrow, refundEscrow } from '../ledger/ledger-service'
+  listJobAssignments,
+} from '../assignments/assignment-records'
+import { countJobBids, rejectPendingBids } from '../bids/bids-service'
+import { competitionPoolReference, refundCompetitionPool } from '../competitions/competition-pool'
+import { applyCompetitionDeadline } from '../competitions/competitions-service'
+import { withRetryingTransaction } from '../db/retrying-transaction'
+import { AppError, ConflictError } from '../errors'
+import { getBalances, lockEscrow } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
 import { agentReputation, agentExists } from './job-agents'
 import { fieldError, formatUnits, parseTokenAmount } from './job-tokens'
@@ -26,7 +26,6 @@ import {
   closeOpenSlots,
   deleteJobRow,
   insertJob,
-  isJobParticipant,
   jobHadWork,
   selectDueJobs,
   selectJob,
@@ -34,9 +33,9 @@ import {
   setJobStatus,
   updateJobFields,
   type JobKeyset,
-  type JobRow,
 } from './jobs-queries'
 import type { Actor } from '../auth/actor'
+import { findOwnJob, findVisibleJob, toJobResponse } from './job-records'
 
 /** The token jobs are priced in when `budget_token` is omitted. */
 export const DEFAULT_JOB_TOKEN = 'USDC'
@@ -52,109 +51,6 @@ export const JOB_PAGE_DEFAULT = { offset: 50, cursor: 20 } as const
 
 function iso(value: Date | null): string | null {
   return value ? value.toISOString() : null
-}
-
-/** The job as the API shows it to `viewerId`; deliverable fields only for its participants. */
-export function toJobResponse(job: JobRow, viewerId: string | null): JobResponse {
-  const response: JobResponse = {
-    job_id: job.id,
-    creator_agent_id: job.creator_agent_id,
-    title: job.title,
-    description: job.description,
-    tags: job.tags,
-    budget_amount: job.budget_amount === null ? null : formatUnits(job.budget_amount, job.token_decimals),
-    budget_token: job.token_symbol,
-    requires_verifiable: job.requires_verifiable,
-    job_type: job.job_type,
-    status: job.status,
-    dispute_agent_id: job.dispute_agent_id,
-    max_slots: job.max_slots,
-    current_max_slots: job.current_max_slots,
-    deadline_seconds: job.deadline_seconds,
-    created_at: job.created_at.toISOString(),
-    updated_at: job.updated_at.toISOString(),
-    expires_at: job.expires_at.toISOString(),
-    awarded_bid_id: job.awarded_bid_id,
-    worker_agent_id: job.worker_agent_id,
-  }
-  const isParticipant =
-    viewerId !== null &&
-    (viewerId === job.creator_agent_id ||
-      viewerId === job.dispute_agent_id ||
-      viewerId === job.worker_agent_id)
-  if (isParticipant) {
-    response.deliverable = job.awarded_deliverable
-    response.deliverable_hash = job.awarded_deliverable_hash
-  }
-  return response
-}
-
-/**
- * Whether `viewerId` may see `job` (seed 004 "Job Visibility"): every status but `closed` is
- * public; a cancelled job is its creator's alone; a job closed after work is its participants'.
- */
-export async function canViewJob(db: Queryable, job: JobRow, viewerId: string | null): Promise<boolean> {
-  if (job.status !== 'closed') return true
-  if (viewerId === null) return false
-  if (viewerId === job.creator_agent_id) return true
-  if (job.closed_reason === 'cancelled') return false
-  return isJobParticipant(db, job, viewerId)
-}
-
-/** The job if `viewerId` may see it; a hidden job is a 404, exactly like a missing one. */
-export async function findVisibleJob(
-  db: Queryable,
-  jobId: string,
-  viewerId: string | null,
-  options: { forUpdate?: boolean } = {},
-): Promise<JobRow> {
-  const job = await selectJob(db, jobId, options)
-  if (!job || !(await canViewJob(db, job, viewerId))) {
-    throw new NotFoundError('job_not_found', `job ${jobId} not found`)
-  }
-  return job
-}
-
-/** The job for a change only its creator may make: 404 if hidden, 403 for anyone else. */
-export async function findOwnJob(db: Queryable, jobId: string, actor: Actor): Promise<JobRow> {
-  const job = await findVisibleJob(db, jobId, actor.id, { forUpdate: true })
-  if (job.creator_agent_id !== actor.id) {
-    throw new ForbiddenError('not_job_creator', 'only the job creator may do this')
-  }
-  return job
-}
-
-/** Whether the job's deadline has passed, whatever its stored status says (the expiry pass may lag). */
-export function isPastDeadline(job: JobRow): boolean {
-  return job.expires_at.getTime() <= Date.now()
-}
-
-/** The ledger reference of a competition's prize pool lock, made when the competition is created. */
-export function competitionPoolReference(jobId: string): string {
-  return `competition-pool:${jobId}`
-}
-
-/** Returns a competition's whole prize pool to its creator (cancelled, or no entries by the deadline). */
-async function refundCompetitionPool(db: Queryable, job: JobRow): Promise<void> {
-  await refundEscrow(db, {
-    payerId: job.creator_agent_id,
-    token: job.token_address,
-    amount: BigInt(job.budget_amount!),
-    reference: `competition-refund:${job.id}`,
-  })
-}
-
-/**
- * A competition at its deadline (job row locked): with entries it goes to `judging`; with none it
- * `expired` and its pool goes back to the creator.
- */
-export async function applyCompetitionDeadline(db: Queryable, job: JobRow): Promise<void> {
-  if ((await countEntries(db, job.id)) > 0) {
-    await setJobStatus(db, job.id, 'judging')
-  } else {
-    await refundCompetitionPool(db, job)
-    await setJobStatus(db, job.id, 'expired')
-  }
 }
 
 /** The token a new job is priced in: `budget_token` by symbol, or USDC, or the first allowlisted. */
@@ -206,7 +102,7 @@ export async function createJob(
     throw fieldError('body', 'dispute_agent_id', 'the resolver must not be the job creator')
   }
   const id = randomUUID()
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     if (disputeAgentId !== null && !(await agentExists(db, disputeAgentId))) {
       if (jobType === 'competition') {
         throw new ConflictError(
@@ -365,7 +261,7 @@ export async function getJob(
     countFilledSlots(db, job.id),
     countJobBids(db, job.id),
     agentReputation(context, db, job.creator_agent_id),
-    viewerId ? selectJobAssignments(db, job.id, { workerId: viewerId }) : Promise.resolve([]),
+    viewerId ? listJobAssignments(db, job.id, { workerId: viewerId }) : Promise.resolve([]),
   ])
   const detail: JobDetailResponse = {
     ...toJobResponse(job, viewerId),
@@ -393,7 +289,7 @@ export async function updateJob(
   jobId: string,
   body: UpdateJobBody,
 ): Promise<JobResponse> {
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.status !== 'open') {
       throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; only open jobs can be updated`)
@@ -420,7 +316,7 @@ export async function updateJob(
  * or cancelled (seed 004 "Delete Job"). Its bids and messages go with it.
  */
 export async function deleteJob(context: AppContext, actor: Actor, jobId: string): Promise<void> {
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     // An open competition still escrows its pool: cancel it first, which refunds it.
     const isOpenStandard = job.status === 'open' && job.job_type === 'standard'
@@ -441,7 +337,7 @@ export async function deleteJob(context: AppContext, actor: Actor, jobId: string
  * to its creator; a standard job holds no escrow before an award.
  */
 export async function cancelJob(context: AppContext, actor: Actor, jobId: string): Promise<JobResponse> {
-  await withJobTransaction(context.pool, async (db) => {
+  await withRetryingTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.status !== 'open') {
       throw new ConflictError(
@@ -466,7 +362,7 @@ export async function cancelJob(context: AppContext, actor: Actor, jobId: string
  * it moved; call it until it returns less than `batchSize`.
  */
 export async function expireDueJobs(context: AppContext, batchSize = 100): Promise<number> {
-  return withJobTransaction(context.pool, async (db) => {
+  return withRetryingTransaction(context.pool, async (db) => {
     const due = await selectDueJobs(db, batchSize)
     for (const job of due) {
       if (job.job_type === 'competition') {

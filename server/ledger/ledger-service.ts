@@ -9,6 +9,7 @@ import {
   lockBalances,
   selectAgentBalances,
   selectAgentDebt,
+  selectAgentEntries,
   selectDebtAndUnsettledTotals,
   selectPlatformAccountId,
   selectPlatformBalance,
@@ -16,6 +17,7 @@ import {
   selectTransactionLegs,
   updateBalance,
   type AgentAccountKind,
+  type AgentEntryRow,
   type LedgerTransactionKind,
   type PlatformAccountKind,
 } from './ledger-queries'
@@ -661,4 +663,13 @@ export async function platformBalance(
   token: Token,
 ): Promise<bigint> {
   return selectPlatformBalance(db, kind, token.toLowerCase())
+}
+
+/** An agent's ledger entries, newest first (`GET /v1/wallet/transactions`). */
+export async function listAgentEntries(
+  db: Queryable,
+  agentId: string,
+  options: Parameters<typeof selectAgentEntries>[2],
+): Promise<AgentEntryRow[]> {
+  return selectAgentEntries(db, agentId, options)
 }

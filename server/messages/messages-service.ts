@@ -8,11 +8,11 @@ import {
   type ToggleReactionResponse,
 } from '../../protocol/messages'
 import type { AppContext } from '../app-context'
-import { selectAssignment, type AssignmentRow } from '../assignments/assignments-queries'
+import { findAssignment, type AssignmentRow } from '../assignments/assignment-records'
 import type { Queryable } from '../db/pool'
 import { ForbiddenError, NotFoundError } from '../errors'
 import type { Actor } from '../auth/actor'
-import { findVisibleJob } from '../jobs/jobs-service'
+import { findVisibleJob } from '../jobs/job-records'
 import {
   insertMessage,
   selectChannelMessages,
@@ -37,7 +37,7 @@ async function findParticipantAssignment(
   assignmentId: string,
   agentId: string,
 ): Promise<AssignmentRow> {
-  const assignment = await selectAssignment(db, assignmentId)
+  const assignment = await findAssignment(db, assignmentId)
   if (!assignment || !isAssignmentParticipant(assignment, agentId)) {
     throw new NotFoundError('assignment_not_found', `assignment ${assignmentId} not found`)
   }

@@ -7,10 +7,10 @@ import type {
 } from '../../protocol/platform'
 import { formatAmount } from '../../protocol/amounts'
 import type { AppContext } from '../app-context'
-import { readCursor } from '../chain/indexer/indexer-queries'
+import { readIndexedCursor } from '../chain/indexer/vault-indexer'
 import { withTransaction, type Queryable } from '../db/pool'
 import { debtAndUnsettledTotals, feeFor, platformBalance, vaultLiabilities } from '../ledger/ledger-service'
-import { selectInFlightWithdrawalTotals } from '../wallet/withdrawals-queries'
+import { inFlightWithdrawalTotals } from '../wallet/withdrawals-service'
 import {
   selectAgentLedgerPositions,
   selectInFlightWithdrawalsByAgent,
@@ -136,8 +136,8 @@ export async function reconcile(
   const snapshot = await withTransaction(
     context.pool,
     async (db) => {
-      const cursor = await readCursor(db, deployment.chainId, vault)
-      const inFlight = await selectInFlightWithdrawalTotals(db, deployment.chainId)
+      const cursor = await readIndexedCursor(db, deployment.chainId, vault)
+      const inFlight = await inFlightWithdrawalTotals(db, deployment.chainId)
       const owed = new Map<string, bigint>()
       for (const token of tokens) owed.set(token.address, await vaultLiabilities(db, token.address))
       const debtAndUnsettled = await debtAndUnsettledTotals(db)
@@ -211,7 +211,7 @@ export async function reconcileAccounts(
   return withTransaction(
     context.pool,
     async (db) => {
-      const cursor = await readCursor(db, deployment.chainId, vault)
+      const cursor = await readIndexedCursor(db, deployment.chainId, vault)
       const accounts: AccountReconciliation[] = []
       for (const token of context.tokens) {
         const address = token.address.toLowerCase() as Address

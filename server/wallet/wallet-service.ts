@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { createWalletClient, custom, erc20Abi, parseAbi } from 'viem'
+import { erc20Abi, parseAbi } from 'viem'
+import { senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
 import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
@@ -9,8 +10,7 @@ import { holdApiKey } from '../agents/agents-service'
 import { requireApiKey } from '../auth/api-keys'
 import { ConflictError, UnauthorizedError, ValidationError } from '../errors'
 import type { Actor, Credential } from '../auth/actor'
-import { selectAgentEntries } from '../ledger/ledger-queries'
-import { creditDeposit, getBalances, getDebt } from '../ledger/ledger-service'
+import { creditDeposit, getBalances, getDebt, listAgentEntries } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
 import { selectDepositByTransaction, selectPendingDepositTotals } from './deposits-queries'
 import { cancelManagedKeyExport, exportManagedKey, type ManagedKeyExport } from './managed-wallets'
@@ -94,7 +94,7 @@ export async function listWalletTransactions(
     })
   }
   const limit = query.limit ?? 50
-  const rows = await selectAgentEntries(context.pool, agent.id, {
+  const rows = await listAgentEntries(context.pool, agent.id, {
     token: token?.address,
     beforeId: query.cursor || undefined,
     limit: limit + 1,
@@ -172,13 +172,14 @@ export async function faucet(
 export const FAUCET_CREDIT_WAIT_MS = 5_000
 
 const mockTokenAbi = parseAbi(['function mint(address to, uint256 amount)'])
-let faucetSends: Promise<unknown> = Promise.resolve()
+let faucetSequences: Promise<unknown> = Promise.resolve()
 
 /**
  * The dev faucet with a chain: mints the token (MockUSDC's open mint) to the coordinator's dev
  * account and deposits it into the vault for the agent's wallet, so the indexer credits it like
  * any deposit and reconciliation stays exact. A ledger-only credit here would be money the vault
- * does not hold. Sends are serialised in this process, since they share the coordinator's nonces.
+ * does not hold. It sends through the settler's sender of the coordinator key, queued with the
+ * settler's own batches, so the two never race for a nonce.
  */
 async function faucetOnChain(
   context: AppContext,
@@ -196,47 +197,32 @@ async function faucetOnChain(
     )
   }
   const client = chain.client
-  const wallet = createWalletClient({ account, transport: custom({ request: client.request }) })
-  const send = async (request: Parameters<typeof wallet.writeContract>[0]): Promise<`0x${string}`> => {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const hash = await wallet.writeContract(request)
-        const receipt = await client.waitForTransactionReceipt({ hash })
-        if (receipt.status !== 'success') throw new Error(`faucet transaction ${hash} reverted`)
-        return hash
-      } catch (error) {
-        // The settler signs with the same key; a nonce it took first is worth another try.
-        if (attempt >= 5 || !/nonce/i.test(String((error as Error).message))) throw error
-      }
-    }
+  // The coordinator key's sender, queued with the settler's sends of the same key.
+  const sender = senderOverClient(client, account)
+  const send = async (request: Parameters<TransactionSender['writeContract']>[0]): Promise<`0x${string}`> => {
+    const hash = await sender.writeContract(request)
+    const receipt = await client.waitForTransactionReceipt({ hash })
+    if (receipt.status !== 'success') throw new Error(`faucet transaction ${hash} reverted`)
+    return hash
   }
-  const run = faucetSends.then(async () => {
+  // Mint, approve and deposit run as one sequence per call: an approval is a setting, not a sum,
+  // so two calls' approvals must not interleave with each other's deposits.
+  const run = faucetSequences.then(async () => {
     await send({
       address: token.address,
       abi: mockTokenAbi,
       functionName: 'mint',
       args: [account.address, amount],
-      chain: null,
-      account,
     })
-    await send({
-      address: token.address,
-      abi: erc20Abi,
-      functionName: 'approve',
-      args: [vault, amount],
-      chain: null,
-      account,
-    })
+    await send({ address: token.address, abi: erc20Abi, functionName: 'approve', args: [vault, amount] })
     return send({
       address: vault,
       abi: clearhouseVaultAbi,
       functionName: 'depositFor',
       args: [token.address, amount, agent.walletAddress],
-      chain: null,
-      account,
     })
   })
-  faucetSends = run.catch(() => undefined)
+  faucetSequences = run.catch(() => undefined)
   let txHash: `0x${string}`
   try {
     txHash = await run

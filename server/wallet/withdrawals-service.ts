@@ -20,7 +20,7 @@ import type {
 import type { AppContext } from '../app-context'
 import { chainNow } from '../chain/clients'
 import type { IndexedEvent } from '../chain/indexer/indexed-event'
-import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
+import { queueChainOp } from '../chain/settler/op-queue'
 import { withTransaction, type Queryable } from '../db/pool'
 import { ConflictError, NotFoundError, ValidationError } from '../errors'
 import type { Actor } from '../auth/actor'
@@ -54,6 +54,7 @@ import {
   reviveSlowWithdrawal,
   selectAgentWithdrawal,
   selectAgentWithdrawals,
+  selectInFlightWithdrawalTotals,
   selectStuckWithdrawalIds,
   withdrawalOpReference,
   type WithdrawalRow,
@@ -232,7 +233,7 @@ export async function requestWithdrawal(
       status: 'pending',
       debitTransactionId,
     })
-    await enqueueChainOp(db, {
+    await queueChainOp(db, {
       chainId: chain.chainId,
       kind: OpKind.Withdrawal,
       data: withdrawalOpData(message, signature),
@@ -304,7 +305,7 @@ export async function submitWithdrawalSignature(
     }
     const debitTransactionId = await payOut(db, agent.id, withdrawalId, locked.token, locked.amount)
     await markWithdrawalSigned(db, withdrawalId, signature, debitTransactionId)
-    await enqueueChainOp(db, {
+    await queueChainOp(db, {
       chainId: chain.chainId,
       kind: OpKind.Withdrawal,
       data: withdrawalOpData(message, signature),
@@ -550,4 +551,12 @@ export async function listWithdrawals(
     after,
   })
   return historyPage(rows, limit, (row) => toWithdrawal(context, row))
+}
+
+/**
+ * Per token, fast withdrawals the ledger has paid out and the indexer has not yet seen leave the
+ * vault (reconciliation counts them as still in the vault at the indexed block).
+ */
+export async function inFlightWithdrawalTotals(db: Queryable, chainId: number): Promise<Map<string, bigint>> {
+  return selectInFlightWithdrawalTotals(db, chainId)
 }

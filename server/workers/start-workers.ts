@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { createWalletClient, http } from 'viem'
+import { settlerWalletClient } from '../chain/settler/transaction-sender'
 import { WORKER_NAMES, type WorkerHealth, type WorkerName } from '../../protocol/health'
 import type { AppContext } from '../app-context'
 import type { ChainEventHandler } from '../chain/indexer/indexed-event'
@@ -109,10 +109,7 @@ export function startWorkers(
     settler = new Settler({
       pool: context.pool,
       publicClient: client,
-      walletClient: createWalletClient({
-        account: context.coordinatorAccount,
-        transport: http(config.RPC_URL),
-      }),
+      walletClient: settlerWalletClient(config.RPC_URL!, context.coordinatorAccount),
       account: context.coordinatorAccount,
       chainId: deployment.chainId,
       vault,

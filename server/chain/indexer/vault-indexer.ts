@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import { decodeEventLog, type Log, type PublicClient } from 'viem'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
-import { withTransaction } from '../../db/pool'
+import { withTransaction, type Queryable } from '../../db/pool'
 import type { ChainEventHandler, IndexedEvent } from './indexed-event'
 import {
   deleteAbove,
@@ -16,6 +16,15 @@ import {
   saveCursor,
   type ChainCursor,
 } from './indexer-queries'
+
+/** How far the indexer has applied the vault's logs (in the caller's snapshot), or null before its first round. */
+export async function readIndexedCursor(
+  db: Queryable,
+  chainId: number,
+  vault: string,
+): Promise<ChainCursor | null> {
+  return readCursor(db, chainId, vault.toLowerCase())
+}
 
 // Any constant shared by every replica; one indexer per database writes at a time.
 const INDEXER_LOCK_KEY = 0x636c7269647872n

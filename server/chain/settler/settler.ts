@@ -22,6 +22,7 @@ import { withTransaction } from '../../db/pool'
 import { keepLeaseAlive, releaseLease, tryAcquireLease } from '../../workers/leader'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
+import { createTransactionSender, type TransactionSender } from './transaction-sender'
 import {
   countPendingOps,
   dissolveBatch,
@@ -126,6 +127,8 @@ export class SimulatedCrash extends Error {
 export class Settler {
   private readonly parameters: Required<SettlerParameters>
   private readonly holder = randomUUID()
+  /** Sends with the coordinator key, queued with every other sender of it in the process (the dev faucet). */
+  private readonly sender: TransactionSender
   /** Ops per batch learnt from batches too large to send; never above `maxBatchSize`. */
   private batchSizeCap: number | null = null
   /** Tests set this to stop right after the transaction is sent and before it is recorded. */
@@ -140,6 +143,7 @@ export class Settler {
       failureHandlers: [],
       ...parameters,
     }
+    this.sender = createTransactionSender(this.parameters.walletClient, this.parameters.account)
   }
 
   /** One round: recover or send at most one batch. */
@@ -224,7 +228,7 @@ export class Settler {
     recovered: boolean,
     lastOnChain: bigint,
   ): Promise<SettleResult> {
-    const { pool, chainId, publicClient, walletClient, account, vault, logger } = this.parameters
+    const { pool, chainId, publicClient, account, vault, logger } = this.parameters
     let batch = prepared
     const ops = await selectBatchOps(pool, chainId, batch.batchNumber)
 
@@ -297,13 +301,11 @@ export class Settler {
     // lease) leaves the prepared batch to the new leader rather than race it with the same number.
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, this.parameters.leaseTtlMs)))
       return { outcome: 'not-leader' }
-    const txHash = await walletClient.writeContract({
+    const txHash = await this.sender.writeContract({
       address: vault,
       abi: clearhouseVaultAbi,
       functionName: 'settleBatch',
       args,
-      account,
-      chain: null,
       gas: batchGasLimit(gas),
     })
     if (this.crashAfterSend) throw new SimulatedCrash(`crashed after sending batch ${batch.batchNumber}`)

@@ -63,6 +63,38 @@ describe('POST /v1/dev/faucet on the embedded chain', () => {
     expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 
+  it('sends through the settler\u2019s sender: faucet calls and settlement batches at once never race for a nonce', async function () {
+    this.timeout(120_000)
+    const { app } = await start()
+    chain.indexer.start(50)
+    const payer = await registerAgent(app)
+    await chain.fund(payer.agent.wallet_address, 50_000_000n)
+    // Withdrawals queue ops for the settler, whose batches go out with the coordinator key too.
+    for (let i = 0; i < 3; i += 1) {
+      await request(app)
+        .post('/v1/wallet/withdraw')
+        .set('Authorization', bearer(payer.apiKey))
+        .send({ amount: '1', to: '0x000000000000000000000000000000000000dEaD' })
+        .expect(201)
+    }
+    const faucetAgent = await registerAgent(app)
+    const [answers, settled] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 3 }, () =>
+          request(app)
+            .post('/v1/dev/faucet')
+            .set('Authorization', bearer(faucetAgent.apiKey))
+            .send({ amount: '2' }),
+        ),
+      ),
+      chain.settler.drain(),
+    ])
+    expect(answers.map((res) => res.status)).to.deep.equal([200, 200, 200])
+    expect(settled.map((result) => result.outcome)).to.include('confirmed')
+    await chain.index()
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
   it('answers 409 faucet_unavailable without a coordinator key, crediting nothing', async function () {
     this.timeout(120_000)
     const { app } = await start({ contextOverrides: { coordinatorAccount: null } })

@@ -13,7 +13,7 @@ import {
   ruleEscrowInLedger,
   settleEscrowRelease,
 } from '../ledger/ledger-service'
-import { selectEscrowLockOp, type EscrowSubject } from './assignments-queries'
+import { selectEscrowLockOp, type EscrowSubject } from './escrow-ops-queries'
 import { ledgerReleaseReference, storedLockTerms } from './escrow-ops'
 
 /** How the vault settled an escrow: the four ways out of `IJobEscrow`. */

@@ -10,9 +10,9 @@ import {
   toCompactSignature,
 } from '../../protocol/typed-data'
 import type { AppContext } from '../app-context'
-import { enqueueChainOp } from '../chain/settler/chain-ops-queries'
+import { queueChainOp } from '../chain/settler/op-queue'
 import type { Queryable } from '../db/pool'
-import { locateEscrow, type LocatedEscrow } from '../escrow/escrow-sets-service'
+import { locateEscrow, type LocatedEscrow } from './escrow-sets-service'
 import { ConflictError } from '../errors'
 import { fieldError } from '../jobs/job-tokens'
 import { findChainBooking, releaseEscrow } from '../ledger/ledger-service'
@@ -22,11 +22,12 @@ import {
   insertEscrowOp,
   markEscrowOpQueued,
   selectEscrowOps,
+  setEscrowOpSignature,
   selectSubjectsWaitingFor,
   type EscrowOpRow,
   type EscrowSubject,
   type StoredTypedData,
-} from './assignments-queries'
+} from './escrow-ops-queries'
 
 /** Chain id the typed data is bound to when the coordinator runs without a chain (tests, tools): Hardhat's. */
 export const FALLBACK_CHAIN_ID = 31337
@@ -268,7 +269,7 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
       encoded = encodeReleaseOp(op, lock, located)
     }
     const reference = chainOpReference(op.kind, subject)
-    await enqueueChainOp(db, { chainId: Number(op.chain_id), ...encoded, reference })
+    await queueChainOp(db, { chainId: Number(op.chain_id), ...encoded, reference })
     await markEscrowOpQueued(db, op.id, reference)
   }
 }
@@ -300,4 +301,24 @@ export function toChainOpResponse(op: EscrowOpRow): ChainOpResponse {
     failure_reason: op.failure_reason ?? op.chain_op_failure_reason,
     created_at: op.created_at.toISOString(),
   }
+}
+
+export type { EscrowOpRow, EscrowSubject, StoredTypedData }
+
+/** A subject's escrow ops in the order they settle, with the settler queue's status; `forUpdate` locks them. */
+export async function listEscrowOps(
+  db: Queryable,
+  subject: EscrowSubject,
+  options: { forUpdate?: boolean } = {},
+): Promise<EscrowOpRow[]> {
+  return selectEscrowOps(db, subject, options)
+}
+
+/** Stores the payer's verified signature on an op awaiting it (`verifyEscrowOpSignature` first). */
+export async function saveEscrowOpSignature(
+  db: Queryable,
+  opId: string,
+  signature: `0x${string}`,
+): Promise<void> {
+  await setEscrowOpSignature(db, opId, signature)
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { withTransaction } from '../db/pool'
+import { withTransaction } from './pool'
 
 // deadlock_detected and serialization_failure: Postgres rolled the whole transaction back, so
 // running it again from the start is safe and is what the server itself recommends.
@@ -16,11 +16,12 @@ function isRetryable(error: unknown): boolean {
 
 /**
  * `withTransaction`, retried when Postgres aborts it as a deadlock victim or a serialization
- * failure. Job-flow transactions lock several rows (job, bid, assignment, ledger balances of two
+ * failure. Flow transactions lock several rows (job, bid, assignment, ledger balances of two
  * agents), and two agents paying each other at once can still meet in opposite orders inside the
- * ledger; the loser is retried instead of surfacing as a 500.
+ * ledger; the loser is retried instead of surfacing as a 500. `work` must be safe to run again
+ * from the start (it is: everything it did was rolled back).
  */
-export async function withJobTransaction<T>(
+export async function withRetryingTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {

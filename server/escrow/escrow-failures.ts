@@ -3,7 +3,6 @@ import { OpKind } from '../../protocol/typed-data'
 import { findAgentByWallet } from '../agents/agents-service'
 import type { ChainOpFailureHandler, FailedChainOp } from '../chain/settler/chain-op-failures'
 import type { Queryable } from '../db/pool'
-import { selectJob, setJobStatus } from '../jobs/jobs-queries'
 import {
   chainBookingReference,
   findChainBooking,
@@ -14,17 +13,14 @@ import {
   reverseEscrowRelease,
 } from '../ledger/ledger-service'
 import {
-  countFilledSlots,
   insertEscrowLockFailure,
   markEscrowOpsFailed,
   restoreFailedEscrowOps,
-  selectAssignment,
   selectEscrowOpByChainReference,
-  setAssignmentStatus,
   takeEscrowLockFailure,
   type EscrowOpRow,
   type EscrowSubject,
-} from './assignments-queries'
+} from './escrow-ops-queries'
 import { ledgerReleaseReference, storedLockTerms } from './escrow-ops'
 
 const lockFailureBase = (escrowId: string) => `escrow-lock-failure:${escrowId.toLowerCase()}`
@@ -36,28 +32,14 @@ function subjectOf(op: EscrowOpRow): EscrowSubject {
 }
 
 /**
- * An assignment whose escrow can never be locked ends: it is `cancelled` (no work can be submitted
- * or accepted on money the vault does not hold), and its job has the slot back, open to award
- * again when no other assignment holds it. Returns what it changed, for a reorg to undo.
+ * What the room behind an escrow's subject does when the lock fails for good (`lockFailed`: end
+ * what stood on the escrow, returning what it changed) and when a reorg takes the failure back
+ * (`lockRestored`, given that). Assignments cancel the award and free its slot; a prize has nothing
+ * to end. Both run in the transaction that fails (or restores) the op.
  */
-async function cancelUnfundedAssignment(db: Queryable, assignmentId: string) {
-  const found = await selectAssignment(db, assignmentId)
-  if (!found) return { assignmentStatusBefore: null, jobStatusBefore: null }
-  // The job's row first, as every job-flow transaction takes it, so this never deadlocks with one.
-  const job = await selectJob(db, found.job_id, { forUpdate: true })
-  const assignment = await selectAssignment(db, assignmentId, { forUpdate: true })
-  if (!job || !assignment || assignment.status === 'cancelled') {
-    return { assignmentStatusBefore: null, jobStatusBefore: null }
-  }
-  await setAssignmentStatus(db, assignment.id, 'cancelled')
-  const live = await countFilledSlots(db, job.id)
-  let jobStatus = job.status
-  if (['filling', 'in_progress', 'completed'].includes(job.status)) {
-    if (live === 0) jobStatus = 'open'
-    else if (job.status === 'in_progress' && live < job.current_max_slots) jobStatus = 'filling'
-  }
-  if (jobStatus !== job.status) await setJobStatus(db, job.id, jobStatus)
-  return { assignmentStatusBefore: assignment.status, jobStatusBefore: job.status }
+export interface EscrowSubjectHooks {
+  lockFailed(db: Queryable, subject: EscrowSubject): Promise<unknown>
+  lockRestored(db: Queryable, subject: EscrowSubject, before: unknown): Promise<void>
 }
 
 /**
@@ -69,11 +51,14 @@ async function cancelUnfundedAssignment(db: Queryable, assignmentId: string) {
  * 2. the escrow goes back to the payer's available balance, repaying first any debt the reorg left;
  * 3. the lock and every later op of its escrow (the release waiting for the lock's set) are marked
  *    failed, so none is ever queued or signed;
- * 4. an assignment is cancelled and its job's slot freed; a prize stays unpaid with its pool share
- *    back with the creator.
+ * 4. the subject's room ends what stood on it (`subjects`: an assignment is cancelled and its job's
+ *    slot freed); a prize stays unpaid with its pool share back with the creator.
  * A reorg that drops the `OpSkipped` log undoes all four (`restored`).
  */
-export function escrowLockFailureHandler(logger: Logger): ChainOpFailureHandler {
+export function escrowLockFailureHandler(
+  logger: Logger,
+  subjects: EscrowSubjectHooks,
+): ChainOpFailureHandler {
   return {
     kind: OpKind.EscrowLock,
     async failed(db, op: FailedChainOp) {
@@ -88,8 +73,7 @@ export function escrowLockFailureHandler(logger: Logger): ChainOpFailureHandler 
       const token = terms.token.toLowerCase() as `0x${string}`
       const payer = await findAgentByWallet(db, terms.payer)
       const payee = await findAgentByWallet(db, terms.payee)
-      const assignmentChange =
-        subject && 'assignmentId' in subject ? await cancelUnfundedAssignment(db, subject.assignmentId) : null
+      const subjectBefore = await subjects.lockFailed(db, subject)
       if (payer && payee) {
         await lockLedgerAgents(db, [payer.id, payee.id], token)
         const release = await findLedgerPosting(db, ledgerReleaseReference(subject))
@@ -117,9 +101,7 @@ export function escrowLockFailureHandler(logger: Logger): ChainOpFailureHandler 
         chainId: op.chainId,
         escrowId: lock.escrow_id,
         reason: op.reason,
-        assignmentId: 'assignmentId' in subject ? subject.assignmentId : null,
-        assignmentStatusBefore: assignmentChange?.assignmentStatusBefore ?? null,
-        jobStatusBefore: assignmentChange?.jobStatusBefore ?? null,
+        subjectBefore,
       })
       logger.warn(
         { escrowId: lock.escrow_id, subject, reason: op.reason },
@@ -130,15 +112,8 @@ export function escrowLockFailureHandler(logger: Logger): ChainOpFailureHandler 
       const lock = await selectEscrowOpByChainReference(db, op.reference)
       if (!lock || !lock.escrow_id || lock.status !== 'failed') return
       const subject = subjectOf(lock)
-      const failure = await takeEscrowLockFailure(db, op.chainId, lock.escrow_id)
-      if (failure?.assignmentId && failure.assignmentStatusBefore) {
-        const assignment = await selectAssignment(db, failure.assignmentId)
-        if (assignment) {
-          await selectJob(db, assignment.job_id, { forUpdate: true })
-          await setAssignmentStatus(db, assignment.id, failure.assignmentStatusBefore)
-          if (failure.jobStatusBefore) await setJobStatus(db, assignment.job_id, failure.jobStatusBefore)
-        }
-      }
+      const subjectBefore = await takeEscrowLockFailure(db, op.chainId, lock.escrow_id)
+      if (subjectBefore !== undefined) await subjects.lockRestored(db, subject, subjectBefore)
       await reverseChainBooking(db, lockFailureBase(lock.escrow_id))
       await reverseChainBooking(db, releaseReversalBase(lock.escrow_id))
       await restoreFailedEscrowOps(db, subject)

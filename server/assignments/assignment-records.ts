@@ -1,0 +1,95 @@
+import type { AssignmentStatus } from '../../protocol/assignments'
+import type { JobStatus } from '../../protocol/jobs'
+import type { Queryable } from '../db/pool'
+import type { EscrowSubjectHooks } from '../escrow/escrow-failures'
+import { findJob, transitionJob } from '../jobs/job-records'
+import {
+  countFilledSlots as countLiveAssignments,
+  countUnfinishedAssignments as countOpenAssignments,
+  selectAssignment,
+  selectJobAssignments,
+  setAssignmentStatus,
+  type AssignmentRow,
+} from './assignments-queries'
+
+// The assignments room's service API for the rooms beneath the award flow (a job's detail and its
+// deadline pass, messages, escrow failures): find and count assignments. The flows themselves
+// (award, submit, accept) are in `assignments-service`.
+
+export type { AssignmentRow }
+
+/** The assignment, or null; `forUpdate` locks it (callers lock its job first). */
+export async function findAssignment(
+  db: Queryable,
+  assignmentId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<AssignmentRow | null> {
+  return selectAssignment(db, assignmentId, options)
+}
+
+/** Slots taken on a job: every assignment not cancelled (a cancelled one reopens its slot). */
+export async function countFilledSlots(db: Queryable, jobId: string): Promise<number> {
+  return countLiveAssignments(db, jobId)
+}
+
+/** Assignments on a job that still await work, review or a ruling. */
+export async function countUnfinishedAssignments(db: Queryable, jobId: string): Promise<number> {
+  return countOpenAssignments(db, jobId)
+}
+
+/** A job's assignments, oldest first, optionally one worker's. */
+export async function listJobAssignments(
+  db: Queryable,
+  jobId: string,
+  filter: { workerId?: string } = {},
+): Promise<AssignmentRow[]> {
+  return selectJobAssignments(db, jobId, filter)
+}
+
+/** What cancelling an unfunded assignment changed, for a reorg to put back. */
+interface AssignmentBeforeFailure {
+  assignmentId: string
+  assignmentStatus: AssignmentStatus
+  jobStatus: JobStatus
+}
+
+/**
+ * The assignments room's side of an escrow lock that fails for good: the assignment is
+ * `cancelled` (no work can be submitted or accepted on money the vault does not hold), and its
+ * job has the slot back, open to award again when no other assignment holds it. A reorg that
+ * drops the failure puts both statuses back.
+ */
+export const assignmentEscrowHooks: EscrowSubjectHooks = {
+  async lockFailed(db, subject) {
+    if (!('assignmentId' in subject)) return null
+    const found = await selectAssignment(db, subject.assignmentId)
+    if (!found) return null
+    // The job's row first, as every job-flow transaction takes it, so this never deadlocks with one.
+    const job = await findJob(db, found.job_id, { forUpdate: true })
+    const assignment = await selectAssignment(db, subject.assignmentId, { forUpdate: true })
+    if (!job || !assignment || assignment.status === 'cancelled') return null
+    await setAssignmentStatus(db, assignment.id, 'cancelled')
+    const live = await countLiveAssignments(db, job.id)
+    let jobStatus = job.status
+    if (['filling', 'in_progress', 'completed'].includes(job.status)) {
+      if (live === 0) jobStatus = 'open'
+      else if (job.status === 'in_progress' && live < job.current_max_slots) jobStatus = 'filling'
+    }
+    if (jobStatus !== job.status) await transitionJob(db, job.id, jobStatus)
+    const before: AssignmentBeforeFailure = {
+      assignmentId: assignment.id,
+      assignmentStatus: assignment.status,
+      jobStatus: job.status,
+    }
+    return before
+  },
+  async lockRestored(db, _subject, before) {
+    const previous = before as AssignmentBeforeFailure | null
+    if (!previous) return
+    const assignment = await selectAssignment(db, previous.assignmentId)
+    if (!assignment) return
+    await findJob(db, assignment.job_id, { forUpdate: true })
+    await setAssignmentStatus(db, assignment.id, previous.assignmentStatus)
+    await transitionJob(db, assignment.job_id, previous.jobStatus)
+  },
+}
