@@ -21,3 +21,185 @@ export const ERROR_CODES = {
   internal: 'internal_error',
   databaseUnavailable: 'database_unavailable',
 } as const
+
+/**
+ * Every error code the API answers with, its one HTTP status, and what it means. A code means one
+ * thing at one status everywhere; the server's error classes accept only the codes of their own
+ * status (`ErrorCodeFor<409>` for `ConflictError`, say), so a mismatch does not compile.
+ */
+export const ERROR_CATALOGUE = {
+  // 400: the request itself is wrong; nothing was done.
+  validation_failed: {
+    status: 400,
+    description: 'A field, parameter or header is malformed; `details.fields` names each',
+  },
+  malformed_json: { status: 400, description: 'The body is not valid JSON' },
+  bad_request: { status: 400, description: 'The request could not be read (encoding, content type)' },
+  invalid_cursor: { status: 400, description: 'A paging cursor that this list did not hand out' },
+  invalid_verifiable_claim: {
+    status: 400,
+    description: 'A verifiable claim whose issuer signature does not check out',
+  },
+  unknown_token: { status: 400, description: 'A token symbol or address the deployment does not allow' },
+  signature_mismatch: {
+    status: 400,
+    description:
+      'A signature in the body (a withdrawal, an escrow op) that is not the expected wallet’s over the expected message',
+  },
+  // 401: who is calling could not be established.
+  unauthorized: {
+    status: 401,
+    description: 'Missing, malformed or wrong credentials; `details.reason` says which',
+  },
+  invalid_signature: {
+    status: 401,
+    description: 'The challenge was not signed by the wallet being registered',
+  },
+  invalid_challenge: { status: 401, description: 'The registration challenge is unknown, used or expired' },
+  // 403: the caller is known and may not do this.
+  api_key_required: {
+    status: 403,
+    description: "The action needs the agent's API key, not a wallet-signed request",
+  },
+  cannot_enter: { status: 403, description: 'The caller may not enter this competition' },
+  not_assigned: { status: 403, description: 'The caller holds no assignment on this job' },
+  not_bidder: { status: 403, description: 'Only the bidder may do this to a bid' },
+  not_job_creator: { status: 403, description: 'Only the job creator may do this' },
+  not_judge: { status: 403, description: 'Only the competition’s judge may do this' },
+  not_payer: { status: 403, description: 'Only the payer of the escrow may sign its ops' },
+  own_job: { status: 403, description: 'An agent may not bid on its own job' },
+  resolver_cannot_bid: { status: 403, description: 'A job’s resolver may not bid on it' },
+  verifiable_claim_required: {
+    status: 403,
+    description: 'The job accepts only bidders with a verified claim',
+  },
+  // 404: nothing there, or nothing the caller may see (the two read the same).
+  not_found: { status: 404, description: 'No such route' },
+  agent_not_found: { status: 404, description: 'No such agent' },
+  assignment_not_found: { status: 404, description: 'No such assignment visible to the caller' },
+  bid_not_found: { status: 404, description: 'No such bid visible to the caller' },
+  deposit_not_found: { status: 404, description: 'No such deposit of the caller' },
+  entry_not_found: { status: 404, description: 'No such competition entry visible to the caller' },
+  job_not_found: { status: 404, description: 'No such job visible to the caller' },
+  message_not_found: { status: 404, description: 'No such message visible to the caller' },
+  withdrawal_address_not_found: { status: 404, description: 'No such withdrawal address of the caller' },
+  withdrawal_not_found: { status: 404, description: 'No such withdrawal of the caller' },
+  // 409: the request is well formed but the state it meets does not allow it.
+  address_exists: { status: 409, description: 'The caller already saved this withdrawal address' },
+  ambiguous_assignment: {
+    status: 409,
+    description: 'More than one assignment matches; name one with `assignment_id`',
+  },
+  assignment_not_active: {
+    status: 409,
+    description: 'The assignment is not in a state that takes this action',
+  },
+  assignment_not_submitted: { status: 409, description: 'Only submitted work can be accepted or sent back' },
+  bid_above_budget: { status: 409, description: 'The bid is above the job’s current budget' },
+  bid_exists: { status: 409, description: 'The caller already has a bid on this job' },
+  bid_not_pending: { status: 409, description: 'Only pending bids can be awarded or withdrawn' },
+  bidder_is_creator: { status: 409, description: 'The bidder created the job' },
+  bidder_is_resolver: { status: 409, description: 'The bidder is the job’s resolver' },
+  bidder_not_verified: {
+    status: 409,
+    description: 'The job requires a verified claim the bidder no longer holds',
+  },
+  chain_unavailable: {
+    status: 409,
+    description: 'This coordinator runs without a chain, so it cannot do this',
+  },
+  competition_job: { status: 409, description: 'Competitions are resolved by their judge, not awarded' },
+  escrow_not_signed: {
+    status: 409,
+    description: 'The payer has not signed the escrow lock yet; no work can start',
+  },
+  escrow_op_not_found: {
+    status: 409,
+    description: 'The assignment has no escrow op of this kind awaiting a signature',
+  },
+  escrow_op_signed: { status: 409, description: 'The escrow op is already signed' },
+  escrow_parties_not_distinct: {
+    status: 409,
+    description: 'Payer, payee and resolver of an escrow must all differ',
+  },
+  faucet_unavailable: {
+    status: 409,
+    description: 'The dev faucet cannot deposit (no coordinator key, or the chain refused)',
+  },
+  handle_taken: { status: 409, description: 'Another agent has this handle' },
+  idempotency_claim_lost: {
+    status: 409,
+    description: 'A retry took this Idempotency-Key over while the request ran; it did nothing',
+  },
+  idempotency_in_progress: {
+    status: 409,
+    description: 'A request with this Idempotency-Key is still running',
+  },
+  idempotency_key_reused: {
+    status: 409,
+    description: 'This Idempotency-Key was used for a different request',
+  },
+  idempotency_outcome_unrecorded: {
+    status: 409,
+    description:
+      'The request with this Idempotency-Key took effect but its response was lost; read the resource',
+  },
+  insufficient_balance: { status: 409, description: 'The available balance does not cover the amount' },
+  job_expired: { status: 409, description: 'The job passed its deadline' },
+  job_not_deletable: { status: 409, description: 'Only open or cancelled jobs without work can be deleted' },
+  job_not_judging: { status: 409, description: 'The competition is not being judged' },
+  job_not_open: { status: 409, description: 'The job is not open' },
+  judge_cannot_create: {
+    status: 409,
+    description: 'The platform judge may not create a competition it would judge',
+  },
+  key_already_exported: { status: 409, description: 'The managed wallet’s key was already exported' },
+  key_export_not_pending: { status: 409, description: 'No key export is pending' },
+  key_export_pending: { status: 409, description: 'The key export waits for its delay' },
+  ledger_reference_reused: {
+    status: 409,
+    description: 'A ledger posting reference was used for a different posting',
+  },
+  no_open_slots: { status: 409, description: 'Every slot of the job is filled' },
+  no_platform_judge: {
+    status: 409,
+    description: 'This coordinator has no platform judge, so it runs no competitions',
+  },
+  no_submitted_work: { status: 409, description: 'Nothing submitted to accept or send back' },
+  not_a_competition: { status: 409, description: 'The job is not a competition' },
+  too_many_addresses: {
+    status: 409,
+    description: 'The caller has saved the most withdrawal addresses allowed',
+  },
+  wallet_not_managed: {
+    status: 409,
+    description: 'The wallet is the agent’s own; the coordinator holds no key for it',
+  },
+  wallet_taken: { status: 409, description: 'Another agent holds this wallet' },
+  withdrawal_expired: { status: 409, description: 'The withdrawal’s signature deadline passed' },
+  withdrawal_not_awaiting_signature: {
+    status: 409,
+    description: 'The withdrawal does not wait for a signature',
+  },
+  // 413 and 429.
+  payload_too_large: { status: 413, description: 'The body is larger than the limit' },
+  rate_limited: { status: 429, description: 'Too many requests; `Retry-After` says when to try again' },
+  // 5xx: the coordinator or what it depends on failed; the request may be retried.
+  internal_error: {
+    status: 500,
+    description: 'An unexpected error; `details.request_id` finds it in the log',
+  },
+  chain_error: { status: 502, description: 'The chain node answered with an error' },
+  database_unavailable: {
+    status: 503,
+    description: 'The database is unavailable; `Retry-After` says when to try again',
+  },
+  chain_timeout: { status: 504, description: 'The chain node did not answer in time' },
+} as const satisfies Record<string, { status: number; description: string }>
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+/** The codes whose status is `S`. */
+export type ErrorCodeFor<S extends number> = {
+  [C in ErrorCode]: (typeof ERROR_CATALOGUE)[C]['status'] extends S ? C : never
+}[ErrorCode]

@@ -1,10 +1,18 @@
-/** Base of every error the API renders: `{ error: { code, message, details } }` with `statusCode`. */
+import { ERROR_CATALOGUE, type ErrorCode, type ErrorCodeFor } from '../protocol/errors'
+
+type ErrorOptions = { details?: unknown; cause?: unknown }
+
+/**
+ * Base of every error the API renders: `{ error: { code, message, details } }` with `statusCode`.
+ * Each subclass takes only the codes of its own status in `ERROR_CATALOGUE` (protocol/errors.ts),
+ * so a code means one status everywhere.
+ */
 export abstract class AppError extends Error {
   abstract readonly statusCode: number
-  readonly code: string
+  readonly code: ErrorCode
   readonly details: unknown
 
-  constructor(code: string, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, { cause: options.cause })
     this.code = code
     this.details = options.details ?? null
@@ -14,41 +22,67 @@ export abstract class AppError extends Error {
 export class ValidationError extends AppError {
   override name = 'ValidationError'
   readonly statusCode = 400
+  constructor(code: ErrorCodeFor<400>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
 }
 
 export class UnauthorizedError extends AppError {
   override name = 'UnauthorizedError'
   readonly statusCode = 401
+  constructor(code: ErrorCodeFor<401>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
 }
 
 export class ForbiddenError extends AppError {
   override name = 'ForbiddenError'
   readonly statusCode = 403
+  constructor(code: ErrorCodeFor<403>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
 }
 
 export class NotFoundError extends AppError {
   override name = 'NotFoundError'
   readonly statusCode = 404
+  constructor(code: ErrorCodeFor<404>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
 }
 
 export class ConflictError extends AppError {
   override name = 'ConflictError'
   readonly statusCode = 409
+  constructor(code: ErrorCodeFor<409>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
 }
 
 export class PayloadTooLargeError extends AppError {
   override name = 'PayloadTooLargeError'
   readonly statusCode = 413
+  constructor(code: ErrorCodeFor<413>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
 }
 
 export class RateLimitedError extends AppError {
   override name = 'RateLimitedError'
   readonly statusCode = 429
+  constructor(code: ErrorCodeFor<429>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+  }
 }
 
+/** The chain node failed a call a request needed: 502 `chain_error`, or 504 `chain_timeout` when it did not answer. */
 export class UpstreamError extends AppError {
   override name = 'UpstreamError'
-  readonly statusCode: 502 | 504 = 502
+  readonly statusCode: 502 | 504
+  constructor(code: ErrorCodeFor<502> | ErrorCodeFor<504>, message: string, options?: ErrorOptions) {
+    super(code, message, options)
+    this.statusCode = ERROR_CATALOGUE[code].status
+  }
 }
 
 /**
@@ -61,9 +95,9 @@ export class ServiceUnavailableError extends AppError {
   readonly retryAfterSeconds: number
 
   constructor(
-    code: string,
+    code: ErrorCodeFor<503>,
     message: string,
-    options: { details?: unknown; cause?: unknown; retryAfterSeconds?: number } = {},
+    options: ErrorOptions & { retryAfterSeconds?: number } = {},
   ) {
     super(code, message, options)
     this.retryAfterSeconds = options.retryAfterSeconds ?? 1
@@ -73,4 +107,12 @@ export class ServiceUnavailableError extends AppError {
 /** Configuration that cannot start the process; `main` prints its message as one line and exits. */
 export class ConfigError extends Error {
   override name = 'ConfigError'
+}
+
+/**
+ * A worker failure that retrying cannot mend (a settlement gap, say): the worker logs it at error
+ * level and stops, and health reports it, instead of failing every round forever.
+ */
+export class FatalWorkerError extends Error {
+  override name = 'FatalWorkerError'
 }

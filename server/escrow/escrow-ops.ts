@@ -13,7 +13,7 @@ import type { AppContext } from '../app-context'
 import { queueChainOp } from '../chain/settler/op-queue'
 import type { Queryable } from '../db/pool'
 import { locateEscrow, type LocatedEscrow } from './escrow-sets-service'
-import { ConflictError } from '../errors'
+import { ConflictError, ValidationError } from '../errors'
 import { fieldError } from '../jobs/job-tokens'
 import { findChainBooking, releaseEscrow } from '../ledger/ledger-service'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
@@ -183,7 +183,10 @@ export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: `0x${s
     throw fieldError('body', 'signature', 'is not a valid secp256k1 signature')
   }
   if (recovered.toLowerCase() !== op.signer_address.toLowerCase()) {
-    throw fieldError('body', 'signature', `must be signed by the payer wallet ${op.signer_address}`)
+    const message = `must be signed by the payer wallet ${op.signer_address}`
+    throw new ValidationError('signature_mismatch', `body signature: ${message}`, {
+      details: { where: 'body', fields: [{ field: 'signature', message }] },
+    })
   }
 }
 

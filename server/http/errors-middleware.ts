@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express'
+import { BaseError, TimeoutError } from 'viem'
 import type { Logger } from 'pino'
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/database-errors'
 import {
@@ -6,6 +7,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  UpstreamError,
   ValidationError,
 } from '../errors'
 import { ERROR_CODES, type ErrorResponse } from '../../protocol/errors'
@@ -48,9 +50,25 @@ function fromBodyParser(error: BodyParserError): AppError | null {
     return new PayloadTooLargeError(ERROR_CODES.payloadTooLarge, 'request body is too large')
   }
   if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
-    return new ValidationError(error.type ?? 'bad_request', 'request could not be read')
+    return new ValidationError('bad_request', 'request could not be read', {
+      details: { reason: error.type ?? null },
+    })
   }
   return null
+}
+
+/**
+ * A chain call a request needed failed: the node is the upstream, so 504 `chain_timeout` when it
+ * did not answer in time and 502 `chain_error` for anything else it answered (or refused) with;
+ * never a 500, which would blame the coordinator's own code.
+ */
+function fromChainCall(error: unknown): UpstreamError | null {
+  if (!(error instanceof BaseError)) return null
+  const timedOut = error.walk((cause) => cause instanceof TimeoutError) !== null
+  if (timedOut) {
+    return new UpstreamError('chain_timeout', 'the chain node did not answer in time', { cause: error })
+  }
+  return new UpstreamError('chain_error', `the chain node failed: ${error.shortMessage}`, { cause: error })
 }
 
 /**
@@ -61,6 +79,11 @@ function fromBodyParser(error: BodyParserError): AppError | null {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     let appError = error instanceof AppError ? error : fromBodyParser(error as BodyParserError)
+    if (!appError) {
+      appError = fromChainCall(error)
+      if (appError)
+        logger.warn({ reqId: req.id, cause: (appError.cause as BaseError).shortMessage }, 'chain call failed')
+    }
     if (!appError && isDatabaseUnavailable(error)) {
       logger.warn({ reqId: req.id, cause: describeDatabaseError(error) }, 'database unavailable')
       appError = databaseUnavailableError(error)

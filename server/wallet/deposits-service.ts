@@ -234,7 +234,7 @@ export async function listDeposits(
 /** One of the caller's deposits; another agent's is a 404 like a missing one. */
 export async function getDeposit(context: AppContext, agent: Actor, depositId: string): Promise<Deposit> {
   const row = await selectAgentDeposit(context.pool, agent.id, depositId)
-  if (!row) throw new NotFoundError('not_found', `deposit ${depositId} not found`)
+  if (!row) throw new NotFoundError('deposit_not_found', `deposit ${depositId} not found`)
   return toDeposit(context, row)
 }
 

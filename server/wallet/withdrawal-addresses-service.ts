@@ -36,7 +36,7 @@ function toWithdrawalAddress(row: WithdrawalAddressRow): WithdrawalAddress {
 }
 
 function notFound(id: string): NotFoundError {
-  return new NotFoundError('not_found', `withdrawal address ${id} not found`)
+  return new NotFoundError('withdrawal_address_not_found', `withdrawal address ${id} not found`)
 }
 
 function addressExists(address: string): ConflictError {

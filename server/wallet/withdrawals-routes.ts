@@ -116,7 +116,7 @@ export function registerWithdrawalsOpenApi(registry: OpenAPIRegistry): void {
     },
     responses: {
       200: json(withdrawal, 'Debited and queued (pending)'),
-      400: json(errorResponse, 'Malformed, or invalid_signature: not the wallet’s signature'),
+      400: json(errorResponse, 'Malformed, or signature_mismatch: not the wallet’s signature'),
       401: json(errorResponse, 'Not authenticated'),
       404: json(errorResponse, 'No such withdrawal of the caller'),
       409: json(errorResponse, 'Not awaiting a signature, expired, or insufficient_balance'),

@@ -137,9 +137,13 @@ async function resolveDestination(
   if (body.address_id !== undefined) {
     const saved = await selectWithdrawalAddress(db, agent.id, body.address_id)
     if (!saved) {
-      throw new NotFoundError('not_found', `withdrawal address ${body.address_id} not found`, {
-        details: { field: 'address_id' },
-      })
+      throw new NotFoundError(
+        'withdrawal_address_not_found',
+        `withdrawal address ${body.address_id} not found`,
+        {
+          details: { field: 'address_id' },
+        },
+      )
     }
     return { to: saved.address, addressId: saved.id }
   }
@@ -274,7 +278,7 @@ export async function submitWithdrawalSignature(
 ): Promise<Withdrawal> {
   const chain = requireChain(context)
   const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
-  if (!row) throw new NotFoundError('not_found', `withdrawal ${withdrawalId} not found`)
+  if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
   if (row.status !== 'awaiting_signature') throw notAwaitingSignature(row)
   const message = messageOf(row)
   let signer: string | null = null
@@ -285,7 +289,7 @@ export async function submitWithdrawalSignature(
   }
   if (signer?.toLowerCase() !== row.account) {
     throw new ValidationError(
-      'invalid_signature',
+      'signature_mismatch',
       'body signature: not the wallet’s signature over typed_data',
       {
         details: {
@@ -526,7 +530,7 @@ export async function getWithdrawal(
 ): Promise<Withdrawal> {
   await reconcileWithdrawals(context.pool, { agentId: agent.id })
   const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
-  if (!row) throw new NotFoundError('not_found', `withdrawal ${withdrawalId} not found`)
+  if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
   return toWithdrawal(context, row)
 }
 

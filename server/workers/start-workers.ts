@@ -100,8 +100,23 @@ export function startWorkers(
     logger,
     registry: context.metrics.registry,
   })
+  // A worker that stops on a fatal failure says so in health (`not_running`, degraded) until restart.
+  const stopsWith = (worker: WorkerName) => ({
+    onFatal(error: Error) {
+      context.workers = {
+        ...context.workers,
+        [worker]: { status: 'not_running', reason: `stopped: ${error.message}` },
+      }
+    },
+  })
   const tasks: PeriodicTask[] = [
-    runPeriodically('indexer', config.INDEXER_POLL_MS, logger, () => indexer.catchUp(100)),
+    runPeriodically(
+      'indexer',
+      config.INDEXER_POLL_MS,
+      logger,
+      () => indexer.catchUp(100),
+      stopsWith('indexer'),
+    ),
   ]
 
   let settler: Settler | null = null
@@ -121,7 +136,15 @@ export function startWorkers(
       logger,
     })
     const activeSettler = settler
-    tasks.push(runPeriodically('settler', config.SETTLER_POLL_MS, logger, () => activeSettler.drain(20)))
+    tasks.push(
+      runPeriodically(
+        'settler',
+        config.SETTLER_POLL_MS,
+        logger,
+        () => activeSettler.drain(20),
+        stopsWith('settler'),
+      ),
+    )
   }
   // Fast withdrawals whose op failed are refunded here even if their agent never reads them, and
   // unsigned ones expire by the same clock as their on-chain deadline.

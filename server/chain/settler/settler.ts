@@ -19,6 +19,7 @@ import {
 } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
+import { FatalWorkerError } from '../../errors'
 import { keepLeaseAlive, releaseLease, tryAcquireLease } from '../../workers/leader'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
@@ -81,8 +82,8 @@ export type SettleResult =
   | { outcome: 'op-failed'; batchNumber: bigint; failures: Array<{ opId: string; reason: string }> }
   | { outcome: 'split'; batchNumber: bigint; opCount: number; nextBatchSize: number; reason: string }
 
-/** Recorded batches were lost from the chain and the next one cannot be re-sent in order. */
-export class SettlementGapError extends Error {
+/** Recorded batches were lost from the chain and the next one cannot be re-sent in order: an operator must look. */
+export class SettlementGapError extends FatalWorkerError {
   override name = 'SettlementGapError'
   constructor(
     readonly lastOnChain: bigint,

@@ -524,13 +524,13 @@ const ROWS: Row[] = [
     method: 'GET',
     path: '/v1/wallet/deposits/{deposit_id}',
     params: async () => world.shared.deposit,
-    cells: requesterOwns(ok(200), 'deposit', 'not_found'),
+    cells: requesterOwns(ok(200), 'deposit', 'deposit_not_found'),
   },
   {
     method: 'GET',
     path: '/v1/withdrawals/{withdrawal_id}',
     params: async () => world.shared.withdrawal,
-    cells: requesterOwns(ok(200), 'withdrawal', 'not_found'),
+    cells: requesterOwns(ok(200), 'withdrawal', 'withdrawal_not_found'),
   },
   {
     method: 'POST',
@@ -540,33 +540,33 @@ const ROWS: Row[] = [
     cells: requesterOwns(
       conflict('withdrawal_not_awaiting_signature', 'its managed withdrawal needs no signature'),
       'withdrawal',
-      'not_found',
+      'withdrawal_not_found',
     ),
   },
   {
     method: 'GET',
     path: '/v1/withdrawal-addresses/{address_id}',
     params: async () => world.shared.address,
-    cells: requesterOwns(ok(200), 'address', 'not_found'),
+    cells: requesterOwns(ok(200), 'address', 'withdrawal_address_not_found'),
   },
   {
     method: 'PATCH',
     path: '/v1/withdrawal-addresses/{address_id}',
     params: async () => ({ address_id: await saveAddress(agent('requester')) }),
     body: () => ({ label: 'renamed by the matrix' }),
-    cells: requesterOwns(ok(200), 'address', 'not_found'),
+    cells: requesterOwns(ok(200), 'address', 'withdrawal_address_not_found'),
   },
   {
     method: 'DELETE',
     path: '/v1/withdrawal-addresses/{address_id}',
     params: async () => ({ address_id: await saveAddress(agent('requester')) }),
-    cells: requesterOwns(ok(204), 'address', 'not_found'),
+    cells: requesterOwns(ok(204), 'address', 'withdrawal_address_not_found'),
   },
   {
     method: 'POST',
     path: '/v1/withdrawal-addresses/{address_id}/default',
     params: async () => ({ address_id: await saveAddress(agent('requester')) }),
-    cells: requesterOwns(ok(200), 'address', 'not_found'),
+    cells: requesterOwns(ok(200), 'address', 'withdrawal_address_not_found'),
   },
 
   // Jobs.

@@ -640,7 +640,7 @@ describe('deposits', () => {
         .get(`/v1/wallet/deposits/${ids[0]}`)
         .set('Authorization', bearer(stranger.apiKey))
         .expect(404)
-      expect(theirs.body.error.code).to.equal('not_found')
+      expect(theirs.body.error.code).to.equal('deposit_not_found')
       await request(chain.app)
         .get('/v1/wallet/deposits/6f9619ff-8b86-4d11-b42d-00c04fc964ff')
         .set('Authorization', bearer(owner.apiKey))

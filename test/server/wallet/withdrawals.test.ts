@@ -503,7 +503,7 @@ describe('withdrawals', () => {
       const asked = await requestWithdrawal(agent, { amount: '1', to: freshAddress() })
       const wrong = await postSignature(agent, asked.withdrawal_id, await signWithdrawal(impostor, asked))
       expectFieldError(wrong, 'signature')
-      expect(wrong.body.error.code).to.equal('invalid_signature')
+      expect(wrong.body.error.code).to.equal('signature_mismatch')
       expectFieldError(await postSignature(agent, asked.withdrawal_id, '0x1234'), 'signature')
       // A signature over other values (here a different amount) recovers to someone else.
       const tampered = {
