@@ -98,7 +98,7 @@ export function startWorkers(
     confirmations: config.CONFIRMATIONS,
     handlers,
     logger,
-    registry: context.metrics.registry,
+    metrics: context.metrics,
   })
   const tasks: PeriodicTask[] = [
     runPeriodically('indexer', config.INDEXER_POLL_MS, logger, () => indexer.catchUp(100)),
