@@ -15,6 +15,12 @@ export interface Metrics {
   /** Per token, vault balance minus liabilities minus withdrawals in flight, in base units. */
   reconciliationDifference: Gauge<'token'>
   reconciliationAccountsMismatched: Gauge<'token'>
+  /** Batches by the settler round's outcome: `confirmed`, `op-failed` or `split`. */
+  settlerBatches: Counter<'outcome'>
+  /** Rounds that threw while the settler led (RPC or database failure, wrong coordinator key); the worker retries. */
+  settlerFailedRounds: Counter
+  /** By worker name as `/v1/health` spells it: 1 while its last round succeeded, 0 after a failed one or when it should run and cannot. */
+  workerUp: Gauge<'worker'>
 }
 
 /** A fresh registry with the process's default metrics and every coordinator metric. */
@@ -52,6 +58,23 @@ export function createMetrics(): Metrics {
       name: 'clearhouse_reconciliation_accounts_mismatched',
       help: 'Vault accounts whose balance at the indexed block differs from what the ledger says they hold',
       labelNames: ['token'],
+      registers,
+    }),
+    settlerBatches: new Counter({
+      name: 'clearhouse_settler_batches_total',
+      help: 'Settlement batches by outcome: confirmed on-chain, op-failed (dissolved, its failing ops marked failed), split (too large to send)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    settlerFailedRounds: new Counter({
+      name: 'clearhouse_settler_failed_rounds_total',
+      help: 'Settler rounds that failed with an error while leading; the worker retries them',
+      registers,
+    }),
+    workerUp: new Gauge({
+      name: 'clearhouse_worker_up',
+      help: "1 while the worker's last round succeeded, 0 after a failed round or when it should run and cannot",
+      labelNames: ['worker'],
       registers,
     }),
   }

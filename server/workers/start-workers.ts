@@ -7,6 +7,7 @@ import { VaultIndexer } from '../chain/indexer/vault-indexer'
 import { chainOpFailureHandlers } from '../chain/chain-event-handlers'
 import { Settler } from '../chain/settler/settler'
 import type { Config } from '../config'
+import type { Metrics } from '../metrics'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
 import { chainNow } from '../chain/clients'
 import { reconcileWithdrawals } from '../wallet/withdrawals-service'
@@ -84,6 +85,9 @@ export function startWorkers(
 ): RunningWorkers | null {
   // Called only where workers are enabled; the plan is what start-up logged and health reports.
   const plan = planWorkers(context, { ...config, WORKERS_ENABLED: true })
+  for (const name of WORKER_NAMES) {
+    if (plan[name].status === 'not_running') context.metrics.workerUp.set({ worker: name }, 0)
+  }
   if (!context.chain || plan.indexer.status !== 'running') return null
   const { client, deployment } = context.chain
   const vault = deployment.contracts.ClearhouseVault!
@@ -101,7 +105,12 @@ export function startWorkers(
     metrics: context.metrics,
   })
   const tasks: PeriodicTask[] = [
-    runPeriodically('indexer', config.INDEXER_POLL_MS, logger, () => indexer.catchUp(100)),
+    runPeriodically(
+      'indexer',
+      config.INDEXER_POLL_MS,
+      logger,
+      reportingUp(context.metrics, 'indexer', () => indexer.catchUp(100)),
+    ),
   ]
 
   let settler: Settler | null = null
@@ -122,20 +131,36 @@ export function startWorkers(
       failureHandlers: chainOpFailureHandlers(context),
       leaseTtlMs: config.SETTLER_LEASE_MS,
       logger,
+      metrics: context.metrics,
     })
     const activeSettler = settler
-    tasks.push(runPeriodically('settler', config.SETTLER_POLL_MS, logger, () => activeSettler.drain(20)))
+    tasks.push(
+      runPeriodically(
+        'settler',
+        config.SETTLER_POLL_MS,
+        logger,
+        reportingUp(context.metrics, 'settler', () => activeSettler.drain(20)),
+      ),
+    )
   }
   // Fast withdrawals whose op failed are refunded here even if their agent never reads them, and
   // unsigned ones expire by the same clock as their on-chain deadline.
   tasks.push(
-    runPeriodically('withdrawal-refunds', config.SETTLER_POLL_MS, logger, async () =>
-      reconcileWithdrawals(context.pool, { nowSeconds: await chainNow(client) }),
+    runPeriodically(
+      'withdrawal-refunds',
+      config.SETTLER_POLL_MS,
+      logger,
+      reportingUp(context.metrics, 'withdrawal_refunds', async () =>
+        reconcileWithdrawals(context.pool, { nowSeconds: await chainNow(client) }),
+      ),
     ),
   )
   tasks.push(
-    runPeriodically('reconciliation', config.RECONCILE_INTERVAL_MS, logger, () =>
-      reconcileAndReport(context),
+    runPeriodically(
+      'reconciliation',
+      config.RECONCILE_INTERVAL_MS,
+      logger,
+      reportingUp(context.metrics, 'reconciliation', () => reconcileAndReport(context)),
     ),
   )
 
@@ -146,5 +171,23 @@ export function startWorkers(
       await Promise.all(tasks.map((task) => task.stop()))
       await settler?.resign().catch(() => undefined)
     },
+  }
+}
+
+/** `round`, setting `clearhouse_worker_up` for `worker` from each outcome. */
+function reportingUp(
+  metrics: Pick<Metrics, 'workerUp'>,
+  worker: WorkerName,
+  round: () => Promise<unknown>,
+): () => Promise<unknown> {
+  return async () => {
+    try {
+      const result = await round()
+      metrics.workerUp.set({ worker }, 1)
+      return result
+    } catch (error) {
+      metrics.workerUp.set({ worker }, 0)
+      throw error
+    }
   }
 }

@@ -19,6 +19,7 @@ import {
 } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
+import type { Metrics } from '../../metrics'
 import { keepLeaseAlive, releaseLease, tryAcquireLease } from '../../workers/leader'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
@@ -66,6 +67,8 @@ export interface SettlerParameters {
   /** What each domain does when one of its ops fails: reverses what the ledger booked ahead of it. */
   failureHandlers?: readonly ChainOpFailureHandler[]
   logger: Logger
+  /** Where rounds are counted; tests that do not read them leave it out. */
+  metrics?: Pick<Metrics, 'settlerBatches' | 'settlerFailedRounds'>
 }
 
 export type SettleResult =
@@ -124,7 +127,8 @@ export class SimulatedCrash extends Error {
  * simulation and the block is skipped on-chain (`OpSkipped`), which the indexer records.
  */
 export class Settler {
-  private readonly parameters: Required<SettlerParameters>
+  private readonly parameters: Required<Omit<SettlerParameters, 'metrics'>>
+  private readonly metrics: SettlerParameters['metrics'] | null
   private readonly holder = randomUUID()
   /** Ops per batch learnt from batches too large to send; never above `maxBatchSize`. */
   private batchSizeCap: number | null = null
@@ -140,6 +144,7 @@ export class Settler {
       failureHandlers: [],
       ...parameters,
     }
+    this.metrics = parameters.metrics ?? null
   }
 
   /** One round: recover or send at most one batch. */
@@ -150,7 +155,12 @@ export class Settler {
     // A round may outlast a short lease; a live leader must not lose it to a rival mid-round.
     const lease = keepLeaseAlive(pool, SETTLER_LEASE, this.holder, leaseTtlMs)
     try {
-      return await this.settleRound()
+      const result = await this.settleRound()
+      if ('batchNumber' in result) this.metrics?.settlerBatches.inc({ outcome: result.outcome })
+      return result
+    } catch (error) {
+      this.metrics?.settlerFailedRounds.inc()
+      throw error
     } finally {
       lease.stop()
     }
