@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { PrivateKeyAccount, PublicClient } from 'viem'
 import type { Deployment } from '../protocol/deployment'
 import type { HealthResponse } from '../protocol/health'
-import type { Metrics } from './http/metrics'
+import type { Metrics } from './metrics'
 
 /** What the HTTP app and workers share: built once by the composition root and passed down. */
 export interface AppContext {

@@ -7,6 +7,7 @@ import { ConfigError } from './errors'
 import { errorHandler, notFoundHandler } from './http/errors-middleware'
 import { metricsMiddleware } from './http/metrics'
 import { createOpenApiRegistry, generateOpenApiDocument } from './http/openapi'
+import { API_PREFIX, buildRouter, type Route } from './http/route'
 import { healthRoutes } from './health/health-routes'
 import { agentsRoutes } from './agents/agents-routes'
 import { authRoutes } from './auth/auth-routes'
@@ -24,6 +25,23 @@ import { rejectUnsafeInput } from './http/storable-text'
 
 /** Largest JSON body accepted; deliverables and messages fit well inside it. */
 export const BODY_LIMIT = '256kb'
+
+/** Every room's routes, served and documented in this order; each room gets its own router. */
+const ROUTE_GROUPS: readonly (readonly Route[])[] = [
+  healthRoutes,
+  agentsRoutes,
+  authRoutes,
+  walletRoutes,
+  depositsRoutes,
+  withdrawalsRoutes,
+  withdrawalAddressesRoutes,
+  jobsRoutes,
+  bidsRoutes,
+  assignmentsRoutes,
+  messagesRoutes,
+  competitionsRoutes,
+  reconciliationRoutes,
+]
 
 /** Builds the Express app: plumbing first, then the `/v1` routes, then 404 and the error renderer. */
 export function createApp(context: AppContext): Express {
@@ -56,8 +74,7 @@ export function createApp(context: AppContext): Express {
   // Before every route, so before authentication: a hostile body is a 400 before anything hashes it.
   app.use(rejectUnsafeInput)
 
-  const openApi = createOpenApiRegistry()
-  const openApiDocument = generateOpenApiDocument(openApi, context.version)
+  const openApiDocument = generateOpenApiDocument(createOpenApiRegistry(ROUTE_GROUPS), context.version)
 
   app.get('/metrics', async (_req, res) => {
     res.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics())
@@ -65,19 +82,7 @@ export function createApp(context: AppContext): Express {
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(openApiDocument)
   })
-  app.use('/v1', healthRoutes(context))
-  app.use('/v1', agentsRoutes(context))
-  app.use('/v1', authRoutes(context))
-  app.use('/v1', walletRoutes(context))
-  app.use('/v1', depositsRoutes(context))
-  app.use('/v1', withdrawalsRoutes(context))
-  app.use('/v1', withdrawalAddressesRoutes(context))
-  app.use('/v1', jobsRoutes(context))
-  app.use('/v1', bidsRoutes(context))
-  app.use('/v1', assignmentsRoutes(context))
-  app.use('/v1', messagesRoutes(context))
-  app.use('/v1', competitionsRoutes(context))
-  app.use('/v1', reconciliationRoutes(context))
+  for (const routes of ROUTE_GROUPS) app.use(API_PREFIX, buildRouter(context, routes))
 
   app.use(notFoundHandler)
   app.use(errorHandler(context.logger))

@@ -62,7 +62,7 @@ import {
 import { Settler } from '../../server/chain/settler/settler'
 import { migrate } from '../../server/db/migrate'
 import { createPool, withTransaction } from '../../server/db/pool'
-import { createMetrics } from '../../server/http/metrics'
+import { createMetrics } from '../../server/metrics'
 import { reconcile } from '../../server/reconciliation/reconciliation-service'
 import { deployContracts } from '../lib/deploy-contracts'
 

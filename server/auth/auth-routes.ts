@@ -1,40 +1,12 @@
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
-import { Router } from 'express'
-import { createSessionBody, sessionResponse, type SessionResponse } from '../../protocol/auth'
-import { errorResponse } from '../../protocol/errors'
-import type { AppContext } from '../app-context'
+import { createSessionBody, sessionResponse } from '../../protocol/auth'
+import { errors, json } from '../http/openapi-parts'
 import { authRateLimit } from '../http/rate-limit'
-import { parseInput } from '../http/validate'
+import { defineRoute, type Route } from '../http/route'
 import { createSession } from './auth-service'
 
 /** `POST /v1/auth/session`: the session nonce wallet-signed requests carry. */
-export function authRoutes(context: AppContext): Router {
-  const router = Router()
-  router.post('/auth/session', authRateLimit(context), async (req, res) => {
-    const body = parseInput(createSessionBody, req.body, 'body')
-    const session = await createSession(context.pool, body.wallet_address)
-    const response: SessionResponse = {
-      session_nonce: session.nonce,
-      wallet_address: body.wallet_address,
-      agent_id: session.agentId,
-      expires_at: session.expiresAt.toISOString(),
-    }
-    res.status(201).json(response)
-  })
-  return router
-}
-
-/** Registers the auth routes in the OpenAPI document. */
-export function registerAuthOpenApi(registry: OpenAPIRegistry): void {
-  registry.registerComponent('securitySchemes', 'walletSignature', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'X-Clearhouse-Signature',
-    description:
-      'Wallet-signed request: X-Clearhouse-Signature with X-Clearhouse-Wallet, X-Clearhouse-Session, ' +
-      'X-Clearhouse-Request-Id and X-Clearhouse-Timestamp (see POST /v1/auth/session). Accepted wherever an API key is.',
-  })
-  registry.registerPath({
+export const authRoutes: readonly Route[] = [
+  defineRoute({
     method: 'post',
     path: '/v1/auth/session',
     summary:
@@ -47,15 +19,21 @@ export function registerAuthOpenApi(registry: OpenAPIRegistry): void {
       'payload:<sha256 hex of the RFC 8785 canonical JSON body, or empty without a body>. ' +
       'A timestamp more than SIGNED_REQUEST_MAX_AGE_SECONDS (300 by default) from the ' +
       "coordinator's clock, either way, is refused with 401 stale_request.",
-    request: { body: { content: { 'application/json': { schema: createSessionBody } } } },
+    auth: 'none',
+    rateLimit: authRateLimit,
+    body: createSessionBody,
     responses: {
-      201: { description: 'Session', content: { 'application/json': { schema: sessionResponse } } },
-      400: { description: 'Malformed', content: { 'application/json': { schema: errorResponse } } },
-      404: {
-        description: 'No agent has this wallet',
-        content: { 'application/json': { schema: errorResponse } },
-      },
-      429: { description: 'Rate limited', content: { 'application/json': { schema: errorResponse } } },
+      201: json(sessionResponse, 'Session'),
+      ...errors({ 400: 'Malformed', 404: 'No agent has this wallet', 429: 'Rate limited' }),
     },
-  })
-}
+    handler: async ({ context, body }) => {
+      const session = await createSession(context.pool, body.wallet_address)
+      return {
+        session_nonce: session.nonce,
+        wallet_address: body.wallet_address,
+        agent_id: session.agentId,
+        expires_at: session.expiresAt.toISOString(),
+      }
+    },
+  }),
+]

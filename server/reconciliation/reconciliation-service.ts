@@ -1,4 +1,3 @@
-import { Gauge, type Registry } from 'prom-client'
 import { erc20Abi } from 'viem'
 import type {
   AccountReconciliation,
@@ -231,41 +230,13 @@ export async function reconcileAccounts(
   )
 }
 
-/** The `clearhouse_reconciliation_difference` gauge (base units, per token), created once per registry. */
-export function reconciliationGauge(registry: Registry): Gauge<'token'> {
-  return (
-    (registry.getSingleMetric('clearhouse_reconciliation_difference') as Gauge<'token'> | undefined) ??
-    new Gauge({
-      name: 'clearhouse_reconciliation_difference',
-      help: 'Vault token balance at the indexed block minus ledger liabilities minus withdrawals in flight, in base units',
-      labelNames: ['token'],
-      registers: [registry],
-    })
-  )
-}
-
-/** The `clearhouse_reconciliation_accounts_mismatched` gauge (per token), created once per registry. */
-export function mismatchedAccountsGauge(registry: Registry): Gauge<'token'> {
-  return (
-    (registry.getSingleMetric('clearhouse_reconciliation_accounts_mismatched') as
-      Gauge<'token'> | undefined) ??
-    new Gauge({
-      name: 'clearhouse_reconciliation_accounts_mismatched',
-      help: 'Vault accounts whose balance at the indexed block differs from what the ledger says they hold',
-      labelNames: ['token'],
-      registers: [registry],
-    })
-  )
-}
-
 /** Runs `reconcile`, sets the gauges, and logs any difference loudly. */
 export async function reconcileAndReport(context: AppContext): Promise<ReconciliationResponse> {
   const report = await reconcile(context)
-  const gauge = reconciliationGauge(context.metrics.registry)
-  const mismatched = mismatchedAccountsGauge(context.metrics.registry)
+  const { reconciliationDifference, reconciliationAccountsMismatched } = context.metrics
   for (const token of report.tokens) {
-    gauge.set({ token: token.token }, Number(token.difference_base_units))
-    mismatched.set({ token: token.token }, token.accounts_mismatched)
+    reconciliationDifference.set({ token: token.token }, Number(token.difference_base_units))
+    reconciliationAccountsMismatched.set({ token: token.token }, token.accounts_mismatched)
     if (!token.is_balanced) {
       context.logger.error(
         { token: token.token, difference: token.difference, block: report.block_number },

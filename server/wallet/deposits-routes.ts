@@ -1,6 +1,3 @@
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
-import { Router } from 'express'
-import { errorResponse } from '../../protocol/errors'
 import {
   deposit,
   depositAddressResponse,
@@ -8,71 +5,52 @@ import {
   depositsPage,
   listDepositsQuery,
 } from '../../protocol/wallet'
-import type { AppContext } from '../app-context'
-import { currentAgent, requireAgent } from '../http/auth'
-import { parseInput } from '../http/validate'
+import { errors, json } from '../http/openapi-parts'
+import { defineRoute, type Route } from '../http/route'
 import { getDeposit, getDepositAddress, listDeposits } from './deposits-service'
-import { json, AGENT_AUTH } from '../http/openapi-parts'
 
 /** Where to deposit, and the caller's deposits as the indexer saw them. */
-export function depositsRoutes(context: AppContext): Router {
-  const router = Router()
-  const auth = requireAgent(context)
-
-  router.get('/wallet/deposit_address', auth, (_req, res) => {
-    res.json(getDepositAddress(context, currentAgent(res)))
-  })
-
-  router.get('/wallet/deposits', auth, async (req, res) => {
-    const query = parseInput(listDepositsQuery, req.query, 'query')
-    res.json(await listDeposits(context, currentAgent(res), query))
-  })
-
-  router.get('/wallet/deposits/:deposit_id', auth, async (req, res) => {
-    const { deposit_id } = parseInput(depositIdParams, req.params, 'params')
-    res.json(await getDeposit(context, currentAgent(res), deposit_id))
-  })
-
-  return router
-}
-
-/** Registers the deposit routes in the OpenAPI document. */
-export function registerDepositsOpenApi(registry: OpenAPIRegistry): void {
-  const security = AGENT_AUTH
-  registry.registerPath({
+export const depositsRoutes: readonly Route[] = [
+  defineRoute({
     method: 'get',
     path: '/v1/wallet/deposit_address',
     summary: 'The vault and token addresses, and how to deposit (approve+deposit, EIP-2612 permit, EIP-3009)',
-    security,
+    auth: 'agent',
     responses: {
       200: json(depositAddressResponse, 'Where and how to deposit'),
-      401: json(errorResponse, 'Not authenticated'),
-      409: json(errorResponse, 'chain_unavailable: the coordinator runs without a chain'),
+      ...errors({
+        401: 'Not authenticated',
+        409: 'chain_unavailable: the coordinator runs without a chain',
+      }),
     },
-  })
-  registry.registerPath({
+    handler: ({ context, agent }) => getDepositAddress(context, agent),
+  }),
+  defineRoute({
     method: 'get',
     path: '/v1/wallet/deposits',
     summary: "The caller's on-chain deposits, newest first",
-    security,
-    request: { query: listDepositsQuery },
+    auth: 'agent',
+    query: listDepositsQuery,
     responses: {
       200: json(depositsPage, 'Deposits'),
-      400: json(errorResponse, 'Malformed query'),
-      401: json(errorResponse, 'Not authenticated'),
+      ...errors({ 400: 'Malformed query', 401: 'Not authenticated' }),
     },
-  })
-  registry.registerPath({
+    handler: ({ context, agent, query }) => listDeposits(context, agent, query),
+  }),
+  defineRoute({
     method: 'get',
     path: '/v1/wallet/deposits/{deposit_id}',
     summary: 'One deposit: pending_deposit → processing → success | failed',
-    security,
-    request: { params: depositIdParams },
+    auth: 'agent',
+    params: depositIdParams,
     responses: {
       200: json(deposit, 'The deposit'),
-      400: json(errorResponse, 'Malformed id'),
-      401: json(errorResponse, 'Not authenticated'),
-      404: json(errorResponse, 'No such deposit of the caller'),
+      ...errors({
+        400: 'Malformed id',
+        401: 'Not authenticated',
+        404: 'No such deposit of the caller',
+      }),
     },
-  })
-}
+    handler: ({ context, agent, params }) => getDeposit(context, agent, params.deposit_id),
+  }),
+]

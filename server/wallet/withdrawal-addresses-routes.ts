@@ -1,6 +1,3 @@
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
-import { Router } from 'express'
-import { errorResponse } from '../../protocol/errors'
 import {
   createWithdrawalAddressBody,
   updateWithdrawalAddressBody,
@@ -8,9 +5,8 @@ import {
   withdrawalAddressIdParams,
   withdrawalAddressList,
 } from '../../protocol/wallet'
-import type { AppContext } from '../app-context'
-import { currentAgent, requireAgent } from '../http/auth'
-import { parseInput } from '../http/validate'
+import { errors, json } from '../http/openapi-parts'
+import { defineRoute, type Route } from '../http/route'
 import {
   createWithdrawalAddress,
   editWithdrawalAddress,
@@ -19,128 +15,83 @@ import {
   makeDefaultWithdrawalAddress,
   removeWithdrawalAddress,
 } from './withdrawal-addresses-service'
-import { json, AGENT_AUTH } from '../http/openapi-parts'
+
+const notFound = 'No such address of the caller'
 
 /** Saved payout addresses (seed 002): CRUD and the default. Each agent sees only its own. */
-export function withdrawalAddressesRoutes(context: AppContext): Router {
-  const router = Router()
-  const auth = requireAgent(context)
-
-  router.get('/withdrawal-addresses', auth, async (_req, res) => {
-    res.json(await listWithdrawalAddresses(context, currentAgent(res)))
-  })
-
-  router.post('/withdrawal-addresses', auth, async (req, res) => {
-    const body = parseInput(createWithdrawalAddressBody, req.body, 'body')
-    res.status(201).json(await createWithdrawalAddress(context, currentAgent(res), body))
-  })
-
-  router.get('/withdrawal-addresses/:address_id', auth, async (req, res) => {
-    const { address_id } = parseInput(withdrawalAddressIdParams, req.params, 'params')
-    res.json(await getWithdrawalAddress(context, currentAgent(res), address_id))
-  })
-
-  router.patch('/withdrawal-addresses/:address_id', auth, async (req, res) => {
-    const { address_id } = parseInput(withdrawalAddressIdParams, req.params, 'params')
-    const body = parseInput(updateWithdrawalAddressBody, req.body, 'body')
-    res.json(await editWithdrawalAddress(context, currentAgent(res), address_id, body))
-  })
-
-  router.delete('/withdrawal-addresses/:address_id', auth, async (req, res) => {
-    const { address_id } = parseInput(withdrawalAddressIdParams, req.params, 'params')
-    await removeWithdrawalAddress(context, currentAgent(res), address_id)
-    res.status(204).end()
-  })
-
-  router.post('/withdrawal-addresses/:address_id/default', auth, async (req, res) => {
-    const { address_id } = parseInput(withdrawalAddressIdParams, req.params, 'params')
-    res.json(await makeDefaultWithdrawalAddress(context, currentAgent(res), address_id))
-  })
-
-  return router
-}
-
-/** Registers the withdrawal-address routes in the OpenAPI document. */
-export function registerWithdrawalAddressesOpenApi(registry: OpenAPIRegistry): void {
-  const security = AGENT_AUTH
-  const notFound = json(errorResponse, 'No such address of the caller')
-  registry.registerPath({
+export const withdrawalAddressesRoutes: readonly Route[] = [
+  defineRoute({
     method: 'get',
     path: '/v1/withdrawal-addresses',
     summary: "The caller's saved withdrawal addresses, the default first",
-    security,
-    responses: {
-      200: json(withdrawalAddressList, 'Addresses'),
-      401: json(errorResponse, 'Not authenticated'),
-    },
-  })
-  registry.registerPath({
+    auth: 'agent',
+    responses: { 200: json(withdrawalAddressList, 'Addresses'), ...errors({ 401: 'Not authenticated' }) },
+    handler: ({ context, agent }) => listWithdrawalAddresses(context, agent),
+  }),
+  defineRoute({
     method: 'post',
     path: '/v1/withdrawal-addresses',
     summary: 'Save a withdrawal address (the first becomes the default)',
-    security,
-    request: { body: { content: { 'application/json': { schema: createWithdrawalAddressBody } } } },
+    auth: 'agent',
+    body: createWithdrawalAddressBody,
     responses: {
       201: json(withdrawalAddress, 'Saved'),
-      400: json(errorResponse, 'Malformed (bad checksum, zero address…)'),
-      401: json(errorResponse, 'Not authenticated'),
-      409: json(errorResponse, 'address_exists or too_many_addresses'),
+      ...errors({
+        400: 'Malformed (bad checksum, zero address…)',
+        401: 'Not authenticated',
+        409: 'address_exists or too_many_addresses',
+      }),
     },
-  })
-  registry.registerPath({
+    handler: ({ context, agent, body }) => createWithdrawalAddress(context, agent, body),
+  }),
+  defineRoute({
     method: 'get',
     path: '/v1/withdrawal-addresses/{address_id}',
     summary: 'One saved address',
-    security,
-    request: { params: withdrawalAddressIdParams },
+    auth: 'agent',
+    params: withdrawalAddressIdParams,
     responses: {
       200: json(withdrawalAddress, 'The address'),
-      400: json(errorResponse, 'Malformed id'),
-      401: json(errorResponse, 'Not authenticated'),
-      404: notFound,
+      ...errors({ 400: 'Malformed id', 401: 'Not authenticated', 404: notFound }),
     },
-  })
-  registry.registerPath({
+    handler: ({ context, agent, params }) => getWithdrawalAddress(context, agent, params.address_id),
+  }),
+  defineRoute({
     method: 'patch',
     path: '/v1/withdrawal-addresses/{address_id}',
     summary: 'Change the label or the address',
-    security,
-    request: {
-      params: withdrawalAddressIdParams,
-      body: { content: { 'application/json': { schema: updateWithdrawalAddressBody } } },
-    },
+    auth: 'agent',
+    params: withdrawalAddressIdParams,
+    body: updateWithdrawalAddressBody,
     responses: {
       200: json(withdrawalAddress, 'Updated'),
-      400: json(errorResponse, 'Malformed'),
-      401: json(errorResponse, 'Not authenticated'),
-      404: notFound,
-      409: json(errorResponse, 'address_exists'),
+      ...errors({ 400: 'Malformed', 401: 'Not authenticated', 404: notFound, 409: 'address_exists' }),
     },
-  })
-  registry.registerPath({
+    handler: ({ context, agent, params, body }) =>
+      editWithdrawalAddress(context, agent, params.address_id, body),
+  }),
+  defineRoute({
     method: 'delete',
     path: '/v1/withdrawal-addresses/{address_id}',
     summary: 'Delete a saved address',
-    security,
-    request: { params: withdrawalAddressIdParams },
+    auth: 'agent',
+    params: withdrawalAddressIdParams,
     responses: {
       204: { description: 'Deleted' },
-      400: json(errorResponse, 'Malformed id'),
-      401: json(errorResponse, 'Not authenticated'),
-      404: notFound,
+      ...errors({ 400: 'Malformed id', 401: 'Not authenticated', 404: notFound }),
     },
-  })
-  registry.registerPath({
+    handler: ({ context, agent, params }) => removeWithdrawalAddress(context, agent, params.address_id),
+  }),
+  defineRoute({
     method: 'post',
     path: '/v1/withdrawal-addresses/{address_id}/default',
     summary: 'Make the address the default for withdrawals',
-    security,
-    request: { params: withdrawalAddressIdParams },
+    auth: 'agent',
+    params: withdrawalAddressIdParams,
     responses: {
       200: json(withdrawalAddress, 'Now the default'),
-      400: json(errorResponse, 'Malformed id'),
-      401: json(errorResponse, 'Not authenticated'),
-      404: notFound,
+      ...errors({ 400: 'Malformed id', 401: 'Not authenticated', 404: notFound }),
     },
-  })
-}
+    handler: ({ context, agent, params }) => makeDefaultWithdrawalAddress(context, agent, params.address_id),
+  }),
+]

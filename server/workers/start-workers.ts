@@ -7,6 +7,7 @@ import { VaultIndexer } from '../chain/indexer/vault-indexer'
 import { chainOpFailureHandlers } from '../chain/chain-event-handlers'
 import { Settler } from '../chain/settler/settler'
 import type { Config } from '../config'
+import type { Metrics } from '../metrics'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
 import { chainNow } from '../chain/clients'
 import { reconcileWithdrawals } from '../wallet/withdrawals-service'
@@ -84,6 +85,9 @@ export function startWorkers(
 ): RunningWorkers | null {
   // Called only where workers are enabled; the plan is what start-up logged and health reports.
   const plan = planWorkers(context, { ...config, WORKERS_ENABLED: true })
+  for (const name of WORKER_NAMES) {
+    if (plan[name].status === 'not_running') context.metrics.workerUp.set({ worker: name }, 0)
+  }
   if (!context.chain || plan.indexer.status !== 'running') return null
   const { client, deployment } = context.chain
   const vault = deployment.contracts.ClearhouseVault!
@@ -98,7 +102,7 @@ export function startWorkers(
     confirmations: config.CONFIRMATIONS,
     handlers,
     logger,
-    registry: context.metrics.registry,
+    metrics: context.metrics,
   })
   // A worker that stops on a fatal failure says so in health (`not_running`, degraded) until restart.
   const stopsWith = (worker: WorkerName) => ({
@@ -114,7 +118,7 @@ export function startWorkers(
       'indexer',
       config.INDEXER_POLL_MS,
       logger,
-      () => indexer.catchUp(100),
+      reportingUp(context.metrics, 'indexer', () => indexer.catchUp(100)),
       stopsWith('indexer'),
     ),
   ]
@@ -134,6 +138,7 @@ export function startWorkers(
       failureHandlers: chainOpFailureHandlers(context),
       leaseTtlMs: config.SETTLER_LEASE_MS,
       logger,
+      metrics: context.metrics,
     })
     const activeSettler = settler
     tasks.push(
@@ -141,7 +146,7 @@ export function startWorkers(
         'settler',
         config.SETTLER_POLL_MS,
         logger,
-        () => activeSettler.drain(20),
+        reportingUp(context.metrics, 'settler', () => activeSettler.drain(20)),
         stopsWith('settler'),
       ),
     )
@@ -149,13 +154,21 @@ export function startWorkers(
   // Fast withdrawals whose op failed are refunded here even if their agent never reads them, and
   // unsigned ones expire by the same clock as their on-chain deadline.
   tasks.push(
-    runPeriodically('withdrawal-refunds', config.SETTLER_POLL_MS, logger, async () =>
-      reconcileWithdrawals(context.pool, { nowSeconds: await chainNow(client) }),
+    runPeriodically(
+      'withdrawal-refunds',
+      config.SETTLER_POLL_MS,
+      logger,
+      reportingUp(context.metrics, 'withdrawal_refunds', async () =>
+        reconcileWithdrawals(context.pool, { nowSeconds: await chainNow(client) }),
+      ),
     ),
   )
   tasks.push(
-    runPeriodically('reconciliation', config.RECONCILE_INTERVAL_MS, logger, () =>
-      reconcileAndReport(context),
+    runPeriodically(
+      'reconciliation',
+      config.RECONCILE_INTERVAL_MS,
+      logger,
+      reportingUp(context.metrics, 'reconciliation', () => reconcileAndReport(context)),
     ),
   )
 
@@ -166,5 +179,23 @@ export function startWorkers(
       await Promise.all(tasks.map((task) => task.stop()))
       await settler?.resign().catch(() => undefined)
     },
+  }
+}
+
+/** `round`, setting `clearhouse_worker_up` for `worker` from each outcome. */
+function reportingUp(
+  metrics: Pick<Metrics, 'workerUp'>,
+  worker: WorkerName,
+  round: () => Promise<unknown>,
+): () => Promise<unknown> {
+  return async () => {
+    try {
+      const result = await round()
+      metrics.workerUp.set({ worker }, 1)
+      return result
+    } catch (error) {
+      metrics.workerUp.set({ worker }, 0)
+      throw error
+    }
   }
 }

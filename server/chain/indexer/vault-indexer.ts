@@ -1,9 +1,9 @@
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import { Gauge, type Registry } from 'prom-client'
 import { decodeEventLog, type Log, type PublicClient } from 'viem'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction, type Queryable } from '../../db/pool'
+import type { Metrics } from '../../metrics'
 import type { ChainEventHandler, IndexedEvent } from './indexed-event'
 import {
   deleteAbove,
@@ -42,7 +42,8 @@ export interface VaultIndexerParameters {
   maxBlockRange?: bigint
   handlers?: ChainEventHandler[]
   logger: Logger
-  registry?: Registry
+  /** Where the indexer reports its lag; tests that do not read it leave it out. */
+  metrics?: Pick<Metrics, 'indexerLag'>
 }
 
 export interface SyncResult {
@@ -67,10 +68,10 @@ export interface SyncResult {
  * double-apply.
  */
 export class VaultIndexer {
-  private readonly parameters: Required<Omit<VaultIndexerParameters, 'registry'>>
+  private readonly parameters: Required<Omit<VaultIndexerParameters, 'metrics'>>
   /** Per event name, every handler of it in registration order; undo runs them in reverse. */
   private readonly handlers: Map<string, ChainEventHandler[]>
-  private readonly lag: Gauge | null
+  private readonly lag: Metrics['indexerLag'] | null
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
 
@@ -81,15 +82,7 @@ export class VaultIndexer {
     for (const handler of this.parameters.handlers) {
       this.handlers.set(handler.eventName, [...(this.handlers.get(handler.eventName) ?? []), handler])
     }
-    const registry = parameters.registry
-    this.lag = registry
-      ? ((registry.getSingleMetric('clearhouse_indexer_lag_blocks') as Gauge | undefined) ??
-        new Gauge({
-          name: 'clearhouse_indexer_lag_blocks',
-          help: 'Blocks between the chain head and the indexer cursor',
-          registers: [registry],
-        }))
-      : null
+    this.lag = parameters.metrics?.indexerLag ?? null
   }
 
   /** Reads one bounded range (or rewinds one reorg) and commits it. */

@@ -20,6 +20,7 @@ import {
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
 import { FatalWorkerError } from '../../errors'
+import type { Metrics } from '../../metrics'
 import { keepLeaseAlive, releaseLease, tryAcquireLease } from '../../workers/leader'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
@@ -68,6 +69,8 @@ export interface SettlerParameters {
   /** What each domain does when one of its ops fails: reverses what the ledger booked ahead of it. */
   failureHandlers?: readonly ChainOpFailureHandler[]
   logger: Logger
+  /** Where rounds are counted; tests that do not read them leave it out. */
+  metrics?: Pick<Metrics, 'settlerBatches' | 'settlerFailedRounds'>
 }
 
 export type SettleResult =
@@ -126,7 +129,8 @@ export class SimulatedCrash extends Error {
  * simulation and the block is skipped on-chain (`OpSkipped`), which the indexer records.
  */
 export class Settler {
-  private readonly parameters: Required<SettlerParameters>
+  private readonly parameters: Required<Omit<SettlerParameters, 'metrics'>>
+  private readonly metrics: SettlerParameters['metrics'] | null
   private readonly holder = randomUUID()
   /** Sends with the coordinator key, queued with every other sender of it in the process (the dev faucet). */
   private readonly sender: TransactionSender
@@ -145,6 +149,7 @@ export class Settler {
       ...parameters,
     }
     this.sender = createTransactionSender(this.parameters.walletClient, this.parameters.account)
+    this.metrics = parameters.metrics ?? null
   }
 
   /** One round: recover or send at most one batch. */
@@ -155,7 +160,12 @@ export class Settler {
     // A round may outlast a short lease; a live leader must not lose it to a rival mid-round.
     const lease = keepLeaseAlive(pool, SETTLER_LEASE, this.holder, leaseTtlMs)
     try {
-      return await this.settleRound()
+      const result = await this.settleRound()
+      if ('batchNumber' in result) this.metrics?.settlerBatches.inc({ outcome: result.outcome })
+      return result
+    } catch (error) {
+      this.metrics?.settlerFailedRounds.inc()
+      throw error
     } finally {
       lease.stop()
     }

@@ -1,6 +1,5 @@
 import { expect } from 'chai'
 import pino from 'pino'
-import { Registry } from 'prom-client'
 import prettier from 'prettier'
 import { renderVaultAbiModule } from '../../../scripts/export-abi'
 import { readFile } from 'node:fs/promises'
@@ -12,6 +11,7 @@ import type {
   UnconfirmedWindow,
 } from '../../../server/chain/indexer/indexed-event'
 import { VaultIndexer, type VaultIndexerParameters } from '../../../server/chain/indexer/vault-indexer'
+import { createMetrics } from '../../../server/metrics'
 import type { Deployment } from '../../../scripts/lib/deploy-contracts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import {
@@ -231,10 +231,10 @@ describe('VaultIndexer', () => {
   })
 
   it('reports its lag behind the head as a metric', async () => {
-    const registry = new Registry()
-    const subject = await indexer({ registry, confirmations: 2 })
+    const metrics = createMetrics()
+    const subject = await indexer({ metrics, confirmations: 2 })
     await subject.catchUp()
-    const metric = await registry.getSingleMetric('clearhouse_indexer_lag_blocks')!.get()
+    const metric = await metrics.registry.getSingleMetric('clearhouse_indexer_lag_blocks')!.get()
     expect(metric.values[0]!.value).to.equal(2)
   })
 })

@@ -4,7 +4,7 @@ import { createPublicClient, custom, type PublicClient } from 'viem'
 import type { Deployment } from '../../../protocol/deployment'
 import { createApp } from '../../../server/app'
 import type { AppContext } from '../../../server/app-context'
-import { createMetrics } from '../../../server/http/metrics'
+import { createMetrics } from '../../../server/metrics'
 import type { TestDatabase } from './database'
 import { testDatabaseServer } from './database'
 

@@ -80,6 +80,20 @@ describe('startWorkers: the indexer, settler and withdrawal refunds on their own
     expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 
+  it('reports each worker up and the settled batches at /metrics', async function () {
+    this.timeout(30_000)
+    const metrics = await eventually(async () => {
+      const text = (await request(chain.app).get('/metrics').expect(200)).text
+      return /clearhouse_worker_up\{worker="reconciliation"\} 1/.test(text) ? text : null
+    })
+    for (const worker of ['indexer', 'settler', 'withdrawal_refunds']) {
+      expect(metrics).to.match(new RegExp(`clearhouse_worker_up\\{worker="${worker}"\\} 1`))
+    }
+    // The previous test's withdrawal went out in a batch.
+    expect(metrics).to.match(/clearhouse_settler_batches_total\{outcome="confirmed"\} [1-9]/)
+    expect(metrics).to.match(/^clearhouse_settler_failed_rounds_total 0$/m)
+  })
+
   it("expires an unsigned self-custody withdrawal by the chain's clock, which runs ahead of the wall clock here", async function () {
     this.timeout(60_000)
     const owner = privateKeyToAccount(generatePrivateKey())
