@@ -79,13 +79,12 @@ ALTER TABLE escrow_ops ADD COLUMN failure_reason text;
 -- Where a failed op stood before it failed, so a reorg that drops the failure can put it back.
 ALTER TABLE escrow_ops ADD COLUMN status_before_failure text;
 
--- What a failed lock did to its assignment and job, so a reorg that drops the failure undoes it.
+-- A failed lock and what its subject's room changed because of it (an assignment's and its job's
+-- statuses before), so a reorg that drops the failure can put them back.
 CREATE TABLE escrow_lock_failures (
   chain_id bigint NOT NULL CHECK (chain_id > 0),
   escrow_id text NOT NULL CHECK (escrow_id ~ '^0x[0-9a-f]{64}$'),
-  assignment_id uuid REFERENCES assignments (id),
-  assignment_status_before text,
-  job_status_before text,
+  subject_before jsonb NOT NULL,
   reason text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (chain_id, escrow_id)
