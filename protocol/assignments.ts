@@ -1,5 +1,6 @@
 import { decimalAmount } from './amounts'
 import { entityId, jobResponse } from './jobs'
+import { OpKind } from './typed-data'
 import { z } from './zod'
 
 /**
@@ -49,6 +50,12 @@ export type SubmitDeliverableBody = z.infer<typeof submitDeliverableBody>
 /** Kinds of chain operation the coordinator queues for the settler, each needing the payer's signature. */
 export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release'] as const
 export type ChainOpKind = (typeof CHAIN_OP_KINDS)[number]
+
+/** The one mapping from the API's (and `escrow_ops.kind`'s) op names to the vault's `OpKind`. */
+export const OP_KIND_OF = {
+  escrow_lock: OpKind.EscrowLock,
+  escrow_release: OpKind.EscrowRelease,
+} as const satisfies Record<ChainOpKind, OpKind>
 
 /**
  * `awaiting_signature` (a self-custody payer must sign) → `signed` (waiting for the assignment's

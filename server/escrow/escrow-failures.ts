@@ -16,7 +16,7 @@ import {
   insertEscrowLockFailure,
   markEscrowOpsFailed,
   restoreFailedEscrowOps,
-  selectEscrowOpByChainReference,
+  selectEscrowOpByChainOp,
   takeEscrowLockFailure,
   type EscrowOpRow,
   type EscrowSubject,
@@ -62,7 +62,7 @@ export function escrowLockFailureHandler(
   return {
     kind: OpKind.EscrowLock,
     async failed(db, op: FailedChainOp) {
-      const lock = await selectEscrowOpByChainReference(db, op.reference)
+      const lock = await selectEscrowOpByChainOp(db, op.id)
       if (!lock || lock.kind !== 'escrow_lock' || !lock.escrow_id) {
         logger.error({ reference: op.reference, reason: op.reason }, 'failed escrow lock names no escrow op')
         return
@@ -109,7 +109,7 @@ export function escrowLockFailureHandler(
       )
     },
     async restored(db, op: FailedChainOp) {
-      const lock = await selectEscrowOpByChainReference(db, op.reference)
+      const lock = await selectEscrowOpByChainOp(db, op.id)
       if (!lock || !lock.escrow_id || lock.status !== 'failed') return
       const subject = subjectOf(lock)
       const subjectBefore = await takeEscrowLockFailure(db, op.chainId, lock.escrow_id)

@@ -24,7 +24,8 @@ export interface EscrowOpRow {
   typed_data: StoredTypedData
   signature: `0x${string}` | null
   status: 'awaiting_signature' | 'signed' | 'queued' | 'failed'
-  chain_op_reference: string | null
+  /** The settler queue's op once queued (`chain_op_states.id`). */
+  chain_op_id: string | null
   /** Why the op will never be carried out (its lock failed on-chain); null otherwise. */
   failure_reason: string | null
   created_at: Date
@@ -81,9 +82,9 @@ export async function selectEscrowOps(
   const [column, id] = subjectColumn(subject)
   const { rows } = await db.query(
     `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address, o.typed_data,
-            o.signature, o.status, o.chain_op_reference, o.failure_reason, o.created_at, c.status AS chain_op_status,
+            o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, c.status AS chain_op_status,
             c.failure_reason AS chain_op_failure_reason
-       FROM escrow_ops AS o LEFT JOIN chain_ops AS c ON c.reference = o.chain_op_reference
+       FROM escrow_ops AS o LEFT JOIN chain_op_states AS c ON c.id = o.chain_op_id
       WHERE o.${column} = $1
       ORDER BY o.id ${options.forUpdate ? 'FOR UPDATE OF o' : ''}`,
     [id],
@@ -132,24 +133,22 @@ export async function setEscrowOpSignature(
   )
 }
 
-export async function markEscrowOpQueued(db: Queryable, opId: string, reference: string): Promise<void> {
+/** Links the escrow op to the settler queue's op `chainOpId` that carries it. */
+export async function markEscrowOpQueued(db: Queryable, opId: string, chainOpId: string): Promise<void> {
   await db.query(
-    "UPDATE escrow_ops SET status = 'queued', chain_op_reference = $2, updated_at = now() WHERE id = $1",
-    [opId, reference],
+    "UPDATE escrow_ops SET status = 'queued', chain_op_id = $2::bigint, updated_at = now() WHERE id = $1",
+    [opId, chainOpId],
   )
 }
 
-/** The escrow op queued under settler reference `reference`, locked, or null. */
-export async function selectEscrowOpByChainReference(
-  db: Queryable,
-  reference: string,
-): Promise<EscrowOpRow | null> {
+/** The escrow op the settler queue's op `chainOpId` carries, locked, or null. */
+export async function selectEscrowOpByChainOp(db: Queryable, chainOpId: string): Promise<EscrowOpRow | null> {
   const { rows } = await db.query(
     `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address, o.typed_data,
-            o.signature, o.status, o.chain_op_reference, o.failure_reason, o.created_at, NULL AS chain_op_status,
+            o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, NULL AS chain_op_status,
             NULL AS chain_op_failure_reason
-       FROM escrow_ops AS o WHERE o.chain_op_reference = $1 FOR UPDATE`,
-    [reference],
+       FROM escrow_ops AS o WHERE o.chain_op_id = $1::bigint FOR UPDATE`,
+    [chainOpId],
   )
   return (rows[0] as EscrowOpRow | undefined) ?? null
 }

@@ -1,5 +1,5 @@
 import { encodeAbiParameters, recoverTypedDataAddress, zeroAddress, type TypedDataDefinition } from 'viem'
-import type { ChainOpKind, ChainOpResponse } from '../../protocol/assignments'
+import { OP_KIND_OF, type ChainOpKind, type ChainOpResponse } from '../../protocol/assignments'
 import { escrowIdOf, type EscrowLockTerms } from '../../protocol/escrow-sets'
 import {
   clearhouseDomain,
@@ -49,6 +49,11 @@ export function escrowDomain(context: Pick<AppContext, 'chain'>): ReturnType<typ
   const deployment = context.chain?.deployment
   const vault = deployment?.contracts.ClearhouseVault ?? zeroAddress
   return clearhouseDomain(deployment?.chainId ?? FALLBACK_CHAIN_ID, vault.toLowerCase() as `0x${string}`)
+}
+
+/** An exhaustive switch's unreachable branch: a new op kind fails to compile until it is handled. */
+function assertNever(kind: never): never {
+  throw new Error(`unknown escrow op kind ${String(kind)}`)
 }
 
 /** A new escrow's terms before the payer's nonce is chosen. */
@@ -193,7 +198,7 @@ export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: `0x${s
 /** The settlement op of a lock: its terms and the payer's signature. */
 function encodeLockOp(lock: EscrowOpRow): { kind: OpKind; data: `0x${string}` } {
   return {
-    kind: OpKind.EscrowLock,
+    kind: OP_KIND_OF.escrow_lock,
     data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [
       storedLockTerms(lock.typed_data),
       toCompactSignature(lock.signature!),
@@ -208,7 +213,7 @@ function encodeReleaseOp(
   located: LocatedEscrow,
 ): { kind: OpKind; data: `0x${string}` } {
   return {
-    kind: OpKind.EscrowRelease,
+    kind: OP_KIND_OF.escrow_release,
     data: encodeAbiParameters(opDataAbi[OpKind.EscrowRelease], [
       storedLockTerms(lock.typed_data),
       located.position,
@@ -264,16 +269,23 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
     if (op.status === 'queued') continue
     if (op.status === 'awaiting_signature' || op.status === 'failed') return
     let encoded: { kind: OpKind; data: `0x${string}` }
-    if (op.kind === 'escrow_lock') {
-      encoded = encodeLockOp(op)
-    } else {
-      const located = lock && op.escrow_id ? await locateEscrow(db, Number(op.chain_id), op.escrow_id) : null
-      if (!lock || !located) return
-      encoded = encodeReleaseOp(op, lock, located)
+    switch (op.kind) {
+      case 'escrow_lock':
+        encoded = encodeLockOp(op)
+        break
+      case 'escrow_release': {
+        const located =
+          lock && op.escrow_id ? await locateEscrow(db, Number(op.chain_id), op.escrow_id) : null
+        if (!lock || !located) return
+        encoded = encodeReleaseOp(op, lock, located)
+        break
+      }
+      default:
+        return assertNever(op.kind)
     }
     const reference = chainOpReference(op.kind, subject)
-    await queueChainOp(db, { chainId: Number(op.chain_id), ...encoded, reference })
-    await markEscrowOpQueued(db, op.id, reference)
+    const chainOpId = await queueChainOp(db, { chainId: Number(op.chain_id), ...encoded, reference })
+    await markEscrowOpQueued(db, op.id, chainOpId)
   }
 }
 

@@ -1,3 +1,4 @@
+import type { WithdrawalStatus } from '../../protocol/wallet'
 import type { Queryable } from '../db/pool'
 
 /** Stored status; the API adds `processing` for a pending withdrawal whose op is in a sent batch. */
@@ -27,18 +28,28 @@ export interface WithdrawalRow {
   createdAt: Date
   updatedAt: Date
   completedAt: Date | null
-  /** Status of its chain op (`withdrawal:<id>`), when one was queued. */
+  /** Status of its chain op, when one was queued. */
   opStatus: 'pending' | 'batched' | 'confirmed' | 'failed' | null
   opFailureReason: string | null
+  /** The status the API shows (`API_STATUS`): the one place it is computed. */
+  apiStatus: WithdrawalStatus
 }
+
+/**
+ * The API status in SQL, for the column every read selects and the filter of the listing alike:
+ * a pending withdrawal whose op is in a batch sent on-chain is `processing`.
+ */
+const API_STATUS = `(CASE WHEN w.status = 'pending' AND o.status IN ('batched', 'confirmed') THEN 'processing'
+  ELSE w.status END)`
 
 const COLUMNS = `w.id, w.path, w.agent_id, w.chain_id, w.account, w.token, w.amount::text AS amount, w.to_address,
   w.withdrawal_address_id, w.nonce::text AS nonce, w.deadline, w.owner_signature, w.status,
   w.debit_transaction_id, w.refund_transaction_id, w.event_tx_hash, w.event_log_index, w.event_block_number, w.reorg_count,
   w.failure_reason, w.created_at, w.updated_at, w.completed_at,
-  o.status AS op_status, o.failure_reason AS op_failure_reason`
+  o.status AS op_status, o.failure_reason AS op_failure_reason, ${API_STATUS} AS api_status`
 
-const FROM = `withdrawals AS w LEFT JOIN chain_ops AS o ON o.reference = 'withdrawal:' || w.id::text`
+// The settler room's published view of its queue, by the op's id.
+const FROM = `withdrawals AS w LEFT JOIN chain_op_states AS o ON o.id = w.chain_op_id`
 
 function toWithdrawal(row: Record<string, unknown>): WithdrawalRow {
   return {
@@ -67,10 +78,20 @@ function toWithdrawal(row: Record<string, unknown>): WithdrawalRow {
     completedAt: (row.completed_at as Date | null) ?? null,
     opStatus: (row.op_status as WithdrawalRow['opStatus']) ?? null,
     opFailureReason: (row.op_failure_reason as string | null) ?? null,
+    apiStatus: row.api_status as WithdrawalStatus,
   }
 }
 
-/** The chain op reference of a fast withdrawal. */
+/** Links a fast withdrawal to the settler queue's op `chainOpId` that pays it out. */
+export async function linkWithdrawalOp(
+  db: Queryable,
+  withdrawalId: string,
+  chainOpId: string,
+): Promise<void> {
+  await db.query('UPDATE withdrawals SET chain_op_id = $2::bigint WHERE id = $1', [withdrawalId, chainOpId])
+}
+
+/** The reference of a fast withdrawal's op in the settler queue and of its debit in the ledger. */
 export function withdrawalOpReference(withdrawalId: string): string {
   return `withdrawal:${withdrawalId}`
 }
@@ -331,9 +352,7 @@ export async function selectAgentWithdrawals(
   const { rows } = await db.query(
     `SELECT ${COLUMNS} FROM ${FROM}
      WHERE w.agent_id = $1 AND ($2::text IS NULL OR w.token = $2)
-       AND ($3::text IS NULL OR (CASE
-             WHEN w.status = 'pending' AND o.status IN ('batched', 'confirmed') THEN 'processing'
-             ELSE w.status END) = $3)
+       AND ($3::text IS NULL OR ${API_STATUS} = $3)
        AND ($6::uuid IS NULL OR (w.created_at, w.id) <
          (SELECT c.created_at, c.id FROM withdrawals AS c WHERE c.id = $6))
      ORDER BY w.created_at DESC, w.id DESC

@@ -13,7 +13,6 @@ import type {
   ListWithdrawalsQuery,
   Withdrawal,
   WithdrawalsPage,
-  WithdrawalStatus,
   WithdrawalTypedData,
   WithdrawBody,
 } from '../../protocol/wallet'
@@ -43,6 +42,7 @@ import { parseTokenAmount } from './token-amounts'
 import {
   insertFastWithdrawal,
   insertSlowWithdrawal,
+  linkWithdrawalOp,
   lockPendingWithdrawalByNonce,
   lockWithdrawal,
   lockWithdrawalByEvent,
@@ -237,12 +237,13 @@ export async function requestWithdrawal(
       status: 'pending',
       debitTransactionId,
     })
-    await queueChainOp(db, {
+    const chainOpId = await queueChainOp(db, {
       chainId: chain.chainId,
       kind: OpKind.Withdrawal,
       data: withdrawalOpData(message, signature),
       reference: withdrawalOpReference(id),
     })
+    await linkWithdrawalOp(db, id, chainOpId)
   })
   return getWithdrawal(context, agent, id)
 }
@@ -309,12 +310,13 @@ export async function submitWithdrawalSignature(
     }
     const debitTransactionId = await payOut(db, agent.id, withdrawalId, locked.token, locked.amount)
     await markWithdrawalSigned(db, withdrawalId, signature, debitTransactionId)
-    await queueChainOp(db, {
+    const chainOpId = await queueChainOp(db, {
       chainId: chain.chainId,
       kind: OpKind.Withdrawal,
       data: withdrawalOpData(message, signature),
       reference: withdrawalOpReference(withdrawalId),
     })
+    await linkWithdrawalOp(db, withdrawalId, chainOpId)
     return false
   })
   if (expired) {
@@ -327,8 +329,8 @@ export async function submitWithdrawalSignature(
 }
 
 function notAwaitingSignature(row: WithdrawalRow): ConflictError {
-  return new ConflictError('withdrawal_not_awaiting_signature', `withdrawal ${row.id} is ${apiStatus(row)}`, {
-    details: { status: apiStatus(row) },
+  return new ConflictError('withdrawal_not_awaiting_signature', `withdrawal ${row.id} is ${row.apiStatus}`, {
+    details: { status: row.apiStatus },
   })
 }
 
@@ -472,13 +474,6 @@ export async function undoWithdrawn(db: Queryable, event: IndexedEvent): Promise
   await markSlowWithdrawalReorged(db, row.id)
 }
 
-/** The API status: a pending withdrawal whose op is in a batch sent on-chain is `processing`. */
-function apiStatus(row: WithdrawalRow): WithdrawalStatus {
-  if (row.status === 'pending' && (row.opStatus === 'batched' || row.opStatus === 'confirmed'))
-    return 'processing'
-  return row.status
-}
-
 function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: WithdrawalRow): Withdrawal {
   const token = tokenByAddress(context, row.token)
   const decimals = token?.decimals ?? 0
@@ -503,7 +498,7 @@ function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: Withdr
   return {
     withdrawal_id: row.id,
     path: row.path,
-    status: apiStatus(row),
+    status: row.apiStatus,
     chain_id: row.chainId,
     account: getAddress(row.account),
     token: token?.symbol ?? row.token,
