@@ -42,13 +42,12 @@ import {
   chainOpReference,
   ESCROW_EXPIRY_MARGIN_SECONDS,
   ESCROW_RESOLVER_FEE_BPS,
-  escrowLockTypedData,
+  recordEscrowLock,
   bookSignedRelease,
   newEscrowTerms,
-  escrowReleaseTypedData,
   listEscrowOps,
   queueSignedEscrowOps,
-  recordEscrowOp,
+  recordEscrowRelease,
   saveEscrowOpSignature,
   toChainOpResponse,
   verifyEscrowOpSignature,
@@ -216,13 +215,7 @@ export async function awardBid(
     } else if (job.status === 'open') {
       await transitionJob(db, job.id, 'filling')
     }
-    await recordEscrowOp(db, context, {
-      subject: { assignmentId },
-      kind: 'escrow_lock',
-      escrowId,
-      payer: actor,
-      typedData: escrowLockTypedData(context, terms),
-    })
+    await recordEscrowLock(db, context, { subject: { assignmentId }, escrowId, terms, payer: actor })
     await queueSignedEscrowOps(db, { assignmentId })
   })
   return {
@@ -311,12 +304,10 @@ async function acceptAssignment(
   assignment: AssignmentRow,
 ): Promise<void> {
   await setAssignmentStatus(db, assignment.id, 'accepted')
-  await recordEscrowOp(db, context, {
+  await recordEscrowRelease(db, context, {
     subject: { assignmentId: assignment.id },
-    kind: 'escrow_release',
     escrowId: assignment.escrow_id as `0x${string}`,
     payer: actor,
-    typedData: escrowReleaseTypedData(context, assignment.escrow_id),
   })
   if (actor.isManagedWallet) await bookAssignmentRelease(db, assignment)
   await queueSignedEscrowOps(db, { assignmentId: assignment.id })

@@ -14,11 +14,10 @@ import {
   ESCROW_EXPIRY_MARGIN_SECONDS,
   bookSignedRelease,
   newEscrowTerms,
-  escrowLockTypedData,
-  escrowReleaseTypedData,
+  recordEscrowLock,
   listEscrowOps,
   queueSignedEscrowOps,
-  recordEscrowOp,
+  recordEscrowRelease,
   saveEscrowOpSignature,
   toChainOpResponse,
   verifyEscrowOpSignature,
@@ -226,20 +225,8 @@ export async function resolveCompetition(
         resolverFeeBps: 0,
         expiry: now + BigInt(ESCROW_EXPIRY_MARGIN_SECONDS),
       })
-      await recordEscrowOp(db, context, {
-        subject: { entryId: entry.id },
-        kind: 'escrow_lock',
-        escrowId,
-        payer,
-        typedData: escrowLockTypedData(context, terms),
-      })
-      await recordEscrowOp(db, context, {
-        subject: { entryId: entry.id },
-        kind: 'escrow_release',
-        escrowId,
-        payer,
-        typedData: escrowReleaseTypedData(context, escrowId),
-      })
+      await recordEscrowLock(db, context, { subject: { entryId: entry.id }, escrowId, terms, payer })
+      await recordEscrowRelease(db, context, { subject: { entryId: entry.id }, escrowId, payer })
       // The winner is credited (unsettled) once the creator's release is signed: at once for a
       // managed wallet, when a self-custody creator posts its signature otherwise.
       if (payer.isManagedWallet)

@@ -21,7 +21,7 @@ import {
   type EscrowOpRow,
   type EscrowSubject,
 } from './escrow-ops-queries'
-import { ledgerReleaseReference, storedLockTerms } from './escrow-ops'
+import { ledgerReleaseReference } from './escrow-ops'
 
 const lockFailureBase = (escrowId: string) => `escrow-lock-failure:${escrowId.toLowerCase()}`
 // The same base the escrow outcome handlers use for a booked release the chain will not carry out.
@@ -69,7 +69,7 @@ export function escrowLockFailureHandler(
       }
       if (lock.status === 'failed') return
       const subject = subjectOf(lock)
-      const terms = storedLockTerms(lock.typed_data)
+      const terms = lock.terms
       const token = terms.token.toLowerCase() as `0x${string}`
       const payer = await findAgentByWallet(db, terms.payer)
       const payee = await findAgentByWallet(db, terms.payee)

@@ -1,8 +1,11 @@
+import type { Address } from 'viem'
 import type { ChainOpKind } from '../../protocol/assignments'
+import type { EscrowLockTerms } from '../../protocol/escrow-sets'
 import type { Queryable } from '../db/pool'
 
-// The escrow_ops table: the payer-signed EIP-712 messages behind every escrow the coordinator
-// makes (an assignment's, a competition prize's), in the order they settle.
+// The escrow_terms and escrow_ops tables: the terms of every escrow the coordinator makes (an
+// assignment's, a competition prize's), stored once, and the payer-signed EIP-712 ops on it in the
+// order they settle.
 
 /** Whose escrow an op backs: an assignment's, or a competition prize paid to an entry. */
 export type EscrowSubject = { assignmentId: string } | { entryId: string }
@@ -17,11 +20,14 @@ export interface EscrowOpRow {
   assignment_id: string | null
   entry_id: string | null
   kind: ChainOpKind
-  /** The escrow the op acts on (the digest of its lock's terms); null on rows from before it was kept. */
-  escrow_id: `0x${string}` | null
+  /** The escrow the op acts on (the digest of its lock's terms). */
+  escrow_id: `0x${string}`
   chain_id: string
+  /** The vault the payer's signature binds to (the EIP-712 domain's verifyingContract). */
+  vault_address: Address
+  /** The escrow's terms, as its payer signed them in the lock. */
+  terms: EscrowLockTerms
   signer_address: `0x${string}`
-  typed_data: StoredTypedData
   signature: `0x${string}` | null
   status: 'awaiting_signature' | 'signed' | 'queued' | 'failed'
   /** The settler queue's op once queued (`chain_op_states.id`). */
@@ -35,14 +41,82 @@ export interface EscrowOpRow {
   chain_op_failure_reason: string | null
 }
 
-/** Typed data as stored: viem's shape with integers as decimal strings. */
-export interface StoredTypedData {
-  domain: { name: string; version: string; chainId: number; verifyingContract: `0x${string}` }
-  types: Record<string, { name: string; type: string }[]>
-  primaryType: string
-  message: Record<string, string>
+/** The columns of escrow_terms as `EscrowLockTerms`, from a query that selects `TERMS_COLUMNS`. */
+const TERMS_COLUMNS = `t.vault_address, t.payer, t.payee, t.token, t.amount::text, t.resolver, t.fee_bps,
+  t.resolver_fee_bps, t.expiry::text, t.nonce::text`
+
+function termsOf(row: Record<string, string | number>): EscrowLockTerms {
+  return {
+    payer: row.payer as Address,
+    payee: row.payee as Address,
+    token: row.token as Address,
+    amount: BigInt(row.amount!),
+    resolver: row.resolver as Address,
+    feeBps: Number(row.fee_bps),
+    resolverFeeBps: Number(row.resolver_fee_bps),
+    expiry: BigInt(row.expiry!),
+    nonce: BigInt(row.nonce!),
+  }
 }
 
+function escrowOpOf(row: Record<string, unknown>): EscrowOpRow {
+  const { payer, payee, token, amount, resolver, fee_bps, resolver_fee_bps, expiry, nonce, ...op } = row
+  const terms = termsOf({
+    payer,
+    payee,
+    token,
+    amount,
+    resolver,
+    fee_bps,
+    resolver_fee_bps,
+    expiry,
+    nonce,
+  } as Record<string, string>)
+  return { ...op, terms } as EscrowOpRow
+}
+
+/** Stores an escrow's terms, once: a second call for the same escrow changes nothing. */
+export async function insertEscrowTerms(
+  db: Queryable,
+  escrow: { chainId: number; escrowId: `0x${string}`; vaultAddress: Address; terms: EscrowLockTerms },
+): Promise<void> {
+  const { terms } = escrow
+  await db.query(
+    `INSERT INTO escrow_terms (chain_id, escrow_id, vault_address, payer, payee, token, amount, resolver,
+                               fee_bps, resolver_fee_bps, expiry, nonce)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT DO NOTHING`,
+    [
+      escrow.chainId,
+      escrow.escrowId.toLowerCase(),
+      escrow.vaultAddress.toLowerCase(),
+      terms.payer.toLowerCase(),
+      terms.payee.toLowerCase(),
+      terms.token.toLowerCase(),
+      terms.amount.toString(),
+      terms.resolver.toLowerCase(),
+      terms.feeBps,
+      terms.resolverFeeBps,
+      terms.expiry.toString(),
+      terms.nonce.toString(),
+    ],
+  )
+}
+
+/** The terms of escrow `escrowId` of chain `chainId`, or null for an escrow the coordinator never made. */
+export async function selectEscrowTerms(
+  db: Queryable,
+  chainId: number,
+  escrowId: string,
+): Promise<EscrowLockTerms | null> {
+  const { rows } = await db.query(
+    `SELECT ${TERMS_COLUMNS} FROM escrow_terms AS t WHERE t.chain_id = $1 AND t.escrow_id = $2`,
+    [chainId, escrowId.toLowerCase()],
+  )
+  return rows[0] ? termsOf(rows[0]) : null
+}
+
+/** Records an op on an escrow whose terms are stored; a second op of the same kind for the subject changes nothing. */
 export async function insertEscrowOp(
   db: Queryable,
   op: {
@@ -51,14 +125,13 @@ export async function insertEscrowOp(
     escrowId: `0x${string}`
     chainId: number
     signerAddress: string
-    typedData: StoredTypedData
     signature: `0x${string}` | null
   },
 ): Promise<void> {
   const [column, id] = subjectColumn(op.subject)
   await db.query(
-    `INSERT INTO escrow_ops (${column}, kind, escrow_id, chain_id, signer_address, typed_data, signature, status)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
+    `INSERT INTO escrow_ops (${column}, kind, escrow_id, chain_id, signer_address, signature, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT DO NOTHING`,
     [
       id,
@@ -66,12 +139,14 @@ export async function insertEscrowOp(
       op.escrowId.toLowerCase(),
       op.chainId,
       op.signerAddress.toLowerCase(),
-      JSON.stringify(op.typedData),
       op.signature?.toLowerCase() ?? null,
       op.signature ? 'signed' : 'awaiting_signature',
     ],
   )
 }
+
+const OP_COLUMNS = `o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address,
+  o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, ${TERMS_COLUMNS}`
 
 /** A subject's escrow ops in the order they must settle, with the settler queue's status. */
 export async function selectEscrowOps(
@@ -81,15 +156,15 @@ export async function selectEscrowOps(
 ): Promise<EscrowOpRow[]> {
   const [column, id] = subjectColumn(subject)
   const { rows } = await db.query(
-    `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address, o.typed_data,
-            o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, c.status AS chain_op_status,
-            c.failure_reason AS chain_op_failure_reason
-       FROM escrow_ops AS o LEFT JOIN chain_op_states AS c ON c.id = o.chain_op_id
+    `SELECT ${OP_COLUMNS}, c.status AS chain_op_status, c.failure_reason AS chain_op_failure_reason
+       FROM escrow_ops AS o
+       JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id
+       LEFT JOIN chain_op_states AS c ON c.id = o.chain_op_id
       WHERE o.${column} = $1
       ORDER BY o.id ${options.forUpdate ? 'FOR UPDATE OF o' : ''}`,
     [id],
   )
-  return rows as EscrowOpRow[]
+  return rows.map(escrowOpOf)
 }
 
 /** The subjects with a signed op not yet queued on one of the escrows `escrowIds` of chain `chainId`. */
@@ -113,13 +188,16 @@ export async function selectEscrowLockOp(
   db: Queryable,
   chainId: number,
   escrowId: string,
-): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'typed_data'> | null> {
+): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'terms'> | null> {
   const { rows } = await db.query(
-    `SELECT o.assignment_id, o.entry_id, o.typed_data FROM escrow_ops AS o
+    `SELECT o.assignment_id, o.entry_id, ${TERMS_COLUMNS} FROM escrow_ops AS o
+       JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id
       WHERE o.kind = 'escrow_lock' AND o.chain_id = $1 AND o.escrow_id = $2`,
     [chainId, escrowId.toLowerCase()],
   )
-  return rows[0] ?? null
+  return rows[0]
+    ? { assignment_id: rows[0].assignment_id, entry_id: rows[0].entry_id, terms: termsOf(rows[0]) }
+    : null
 }
 
 export async function setEscrowOpSignature(
@@ -144,13 +222,12 @@ export async function markEscrowOpQueued(db: Queryable, opId: string, chainOpId:
 /** The escrow op the settler queue's op `chainOpId` carries, locked, or null. */
 export async function selectEscrowOpByChainOp(db: Queryable, chainOpId: string): Promise<EscrowOpRow | null> {
   const { rows } = await db.query(
-    `SELECT o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address, o.typed_data,
-            o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, NULL AS chain_op_status,
-            NULL AS chain_op_failure_reason
-       FROM escrow_ops AS o WHERE o.chain_op_id = $1::bigint FOR UPDATE`,
+    `SELECT ${OP_COLUMNS}, NULL AS chain_op_status, NULL AS chain_op_failure_reason
+       FROM escrow_ops AS o JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id
+      WHERE o.chain_op_id = $1::bigint FOR UPDATE OF o`,
     [chainOpId],
   )
-  return (rows[0] as EscrowOpRow | undefined) ?? null
+  return rows[0] ? escrowOpOf(rows[0]) : null
 }
 
 /**

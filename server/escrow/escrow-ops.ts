@@ -1,9 +1,15 @@
 import { encodeAbiParameters, recoverTypedDataAddress, zeroAddress, type TypedDataDefinition } from 'viem'
-import { OP_KIND_OF, type ChainOpKind, type ChainOpResponse } from '../../protocol/assignments'
+import {
+  OP_KIND_OF,
+  type ChainOpKind,
+  type ChainOpResponse,
+  type TypedDataJson,
+} from '../../protocol/assignments'
 import { escrowIdOf, type EscrowLockTerms } from '../../protocol/escrow-sets'
 import {
   clearhouseDomain,
   clearhouseTypes,
+  type ClearhouseDomain,
   MAX_RESOLVER_FEE_BPS,
   OpKind,
   opDataAbi,
@@ -20,13 +26,14 @@ import { signTypedDataForAgent } from '../wallet/managed-wallets'
 import { allocateVaultNonce } from '../wallet/wallet-service'
 import {
   insertEscrowOp,
+  insertEscrowTerms,
   markEscrowOpQueued,
+  selectEscrowTerms,
   selectEscrowOps,
   setEscrowOpSignature,
   selectSubjectsWaitingFor,
   type EscrowOpRow,
   type EscrowSubject,
-  type StoredTypedData,
 } from './escrow-ops-queries'
 
 /** Chain id the typed data is bound to when the coordinator runs without a chain (tests, tools): Hardhat's. */
@@ -82,99 +89,137 @@ export async function newEscrowTerms(
   return { terms: full, escrowId: escrowIdOf(escrowDomain(context), full) }
 }
 
-/** The payer's `EscrowLock` typed data, in the stored JSON shape. */
-export function escrowLockTypedData(
-  context: Pick<AppContext, 'chain'>,
-  terms: EscrowLockTerms,
-): StoredTypedData {
-  return {
-    domain: escrowDomain(context),
-    types: { EscrowLock: [...clearhouseTypes.EscrowLock] },
-    primaryType: 'EscrowLock',
-    message: {
-      payer: terms.payer,
-      payee: terms.payee,
-      token: terms.token,
-      amount: terms.amount.toString(),
-      resolver: terms.resolver,
-      feeBps: String(terms.feeBps),
-      resolverFeeBps: String(terms.resolverFeeBps),
-      expiry: terms.expiry.toString(),
-      nonce: terms.nonce.toString(),
-    },
-  }
-}
-
-/** The terms of a stored `EscrowLock` typed data. */
-export function storedLockTerms(lock: StoredTypedData): EscrowLockTerms {
-  const message = lock.message
-  return {
-    payer: message.payer as `0x${string}`,
-    payee: message.payee as `0x${string}`,
-    token: message.token as `0x${string}`,
-    amount: BigInt(message.amount!),
-    resolver: message.resolver as `0x${string}`,
-    feeBps: Number(message.feeBps),
-    resolverFeeBps: Number(message.resolverFeeBps),
-    expiry: BigInt(message.expiry!),
-    nonce: BigInt(message.nonce!),
-  }
-}
-
-/** The payer's `EscrowRelease` typed data, in the stored JSON shape. */
-export function escrowReleaseTypedData(
-  context: Pick<AppContext, 'chain'>,
+/** An escrow op's EIP-712 message as viem signs and verifies it, built from the escrow's terms. */
+export function escrowTypedData(
+  kind: ChainOpKind,
+  domain: ClearhouseDomain,
   escrowId: `0x${string}`,
-): StoredTypedData {
-  return {
-    domain: escrowDomain(context),
-    types: { EscrowRelease: [...clearhouseTypes.EscrowRelease] },
-    primaryType: 'EscrowRelease',
-    message: { escrowId },
+  terms: EscrowLockTerms,
+): TypedDataDefinition {
+  switch (kind) {
+    case 'escrow_lock':
+      return {
+        domain,
+        types: { EscrowLock: clearhouseTypes.EscrowLock },
+        primaryType: 'EscrowLock',
+        message: { ...terms },
+      }
+    case 'escrow_release':
+      return {
+        domain,
+        types: { EscrowRelease: clearhouseTypes.EscrowRelease },
+        primaryType: 'EscrowRelease',
+        message: { escrowId },
+      }
+    default:
+      return assertNever(kind)
   }
 }
 
-/** Stored typed data back in viem's shape: integer fields as bigint. */
-export function toViemTypedData(stored: StoredTypedData): TypedDataDefinition {
-  const fields = stored.types[stored.primaryType] ?? []
+/** A stored op's typed data: its kind's message on its escrow, under the domain its terms were signed in. */
+export function escrowOpTypedData(op: EscrowOpRow): TypedDataDefinition {
+  return escrowTypedData(
+    op.kind,
+    clearhouseDomain(Number(op.chain_id), op.vault_address),
+    op.escrow_id,
+    op.terms,
+  )
+}
+
+/** Typed data in the API's JSON shape: integers as decimal strings (`toViemTypedData` reverses it). */
+export function toTypedDataJson(definition: TypedDataDefinition): TypedDataJson {
+  const primaryType = definition.primaryType as string
+  const types = definition.types as Record<string, readonly { name: string; type: string }[]>
+  const fields = types[primaryType] ?? []
+  const message = definition.message as Record<string, unknown>
+  return {
+    domain: definition.domain as ClearhouseDomain,
+    types: { [primaryType]: fields.map(({ name, type }) => ({ name, type })) },
+    primaryType,
+    message: Object.fromEntries(fields.map((field) => [field.name, String(message[field.name])])),
+  }
+}
+
+/** Typed data in the API's JSON shape back in viem's: integer fields as bigint. */
+export function toViemTypedData(json: TypedDataJson): TypedDataDefinition {
+  const fields = json.types[json.primaryType] ?? []
   const message: Record<string, unknown> = {}
   for (const field of fields) {
-    const value = stored.message[field.name]!
+    const value = json.message[field.name]!
     message[field.name] = /^u?int\d*$/.test(field.type) ? BigInt(value) : value
   }
   return {
-    domain: { ...stored.domain },
-    types: stored.types,
-    primaryType: stored.primaryType,
+    domain: { ...json.domain },
+    types: json.types,
+    primaryType: json.primaryType,
     message,
   } as unknown as TypedDataDefinition
 }
 
+/** The payer of an escrow op: a managed wallet is signed for at once, a self-custody one signs later. */
+export interface EscrowPayer {
+  id: string
+  walletAddress: `0x${string}`
+  isManagedWallet: boolean
+}
+
 /**
- * Records an escrow op inside the caller's transaction. A managed-wallet payer is signed for at
- * once; a self-custody payer's op waits for the payer to post its signature.
+ * Records a new escrow's terms and its lock op inside the caller's transaction. A managed-wallet
+ * payer is signed for at once; a self-custody payer's op waits for the payer to post its signature.
  */
-export async function recordEscrowOp(
+export async function recordEscrowLock(
+  db: Queryable,
+  context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
+  lock: { subject: EscrowSubject; escrowId: `0x${string}`; terms: EscrowLockTerms; payer: EscrowPayer },
+): Promise<void> {
+  const domain = escrowDomain(context)
+  await insertEscrowTerms(db, {
+    chainId: domain.chainId,
+    escrowId: lock.escrowId,
+    vaultAddress: domain.verifyingContract,
+    terms: lock.terms,
+  })
+  await recordEscrowOp(db, context, { ...lock, kind: 'escrow_lock', domain })
+}
+
+/** Records the payer's release of escrow `escrowId` (whose lock is recorded) inside the caller's transaction. */
+export async function recordEscrowRelease(
+  db: Queryable,
+  context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
+  release: { subject: EscrowSubject; escrowId: `0x${string}`; payer: EscrowPayer },
+): Promise<void> {
+  const domain = escrowDomain(context)
+  const terms = await selectEscrowTerms(db, domain.chainId, release.escrowId)
+  if (!terms) throw new Error(`escrow ${release.escrowId} has no recorded terms to release`)
+  await recordEscrowOp(db, context, { ...release, kind: 'escrow_release', domain, terms })
+}
+
+async function recordEscrowOp(
   db: Queryable,
   context: Pick<AppContext, 'walletEncryptionKey'>,
   op: {
     subject: EscrowSubject
     kind: ChainOpKind
+    domain: ClearhouseDomain
     escrowId: `0x${string}`
-    payer: { id: string; walletAddress: `0x${string}`; isManagedWallet: boolean }
-    typedData: StoredTypedData
+    terms: EscrowLockTerms
+    payer: EscrowPayer
   },
 ): Promise<void> {
   const signature = op.payer.isManagedWallet
-    ? await signTypedDataForAgent(db, context, op.payer.id, toViemTypedData(op.typedData))
+    ? await signTypedDataForAgent(
+        db,
+        context,
+        op.payer.id,
+        escrowTypedData(op.kind, op.domain, op.escrowId, op.terms),
+      )
     : null
   await insertEscrowOp(db, {
     subject: op.subject,
     kind: op.kind,
     escrowId: op.escrowId,
-    chainId: op.typedData.domain.chainId,
+    chainId: op.domain.chainId,
     signerAddress: op.payer.walletAddress,
-    typedData: op.typedData,
     signature,
   })
 }
@@ -183,7 +228,7 @@ export async function recordEscrowOp(
 export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: `0x${string}`): Promise<void> {
   let recovered: string
   try {
-    recovered = await recoverTypedDataAddress({ ...toViemTypedData(op.typed_data), signature })
+    recovered = await recoverTypedDataAddress({ ...escrowOpTypedData(op), signature })
   } catch {
     throw fieldError('body', 'signature', 'is not a valid secp256k1 signature')
   }
@@ -200,7 +245,7 @@ function encodeLockOp(lock: EscrowOpRow): { kind: OpKind; data: `0x${string}` } 
   return {
     kind: OP_KIND_OF.escrow_lock,
     data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [
-      storedLockTerms(lock.typed_data),
+      lock.terms,
       toCompactSignature(lock.signature!),
     ]),
   }
@@ -215,7 +260,7 @@ function encodeReleaseOp(
   return {
     kind: OP_KIND_OF.escrow_release,
     data: encodeAbiParameters(opDataAbi[OpKind.EscrowRelease], [
-      storedLockTerms(lock.typed_data),
+      lock.terms,
       located.position,
       toCompactSignature(release.signature!),
       located.proof,
@@ -311,14 +356,14 @@ export function toChainOpResponse(op: EscrowOpRow): ChainOpResponse {
     kind: op.kind,
     status: status as ChainOpResponse['status'],
     signer_address: op.signer_address,
-    typed_data: op.typed_data,
+    typed_data: toTypedDataJson(escrowOpTypedData(op)),
     signature: op.signature,
     failure_reason: op.failure_reason ?? op.chain_op_failure_reason,
     created_at: op.created_at.toISOString(),
   }
 }
 
-export type { EscrowOpRow, EscrowSubject, StoredTypedData }
+export type { EscrowOpRow, EscrowSubject }
 
 /** A subject's escrow ops in the order they settle, with the settler queue's status; `forUpdate` locks them. */
 export async function listEscrowOps(

@@ -14,7 +14,7 @@ import {
   settleEscrowRelease,
 } from '../ledger/ledger-service'
 import { selectEscrowLockOp, type EscrowSubject } from './escrow-ops-queries'
-import { ledgerReleaseReference, storedLockTerms } from './escrow-ops'
+import { ledgerReleaseReference } from './escrow-ops'
 
 /** How the vault settled an escrow: the four ways out of `IJobEscrow`. */
 type EscrowOutcome =
@@ -41,7 +41,7 @@ async function findKnownEscrow(
 ): Promise<KnownEscrow | null> {
   const lock = await selectEscrowLockOp(db, chainId, escrowId)
   if (!lock) return null
-  const terms = storedLockTerms(lock.typed_data)
+  const terms = lock.terms
   const payer = await findAgentByWallet(db, terms.payer)
   const payee = await findAgentByWallet(db, terms.payee)
   if (!payer || !payee) return null

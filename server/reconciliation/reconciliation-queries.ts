@@ -64,17 +64,17 @@ export async function selectOpenEscrowLocks(
   token: string,
 ): Promise<OpenEscrowLock[]> {
   const { rows } = await db.query(
-    `SELECT o.signer_address AS payer, o.typed_data->'message'->>'amount' AS amount,
-            (o.typed_data->'message'->>'feeBps')::int AS fee_bps,
+    `SELECT t.payer, t.amount::text AS amount, t.fee_bps,
             e.escrow_id IS NOT NULL AS is_locked,
             EXISTS (SELECT 1 FROM ledger_transactions AS t
                      WHERE t.reference = CASE WHEN o.assignment_id IS NOT NULL
                                               THEN 'escrow-release:' || o.assignment_id
                                               ELSE 'competition-prize:' || o.entry_id END) AS is_release_booked
        FROM escrow_ops AS o
+       JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id
        LEFT JOIN vault_escrows AS e ON e.chain_id = o.chain_id AND e.escrow_id = o.escrow_id
       WHERE o.kind = 'escrow_lock' AND o.status <> 'failed' AND o.chain_id = $1
-        AND lower(o.typed_data->'message'->>'token') = $2
+        AND t.token = $2
         AND (e.escrow_id IS NULL OR e.closed_tx_hash IS NULL)`,
     [chainId, token],
   )

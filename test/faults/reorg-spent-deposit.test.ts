@@ -6,7 +6,7 @@ import type { AssignmentResponse } from '../../protocol/assignments'
 import { accountsReconciliationResponse } from '../../protocol/platform'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { toViemTypedData } from '../../server/escrow/escrow-ops'
-import type { StoredTypedData } from '../../server/escrow/escrow-ops'
+import type { TypedDataJson } from '../../protocol/assignments'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../server/helpers/agents'
 import { hardhatRpcUrl, revertTo, snapshot, walletFor } from '../server/helpers/chain'
 import { createChainTestApp, hardhatAccount, type ChainTestApp } from '../server/helpers/chain-app'
@@ -212,7 +212,7 @@ describe('a reorg removes a deposit an escrow lock spent', () => {
       .set('Authorization', bearer(requester.apiKey))
       .send({
         kind: 'escrow_lock',
-        signature: await owner.signTypedData(toViemTypedData(lockOp.typed_data as StoredTypedData) as never),
+        signature: await owner.signTypedData(toViemTypedData(lockOp.typed_data as TypedDataJson) as never),
       })
       .expect(200)
     const beforeBatch = await snapshot()

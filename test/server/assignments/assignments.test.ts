@@ -12,7 +12,7 @@ import {
 import { escrowIdOf, type EscrowLockTerms } from '../../../protocol/escrow-sets'
 import { OpKind, opDataAbi, type ClearhouseDomain } from '../../../protocol/typed-data'
 import { toViemTypedData } from '../../../server/escrow/escrow-ops'
-import type { StoredTypedData } from '../../../server/escrow/escrow-ops'
+import type { TypedDataJson } from '../../../protocol/assignments'
 import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/ledger/ledger-queries'
 import { PLATFORM_FEE_BPS } from '../../../server/ledger/ledger-service'
 import { COORDINATOR_NONCE_BASE } from '../../../server/wallet/wallet-service'
@@ -67,7 +67,7 @@ describe('assignments', () => {
   }
 
   async function signer(op: AssignmentResponse['chain_ops'][number]): Promise<string> {
-    const typed = toViemTypedData(op.typed_data as StoredTypedData)
+    const typed = toViemTypedData(op.typed_data as TypedDataJson)
     return (
       await recoverTypedDataAddress({ ...typed, signature: op.signature as `0x${string}` })
     ).toLowerCase()
@@ -130,7 +130,7 @@ describe('assignments', () => {
     })
     // The escrow's id is the digest of the payer's lock, whose nonce the coordinator allocated.
     expect(BigInt(lock!.typed_data.message.nonce!) >= COORDINATOR_NONCE_BASE).to.equal(true)
-    const signedTerms = toViemTypedData(lock!.typed_data as StoredTypedData)
+    const signedTerms = toViemTypedData(lock!.typed_data as TypedDataJson)
       .message as unknown as EscrowLockTerms
     expect(assignment.escrow_id).to.equal(
       escrowIdOf(lock!.typed_data.domain as ClearhouseDomain, signedTerms),
@@ -693,7 +693,7 @@ describe('assignments', () => {
       // The lock's signature: refused unless the payer's own over the lock's typed data.
       const path = `/v1/assignments/${assignment.assignment_id}/escrow-signature`
       const forged = await privateKeyToAccount(generatePrivateKey()).signTypedData(
-        toViemTypedData(lock.typed_data as StoredTypedData),
+        toViemTypedData(lock.typed_data as TypedDataJson),
       )
       expectFieldError(
         await request(app)
@@ -709,7 +709,7 @@ describe('assignments', () => {
           .send({ kind: 'escrow_lock', signature: '0x12' }),
         'signature',
       )
-      const lockSignature = await account.signTypedData(toViemTypedData(lock.typed_data as StoredTypedData))
+      const lockSignature = await account.signTypedData(toViemTypedData(lock.typed_data as TypedDataJson))
       await request(app)
         .post(path)
         .set('Authorization', bearer(hired.apiKey))
@@ -755,7 +755,7 @@ describe('assignments', () => {
       expect(await balanceOf(app, payer.apiKey)).to.deep.equal({ available: 45_000_000n, escrow: 5_000_000n })
 
       const releaseSignature = await account.signTypedData(
-        toViemTypedData(release.typed_data as StoredTypedData),
+        toViemTypedData(release.typed_data as TypedDataJson),
       )
       await request(app)
         .post(path)
@@ -796,7 +796,7 @@ describe('assignments', () => {
       expect(awarded.status, JSON.stringify(awarded.body)).to.equal(200)
       const assignment = awarded.body.assignment as AssignmentResponse
       const signature = await account.signTypedData(
-        toViemTypedData(assignment.chain_ops[0]!.typed_data as StoredTypedData),
+        toViemTypedData(assignment.chain_ops[0]!.typed_data as TypedDataJson),
       )
       const signed = await signedRequest(
         app,

@@ -1,11 +1,11 @@
 import { expect } from 'chai'
 import request from 'supertest'
 import { createTestClient, http, type LocalAccount, type TestClient } from 'viem'
-import type { AssignmentResponse } from '../../../protocol/assignments'
+import type { AssignmentResponse, TypedDataJson } from '../../../protocol/assignments'
+import type { EscrowLockTerms } from '../../../protocol/escrow-sets'
 import { NO_SIGNATURE } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
-import type { StoredTypedData } from '../../../server/escrow/escrow-ops'
-import { storedLockTerms, toViemTypedData } from '../../../server/escrow/escrow-ops'
+import { toViemTypedData } from '../../../server/escrow/escrow-ops'
 import { locateEscrow } from '../../../server/escrow/escrow-sets-service'
 import { selectEntrySumsByToken } from '../../../server/ledger/ledger-queries'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
@@ -71,7 +71,7 @@ describe('escrow outcomes on the vault, with or without the coordinator', () => 
       .set('Authorization', bearer(payer.agent.apiKey))
       .send({
         kind: op.kind,
-        signature: await payer.account.signTypedData(toViemTypedData(op.typed_data as StoredTypedData)),
+        signature: await payer.account.signTypedData(toViemTypedData(op.typed_data as TypedDataJson)),
       })
       .expect(200)
   }
@@ -100,7 +100,8 @@ describe('escrow outcomes on the vault, with or without the coordinator', () => 
     await chain.settle()
     const located = await locateEscrow(database.pool, chain.deployment.chainId, assignment.escrow_id)
     expect(located, 'the lock landed and was indexed').to.not.equal(null)
-    const terms = storedLockTerms(assignment.chain_ops[0]!.typed_data as StoredTypedData)
+    const terms = toViemTypedData(assignment.chain_ops[0]!.typed_data as TypedDataJson)
+      .message as unknown as EscrowLockTerms
     return { payer, worker, job, assignment, terms, located: located! }
   }
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import request from 'supertest'
 import type { AssignmentResponse } from '../../../protocol/assignments'
-import type { StoredTypedData } from '../../../server/escrow/escrow-ops'
+import type { TypedDataJson } from '../../../protocol/assignments'
 import { toViemTypedData } from '../../../server/escrow/escrow-ops'
 import { locateEscrow } from '../../../server/escrow/escrow-sets-service'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
@@ -142,7 +142,7 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
     await chain.index()
     expect(await balances(payer)).to.include({ available: '50' })
     const { worker, assignment } = await runFlow(payer, (op) =>
-      selfCustody.signTypedData(toViemTypedData(op.typed_data as StoredTypedData)),
+      selfCustody.signTypedData(toViemTypedData(op.typed_data as TypedDataJson)),
     )
     await settle()
     await expectPaidOnChain(worker, assignment, payer)

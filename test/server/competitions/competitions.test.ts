@@ -3,7 +3,7 @@ import type { Express } from 'express'
 import request from 'supertest'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { entryResponse, resolveCompetitionResponse, type EntryResponse } from '../../../protocol/competitions'
-import type { StoredTypedData } from '../../../server/escrow/escrow-ops'
+import type { TypedDataJson } from '../../../protocol/assignments'
 import { toViemTypedData } from '../../../server/escrow/escrow-ops'
 import type { AppContext } from '../../../server/app-context'
 import { expireDueJobs } from '../../../server/jobs/jobs-service'
@@ -449,7 +449,7 @@ describe('competitions', () => {
       const [lock, release] = resolved.body.winners[0].chain_ops
       expect([lock.status, release.status]).to.deep.equal(['awaiting_signature', 'awaiting_signature'])
       const path = `/v1/jobs/${job.job_id}/entries/${entry.entry_id}/escrow-signature`
-      const sign = (op: { typed_data: StoredTypedData }) =>
+      const sign = (op: { typed_data: TypedDataJson }) =>
         account.signTypedData(toViemTypedData(op.typed_data))
       await request(app)
         .post(path)
