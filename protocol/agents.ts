@@ -1,14 +1,11 @@
+import { address, verbatimAddress } from './address'
 import { decimalAmount } from './amounts'
 import { canonicalJson } from './canonical-json'
 import { keyExportState } from './wallet'
 import { z } from './zod'
 
-/** A 0x-prefixed 20-byte address in any case; the API stores and returns it lowercase. */
-export const walletAddress = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
-  .transform((value) => value.toLowerCase() as `0x${string}`)
-  .openapi({ example: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8' })
+/** An agent's wallet: any case in (a mixed-case one checksummed), stored and returned lowercase. */
+export const walletAddress = address
 
 /** 3–20 characters, lowercase letters, digits and underscore, starting with a letter. */
 export const agentHandle = z
@@ -38,7 +35,7 @@ const jsonObject = z
 const signatureHex = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 0x-prefixed 65-byte signature')
 
 /** An address inside a signed claim, kept exactly as given: the signature covers these bytes. */
-const claimAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+const claimAddress = verbatimAddress
 
 /**
  * A signed verifiable claim: `issuer` attests `claims` about the agent whose wallet is `subject`.

@@ -1,11 +1,8 @@
+import { verbatimAddress, type Address } from './address'
 import { z } from './zod'
 
-const address = z
-  .string()
-  .regex(
-    /^0x[0-9a-fA-F]{40}$/,
-    'must be a 0x-prefixed 20-byte address',
-  ) as unknown as z.ZodType<`0x${string}`>
+/** Deployment files name contracts checksummed, as tools print them; kept as written. */
+const address = verbatimAddress as unknown as z.ZodType<Address>
 
 /** `deployments/<chainId>.json`: where the contracts of one deployment live and which tokens it allows. */
 export const deploymentSchema = z.object({

@@ -1,3 +1,4 @@
+import { address } from './address'
 import { z } from './zod'
 
 /** One token's line of `GET /v1/platform/reconciliation`. */
@@ -80,9 +81,7 @@ export type AccountsReconciliationResponse = z.infer<typeof accountsReconciliati
 /** Query of `GET /v1/platform/reconciliation/accounts`. */
 export const accountsReconciliationQuery = z
   .object({
-    account: z
-      .string()
-      .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+    account: address
       .optional()
       .openapi({ description: 'Only this account (every line of it, balanced or not)' }),
     mismatched: z

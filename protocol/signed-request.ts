@@ -1,3 +1,4 @@
+import type { Address } from './address'
 import { sha256, stringToBytes } from 'viem'
 import { canonicalJson } from './canonical-json'
 
@@ -50,7 +51,7 @@ export function signedRequestTimestamp(now: Date = new Date()): number {
 }
 
 export interface SignedRequestFields {
-  wallet: `0x${string}`
+  wallet: Address
   session: string
   requestId: string
   /** When the request was signed, in unix seconds (`signedRequestTimestamp()`); the header carries the same. */

@@ -1,3 +1,4 @@
+import type { Address, Hex } from './address'
 /**
  * Every EIP-712 struct the Clearhouse vault verifies, and the ABI shapes of settlement batch ops.
  *
@@ -20,11 +21,11 @@ export interface ClearhouseDomain {
   name: typeof CLEARHOUSE_DOMAIN_NAME
   version: typeof CLEARHOUSE_DOMAIN_VERSION
   chainId: number
-  verifyingContract: `0x${string}`
+  verifyingContract: Address
 }
 
 /** The domain to sign against for the vault at `verifyingContract` on chain `chainId`. */
-export function clearhouseDomain(chainId: number, verifyingContract: `0x${string}`): ClearhouseDomain {
+export function clearhouseDomain(chainId: number, verifyingContract: Address): ClearhouseDomain {
   return { name: CLEARHOUSE_DOMAIN_NAME, version: CLEARHOUSE_DOMAIN_VERSION, chainId, verifyingContract }
 }
 
@@ -151,7 +152,7 @@ export const signatureAbi = {
 } as const
 
 /** Splits a 65-byte `r || s || v` signature into the compact `{ r, vs }` the vault takes. */
-export function toCompactSignature(signature: `0x${string}`): { r: `0x${string}`; vs: `0x${string}` } {
+export function toCompactSignature(signature: Hex): { r: Hex; vs: Hex } {
   const hex = signature.slice(2)
   if (hex.length !== 130) throw new Error(`expected a 65-byte signature, got ${hex.length / 2} bytes`)
   const r = `0x${hex.slice(0, 64)}` as const

@@ -1,4 +1,4 @@
-import { isAddress } from 'viem'
+import { payoutAddress, type Hex } from './address'
 import { decimalAmount } from './amounts'
 import { z } from './zod'
 
@@ -142,22 +142,6 @@ export type KeyExportState = z.infer<typeof keyExportState>
 
 const pageLimit = z.coerce.number().int().min(1).max(100)
 const pageOffset = z.coerce.number().int().min(0).max(10_000)
-const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
-
-/**
- * A payout address: 0x + 40 hex digits, all lowercase, all uppercase, or with a valid EIP-55
- * checksum (mixed case that does not match its checksum is most likely a typo); never the zero
- * address. Parsed to lowercase; responses give it checksummed.
- */
-export const payoutAddress = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
-  .refine((value) => isAddress(value, { strict: true }) || value.slice(2) === value.slice(2).toUpperCase(), {
-    message: 'has mixed case that is not a valid EIP-55 checksum',
-  })
-  .transform((value) => value.toLowerCase() as `0x${string}`)
-  .refine((value) => value !== ZERO_ADDRESS, { message: 'must not be the zero address' })
-  .openapi({ example: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' })
 
 // ---------------------------------------------------------------- deposits
 
@@ -335,7 +319,7 @@ export const withdrawalSignatureBody = z.object({
   signature: z
     .string()
     .regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte 0x-prefixed hex signature')
-    .transform((value) => value.toLowerCase() as `0x${string}`),
+    .transform((value) => value.toLowerCase() as Hex),
 })
 export type WithdrawalSignatureBody = z.infer<typeof withdrawalSignatureBody>
 

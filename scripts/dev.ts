@@ -9,7 +9,7 @@ import path from 'node:path'
 import hre from 'hardhat'
 import { TASK_NODE_CREATE_SERVER } from 'hardhat/builtin-tasks/task-names'
 import type { JsonRpcServer } from 'hardhat/types'
-import { createWalletClient, custom, erc20Abi, parseEther, toHex } from 'viem'
+import { createWalletClient, custom, erc20Abi, parseEther, toHex, type Hex } from 'viem'
 import { clearhouseVaultAbi } from '../protocol/vault-abi'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { loadConfig } from '../server/config'
@@ -23,7 +23,7 @@ const RPC_PORT = Number(process.env.EMBEDDED_RPC_PORT ?? 8545)
 // Hardhat's default development mnemonic: account #0 is the coordinator, #1–#3 the demo wallets.
 // Public knowledge: anything these keys hold on a real chain is stolen at once. Dev chain only.
 const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
-function devKey(index: number): `0x${string}` {
+function devKey(index: number): Hex {
   return toHex(mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index }).getHdKey().privateKey!)
 }
 const COORDINATOR_DEV_KEY = devKey(0)

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import type { PrivateKeyAccount, PublicClient } from 'viem'
+import type { PrivateKeyAccount, PublicClient, Address } from 'viem'
 import type { Deployment } from '../protocol/deployment'
 import type { HealthResponse } from '../protocol/health'
 import type { Metrics } from './metrics'
@@ -34,7 +34,7 @@ export interface AppContext {
   /** Delay between asking to export a managed wallet's key and getting it (KEY_EXPORT_DELAY_SECONDS). */
   keyExportDelaySeconds?: number
   /** Addresses whose signature makes a verifiable claim verified (VERIFIABLE_CLAIM_ISSUERS). */
-  verifiableClaimIssuers?: readonly `0x${string}`[]
+  verifiableClaimIssuers?: readonly Address[]
   /** How long an Idempotency-Key claim lives without a heartbeat (IDEMPOTENCY_LEASE_SECONDS); 30 if unset. */
   idempotencyLeaseSeconds?: number
   /** How long `/v1/health` waits for each dependency (HEALTH_TIMEOUT_MS). */

@@ -1,3 +1,4 @@
+import type { Address, Hex } from 'viem'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { ConfigError } from './errors'
@@ -5,7 +6,7 @@ import { ConfigError } from './errors'
 const privateKey = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key')
-  .transform((value) => value as `0x${string}`)
+  .transform((value) => value as Hex)
 
 const postgresUrl = z.string().refine((value) => {
   try {
@@ -137,7 +138,7 @@ export const configSchema = z.object({
     .regex(/^(0x[0-9a-fA-F]{40})(\s*,\s*0x[0-9a-fA-F]{40})*$/, 'must be comma-separated 0x addresses')
     .optional()
     .transform((value) =>
-      value ? value.split(',').map((address) => address.trim().toLowerCase() as `0x${string}`) : [],
+      value ? value.split(',').map((address) => address.trim().toLowerCase() as Address) : [],
     ),
 })
 

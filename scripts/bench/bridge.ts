@@ -41,6 +41,7 @@ import {
   toHex,
   type PublicClient,
   type Transport,
+  type Address,
 } from 'viem'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import {
@@ -332,7 +333,7 @@ async function runBench(
 
   // ---- setup: agents, then deposits mined `depositsPerBlock` to a block (not timed as a figure)
   const setupStarted = performance.now()
-  const registered: `0x${string}`[] = []
+  const registered: Address[] = []
   for (let i = 0; i < DEPOSIT_ACCOUNTS / 2; i += 1) {
     const agent = await registerAgent(context, {})
     registered.push(agent.walletAddress)
@@ -353,7 +354,7 @@ async function runBench(
   // The settler's escrow locks spend the payer's vault balance.
   await vaultContract.write.depositFor([usdc, escrowTotal, payer.address], { account: funder.address })
 
-  const send = (account: `0x${string}`, amount: bigint) =>
+  const send = (account: Address, amount: bigint) =>
     provider.request({
       method: 'eth_sendTransaction',
       params: [
@@ -503,7 +504,7 @@ async function settleQueue(parameters: {
   transport: Transport
   counters: Counters
   chainId: number
-  vault: `0x${string}`
+  vault: Address
   logger: Logger
   batchSize: number
 }) {

@@ -1,10 +1,11 @@
+import type { Address } from 'viem'
 import type { Queryable } from '../db/pool'
 
 /** What authentication needs of an agent. */
 export interface AgentIdentityRow {
   id: string
   handle: string
-  walletAddress: `0x${string}`
+  walletAddress: Address
   isManagedWallet: boolean
   apiKeyHash: string
 }
@@ -15,7 +16,7 @@ function toIdentity(row: Record<string, unknown>): AgentIdentityRow {
   return {
     id: row.id as string,
     handle: row.handle as string,
-    walletAddress: row.wallet_address as `0x${string}`,
+    walletAddress: row.wallet_address as Address,
     isManagedWallet: row.is_managed_wallet as boolean,
     apiKeyHash: row.api_key_hash as string,
   }
@@ -71,7 +72,7 @@ export async function selectIdentityById(db: Queryable, id: string): Promise<Age
 export async function selectVerifiableClaim(
   db: Queryable,
   id: string,
-): Promise<{ walletAddress: `0x${string}`; verifiableClaim: Record<string, unknown> | null } | null> {
+): Promise<{ walletAddress: Address; verifiableClaim: Record<string, unknown> | null } | null> {
   const { rows } = await db.query(
     'SELECT a.wallet_address, a.verifiable_claim FROM agents AS a WHERE a.id = $1',
     [id],

@@ -1,3 +1,4 @@
+import type { Address } from 'viem'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { AgentProfile, MyAgentResponse, RegisterAgentBody } from '../../protocol/agents'
 import { formatAmount } from '../../protocol/amounts'
@@ -104,7 +105,7 @@ export function challengeMessage(walletAddress: string, nonce: string, expiresAt
 /** Issues a one-time registration challenge for `walletAddress` (lowercase). */
 export async function createChallenge(
   db: Queryable,
-  walletAddress: `0x${string}`,
+  walletAddress: Address,
 ): Promise<{ message: string; expiresAt: Date }> {
   const nonce = randomBytes(16).toString('hex')
   const expiresAt = new Date(Date.now() + CHALLENGE_TTL_SECONDS * 1000)
@@ -118,7 +119,7 @@ export interface RegisteredAgent {
   id: string
   apiKey: string
   handle: string
-  walletAddress: `0x${string}`
+  walletAddress: Address
   isManagedWallet: boolean
   createdAt: Date
 }
@@ -155,7 +156,7 @@ export async function registerAgent(
   const { apiKey, hash } = newApiKey()
   try {
     return await withTransaction(context.pool, async (client) => {
-      let walletAddress: `0x${string}`
+      let walletAddress: Address
       let managed: ReturnType<typeof generateManagedWallet> | null = null
       if (body.wallet_address !== undefined) {
         if (!(await consumeChallenge(client, body.challenge!, body.wallet_address))) {

@@ -1,3 +1,4 @@
+import { sameAddress } from '../../protocol/address'
 import { signedVerifiableClaim, verifiableClaimMessage } from '../../protocol/agents'
 import type { AppContext } from '../app-context'
 import { recoverPersonalSignAddress } from '../auth/signatures'
@@ -19,7 +20,7 @@ export function isVerifiedClaim(claim: unknown, wallet: string, issuers: Issuers
   const signed = parsed.data
   const issuer = signed.issuer.toLowerCase()
   if (!issuers.some((trusted) => trusted.toLowerCase() === issuer)) return false
-  if (signed.subject.toLowerCase() !== wallet.toLowerCase()) return false
+  if (!sameAddress(signed.subject, wallet)) return false
   if (signed.expires_at !== undefined && Date.parse(signed.expires_at) <= now.getTime()) return false
   // Recovered on every read, not trusted from registration: the stored claim alone decides.
   return recoverPersonalSignAddress(verifiableClaimMessage(signed), signed.signature) === issuer
@@ -48,7 +49,7 @@ export function checkClaimAtRegistration(claim: unknown, wallet: string, now = n
   ) {
     throw claimError('signature', "is not the issuer's personal_sign over the claim's canonical JSON")
   }
-  if (signed.subject.toLowerCase() !== wallet.toLowerCase()) {
+  if (!sameAddress(signed.subject, wallet)) {
     throw claimError('subject', "must be the registering agent's wallet address")
   }
   if (signed.expires_at !== undefined && Date.parse(signed.expires_at) <= now.getTime()) {

@@ -1,3 +1,4 @@
+import type { Address, Hex } from 'viem'
 import type { AssignmentStatus } from '../../protocol/assignments'
 import type { Queryable } from '../db/pool'
 
@@ -10,7 +11,7 @@ export interface AssignmentRow {
   status: AssignmentStatus
   escrow_amount: string
   fee_bps: number
-  escrow_id: `0x${string}`
+  escrow_id: Hex
   deliverable: string | null
   deliverable_hash: string | null
   submitted_at: Date | null
@@ -21,7 +22,7 @@ export interface AssignmentRow {
   creator_agent_id: string
   dispute_agent_id: string | null
   token_symbol: string
-  token_address: `0x${string}`
+  token_address: Address
   token_decimals: number
 }
 
@@ -41,7 +42,7 @@ export async function insertAssignment(
     workerAgentId: string
     escrowAmount: bigint
     feeBps: number
-    escrowId: `0x${string}`
+    escrowId: Hex
     etaSeconds: number
     status: 'awaiting_escrow' | 'in_progress'
   },

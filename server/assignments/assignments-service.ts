@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { zeroAddress } from 'viem'
+import { zeroAddress, type Hex } from 'viem'
 import type {
   AcceptResponse,
   AssignmentResponse,
@@ -306,7 +306,7 @@ async function acceptAssignment(
   await setAssignmentStatus(db, assignment.id, 'accepted')
   await recordEscrowRelease(db, context, {
     subject: { assignmentId: assignment.id },
-    escrowId: assignment.escrow_id as `0x${string}`,
+    escrowId: assignment.escrow_id as Hex,
     payer: actor,
   })
   if (actor.isManagedWallet) await bookAssignmentRelease(db, assignment)
@@ -490,7 +490,7 @@ export async function submitEscrowSignature(
         `the ${body.kind} of assignment ${assignment.id} is already signed`,
       )
     }
-    const signature = body.signature.toLowerCase() as `0x${string}`
+    const signature = body.signature.toLowerCase() as Hex
     await verifyEscrowOpSignature(op, signature)
     await saveEscrowOpSignature(db, op.id, signature)
     // A signed lock lets the work start; a signed release is what credits the worker.

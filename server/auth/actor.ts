@@ -1,8 +1,9 @@
+import type { Address } from 'viem'
 /** Who is calling: the authenticated agent, as every service needs it. */
 export interface Actor {
   id: string
   handle: string
-  walletAddress: `0x${string}`
+  walletAddress: Address
   isManagedWallet: boolean
 }
 

@@ -1,3 +1,4 @@
+import type { Address } from 'viem'
 import { randomBytes } from 'node:crypto'
 import {
   REQUEST_ID_PATTERN,
@@ -28,7 +29,7 @@ export const DEFAULT_SIGNED_REQUEST_MAX_AGE_SECONDS = 300
 /** Opens a signing session for the agent whose wallet is `walletAddress`. */
 export async function createSession(
   db: Queryable,
-  walletAddress: `0x${string}`,
+  walletAddress: Address,
 ): Promise<{ nonce: string; agentId: string; expiresAt: Date }> {
   const agent = await findAgentByWallet(db, walletAddress)
   if (!agent) throw new NotFoundError('agent_not_found', `no agent has wallet ${walletAddress}`)
@@ -83,7 +84,7 @@ export async function verifySignedRequest(
   if (!session || session.walletAddress !== wallet) {
     refuse('invalid_session', 'session is unknown, expired, or belongs to another wallet')
   }
-  const message = signedRequestMessage({ ...fields, wallet: wallet as `0x${string}`, timestamp })
+  const message = signedRequestMessage({ ...fields, wallet: wallet as Address, timestamp })
   if (recoverPersonalSignAddress(message, fields.signature) !== wallet) {
     refuse('invalid_signature', 'signature does not match the wallet and this request')
   }

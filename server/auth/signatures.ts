@@ -1,5 +1,5 @@
 import secp256k1 from 'secp256k1'
-import { hashMessage, hexToBytes, keccak256 } from 'viem'
+import { hashMessage, hexToBytes, keccak256, type Address, type Hex } from 'viem'
 
 // Half the curve order: a signature with a larger `s` is the malleated twin of a valid one.
 const HALF_CURVE_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
@@ -9,9 +9,9 @@ const HALF_CURVE_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92
  * malformed, non-canonical (high s) or recovers nothing. Uses libsecp256k1 (the native
  * `secp256k1` package, ~25× viem's pure-JS recovery) because every signed request goes through it.
  */
-export function recoverPersonalSignAddress(message: string, signature: string): `0x${string}` | null {
+export function recoverPersonalSignAddress(message: string, signature: string): Address | null {
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return null
-  const bytes = hexToBytes(signature as `0x${string}`)
+  const bytes = hexToBytes(signature as Hex)
   const v = bytes[64]!
   const recovery = v >= 27 ? v - 27 : v
   if (recovery !== 0 && recovery !== 1) return null

@@ -1,3 +1,4 @@
+import type { Address } from 'viem'
 import type { Queryable } from '../db/pool'
 import { refundEscrow } from '../ledger/ledger-service'
 
@@ -12,7 +13,7 @@ export function competitionPoolReference(jobId: string): string {
 /** Returns a competition's whole prize pool to its creator (cancelled, or no entries by the deadline). */
 export async function refundCompetitionPool(
   db: Queryable,
-  job: { id: string; creator_agent_id: string; token_address: `0x${string}`; budget_amount: string | null },
+  job: { id: string; creator_agent_id: string; token_address: Address; budget_amount: string | null },
 ): Promise<void> {
   await refundEscrow(db, {
     payerId: job.creator_agent_id,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { zeroAddress } from 'viem'
+import { zeroAddress, type Hex } from 'viem'
 import type {
   EntryResponse,
   ResolveCompetitionBody,
@@ -285,7 +285,7 @@ export async function submitPrizeSignature(
     if (op.status !== 'awaiting_signature') {
       throw new ConflictError('escrow_op_signed', `the ${body.kind} of entry ${entry.id} is already signed`)
     }
-    const signature = body.signature.toLowerCase() as `0x${string}`
+    const signature = body.signature.toLowerCase() as Hex
     await verifyEscrowOpSignature(op, signature)
     await saveEscrowOpSignature(db, op.id, signature)
     if (op.kind === 'escrow_release') {

@@ -1,3 +1,4 @@
+import { normalizeAddress } from '../../protocol/address'
 import type { Logger } from 'pino'
 import { OpKind } from '../../protocol/typed-data'
 import { findAgentByWallet } from '../agents/agents-service'
@@ -70,7 +71,7 @@ export function escrowLockFailureHandler(
       if (lock.status === 'failed') return
       const subject = subjectOf(lock)
       const terms = lock.terms
-      const token = terms.token.toLowerCase() as `0x${string}`
+      const token = normalizeAddress(terms.token)
       const payer = await findAgentByWallet(db, terms.payer)
       const payee = await findAgentByWallet(db, terms.payee)
       const subjectBefore = await subjects.lockFailed(db, subject)

@@ -1,4 +1,4 @@
-import type { Address } from 'viem'
+import type { Address, Hex } from 'viem'
 import type { ChainOpKind } from '../../protocol/assignments'
 import type { EscrowLockTerms } from '../../protocol/escrow-sets'
 import type { Queryable } from '../db/pool'
@@ -21,14 +21,14 @@ export interface EscrowOpRow {
   entry_id: string | null
   kind: ChainOpKind
   /** The escrow the op acts on (the digest of its lock's terms). */
-  escrow_id: `0x${string}`
+  escrow_id: Hex
   chain_id: string
   /** The vault the payer's signature binds to (the EIP-712 domain's verifyingContract). */
   vault_address: Address
   /** The escrow's terms, as its payer signed them in the lock. */
   terms: EscrowLockTerms
-  signer_address: `0x${string}`
-  signature: `0x${string}` | null
+  signer_address: Address
+  signature: Hex | null
   status: 'awaiting_signature' | 'signed' | 'queued' | 'failed'
   /** The settler queue's op once queued (`chain_op_states.id`). */
   chain_op_id: string | null
@@ -78,7 +78,7 @@ function escrowOpOf(row: Record<string, unknown>): EscrowOpRow {
 /** Stores an escrow's terms, once: a second call for the same escrow changes nothing. */
 export async function insertEscrowTerms(
   db: Queryable,
-  escrow: { chainId: number; escrowId: `0x${string}`; vaultAddress: Address; terms: EscrowLockTerms },
+  escrow: { chainId: number; escrowId: Hex; vaultAddress: Address; terms: EscrowLockTerms },
 ): Promise<void> {
   const { terms } = escrow
   await db.query(
@@ -122,10 +122,10 @@ export async function insertEscrowOp(
   op: {
     subject: EscrowSubject
     kind: ChainOpKind
-    escrowId: `0x${string}`
+    escrowId: Hex
     chainId: number
     signerAddress: string
-    signature: `0x${string}` | null
+    signature: Hex | null
   },
 ): Promise<void> {
   const [column, id] = subjectColumn(op.subject)
@@ -200,11 +200,7 @@ export async function selectEscrowLockOp(
     : null
 }
 
-export async function setEscrowOpSignature(
-  db: Queryable,
-  opId: string,
-  signature: `0x${string}`,
-): Promise<void> {
+export async function setEscrowOpSignature(db: Queryable, opId: string, signature: Hex): Promise<void> {
   await db.query(
     "UPDATE escrow_ops SET signature = $2, status = 'signed', updated_at = now() WHERE id = $1",
     [opId, signature.toLowerCase()],

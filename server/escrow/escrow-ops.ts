@@ -1,4 +1,12 @@
-import { encodeAbiParameters, recoverTypedDataAddress, zeroAddress, type TypedDataDefinition } from 'viem'
+import { normalizeAddress, sameAddress } from '../../protocol/address'
+import {
+  encodeAbiParameters,
+  recoverTypedDataAddress,
+  zeroAddress,
+  type TypedDataDefinition,
+  type Address,
+  type Hex,
+} from 'viem'
 import {
   OP_KIND_OF,
   type ChainOpKind,
@@ -55,7 +63,7 @@ if (ESCROW_RESOLVER_FEE_BPS > MAX_RESOLVER_FEE_BPS) throw new Error('resolver fe
 export function escrowDomain(context: Pick<AppContext, 'chain'>): ReturnType<typeof clearhouseDomain> {
   const deployment = context.chain?.deployment
   const vault = deployment?.contracts.ClearhouseVault ?? zeroAddress
-  return clearhouseDomain(deployment?.chainId ?? FALLBACK_CHAIN_ID, vault.toLowerCase() as `0x${string}`)
+  return clearhouseDomain(deployment?.chainId ?? FALLBACK_CHAIN_ID, normalizeAddress(vault))
 }
 
 /** An exhaustive switch's unreachable branch: a new op kind fails to compile until it is handled. */
@@ -74,7 +82,7 @@ export async function newEscrowTerms(
   db: Queryable,
   context: Pick<AppContext, 'chain'>,
   terms: NewEscrowTerms,
-): Promise<{ terms: EscrowLockTerms; escrowId: `0x${string}` }> {
+): Promise<{ terms: EscrowLockTerms; escrowId: Hex }> {
   // The vault refuses such a lock; refusing here keeps it from being signed at all.
   const [payer, payee, resolver] = [terms.payer, terms.payee, terms.resolver].map((address) =>
     address.toLowerCase(),
@@ -93,7 +101,7 @@ export async function newEscrowTerms(
 export function escrowTypedData(
   kind: ChainOpKind,
   domain: ClearhouseDomain,
-  escrowId: `0x${string}`,
+  escrowId: Hex,
   terms: EscrowLockTerms,
 ): TypedDataDefinition {
   switch (kind) {
@@ -159,7 +167,7 @@ export function toViemTypedData(json: TypedDataJson): TypedDataDefinition {
 /** The payer of an escrow op: a managed wallet is signed for at once, a self-custody one signs later. */
 export interface EscrowPayer {
   id: string
-  walletAddress: `0x${string}`
+  walletAddress: Address
   isManagedWallet: boolean
 }
 
@@ -170,7 +178,7 @@ export interface EscrowPayer {
 export async function recordEscrowLock(
   db: Queryable,
   context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
-  lock: { subject: EscrowSubject; escrowId: `0x${string}`; terms: EscrowLockTerms; payer: EscrowPayer },
+  lock: { subject: EscrowSubject; escrowId: Hex; terms: EscrowLockTerms; payer: EscrowPayer },
 ): Promise<void> {
   const domain = escrowDomain(context)
   await insertEscrowTerms(db, {
@@ -186,7 +194,7 @@ export async function recordEscrowLock(
 export async function recordEscrowRelease(
   db: Queryable,
   context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
-  release: { subject: EscrowSubject; escrowId: `0x${string}`; payer: EscrowPayer },
+  release: { subject: EscrowSubject; escrowId: Hex; payer: EscrowPayer },
 ): Promise<void> {
   const domain = escrowDomain(context)
   const terms = await selectEscrowTerms(db, domain.chainId, release.escrowId)
@@ -201,7 +209,7 @@ async function recordEscrowOp(
     subject: EscrowSubject
     kind: ChainOpKind
     domain: ClearhouseDomain
-    escrowId: `0x${string}`
+    escrowId: Hex
     terms: EscrowLockTerms
     payer: EscrowPayer
   },
@@ -225,14 +233,14 @@ async function recordEscrowOp(
 }
 
 /** Checks that `signature` over the op's typed data recovers to its signer, or throws a 400 naming `signature`. */
-export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: `0x${string}`): Promise<void> {
+export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: Hex): Promise<void> {
   let recovered: string
   try {
     recovered = await recoverTypedDataAddress({ ...escrowOpTypedData(op), signature })
   } catch {
     throw fieldError('body', 'signature', 'is not a valid secp256k1 signature')
   }
-  if (recovered.toLowerCase() !== op.signer_address.toLowerCase()) {
+  if (!sameAddress(recovered, op.signer_address)) {
     const message = `must be signed by the payer wallet ${op.signer_address}`
     throw new ValidationError('signature_mismatch', `body signature: ${message}`, {
       details: { where: 'body', fields: [{ field: 'signature', message }] },
@@ -241,7 +249,7 @@ export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: `0x${s
 }
 
 /** The settlement op of a lock: its terms and the payer's signature. */
-function encodeLockOp(lock: EscrowOpRow): { kind: OpKind; data: `0x${string}` } {
+function encodeLockOp(lock: EscrowOpRow): { kind: OpKind; data: Hex } {
   return {
     kind: OP_KIND_OF.escrow_lock,
     data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [
@@ -256,7 +264,7 @@ function encodeReleaseOp(
   release: EscrowOpRow,
   lock: EscrowOpRow,
   located: LocatedEscrow,
-): { kind: OpKind; data: `0x${string}` } {
+): { kind: OpKind; data: Hex } {
   return {
     kind: OP_KIND_OF.escrow_release,
     data: encodeAbiParameters(opDataAbi[OpKind.EscrowRelease], [
@@ -285,7 +293,7 @@ export function ledgerReleaseReference(subject: EscrowSubject): string {
 export async function bookSignedRelease(
   db: Queryable,
   subject: EscrowSubject,
-  release: { payerId: string; payeeId: string; token: `0x${string}`; amount: bigint; feeBps: number },
+  release: { payerId: string; payeeId: string; token: Address; amount: bigint; feeBps: number },
   escrowId: string,
 ): Promise<void> {
   if (await findChainBooking(db, `escrow-outcome:${escrowId.toLowerCase()}`)) return
@@ -313,7 +321,7 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
   for (const op of ops) {
     if (op.status === 'queued') continue
     if (op.status === 'awaiting_signature' || op.status === 'failed') return
-    let encoded: { kind: OpKind; data: `0x${string}` }
+    let encoded: { kind: OpKind; data: Hex }
     switch (op.kind) {
       case 'escrow_lock':
         encoded = encodeLockOp(op)
@@ -341,7 +349,7 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
 export async function queueEscrowOpsWaitingFor(
   db: Queryable,
   chainId: number,
-  escrowIds: readonly `0x${string}`[],
+  escrowIds: readonly Hex[],
 ): Promise<void> {
   for (const subject of await selectSubjectsWaitingFor(db, chainId, escrowIds)) {
     await queueSignedEscrowOps(db, subject)
@@ -375,10 +383,6 @@ export async function listEscrowOps(
 }
 
 /** Stores the payer's verified signature on an op awaiting it (`verifyEscrowOpSignature` first). */
-export async function saveEscrowOpSignature(
-  db: Queryable,
-  opId: string,
-  signature: `0x${string}`,
-): Promise<void> {
+export async function saveEscrowOpSignature(db: Queryable, opId: string, signature: Hex): Promise<void> {
   await setEscrowOpSignature(db, opId, signature)
 }

@@ -1,3 +1,5 @@
+import { normalizeAddress } from '../../protocol/address'
+import type { Address } from 'viem'
 import type { Logger } from 'pino'
 import { findAgentByWallet } from '../agents/agents-service'
 import type { ChainEventHandler, IndexedEvent } from '../chain/indexer/indexed-event'
@@ -26,7 +28,7 @@ type EscrowOutcome =
 interface KnownEscrow {
   escrowId: string
   subject: EscrowSubject
-  token: `0x${string}`
+  token: Address
   amount: bigint
   feeBps: number
   payerId: string
@@ -49,7 +51,7 @@ async function findKnownEscrow(
   return {
     escrowId: escrowId.toLowerCase(),
     subject: lock.assignment_id ? { assignmentId: lock.assignment_id } : { entryId: lock.entry_id! },
-    token: terms.token.toLowerCase() as `0x${string}`,
+    token: normalizeAddress(terms.token),
     amount: terms.amount,
     feeBps: terms.feeBps,
     payerId: payer.id,

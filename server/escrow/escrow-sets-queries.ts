@@ -1,8 +1,9 @@
+import type { Address, Hex } from 'viem'
 import type { Queryable } from '../db/pool'
 
 /** Where an `EscrowLocked` log placed an escrow. */
 export interface EscrowLockRow {
-  escrowId: `0x${string}`
+  escrowId: Hex
   setId: bigint
   index: number
 }
@@ -87,7 +88,7 @@ export async function findEscrowSet(
   db: Queryable,
   chainId: number,
   setId: bigint,
-): Promise<{ root: `0x${string}`; count: number } | null> {
+): Promise<{ root: Hex; count: number } | null> {
   const { rows } = await db.query(
     'SELECT s.root, s.escrow_count FROM escrow_sets AS s WHERE s.chain_id = $1 AND s.set_id = $2::numeric',
     [chainId, setId.toString()],
@@ -96,11 +97,7 @@ export async function findEscrowSet(
 }
 
 /** The escrow ids of set `setId` in index order. */
-export async function selectEscrowSetIds(
-  db: Queryable,
-  chainId: number,
-  setId: bigint,
-): Promise<`0x${string}`[]> {
+export async function selectEscrowSetIds(db: Queryable, chainId: number, setId: bigint): Promise<Address[]> {
   const { rows } = await db.query(
     `SELECT l.escrow_id FROM escrow_locks AS l
       WHERE l.chain_id = $1 AND l.set_id = $2::numeric ORDER BY l.set_index`,

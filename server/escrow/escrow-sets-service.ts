@@ -1,3 +1,4 @@
+import type { Hex } from 'viem'
 import type { Logger } from 'pino'
 import { escrowSetTree, type EscrowPosition } from '../../protocol/escrow-sets'
 import type { ChainEventHandler, IndexedEvent } from '../chain/indexer/indexed-event'
@@ -15,7 +16,7 @@ import {
 /** A locked escrow's place in the vault: what every later op on it passes. */
 export interface LocatedEscrow {
   position: EscrowPosition
-  proof: `0x${string}`[]
+  proof: Hex[]
 }
 
 /**
@@ -37,7 +38,7 @@ export async function locateEscrow(
   if (tree.root.toLowerCase() !== set.root.toLowerCase()) return null
   return {
     position: { setId: lock.setId, index: BigInt(lock.index) },
-    proof: tree.getProof(lock.index) as `0x${string}`[],
+    proof: tree.getProof(lock.index) as Hex[],
   }
 }
 
@@ -50,7 +51,7 @@ export async function locateEscrow(
  */
 export function escrowSetHandlers(
   logger: Logger,
-  onSetCommitted: (db: Queryable, chainId: number, escrowIds: `0x${string}`[]) => Promise<void>,
+  onSetCommitted: (db: Queryable, chainId: number, escrowIds: Hex[]) => Promise<void>,
 ): ChainEventHandler[] {
   return [
     {

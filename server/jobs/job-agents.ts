@@ -1,3 +1,4 @@
+import type { Address } from 'viem'
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
 import { findAgentById, findDirectoryEntry } from '../agents/agents-service'
@@ -14,7 +15,7 @@ export async function agentExists(db: Queryable, agentId: string): Promise<boole
 }
 
 /** An agent's wallet address (lowercase), or null if there is no such agent. */
-export async function agentWallet(db: Queryable, agentId: string): Promise<`0x${string}` | null> {
+export async function agentWallet(db: Queryable, agentId: string): Promise<Address | null> {
   return (await findAgentById(db, agentId))?.walletAddress ?? null
 }
 
@@ -22,7 +23,7 @@ export async function agentWallet(db: Queryable, agentId: string): Promise<`0x${
 export async function agentIdentity(
   db: Queryable,
   agentId: string,
-): Promise<{ walletAddress: `0x${string}`; isManagedWallet: boolean } | null> {
+): Promise<{ walletAddress: Address; isManagedWallet: boolean } | null> {
   const identity = await findAgentById(db, agentId)
   return identity
     ? { walletAddress: identity.walletAddress, isManagedWallet: identity.isManagedWallet }

@@ -1,3 +1,4 @@
+import type { Address } from 'viem'
 import type { JobStatus, JobType } from '../../protocol/jobs'
 import type { Queryable } from '../db/pool'
 
@@ -10,7 +11,7 @@ export interface JobRow {
   tags: string[]
   budget_amount: string | null
   token_symbol: string
-  token_address: `0x${string}`
+  token_address: Address
   token_decimals: number
   requires_verifiable: boolean
   job_type: JobType

@@ -1,3 +1,4 @@
+import type { Address } from 'viem'
 import { randomUUID } from 'node:crypto'
 import { BPS } from '../../protocol/typed-data'
 import type { Queryable } from '../db/pool'
@@ -28,7 +29,7 @@ import {
  */
 export const PLATFORM_FEE_BPS = 100
 
-type Token = `0x${string}`
+type Token = Address
 
 /** `amount * feeBps / 10000` rounded down: the payee gets the rest, so rounding creates nothing. */
 export function feeFor(amount: bigint, feeBps: number): bigint {

@@ -1,17 +1,19 @@
+import { normalizeAddress } from '../../protocol/address'
+import type { Address } from 'viem'
 import type { AppContext } from '../app-context'
 import { ValidationError } from '../errors'
 
 /** An allowlisted token with its address normalised to lowercase. */
 export interface TokenInfo {
   symbol: string
-  address: `0x${string}`
+  address: Address
   decimals: number
 }
 
 function normalise(token: AppContext['tokens'][number]): TokenInfo {
   return {
     symbol: token.symbol,
-    address: token.address.toLowerCase() as `0x${string}`,
+    address: normalizeAddress(token.address),
     decimals: token.decimals,
   }
 }

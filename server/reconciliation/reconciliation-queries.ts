@@ -1,10 +1,9 @@
+import type { Address } from 'viem'
 import type { Queryable } from '../db/pool'
 
 // Reconciliation is an auditor's read of the whole store: the queries below read other rooms'
 // tables (ledger, agents, escrow ops, withdrawals) in the caller's one repeatable-read snapshot,
 // and never write.
-
-type Address = `0x${string}`
 
 /** What the ledger books for one agent's wallet in one token. */
 export interface AgentLedgerPosition {

@@ -1,4 +1,5 @@
-import { erc20Abi } from 'viem'
+import { normalizeAddress } from '../../protocol/address'
+import { erc20Abi, type Address } from 'viem'
 import type {
   AccountReconciliation,
   AccountsReconciliationResponse,
@@ -16,8 +17,6 @@ import {
   selectOpenEscrowLocks,
 } from './reconciliation-queries'
 import { selectCurrentTreasury, selectMirroredBalances } from './vault-mirror-queries'
-
-type Address = `0x${string}`
 
 /** One vault account compared in base units; `account` null sums the wallets no agent holds. */
 export interface AccountComparison {
@@ -127,10 +126,10 @@ export async function reconcile(
 ): Promise<ReconciliationResponse> {
   if (!context.chain) return { checked_at: new Date().toISOString(), block_number: null, tokens: [] }
   const { client, deployment } = context.chain
-  const vault = deployment.contracts.ClearhouseVault!.toLowerCase() as `0x${string}`
+  const vault = normalizeAddress(deployment.contracts.ClearhouseVault!)
   const tokens = context.tokens.map((token) => ({
     ...token,
-    address: token.address.toLowerCase() as `0x${string}`,
+    address: normalizeAddress(token.address),
   }))
   const snapshot = await withTransaction(
     context.pool,
@@ -213,7 +212,7 @@ export async function reconcileAccounts(
       const cursor = await readIndexedCursor(db, deployment.chainId, vault)
       const accounts: AccountReconciliation[] = []
       for (const token of context.tokens) {
-        const address = token.address.toLowerCase() as Address
+        const address = normalizeAddress(token.address)
         for (const comparison of await compareAccounts(db, deployment.chainId, address)) {
           if (account !== undefined && comparison.account !== account) continue
           if (filter.mismatchedOnly && comparison.onChain === comparison.ledger) continue

@@ -1,6 +1,6 @@
+import { normalizeAddress } from '../../protocol/address'
+import type { Address } from 'viem'
 import type { Queryable } from '../db/pool'
-
-type Address = `0x${string}`
 
 /** Where one log sits: the key of everything it changed. */
 export interface LogKey {
@@ -30,8 +30,8 @@ export async function applyBalanceChanges(
     const key = `${change.account.toLowerCase()}:${change.token.toLowerCase()}`
     const previous = merged.get(key)
     merged.set(key, {
-      account: change.account.toLowerCase() as Address,
-      token: change.token.toLowerCase() as Address,
+      account: normalizeAddress(change.account),
+      token: normalizeAddress(change.token),
       delta: (previous?.delta ?? 0n) + change.delta,
     })
   }

@@ -1,3 +1,5 @@
+import { normalizeAddress } from '../../protocol/address'
+import type { Address } from 'viem'
 import type { Logger } from 'pino'
 import type { ChainEventHandler, IndexedEvent } from '../chain/indexer/indexed-event'
 import type { Queryable } from '../db/pool'
@@ -18,8 +20,6 @@ import {
   type BalanceChange,
   type LogKey,
 } from './vault-mirror-queries'
-
-type Address = `0x${string}`
 
 const logKey = (event: IndexedEvent): LogKey => ({
   chainId: event.chainId,
@@ -43,7 +43,7 @@ async function balanceChangesOf(
 ): Promise<BalanceChange[]> {
   const args = event.args as Record<string, string>
   const amount = (name: string) => BigInt(args[name]!)
-  const address = (name: string) => args[name]!.toLowerCase() as Address
+  const address = (name: string) => normalizeAddress(args[name]!)
   switch (event.eventName) {
     case 'Deposited':
       return [{ account: address('account'), token: address('token'), delta: amount('amount') }]

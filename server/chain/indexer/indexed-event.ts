@@ -1,12 +1,13 @@
+import type { Hex } from 'viem'
 import type { Queryable } from '../../db/pool'
 
 /** A decoded vault log as the indexer stores it; uint values in `args` are decimal strings. */
 export interface IndexedEvent {
   chainId: number
-  txHash: `0x${string}`
+  txHash: Hex
   logIndex: number
   blockNumber: bigint
-  blockHash: `0x${string}`
+  blockHash: Hex
   contract: string
   eventName: string
   args: Record<string, unknown>

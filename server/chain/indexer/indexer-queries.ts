@@ -1,9 +1,10 @@
+import type { Hex } from 'viem'
 import type { Queryable } from '../../db/pool'
 import type { IndexedEvent } from './indexed-event'
 
 export interface ChainCursor {
   blockNumber: bigint
-  blockHash: `0x${string}`
+  blockHash: Hex
 }
 
 export async function lockCursor(
@@ -49,7 +50,7 @@ export async function saveCursor(
 export async function saveBlock(
   db: Queryable,
   chainId: number,
-  block: { number: bigint; hash: `0x${string}`; parentHash: `0x${string}` },
+  block: { number: bigint; hash: Hex; parentHash: Hex },
 ): Promise<void> {
   await db.query(
     `INSERT INTO chain_blocks (chain_id, block_number, block_hash, parent_hash) VALUES ($1, $2::bigint, $3, $4)

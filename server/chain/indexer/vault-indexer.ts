@@ -1,6 +1,7 @@
+import { normalizeAddress } from '../../../protocol/address'
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import { decodeEventLog, type Log, type PublicClient } from 'viem'
+import { decodeEventLog, type Log, type PublicClient, type Address, type Hex } from 'viem'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction, type Queryable } from '../../db/pool'
 import type { Metrics } from '../../metrics'
@@ -33,7 +34,7 @@ export interface VaultIndexerParameters {
   pool: pg.Pool
   client: PublicClient
   chainId: number
-  vault: `0x${string}`
+  vault: Address
   /** The block the vault was deployed in; a first run backfills from there. */
   deploymentBlock: bigint
   /** Logs are read only up to `head − confirmations`. */
@@ -77,7 +78,7 @@ export class VaultIndexer {
 
   constructor(parameters: VaultIndexerParameters) {
     this.parameters = { maxBlockRange: 2000n, handlers: [], ...parameters }
-    this.parameters.vault = parameters.vault.toLowerCase() as `0x${string}`
+    this.parameters.vault = normalizeAddress(parameters.vault)
     this.handlers = new Map()
     for (const handler of this.parameters.handlers) {
       this.handlers.set(handler.eventName, [...(this.handlers.get(handler.eventName) ?? []), handler])
@@ -124,10 +125,10 @@ export class VaultIndexer {
 
     // Parent hashes of the blocks with logs, read before the transaction so no RPC round trip
     // holds the lock; a reorg check needs each stored block's parent.
-    const blocksWithEvents = new Map<bigint, `0x${string}`>()
+    const blocksWithEvents = new Map<bigint, Hex>()
     for (const event of events)
       if (event.blockNumber !== to) blocksWithEvents.set(event.blockNumber, event.blockHash)
-    const parents: Array<{ number: bigint; hash: `0x${string}`; parentHash: `0x${string}` }> = []
+    const parents: Array<{ number: bigint; hash: Hex; parentHash: Hex }> = []
     const pendingBlocks = [...blocksWithEvents]
     // A few requests at a time: a range may hold thousands of blocks with logs.
     for (let i = 0; i < pendingBlocks.length; i += 16) {
