@@ -71,6 +71,17 @@ export interface SettlerParameters {
   logger: Logger
   /** Where rounds are counted; tests that do not read them leave it out. */
   metrics?: Pick<Metrics, 'settlerBatches' | 'settlerFailedRounds'>
+  /** Points in a round where a test may step in; the coordinator sets none. */
+  roundHooks?: SettlerRoundHooks
+}
+
+/**
+ * Points in a round where a caller may step in. A hook that throws ends the round right there,
+ * with nothing after it done: a test stands in for a process that dies at that point.
+ */
+export interface SettlerRoundHooks {
+  /** The batch's transaction is sent and its hash not yet recorded. */
+  afterSendBeforeRecord?(batch: { batchNumber: bigint; txHash: `0x${string}` }): Promise<void> | void
 }
 
 export type SettleResult =
@@ -111,11 +122,6 @@ export class CoordinatorKeyMismatchError extends Error {
   }
 }
 
-/** Raised to simulate a crash between sending a batch and recording it (tests only). */
-export class SimulatedCrash extends Error {
-  override name = 'SimulatedCrash'
-}
-
 /**
  * Turns queued chain ops into numbered, coordinator-signed `settleBatch` transactions.
  *
@@ -129,15 +135,14 @@ export class SimulatedCrash extends Error {
  * simulation and the block is skipped on-chain (`OpSkipped`), which the indexer records.
  */
 export class Settler {
-  private readonly parameters: Required<Omit<SettlerParameters, 'metrics'>>
+  private readonly parameters: Required<Omit<SettlerParameters, 'metrics' | 'roundHooks'>>
   private readonly metrics: SettlerParameters['metrics'] | null
+  private readonly roundHooks: SettlerRoundHooks
   private readonly holder = randomUUID()
   /** Sends with the coordinator key, queued with every other sender of it in the process (the dev faucet). */
   private readonly sender: TransactionSender
   /** Ops per batch learnt from batches too large to send; never above `maxBatchSize`. */
   private batchSizeCap: number | null = null
-  /** Tests set this to stop right after the transaction is sent and before it is recorded. */
-  crashAfterSend = false
 
   constructor(parameters: SettlerParameters) {
     this.parameters = {
@@ -150,6 +155,7 @@ export class Settler {
     }
     this.sender = createTransactionSender(this.parameters.walletClient, this.parameters.account)
     this.metrics = parameters.metrics ?? null
+    this.roundHooks = parameters.roundHooks ?? {}
   }
 
   /** One round: recover or send at most one batch. */
@@ -319,7 +325,7 @@ export class Settler {
       args,
       gas: batchGasLimit(gas),
     })
-    if (this.crashAfterSend) throw new SimulatedCrash(`crashed after sending batch ${batch.batchNumber}`)
+    await this.roundHooks.afterSendBeforeRecord?.({ batchNumber: batch.batchNumber, txHash })
     await withTransaction(pool, (db) => markBatchSent(db, chainId, batch.batchNumber, txHash))
     const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
     if (receipt.status !== 'success') {
