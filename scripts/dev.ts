@@ -14,6 +14,7 @@ import { clearhouseVaultAbi } from '../protocol/vault-abi'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { loadConfig } from '../server/config'
 import { startCoordinator } from '../server/coordinator'
+import { MigrationHistoryError } from '../server/db/migrate'
 import { ConfigError } from '../server/errors'
 import { deployContracts } from './lib/deploy-contracts'
 
@@ -128,7 +129,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(`clearhouse: ${error.message}`)
+  if (error instanceof ConfigError || error instanceof MigrationHistoryError)
+    console.error(`clearhouse: ${error.message}`)
   else console.error(error)
   process.exit(1)
 })

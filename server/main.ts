@@ -1,5 +1,6 @@
 import { loadConfig } from './config'
 import { startCoordinator } from './coordinator'
+import { MigrationHistoryError } from './db/migrate'
 import { ConfigError } from './errors'
 
 /** `node dist/server/main.js`: the coordinator against configured DATABASE_URL, RPC_URL and DEPLOYMENT_FILE. */
@@ -16,8 +17,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  // A configuration problem is one line naming the variable; anything else keeps its stack.
-  if (error instanceof ConfigError) console.error(`clearhouse: ${error.message}`)
+  // A configuration problem is one line naming the variable, a database whose migrations do not fit
+  // this code one line naming the migrations; anything else keeps its stack.
+  if (error instanceof ConfigError || error instanceof MigrationHistoryError)
+    console.error(`clearhouse: ${error.message}`)
   else console.error(error)
   process.exit(1)
 })

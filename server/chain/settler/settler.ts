@@ -39,6 +39,7 @@ import {
   selectDroppedBatches,
   selectBatchOps,
   selectPendingOps,
+  type ChainOp,
   type SettlementBatch,
 } from './chain-ops-queries'
 
@@ -71,6 +72,17 @@ export interface SettlerParameters {
   logger: Logger
   /** Where rounds are counted; tests that do not read them leave it out. */
   metrics?: Pick<Metrics, 'settlerBatches' | 'settlerFailedRounds'>
+  /** Points in a round where a test may step in; the coordinator sets none. */
+  roundHooks?: SettlerRoundHooks
+}
+
+/**
+ * Points in a round where a caller may step in. A hook that throws ends the round right there,
+ * with nothing after it done: a test stands in for a process that dies at that point.
+ */
+export interface SettlerRoundHooks {
+  /** The batch's transaction is sent and its hash not yet recorded. */
+  afterSendBeforeRecord?(batch: { batchNumber: bigint; txHash: `0x${string}` }): Promise<void> | void
 }
 
 export type SettleResult =
@@ -111,11 +123,6 @@ export class CoordinatorKeyMismatchError extends Error {
   }
 }
 
-/** Raised to simulate a crash between sending a batch and recording it (tests only). */
-export class SimulatedCrash extends Error {
-  override name = 'SimulatedCrash'
-}
-
 /**
  * Turns queued chain ops into numbered, coordinator-signed `settleBatch` transactions.
  *
@@ -129,15 +136,14 @@ export class SimulatedCrash extends Error {
  * simulation and the block is skipped on-chain (`OpSkipped`), which the indexer records.
  */
 export class Settler {
-  private readonly parameters: Required<Omit<SettlerParameters, 'metrics'>>
+  private readonly parameters: Required<Omit<SettlerParameters, 'metrics' | 'roundHooks'>>
   private readonly metrics: SettlerParameters['metrics'] | null
+  private readonly roundHooks: SettlerRoundHooks
   private readonly holder = randomUUID()
   /** Sends with the coordinator key, queued with every other sender of it in the process (the dev faucet). */
   private readonly sender: TransactionSender
   /** Ops per batch learnt from batches too large to send; never above `maxBatchSize`. */
   private batchSizeCap: number | null = null
-  /** Tests set this to stop right after the transaction is sent and before it is recorded. */
-  crashAfterSend = false
 
   constructor(parameters: SettlerParameters) {
     this.parameters = {
@@ -150,6 +156,7 @@ export class Settler {
     }
     this.sender = createTransactionSender(this.parameters.walletClient, this.parameters.account)
     this.metrics = parameters.metrics ?? null
+    this.roundHooks = parameters.roundHooks ?? {}
   }
 
   /** One round: recover or send at most one batch. */
@@ -234,37 +241,53 @@ export class Settler {
     })
   }
 
+  /**
+   * Takes a recorded batch to its end in this round: confirms it if it already landed, waits if an
+   * earlier send of it is still pending, else signs it again if needed, simulates it, fits it to
+   * the gas budget and sends it.
+   */
   private async finish(
     prepared: SettlementBatch,
     recovered: boolean,
     lastOnChain: bigint,
   ): Promise<SettleResult> {
-    const { pool, chainId, publicClient, account, vault, logger } = this.parameters
-    let batch = prepared
-    const ops = await selectBatchOps(pool, chainId, batch.batchNumber)
+    const { pool, chainId } = this.parameters
+    const ops = await selectBatchOps(pool, chainId, prepared.batchNumber)
+    if (lastOnChain >= prepared.batchNumber) return this.recordLandedBatch(prepared, ops.length, recovered)
+    if (await this.isEarlierSendPending(prepared)) return { outcome: 'waiting' }
 
-    if (lastOnChain >= batch.batchNumber) {
-      // It landed (perhaps before a crash): record it, never send it again.
-      await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, batch.txHash))
-      return {
-        outcome: 'confirmed',
-        batchNumber: batch.batchNumber,
-        opCount: ops.length,
-        txHash: batch.txHash,
-        recovered,
-      }
-    }
-    if (batch.txHash) {
-      const receipt = await publicClient.getTransactionReceipt({ hash: batch.txHash }).catch(() => null)
-      if (!receipt && (await this.hasPendingTransaction())) return { outcome: 'waiting' }
-    }
+    const batch = await this.resignIfUnlandable(prepared)
+    const args = settleBatchArgs(batch, ops)
+    const skipped = await this.simulateBatch(args)
+    if (skipped.length > 0) return this.failSkippedOps(batch, ops, skipped)
+    const budget = await this.estimateGasOrSplit(batch, ops.length, args)
+    if ('outcome' in budget) return budget
+    return this.sendBatch(batch, ops.length, args, budget.gas, recovered)
+  }
 
-    batch = await this.resignIfUnlandable(batch)
-    const args = [
-      batch.batchNumber,
-      ops.map((op) => ({ kind: op.kind, data: op.data })),
-      toCompactSignature(batch.coordinatorSignature),
-    ] as const
+  /** The batch landed (perhaps before a crash): record it, never send it again. */
+  private async recordLandedBatch(
+    batch: SettlementBatch,
+    opCount: number,
+    recovered: boolean,
+  ): Promise<SettleResult> {
+    const { pool, chainId } = this.parameters
+    await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, batch.txHash))
+    return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount, txHash: batch.txHash, recovered }
+  }
+
+  /** Whether a transaction sent for this batch has no receipt yet while the coordinator has one in the mempool. */
+  private async isEarlierSendPending(batch: SettlementBatch): Promise<boolean> {
+    if (!batch.txHash) return false
+    const receipt = await this.parameters.publicClient
+      .getTransactionReceipt({ hash: batch.txHash })
+      .catch(() => null)
+    return !receipt && (await this.hasPendingTransaction())
+  }
+
+  /** The ops the vault would skip if the batch were sent now, each with its index and revert data. */
+  private async simulateBatch(args: SettleBatchArgs): Promise<readonly SkippedOp[]> {
+    const { publicClient, vault, account } = this.parameters
     const { result: skipped } = await publicClient.simulateContract({
       address: vault,
       abi: clearhouseVaultAbi,
@@ -272,24 +295,39 @@ export class Settler {
       args,
       account,
     })
-    if (skipped.length > 0) {
-      const failed = skipped.map((op) => ({ op: ops[Number(op.index)]!, reason: describeRevert(op.reason) }))
-      const failures = failed.map(({ op, reason }) => ({ opId: op.id, reason }))
-      await withTransaction(pool, async (db) => {
-        await dissolveBatch(db, chainId, batch.batchNumber, failures)
-        for (const { op, reason } of failed) {
-          await notifyChainOpFailure(
-            db,
-            this.parameters.failureHandlers,
-            { ...op, chainId, reason },
-            'failed',
-          )
-        }
-      })
-      logger.warn({ batchNumber: batch.batchNumber.toString(), failures }, 'settlement ops failed')
-      return { outcome: 'op-failed', batchNumber: batch.batchNumber, failures }
-    }
+    return skipped
+  }
 
+  /**
+   * Dissolves the batch, marking the ops the simulation skipped failed with their reasons and
+   * returning the rest to the queue, and runs each failed op's failure handlers in the same
+   * transaction, so what the ledger booked ahead of an op is reversed exactly when it fails.
+   */
+  private async failSkippedOps(
+    batch: SettlementBatch,
+    ops: readonly ChainOp[],
+    skipped: readonly SkippedOp[],
+  ): Promise<SettleResult> {
+    const { pool, chainId, logger } = this.parameters
+    const failed = skipped.map((op) => ({ op: ops[Number(op.index)]!, reason: describeRevert(op.reason) }))
+    const failures = failed.map(({ op, reason }) => ({ opId: op.id, reason }))
+    await withTransaction(pool, async (db) => {
+      await dissolveBatch(db, chainId, batch.batchNumber, failures)
+      for (const { op, reason } of failed) {
+        await notifyChainOpFailure(db, this.parameters.failureHandlers, { ...op, chainId, reason }, 'failed')
+      }
+    })
+    logger.warn({ batchNumber: batch.batchNumber.toString(), failures }, 'settlement ops failed')
+    return { outcome: 'op-failed', batchNumber: batch.batchNumber, failures }
+  }
+
+  /** The gas the batch needs, or, when it is too large to send as one transaction, its split. */
+  private async estimateGasOrSplit(
+    batch: SettlementBatch,
+    opCount: number,
+    args: SettleBatchArgs,
+  ): Promise<{ gas: bigint } | SettleResult> {
+    const { publicClient, vault, account, maxBatchGas } = this.parameters
     let gas: bigint
     try {
       gas = await publicClient.estimateContractGas({
@@ -301,13 +339,24 @@ export class Settler {
       })
     } catch (error) {
       // The simulation passed, so the ops are sound: the batch is too big to send as one.
-      if (ops.length === 1) throw error
-      return this.split(batch, ops.length, `gas estimate failed: ${shortMessage(error)}`)
+      if (opCount === 1) throw error
+      return this.split(batch, opCount, `gas estimate failed: ${shortMessage(error)}`)
     }
-    if (gas > this.parameters.maxBatchGas && ops.length > 1) {
-      return this.split(batch, ops.length, `needs ${gas} gas, more than ${this.parameters.maxBatchGas}`)
+    if (gas > maxBatchGas && opCount > 1) {
+      return this.split(batch, opCount, `needs ${gas} gas, more than ${maxBatchGas}`)
     }
+    return { gas }
+  }
 
+  /** Sends the batch, records its transaction, and records the outcome its receipt shows. */
+  private async sendBatch(
+    batch: SettlementBatch,
+    opCount: number,
+    args: SettleBatchArgs,
+    gas: bigint,
+    recovered: boolean,
+  ): Promise<SettleResult> {
+    const { pool, chainId, publicClient, vault, logger } = this.parameters
     // Confirmed last thing before sending: a settler that lost the lead (paused longer than the
     // lease) leaves the prepared batch to the new leader rather than race it with the same number.
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, this.parameters.leaseTtlMs)))
@@ -319,31 +368,39 @@ export class Settler {
       args,
       gas: batchGasLimit(gas),
     })
-    if (this.crashAfterSend) throw new SimulatedCrash(`crashed after sending batch ${batch.batchNumber}`)
+    await this.roundHooks.afterSendBeforeRecord?.({ batchNumber: batch.batchNumber, txHash })
     await withTransaction(pool, (db) => markBatchSent(db, chainId, batch.batchNumber, txHash))
     const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
     if (receipt.status !== 'success') {
-      // The number may have been used by an earlier send of this same batch (a node that was
-      // behind let it simulate): then it settled, and dissolving it would redo settled work.
-      const settled = await this.lastBatchNumberOnChain(receipt.blockNumber)
-      if (settled >= batch.batchNumber) {
-        await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, null))
-        return {
-          outcome: 'confirmed',
-          batchNumber: batch.batchNumber,
-          opCount: ops.length,
-          txHash,
-          recovered,
-        }
-      }
-      // Reverted although the simulation passed (out of gas as state moved in between): the next
-      // round re-simulates the same batch number.
-      await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, []))
-      return { outcome: 'waiting' }
+      return this.resolveRevertedSend(batch, opCount, txHash, receipt.blockNumber, recovered)
     }
     await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, txHash))
-    logger.info({ batchNumber: batch.batchNumber.toString(), ops: ops.length, txHash }, 'batch settled')
-    return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount: ops.length, txHash, recovered }
+    logger.info({ batchNumber: batch.batchNumber.toString(), ops: opCount, txHash }, 'batch settled')
+    return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount, txHash, recovered }
+  }
+
+  /**
+   * The batch's transaction reverted. The number may have been used by an earlier send of this
+   * same batch (a node that was behind let it simulate): then it settled, and dissolving it would
+   * redo settled work, so it is confirmed. Otherwise it reverted although the simulation passed
+   * (out of gas as state moved in between): it is dissolved, and the next round re-simulates the
+   * same batch number.
+   */
+  private async resolveRevertedSend(
+    batch: SettlementBatch,
+    opCount: number,
+    txHash: `0x${string}`,
+    blockNumber: bigint,
+    recovered: boolean,
+  ): Promise<SettleResult> {
+    const { pool, chainId } = this.parameters
+    const settled = await this.lastBatchNumberOnChain(blockNumber)
+    if (settled >= batch.batchNumber) {
+      await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, null))
+      return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount, txHash, recovered }
+    }
+    await withTransaction(pool, (db) => dissolveBatch(db, chainId, batch.batchNumber, []))
+    return { outcome: 'waiting' }
   }
 
   private batchSize(): number {
@@ -494,6 +551,20 @@ export function batchGasLimit(estimate: bigint): bigint {
  * (`batchGasLimit`), it stays under the per-transaction cap.
  */
 export const DEFAULT_MAX_BATCH_GAS = 7_000_000n
+
+/** The arguments of `settleBatch` for a batch and its ops, in batch order. */
+function settleBatchArgs(batch: SettlementBatch, ops: readonly ChainOp[]) {
+  return [
+    batch.batchNumber,
+    ops.map((op) => ({ kind: op.kind, data: op.data })),
+    toCompactSignature(batch.coordinatorSignature),
+  ] as const
+}
+
+type SettleBatchArgs = ReturnType<typeof settleBatchArgs>
+
+/** An op the vault's simulation skipped: its index in the batch and the revert data it failed with. */
+type SkippedOp = { index: bigint; reason: `0x${string}` }
 
 function shortMessage(error: unknown): string {
   if (error instanceof BaseError) return error.shortMessage

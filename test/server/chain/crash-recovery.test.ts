@@ -1,12 +1,13 @@
 import { expect } from 'chai'
 import pino from 'pino'
 import request from 'supertest'
-import { SimulatedCrash, Settler } from '../../../server/chain/settler/settler'
+import { Settler, type SettlerRoundHooks } from '../../../server/chain/settler/settler'
 import { bearer, registerAgent } from '../helpers/agents'
 import { walletFor } from '../helpers/chain'
 import { coordinatorAccount, createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { postBid, postJob, postSubmit } from '../helpers/jobs'
+import { crashAfterSend, SimulatedCrash } from '../helpers/settler-crash'
 
 const OUTSIDE = '0x000000000000000000000000000000000000bEEF'
 
@@ -29,7 +30,7 @@ describe('coordinator killed between sending a batch and recording it', () => {
     await database.drop()
   })
 
-  async function processSettler(): Promise<Settler> {
+  async function processSettler(roundHooks?: SettlerRoundHooks): Promise<Settler> {
     return new Settler({
       pool: database.pool,
       publicClient: chain.client,
@@ -40,6 +41,7 @@ describe('coordinator killed between sending a batch and recording it', () => {
       maxBatchAgeMs: 0,
       leaseTtlMs: 300,
       logger: pino({ level: 'silent' }),
+      roundHooks,
     })
   }
 
@@ -76,8 +78,7 @@ describe('coordinator killed between sending a batch and recording it', () => {
       .set('Authorization', bearer(payer.apiKey))
       .expect(200)
 
-    const dying = await processSettler()
-    dying.crashAfterSend = true
+    const dying = await processSettler(crashAfterSend)
     let crashed = false
     await dying.settleOnce().catch((error) => (crashed = error instanceof SimulatedCrash))
     expect(crashed).to.equal(true)
@@ -117,8 +118,7 @@ describe('coordinator killed between sending a batch and recording it', () => {
       .set('Authorization', bearer(agent.apiKey))
       .send({ amount: '5', to: OUTSIDE })
       .expect(201)
-    const dying = await processSettler()
-    dying.crashAfterSend = true
+    const dying = await processSettler(crashAfterSend)
     await dying.settleOnce().catch((error) => expect(error).to.be.instanceOf(SimulatedCrash))
     const sentNonce = await chain.client.getTransactionCount({ address: coordinatorAccount.address })
 

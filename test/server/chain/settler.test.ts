@@ -19,9 +19,10 @@ import {
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { batchSettledHandler, opSkippedHandler } from '../../../server/chain/settler/batch-settled-handler'
 import { enqueueChainOp, findChainOp, insertBatch } from '../../../server/chain/settler/chain-ops-queries'
-import { computeOpsRoot, SimulatedCrash, Settler } from '../../../server/chain/settler/settler'
+import { computeOpsRoot, Settler, type SettlerRoundHooks } from '../../../server/chain/settler/settler'
 import type { Deployment } from '../../../scripts/lib/deploy-contracts'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { crashAfterSend, SimulatedCrash } from '../helpers/settler-crash'
 import {
   deployTestVault,
   hardhatPublicClient,
@@ -73,7 +74,9 @@ describe('Settler', () => {
     await database.drop()
   })
 
-  async function settler(overrides: { maxBatchSize?: number; maxBatchGas?: bigint } = {}): Promise<Settler> {
+  async function settler(
+    overrides: { maxBatchSize?: number; maxBatchGas?: bigint; roundHooks?: SettlerRoundHooks } = {},
+  ): Promise<Settler> {
     return new Settler({
       pool: database.pool,
       publicClient: await hardhatPublicClient(),
@@ -85,6 +88,7 @@ describe('Settler', () => {
       maxBatchGas: overrides.maxBatchGas,
       maxBatchAgeMs: 0,
       logger: pino({ level: 'silent' }),
+      roundHooks: overrides.roundHooks,
     })
   }
 
@@ -205,8 +209,7 @@ describe('Settler', () => {
 
   it('after a crash between sending and recording, recognises the landed batch instead of resending it', async () => {
     await enqueueLock('job-1', 3_000_000n)
-    const crashing = await settler()
-    crashing.crashAfterSend = true
+    const crashing = await settler({ roundHooks: crashAfterSend })
     let crashed = false
     await crashing.settleOnce().catch((error) => (crashed = error instanceof SimulatedCrash))
     expect(crashed).to.equal(true)
