@@ -98,6 +98,7 @@ export const configSchema = z.object({
    * this long for another replica to lead. Renewed every round and during long rounds.
    */
   SETTLER_LEASE_MS: integerString(1_000, 600_000).default(15_000),
+  TIMERS_POLL_MS: integerString(50, 3_600_000).default(5_000),
   /** How often the vault balance is reconciled with the ledger. */
   RECONCILE_INTERVAL_MS: integerString(1000, 86_400_000).default(30_000),
   /** Run the indexer, settler and reconciliation in this process (false for API-only replicas). */

@@ -89,9 +89,12 @@ export async function findOwnJob(db: Queryable, jobId: string, actor: Actor): Pr
   return job
 }
 
-/** Whether the job's deadline has passed, whatever its stored status says (the expiry pass may lag). */
+/**
+ * Whether the job's deadline has passed by the database's clock, whatever its stored status says
+ * (the timers worker's expiry pass may lag).
+ */
 export function isPastDeadline(job: JobRow): boolean {
-  return job.expires_at.getTime() <= Date.now()
+  return job.is_past_deadline
 }
 
 /** Moves the job (locked by the caller) to `status`; `closedReason` goes with `closed`. */

@@ -22,6 +22,8 @@ export interface JobRow {
   current_max_slots: number
   deadline_seconds: number
   expires_at: Date
+  /** Whether the deadline has passed by the database's clock (`clearhouse_now()`), whatever the status says. */
+  is_past_deadline: boolean
   awarded_bid_id: string | null
   worker_agent_id: string | null
   created_at: Date
@@ -35,7 +37,7 @@ export interface JobRow {
 const JOB_COLUMNS = `j.id, j.creator_agent_id, j.title, j.description, j.tags, j.budget_amount::text,
   j.token_symbol, j.token_address, j.token_decimals, j.requires_verifiable, j.job_type, j.status,
   j.closed_reason, j.dispute_agent_id, j.max_slots, j.current_max_slots, j.deadline_seconds,
-  j.expires_at, j.awarded_bid_id, j.worker_agent_id, j.created_at, j.updated_at,
+  j.expires_at, j.expires_at <= clearhouse_now() AS is_past_deadline, j.awarded_bid_id, j.worker_agent_id, j.created_at, j.updated_at,
   aw.deliverable AS awarded_deliverable, aw.deliverable_hash AS awarded_deliverable_hash`
 
 const JOB_FROM = 'jobs AS j LEFT JOIN assignments AS aw ON aw.bid_id = j.awarded_bid_id'
@@ -61,7 +63,7 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<void> {
        token_address, token_decimals, requires_verifiable, job_type, dispute_agent_id, max_slots,
        current_max_slots, deadline_seconds, expires_at)
      VALUES ($1, $2, $3, $4, $5::text[], $6::numeric, $7, $8, $9, $10, $11, $12, $13::int, $13::int, $14::int,
-       now() + make_interval(secs => $14::int))`,
+       clearhouse_now() + make_interval(secs => $14::int))`,
     [
       job.id,
       job.creatorAgentId,
@@ -293,7 +295,7 @@ export async function jobHadWork(db: Queryable, jobId: string): Promise<boolean>
 export async function selectDueJobs(db: Queryable, limit: number): Promise<JobRow[]> {
   const { rows } = await db.query(
     `SELECT ${JOB_COLUMNS}, NULL AS sort_key FROM ${JOB_FROM}
-      WHERE j.status IN ('open', 'filling') AND j.expires_at <= now()
+      WHERE j.status IN ('open', 'filling') AND j.expires_at <= clearhouse_now()
       ORDER BY j.expires_at LIMIT $1 FOR UPDATE OF j SKIP LOCKED`,
     [limit],
   )

@@ -12,6 +12,7 @@ import { reconcileAndReport } from '../reconciliation/reconciliation-service'
 import { chainNow } from '../chain/clients'
 import { reconcileWithdrawals } from '../wallet/withdrawals-service'
 import { runPeriodically, type PeriodicTask } from './periodic'
+import { TimersWorker } from './timers'
 
 /** Each worker of a coordinator process: whether it runs, and why not. */
 export type WorkerPlan = Record<WorkerName, WorkerHealth>
@@ -28,14 +29,22 @@ export function planWorkers(
   const every = (state: WorkerHealth) =>
     Object.fromEntries(WORKER_NAMES.map((name) => [name, state])) as WorkerPlan
   if (!config.WORKERS_ENABLED) return every({ status: 'disabled', reason: 'WORKERS_ENABLED=false' })
+  const running: WorkerHealth = { status: 'running', reason: null }
+  // The timers need only the database: deadlines pass whether or not a chain is reachable.
   if (!context.chain || !config.RPC_URL) {
-    return every({ status: 'not_running', reason: 'no chain (RPC_URL and DEPLOYMENT_FILE)' })
+    return {
+      ...every({ status: 'not_running', reason: 'no chain (RPC_URL and DEPLOYMENT_FILE)' }),
+      timers: running,
+    }
   }
   if (!context.chain.deployment.contracts.ClearhouseVault) {
-    return every({ status: 'not_running', reason: 'the deployment has no ClearhouseVault' })
+    return {
+      ...every({ status: 'not_running', reason: 'the deployment has no ClearhouseVault' }),
+      timers: running,
+    }
   }
-  const running: WorkerHealth = { status: 'running', reason: null }
   return {
+    timers: running,
     indexer: running,
     settler: context.coordinatorAccount
       ? running
@@ -57,15 +66,18 @@ export function logWorkerPlan(logger: Logger, plan: WorkerPlan): void {
 }
 
 export interface RunningWorkers {
-  indexer: VaultIndexer
+  /** Null without a chain. */
+  indexer: VaultIndexer | null
   settler: Settler | null
+  timers: TimersWorker
   stop(): Promise<void>
 }
 
 /**
- * Starts the chain workers of one coordinator process: the indexer, the settler (when this process
- * holds the coordinator key) and the reconciliation job. Each may run in every replica: the
- * indexer and settler elect one writer through the database, reconciliation only reads.
+ * Starts the workers of one coordinator process: the timers (always), and with a chain the indexer,
+ * the settler (when this process holds the coordinator key), withdrawal refunds and the
+ * reconciliation job. Each may run in every replica: the timers, indexer and settler elect one
+ * writer through the database, reconciliation only reads.
  */
 export function startWorkers(
   context: AppContext,
@@ -80,18 +92,32 @@ export function startWorkers(
     | 'SETTLER_MAX_BATCH_GAS'
     | 'SETTLER_LEASE_MS'
     | 'RECONCILE_INTERVAL_MS'
+    | 'TIMERS_POLL_MS'
   >,
   handlers: ChainEventHandler[],
-): RunningWorkers | null {
+): RunningWorkers {
   // Called only where workers are enabled; the plan is what start-up logged and health reports.
   const plan = planWorkers(context, { ...config, WORKERS_ENABLED: true })
   for (const name of WORKER_NAMES) {
     if (plan[name].status === 'not_running') context.metrics.workerUp.set({ worker: name }, 0)
   }
-  if (!context.chain || plan.indexer.status !== 'running') return null
+  const logger = context.logger.child({ component: 'workers' })
+  const timers = new TimersWorker(context, config.SETTLER_LEASE_MS)
+  const timersTask = runPeriodically(
+    'timers',
+    config.TIMERS_POLL_MS,
+    logger,
+    reportingUp(context.metrics, 'timers', () => timers.runOnce()),
+  )
+  const stopTimers = async () => {
+    await timersTask.stop()
+    await timers.resign().catch(() => undefined)
+  }
+  if (!context.chain || plan.indexer.status !== 'running') {
+    return { indexer: null, settler: null, timers, stop: stopTimers }
+  }
   const { client, deployment } = context.chain
   const vault = deployment.contracts.ClearhouseVault!
-  const logger = context.logger.child({ component: 'workers' })
 
   const indexer = new VaultIndexer({
     pool: context.pool,
@@ -175,8 +201,9 @@ export function startWorkers(
   return {
     indexer,
     settler,
+    timers,
     async stop() {
-      await Promise.all(tasks.map((task) => task.stop()))
+      await Promise.all([...tasks.map((task) => task.stop()), stopTimers()])
       await settler?.resign().catch(() => undefined)
     },
   }

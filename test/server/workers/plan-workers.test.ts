@@ -37,13 +37,14 @@ describe('planWorkers: which workers a coordinator process runs, and why not', (
     }
   })
 
-  it('says nothing runs without a chain, or without a vault in the deployment', () => {
+  it('says no chain worker runs without a chain, or without a vault in the deployment; the timers still do', () => {
     const noChain = planWorkers(
       { chain: null, coordinatorAccount: key },
       { WORKERS_ENABLED: true, RPC_URL: undefined },
     )
     expect(noChain.indexer.status).to.equal('not_running')
     expect(noChain.indexer.reason).to.contain('RPC_URL')
+    expect(noChain.timers).to.deep.equal({ status: 'running', reason: null })
     const noVault = planWorkers(
       { chain: { ...chain, deployment: { ...chain.deployment, contracts: {} } }, coordinatorAccount: key },
       { WORKERS_ENABLED: true, RPC_URL },
