@@ -17,7 +17,7 @@ import { cancelManagedKeyExport, exportManagedKey, type ManagedKeyExport } from 
 import { parseTokenAmount } from './token-amounts'
 import { takeVaultNonceCounter } from './wallet-queries'
 import { selectWithdrawingTotals } from './withdrawals-queries'
-import { reconcileWithdrawals } from './withdrawals-service'
+import { reconcileWithdrawals } from './withdrawal-refunds-worker'
 
 /** Most one faucet call credits, in token units: enough for any test, not a way to overflow. */
 export const FAUCET_MAX_UNITS = 1_000_000n

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import type pg from 'pg'
 import { encodeAbiParameters, getAddress, recoverTypedDataAddress, type PublicClient } from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import {
@@ -18,44 +17,26 @@ import type {
 } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
 import { chainNow } from '../chain/clients'
-import type { IndexedEvent } from '../chain/indexer/indexed-event'
 import { queueChainOp } from '../chain/settler/op-queue'
 import { withTransaction, type Queryable } from '../db/pool'
 import { ConflictError, NotFoundError, ValidationError } from '../errors'
 import type { Actor } from '../auth/actor'
-import {
-  debitChainWithdrawal,
-  debitWithdrawal,
-  getBalances,
-  getDebt,
-  refundWithdrawal,
-  repayDebt,
-  reverseChainWithdrawal,
-} from '../ledger/ledger-service'
+import { debitWithdrawal, getBalances, getDebt, repayDebt } from '../ledger/ledger-service'
 import { resolveToken, tokenByAddress } from '../ledger/tokens'
 import { checkHistoryCursor, historyPage } from './history-paging'
-import { lockWallet, selectAgentIdByWallet } from './deposits-queries'
-import { chainReference } from './deposits-service'
 import { signTypedDataForAgent } from './managed-wallets'
 import { selectWithdrawalAddress, selectDefaultWithdrawalAddress } from './withdrawal-addresses-queries'
 import { parseTokenAmount } from './token-amounts'
+import { reconcileWithdrawals } from './withdrawal-refunds-worker'
 import {
   insertFastWithdrawal,
-  insertSlowWithdrawal,
   linkWithdrawalOp,
-  lockPendingWithdrawalByNonce,
   lockWithdrawal,
-  lockWithdrawalByEvent,
-  markSlowWithdrawalReorged,
   markWithdrawalFailed,
-  markWithdrawalSettled,
   markWithdrawalSigned,
-  markWithdrawalUnsettled,
-  reviveSlowWithdrawal,
   selectAgentWithdrawal,
   selectAgentWithdrawals,
   selectInFlightWithdrawalTotals,
-  selectStuckWithdrawalIds,
   withdrawalOpReference,
   type WithdrawalRow,
 } from './withdrawals-queries'
@@ -332,146 +313,6 @@ function notAwaitingSignature(row: WithdrawalRow): ConflictError {
   return new ConflictError('withdrawal_not_awaiting_signature', `withdrawal ${row.id} is ${row.apiStatus}`, {
     details: { status: row.apiStatus },
   })
-}
-
-/**
- * Settles fast withdrawals that can no longer go through: an op the settler marked failed is
- * refunded (vault → available, once, by reference) and one never signed by its deadline is
- * closed. A worker calls it periodically; reads call it for the reading agent. Returns how many
- * were closed.
- */
-export async function reconcileWithdrawals(
-  pool: pg.Pool,
-  options: { agentId?: string; nowSeconds?: bigint } = {},
-): Promise<number> {
-  const now = options.nowSeconds ?? BigInt(Math.floor(Date.now() / 1000))
-  const ids = await selectStuckWithdrawalIds(pool, now, options.agentId ?? null)
-  let closed = 0
-  for (const id of ids) {
-    const didClose = await withTransaction(pool, async (db) => {
-      const row = await lockWithdrawal(db, id)
-      if (!row) return false
-      if (row.status === 'pending' && row.opStatus === 'failed') {
-        const refundTransactionId = await refundWithdrawal(db, {
-          agentId: row.agentId!,
-          token: row.token,
-          amount: row.amount,
-          reference: `withdrawal-refund:${row.id}`,
-        })
-        await markWithdrawalFailed(
-          db,
-          row.id,
-          row.opFailureReason ?? 'settlement op failed',
-          refundTransactionId,
-        )
-        return true
-      }
-      if (row.status === 'awaiting_signature' && row.deadline! < now) {
-        await markWithdrawalFailed(db, row.id, 'signature_expired', null)
-        return true
-      }
-      return false
-    })
-    if (didClose) closed += 1
-  }
-  return closed
-}
-
-/** `Withdrawn(account, token, to, amount, nonce)` or `WithdrawalExecuted(account, token, to, amount)` args, addresses lowercase. */
-function withdrawnArgs(event: IndexedEvent) {
-  const args = event.args as { account: string; token: string; to: string; amount: string; nonce?: string }
-  return {
-    account: args.account.toLowerCase() as `0x${string}`,
-    token: args.token.toLowerCase() as `0x${string}`,
-    to: args.to.toLowerCase() as `0x${string}`,
-    amount: BigInt(args.amount),
-    nonce: args.nonce === undefined ? null : BigInt(args.nonce),
-  }
-}
-
-/**
- * A confirmed `Withdrawn` log (a fast withdrawal) or `WithdrawalExecuted` log (a slow one), inside
- * the indexer's transaction. A `Withdrawn` carrying the nonce of a fast withdrawal we queued
- * settles it (the ledger paid out when it was queued). Anything else left the vault without the
- * ledger knowing (a slow exit, made without the coordinator): the ledger follows the chain and
- * debits the agent (or the unclaimed account), past its available balance into debt if it must.
- */
-export async function applyWithdrawn(db: Queryable, event: IndexedEvent): Promise<void> {
-  const args = withdrawnArgs(event)
-  if (args.amount === 0n) return
-  const txHash = event.txHash.toLowerCase() as `0x${string}`
-  const settledBy = { txHash, logIndex: event.logIndex, blockNumber: event.blockNumber }
-  await lockWallet(db, args.account)
-  const known = await lockWithdrawalByEvent(db, event.chainId, txHash, event.logIndex)
-  if (known) {
-    if (known.path === 'slow' && known.status === 'failed') {
-      const agentId = await selectAgentIdByWallet(db, args.account)
-      const debitTransactionId = await debitChainWithdrawal(db, {
-        agentId,
-        token: args.token,
-        amount: args.amount,
-        reference: chainReference('chain-withdrawal', event, known.reorgCount),
-      })
-      await reviveSlowWithdrawal(db, known.id, { agentId, debitTransactionId, event: settledBy })
-    }
-    return
-  }
-
-  if (args.nonce !== null) {
-    const queued = await lockPendingWithdrawalByNonce(db, {
-      chainId: event.chainId,
-      account: args.account,
-      nonce: args.nonce,
-    })
-    if (queued) {
-      await markWithdrawalSettled(db, queued.id, settledBy)
-      return
-    }
-  }
-
-  const agentId = await selectAgentIdByWallet(db, args.account)
-  const debitTransactionId = await debitChainWithdrawal(db, {
-    agentId,
-    token: args.token,
-    amount: args.amount,
-    reference: chainReference('chain-withdrawal', event, 0),
-  })
-  await insertSlowWithdrawal(db, {
-    id: randomUUID(),
-    agentId,
-    chainId: event.chainId,
-    account: args.account,
-    token: args.token,
-    amount: args.amount,
-    toAddress: args.to,
-    debitTransactionId,
-    eventTxHash: txHash,
-    eventLogIndex: event.logIndex,
-    eventBlockNumber: event.blockNumber,
-  })
-}
-
-/**
- * Undoes `applyWithdrawn` when a reorg drops the log: a fast withdrawal goes back to pending (the
- * settler's batch may land again; the ledger already paid out), a slow one is credited back.
- */
-export async function undoWithdrawn(db: Queryable, event: IndexedEvent): Promise<void> {
-  const args = withdrawnArgs(event)
-  if (args.amount === 0n) return
-  await lockWallet(db, args.account)
-  const row = await lockWithdrawalByEvent(db, event.chainId, event.txHash.toLowerCase(), event.logIndex)
-  if (!row || row.status !== 'success') return
-  if (row.path === 'fast') {
-    await markWithdrawalUnsettled(db, row.id)
-    return
-  }
-  await reverseChainWithdrawal(db, {
-    agentId: row.agentId,
-    token: row.token,
-    amount: row.amount,
-    reference: chainReference('chain-withdrawal-reversal', event, row.reorgCount),
-  })
-  await markSlowWithdrawalReorged(db, row.id)
 }
 
 function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: WithdrawalRow): Withdrawal {

@@ -10,7 +10,7 @@ import type { Config } from '../config'
 import type { Metrics } from '../metrics'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
 import { chainNow } from '../chain/clients'
-import { reconcileWithdrawals } from '../wallet/withdrawals-service'
+import { reconcileWithdrawals } from '../wallet/withdrawal-refunds-worker'
 import { runPeriodically, type PeriodicTask } from './periodic'
 
 /** Each worker of a coordinator process: whether it runs, and why not. */

@@ -6,7 +6,7 @@ import { balanceResponse, withdrawal, withdrawalsPage, type Withdrawal } from '.
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { findChainOp } from '../../../server/chain/settler/chain-ops-queries'
 import { selectEntrySumsByToken } from '../../../server/ledger/ledger-queries'
-import { reconcileWithdrawals } from '../../../server/wallet/withdrawals-service'
+import { reconcileWithdrawals } from '../../../server/wallet/withdrawal-refunds-worker'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestApp } from '../helpers/app'
 import { createChainTestApp, hardhatAccount, type ChainTestApp } from '../helpers/chain-app'
