@@ -5,10 +5,11 @@ import { lockWithdrawal, markWithdrawalFailed, selectStuckWithdrawalIds } from '
 
 /**
  * The `withdrawal_refunds` worker's round (`startWorkers` runs it every SETTLER_POLL_MS by the
- * chain's clock): settles fast withdrawals that can no longer go through. An op the settler marked
- * failed is refunded (vault → available, once, by reference) and one never signed by its deadline
- * is closed. Each is decided under its row lock, so concurrent rounds close it once. `agentId`
- * narrows to one agent. Returns how many were closed.
+ * chain's clock), and the only place a failed withdrawal is closed: each one the API already shows
+ * failed (`apiStatus` in withdrawals-queries.ts, which reads compute without writing) is marked
+ * failed with the reason the API showed, and if the ledger paid it out (its op failed) refunded,
+ * vault → available, once, by reference. Each is decided under its row lock, so concurrent rounds
+ * close it once. `agentId` narrows to one agent. Returns how many were closed.
  */
 export async function reconcileWithdrawals(
   pool: pg.Pool,
@@ -19,28 +20,21 @@ export async function reconcileWithdrawals(
   let closed = 0
   for (const id of ids) {
     const didClose = await withTransaction(pool, async (db) => {
-      const row = await lockWithdrawal(db, id)
-      if (!row) return false
-      if (row.status === 'pending' && row.opStatus === 'failed') {
-        const refundTransactionId = await refundWithdrawal(db, {
-          agentId: row.agentId!,
-          token: row.token,
-          amount: row.amount,
-          reference: `withdrawal-refund:${row.id}`,
-        })
-        await markWithdrawalFailed(
-          db,
-          row.id,
-          row.opFailureReason ?? 'settlement op failed',
-          refundTransactionId,
-        )
-        return true
-      }
-      if (row.status === 'awaiting_signature' && row.deadline! < now) {
-        await markWithdrawalFailed(db, row.id, 'signature_expired', null)
-        return true
-      }
-      return false
+      const row = await lockWithdrawal(db, id, now)
+      // Another round closed it first, or a reorg restored its op since the ids were read.
+      if (!row || row.status === 'failed' || row.apiStatus !== 'failed') return false
+      // Only a queued withdrawal was paid out; one never signed holds nothing.
+      const refundTransactionId =
+        row.status === 'pending'
+          ? await refundWithdrawal(db, {
+              agentId: row.agentId!,
+              token: row.token,
+              amount: row.amount,
+              reference: `withdrawal-refund:${row.id}`,
+            })
+          : null
+      await markWithdrawalFailed(db, row.id, row.apiFailureReason!, refundTransactionId)
+      return true
     })
     if (didClose) closed += 1
   }

@@ -27,7 +27,6 @@ import { checkHistoryCursor, historyPage } from './history-paging'
 import { signTypedDataForAgent } from './managed-wallets'
 import { selectWithdrawalAddress, selectDefaultWithdrawalAddress } from './withdrawal-addresses-queries'
 import { parseTokenAmount } from './token-amounts'
-import { reconcileWithdrawals } from './withdrawal-refunds-worker'
 import {
   insertFastWithdrawal,
   linkWithdrawalOp,
@@ -166,13 +165,14 @@ export async function requestWithdrawal(
   const destination = await resolveDestination(context.pool, agent, body)
   if (destination.to === chain.vault) throw vaultDestination(body)
   const id = randomUUID()
+  const now = await chainNow(chain.client)
   const message: WithdrawalMessage = {
     account: agent.walletAddress,
     token: token.address,
     amount,
     to: destination.to,
     nonce: newNonce(),
-    deadline: (await chainNow(chain.client)) + WITHDRAWAL_DEADLINE_SECONDS,
+    deadline: now + WITHDRAWAL_DEADLINE_SECONDS,
   }
   const row = {
     id,
@@ -200,7 +200,7 @@ export async function requestWithdrawal(
       status: 'awaiting_signature',
       debitTransactionId: null,
     })
-    return getWithdrawal(context, agent, id)
+    return showWithdrawal(context, agent, id, now)
   }
 
   // Signed before the transaction so no connection idles in it; an unused signature is harmless.
@@ -226,7 +226,7 @@ export async function requestWithdrawal(
     })
     await linkWithdrawalOp(db, id, chainOpId)
   })
-  return getWithdrawal(context, agent, id)
+  return showWithdrawal(context, agent, id, now)
 }
 
 /** Debt first (an agent may not take out what it owes), then available → vault. */
@@ -259,7 +259,8 @@ export async function submitWithdrawalSignature(
   signature: `0x${string}`,
 ): Promise<Withdrawal> {
   const chain = requireChain(context)
-  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
+  const now = await chainNow(chain.client)
+  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId, now)
   if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
   if (row.status !== 'awaiting_signature') throw notAwaitingSignature(row)
   const message = messageOf(row)
@@ -281,9 +282,8 @@ export async function submitWithdrawalSignature(
       },
     )
   }
-  const now = await chainNow(chain.client)
   const expired = await withTransaction(context.pool, async (db) => {
-    const locked = await lockWithdrawal(db, withdrawalId)
+    const locked = await lockWithdrawal(db, withdrawalId, now)
     if (!locked || locked.status !== 'awaiting_signature') throw notAwaitingSignature(locked ?? row)
     if (locked.deadline! <= now) {
       await markWithdrawalFailed(db, withdrawalId, 'signature_expired', null)
@@ -306,7 +306,7 @@ export async function submitWithdrawalSignature(
       'the withdrawal’s deadline passed before it was signed; ask again',
     )
   }
-  return getWithdrawal(context, agent, withdrawalId)
+  return showWithdrawal(context, agent, withdrawalId, now)
 }
 
 function notAwaitingSignature(row: WithdrawalRow): ConflictError {
@@ -320,7 +320,7 @@ function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: Withdr
   const decimals = token?.decimals ?? 0
   const vault = context.chain?.deployment.contracts.ClearhouseVault
   let typedData: WithdrawalTypedData | null = null
-  if (row.status === 'awaiting_signature' && vault) {
+  if (row.apiStatus === 'awaiting_signature' && vault) {
     const { domain, types } = withdrawalTypedData({ chainId: row.chainId, vault }, messageOf(row))
     typedData = {
       domain,
@@ -350,7 +350,7 @@ function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: Withdr
     nonce: row.nonce?.toString() ?? null,
     deadline: row.deadline === null ? null : new Date(Number(row.deadline) * 1000).toISOString(),
     tx_hash: row.eventTxHash,
-    failure_reason: row.failureReason,
+    failure_reason: row.apiFailureReason,
     typed_data: typedData,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
@@ -358,30 +358,56 @@ function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: Withdr
   }
 }
 
-/** One of the caller's withdrawals (404 for another agent's), after settling any that failed. */
+/**
+ * The clock a read judges signature deadlines by: the chain's, as the signature route and the
+ * refunds worker do. A read must not fail for the node, so without an answer it falls back to the
+ * wall clock, which is never ahead of `chainNow`: an expired withdrawal then reads
+ * awaiting_signature a little longer, and its signature is still refused.
+ */
+async function readClock(context: Pick<AppContext, 'chain' | 'logger'>): Promise<bigint> {
+  try {
+    return await chainNow(context.chain?.client ?? null)
+  } catch (error) {
+    context.logger.warn({ err: error }, 'could not read the chain clock; judging deadlines by the wall clock')
+    return BigInt(Math.floor(Date.now() / 1000))
+  }
+}
+
+async function showWithdrawal(
+  context: AppContext,
+  agent: Actor,
+  withdrawalId: string,
+  now: bigint,
+): Promise<Withdrawal> {
+  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId, now)
+  if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
+  return toWithdrawal(context, row)
+}
+
+/**
+ * One of the caller's withdrawals (404 for another agent's). Read-only: one that failed and is not
+ * yet closed by the refunds worker already reads failed, with its reason (`apiStatus`).
+ */
 export async function getWithdrawal(
   context: AppContext,
   agent: Actor,
   withdrawalId: string,
 ): Promise<Withdrawal> {
-  await reconcileWithdrawals(context.pool, { agentId: agent.id })
-  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
-  if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
-  return toWithdrawal(context, row)
+  return showWithdrawal(context, agent, withdrawalId, await readClock(context))
 }
 
-/** The caller's withdrawals of both paths, newest first. */
+/** The caller's withdrawals of both paths, newest first; read-only, like `getWithdrawal`. */
 export async function listWithdrawals(
   context: AppContext,
   agent: Actor,
   query: ListWithdrawalsQuery,
 ): Promise<WithdrawalsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
-  await reconcileWithdrawals(context.pool, { agentId: agent.id })
   const limit = query.limit ?? 50
+  const now = await readClock(context)
   const after = await checkHistoryCursor(
     query,
-    async (id) => (await selectAgentWithdrawal(context.pool, agent.id, id)) !== null,
+    async (id) => (await selectAgentWithdrawal(context.pool, agent.id, id, now)) !== null,
   )
   const rows = await selectAgentWithdrawals(context.pool, agent.id, {
     status: query.status,
@@ -389,6 +415,7 @@ export async function listWithdrawals(
     limit: limit + 1,
     offset: query.offset,
     after,
+    nowSeconds: now,
   })
   return historyPage(rows, limit, (row) => toWithdrawal(context, row))
 }

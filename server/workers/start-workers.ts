@@ -151,8 +151,8 @@ export function startWorkers(
       ),
     )
   }
-  // Fast withdrawals whose op failed are refunded here even if their agent never reads them, and
-  // unsigned ones expire by the same clock as their on-chain deadline.
+  // Fast withdrawals whose op failed are refunded here and only here (reads show them failed
+  // without writing), and unsigned ones expire by the same clock as their on-chain deadline.
   tasks.push(
     runPeriodically(
       'withdrawal-refunds',
