@@ -224,9 +224,10 @@ function historyQuery<const Statuses extends readonly [string, ...string[]]>(sta
     limit: pageLimit.optional(),
     offset: pageOffset.default(0),
     cursor: z
-      .uuid('must be the next_cursor of the previous page')
+      .string()
+      .max(200)
       .optional()
-      .openapi({ description: 'Keyset paging: the previous page’s next_cursor (instead of offset)' }),
+      .openapi({ description: 'Keyset paging: the previous page’s next_cursor (instead of offset), opaque' }),
   })
 }
 

@@ -5,6 +5,7 @@ import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
 import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
+import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
 import { withTransaction, type Queryable } from '../db/pool'
 import { holdApiKey } from '../agents/agents-service'
 import { requireApiKey } from '../auth/api-keys'
@@ -96,22 +97,21 @@ async function vaultBalance(
   }
 }
 
-/** The caller's ledger entries, newest first; `cursor` is the last entry id of the previous page. */
+/** A transactions page's cursor: the last entry's id. */
+const transactionCursor = { entryId: cursorSerial }
+
+/** The caller's ledger entries, newest first; `cursor` (empty for the first page) is the previous page's next_cursor. */
 export async function listWalletTransactions(
   context: AppContext,
   agent: Actor,
   query: { token?: string; limit?: number; cursor?: string },
 ): Promise<TransactionsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
-  if (query.cursor !== undefined && query.cursor !== '' && !/^\d{1,18}$/.test(query.cursor)) {
-    throw new ValidationError('invalid_cursor', 'query cursor: not a cursor this API returned', {
-      details: { where: 'query', fields: [{ field: 'cursor', message: 'not a cursor this API returned' }] },
-    })
-  }
+  const after = query.cursor ? decodeCursor(query.cursor, transactionCursor) : undefined
   const limit = query.limit ?? 50
   const rows = await listAgentEntries(context.pool, agent.id, {
     token: token?.address,
-    beforeId: query.cursor || undefined,
+    beforeId: after?.entryId,
     limit: limit + 1,
   })
   const page = rows.slice(0, limit)
@@ -133,7 +133,8 @@ export async function listWalletTransactions(
       }
     }),
     has_more: rows.length > limit,
-    next_cursor: rows.length > limit ? page[page.length - 1]!.id : null,
+    next_cursor:
+      rows.length > limit ? encodeCursor({ entryId: page[page.length - 1]!.id }, transactionCursor) : null,
   }
 }
 
