@@ -12,9 +12,13 @@ const tokenBalance = z.object({
     description:
       'Payments booked to the agent (an accepted job) that the vault has not yet carried out; available once they land on-chain',
   }),
-  pending: decimalAmount.openapi({ description: 'Deposits seen on-chain but not yet confirmed' }),
+  pending: decimalAmount.openapi({
+    description:
+      'Money on its way in: deposits seen on-chain but not yet confirmed, and failed fast withdrawals whose refund is not yet booked',
+  }),
   withdrawing: decimalAmount.openapi({
-    description: 'Fast withdrawals debited and queued for on-chain settlement, not yet seen on-chain',
+    description:
+      'Fast withdrawals debited and queued for on-chain settlement, not yet seen on-chain (a failed one counts as pending)',
   }),
   debt: decimalAmount.openapi({
     description:
@@ -204,9 +208,10 @@ function historyQuery<const Statuses extends readonly [string, ...string[]]>(sta
     limit: pageLimit.optional(),
     offset: pageOffset.default(0),
     cursor: z
-      .uuid('must be the next_cursor of the previous page')
+      .string()
+      .max(200)
       .optional()
-      .openapi({ description: 'Keyset paging: the previous page’s next_cursor (instead of offset)' }),
+      .openapi({ description: 'Keyset paging: the previous page’s next_cursor (instead of offset), opaque' }),
   })
 }
 
@@ -295,7 +300,7 @@ export const withdrawal = z.object({
   }),
   status: z.enum(WITHDRAWAL_STATUSES).openapi({
     description:
-      'awaiting_signature: sign typed_data and POST it to /v1/withdrawals/{id}/signature; pending: debited, queued for the settler; processing: in a batch sent on-chain; success: seen on-chain; failed: refunded',
+      'awaiting_signature: sign typed_data and POST it to /v1/withdrawals/{id}/signature; pending: debited, queued for the settler; processing: in a batch sent on-chain; success: seen on-chain; failed: will not happen (never signed in time, or its op failed); a debited amount is refunded, and shows as the balance’s pending until the refund is booked (completed_at is set then)',
   }),
   chain_id: z.number().int(),
   account: z.string().openapi({ description: 'The vault account paying (EIP-55)' }),

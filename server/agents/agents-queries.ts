@@ -166,7 +166,7 @@ export interface AgentDirectoryRow {
   tags: string[]
   apiKeyRotatedAt: Date | null
   createdAt: Date
-  /** `created_at` as Postgres prints it, exact to the microsecond: the keyset cursor. */
+  /** `created_at` in UTC, exact to the microsecond (`YYYY-MM-DDTHH:MM:SS.ffffff`): the keyset cursor. */
   createdAtKey: string
   totalEarned: bigint
   totalDeposited: bigint
@@ -199,7 +199,8 @@ const DIRECTORY = `
   FROM (
     SELECT
       a.id, a.handle, a.wallet_address, a.is_managed_wallet, a.capabilities, a.verifiable_claim, a.tags,
-      a.api_key_rotated_at, a.created_at, a.created_at::text AS created_at_key,
+      a.api_key_rotated_at, a.created_at,
+      to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS created_at_key,
       (mw.exported_at IS NOT NULL) AS managed_key_exported,
       coalesce(lt.earned, 0) AS total_earned,
       coalesce(lt.deposited, 0) AS total_deposited,
@@ -306,7 +307,7 @@ export async function selectDirectoryPage(
     parameters.push(filter.after.createdAtKey, filter.after.id)
     const comparison = filter.sortDir === 'asc' ? '>' : '<'
     where.push(
-      `(p.created_at, p.id) ${comparison} ($${parameters.length - 1}::timestamptz, $${parameters.length}::uuid)`,
+      `(p.created_at, p.id) ${comparison} (($${parameters.length - 1}::timestamp AT TIME ZONE 'UTC'), $${parameters.length}::uuid)`,
     )
   }
   parameters.push(filter.limit, filter.offset ?? 0)

@@ -6,6 +6,7 @@ import type { AppContext } from '../app-context'
 import { recoverPersonalSignAddress } from '../auth/signatures'
 import { withTransaction, type Queryable } from '../db/pool'
 import { newApiKey } from '../auth/api-key-codec'
+import { cursorTimestamp, cursorUuid, decodeCursor, encodeCursor } from '../cursor'
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
 import { defaultToken } from '../ledger/tokens'
 import { claimWalletFunds } from '../wallet/deposits-service'
@@ -293,31 +294,8 @@ export interface ListAgentsParameters {
 export const DEFAULT_PAGE_SIZE = 50
 export const DEFAULT_CURSOR_PAGE_SIZE = 20
 
-function encodeCursor(row: AgentDirectoryRow): string {
-  return Buffer.from(JSON.stringify({ t: row.createdAtKey, i: row.id }), 'utf8').toString('base64url')
-}
-
-function decodeCursor(cursor: string): { createdAtKey: string; id: string } {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
-      t?: unknown
-      i?: unknown
-    }
-    if (
-      typeof parsed.t === 'string' &&
-      /^\d{4}-\d{2}-\d{2} [\d:.]+[+-]\d{2}(:\d{2})?$/.test(parsed.t) &&
-      typeof parsed.i === 'string' &&
-      UUID_PATTERN.test(parsed.i)
-    ) {
-      return { createdAtKey: parsed.t, id: parsed.i }
-    }
-  } catch {
-    // fall through to the 400 below
-  }
-  throw new ValidationError('invalid_cursor', 'query cursor: not a cursor this API returned', {
-    details: { where: 'query', fields: [{ field: 'cursor', message: 'not a cursor this API returned' }] },
-  })
-}
+/** A directory page's cursor (created_at sort only): the last row's creation time and id. */
+const agentCursor = { createdAtKey: cursorTimestamp, id: cursorUuid }
 
 /** The directory: a bare array (offset pagination) or, when `cursor` is given, the keyset envelope. */
 export async function listAgents(
@@ -357,13 +335,13 @@ export async function listAgents(
   const rows = await selectDirectoryPage(context.pool, token, {
     ...base,
     limit: limit + 1,
-    after: parameters.cursor === '' ? undefined : decodeCursor(parameters.cursor),
+    after: parameters.cursor === '' ? undefined : decodeCursor(parameters.cursor, agentCursor),
   })
   const page = rows.slice(0, limit)
   const hasMore = rows.length > limit
   return {
     data: page.map((row) => toProfile(row, token.decimals, context.verifiableClaimIssuers)),
     has_more: hasMore,
-    next_cursor: hasMore ? encodeCursor(page[page.length - 1]!) : null,
+    next_cursor: hasMore ? encodeCursor(page[page.length - 1]!, agentCursor) : null,
   }
 }

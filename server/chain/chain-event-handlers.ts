@@ -6,6 +6,7 @@ import { escrowLockFailureHandler } from '../escrow/escrow-failures'
 import { escrowSetHandlers } from '../escrow/escrow-sets-service'
 import type { ChainEventHandler } from './indexer/indexed-event'
 import { depositHandlers } from '../wallet/deposit-handler'
+import { withdrawalChainEventHandlers } from '../wallet/withdrawal-chain-handlers'
 import { vaultMirrorHandlers } from '../reconciliation/vault-mirror'
 import { batchSettledHandler, opSkippedHandler } from './settler/batch-settled-handler'
 import type { ChainOpFailureHandler } from './settler/chain-op-failures'
@@ -23,6 +24,7 @@ export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
   return [
     ...vaultMirrorHandlers(logger),
     ...depositHandlers(),
+    ...withdrawalChainEventHandlers(),
     ...escrowSetHandlers(logger, queueEscrowOpsWaitingFor),
     ...escrowOutcomeHandlers(logger),
     opSkippedHandler(logger, chainOpFailureHandlers(context)),
@@ -33,8 +35,8 @@ export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
 /**
  * Every domain's reaction to one of its queued ops failing, for the settler (an op its simulation
  * refused) and the `OpSkipped` handler (an op the vault skipped): escrow locks return their escrow
- * and fail what stood on them. Withdrawals are refunded from their own status instead
- * (`reconcileWithdrawals`).
+ * and fail what stood on them. Withdrawals are refunded from their own status instead, by
+ * the `withdrawal_refunds` worker (`reconcileWithdrawals`).
  */
 export function chainOpFailureHandlers(context: Pick<AppContext, 'logger'>): ChainOpFailureHandler[] {
   const logger = context.logger.child({ component: 'settlement' })

@@ -17,6 +17,14 @@ import { countJobBids, rejectPendingBids } from '../bids/bids-service'
 import { competitionPoolReference, refundCompetitionPool } from '../competitions/competition-pool'
 import { applyCompetitionDeadline } from '../competitions/competitions-service'
 import { withRetryingTransaction } from '../db/retrying-transaction'
+import {
+  cursorLiteral,
+  cursorTimestamp,
+  cursorUuid,
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+} from '../cursor'
 import { AppError, ConflictError } from '../errors'
 import { getBalances, lockEscrow } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
@@ -32,7 +40,6 @@ import {
   selectJobs,
   setJobStatus,
   updateJobFields,
-  type JobKeyset,
 } from './jobs-queries'
 import type { Actor } from '../auth/actor'
 import { findOwnJob, findVisibleJob, toJobResponse } from './job-records'
@@ -173,36 +180,12 @@ export async function createJob(
   return toJobResponse(job!, actor.id)
 }
 
-interface CursorState {
-  sort: 'created_at' | 'updated_at'
-  order: 'asc' | 'desc'
-  key: string
-  id: string
-}
-
-function encodeCursor(state: CursorState): string {
-  return Buffer.from(JSON.stringify([state.sort, state.order, state.key, state.id])).toString('base64url')
-}
-
-function decodeCursor(cursor: string, sort: string, order: string): JobKeyset {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (
-      Array.isArray(decoded) &&
-      decoded.length === 4 &&
-      decoded[0] === sort &&
-      decoded[1] === order &&
-      typeof decoded[2] === 'string' &&
-      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/.test(decoded[2]) &&
-      typeof decoded[3] === 'string' &&
-      /^[0-9a-f-]{36}$/.test(decoded[3])
-    ) {
-      return { key: decoded[2], id: decoded[3] }
-    }
-  } catch {
-    // Falls through to the 400 below: a cursor is opaque, so any damage reads the same.
-  }
-  throw fieldError('query', 'cursor', 'is not a cursor from this list with the same sort and order')
+/** A jobs page's cursor: its sort and order (a cursor is for the list it came from), then the last row. */
+const jobCursor = {
+  sort: cursorLiteral('created_at', 'updated_at'),
+  order: cursorLiteral('asc', 'desc'),
+  key: cursorTimestamp,
+  id: cursorUuid,
 }
 
 /** `GET /v1/jobs`: a bare array with offsets, the `{ data, has_more, next_cursor }` envelope with `cursor`. */
@@ -235,7 +218,10 @@ export async function listJobs(
     throw fieldError('query', 'cursor', 'works with sort=created_at or sort=updated_at, not budget_amount')
   }
   const sort = query.sort
-  const keyset = query.cursor === '' ? null : decodeCursor(query.cursor, sort, query.order)
+  const keyset = query.cursor === '' ? null : decodeCursor(query.cursor, jobCursor)
+  if (keyset && (keyset.sort !== sort || keyset.order !== query.order)) {
+    throw invalidCursor('is not a cursor from this list with the same sort and order')
+  }
   const limit = query.limit ?? JOB_PAGE_DEFAULT.cursor
   const rows = await selectJobs(context.pool, filters, order, { limit: limit + 1, keyset })
   const hasMore = rows.length > limit
@@ -245,7 +231,9 @@ export async function listJobs(
     data: page.map((row) => toJobResponse(row, viewerId)),
     has_more: hasMore,
     next_cursor:
-      hasMore && last ? encodeCursor({ sort, order: query.order, key: last.sort_key!, id: last.id }) : null,
+      hasMore && last
+        ? encodeCursor({ sort, order: query.order, key: last.sort_key!, id: last.id }, jobCursor)
+        : null,
   }
 }
 

@@ -1,7 +1,11 @@
+import { cursorUuid, decodeCursor, encodeCursor, invalidCursor } from '../cursor'
 import { ValidationError } from '../errors'
 
+/** A history page's cursor: the last row's id (so `next_cursor` is that row's `deposit_id` or `withdrawal_id`). */
+const historyCursor = { id: cursorUuid }
+
 /**
- * Checks a history list's keyset `cursor`: the previous page's last item, one of the caller's own
+ * Reads a history list's keyset `cursor`: the previous page's last item, one of the caller's own
  * (anyone else's id would reveal nothing, but is still a client mistake), and not mixed with offset.
  */
 export async function checkHistoryCursor(
@@ -9,15 +13,17 @@ export async function checkHistoryCursor(
   isCallersItem: (id: string) => Promise<boolean>,
 ): Promise<string | undefined> {
   if (query.cursor === undefined) return undefined
-  if (query.offset !== 0) throw cursorError('give either cursor or offset, not both')
-  if (!(await isCallersItem(query.cursor))) throw cursorError('not a next_cursor of this list')
-  return query.cursor
-}
-
-function cursorError(message: string): ValidationError {
-  return new ValidationError('validation_failed', `query cursor: ${message}`, {
-    details: { where: 'query', fields: [{ field: 'cursor', message }] },
-  })
+  const { id } = decodeCursor(query.cursor, historyCursor)
+  if (query.offset !== 0) {
+    throw new ValidationError('validation_failed', 'query cursor: give either cursor or offset, not both', {
+      details: {
+        where: 'query',
+        fields: [{ field: 'cursor', message: 'give either cursor or offset, not both' }],
+      },
+    })
+  }
+  if (!(await isCallersItem(id))) throw invalidCursor('not a next_cursor of this list')
+  return id
 }
 
 /** One page of `limit` items from `limit + 1` rows, with the cursor of the next page. */
@@ -31,6 +37,6 @@ export function historyPage<Row extends { id: string }, Item>(
   return {
     data: page.map(toItem),
     has_more: hasMore,
-    next_cursor: hasMore ? page[page.length - 1]!.id : null,
+    next_cursor: hasMore ? encodeCursor({ id: page[page.length - 1]!.id }, historyCursor) : null,
   }
 }

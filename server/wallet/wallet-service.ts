@@ -5,6 +5,7 @@ import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
 import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
+import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
 import { withTransaction, type Queryable } from '../db/pool'
 import { holdApiKey } from '../agents/agents-service'
 import { requireApiKey } from '../auth/api-keys'
@@ -16,47 +17,62 @@ import { selectDepositByTransaction, selectPendingDepositTotals } from './deposi
 import { cancelManagedKeyExport, exportManagedKey, type ManagedKeyExport } from './managed-wallets'
 import { parseTokenAmount } from './token-amounts'
 import { takeVaultNonceCounter } from './wallet-queries'
-import { selectWithdrawingTotals } from './withdrawals-queries'
-import { reconcileWithdrawals } from './withdrawals-service'
+import { selectDebitedWithdrawalTotals } from './withdrawals-queries'
 
 /** Most one faucet call credits, in token units: enough for any test, not a way to overflow. */
 export const FAUCET_MAX_UNITS = 1_000_000n
 
 /**
  * Per allowlisted token: available, escrowed, booked payments the vault has not yet made
- * (unsettled), deposits pending confirmation, fast withdrawals in flight, debt, and the wallet's
- * balance inside the vault contract (null without a chain).
+ * (unsettled), money on its way in (pending), fast withdrawals in flight, debt, and the wallet's
+ * balance inside the vault contract (null without a chain). Read-only: a fast withdrawal that
+ * failed and that the refunds worker has not yet refunded is money coming back, so it counts as
+ * pending, not withdrawing, until the refund makes it available (or repays debt).
  */
 export async function getWalletBalance(context: AppContext, agent: Actor): Promise<BalanceResponse> {
-  // A withdrawal whose op failed is refunded before its agent reads a balance.
-  await reconcileWithdrawals(context.pool, { agentId: agent.id })
-  const [pending, withdrawing] = await Promise.all([
-    selectPendingDepositTotals(context.pool, agent.id),
-    selectWithdrawingTotals(context.pool, agent.id),
-  ])
-  const balances = await Promise.all(
-    listTokens(context).map(async (token) => {
-      const [{ available, escrow, unsettled }, debt, onChain] = await Promise.all([
-        getBalances(context.pool, agent.id, token.address),
-        getDebt(context.pool, agent.id, token.address),
-        vaultBalance(context, agent.walletAddress, token.address),
-      ])
-      return {
-        token: token.symbol,
-        token_address: token.address,
-        decimals: token.decimals,
-        available: formatAmount(available, token.decimals),
-        escrowed: formatAmount(escrow, token.decimals),
-        unsettled: formatAmount(unsettled, token.decimals),
-        // Only what the indexer recorded before confirmation counts; with the embedded chain's
+  const tokens = listTokens(context)
+  // One snapshot: a refund booked between two reads would otherwise show twice, pending and available.
+  const booked = await withTransaction(
+    context.pool,
+    async (db) => {
+      const pendingDeposits = await selectPendingDepositTotals(db, agent.id)
+      const debitedWithdrawals = await selectDebitedWithdrawalTotals(db, agent.id)
+      const perToken = []
+      for (const token of tokens) {
+        const balances = await getBalances(db, agent.id, token.address)
+        const debt = await getDebt(db, agent.id, token.address)
+        const { withdrawing, refundDue } = debitedWithdrawals.get(token.address) ?? {
+          withdrawing: 0n,
+          refundDue: 0n,
+        }
+        // Only deposits the indexer recorded before confirmation count; with the embedded chain's
         // zero confirmations a deposit goes straight to available.
-        pending: formatAmount(pending.get(token.address) ?? 0n, token.decimals),
-        withdrawing: formatAmount(withdrawing.get(token.address) ?? 0n, token.decimals),
-        debt: formatAmount(debt, token.decimals),
-        on_chain: onChain === null ? null : formatAmount(onChain, token.decimals),
+        const pending = (pendingDeposits.get(token.address) ?? 0n) + refundDue
+        perToken.push({ ...balances, debt, pending, withdrawing })
       }
-    }),
+      return perToken
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
   )
+  const onChain = await Promise.all(
+    tokens.map((token) => vaultBalance(context, agent.walletAddress, token.address)),
+  )
+  const balances = tokens.map((token, index) => {
+    const { available, escrow, unsettled, pending, withdrawing, debt } = booked[index]!
+    const inVault = onChain[index] ?? null
+    return {
+      token: token.symbol,
+      token_address: token.address,
+      decimals: token.decimals,
+      available: formatAmount(available, token.decimals),
+      escrowed: formatAmount(escrow, token.decimals),
+      unsettled: formatAmount(unsettled, token.decimals),
+      pending: formatAmount(pending, token.decimals),
+      withdrawing: formatAmount(withdrawing, token.decimals),
+      debt: formatAmount(debt, token.decimals),
+      on_chain: inVault === null ? null : formatAmount(inVault, token.decimals),
+    }
+  })
   return { agent_id: agent.id, wallet_address: agent.walletAddress, balances }
 }
 
@@ -81,22 +97,21 @@ async function vaultBalance(
   }
 }
 
-/** The caller's ledger entries, newest first; `cursor` is the last entry id of the previous page. */
+/** A transactions page's cursor: the last entry's id. */
+const transactionCursor = { entryId: cursorSerial }
+
+/** The caller's ledger entries, newest first; `cursor` (empty for the first page) is the previous page's next_cursor. */
 export async function listWalletTransactions(
   context: AppContext,
   agent: Actor,
   query: { token?: string; limit?: number; cursor?: string },
 ): Promise<TransactionsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
-  if (query.cursor !== undefined && query.cursor !== '' && !/^\d{1,18}$/.test(query.cursor)) {
-    throw new ValidationError('invalid_cursor', 'query cursor: not a cursor this API returned', {
-      details: { where: 'query', fields: [{ field: 'cursor', message: 'not a cursor this API returned' }] },
-    })
-  }
+  const after = query.cursor ? decodeCursor(query.cursor, transactionCursor) : undefined
   const limit = query.limit ?? 50
   const rows = await listAgentEntries(context.pool, agent.id, {
     token: token?.address,
-    beforeId: query.cursor || undefined,
+    beforeId: after?.entryId,
     limit: limit + 1,
   })
   const page = rows.slice(0, limit)
@@ -118,7 +133,8 @@ export async function listWalletTransactions(
       }
     }),
     has_more: rows.length > limit,
-    next_cursor: rows.length > limit ? page[page.length - 1]!.id : null,
+    next_cursor:
+      rows.length > limit ? encodeCursor({ entryId: page[page.length - 1]!.id }, transactionCursor) : null,
   }
 }
 

@@ -31,22 +31,49 @@ export interface WithdrawalRow {
   /** Status of its chain op, when one was queued. */
   opStatus: 'pending' | 'batched' | 'confirmed' | 'failed' | null
   opFailureReason: string | null
-  /** The status the API shows (`API_STATUS`): the one place it is computed. */
+  /** The status the API shows (`apiStatus`): the one place it is computed. */
   apiStatus: WithdrawalStatus
+  /** The failure reason the API shows: the stored one, or the one closing it will store. */
+  apiFailureReason: string | null
 }
 
 /**
- * The API status in SQL, for the column every read selects and the filter of the listing alike:
- * a pending withdrawal whose op is in a batch sent on-chain is `processing`.
+ * The API status in SQL, for the column every read selects, the listing's filter and the refunds
+ * worker's choice of what to close alike. A pending withdrawal whose op is in a batch sent on-chain
+ * is `processing`. One that can no longer go through is `failed` as soon as that is true, before
+ * the refunds worker closes it (and books the refund), so a read tells the truth without writing:
+ * its op failed, or it was never signed and `now` (SQL for the chain's clock in seconds, the one
+ * the vault judges the deadline by) is past its deadline. With a NULL clock the deadline is not
+ * judged.
  */
-const API_STATUS = `(CASE WHEN w.status = 'pending' AND o.status IN ('batched', 'confirmed') THEN 'processing'
+function apiStatus(now: string): string {
+  return `(CASE WHEN w.status = 'pending' AND o.status = 'failed' THEN 'failed'
+  WHEN w.status = 'awaiting_signature' AND w.deadline < ${now} THEN 'failed'
+  WHEN w.status = 'pending' AND o.status IN ('batched', 'confirmed') THEN 'processing'
   ELSE w.status END)`
+}
 
-const COLUMNS = `w.id, w.path, w.agent_id, w.chain_id, w.account, w.token, w.amount::text AS amount, w.to_address,
+/**
+ * The failure reason the API shows: the stored one, or, for a withdrawal `apiStatus` shows failed
+ * that nothing has closed yet, the one the refunds worker will store when it closes it.
+ */
+function apiFailureReason(now: string): string {
+  return `(CASE WHEN w.status <> 'failed' AND ${apiStatus(now)} = 'failed'
+  THEN (CASE WHEN w.status = 'pending' THEN coalesce(o.failure_reason, 'settlement op failed') ELSE 'signature_expired' END)
+  ELSE w.failure_reason END)`
+}
+
+/** The clock of reads that judge no deadline: the indexer's locks, and balance totals (an unsigned withdrawal holds no money). */
+const NO_CLOCK = 'NULL::bigint'
+
+function columns(now: string): string {
+  return `w.id, w.path, w.agent_id, w.chain_id, w.account, w.token, w.amount::text AS amount, w.to_address,
   w.withdrawal_address_id, w.nonce::text AS nonce, w.deadline, w.owner_signature, w.status,
   w.debit_transaction_id, w.refund_transaction_id, w.event_tx_hash, w.event_log_index, w.event_block_number, w.reorg_count,
   w.failure_reason, w.created_at, w.updated_at, w.completed_at,
-  o.status AS op_status, o.failure_reason AS op_failure_reason, ${API_STATUS} AS api_status`
+  o.status AS op_status, o.failure_reason AS op_failure_reason, ${apiStatus(now)} AS api_status,
+  ${apiFailureReason(now)} AS api_failure_reason`
+}
 
 // The settler room's published view of its queue, by the op's id.
 const FROM = `withdrawals AS w LEFT JOIN chain_op_states AS o ON o.id = w.chain_op_id`
@@ -79,6 +106,7 @@ function toWithdrawal(row: Record<string, unknown>): WithdrawalRow {
     opStatus: (row.op_status as WithdrawalRow['opStatus']) ?? null,
     opFailureReason: (row.op_failure_reason as string | null) ?? null,
     apiStatus: row.api_status as WithdrawalStatus,
+    apiFailureReason: (row.api_failure_reason as string | null) ?? null,
   }
 }
 
@@ -172,20 +200,30 @@ export async function insertSlowWithdrawal(
   )
 }
 
-export async function lockWithdrawal(db: Queryable, id: string): Promise<WithdrawalRow | null> {
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${FROM} WHERE w.id = $1 FOR UPDATE OF w`, [id])
+/** The withdrawal `id`, locked; its API status judged at `nowSeconds` by the chain's clock. */
+export async function lockWithdrawal(
+  db: Queryable,
+  id: string,
+  nowSeconds: bigint,
+): Promise<WithdrawalRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${columns('$2::bigint')} FROM ${FROM} WHERE w.id = $1 FOR UPDATE OF w`,
+    [id, nowSeconds.toString()],
+  )
   return rows[0] ? toWithdrawal(rows[0]) : null
 }
 
+/** The agent's withdrawal `id`, or null; its API status judged at `nowSeconds` by the chain's clock. */
 export async function selectAgentWithdrawal(
   db: Queryable,
   agentId: string,
   id: string,
+  nowSeconds: bigint,
 ): Promise<WithdrawalRow | null> {
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${FROM} WHERE w.id = $1 AND w.agent_id = $2`, [
-    id,
-    agentId,
-  ])
+  const { rows } = await db.query(
+    `SELECT ${columns('$3::bigint')} FROM ${FROM} WHERE w.id = $1 AND w.agent_id = $2`,
+    [id, agentId, nowSeconds.toString()],
+  )
   return rows[0] ? toWithdrawal(rows[0]) : null
 }
 
@@ -197,7 +235,7 @@ export async function lockWithdrawalByEvent(
   logIndex: number,
 ): Promise<WithdrawalRow | null> {
   const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM ${FROM}
+    `SELECT ${columns(NO_CLOCK)} FROM ${FROM}
      WHERE w.chain_id = $1 AND w.event_tx_hash = $2 AND w.event_log_index = $3 FOR UPDATE OF w`,
     [chainId, txHash, logIndex],
   )
@@ -211,7 +249,7 @@ export async function lockPendingWithdrawalByNonce(
   match: { chainId: number; account: string; nonce: bigint },
 ): Promise<WithdrawalRow | null> {
   const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM ${FROM}
+    `SELECT ${columns(NO_CLOCK)} FROM ${FROM}
      WHERE w.chain_id = $1 AND w.account = $2 AND w.nonce = $3::numeric AND w.path = 'fast' AND w.status = 'pending'
      FOR UPDATE OF w`,
     [match.chainId, match.account, match.nonce.toString()],
@@ -307,7 +345,7 @@ export async function markWithdrawalFailed(
 /** Slow withdrawals by `account` booked on the platform's unclaimed account, in chain order, locked. */
 export async function lockUnclaimedWithdrawals(db: Queryable, account: string): Promise<WithdrawalRow[]> {
   const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM ${FROM}
+    `SELECT ${columns(NO_CLOCK)} FROM ${FROM}
      WHERE w.account = $1 AND w.agent_id IS NULL AND w.status = 'success'
      ORDER BY w.event_block_number, w.event_log_index FOR UPDATE OF w`,
     [account],
@@ -323,8 +361,9 @@ export async function assignWithdrawalAgent(db: Queryable, id: string, agentId: 
 }
 
 /**
- * Ids of fast withdrawals that need a decision: debited but their op failed (refund), or never
- * signed before their deadline (expire). `agentId` narrows to one agent.
+ * Ids of withdrawals `apiStatus` shows failed at `nowSeconds` that nothing has closed yet (a fast
+ * one debited whose op failed, to refund; one never signed by its deadline, to expire), oldest
+ * first. `agentId` narrows to one agent.
  */
 export async function selectStuckWithdrawalIds(
   db: Queryable,
@@ -333,26 +372,34 @@ export async function selectStuckWithdrawalIds(
 ): Promise<string[]> {
   const { rows } = await db.query(
     `SELECT w.id FROM ${FROM}
-     WHERE ($2::uuid IS NULL OR w.agent_id = $2)
-       AND ((w.status = 'pending' AND o.status = 'failed')
-         OR (w.status = 'awaiting_signature' AND w.deadline < $1::bigint))
+     WHERE ($2::uuid IS NULL OR w.agent_id = $2) AND w.status <> 'failed' AND ${apiStatus('$1::bigint')} = 'failed'
      ORDER BY w.created_at`,
     [nowSeconds.toString(), agentId],
   )
   return rows.map((row) => row.id as string)
 }
 
-/** The agent's withdrawals, newest first; `status` filters on the API status. */
+/**
+ * The agent's withdrawals, newest first; `status` filters on the API status, judged at
+ * `nowSeconds` by the chain's clock.
+ */
 export async function selectAgentWithdrawals(
   db: Queryable,
   agentId: string,
-  options: { status?: string; token?: string; limit: number; offset: number; after?: string },
+  options: {
+    status?: string
+    token?: string
+    limit: number
+    offset: number
+    after?: string
+    nowSeconds: bigint
+  },
 ): Promise<WithdrawalRow[]> {
   // `after`: the last withdrawal of the previous page; rows strictly after it in the listing order.
   const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM ${FROM}
+    `SELECT ${columns('$7::bigint')} FROM ${FROM}
      WHERE w.agent_id = $1 AND ($2::text IS NULL OR w.token = $2)
-       AND ($3::text IS NULL OR ${API_STATUS} = $3)
+       AND ($3::text IS NULL OR ${apiStatus('$7::bigint')} = $3)
        AND ($6::uuid IS NULL OR (w.created_at, w.id) <
          (SELECT c.created_at, c.id FROM withdrawals AS c WHERE c.id = $6))
      ORDER BY w.created_at DESC, w.id DESC
@@ -364,19 +411,35 @@ export async function selectAgentWithdrawals(
       options.limit,
       options.offset,
       options.after ?? null,
+      options.nowSeconds.toString(),
     ],
   )
   return rows.map(toWithdrawal)
 }
 
-/** Per token, the agent's fast withdrawals debited and not yet seen on-chain. */
-export async function selectWithdrawingTotals(db: Queryable, agentId: string): Promise<Map<string, bigint>> {
+/**
+ * Per token, the agent's fast withdrawals the ledger has paid out and neither the chain has seen
+ * nor the refunds worker has closed: `withdrawing` is still on its way out, `refundDue` failed
+ * (by `apiStatus`) and is coming back to the agent with its refund.
+ */
+export async function selectDebitedWithdrawalTotals(
+  db: Queryable,
+  agentId: string,
+): Promise<Map<string, { withdrawing: bigint; refundDue: bigint }>> {
   const { rows } = await db.query(
-    `SELECT w.token, sum(w.amount)::text AS total FROM withdrawals AS w
+    `SELECT w.token,
+       coalesce(sum(w.amount) FILTER (WHERE ${apiStatus(NO_CLOCK)} <> 'failed'), 0)::text AS withdrawing,
+       coalesce(sum(w.amount) FILTER (WHERE ${apiStatus(NO_CLOCK)} = 'failed'), 0)::text AS refund_due
+     FROM ${FROM}
      WHERE w.agent_id = $1 AND w.status = 'pending' GROUP BY w.token`,
     [agentId],
   )
-  return new Map(rows.map((row) => [row.token as string, BigInt(row.total)]))
+  return new Map(
+    rows.map((row) => [
+      row.token as string,
+      { withdrawing: BigInt(row.withdrawing), refundDue: BigInt(row.refund_due) },
+    ]),
+  )
 }
 
 /**

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import type pg from 'pg'
 import { encodeAbiParameters, getAddress, recoverTypedDataAddress, type PublicClient } from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import {
@@ -18,44 +17,25 @@ import type {
 } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
 import { chainNow } from '../chain/clients'
-import type { IndexedEvent } from '../chain/indexer/indexed-event'
 import { queueChainOp } from '../chain/settler/op-queue'
 import { withTransaction, type Queryable } from '../db/pool'
 import { ConflictError, NotFoundError, ValidationError } from '../errors'
 import type { Actor } from '../auth/actor'
-import {
-  debitChainWithdrawal,
-  debitWithdrawal,
-  getBalances,
-  getDebt,
-  refundWithdrawal,
-  repayDebt,
-  reverseChainWithdrawal,
-} from '../ledger/ledger-service'
+import { debitWithdrawal, getBalances, getDebt, repayDebt } from '../ledger/ledger-service'
 import { resolveToken, tokenByAddress } from '../ledger/tokens'
 import { checkHistoryCursor, historyPage } from './history-paging'
-import { lockWallet, selectAgentIdByWallet } from './deposits-queries'
-import { chainReference } from './deposits-service'
 import { signTypedDataForAgent } from './managed-wallets'
 import { selectWithdrawalAddress, selectDefaultWithdrawalAddress } from './withdrawal-addresses-queries'
 import { parseTokenAmount } from './token-amounts'
 import {
   insertFastWithdrawal,
-  insertSlowWithdrawal,
   linkWithdrawalOp,
-  lockPendingWithdrawalByNonce,
   lockWithdrawal,
-  lockWithdrawalByEvent,
-  markSlowWithdrawalReorged,
   markWithdrawalFailed,
-  markWithdrawalSettled,
   markWithdrawalSigned,
-  markWithdrawalUnsettled,
-  reviveSlowWithdrawal,
   selectAgentWithdrawal,
   selectAgentWithdrawals,
   selectInFlightWithdrawalTotals,
-  selectStuckWithdrawalIds,
   withdrawalOpReference,
   type WithdrawalRow,
 } from './withdrawals-queries'
@@ -185,13 +165,14 @@ export async function requestWithdrawal(
   const destination = await resolveDestination(context.pool, agent, body)
   if (destination.to === chain.vault) throw vaultDestination(body)
   const id = randomUUID()
+  const now = await chainNow(chain.client)
   const message: WithdrawalMessage = {
     account: agent.walletAddress,
     token: token.address,
     amount,
     to: destination.to,
     nonce: newNonce(),
-    deadline: (await chainNow(chain.client)) + WITHDRAWAL_DEADLINE_SECONDS,
+    deadline: now + WITHDRAWAL_DEADLINE_SECONDS,
   }
   const row = {
     id,
@@ -219,7 +200,7 @@ export async function requestWithdrawal(
       status: 'awaiting_signature',
       debitTransactionId: null,
     })
-    return getWithdrawal(context, agent, id)
+    return showWithdrawal(context, agent, id, now)
   }
 
   // Signed before the transaction so no connection idles in it; an unused signature is harmless.
@@ -245,7 +226,7 @@ export async function requestWithdrawal(
     })
     await linkWithdrawalOp(db, id, chainOpId)
   })
-  return getWithdrawal(context, agent, id)
+  return showWithdrawal(context, agent, id, now)
 }
 
 /** Debt first (an agent may not take out what it owes), then available → vault. */
@@ -278,7 +259,8 @@ export async function submitWithdrawalSignature(
   signature: `0x${string}`,
 ): Promise<Withdrawal> {
   const chain = requireChain(context)
-  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
+  const now = await chainNow(chain.client)
+  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId, now)
   if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
   if (row.status !== 'awaiting_signature') throw notAwaitingSignature(row)
   const message = messageOf(row)
@@ -300,9 +282,8 @@ export async function submitWithdrawalSignature(
       },
     )
   }
-  const now = await chainNow(chain.client)
   const expired = await withTransaction(context.pool, async (db) => {
-    const locked = await lockWithdrawal(db, withdrawalId)
+    const locked = await lockWithdrawal(db, withdrawalId, now)
     if (!locked || locked.status !== 'awaiting_signature') throw notAwaitingSignature(locked ?? row)
     if (locked.deadline! <= now) {
       await markWithdrawalFailed(db, withdrawalId, 'signature_expired', null)
@@ -325,7 +306,7 @@ export async function submitWithdrawalSignature(
       'the withdrawal’s deadline passed before it was signed; ask again',
     )
   }
-  return getWithdrawal(context, agent, withdrawalId)
+  return showWithdrawal(context, agent, withdrawalId, now)
 }
 
 function notAwaitingSignature(row: WithdrawalRow): ConflictError {
@@ -334,152 +315,12 @@ function notAwaitingSignature(row: WithdrawalRow): ConflictError {
   })
 }
 
-/**
- * Settles fast withdrawals that can no longer go through: an op the settler marked failed is
- * refunded (vault → available, once, by reference) and one never signed by its deadline is
- * closed. A worker calls it periodically; reads call it for the reading agent. Returns how many
- * were closed.
- */
-export async function reconcileWithdrawals(
-  pool: pg.Pool,
-  options: { agentId?: string; nowSeconds?: bigint } = {},
-): Promise<number> {
-  const now = options.nowSeconds ?? BigInt(Math.floor(Date.now() / 1000))
-  const ids = await selectStuckWithdrawalIds(pool, now, options.agentId ?? null)
-  let closed = 0
-  for (const id of ids) {
-    const didClose = await withTransaction(pool, async (db) => {
-      const row = await lockWithdrawal(db, id)
-      if (!row) return false
-      if (row.status === 'pending' && row.opStatus === 'failed') {
-        const refundTransactionId = await refundWithdrawal(db, {
-          agentId: row.agentId!,
-          token: row.token,
-          amount: row.amount,
-          reference: `withdrawal-refund:${row.id}`,
-        })
-        await markWithdrawalFailed(
-          db,
-          row.id,
-          row.opFailureReason ?? 'settlement op failed',
-          refundTransactionId,
-        )
-        return true
-      }
-      if (row.status === 'awaiting_signature' && row.deadline! < now) {
-        await markWithdrawalFailed(db, row.id, 'signature_expired', null)
-        return true
-      }
-      return false
-    })
-    if (didClose) closed += 1
-  }
-  return closed
-}
-
-/** `Withdrawn(account, token, to, amount, nonce)` or `WithdrawalExecuted(account, token, to, amount)` args, addresses lowercase. */
-function withdrawnArgs(event: IndexedEvent) {
-  const args = event.args as { account: string; token: string; to: string; amount: string; nonce?: string }
-  return {
-    account: args.account.toLowerCase() as `0x${string}`,
-    token: args.token.toLowerCase() as `0x${string}`,
-    to: args.to.toLowerCase() as `0x${string}`,
-    amount: BigInt(args.amount),
-    nonce: args.nonce === undefined ? null : BigInt(args.nonce),
-  }
-}
-
-/**
- * A confirmed `Withdrawn` log (a fast withdrawal) or `WithdrawalExecuted` log (a slow one), inside
- * the indexer's transaction. A `Withdrawn` carrying the nonce of a fast withdrawal we queued
- * settles it (the ledger paid out when it was queued). Anything else left the vault without the
- * ledger knowing (a slow exit, made without the coordinator): the ledger follows the chain and
- * debits the agent (or the unclaimed account), past its available balance into debt if it must.
- */
-export async function applyWithdrawn(db: Queryable, event: IndexedEvent): Promise<void> {
-  const args = withdrawnArgs(event)
-  if (args.amount === 0n) return
-  const txHash = event.txHash.toLowerCase() as `0x${string}`
-  const settledBy = { txHash, logIndex: event.logIndex, blockNumber: event.blockNumber }
-  await lockWallet(db, args.account)
-  const known = await lockWithdrawalByEvent(db, event.chainId, txHash, event.logIndex)
-  if (known) {
-    if (known.path === 'slow' && known.status === 'failed') {
-      const agentId = await selectAgentIdByWallet(db, args.account)
-      const debitTransactionId = await debitChainWithdrawal(db, {
-        agentId,
-        token: args.token,
-        amount: args.amount,
-        reference: chainReference('chain-withdrawal', event, known.reorgCount),
-      })
-      await reviveSlowWithdrawal(db, known.id, { agentId, debitTransactionId, event: settledBy })
-    }
-    return
-  }
-
-  if (args.nonce !== null) {
-    const queued = await lockPendingWithdrawalByNonce(db, {
-      chainId: event.chainId,
-      account: args.account,
-      nonce: args.nonce,
-    })
-    if (queued) {
-      await markWithdrawalSettled(db, queued.id, settledBy)
-      return
-    }
-  }
-
-  const agentId = await selectAgentIdByWallet(db, args.account)
-  const debitTransactionId = await debitChainWithdrawal(db, {
-    agentId,
-    token: args.token,
-    amount: args.amount,
-    reference: chainReference('chain-withdrawal', event, 0),
-  })
-  await insertSlowWithdrawal(db, {
-    id: randomUUID(),
-    agentId,
-    chainId: event.chainId,
-    account: args.account,
-    token: args.token,
-    amount: args.amount,
-    toAddress: args.to,
-    debitTransactionId,
-    eventTxHash: txHash,
-    eventLogIndex: event.logIndex,
-    eventBlockNumber: event.blockNumber,
-  })
-}
-
-/**
- * Undoes `applyWithdrawn` when a reorg drops the log: a fast withdrawal goes back to pending (the
- * settler's batch may land again; the ledger already paid out), a slow one is credited back.
- */
-export async function undoWithdrawn(db: Queryable, event: IndexedEvent): Promise<void> {
-  const args = withdrawnArgs(event)
-  if (args.amount === 0n) return
-  await lockWallet(db, args.account)
-  const row = await lockWithdrawalByEvent(db, event.chainId, event.txHash.toLowerCase(), event.logIndex)
-  if (!row || row.status !== 'success') return
-  if (row.path === 'fast') {
-    await markWithdrawalUnsettled(db, row.id)
-    return
-  }
-  await reverseChainWithdrawal(db, {
-    agentId: row.agentId,
-    token: row.token,
-    amount: row.amount,
-    reference: chainReference('chain-withdrawal-reversal', event, row.reorgCount),
-  })
-  await markSlowWithdrawalReorged(db, row.id)
-}
-
 function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: WithdrawalRow): Withdrawal {
   const token = tokenByAddress(context, row.token)
   const decimals = token?.decimals ?? 0
   const vault = context.chain?.deployment.contracts.ClearhouseVault
   let typedData: WithdrawalTypedData | null = null
-  if (row.status === 'awaiting_signature' && vault) {
+  if (row.apiStatus === 'awaiting_signature' && vault) {
     const { domain, types } = withdrawalTypedData({ chainId: row.chainId, vault }, messageOf(row))
     typedData = {
       domain,
@@ -509,7 +350,7 @@ function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: Withdr
     nonce: row.nonce?.toString() ?? null,
     deadline: row.deadline === null ? null : new Date(Number(row.deadline) * 1000).toISOString(),
     tx_hash: row.eventTxHash,
-    failure_reason: row.failureReason,
+    failure_reason: row.apiFailureReason,
     typed_data: typedData,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
@@ -517,30 +358,56 @@ function toWithdrawal(context: Pick<AppContext, 'tokens' | 'chain'>, row: Withdr
   }
 }
 
-/** One of the caller's withdrawals (404 for another agent's), after settling any that failed. */
+/**
+ * The clock a read judges signature deadlines by: the chain's, as the signature route and the
+ * refunds worker do. A read must not fail for the node, so without an answer it falls back to the
+ * wall clock, which is never ahead of `chainNow`: an expired withdrawal then reads
+ * awaiting_signature a little longer, and its signature is still refused.
+ */
+async function readClock(context: Pick<AppContext, 'chain' | 'logger'>): Promise<bigint> {
+  try {
+    return await chainNow(context.chain?.client ?? null)
+  } catch (error) {
+    context.logger.warn({ err: error }, 'could not read the chain clock; judging deadlines by the wall clock')
+    return BigInt(Math.floor(Date.now() / 1000))
+  }
+}
+
+async function showWithdrawal(
+  context: AppContext,
+  agent: Actor,
+  withdrawalId: string,
+  now: bigint,
+): Promise<Withdrawal> {
+  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId, now)
+  if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
+  return toWithdrawal(context, row)
+}
+
+/**
+ * One of the caller's withdrawals (404 for another agent's). Read-only: one that failed and is not
+ * yet closed by the refunds worker already reads failed, with its reason (`apiStatus`).
+ */
 export async function getWithdrawal(
   context: AppContext,
   agent: Actor,
   withdrawalId: string,
 ): Promise<Withdrawal> {
-  await reconcileWithdrawals(context.pool, { agentId: agent.id })
-  const row = await selectAgentWithdrawal(context.pool, agent.id, withdrawalId)
-  if (!row) throw new NotFoundError('withdrawal_not_found', `withdrawal ${withdrawalId} not found`)
-  return toWithdrawal(context, row)
+  return showWithdrawal(context, agent, withdrawalId, await readClock(context))
 }
 
-/** The caller's withdrawals of both paths, newest first. */
+/** The caller's withdrawals of both paths, newest first; read-only, like `getWithdrawal`. */
 export async function listWithdrawals(
   context: AppContext,
   agent: Actor,
   query: ListWithdrawalsQuery,
 ): Promise<WithdrawalsPage> {
   const token = query.token === undefined ? undefined : resolveToken(context, query.token)
-  await reconcileWithdrawals(context.pool, { agentId: agent.id })
   const limit = query.limit ?? 50
+  const now = await readClock(context)
   const after = await checkHistoryCursor(
     query,
-    async (id) => (await selectAgentWithdrawal(context.pool, agent.id, id)) !== null,
+    async (id) => (await selectAgentWithdrawal(context.pool, agent.id, id, now)) !== null,
   )
   const rows = await selectAgentWithdrawals(context.pool, agent.id, {
     status: query.status,
@@ -548,6 +415,7 @@ export async function listWithdrawals(
     limit: limit + 1,
     offset: query.offset,
     after,
+    nowSeconds: now,
   })
   return historyPage(rows, limit, (row) => toWithdrawal(context, row))
 }

@@ -10,7 +10,7 @@ import type { Config } from '../config'
 import type { Metrics } from '../metrics'
 import { reconcileAndReport } from '../reconciliation/reconciliation-service'
 import { chainNow } from '../chain/clients'
-import { reconcileWithdrawals } from '../wallet/withdrawals-service'
+import { reconcileWithdrawals } from '../wallet/withdrawal-refunds-worker'
 import { runPeriodically, type PeriodicTask } from './periodic'
 import { TimersWorker } from './timers'
 
@@ -177,8 +177,8 @@ export function startWorkers(
       ),
     )
   }
-  // Fast withdrawals whose op failed are refunded here even if their agent never reads them, and
-  // unsigned ones expire by the same clock as their on-chain deadline.
+  // Fast withdrawals whose op failed are refunded here and only here (reads show them failed
+  // without writing), and unsigned ones expire by the same clock as their on-chain deadline.
   tasks.push(
     runPeriodically(
       'withdrawal-refunds',

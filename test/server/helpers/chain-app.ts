@@ -10,7 +10,7 @@ import { VaultIndexer } from '../../../server/chain/indexer/vault-indexer'
 import { Settler, type SettleResult } from '../../../server/chain/settler/settler'
 import { reconcile, reconcileAccounts } from '../../../server/reconciliation/reconciliation-service'
 import { selectMirroredBalances } from '../../../server/reconciliation/vault-mirror-queries'
-import { reconcileWithdrawals } from '../../../server/wallet/withdrawals-service'
+import { reconcileWithdrawals } from '../../../server/wallet/withdrawal-refunds-worker'
 import { createTestApp } from './app'
 import {
   deployTestVault,

@@ -4,9 +4,10 @@ import { createTestClient, erc20Abi, getAddress, http, type TestClient } from 'v
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from 'viem/accounts'
 import { balanceResponse, withdrawal, withdrawalsPage, type Withdrawal } from '../../../protocol/wallet'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import { chainNow } from '../../../server/chain/clients'
 import { findChainOp } from '../../../server/chain/settler/chain-ops-queries'
 import { selectEntrySumsByToken } from '../../../server/ledger/ledger-queries'
-import { reconcileWithdrawals } from '../../../server/wallet/withdrawals-service'
+import { reconcileWithdrawals } from '../../../server/wallet/withdrawal-refunds-worker'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestApp } from '../helpers/app'
 import { createChainTestApp, hardhatAccount, type ChainTestApp } from '../helpers/chain-app'
@@ -650,6 +651,8 @@ describe('withdrawals', () => {
       const failed = await show(agent, asked.withdrawal_id)
       expect(failed.status).to.equal('failed')
       expect(failed.failure_reason).to.match(/^VaultInsufficientBalance\(/)
+      // GETs no longer refund (issue 12): the refunds worker's round does.
+      await reconcileWithdrawals(database.pool)
       expect(await refundCount(asked.withdrawal_id)).to.equal(1)
       expect((await show(bystander, other.withdrawal_id)).status, "the other user's op applied").to.equal(
         'success',
@@ -679,10 +682,95 @@ describe('withdrawals', () => {
       const failed = await show(agent, queued.withdrawal_id)
       expect(failed.status).to.equal('failed')
       expect(failed.failure_reason).to.contain('VaultInsufficientBalance')
+      // GETs no longer refund (issue 12): the refunds worker's round does.
+      await reconcileWithdrawals(database.pool)
       expect(await refundCount(queued.withdrawal_id)).to.equal(1)
       expect(await balance(agent)).to.include({ available: '0', withdrawing: '0', debt: '0', on_chain: '0' })
       await expectReconciled('after the refund repaid the debt')
       await expectLedgerBalanced()
+    })
+  })
+
+  describe('reads write nothing (issue 12)', () => {
+    /** Everything a read that wrote would change: the ledger, and every withdrawal row as stored. */
+    async function writeTrace(): Promise<unknown> {
+      const { rows } = await database.pool.query(
+        `SELECT (SELECT count(*)::int FROM ledger_transactions) AS transactions,
+           (SELECT count(*)::int FROM ledger_entries) AS entries,
+           (SELECT coalesce(json_agg(w ORDER BY w.id), '[]'::json) FROM withdrawals AS w) AS withdrawals`,
+      )
+      return rows[0]
+    }
+
+    it('shows a fast withdrawal whose op failed as failed and its amount as pending, writing nothing until the refunds worker runs', async function () {
+      this.timeout(120_000)
+      const agent = await registerAgent(chain.app)
+      await chain.fund(agent.agent.wallet_address, 10n * USDC)
+      const stalled = await requestWithdrawal(agent, { amount: '4', to: freshAddress() })
+      await advanceChainTime(3601n)
+      const results = await chain.settle()
+      expect(results.map((result) => result.outcome)).to.include('op-failed')
+
+      const before = await writeTrace()
+      const shown = await show(agent, stalled.withdrawal_id)
+      expect(shown).to.include({ status: 'failed', completed_at: null })
+      expect(shown.failure_reason).to.contain('VaultSignatureExpired')
+      expect((await list(agent, { status: 'failed' })).data.map((row) => row.withdrawal_id)).to.deep.equal([
+        stalled.withdrawal_id,
+      ])
+      expect((await list(agent, { status: 'pending' })).data).to.deep.equal([])
+      expect(await balance(agent), 'the amount is on its way back').to.include({
+        available: '6',
+        pending: '4',
+        withdrawing: '0',
+        on_chain: '10',
+      })
+      expect(await writeTrace(), 'the GETs wrote nothing').to.deep.equal(before)
+      expect(await refundCount(stalled.withdrawal_id)).to.equal(0)
+
+      expect(await reconcileWithdrawals(database.pool, { agentId: agent.agent.id })).to.equal(1)
+      expect(await refundCount(stalled.withdrawal_id)).to.equal(1)
+      const closed = await show(agent, stalled.withdrawal_id)
+      expect(closed).to.include({ status: 'failed', failure_reason: shown.failure_reason })
+      expect(closed.completed_at).to.be.a('string')
+      expect(await balance(agent)).to.include({
+        available: '10',
+        pending: '0',
+        withdrawing: '0',
+        on_chain: '10',
+      })
+      await expectReconciled('after the worker refunded it')
+      await expectLedgerBalanced()
+    })
+
+    it("shows an unsigned withdrawal past its deadline by the chain's clock as failed, without typed_data, writing nothing until the worker expires it", async function () {
+      this.timeout(120_000)
+      const owner = await freshWallet()
+      const agent = await registerAgent(chain.app, { account: owner })
+      await chain.fund(owner.address, 3n * USDC)
+      const asked = await requestWithdrawal(agent, { amount: '2', to: freshAddress() })
+      expect(asked.status).to.equal('awaiting_signature')
+      await advanceChainTime(3601n)
+
+      const before = await writeTrace()
+      expect(await show(agent, asked.withdrawal_id)).to.include({
+        status: 'failed',
+        failure_reason: 'signature_expired',
+        typed_data: null,
+      })
+      expect((await list(agent, { status: 'awaiting_signature' })).data).to.deep.equal([])
+      expect(await balance(agent)).to.include({ available: '3', pending: '0', withdrawing: '0' })
+      expect(await writeTrace(), 'the GETs wrote nothing').to.deep.equal(before)
+
+      const nowSeconds = await chainNow(chain.client)
+      expect(await reconcileWithdrawals(database.pool, { agentId: agent.agent.id, nowSeconds })).to.equal(1)
+      const { rows } = await database.pool.query(
+        'SELECT status, failure_reason FROM withdrawals WHERE id = $1',
+        [asked.withdrawal_id],
+      )
+      expect(rows[0]).to.deep.equal({ status: 'failed', failure_reason: 'signature_expired' })
+      expect(await refundCount(asked.withdrawal_id), 'nothing was debited').to.equal(0)
+      await expectReconciled('after the expiry')
     })
   })
 
