@@ -1,15 +1,16 @@
+import type { Address, Hex } from 'viem'
 import type { DepositStatus } from '../../protocol/wallet'
 import type { Queryable } from '../db/pool'
 
 export interface DepositRow {
   id: string
   chainId: number
-  txHash: `0x${string}`
+  txHash: Hex
   logIndex: number
   blockNumber: bigint
-  account: `0x${string}`
-  token: `0x${string}`
-  fromAddress: `0x${string}`
+  account: Address
+  token: Address
+  fromAddress: Address
   amount: bigint
   status: DepositStatus
   agentId: string | null
@@ -29,12 +30,12 @@ function toDeposit(row: Record<string, unknown>): DepositRow {
   return {
     id: row.id as string,
     chainId: Number(row.chain_id),
-    txHash: row.tx_hash as `0x${string}`,
+    txHash: row.tx_hash as Hex,
     logIndex: row.log_index as number,
     blockNumber: BigInt(row.block_number as string),
-    account: row.account as `0x${string}`,
-    token: row.token as `0x${string}`,
-    fromAddress: row.from_address as `0x${string}`,
+    account: row.account as Address,
+    token: row.token as Address,
+    fromAddress: row.from_address as Address,
     amount: BigInt(row.amount as string),
     status: row.status as DepositStatus,
     agentId: (row.agent_id as string | null) ?? null,

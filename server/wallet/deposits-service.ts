@@ -1,5 +1,6 @@
+import { normalizeAddress } from '../../protocol/address'
 import { randomUUID } from 'node:crypto'
-import { getAddress } from 'viem'
+import { getAddress, type Hex } from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import type { Deposit, DepositAddressResponse, DepositsPage, ListDepositsQuery } from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
@@ -48,12 +49,12 @@ function depositedLog(event: IndexedEvent) {
   const args = event.args as { account: string; token: string; from: string; amount: string }
   return {
     chainId: event.chainId,
-    txHash: event.txHash.toLowerCase() as `0x${string}`,
+    txHash: event.txHash.toLowerCase() as Hex,
     logIndex: event.logIndex,
     blockNumber: event.blockNumber,
-    account: args.account.toLowerCase() as `0x${string}`,
-    token: args.token.toLowerCase() as `0x${string}`,
-    fromAddress: args.from.toLowerCase() as `0x${string}`,
+    account: normalizeAddress(args.account),
+    token: normalizeAddress(args.token),
+    fromAddress: normalizeAddress(args.from),
     amount: BigInt(args.amount),
   }
 }

@@ -1,5 +1,6 @@
+import { normalizeAddress } from '../../protocol/address'
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
-import type { TypedData, TypedDataDefinition } from 'viem'
+import type { TypedData, TypedDataDefinition, Address, Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
@@ -33,7 +34,7 @@ export function resolveWalletEncryptionKey(configured: string | undefined, isDev
 }
 
 /** AES-256-GCM with the agent id as associated data: `v1.<iv>.<tag>.<ciphertext>` in base64url. */
-export function encryptPrivateKey(key: Buffer, agentId: string, privateKey: `0x${string}`): string {
+export function encryptPrivateKey(key: Buffer, agentId: string, privateKey: Hex): string {
   const iv = randomBytes(12)
   const cipher = createCipheriv(CIPHER, key, iv)
   cipher.setAAD(Buffer.from(agentId, 'utf8'))
@@ -44,7 +45,7 @@ export function encryptPrivateKey(key: Buffer, agentId: string, privateKey: `0x$
 }
 
 /** Inverse of `encryptPrivateKey`; throws if the key, the agent id or the ciphertext is wrong. */
-export function decryptPrivateKey(key: Buffer, agentId: string, sealed: string): `0x${string}` {
+export function decryptPrivateKey(key: Buffer, agentId: string, sealed: string): Hex {
   const [version, iv, tag, ciphertext] = sealed.split('.')
   if (version !== FORMAT_VERSION || !iv || !tag || !ciphertext) {
     throw new Error('managed wallet ciphertext has an unknown format')
@@ -60,9 +61,9 @@ export function decryptPrivateKey(key: Buffer, agentId: string, sealed: string):
 export function generateManagedWallet(
   context: Pick<AppContext, 'walletEncryptionKey'>,
   agentId: string,
-): { address: `0x${string}`; encryptedPrivateKey: string } {
+): { address: Address; encryptedPrivateKey: string } {
   const privateKey = generatePrivateKey()
-  const address = privateKeyToAccount(privateKey).address.toLowerCase() as `0x${string}`
+  const address = normalizeAddress(privateKeyToAccount(privateKey).address)
   return { address, encryptedPrivateKey: encryptPrivateKey(context.walletEncryptionKey, agentId, privateKey) }
 }
 
@@ -70,7 +71,7 @@ export function generateManagedWallet(
 export async function saveManagedWallet(
   db: Queryable,
   agentId: string,
-  wallet: { address: `0x${string}`; encryptedPrivateKey: string },
+  wallet: { address: Address; encryptedPrivateKey: string },
 ): Promise<void> {
   await insertManagedWallet(db, agentId, wallet.address, wallet.encryptedPrivateKey)
 }
@@ -87,7 +88,7 @@ export async function signTypedDataForAgent<
   context: Pick<AppContext, 'walletEncryptionKey'>,
   agentId: string,
   typedData: TypedDataDefinition<typedData, primaryType>,
-): Promise<`0x${string}`> {
+): Promise<Hex> {
   const wallet = await selectManagedWallet(db, agentId)
   if (!wallet) {
     throw new ConflictError(
@@ -107,7 +108,7 @@ export const DEFAULT_KEY_EXPORT_DELAY_SECONDS = 86_400
 /** What a POST /v1/wallet/export-key did: started the wait, or handed the key out. */
 export type ManagedKeyExport =
   | { status: 'pending'; requestedAt: Date; availableAt: Date }
-  | { status: 'exported'; address: `0x${string}`; privateKey: `0x${string}`; exportedAt: Date }
+  | { status: 'exported'; address: Address; privateKey: Hex; exportedAt: Date }
 
 /** An export asked for and neither collected nor cancelled: `ready` once its delay has passed. */
 export interface PendingKeyExport {

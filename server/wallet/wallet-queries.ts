@@ -1,8 +1,9 @@
+import type { Address } from 'viem'
 import type { Queryable } from '../db/pool'
 
 export interface ManagedWalletRow {
   agentId: string
-  address: `0x${string}`
+  address: Address
   encryptedPrivateKey: string
   exportedAt: Date | null
 }
@@ -10,7 +11,7 @@ export interface ManagedWalletRow {
 function toManagedWallet(row: Record<string, unknown>): ManagedWalletRow {
   return {
     agentId: row.agent_id as string,
-    address: row.address as `0x${string}`,
+    address: row.address as Address,
     encryptedPrivateKey: row.encrypted_private_key as string,
     exportedAt: (row.exported_at as Date | null) ?? null,
   }
@@ -39,7 +40,7 @@ export async function selectManagedWallet(db: Queryable, agentId: string): Promi
 
 /** A managed wallet's key-export state; the pending pair is null when no export waits. */
 export interface ManagedKeyExportRow {
-  address: `0x${string}`
+  address: Address
   exportedAt: Date | null
   requestedAt: Date | null
   availableAt: Date | null
@@ -49,7 +50,7 @@ export interface ManagedKeyExportRow {
 
 function toManagedKeyExport(row: Record<string, unknown>): ManagedKeyExportRow {
   return {
-    address: row.address as `0x${string}`,
+    address: row.address as Address,
     exportedAt: (row.exported_at as Date | null) ?? null,
     requestedAt: (row.export_requested_at as Date | null) ?? null,
     availableAt: (row.export_available_at as Date | null) ?? null,

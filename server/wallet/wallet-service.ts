@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { erc20Abi, parseAbi } from 'viem'
+import { erc20Abi, parseAbi, type Address, type Hex } from 'viem'
 import { senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
@@ -79,8 +79,8 @@ export async function getWalletBalance(context: AppContext, agent: Actor): Promi
 /** `balanceOf(account, token)` on the vault; null without a chain or when the RPC fails (logged). */
 async function vaultBalance(
   context: Pick<AppContext, 'chain' | 'logger'>,
-  account: `0x${string}`,
-  token: `0x${string}`,
+  account: Address,
+  token: Address,
 ): Promise<bigint | null> {
   const vault = context.chain?.deployment.contracts.ClearhouseVault
   if (!context.chain || !vault) return null
@@ -215,7 +215,7 @@ async function faucetOnChain(
   const client = chain.client
   // The coordinator key's sender, queued with the settler's sends of the same key.
   const sender = senderOverClient(client, account)
-  const send = async (request: Parameters<TransactionSender['writeContract']>[0]): Promise<`0x${string}`> => {
+  const send = async (request: Parameters<TransactionSender['writeContract']>[0]): Promise<Hex> => {
     const hash = await sender.writeContract(request)
     const receipt = await client.waitForTransactionReceipt({ hash })
     if (receipt.status !== 'success') throw new Error(`faucet transaction ${hash} reverted`)
@@ -239,7 +239,7 @@ async function faucetOnChain(
     })
   })
   faucetSequences = run.catch(() => undefined)
-  let txHash: `0x${string}`
+  let txHash: Hex
   try {
     txHash = await run
   } catch (error) {

@@ -1,9 +1,10 @@
+import type { Address } from 'viem'
 import type { Queryable } from '../db/pool'
 
 export interface WithdrawalAddressRow {
   id: string
   agentId: string
-  address: `0x${string}`
+  address: Address
   label: string | null
   isDefault: boolean
   createdAt: Date
@@ -16,7 +17,7 @@ function toRow(row: Record<string, unknown>): WithdrawalAddressRow {
   return {
     id: row.id as string,
     agentId: row.agent_id as string,
-    address: row.address as `0x${string}`,
+    address: row.address as Address,
     label: (row.label as string | null) ?? null,
     isDefault: row.is_default as boolean,
     createdAt: row.created_at as Date,

@@ -1,3 +1,5 @@
+import { normalizeAddress } from '../../protocol/address'
+import type { Hex } from 'viem'
 import { randomUUID } from 'node:crypto'
 import type { ChainEventHandler, IndexedEvent } from '../chain/indexer/indexed-event'
 import type { Queryable } from '../db/pool'
@@ -32,9 +34,9 @@ export function withdrawalChainEventHandlers(): ChainEventHandler[] {
 function withdrawnArgs(event: IndexedEvent) {
   const args = event.args as { account: string; token: string; to: string; amount: string; nonce?: string }
   return {
-    account: args.account.toLowerCase() as `0x${string}`,
-    token: args.token.toLowerCase() as `0x${string}`,
-    to: args.to.toLowerCase() as `0x${string}`,
+    account: normalizeAddress(args.account),
+    token: normalizeAddress(args.token),
+    to: normalizeAddress(args.to),
     amount: BigInt(args.amount),
     nonce: args.nonce === undefined ? null : BigInt(args.nonce),
   }
@@ -50,7 +52,7 @@ function withdrawnArgs(event: IndexedEvent) {
 async function applyWithdrawn(db: Queryable, event: IndexedEvent): Promise<void> {
   const args = withdrawnArgs(event)
   if (args.amount === 0n) return
-  const txHash = event.txHash.toLowerCase() as `0x${string}`
+  const txHash = event.txHash.toLowerCase() as Hex
   const settledBy = { txHash, logIndex: event.logIndex, blockNumber: event.blockNumber }
   await lockWallet(db, args.account)
   const known = await lockWithdrawalByEvent(db, event.chainId, txHash, event.logIndex)

@@ -1,3 +1,4 @@
+import type { Address, Hex } from 'viem'
 import type { WithdrawalStatus } from '../../protocol/wallet'
 import type { Queryable } from '../db/pool'
 
@@ -9,18 +10,18 @@ export interface WithdrawalRow {
   path: 'fast' | 'slow'
   agentId: string | null
   chainId: number
-  account: `0x${string}`
-  token: `0x${string}`
+  account: Address
+  token: Address
   amount: bigint
-  toAddress: `0x${string}`
+  toAddress: Address
   withdrawalAddressId: string | null
   nonce: bigint | null
   deadline: bigint | null
-  ownerSignature: `0x${string}` | null
+  ownerSignature: Hex | null
   status: StoredWithdrawalStatus
   debitTransactionId: string | null
   refundTransactionId: string | null
-  eventTxHash: `0x${string}` | null
+  eventTxHash: Hex | null
   eventLogIndex: number | null
   eventBlockNumber: bigint | null
   reorgCount: number
@@ -84,18 +85,18 @@ function toWithdrawal(row: Record<string, unknown>): WithdrawalRow {
     path: row.path as WithdrawalRow['path'],
     agentId: (row.agent_id as string | null) ?? null,
     chainId: Number(row.chain_id),
-    account: row.account as `0x${string}`,
-    token: row.token as `0x${string}`,
+    account: row.account as Address,
+    token: row.token as Address,
     amount: BigInt(row.amount as string),
-    toAddress: row.to_address as `0x${string}`,
+    toAddress: row.to_address as Address,
     withdrawalAddressId: (row.withdrawal_address_id as string | null) ?? null,
     nonce: row.nonce === null ? null : BigInt(row.nonce as string),
     deadline: row.deadline === null ? null : BigInt(row.deadline as string),
-    ownerSignature: (row.owner_signature as `0x${string}` | null) ?? null,
+    ownerSignature: (row.owner_signature as Hex | null) ?? null,
     status: row.status as StoredWithdrawalStatus,
     debitTransactionId: (row.debit_transaction_id as string | null) ?? null,
     refundTransactionId: (row.refund_transaction_id as string | null) ?? null,
-    eventTxHash: (row.event_tx_hash as `0x${string}` | null) ?? null,
+    eventTxHash: (row.event_tx_hash as Hex | null) ?? null,
     eventLogIndex: (row.event_log_index as number | null) ?? null,
     eventBlockNumber: row.event_block_number === null ? null : BigInt(row.event_block_number as string),
     reorgCount: row.reorg_count as number,

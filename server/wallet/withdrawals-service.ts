@@ -1,5 +1,13 @@
+import { normalizeAddress } from '../../protocol/address'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { encodeAbiParameters, getAddress, recoverTypedDataAddress, type PublicClient } from 'viem'
+import {
+  encodeAbiParameters,
+  getAddress,
+  recoverTypedDataAddress,
+  type PublicClient,
+  type Address,
+  type Hex,
+} from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import {
   clearhouseDomain,
@@ -50,7 +58,7 @@ export const WITHDRAWAL_DEADLINE_SECONDS = 3600n
 interface ChainContext {
   client: PublicClient
   chainId: number
-  vault: `0x${string}`
+  vault: Address
 }
 
 function requireChain(context: Pick<AppContext, 'chain'>): ChainContext {
@@ -64,15 +72,15 @@ function requireChain(context: Pick<AppContext, 'chain'>): ChainContext {
   return {
     client: context.chain.client,
     chainId: context.chain.deployment.chainId,
-    vault: vault.toLowerCase() as `0x${string}`,
+    vault: normalizeAddress(vault),
   }
 }
 
 interface WithdrawalMessage {
-  account: `0x${string}`
-  token: `0x${string}`
+  account: Address
+  token: Address
   amount: bigint
-  to: `0x${string}`
+  to: Address
   nonce: bigint
   deadline: bigint
 }
@@ -98,7 +106,7 @@ function messageOf(row: WithdrawalRow): WithdrawalMessage {
 }
 
 /** The settler's op: the owner-signed withdrawal; the batch signature is the coordinator's co-signature. */
-function withdrawalOpData(message: WithdrawalMessage, signature: `0x${string}`): `0x${string}` {
+function withdrawalOpData(message: WithdrawalMessage, signature: Hex): Hex {
   return encodeAbiParameters(opDataAbi[OpKind.Withdrawal], [message, toCompactSignature(signature)])
 }
 
@@ -112,7 +120,7 @@ async function resolveDestination(
   db: Queryable,
   agent: Actor,
   body: Pick<WithdrawBody, 'to' | 'address_id'>,
-): Promise<{ to: `0x${string}`; addressId: string | null }> {
+): Promise<{ to: Address; addressId: string | null }> {
   if (body.to !== undefined) return { to: body.to, addressId: null }
   if (body.address_id !== undefined) {
     const saved = await selectWithdrawalAddress(db, agent.id, body.address_id)
@@ -234,7 +242,7 @@ async function payOut(
   db: Queryable,
   agentId: string,
   withdrawalId: string,
-  token: `0x${string}`,
+  token: Address,
   amount: bigint,
 ): Promise<string> {
   await repayDebt(db, { agentId, token, reference: `debt-repayment:withdrawal:${withdrawalId}` })
@@ -256,7 +264,7 @@ export async function submitWithdrawalSignature(
   context: AppContext,
   agent: Actor,
   withdrawalId: string,
-  signature: `0x${string}`,
+  signature: Hex,
 ): Promise<Withdrawal> {
   const chain = requireChain(context)
   const now = await chainNow(chain.client)

@@ -1,3 +1,4 @@
+import type { Hex } from 'viem'
 import type { Logger } from 'pino'
 import type { ChainEventHandler, IndexedEvent } from '../indexer/indexed-event'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
@@ -57,7 +58,7 @@ export function opSkippedHandler(
   return {
     eventName: 'OpSkipped',
     async apply(db, event) {
-      const args = event.args as { batchNumber: string; index: string; reason: `0x${string}` }
+      const args = event.args as { batchNumber: string; index: string; reason: Hex }
       const reason = describeRevert(args.reason)
       const marked = await markBatchOpSkipped(
         db,

@@ -1,19 +1,20 @@
+import type { Hex } from 'viem'
 import type { Queryable } from '../../db/pool'
 import type { OpKind } from '../../../protocol/typed-data'
 
 export interface ChainOp {
   id: string
   kind: OpKind
-  data: `0x${string}`
+  data: Hex
   reference: string
 }
 
 export interface SettlementBatch {
   batchNumber: bigint
-  opsRoot: `0x${string}`
-  coordinatorSignature: `0x${string}`
+  opsRoot: Hex
+  coordinatorSignature: Hex
   status: 'prepared' | 'sent' | 'confirmed'
-  txHash: `0x${string}` | null
+  txHash: Hex | null
 }
 
 /**
@@ -23,7 +24,7 @@ export interface SettlementBatch {
  */
 export async function enqueueChainOp(
   db: Queryable,
-  op: { chainId: number; kind: OpKind; data: `0x${string}`; reference: string },
+  op: { chainId: number; kind: OpKind; data: Hex; reference: string },
 ): Promise<string> {
   const { rows } = await db.query(
     `WITH inserted AS (

@@ -1,4 +1,4 @@
-import type { PublicClient } from 'viem'
+import type { PublicClient, Address } from 'viem'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { ConfigError } from '../../errors'
 
@@ -13,8 +13,8 @@ const COORDINATOR_CHECK_TIMEOUT_MS = 10_000
  */
 export async function checkCoordinatorKey(
   client: PublicClient,
-  vault: `0x${string}`,
-  keyAddress: `0x${string}`,
+  vault: Address,
+  keyAddress: Address,
 ): Promise<boolean> {
   let coordinator: string
   try {

@@ -1,3 +1,4 @@
+import type { Hex } from 'viem'
 import type { OpKind } from '../../../protocol/typed-data'
 import type { Queryable } from '../../db/pool'
 import { enqueueChainOp } from './chain-ops-queries'
@@ -7,7 +8,7 @@ export interface ChainOpToQueue {
   chainId: number
   kind: OpKind
   /** The op's ABI-encoded data, as `settleBatch` takes it. */
-  data: `0x${string}`
+  data: Hex
   /** The domain's name for it (`withdrawal:<id>`, `escrow-lock:<assignment>`): queueing it twice queues it once. */
   reference: string
 }

@@ -1,4 +1,4 @@
-import { decodeErrorResult } from 'viem'
+import { decodeErrorResult, type Hex } from 'viem'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 
 /**
@@ -6,7 +6,7 @@ import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
  * (`VaultInsufficientBalance(0x…, 0x…, 5, 10)`), or the raw data for a token's own revert string
  * or an unknown error.
  */
-export function describeRevert(data: `0x${string}`): string {
+export function describeRevert(data: Hex): string {
   try {
     const decoded = decodeErrorResult({ abi: clearhouseVaultAbi, data })
     return `${decoded.errorName}(${(decoded.args ?? []).map(String).join(', ')})`

@@ -9,6 +9,8 @@ import {
   type Account,
   type PublicClient,
   type WalletClient,
+  type Address,
+  type Hex,
 } from 'viem'
 import {
   clearhouseDomain,
@@ -52,7 +54,7 @@ export interface SettlerParameters {
   /** The coordinator key: signs batches and pays for their transactions. */
   account: Account
   chainId: number
-  vault: `0x${string}`
+  vault: Address
   /** Send as soon as this many ops wait… */
   maxBatchSize?: number
   /** …or as soon as the oldest has waited this long. */
@@ -82,7 +84,7 @@ export interface SettlerParameters {
  */
 export interface SettlerRoundHooks {
   /** The batch's transaction is sent and its hash not yet recorded. */
-  afterSendBeforeRecord?(batch: { batchNumber: bigint; txHash: `0x${string}` }): Promise<void> | void
+  afterSendBeforeRecord?(batch: { batchNumber: bigint; txHash: Hex }): Promise<void> | void
 }
 
 export type SettleResult =
@@ -91,7 +93,7 @@ export type SettleResult =
       outcome: 'confirmed'
       batchNumber: bigint
       opCount: number
-      txHash: `0x${string}` | null
+      txHash: Hex | null
       recovered: boolean
     }
   | { outcome: 'op-failed'; batchNumber: bigint; failures: Array<{ opId: string; reason: string }> }
@@ -389,7 +391,7 @@ export class Settler {
   private async resolveRevertedSend(
     batch: SettlementBatch,
     opCount: number,
-    txHash: `0x${string}`,
+    txHash: Hex,
     blockNumber: bigint,
     recovered: boolean,
   ): Promise<SettleResult> {
@@ -516,7 +518,7 @@ export class Settler {
     return pending > latest
   }
 
-  private async signBatch(batchNumber: bigint, opsRoot: `0x${string}`): Promise<`0x${string}`> {
+  private async signBatch(batchNumber: bigint, opsRoot: Hex): Promise<Hex> {
     const { account, chainId, vault } = this.parameters
     if (!account.signTypedData) throw new Error('the coordinator account cannot sign typed data')
     return account.signTypedData({
@@ -564,7 +566,7 @@ function settleBatchArgs(batch: SettlementBatch, ops: readonly ChainOp[]) {
 type SettleBatchArgs = ReturnType<typeof settleBatchArgs>
 
 /** An op the vault's simulation skipped: its index in the batch and the revert data it failed with. */
-type SkippedOp = { index: bigint; reason: `0x${string}` }
+type SkippedOp = { index: bigint; reason: Hex }
 
 function shortMessage(error: unknown): string {
   if (error instanceof BaseError) return error.shortMessage
@@ -572,7 +574,7 @@ function shortMessage(error: unknown): string {
 }
 
 /** The ops root `BatchSettled` carries; an auditor recomputes it the same way from the ops. */
-export function computeOpsRoot(ops: ReadonlyArray<{ kind: OpKind; data: `0x${string}` }>): `0x${string}` {
+export function computeOpsRoot(ops: ReadonlyArray<{ kind: OpKind; data: Hex }>): Hex {
   const leaves = ops.map((op, index) => [BigInt(index), op.kind, keccak256(op.data)])
-  return StandardMerkleTree.of(leaves, [...opsLeafEncoding], { sortLeaves: false }).root as `0x${string}`
+  return StandardMerkleTree.of(leaves, [...opsLeafEncoding], { sortLeaves: false }).root as Hex
 }

@@ -6,6 +6,7 @@ import {
   type PublicClient,
   type WalletClient,
   type WriteContractParameters,
+  type Hex,
 } from 'viem'
 
 /**
@@ -16,7 +17,7 @@ import {
 export interface TransactionSender {
   readonly account: Account
   /** Sends the call and returns its hash once the node accepted it (not mined). */
-  writeContract(request: Omit<WriteContractParameters, 'account' | 'chain'>): Promise<`0x${string}`>
+  writeContract(request: Omit<WriteContractParameters, 'account' | 'chain'>): Promise<Hex>
 }
 
 // Per key, the last send in flight: shared by every sender of the key in the process.
