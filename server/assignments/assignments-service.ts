@@ -26,7 +26,8 @@ import {
   type JobRow,
 } from '../jobs/job-records'
 import { acceptBid, findBid, rejectPendingBids, requireAwardable } from '../bids/bids-service'
-import { lockEscrow, PLATFORM_FEE_BPS } from '../ledger/ledger-service'
+import { lockEscrow } from '../ledger/ledger-service'
+import { protocolFeeBps } from '../chain/vault-fees'
 import { postSystemMessage } from '../messages/messages-service'
 import {
   countFilledSlots,
@@ -145,6 +146,7 @@ export async function awardBid(
   const assignmentId = randomUUID()
   // The vault judges the escrow's expiry by the chain's clock; read it before any row is locked.
   const now = await chainNow(context.chain?.client ?? null)
+  const feeBps = await protocolFeeBps(context)
   await withRetryingTransaction(context.pool, async (db) => {
     const job = await findOwnJob(db, jobId, actor)
     if (job.job_type === 'competition') {
@@ -190,7 +192,7 @@ export async function awardBid(
       token: job.token_address,
       amount,
       resolver: resolver ?? zeroAddress,
-      feeBps: PLATFORM_FEE_BPS,
+      feeBps,
       resolverFeeBps: resolver ? ESCROW_RESOLVER_FEE_BPS : 0,
       expiry,
     })
@@ -200,7 +202,7 @@ export async function awardBid(
       bidId: bid.id,
       workerAgentId: bid.bidder_agent_id,
       escrowAmount: amount,
-      feeBps: PLATFORM_FEE_BPS,
+      feeBps,
       escrowId,
       etaSeconds: bid.eta_seconds,
       // A self-custody payer's lock waits for its signature, and no work starts before it: the

@@ -36,7 +36,8 @@ import {
   type JobRow,
 } from '../jobs/job-records'
 import type { Actor } from '../auth/actor'
-import { PLATFORM_FEE_BPS, refundEscrow } from '../ledger/ledger-service'
+import { refundEscrow } from '../ledger/ledger-service'
+import { protocolFeeBps } from '../chain/vault-fees'
 import { deliverableHashFor } from '../assignments/assignments-service'
 import {
   insertEntry,
@@ -186,6 +187,7 @@ export async function resolveCompetition(
 ): Promise<ResolveCompetitionResponse> {
   // The vault judges prize escrows' expiry by the chain's clock; read it before any row is locked.
   const now = await chainNow(context.chain?.client ?? null)
+  const feeBps = await protocolFeeBps(context)
   const result = await withRetryingTransaction(context.pool, async (db) => {
     let job = await findCompetition(db, jobId, actor.id, { forUpdate: true })
     if (job.dispute_agent_id !== actor.id) {
@@ -221,7 +223,7 @@ export async function resolveCompetition(
         token: job.token_address,
         amount: prize,
         resolver: zeroAddress,
-        feeBps: PLATFORM_FEE_BPS,
+        feeBps,
         resolverFeeBps: 0,
         expiry: now + BigInt(ESCROW_EXPIRY_MARGIN_SECONDS),
       })
@@ -230,7 +232,7 @@ export async function resolveCompetition(
       // The winner is credited (unsettled) once the creator's release is signed: at once for a
       // managed wallet, when a self-custody creator posts its signature otherwise.
       if (payer.isManagedWallet)
-        await bookPrizeRelease(db, job, entry.worker_agent_id, entry.id, prize, escrowId)
+        await bookPrizeRelease(db, job, entry.worker_agent_id, entry.id, prize, escrowId, terms.feeBps)
       await queueSignedEscrowOps(db, { entryId: entry.id })
     }
     const refund = pool - paid
@@ -295,7 +297,8 @@ export async function submitPrizeSignature(
         entry.worker_agent_id,
         entry.id,
         BigInt(entry.prize_amount!),
-        op.escrow_id!,
+        op.escrow_id,
+        op.terms.feeBps,
       )
     }
     await queueSignedEscrowOps(db, { entryId: entry.id })
@@ -303,7 +306,7 @@ export async function submitPrizeSignature(
   })
 }
 
-/** `bookSignedRelease` for a prize: the creator's escrow to the winner, less the platform fee. */
+/** `bookSignedRelease` for a prize: the creator's escrow to the winner, less the fee its escrow names. */
 async function bookPrizeRelease(
   db: Queryable,
   job: JobRow,
@@ -311,6 +314,7 @@ async function bookPrizeRelease(
   entryId: string,
   prize: bigint,
   escrowId: string,
+  feeBps: number,
 ): Promise<void> {
   await bookSignedRelease(
     db,
@@ -320,7 +324,7 @@ async function bookPrizeRelease(
       payeeId: winnerId,
       token: job.token_address,
       amount: prize,
-      feeBps: PLATFORM_FEE_BPS,
+      feeBps,
     },
     escrowId,
   )

@@ -23,12 +23,6 @@ import {
   type PlatformAccountKind,
 } from './ledger-queries'
 
-/**
- * The platform fee on released escrow, in basis points. 100 bps until the vault's on-chain fee is
- * read from a deployed chain (the contract caps it at MAX_FEE_BPS).
- */
-export const PLATFORM_FEE_BPS = 100
-
 type Token = Address
 
 /** `amount * feeBps / 10000` rounded down: the payee gets the rest, so rounding creates nothing. */

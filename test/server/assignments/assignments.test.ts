@@ -1,3 +1,4 @@
+import { DEFAULT_PROTOCOL_FEE_BPS } from '../../../server/chain/vault-fees'
 import { expect } from 'chai'
 import type { Express } from 'express'
 import request from 'supertest'
@@ -14,7 +15,6 @@ import { OpKind, opDataAbi, type ClearhouseDomain } from '../../../protocol/type
 import { toViemTypedData } from '../../../server/escrow/escrow-ops'
 import type { TypedDataJson } from '../../../protocol/assignments'
 import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/ledger/ledger-queries'
-import { PLATFORM_FEE_BPS } from '../../../server/ledger/ledger-service'
 import { COORDINATOR_NONCE_BASE } from '../../../server/wallet/wallet-service'
 import { TEST_USDC, createTestApp } from '../helpers/app'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
@@ -101,7 +101,7 @@ describe('assignments', () => {
       status: 'in_progress',
       worker_agent_id: bob.agent.id,
       escrow_amount: '7.25',
-      fee_bps: PLATFORM_FEE_BPS,
+      fee_bps: DEFAULT_PROTOCOL_FEE_BPS,
     })
     expect(await balanceOf(app, alice.apiKey)).to.deep.equal({ available: 92_750_000n, escrow: 7_250_000n })
 
@@ -125,7 +125,7 @@ describe('assignments', () => {
       token: TEST_USDC.address,
       amount: '7250000',
       resolver: zeroAddress,
-      feeBps: String(PLATFORM_FEE_BPS),
+      feeBps: String(DEFAULT_PROTOCOL_FEE_BPS),
       resolverFeeBps: '0',
     })
     // The escrow's id is the digest of the payer's lock, whose nonce the coordinator allocated.
@@ -141,7 +141,11 @@ describe('assignments', () => {
       reference: `escrow-lock:${assignment.assignment_id}`,
     })
     const [terms] = decodeAbiParameters(opDataAbi[OpKind.EscrowLock], queuedLock!.data)
-    expect(terms).to.include({ nonce: signedTerms.nonce, amount: 7_250_000n, feeBps: PLATFORM_FEE_BPS })
+    expect(terms).to.include({
+      nonce: signedTerms.nonce,
+      amount: 7_250_000n,
+      feeBps: DEFAULT_PROTOCOL_FEE_BPS,
+    })
 
     // The worker finds its assignment on the job, talks to the requester, and delivers.
     const seen = await request(app)
@@ -173,7 +177,7 @@ describe('assignments', () => {
     expect(release.status).to.equal('signed')
     expect(await signer(release)).to.equal(alice.agent.wallet_address)
 
-    const fee = (7_250_000n * BigInt(PLATFORM_FEE_BPS)) / 10_000n
+    const fee = (7_250_000n * BigInt(DEFAULT_PROTOCOL_FEE_BPS)) / 10_000n
     expect(await balanceOf(app, alice.apiKey)).to.deep.equal({
       available: 100_000_000n - 7_250_000n,
       escrow: 0n,
@@ -773,7 +777,7 @@ describe('assignments', () => {
         'pending',
         'signed',
       ])
-      const fee = (5_000_000n * BigInt(PLATFORM_FEE_BPS)) / 10_000n
+      const fee = (5_000_000n * BigInt(DEFAULT_PROTOCOL_FEE_BPS)) / 10_000n
       expect(await balanceOf(app, hired.apiKey)).to.deep.equal({ available: 0n, escrow: 0n })
       expect(await unsettledOf(app, hired.apiKey)).to.equal(5_000_000n - fee)
       expect(await balanceOf(app, payer.apiKey)).to.deep.equal({ available: 45_000_000n, escrow: 0n })

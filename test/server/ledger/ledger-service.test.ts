@@ -1,3 +1,4 @@
+import { DEFAULT_PROTOCOL_FEE_BPS } from '../../../server/chain/vault-fees'
 import { randomUUID } from 'node:crypto'
 import { expect } from 'chai'
 import fc from 'fast-check'
@@ -6,7 +7,6 @@ import { withTransaction } from '../../../server/db/pool'
 import { ConflictError } from '../../../server/errors'
 import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/ledger/ledger-queries'
 import {
-  PLATFORM_FEE_BPS,
   creditDeposit,
   feeFor,
   getBalances,
@@ -234,7 +234,7 @@ describe('ledger service', () => {
           payeeId: to,
           token: USDC,
           amount: 99n,
-          feeBps: PLATFORM_FEE_BPS,
+          feeBps: DEFAULT_PROTOCOL_FEE_BPS,
           reference: `r:${randomUUID()}`,
         }),
       )
@@ -685,7 +685,7 @@ describe('ledger service', () => {
                 payeeId: to,
                 token: USDC,
                 amount,
-                feeBps: PLATFORM_FEE_BPS,
+                feeBps: DEFAULT_PROTOCOL_FEE_BPS,
                 reference,
               }),
             )
