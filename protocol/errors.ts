@@ -165,6 +165,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     description: 'This coordinator has no platform judge, so it runs no competitions',
   },
+  no_resolver: {
+    status: 409,
+    description:
+      'The job names no resolver and the coordinator has no platform resolver: its escrow could never be ruled',
+  },
   no_submitted_work: { status: 409, description: 'Nothing submitted to accept or send back' },
   not_a_competition: { status: 409, description: 'The job is not a competition' },
   too_many_addresses: {

@@ -15,6 +15,11 @@ export interface AppContext {
   coordinatorAccount: PrivateKeyAccount | null
   /** The agent that judges every competition (PLATFORM_JUDGE_AGENT_ID); without one, no competitions. */
   platformJudgeAgentId?: string | null
+  /**
+   * The resolver every escrow names when its job names none (PLATFORM_RESOLVER_AGENT_ID, or the
+   * platform resolver the coordinator creates); without one, such a job cannot be awarded.
+   */
+  platformResolverAgentId?: string | null
   /** Allowlisted stablecoins, by symbol and address; from the deployment, or given by tests. */
   tokens: Deployment['tokens']
   /** The embedded dev chain (`npm start`): dev-only routes such as the faucet exist only then. */

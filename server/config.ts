@@ -109,6 +109,11 @@ export const configSchema = z.object({
   /** The agent id that judges every competition; without it the coordinator takes no competitions. */
   PLATFORM_JUDGE_AGENT_ID: z.uuid('must be an agent id (a UUID)').optional(),
   /**
+   * The agent that resolves escrows whose job names no resolver; without it the coordinator
+   * creates (once) and uses its own platform resolver with a managed wallet.
+   */
+  PLATFORM_RESOLVER_AGENT_ID: z.uuid('must be an agent id (a UUID)').optional(),
+  /**
    * Which peers may set X-Forwarded-For (Express `trust proxy`): `false` (none, the default: the
    * client IP is the connecting peer), a hop count, or comma-separated addresses, CIDRs or
    * Express's names (`loopback`, `uniquelocal`) of the proxies in front of this coordinator.

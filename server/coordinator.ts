@@ -4,6 +4,7 @@ import type pg from 'pg'
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import type { Deployment } from '../protocol/deployment'
 import { createApp } from './app'
+import { ensurePlatformResolver, findAgentById } from './agents/agents-service'
 import type { AppContext } from './app-context'
 import { createChainClient } from './chain/clients'
 import { readDeploymentFile } from './chain/deployment-file'
@@ -141,6 +142,15 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     )
   }
 
+  let platformResolverAgentId: string
+  try {
+    platformResolverAgentId = await resolvePlatformResolver(pool as pg.Pool, walletEncryptionKey, config)
+  } catch (error) {
+    await closeDatabase()
+    throw error
+  }
+  logger.info({ agent_id: platformResolverAgentId }, 'platform resolver')
+
   const context: AppContext = {
     version,
     pool: pool as pg.Pool,
@@ -155,6 +165,7 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     authRateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
     chainWriteRateLimitPerMinute: config.CHAIN_WRITE_RATE_LIMIT_PER_MINUTE,
     platformJudgeAgentId: config.PLATFORM_JUDGE_AGENT_ID?.toLowerCase() ?? null,
+    platformResolverAgentId,
     trustProxy: config.TRUST_PROXY,
     signedRequestMaxAgeSeconds: config.SIGNED_REQUEST_MAX_AGE_SECONDS,
     keyExportDelaySeconds: config.KEY_EXPORT_DELAY_SECONDS,
@@ -189,6 +200,20 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
       await closeDatabase()
     },
   }
+}
+
+/** PLATFORM_RESOLVER_AGENT_ID, which must name an agent, or the coordinator's own platform resolver. */
+async function resolvePlatformResolver(
+  pool: pg.Pool,
+  walletEncryptionKey: Buffer,
+  config: Pick<Config, 'PLATFORM_RESOLVER_AGENT_ID'>,
+): Promise<string> {
+  const configured = config.PLATFORM_RESOLVER_AGENT_ID?.toLowerCase()
+  if (!configured) return ensurePlatformResolver({ pool, walletEncryptionKey })
+  if (!(await findAgentById(pool, configured))) {
+    throw new ConfigError(`invalid PLATFORM_RESOLVER_AGENT_ID: no agent has id ${configured}`)
+  }
+  return configured
 }
 
 function describeConnectError(error: unknown): string {

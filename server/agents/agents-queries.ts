@@ -33,11 +33,14 @@ export async function insertAgent(
     capabilities: Record<string, unknown>
     verifiableClaim: Record<string, unknown> | null
     tags: string[]
+    /** A platform agent's role (`resolver`); null for every agent that registered. */
+    platformRole?: 'resolver' | null
   },
 ): Promise<{ createdAt: Date }> {
   const { rows } = await db.query(
-    `INSERT INTO agents (id, handle, wallet_address, is_managed_wallet, api_key_hash, capabilities, verifiable_claim, tags)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO agents (id, handle, wallet_address, is_managed_wallet, api_key_hash, capabilities, verifiable_claim, tags,
+                         platform_role)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      RETURNING created_at`,
     [
       agent.id,
@@ -48,9 +51,16 @@ export async function insertAgent(
       JSON.stringify(agent.capabilities),
       agent.verifiableClaim === null ? null : JSON.stringify(agent.verifiableClaim),
       agent.tags,
+      agent.platformRole ?? null,
     ],
   )
   return { createdAt: rows[0].created_at }
+}
+
+/** The id of the platform's agent in `role`, or null before it exists. */
+export async function selectPlatformAgentId(db: Queryable, role: 'resolver'): Promise<string | null> {
+  const { rows } = await db.query('SELECT a.id FROM agents AS a WHERE a.platform_role = $1', [role])
+  return rows[0]?.id ?? null
 }
 
 export async function selectIdentityByApiKeyHash(
@@ -199,7 +209,7 @@ const DIRECTORY = `
   FROM (
     SELECT
       a.id, a.handle, a.wallet_address, a.is_managed_wallet, a.capabilities, a.verifiable_claim, a.tags,
-      a.api_key_rotated_at, a.created_at,
+      a.api_key_rotated_at, a.created_at, a.platform_role,
       to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS created_at_key,
       (mw.exported_at IS NOT NULL) AS managed_key_exported,
       coalesce(lt.earned, 0) AS total_earned,
@@ -293,7 +303,8 @@ export async function selectDirectoryPage(
   filter: DirectoryFilter,
 ): Promise<AgentDirectoryRow[]> {
   const parameters: unknown[] = [...statsParameters(token)]
-  const where: string[] = []
+  // The platform's own agents are not in the marketplace's directory (their profiles stay public).
+  const where: string[] = ['p.platform_role IS NULL']
   if (filter.search !== undefined) {
     parameters.push(`%${escapeLike(filter.search.toLowerCase())}%`)
     where.push(`(p.handle LIKE $${parameters.length} OR p.wallet_address LIKE $${parameters.length})`)

@@ -29,6 +29,7 @@ import {
   selectIdentityByApiKeyHash,
   selectIdentityById,
   selectIdentityByWallet,
+  selectPlatformAgentId,
   updateApiKeyHash,
   type AgentDirectoryRow,
   type AgentIdentityRow,
@@ -208,6 +209,46 @@ const FALLBACK_STATS_TOKEN: StatsToken = { address: `0x${'0'.repeat(40)}`, decim
 
 function statsToken(context: Pick<AppContext, 'tokens'>): StatsToken & { decimals: number } {
   return defaultToken(context) ?? FALLBACK_STATS_TOKEN
+}
+
+/** The handle the platform resolver gets when it is created, if no agent has taken it. */
+export const PLATFORM_RESOLVER_HANDLE = 'platform_resolver'
+
+/**
+ * The platform resolver's agent id, creating it on first call: the resolver every escrow names
+ * when its job names none, so every escrow can be ruled on-chain. It gets a managed wallet (the
+ * coordinator signs its rulings) and an API key nobody is told, so it can never post or bid.
+ * Replicas starting together create it once.
+ */
+export async function ensurePlatformResolver(
+  context: Pick<AppContext, 'pool' | 'walletEncryptionKey'>,
+): Promise<string> {
+  const existing = await selectPlatformAgentId(context.pool, 'resolver')
+  if (existing) return existing
+  return withTransaction(context.pool, async (client) => {
+    // Replicas starting together queue here; the first creates it, the rest find it made.
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('clearhouse.platform_resolver'))")
+    const created = await selectPlatformAgentId(client, 'resolver')
+    if (created) return created
+    const id = randomUUID()
+    const managed = generateManagedWallet(context, id)
+    const handle = (await handleExists(client, PLATFORM_RESOLVER_HANDLE))
+      ? await generatedHandle(client)
+      : PLATFORM_RESOLVER_HANDLE
+    await insertAgent(client, {
+      id,
+      handle,
+      walletAddress: managed.address,
+      isManagedWallet: true,
+      apiKeyHash: newApiKey().hash,
+      capabilities: { role: 'platform resolver: rules disputes on escrows whose job names no resolver' },
+      verifiableClaim: null,
+      tags: ['platform'],
+      platformRole: 'resolver',
+    })
+    await saveManagedWallet(client, id, managed)
+    return id
+  })
 }
 
 /** Stars: score / 20 rounded to the nearest half star (72 → 3.5). */

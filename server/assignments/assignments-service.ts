@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { zeroAddress, type Hex } from 'viem'
+import type { Hex } from 'viem'
 import type {
   AcceptResponse,
   AssignmentResponse,
@@ -173,7 +173,15 @@ export async function awardBid(
       throw new ConflictError('no_open_slots', `job ${job.id} has all ${job.current_max_slots} slots filled`)
     }
     const payee = await agentWallet(db, bid.bidder_agent_id)
-    const resolver = job.dispute_agent_id ? await agentWallet(db, job.dispute_agent_id) : null
+    // Every escrow names a resolver who can rule on it on-chain: the job's, or the platform's.
+    const resolverId = job.dispute_agent_id ?? context.platformResolverAgentId ?? null
+    if (!resolverId) {
+      throw new ConflictError(
+        'no_resolver',
+        `job ${job.id} names no resolver and there is no platform resolver`,
+      )
+    }
+    const resolver = await agentWallet(db, resolverId)
     const amount = BigInt(bid.amount)
     try {
       await lockEscrow(db, {
@@ -191,9 +199,9 @@ export async function awardBid(
       payee: payee!,
       token: job.token_address,
       amount,
-      resolver: resolver ?? zeroAddress,
+      resolver: resolver!,
       feeBps,
-      resolverFeeBps: resolver ? ESCROW_RESOLVER_FEE_BPS : 0,
+      resolverFeeBps: ESCROW_RESOLVER_FEE_BPS,
       expiry,
     })
     await insertAssignment(db, {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { zeroAddress, type Hex } from 'viem'
+import type { Hex } from 'viem'
 import type {
   EntryResponse,
   ResolveCompetitionBody,
@@ -207,6 +207,8 @@ export async function resolveCompetition(
     const pool = BigInt(job.budget_amount!)
     const creator = job.creator_agent_id
     const payer = { id: creator, ...(await agentIdentity(db, creator))! }
+    // The judge is each prize escrow's resolver, so even a prize can be ruled on-chain.
+    const judgeWallet = (await agentWallet(db, job.dispute_agent_id!))!
     let paid = 0n
     const winners: string[] = []
     for (const [index, result] of body.results.entries()) {
@@ -222,7 +224,7 @@ export async function resolveCompetition(
         payee: (await agentWallet(db, entry.worker_agent_id))!,
         token: job.token_address,
         amount: prize,
-        resolver: zeroAddress,
+        resolver: judgeWallet,
         feeBps,
         resolverFeeBps: 0,
         expiry: now + BigInt(ESCROW_EXPIRY_MARGIN_SECONDS),

@@ -12,7 +12,8 @@ import {
 } from '../../../protocol/assignments'
 import { escrowIdOf, type EscrowLockTerms } from '../../../protocol/escrow-sets'
 import { OpKind, opDataAbi, type ClearhouseDomain } from '../../../protocol/typed-data'
-import { toViemTypedData } from '../../../server/escrow/escrow-ops'
+import { ESCROW_RESOLVER_FEE_BPS, toViemTypedData } from '../../../server/escrow/escrow-ops'
+import type { AppContext } from '../../../server/app-context'
 import type { TypedDataJson } from '../../../protocol/assignments'
 import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/ledger/ledger-queries'
 import { COORDINATOR_NONCE_BASE } from '../../../server/wallet/wallet-service'
@@ -42,13 +43,14 @@ interface ChainOpRow {
 describe('assignments', () => {
   let database: TestDatabase
   let app: Express
+  let context: AppContext
   let requester: RegisteredTestAgent
   let worker: RegisteredTestAgent
   let stranger: RegisteredTestAgent
 
   before(async () => {
     database = await createTestDatabase()
-    ;({ app } = await createTestApp(database))
+    ;({ app, context } = await createTestApp(database))
     requester = await registerAgent(app)
     worker = await registerAgent(app)
     stranger = await registerAgent(app)
@@ -124,9 +126,11 @@ describe('assignments', () => {
       payee: bob.agent.wallet_address,
       token: TEST_USDC.address,
       amount: '7250000',
-      resolver: zeroAddress,
+      // The job names no resolver, so the escrow names the platform's: every escrow can be ruled.
+      resolver: (await request(app).get(`/v1/agents/${context.platformResolverAgentId}`).expect(200)).body
+        .wallet_address,
       feeBps: String(DEFAULT_PROTOCOL_FEE_BPS),
-      resolverFeeBps: '0',
+      resolverFeeBps: String(ESCROW_RESOLVER_FEE_BPS),
     })
     // The escrow's id is the digest of the payer's lock, whose nonce the coordinator allocated.
     expect(BigInt(lock!.typed_data.message.nonce!) >= COORDINATOR_NONCE_BASE).to.equal(true)

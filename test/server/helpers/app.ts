@@ -2,6 +2,7 @@ import type { Express } from 'express'
 import pino from 'pino'
 import { createPublicClient, custom, type PublicClient } from 'viem'
 import type { Deployment } from '../../../protocol/deployment'
+import { ensurePlatformResolver } from '../../../server/agents/agents-service'
 import { createApp } from '../../../server/app'
 import type { AppContext } from '../../../server/app-context'
 import { createMetrics } from '../../../server/metrics'
@@ -24,6 +25,11 @@ export async function createTestApp(
   chain: AppContext['chain'] = null,
   overrides: Partial<AppContext> = {},
 ): Promise<{ app: Express; context: AppContext }> {
+  // As at the coordinator's start: every deployment has a platform resolver (a test may name none).
+  const platformResolverAgentId =
+    'platformResolverAgentId' in overrides
+      ? overrides.platformResolverAgentId
+      : await ensurePlatformResolver({ pool: database.pool, walletEncryptionKey: TEST_WALLET_ENCRYPTION_KEY })
   const context: AppContext = {
     version: 'test',
     pool: database.pool,
@@ -38,6 +44,7 @@ export async function createTestApp(
     // Tests register many agents from one address; the rate-limit test lowers this itself.
     authRateLimitPerMinute: 100_000,
     chainWriteRateLimitPerMinute: 100_000,
+    platformResolverAgentId,
     ...overrides,
   }
   return { app: createApp(context), context }
