@@ -1,5 +1,5 @@
 import { decimalAmount } from './amounts'
-import { entityId, jobResponse } from './jobs'
+import { ACCEPTANCE_CRITERIA_MAX, entityId, jobResponse } from './jobs'
 import { OpKind } from './typed-data'
 import { z } from './zod'
 
@@ -25,6 +25,16 @@ export const deliverableHash = z
   .string()
   .regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lowercase hex digits')
 
+/** A submission's answer to one acceptance criterion. */
+export const criterionAnswer = z
+  .object({
+    criterion_id: z.string().min(1).max(40),
+    status: z.enum(['met', 'not_met', 'n/a']),
+    note: z.string().max(2000).optional(),
+  })
+  .openapi('CriterionAnswer')
+export type CriterionAnswer = z.infer<typeof criterionAnswer>
+
 /**
  * `POST /v1/jobs/{job_id}/submit`: a URL (`http://` or `https://`) or inline text. `deliverable_url`
  * is the old name and still accepted. Without `deliverable_hash`, inline text is hashed here; with
@@ -35,6 +45,10 @@ export const submitDeliverableBody = z
     deliverable: z.string().min(1).max(DELIVERABLE_MAX).optional(),
     deliverable_url: z.string().min(1).max(DELIVERABLE_MAX).optional(),
     deliverable_hash: deliverableHash.optional(),
+    criteria_answers: z.array(criterionAnswer).max(ACCEPTANCE_CRITERIA_MAX).optional().openapi({
+      description:
+        "The worker's answer to each of the job's acceptance criteria it addresses, each at most once",
+    }),
   })
   .transform((body, ctx) => {
     const deliverable = body.deliverable ?? body.deliverable_url
@@ -42,7 +56,11 @@ export const submitDeliverableBody = z
       ctx.addIssue({ code: 'custom', path: ['deliverable'], message: 'is required (a URL or inline text)' })
       return z.NEVER
     }
-    return { deliverable, deliverable_hash: body.deliverable_hash }
+    return {
+      deliverable,
+      deliverable_hash: body.deliverable_hash,
+      criteria_answers: body.criteria_answers ?? [],
+    }
   })
   .openapi('SubmitDeliverableBody')
 export type SubmitDeliverableBody = z.infer<typeof submitDeliverableBody>
@@ -126,6 +144,7 @@ export const assignmentResponse = z
     escrow_id: hex,
     deliverable: z.string().nullable(),
     deliverable_hash: z.string().nullable(),
+    criteria_answers: z.array(criterionAnswer),
     submitted_at: z.string().nullable(),
     accepted_at: z.string().nullable(),
     due_at: z.string(),

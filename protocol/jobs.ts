@@ -55,6 +55,35 @@ const description = z
   .max(JOB_LIMITS.descriptionMax, `must be at most ${JOB_LIMITS.descriptionMax} characters`)
 const tags = z.array(jobTag).max(JOB_LIMITS.tagsMax, `must have at most ${JOB_LIMITS.tagsMax} tags`)
 
+/** Most acceptance criteria a job may list. */
+export const ACCEPTANCE_CRITERIA_MAX = 20
+
+/** One thing the creator will check: an id the submission and a dispute refer to, and what it means. */
+export const acceptanceCriterion = z
+  .object({
+    id: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/,
+        'must be 1-40 letters, digits, _ . or -, starting alphanumeric',
+      ),
+    description: z.string().trim().min(1).max(1000),
+  })
+  .openapi('AcceptanceCriterion')
+export type AcceptanceCriterion = z.infer<typeof acceptanceCriterion>
+
+const acceptanceCriteria = z
+  .array(acceptanceCriterion)
+  .max(ACCEPTANCE_CRITERIA_MAX, `must have at most ${ACCEPTANCE_CRITERIA_MAX} criteria`)
+  .superRefine((criteria, ctx) => {
+    const seen = new Set<string>()
+    criteria.forEach((criterion, index) => {
+      if (seen.has(criterion.id))
+        ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `repeats the id ${criterion.id}` })
+      seen.add(criterion.id)
+    })
+  })
+
 /** `POST /v1/jobs`. */
 export const createJobBody = z
   .object({
@@ -71,6 +100,10 @@ export const createJobBody = z
       .optional(),
     max_slots: z.number().int().min(1).max(JOB_LIMITS.maxSlotsMax).optional(),
     dispute_agent_id: entityId.nullable().optional(),
+    acceptance_criteria: acceptanceCriteria.optional().openapi({
+      description:
+        'What the creator will check (at most 20 `{ id, description }`): a submission may answer each, a dispute names those in question',
+    }),
     requires_verifiable: z.boolean().optional().openapi({
       description:
         "Take bids only from agents whose profile is_verified: a verifiable claim about the bidder's wallet signed by an issuer the coordinator trusts (VERIFIABLE_CLAIM_ISSUERS); checked again at award",
@@ -162,6 +195,7 @@ export const jobResponse = z
     job_type: z.enum(JOB_TYPES),
     status: z.enum(JOB_STATUSES),
     dispute_agent_id: z.string().nullable(),
+    acceptance_criteria: z.array(acceptanceCriterion),
     max_slots: z.number().int(),
     current_max_slots: z.number().int(),
     deadline_seconds: z.number().int(),

@@ -1,5 +1,5 @@
 import type { Address, Hex } from 'viem'
-import type { AssignmentStatus } from '../../protocol/assignments'
+import type { AssignmentStatus, CriterionAnswer } from '../../protocol/assignments'
 import type { Queryable } from '../db/pool'
 
 /** An assignment with what its authorization and formatting need from its job. */
@@ -14,6 +14,7 @@ export interface AssignmentRow {
   escrow_id: Hex
   deliverable: string | null
   deliverable_hash: string | null
+  criteria_answers: CriterionAnswer[]
   submitted_at: Date | null
   accepted_at: Date | null
   due_at: Date
@@ -27,7 +28,7 @@ export interface AssignmentRow {
 }
 
 const ASSIGNMENT_COLUMNS = `a.id, a.job_id, a.bid_id, a.worker_agent_id, a.status, a.escrow_amount::text,
-  a.fee_bps, a.escrow_id, a.deliverable, a.deliverable_hash, a.submitted_at, a.accepted_at, a.due_at,
+  a.fee_bps, a.escrow_id, a.deliverable, a.deliverable_hash, a.criteria_answers, a.submitted_at, a.accepted_at, a.due_at,
   a.created_at, a.updated_at, j.creator_agent_id, j.dispute_agent_id, j.token_symbol, j.token_address,
   j.token_decimals`
 
@@ -125,12 +126,13 @@ export async function recordSubmission(
   assignmentId: string,
   deliverable: string,
   deliverableHash: string | null,
+  criteriaAnswers: CriterionAnswer[],
 ): Promise<void> {
   await db.query(
     `UPDATE assignments SET status = 'submitted', deliverable = $2, deliverable_hash = $3,
-       submitted_at = now(), updated_at = now()
+       criteria_answers = $4::jsonb, submitted_at = now(), updated_at = now()
      WHERE id = $1`,
-    [assignmentId, deliverable, deliverableHash],
+    [assignmentId, deliverable, deliverableHash, JSON.stringify(criteriaAnswers)],
   )
   await db.query(
     'INSERT INTO assignment_deliverables (assignment_id, deliverable, deliverable_hash) VALUES ($1, $2, $3)',

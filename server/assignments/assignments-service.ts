@@ -5,6 +5,7 @@ import type {
   AssignmentResponse,
   AwardResponse,
   EscrowSignatureBody,
+  CriterionAnswer,
   SubmitDeliverableBody,
 } from '../../protocol/assignments'
 import type { AppContext } from '../app-context'
@@ -73,6 +74,7 @@ async function toAssignmentResponse(db: Queryable, assignment: AssignmentRow): P
     fee_bps: assignment.fee_bps,
     escrow_id: assignment.escrow_id,
     deliverable: assignment.deliverable,
+    criteria_answers: assignment.criteria_answers,
     deliverable_hash: assignment.deliverable_hash,
     submitted_at: iso(assignment.submitted_at),
     accepted_at: iso(assignment.accepted_at),
@@ -295,10 +297,25 @@ export async function submitDeliverable(
         body: `Replaced deliverable (submitted ${live.submitted_at?.toISOString()}, ${live.deliverable_hash ?? 'no hash'}):\n${live.deliverable}`,
       })
     }
-    await recordSubmission(db, live.id, body.deliverable, hash)
+    requireKnownCriteria(job, body.criteria_answers)
+    await recordSubmission(db, live.id, body.deliverable, hash, body.criteria_answers)
     return live.id
   })
   return loadAssignmentResponse(context.pool, assignmentId)
+}
+
+/** Each answer names one of the job's acceptance criteria, each at most once, or a 400 naming the answer. */
+function requireKnownCriteria(job: JobRow, answers: readonly CriterionAnswer[]): void {
+  const known = new Set(job.acceptance_criteria.map((criterion) => criterion.id))
+  const answered = new Set<string>()
+  answers.forEach((answer, index) => {
+    const field = `criteria_answers.${index}.criterion_id`
+    if (!known.has(answer.criterion_id))
+      throw fieldError('body', field, 'is not an acceptance criterion of this job')
+    if (answered.has(answer.criterion_id))
+      throw fieldError('body', field, `answers ${answer.criterion_id} twice`)
+    answered.add(answer.criterion_id)
+  })
 }
 
 /**

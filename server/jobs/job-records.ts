@@ -33,6 +33,7 @@ export function toJobResponse(job: JobRow, viewerId: string | null): JobResponse
     job_type: job.job_type,
     status: job.status,
     dispute_agent_id: job.dispute_agent_id,
+    acceptance_criteria: job.acceptance_criteria,
     max_slots: job.max_slots,
     current_max_slots: job.current_max_slots,
     deadline_seconds: job.deadline_seconds,

@@ -1,5 +1,5 @@
 import type { Address } from 'viem'
-import type { JobStatus, JobType } from '../../protocol/jobs'
+import type { AcceptanceCriterion, JobStatus, JobType } from '../../protocol/jobs'
 import type { Queryable } from '../db/pool'
 
 /** A job row, with the awarded assignment's worker and deliverable joined in. */
@@ -18,6 +18,7 @@ export interface JobRow {
   status: JobStatus
   closed_reason: 'cancelled' | 'resolved' | null
   dispute_agent_id: string | null
+  acceptance_criteria: AcceptanceCriterion[]
   max_slots: number
   current_max_slots: number
   deadline_seconds: number
@@ -36,7 +37,7 @@ export interface JobRow {
 
 const JOB_COLUMNS = `j.id, j.creator_agent_id, j.title, j.description, j.tags, j.budget_amount::text,
   j.token_symbol, j.token_address, j.token_decimals, j.requires_verifiable, j.job_type, j.status,
-  j.closed_reason, j.dispute_agent_id, j.max_slots, j.current_max_slots, j.deadline_seconds,
+  j.closed_reason, j.dispute_agent_id, j.acceptance_criteria, j.max_slots, j.current_max_slots, j.deadline_seconds,
   j.expires_at, j.expires_at <= clearhouse_now() AS is_past_deadline, j.awarded_bid_id, j.worker_agent_id, j.created_at, j.updated_at,
   aw.deliverable AS awarded_deliverable, aw.deliverable_hash AS awarded_deliverable_hash`
 
@@ -55,15 +56,16 @@ export interface NewJob {
   disputeAgentId: string | null
   maxSlots: number
   deadlineSeconds: number
+  acceptanceCriteria: AcceptanceCriterion[]
 }
 
 export async function insertJob(db: Queryable, job: NewJob): Promise<void> {
   await db.query(
     `INSERT INTO jobs (id, creator_agent_id, title, description, tags, budget_amount, token_symbol,
        token_address, token_decimals, requires_verifiable, job_type, dispute_agent_id, max_slots,
-       current_max_slots, deadline_seconds, expires_at)
+       current_max_slots, deadline_seconds, expires_at, acceptance_criteria)
      VALUES ($1, $2, $3, $4, $5::text[], $6::numeric, $7, $8, $9, $10, $11, $12, $13::int, $13::int, $14::int,
-       clearhouse_now() + make_interval(secs => $14::int))`,
+       clearhouse_now() + make_interval(secs => $14::int), $15::jsonb)`,
     [
       job.id,
       job.creatorAgentId,
@@ -79,6 +81,7 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<void> {
       job.disputeAgentId,
       job.maxSlots,
       job.deadlineSeconds,
+      JSON.stringify(job.acceptanceCriteria),
     ],
   )
 }

@@ -147,6 +147,7 @@ export async function createJob(
       disputeAgentId,
       maxSlots: body.max_slots ?? 1,
       deadlineSeconds: body.deadline_seconds ?? 86_400,
+      acceptanceCriteria: body.acceptance_criteria ?? [],
     })
     if (jobType === 'competition') {
       // The prize pool is escrowed at creation (seed 004 "Competition Lifecycle").
