@@ -66,13 +66,14 @@ export const submitDeliverableBody = z
 export type SubmitDeliverableBody = z.infer<typeof submitDeliverableBody>
 
 /** Kinds of chain operation the coordinator queues for the settler, each needing the payer's signature. */
-export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release'] as const
+export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release', 'escrow_ruling'] as const
 export type ChainOpKind = (typeof CHAIN_OP_KINDS)[number]
 
 /** The one mapping from the API's (and `escrow_ops.kind`'s) op names to the vault's `OpKind`. */
 export const OP_KIND_OF = {
   escrow_lock: OpKind.EscrowLock,
   escrow_release: OpKind.EscrowRelease,
+  escrow_ruling: OpKind.EscrowRuling,
 } as const satisfies Record<ChainOpKind, OpKind>
 
 /**

@@ -20,6 +20,7 @@ import { bidsRoutes } from './bids/bids-routes'
 import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
+import { disputesRoutes } from './disputes/disputes-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 import { rejectUnsafeInput } from './http/storable-text'
 
@@ -40,6 +41,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   assignmentsRoutes,
   messagesRoutes,
   competitionsRoutes,
+  disputesRoutes,
   reconciliationRoutes,
 ]
 

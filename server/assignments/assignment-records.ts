@@ -46,6 +46,29 @@ export async function listJobAssignments(
   return selectJobAssignments(db, jobId, filter)
 }
 
+/** Moves the assignment (locked by the caller, after its job) to `status`: a dispute's opening or ruling. */
+export async function moveAssignment(
+  db: Queryable,
+  assignmentId: string,
+  status: AssignmentStatus,
+): Promise<void> {
+  await setAssignmentStatus(db, assignmentId, status)
+}
+
+/**
+ * A job in progress whose every assignment is finished ends: `completed` after acceptances, or
+ * `closed` (resolved) when a ruling ended the last one. The caller holds the job's row.
+ */
+export async function finishJobIfDone(
+  db: Queryable,
+  job: { id: string; status: JobStatus },
+  ending: 'completed' | 'resolved',
+): Promise<void> {
+  if (job.status !== 'in_progress' || (await countOpenAssignments(db, job.id)) > 0) return
+  if (ending === 'completed') await transitionJob(db, job.id, 'completed')
+  else await transitionJob(db, job.id, 'closed', 'resolved')
+}
+
 /** What cancelling an unfunded assignment changed, for a reorg to put back. */
 interface AssignmentBeforeFailure {
   assignmentId: string

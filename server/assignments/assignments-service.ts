@@ -30,9 +30,9 @@ import { acceptBid, findBid, rejectPendingBids, requireAwardable } from '../bids
 import { lockEscrow } from '../ledger/ledger-service'
 import { protocolFeeBps } from '../chain/vault-fees'
 import { postSystemMessage } from '../messages/messages-service'
+import { finishJobIfDone } from './assignment-records'
 import {
   countFilledSlots,
-  countUnfinishedAssignments,
   insertAssignment,
   recordSubmission,
   selectAssignment,
@@ -356,13 +356,6 @@ async function bookAssignmentRelease(db: Queryable, assignment: AssignmentRow): 
   )
 }
 
-/** A job whose slots are all taken and whose every assignment is finished is `completed`. */
-async function completeJobIfDone(db: Queryable, job: JobRow): Promise<void> {
-  if (job.status === 'in_progress' && (await countUnfinishedAssignments(db, job.id)) === 0) {
-    await transitionJob(db, job.id, 'completed')
-  }
-}
-
 /**
  * `POST /v1/jobs/{job_id}/accept` (seed 004 "Accept Deliverable"): the creator accepts one
  * submitted assignment (`assignment_id`) or, without it, every submitted one. Each releases its
@@ -395,7 +388,7 @@ export async function acceptWork(
         throw new ConflictError('no_submitted_work', `job ${job.id} has no submitted work to accept`)
     }
     for (const target of targets) await acceptAssignment(db, context, actor, target)
-    await completeJobIfDone(db, job)
+    await finishJobIfDone(db, job, 'completed')
     return targets.map((target) => target.id)
   })
   return {

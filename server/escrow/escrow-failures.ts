@@ -18,8 +18,8 @@ import {
   markEscrowOpsFailed,
   restoreFailedEscrowOps,
   selectEscrowOpByChainOp,
+  subjectOfRow,
   takeEscrowLockFailure,
-  type EscrowOpRow,
   type EscrowSubject,
 } from './escrow-ops-queries'
 import { ledgerReleaseReference } from './escrow-ops'
@@ -27,10 +27,6 @@ import { ledgerReleaseReference } from './escrow-ops'
 const lockFailureBase = (escrowId: string) => `escrow-lock-failure:${escrowId.toLowerCase()}`
 // The same base the escrow outcome handlers use for a booked release the chain will not carry out.
 const releaseReversalBase = (escrowId: string) => `escrow-release-reversal:${escrowId.toLowerCase()}`
-
-function subjectOf(op: EscrowOpRow): EscrowSubject {
-  return op.assignment_id ? { assignmentId: op.assignment_id } : { entryId: op.entry_id! }
-}
 
 /**
  * What the room behind an escrow's subject does when the lock fails for good (`lockFailed`: end
@@ -69,7 +65,7 @@ export function escrowLockFailureHandler(
         return
       }
       if (lock.status === 'failed') return
-      const subject = subjectOf(lock)
+      const subject = subjectOfRow(lock)
       const terms = lock.terms
       const token = normalizeAddress(terms.token)
       const payer = await findAgentByWallet(db, terms.payer)
@@ -112,7 +108,7 @@ export function escrowLockFailureHandler(
     async restored(db, op: FailedChainOp) {
       const lock = await selectEscrowOpByChainOp(db, op.id)
       if (!lock || !lock.escrow_id || lock.status !== 'failed') return
-      const subject = subjectOf(lock)
+      const subject = subjectOfRow(lock)
       const subjectBefore = await takeEscrowLockFailure(db, op.chainId, lock.escrow_id)
       if (subjectBefore !== undefined) await subjects.lockRestored(db, subject, subjectBefore)
       await reverseChainBooking(db, lockFailureBase(lock.escrow_id))

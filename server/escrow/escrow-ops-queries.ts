@@ -7,11 +7,24 @@ import type { Queryable } from '../db/pool'
 // assignment's, a competition prize's), stored once, and the payer-signed EIP-712 ops on it in the
 // order they settle.
 
-/** Whose escrow an op backs: an assignment's, or a competition prize paid to an entry. */
-export type EscrowSubject = { assignmentId: string } | { entryId: string }
+/** Whose escrow an op backs: an assignment's, a competition prize paid to an entry, or a dispute's deposit. */
+export type EscrowSubject = { assignmentId: string } | { entryId: string } | { disputeId: string }
 
-function subjectColumn(subject: EscrowSubject): ['assignment_id' | 'entry_id', string] {
-  return 'assignmentId' in subject ? ['assignment_id', subject.assignmentId] : ['entry_id', subject.entryId]
+function subjectColumn(subject: EscrowSubject): ['assignment_id' | 'entry_id' | 'dispute_id', string] {
+  if ('assignmentId' in subject) return ['assignment_id', subject.assignmentId]
+  if ('entryId' in subject) return ['entry_id', subject.entryId]
+  return ['dispute_id', subject.disputeId]
+}
+
+/** The subject of a row that names one (`assignment_id`, `entry_id` or `dispute_id`). */
+export function subjectOfRow(row: {
+  assignment_id: string | null
+  entry_id: string | null
+  dispute_id?: string | null
+}): EscrowSubject {
+  if (row.assignment_id) return { assignmentId: row.assignment_id }
+  if (row.entry_id) return { entryId: row.entry_id }
+  return { disputeId: row.dispute_id! }
 }
 
 /** An escrow op row: the payer-signed typed data behind an assignment's escrow or a prize. */
@@ -19,7 +32,10 @@ export interface EscrowOpRow {
   id: string
   assignment_id: string | null
   entry_id: string | null
+  dispute_id: string | null
   kind: ChainOpKind
+  /** A ruling's share to the payee, in basis points of what is left after the resolver's fee; null for other kinds. */
+  payee_bps: number | null
   /** The escrow the op acts on (the digest of its lock's terms). */
   escrow_id: Hex
   chain_id: string
@@ -126,12 +142,13 @@ export async function insertEscrowOp(
     chainId: number
     signerAddress: string
     signature: Hex | null
+    payeeBps?: number
   },
 ): Promise<void> {
   const [column, id] = subjectColumn(op.subject)
   await db.query(
-    `INSERT INTO escrow_ops (${column}, kind, escrow_id, chain_id, signer_address, signature, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO escrow_ops (${column}, kind, escrow_id, chain_id, signer_address, signature, status, payee_bps)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT DO NOTHING`,
     [
       id,
@@ -141,11 +158,12 @@ export async function insertEscrowOp(
       op.signerAddress.toLowerCase(),
       op.signature?.toLowerCase() ?? null,
       op.signature ? 'signed' : 'awaiting_signature',
+      op.payeeBps ?? null,
     ],
   )
 }
 
-const OP_COLUMNS = `o.id::text, o.assignment_id, o.entry_id, o.kind, o.escrow_id, o.chain_id::text, o.signer_address,
+const OP_COLUMNS = `o.id::text, o.assignment_id, o.entry_id, o.dispute_id, o.kind, o.payee_bps, o.escrow_id, o.chain_id::text, o.signer_address,
   o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, ${TERMS_COLUMNS}`
 
 /** A subject's escrow ops in the order they must settle, with the settler queue's status. */
@@ -174,13 +192,11 @@ export async function selectSubjectsWaitingFor(
   escrowIds: readonly string[],
 ): Promise<EscrowSubject[]> {
   const { rows } = await db.query(
-    `SELECT DISTINCT o.assignment_id, o.entry_id FROM escrow_ops AS o
+    `SELECT DISTINCT o.assignment_id, o.entry_id, o.dispute_id FROM escrow_ops AS o
       WHERE o.status = 'signed' AND o.chain_id = $1 AND o.escrow_id = ANY($2::text[])`,
     [chainId, escrowIds.map((id) => id.toLowerCase())],
   )
-  return rows.map((row) =>
-    row.assignment_id ? { assignmentId: row.assignment_id } : { entryId: row.entry_id },
-  )
+  return rows.map(subjectOfRow)
 }
 
 /** The escrow lock op behind escrow `escrowId` of chain `chainId`, or null for an escrow the coordinator never locked. */
@@ -188,15 +204,20 @@ export async function selectEscrowLockOp(
   db: Queryable,
   chainId: number,
   escrowId: string,
-): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'terms'> | null> {
+): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'dispute_id' | 'terms'> | null> {
   const { rows } = await db.query(
-    `SELECT o.assignment_id, o.entry_id, ${TERMS_COLUMNS} FROM escrow_ops AS o
+    `SELECT o.assignment_id, o.entry_id, o.dispute_id, ${TERMS_COLUMNS} FROM escrow_ops AS o
        JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id
       WHERE o.kind = 'escrow_lock' AND o.chain_id = $1 AND o.escrow_id = $2`,
     [chainId, escrowId.toLowerCase()],
   )
   return rows[0]
-    ? { assignment_id: rows[0].assignment_id, entry_id: rows[0].entry_id, terms: termsOf(rows[0]) }
+    ? {
+        assignment_id: rows[0].assignment_id,
+        entry_id: rows[0].entry_id,
+        dispute_id: rows[0].dispute_id,
+        terms: termsOf(rows[0]),
+      }
     : null
 }
 

@@ -97,13 +97,26 @@ export async function newEscrowTerms(
   return { terms: full, escrowId: escrowIdOf(escrowDomain(context), full) }
 }
 
+/** The terms of escrow `escrowId` on this coordinator's chain, or null for an escrow it never made. */
+export async function findEscrowTerms(
+  db: Queryable,
+  context: Pick<AppContext, 'chain'>,
+  escrowId: string,
+): Promise<EscrowLockTerms | null> {
+  return selectEscrowTerms(db, escrowDomain(context).chainId, escrowId)
+}
+
+/** What an op's signed message is built from: its kind, its escrow, and a ruling's share to the payee. */
+export interface EscrowOpMessage {
+  kind: ChainOpKind
+  escrowId: Hex
+  terms: EscrowLockTerms
+  payeeBps?: number | null
+}
+
 /** An escrow op's EIP-712 message as viem signs and verifies it, built from the escrow's terms. */
-export function escrowTypedData(
-  kind: ChainOpKind,
-  domain: ClearhouseDomain,
-  escrowId: Hex,
-  terms: EscrowLockTerms,
-): TypedDataDefinition {
+export function escrowTypedData(op: EscrowOpMessage, domain: ClearhouseDomain): TypedDataDefinition {
+  const { kind, escrowId, terms } = op
   switch (kind) {
     case 'escrow_lock':
       return {
@@ -119,6 +132,13 @@ export function escrowTypedData(
         primaryType: 'EscrowRelease',
         message: { escrowId },
       }
+    case 'escrow_ruling':
+      return {
+        domain,
+        types: { EscrowRuling: clearhouseTypes.EscrowRuling },
+        primaryType: 'EscrowRuling',
+        message: { escrowId, payeeBps: op.payeeBps! },
+      }
     default:
       return assertNever(kind)
   }
@@ -127,10 +147,8 @@ export function escrowTypedData(
 /** A stored op's typed data: its kind's message on its escrow, under the domain its terms were signed in. */
 export function escrowOpTypedData(op: EscrowOpRow): TypedDataDefinition {
   return escrowTypedData(
-    op.kind,
+    { kind: op.kind, escrowId: op.escrow_id, terms: op.terms, payeeBps: op.payee_bps },
     clearhouseDomain(Number(op.chain_id), op.vault_address),
-    op.escrow_id,
-    op.terms,
   )
 }
 
@@ -164,8 +182,11 @@ export function toViemTypedData(json: TypedDataJson): TypedDataDefinition {
   } as unknown as TypedDataDefinition
 }
 
-/** The payer of an escrow op: a managed wallet is signed for at once, a self-custody one signs later. */
-export interface EscrowPayer {
+/**
+ * Who signs an escrow op (the payer of a lock or release, the resolver of a ruling): a managed
+ * wallet is signed for at once, a self-custody one signs later.
+ */
+export interface EscrowSigner {
   id: string
   walletAddress: Address
   isManagedWallet: boolean
@@ -178,7 +199,7 @@ export interface EscrowPayer {
 export async function recordEscrowLock(
   db: Queryable,
   context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
-  lock: { subject: EscrowSubject; escrowId: Hex; terms: EscrowLockTerms; payer: EscrowPayer },
+  lock: { subject: EscrowSubject; escrowId: Hex; terms: EscrowLockTerms; payer: EscrowSigner },
 ): Promise<void> {
   const domain = escrowDomain(context)
   await insertEscrowTerms(db, {
@@ -187,19 +208,49 @@ export async function recordEscrowLock(
     vaultAddress: domain.verifyingContract,
     terms: lock.terms,
   })
-  await recordEscrowOp(db, context, { ...lock, kind: 'escrow_lock', domain })
+  await recordEscrowOp(db, context, { ...lock, signer: lock.payer, kind: 'escrow_lock', domain })
 }
 
 /** Records the payer's release of escrow `escrowId` (whose lock is recorded) inside the caller's transaction. */
 export async function recordEscrowRelease(
   db: Queryable,
   context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
-  release: { subject: EscrowSubject; escrowId: Hex; payer: EscrowPayer },
+  release: { subject: EscrowSubject; escrowId: Hex; payer: EscrowSigner },
 ): Promise<void> {
   const domain = escrowDomain(context)
   const terms = await selectEscrowTerms(db, domain.chainId, release.escrowId)
   if (!terms) throw new Error(`escrow ${release.escrowId} has no recorded terms to release`)
-  await recordEscrowOp(db, context, { ...release, kind: 'escrow_release', domain, terms })
+  await recordEscrowOp(db, context, {
+    ...release,
+    signer: release.payer,
+    kind: 'escrow_release',
+    domain,
+    terms,
+  })
+}
+
+/**
+ * Records the resolver's ruling on escrow `escrowId` (whose lock is recorded) inside the caller's
+ * transaction: `payeeBps` of what is left after the resolver's fee to the payee, the rest back to
+ * the payer. The resolver must be the one the escrow's terms name.
+ */
+export async function recordEscrowRuling(
+  db: Queryable,
+  context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
+  ruling: { subject: EscrowSubject; escrowId: Hex; resolver: EscrowSigner; payeeBps: number },
+): Promise<void> {
+  const domain = escrowDomain(context)
+  const terms = await selectEscrowTerms(db, domain.chainId, ruling.escrowId)
+  if (!terms) throw new Error(`escrow ${ruling.escrowId} has no recorded terms to rule on`)
+  if (!sameAddress(terms.resolver, ruling.resolver.walletAddress))
+    throw new Error(`escrow ${ruling.escrowId} names another resolver`)
+  await recordEscrowOp(db, context, {
+    ...ruling,
+    signer: ruling.resolver,
+    kind: 'escrow_ruling',
+    domain,
+    terms,
+  })
 }
 
 async function recordEscrowOp(
@@ -211,23 +262,20 @@ async function recordEscrowOp(
     domain: ClearhouseDomain
     escrowId: Hex
     terms: EscrowLockTerms
-    payer: EscrowPayer
+    signer: EscrowSigner
+    payeeBps?: number
   },
 ): Promise<void> {
-  const signature = op.payer.isManagedWallet
-    ? await signTypedDataForAgent(
-        db,
-        context,
-        op.payer.id,
-        escrowTypedData(op.kind, op.domain, op.escrowId, op.terms),
-      )
+  const signature = op.signer.isManagedWallet
+    ? await signTypedDataForAgent(db, context, op.signer.id, escrowTypedData(op, op.domain))
     : null
   await insertEscrowOp(db, {
     subject: op.subject,
     kind: op.kind,
     escrowId: op.escrowId,
     chainId: op.domain.chainId,
-    signerAddress: op.payer.walletAddress,
+    signerAddress: op.signer.walletAddress,
+    payeeBps: op.payeeBps,
     signature,
   })
 }
@@ -276,11 +324,30 @@ function encodeReleaseOp(
   }
 }
 
+/** The settlement op of a ruling: the lock's terms, where the escrow sits, the payee's share, the resolver's signature. */
+function encodeRulingOp(
+  ruling: EscrowOpRow,
+  lock: EscrowOpRow,
+  located: LocatedEscrow,
+): { kind: OpKind; data: Hex } {
+  return {
+    kind: OP_KIND_OF.escrow_ruling,
+    data: encodeAbiParameters(opDataAbi[OpKind.EscrowRuling], [
+      lock.terms,
+      located.position,
+      ruling.payee_bps!,
+      toCompactSignature(ruling.signature!),
+      located.proof,
+    ]),
+  }
+}
+
 /** The ledger reference of the booked release of a subject's escrow (see `bookSignedRelease`). */
 export function ledgerReleaseReference(subject: EscrowSubject): string {
-  return 'assignmentId' in subject
-    ? chainOpReference('escrow_release', subject)
-    : `competition-prize:${subject.entryId}`
+  if ('assignmentId' in subject) return chainOpReference('escrow_release', subject)
+  if ('entryId' in subject) return `competition-prize:${subject.entryId}`
+  // A deposit escrow is never released, only ruled on; the reference is never booked.
+  return chainOpReference('escrow_release', subject)
 }
 
 /**
@@ -302,11 +369,14 @@ export async function bookSignedRelease(
 
 /**
  * The settler queue's (and the ledger's) reference of an op: `escrow-lock:<assignment id>`,
- * `escrow-release:<assignment id>`, or `prize-escrow-lock:<entry id>` and so on for a prize.
+ * `escrow-release:<assignment id>`, `escrow-ruling:<assignment id>`, `prize-escrow-lock:<entry id>`
+ * and so on for a prize, `dispute-escrow-lock:<dispute id>` and so on for a dispute's deposit.
  */
 export function chainOpReference(kind: ChainOpKind, subject: EscrowSubject): string {
   const name = kind.replace('_', '-')
-  return 'assignmentId' in subject ? `${name}:${subject.assignmentId}` : `prize-${name}:${subject.entryId}`
+  if ('assignmentId' in subject) return `${name}:${subject.assignmentId}`
+  if ('entryId' in subject) return `prize-${name}:${subject.entryId}`
+  return `dispute-${name}:${subject.disputeId}`
 }
 
 /**
@@ -326,11 +396,15 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
       case 'escrow_lock':
         encoded = encodeLockOp(op)
         break
-      case 'escrow_release': {
+      case 'escrow_release':
+      case 'escrow_ruling': {
         const located =
           lock && op.escrow_id ? await locateEscrow(db, Number(op.chain_id), op.escrow_id) : null
         if (!lock || !located) return
-        encoded = encodeReleaseOp(op, lock, located)
+        encoded =
+          op.kind === 'escrow_release'
+            ? encodeReleaseOp(op, lock, located)
+            : encodeRulingOp(op, lock, located)
         break
       }
       default:

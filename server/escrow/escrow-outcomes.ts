@@ -15,7 +15,7 @@ import {
   ruleEscrowInLedger,
   settleEscrowRelease,
 } from '../ledger/ledger-service'
-import { selectEscrowLockOp, type EscrowSubject } from './escrow-ops-queries'
+import { selectEscrowLockOp, subjectOfRow, type EscrowSubject } from './escrow-ops-queries'
 import { ledgerReleaseReference } from './escrow-ops'
 
 /** How the vault settled an escrow: the four ways out of `IJobEscrow`. */
@@ -50,7 +50,7 @@ async function findKnownEscrow(
   const resolver = /^0x0{40}$/i.test(terms.resolver) ? null : await findAgentByWallet(db, terms.resolver)
   return {
     escrowId: escrowId.toLowerCase(),
-    subject: lock.assignment_id ? { assignmentId: lock.assignment_id } : { entryId: lock.entry_id! },
+    subject: subjectOfRow(lock),
     token: normalizeAddress(terms.token),
     amount: terms.amount,
     feeBps: terms.feeBps,
