@@ -13,7 +13,7 @@ import { createWalletClient, custom, erc20Abi, parseEther, toHex, type Hex } fro
 import { clearhouseVaultAbi } from '../protocol/vault-abi'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { loadConfig } from '../server/config'
-import { findAgentById } from '../server/agents/agents-service'
+import { findAgentById, issuePlatformResolverKey } from '../server/agents/agents-service'
 import { startCoordinator } from '../server/coordinator'
 import { MigrationHistoryError } from '../server/db/migrate'
 import { ConfigError } from '../server/errors'
@@ -98,6 +98,8 @@ async function main(): Promise<void> {
   const coordinator = await startCoordinator({ config, deployment, fresh, isDevChain: true })
   const resolverId = coordinator.context.platformResolverAgentId!
   const resolver = await findAgentById(coordinator.context.pool, resolverId)
+  // A fresh key at every start: the dev operator rules on the platform resolver's disputes with it.
+  const resolverKey = await issuePlatformResolverKey(coordinator.context.pool, resolverId)
 
   const lines = [
     '',
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     `  MockUSDC     ${deployment.contracts.MockUSDC}`,
     `  Deployment   ${deploymentFile}`,
     `  Resolver     agent ${resolverId} (${resolver?.handle}, managed wallet ${resolver?.walletAddress}): rules escrows whose job names no dispute_agent_id`,
+    ...(resolverKey ? [`               its API key (DEV ONLY, new at every start): ${resolverKey}`] : []),
     '',
     'Demo wallets (DEV ONLY: these keys are public, never use them on a real chain):',
     ...demoWallets.map((w, i) => `  #${i + 1} ${w.address}  key ${w.key}  100 ETH, 9000 USDC in the wallet`),

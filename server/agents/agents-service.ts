@@ -251,6 +251,19 @@ export async function ensurePlatformResolver(
   })
 }
 
+/**
+ * A new API key for the platform resolver, replacing whatever key it had: how the operator of a
+ * coordinator that made its own resolver rules on its disputes (`npm start` prints one at every
+ * start). Returns null when the platform resolver is an agent someone registered
+ * (PLATFORM_RESOLVER_AGENT_ID): its key is its owner's.
+ */
+export async function issuePlatformResolverKey(db: Queryable, agentId: string): Promise<string | null> {
+  if ((await selectPlatformAgentId(db, 'resolver')) !== agentId) return null
+  const { apiKey, hash } = newApiKey()
+  await updateApiKeyHash(db, agentId, hash, null)
+  return apiKey
+}
+
 /** Stars: score / 20 rounded to the nearest half star (72 → 3.5). */
 export function reputationStars(score: number): number {
   return Math.round((score / 20) * 2) / 2

@@ -1,10 +1,14 @@
 import { expect } from 'chai'
+import type { LocalAccount } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import request from 'supertest'
 import type { DisputeResponse } from '../../../protocol/disputes'
 import { BPS } from '../../../protocol/typed-data'
 import { DEFAULT_PROTOCOL_FEE_BPS } from '../../../server/chain/vault-fees'
 import { DISPUTE_DEPOSIT_BPS } from '../../../server/disputes/disputes-service'
 import { ESCROW_RESOLVER_FEE_BPS } from '../../../server/escrow/escrow-ops'
+import { issuePlatformResolverKey } from '../../../server/agents/agents-service'
+import { toViemTypedData } from '../../../server/escrow/escrow-ops'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -44,14 +48,36 @@ describe('disputes ruled on the vault', () => {
     for (const result of await chain.settle()) expect(result.outcome).to.equal('confirmed')
   }
 
-  /** A job between a fresh funded requester and worker, its resolver a registered agent, submitted and disputed by `opener`. */
-  async function disputed(opener: 'requester' | 'worker') {
+  /**
+   * A job between a fresh funded requester and worker, submitted and disputed by `opener`; its
+   * resolver a registered agent (`resolver`, a self-custody one with `selfCustodyResolver`), or the
+   * platform's when `platformResolver`.
+   */
+  async function disputed(
+    opener: 'requester' | 'worker',
+    options: { selfCustodyResolver?: LocalAccount; platformResolver?: boolean } = {},
+  ) {
     const requester = await registerAgent(chain.app)
     const worker = await registerAgent(chain.app)
-    const resolver = await registerAgent(chain.app)
+    let resolver: RegisteredTestAgent
+    if (options.platformResolver) {
+      const id = chain.context.platformResolverAgentId!
+      const apiKey = (await issuePlatformResolverKey(chain.context.pool, id))!
+      const profile = (await request(chain.app).get(`/v1/agents/${id}`).expect(200)).body
+      resolver = { apiKey, agent: { id, wallet_address: profile.wallet_address } } as RegisteredTestAgent
+    } else {
+      resolver = await registerAgent(
+        chain.app,
+        options.selfCustodyResolver ? { account: options.selfCustodyResolver } : {},
+      )
+    }
     await chain.fund(requester.agent.wallet_address, 50n * USDC)
     await chain.fund(worker.agent.wallet_address, 5n * USDC)
-    const job = await postJob(chain.app, requester.apiKey, { dispute_agent_id: resolver.agent.id })
+    const job = await postJob(
+      chain.app,
+      requester.apiKey,
+      options.platformResolver ? {} : { dispute_agent_id: resolver.agent.id },
+    )
     const bid = await postBid(chain.app, worker.apiKey, job.job_id, { amount: '10' })
     await postAward(chain.app, requester.apiKey, job.job_id, bid.bid_id)
     await settleAll()
@@ -68,6 +94,15 @@ describe('disputes ruled on the vault', () => {
       .set('Authorization', bearer(openerKey))
       .expect(200)
     return { requester, worker, resolver, job, dispute: read.body as DisputeResponse }
+  }
+
+  /** The vault's split of an escrow ruled `payeeBps` to its payee, as FeeMath.splitRuling computes it. */
+  function splitOf(amount: bigint, payeeBps: number, feeBps: number, resolverFeeBps: number) {
+    const resolverCut = (amount * BigInt(resolverFeeBps)) / BigInt(BPS)
+    const rest = amount - resolverCut
+    const payeeGross = (rest * BigInt(payeeBps)) / BigInt(BPS)
+    const platformFee = (payeeGross * BigInt(feeBps)) / BigInt(BPS)
+    return { resolverCut, payee: payeeGross - platformFee, payer: rest - payeeGross }
   }
 
   async function rule(resolver: RegisteredTestAgent, disputeId: string, body: Record<string, unknown>) {
@@ -109,6 +144,92 @@ describe('disputes ruled on the vault', () => {
     expect(await available(worker)).to.equal(5n * USDC + afterResolverFee - platformFee + deposit)
     expect(await available(requester)).to.equal(50n * USDC - ESCROW - deposit)
     expect(await available(resolver)).to.equal(resolverFee)
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('requester_wins on the worker’s dispute: the escrow back to the requester less the resolver’s fee, the worker’s deposit to the requester', async function () {
+    this.timeout(120_000)
+    const { requester, worker, resolver, dispute } = await disputed('worker')
+    await rule(resolver, dispute.dispute_id, { ruling: 'requester_wins' })
+    const escrow = splitOf(ESCROW, 0, DEFAULT_PROTOCOL_FEE_BPS, ESCROW_RESOLVER_FEE_BPS)
+    expect(await available(requester)).to.equal(50n * USDC - ESCROW + escrow.payer + deposit)
+    expect(await available(worker)).to.equal(5n * USDC - deposit)
+    expect(await available(resolver)).to.equal(escrow.resolverCut)
+    expect(await chain.vaultBalanceOf(requester.agent.wallet_address)).to.equal(
+      50n * USDC - ESCROW + escrow.payer + deposit,
+    )
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('split 7000: 70 % of what is left after the resolver’s fee to the worker less the platform fee, the rest back, the deposit back to the opener', async function () {
+    this.timeout(120_000)
+    const { requester, worker, resolver, dispute } = await disputed('requester')
+    await rule(resolver, dispute.dispute_id, { ruling: 'split', split_bps: 7000 })
+    const escrow = splitOf(ESCROW, 7000, DEFAULT_PROTOCOL_FEE_BPS, ESCROW_RESOLVER_FEE_BPS)
+    expect(await available(worker)).to.equal(5n * USDC + escrow.payee)
+    expect(await available(requester)).to.equal(50n * USDC - ESCROW + escrow.payer)
+    expect(await available(resolver)).to.equal(escrow.resolverCut)
+    expect(await chain.vaultBalanceOf(worker.agent.wallet_address)).to.equal(5n * USDC + escrow.payee)
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('redo: the deposit back to the opener, the disputed escrow still locked, no fee to anyone', async function () {
+    this.timeout(120_000)
+    const { requester, worker, resolver, dispute } = await disputed('requester')
+    const ruled = await rule(resolver, dispute.dispute_id, { ruling: 'redo' })
+    expect(ruled.chain_ops.map((op) => op.kind)).to.deep.equal(['escrow_lock', 'escrow_ruling'])
+    expect(await available(requester)).to.equal(50n * USDC - ESCROW)
+    expect(await available(worker)).to.equal(5n * USDC)
+    expect(await available(resolver)).to.equal(0n)
+    const balance = await request(chain.app)
+      .get('/v1/wallet/balance')
+      .set('Authorization', bearer(requester.apiKey))
+    expect(balance.body.balances[0].escrowed).to.equal('10')
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('a job that names no resolver is ruled on-chain by the platform resolver, its fee to the platform resolver', async function () {
+    this.timeout(120_000)
+    const { worker, resolver, dispute } = await disputed('requester', { platformResolver: true })
+    expect(dispute.resolver_agent_id).to.equal(chain.context.platformResolverAgentId)
+    const before = await available(resolver)
+    await rule(resolver, dispute.dispute_id, { ruling: 'worker_wins' })
+    const settled = await request(chain.app)
+      .get(`/v1/disputes/${dispute.dispute_id}`)
+      .set('Authorization', bearer(resolver.apiKey))
+      .expect(200)
+    expect(settled.body.chain_ops.map((op: { status: string }) => op.status)).to.deep.equal([
+      'confirmed',
+      'confirmed',
+      'confirmed',
+    ])
+    const escrow = splitOf(ESCROW, BPS, DEFAULT_PROTOCOL_FEE_BPS, ESCROW_RESOLVER_FEE_BPS)
+    expect(await available(worker)).to.equal(5n * USDC + escrow.payee + deposit)
+    expect((await available(resolver)) - before).to.equal(escrow.resolverCut)
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('a self-custody resolver’s ruling waits for its signatures, then settles', async function () {
+    this.timeout(120_000)
+    const account = privateKeyToAccount(generatePrivateKey())
+    const { worker, resolver, dispute } = await disputed('requester', { selfCustodyResolver: account })
+    const ruled = await rule(resolver, dispute.dispute_id, { ruling: 'worker_wins' })
+    const waiting = ruled.chain_ops.filter((op) => op.kind === 'escrow_ruling')
+    expect(waiting.map((op) => op.status)).to.deep.equal(['awaiting_signature', 'awaiting_signature'])
+    expect(await available(worker)).to.equal(5n * USDC)
+    for (const op of waiting) {
+      await request(chain.app)
+        .post(`/v1/disputes/${dispute.dispute_id}/escrow-signature`)
+        .set('Authorization', bearer(resolver.apiKey))
+        .send({
+          op_id: op.op_id,
+          signature: await account.signTypedData(toViemTypedData(op.typed_data) as never),
+        })
+        .expect(200)
+    }
+    await settleAll()
+    const escrow = splitOf(ESCROW, BPS, DEFAULT_PROTOCOL_FEE_BPS, ESCROW_RESOLVER_FEE_BPS)
+    expect(await available(worker)).to.equal(5n * USDC + escrow.payee + deposit)
     expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 })

@@ -176,6 +176,17 @@ async function jobSubmitted(): Promise<Params> {
   return params
 }
 
+/** A submitted job the requester disputed; `deposit_op_id` is the deposit's EscrowLock, signed by its managed wallet. */
+async function disputeOpened(): Promise<Params> {
+  const params = await jobSubmitted()
+  const opened = await request(world.app)
+    .post(`/v1/jobs/${params.job_id}/dispute`)
+    .set('Authorization', auth(agent('requester')))
+    .send({ reason: 'The report is missing its severity ratings.' })
+    .expect(201)
+  return { ...params, dispute_id: opened.body.dispute_id, deposit_op_id: opened.body.chain_ops[0].op_id }
+}
+
 async function cancel(jobId: string): Promise<void> {
   await request(world.app)
     .post(`/v1/jobs/${jobId}/cancel`)
@@ -938,6 +949,82 @@ const ROWS: Row[] = [
       worker: forbidden('not_payer'),
       resolver: forbidden('not_payer'),
     },
+  },
+
+  // Disputes.
+  {
+    method: 'POST',
+    path: '/v1/jobs/{job_id}/dispute',
+    params: () => jobSubmitted(),
+    body: () => ({ reason: 'The deliverable does not match the brief.' }),
+    cells: {
+      ...everyone(forbidden('not_dispute_party')),
+      anonymous: UNAUTHENTICATED,
+      requester: ok(201, 'disputed, its deposit taken'),
+      worker: ok(201, 'disputed, its deposit taken'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/disputes',
+    params: () => disputeOpened(),
+    cells: {
+      ...everyone(forbidden('not_dispute_party')),
+      anonymous: UNAUTHENTICATED,
+      ...Object.fromEntries(
+        (['requester', 'worker', 'resolver'] as const).map((caller) => [
+          caller,
+          ok(200, 'the dispute', (res, params) => {
+            expect(res.body.map((dispute: { dispute_id: string }) => dispute.dispute_id)).to.deep.equal([
+              params.dispute_id,
+            ])
+          }),
+        ]),
+      ),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/disputes/{dispute_id}',
+    params: () => disputeOpened(),
+    cells: {
+      ...participantsOnly(ok(200), 'dispute', 'dispute_not_found'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/disputes/{dispute_id}/evidence',
+    params: () => disputeOpened(),
+    body: () => ({ type: 'url', url: 'https://example.com/brief.md', description: 'The brief' }),
+    cells: {
+      ...participantsOnly(ok(201), 'dispute', 'dispute_not_found'),
+      resolver: forbidden('not_dispute_party'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/disputes/{dispute_id}/rule',
+    params: () => disputeOpened(),
+    body: () => ({ ruling: 'redo', reasoning: 'Add the ratings and resubmit.' }),
+    cells: {
+      ...participantsOnly(forbidden('not_resolver'), 'dispute', 'dispute_not_found'),
+      resolver: ok(200, 'ruled', (res) => expect(res.body.status).to.equal('resolved')),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/disputes/{dispute_id}/escrow-signature',
+    params: () => disputeOpened(),
+    body: (params) => ({ op_id: params.deposit_op_id, signature: BOGUS_SIGNATURE }),
+    cells: {
+      ...participantsOnly(forbidden('not_signer'), 'dispute', 'dispute_not_found'),
+      requester: conflict('escrow_op_signed', 'its managed wallet signed the deposit already'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/platform/dispute-info',
+    cells: everyone(ok(200)),
   },
 
   // Messages.
