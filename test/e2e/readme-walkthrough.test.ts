@@ -108,6 +108,20 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(report.tokens[0]).to.include({ difference: '0', is_balanced: true })
   })
 
+  it('opens a dispute, adds evidence, has it ruled and shows the EscrowRuled logs and balances, as the README shows', async function () {
+    this.timeout(120_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, 'A dispute against `npm start`'))
+    const lines = stdout.trim().split('\n')
+    expect(lines.slice(0, 4)).to.deep.equal([
+      'submitted',
+      "[ '89.5', '10.5' ]",
+      'url',
+      "[ 'resolved', 'split' ]",
+    ])
+    expect(lines.slice(-4)).to.deep.equal(['6.7914', '92.94', '0.2', '2'])
+  })
+
   it('withdraws through the settler as the README shows', async function () {
     this.timeout(120_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
