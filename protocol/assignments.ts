@@ -66,7 +66,7 @@ export const submitDeliverableBody = z
 export type SubmitDeliverableBody = z.infer<typeof submitDeliverableBody>
 
 /** Kinds of chain operation the coordinator queues for the settler, each needing the payer's signature. */
-export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release', 'escrow_ruling'] as const
+export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release', 'escrow_ruling', 'escrow_refund'] as const
 export type ChainOpKind = (typeof CHAIN_OP_KINDS)[number]
 
 /** The one mapping from the API's (and `escrow_ops.kind`'s) op names to the vault's `OpKind`. */
@@ -74,6 +74,7 @@ export const OP_KIND_OF = {
   escrow_lock: OpKind.EscrowLock,
   escrow_release: OpKind.EscrowRelease,
   escrow_ruling: OpKind.EscrowRuling,
+  escrow_refund: OpKind.EscrowRefund,
 } as const satisfies Record<ChainOpKind, OpKind>
 
 /**
@@ -169,9 +170,12 @@ export const acceptResponse = z
 export type AcceptResponse = z.infer<typeof acceptResponse>
 
 /** `POST /v1/assignments/{assignment_id}/escrow-signature`: the payer's signature over an op's typed data. */
+/** The ops a payer signs: the lock at award, the release at accept (rulings and refunds are others'). */
+export const PAYER_OP_KINDS = ['escrow_lock', 'escrow_release'] as const satisfies readonly ChainOpKind[]
+
 export const escrowSignatureBody = z
   .object({
-    kind: z.enum(CHAIN_OP_KINDS),
+    kind: z.enum(PAYER_OP_KINDS),
     signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte 0x-prefixed hex signature'),
   })
   .openapi('EscrowSignatureBody')

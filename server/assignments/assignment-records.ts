@@ -8,15 +8,36 @@ import {
   countUnfinishedAssignments as countOpenAssignments,
   selectAssignment,
   selectJobAssignments,
+  selectTimedOutAssignments,
+  isTimedOut,
   setAssignmentStatus,
   type AssignmentRow,
+  type AssignmentTimer,
 } from './assignments-queries'
 
 // The assignments room's service API for the rooms beneath the award flow (a job's detail and its
 // deadline pass, messages, escrow failures): find and count assignments. The flows themselves
 // (award, submit, accept) are in `assignments-service`.
 
-export type { AssignmentRow }
+export type { AssignmentRow, AssignmentTimer }
+
+/** Up to `limit` assignments whose `timer` (`review`, `overdue`) ran out by the database's clock. */
+export async function findTimedOutAssignments(
+  db: Queryable,
+  timer: AssignmentTimer,
+  limit: number,
+): Promise<Array<{ id: string; job_id: string }>> {
+  return selectTimedOutAssignments(db, timer, limit)
+}
+
+/** Whether the assignment's `timer` ran out, checked under the caller's locks. */
+export async function hasTimedOut(
+  db: Queryable,
+  assignmentId: string,
+  timer: AssignmentTimer,
+): Promise<boolean> {
+  return isTimedOut(db, assignmentId, timer)
+}
 
 /** The assignment, or null; `forUpdate` locks it (callers lock its job first). */
 export async function findAssignment(
@@ -69,6 +90,25 @@ export async function finishJobIfDone(
   else await transitionJob(db, job.id, 'closed', 'resolved')
 }
 
+/**
+ * Cancels the assignment (locked by the caller, after its job) and gives its job the slot back:
+ * a job left with no live assignment is `open` again, one in progress with a free slot `filling`.
+ */
+export async function cancelAssignment(
+  db: Queryable,
+  job: { id: string; status: JobStatus; current_max_slots: number },
+  assignmentId: string,
+): Promise<void> {
+  await setAssignmentStatus(db, assignmentId, 'cancelled')
+  const live = await countLiveAssignments(db, job.id)
+  let jobStatus = job.status
+  if (['filling', 'in_progress', 'completed'].includes(job.status)) {
+    if (live === 0) jobStatus = 'open'
+    else if (job.status === 'in_progress' && live < job.current_max_slots) jobStatus = 'filling'
+  }
+  if (jobStatus !== job.status) await transitionJob(db, job.id, jobStatus)
+}
+
 /** What cancelling an unfunded assignment changed, for a reorg to put back. */
 interface AssignmentBeforeFailure {
   assignmentId: string
@@ -91,14 +131,7 @@ export const assignmentEscrowHooks: EscrowSubjectHooks = {
     const job = await findJob(db, found.job_id, { forUpdate: true })
     const assignment = await selectAssignment(db, subject.assignmentId, { forUpdate: true })
     if (!job || !assignment || assignment.status === 'cancelled') return null
-    await setAssignmentStatus(db, assignment.id, 'cancelled')
-    const live = await countLiveAssignments(db, job.id)
-    let jobStatus = job.status
-    if (['filling', 'in_progress', 'completed'].includes(job.status)) {
-      if (live === 0) jobStatus = 'open'
-      else if (job.status === 'in_progress' && live < job.current_max_slots) jobStatus = 'filling'
-    }
-    if (jobStatus !== job.status) await transitionJob(db, job.id, jobStatus)
+    await cancelAssignment(db, job, assignment.id)
     const before: AssignmentBeforeFailure = {
       assignmentId: assignment.id,
       assignmentStatus: assignment.status,

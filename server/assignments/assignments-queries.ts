@@ -50,7 +50,7 @@ export async function insertAssignment(
 ): Promise<void> {
   await db.query(
     `INSERT INTO assignments (id, job_id, bid_id, worker_agent_id, escrow_amount, fee_bps, escrow_id, due_at, status)
-     VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, now() + make_interval(secs => $8::int), $9)`,
+     VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, clearhouse_now() + make_interval(secs => $8::int), $9)`,
     [
       assignment.id,
       assignment.jobId,
@@ -130,7 +130,7 @@ export async function recordSubmission(
 ): Promise<void> {
   await db.query(
     `UPDATE assignments SET status = 'submitted', deliverable = $2, deliverable_hash = $3,
-       criteria_answers = $4::jsonb, submitted_at = now(), updated_at = now()
+       criteria_answers = $4::jsonb, submitted_at = clearhouse_now(), updated_at = now()
      WHERE id = $1`,
     [assignmentId, deliverable, deliverableHash, JSON.stringify(criteriaAnswers)],
   )
@@ -151,4 +151,41 @@ export async function setAssignmentStatus(
      WHERE id = $1`,
     [assignmentId, status],
   )
+}
+
+/**
+ * Seed 004's assignment clocks, by the database's clock: `review` is work submitted 24 hours ago
+ * and neither accepted, sent back nor disputed; `overdue` is work not submitted 24 hours past its
+ * due time (the bid's ETA).
+ */
+const TIMED_OUT = {
+  review: "a.status = 'submitted' AND a.submitted_at <= clearhouse_now() - interval '24 hours'",
+  overdue: "a.status = 'in_progress' AND a.due_at <= clearhouse_now() - interval '24 hours'",
+} as const
+export type AssignmentTimer = keyof typeof TIMED_OUT
+
+/** Up to `limit` assignments whose `timer` has run out, oldest first. */
+export async function selectTimedOutAssignments(
+  db: Queryable,
+  timer: AssignmentTimer,
+  limit: number,
+): Promise<Array<{ id: string; job_id: string }>> {
+  const { rows } = await db.query(
+    `SELECT a.id, a.job_id FROM assignments AS a WHERE ${TIMED_OUT[timer]}
+      ORDER BY ${timer === 'review' ? 'a.submitted_at' : 'a.due_at'}, a.id LIMIT $1`,
+    [limit],
+  )
+  return rows
+}
+
+/** Whether the assignment's `timer` has run out (checked again under the caller's locks). */
+export async function isTimedOut(
+  db: Queryable,
+  assignmentId: string,
+  timer: AssignmentTimer,
+): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM assignments AS a WHERE a.id = $1 AND ${TIMED_OUT[timer]}`, [
+    assignmentId,
+  ])
+  return rows.length > 0
 }

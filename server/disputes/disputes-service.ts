@@ -16,6 +16,8 @@ import type { AppContext } from '../app-context'
 import {
   finishJobIfDone,
   findAssignment,
+  findTimedOutAssignments,
+  hasTimedOut,
   listJobAssignments,
   moveAssignment,
   type AssignmentRow,
@@ -167,48 +169,122 @@ export async function openDispute(
       if (!known.has(id))
         throw fieldError('body', `criteria.${index}`, 'is not an acceptance criterion of this job')
     })
-    // The resolver is whoever the escrow names: only that wallet's ruling can move it on-chain.
-    const escrowTerms = await findEscrowTerms(db, context, assignment.escrow_id)
-    const resolver = escrowTerms && (await findAgentByWallet(db, escrowTerms.resolver))
-    if (!escrowTerms || !resolver) {
-      throw new ConflictError(
-        'no_resolver',
-        `the escrow of assignment ${assignment.id} names no agent to rule on it`,
-      )
-    }
-    const deposit = (BigInt(assignment.escrow_amount) * BigInt(DISPUTE_DEPOSIT_BPS)) / BigInt(BPS)
-    await insertDispute(db, {
-      id: disputeId,
-      jobId: job.id,
-      assignmentId: assignment.id,
-      openedByAgentId: actor.id,
-      resolverAgentId: resolver.id,
+    await startDispute(db, context, {
+      disputeId,
+      job,
+      assignment,
+      opener: actor,
       reason: body.reason,
       evidenceUrls: body.evidence_urls ?? [],
-      criteriaInQuestion: criteria,
-      depositAmount: deposit,
-    })
-    if (deposit > 0n) {
-      await takeDeposit(db, context, {
-        disputeId,
-        opener: actor,
-        counterpartyWallet: actor.id === job.creator_agent_id ? escrowTerms.payee : escrowTerms.payer,
-        resolverWallet: escrowTerms.resolver,
-        job,
-        amount: deposit,
-        expiry: now + BigInt(ESCROW_EXPIRY_MARGIN_SECONDS),
-      })
-    }
-    await moveAssignment(db, assignment.id, 'disputed')
-    await postSystemMessage(db, {
-      jobId: job.id,
-      assignmentId: assignment.id,
-      senderAgentId: actor.id,
-      kind: 'system',
-      body: `Dispute opened: ${body.reason}`,
+      criteria,
+      now,
     })
   })
   return loadDispute(context.pool, disputeId)
+}
+
+/**
+ * Opens a dispute on a submitted assignment its caller has locked (after its job): the resolver is
+ * whoever the escrow names (only that wallet's ruling moves it on-chain); an agent opener pays the
+ * deposit, the coordinator (a review timeout, `opener` null) none; the assignment becomes
+ * `disputed` and both parties are told on its private channel.
+ */
+async function startDispute(
+  db: Queryable,
+  context: AppContext,
+  dispute: {
+    disputeId: string
+    job: JobRow
+    assignment: AssignmentRow
+    opener: Actor | null
+    reason: string
+    evidenceUrls: string[]
+    criteria: string[]
+    now: bigint
+  },
+): Promise<void> {
+  const { job, assignment, opener } = dispute
+  const escrowTerms = await findEscrowTerms(db, context, assignment.escrow_id)
+  const resolver = escrowTerms && (await findAgentByWallet(db, escrowTerms.resolver))
+  if (!escrowTerms || !resolver) {
+    throw new ConflictError(
+      'no_resolver',
+      `the escrow of assignment ${assignment.id} names no agent to rule on it`,
+    )
+  }
+  const deposit = opener ? (BigInt(assignment.escrow_amount) * BigInt(DISPUTE_DEPOSIT_BPS)) / BigInt(BPS) : 0n
+  await insertDispute(db, {
+    id: dispute.disputeId,
+    jobId: job.id,
+    assignmentId: assignment.id,
+    openedByAgentId: opener?.id ?? null,
+    resolverAgentId: resolver.id,
+    reason: dispute.reason,
+    evidenceUrls: dispute.evidenceUrls,
+    criteriaInQuestion: dispute.criteria,
+    depositAmount: deposit,
+  })
+  if (opener && deposit > 0n) {
+    await takeDeposit(db, context, {
+      disputeId: dispute.disputeId,
+      opener,
+      counterpartyWallet: opener.id === job.creator_agent_id ? escrowTerms.payee : escrowTerms.payer,
+      resolverWallet: escrowTerms.resolver,
+      job,
+      amount: deposit,
+      expiry: dispute.now + BigInt(ESCROW_EXPIRY_MARGIN_SECONDS),
+    })
+  }
+  await moveAssignment(db, assignment.id, 'disputed')
+  await postSystemMessage(db, {
+    jobId: job.id,
+    assignmentId: assignment.id,
+    senderAgentId: opener?.id ?? null,
+    kind: 'system',
+    body: `Dispute opened: ${dispute.reason}`,
+  })
+}
+
+/** Why the coordinator disputes work nobody reviewed (seed 004 "Auto-Dispute"). */
+export const REVIEW_TIMEOUT_REASON = 'Submitted work was not reviewed within 24 hours'
+
+/**
+ * Seed 004's auto-dispute: work submitted 24 hours ago that the requester neither accepted, sent
+ * back nor disputed is disputed by the coordinator on the worker's behalf, with no deposit.
+ * Returns the dispute's id, or null when the assignment is no longer waiting (a review won the race).
+ */
+export async function openReviewTimeoutDispute(
+  context: AppContext,
+  assignmentId: string,
+): Promise<string | null> {
+  const disputeId = randomUUID()
+  const now = await chainNow(context.chain?.client ?? null)
+  return withRetryingTransaction(context.pool, async (db) => {
+    const found = await findAssignment(db, assignmentId)
+    const job = found && (await findJob(db, found.job_id, { forUpdate: true }))
+    const assignment = job && (await findAssignment(db, assignmentId, { forUpdate: true }))
+    if (!job || !assignment || !(await hasTimedOut(db, assignment.id, 'review'))) return null
+    await startDispute(db, context, {
+      disputeId,
+      job,
+      assignment,
+      opener: null,
+      reason: REVIEW_TIMEOUT_REASON,
+      evidenceUrls: [],
+      criteria: [],
+      now,
+    })
+    return disputeId
+  })
+}
+
+/** One pass of the review timer: disputes up to `limit` submissions nobody reviewed; returns how many. */
+export async function openReviewTimeoutDisputes(context: AppContext, limit = 100): Promise<number> {
+  let opened = 0
+  for (const { id } of await findTimedOutAssignments(context.pool, 'review', limit)) {
+    if (await openReviewTimeoutDispute(context, id)) opened += 1
+  }
+  return opened
 }
 
 /** The opener's deposit: its available balance into escrow in the ledger, and the vault escrow that holds it. */

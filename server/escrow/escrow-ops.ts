@@ -132,6 +132,13 @@ export function escrowTypedData(op: EscrowOpMessage, domain: ClearhouseDomain): 
         primaryType: 'EscrowRelease',
         message: { escrowId },
       }
+    case 'escrow_refund':
+      return {
+        domain,
+        types: { EscrowRefund: clearhouseTypes.EscrowRefund },
+        primaryType: 'EscrowRefund',
+        message: { escrowId },
+      }
     case 'escrow_ruling':
       return {
         domain,
@@ -230,6 +237,23 @@ export async function recordEscrowRelease(
 }
 
 /**
+ * Records the payee's refund of escrow `escrowId` (whose lock is recorded) to its payer inside the
+ * caller's transaction: the whole escrow back, no fee. The payee must be the one the terms name.
+ */
+export async function recordEscrowRefund(
+  db: Queryable,
+  context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
+  refund: { subject: EscrowSubject; escrowId: Hex; payee: EscrowSigner },
+): Promise<void> {
+  const domain = escrowDomain(context)
+  const terms = await selectEscrowTerms(db, domain.chainId, refund.escrowId)
+  if (!terms) throw new Error(`escrow ${refund.escrowId} has no recorded terms to refund`)
+  if (!sameAddress(terms.payee, refund.payee.walletAddress))
+    throw new Error(`escrow ${refund.escrowId} names another payee`)
+  await recordEscrowOp(db, context, { ...refund, signer: refund.payee, kind: 'escrow_refund', domain, terms })
+}
+
+/**
  * Records the resolver's ruling on escrow `escrowId` (whose lock is recorded) inside the caller's
  * transaction: `payeeBps` of what is left after the resolver's fee to the payee, the rest back to
  * the payer. The resolver must be the one the escrow's terms name.
@@ -324,6 +348,23 @@ function encodeReleaseOp(
   }
 }
 
+/** The settlement op of a refund: the lock's terms, where the escrow sits, the payee's signature. */
+function encodeRefundOp(
+  refund: EscrowOpRow,
+  lock: EscrowOpRow,
+  located: LocatedEscrow,
+): { kind: OpKind; data: Hex } {
+  return {
+    kind: OP_KIND_OF.escrow_refund,
+    data: encodeAbiParameters(opDataAbi[OpKind.EscrowRefund], [
+      lock.terms,
+      located.position,
+      toCompactSignature(refund.signature!),
+      located.proof,
+    ]),
+  }
+}
+
 /** The settlement op of a ruling: the lock's terms, where the escrow sits, the payee's share, the resolver's signature. */
 function encodeRulingOp(
   ruling: EscrowOpRow,
@@ -397,14 +438,14 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
         encoded = encodeLockOp(op)
         break
       case 'escrow_release':
-      case 'escrow_ruling': {
+      case 'escrow_ruling':
+      case 'escrow_refund': {
         const located =
           lock && op.escrow_id ? await locateEscrow(db, Number(op.chain_id), op.escrow_id) : null
         if (!lock || !located) return
-        encoded =
-          op.kind === 'escrow_release'
-            ? encodeReleaseOp(op, lock, located)
-            : encodeRulingOp(op, lock, located)
+        if (op.kind === 'escrow_release') encoded = encodeReleaseOp(op, lock, located)
+        else if (op.kind === 'escrow_ruling') encoded = encodeRulingOp(op, lock, located)
+        else encoded = encodeRefundOp(op, lock, located)
         break
       }
       default:

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { AppContext } from '../app-context'
+import { cancelOverdueAssignments } from '../assignments/assignment-timers'
+import { openReviewTimeoutDisputes } from '../disputes/disputes-service'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { releaseLease, tryAcquireLease } from './leader'
 
@@ -10,13 +12,16 @@ export const TIMERS_LEASE = 'timers'
 const EXPIRY_BATCH_SIZE = 100
 
 /** What one round of the timers did. */
-export type TimersRound = { outcome: 'not-leader' } | { outcome: 'ran'; expiredJobs: number }
+export type TimersRound =
+  | { outcome: 'not-leader' }
+  | { outcome: 'ran'; expiredJobs: number; reviewDisputes: number; overdueCancelled: number }
 
 /**
  * Seed 004's clocks, run by one replica at a time (the workers' lease) against the database's
- * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is. Today
- * it runs the job deadline pass (`expireDueJobs`); assignment review and overdue timers join it
- * here as they land.
+ * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is: job
+ * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
+ * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
+ * slot reopened). Each pass re-checks its clock under its rows' locks, so a deadline fires once.
  */
 export class TimersWorker {
   private readonly holder = randomUUID()
@@ -37,7 +42,9 @@ export class TimersWorker {
       expiredJobs += moved
       if (moved < EXPIRY_BATCH_SIZE) break
     }
-    return { outcome: 'ran', expiredJobs }
+    const reviewDisputes = await openReviewTimeoutDisputes(this.context, EXPIRY_BATCH_SIZE)
+    const overdueCancelled = await cancelOverdueAssignments(this.context, EXPIRY_BATCH_SIZE)
+    return { outcome: 'ran', expiredJobs, reviewDisputes, overdueCancelled }
   }
 
   /** Gives the lease up, so another replica takes the timers over without waiting for it to lapse. */

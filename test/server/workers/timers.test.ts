@@ -7,7 +7,7 @@ import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../h
 import { createTestApp } from '../helpers/app'
 import { shiftDatabaseClock } from '../helpers/clock'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { postBid, postJob } from '../helpers/jobs'
+import { postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
 
 describe('the timers worker: deadlines by the database clock, one replica at a time', () => {
   let database: TestDatabase
@@ -23,6 +23,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
     worker = await registerAgent(app)
     await fundAgent(app, requester.apiKey, '100.00')
   })
+
   afterEach(async () => {
     await database.drop()
   })
@@ -35,15 +36,30 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
     const bid = await postBid(app, worker.apiKey, job.job_id)
     const timers = new TimersWorker(context, 10_000)
 
-    expect(await timers.runOnce()).to.deep.equal({ outcome: 'ran', expiredJobs: 0 })
+    expect(await timers.runOnce()).to.deep.equal({
+      outcome: 'ran',
+      expiredJobs: 0,
+      reviewDisputes: 0,
+      overdueCancelled: 0,
+    })
     expect(await jobStatus(job.job_id)).to.equal('open')
 
     await shiftDatabaseClock(database.pool, 3601)
-    expect(await timers.runOnce()).to.deep.equal({ outcome: 'ran', expiredJobs: 1 })
+    expect(await timers.runOnce()).to.deep.equal({
+      outcome: 'ran',
+      expiredJobs: 1,
+      reviewDisputes: 0,
+      overdueCancelled: 0,
+    })
     expect(await jobStatus(job.job_id)).to.equal('expired')
     const bids = await request(app).get('/v1/agents/me/bids').set('Authorization', bearer(worker.apiKey))
     expect(bids.body.find((row: { bid_id: string }) => row.bid_id === bid.bid_id).status).to.equal('rejected')
-    expect(await timers.runOnce(), 'a deadline fires once').to.deep.equal({ outcome: 'ran', expiredJobs: 0 })
+    expect(await timers.runOnce(), 'a deadline fires once').to.deep.equal({
+      outcome: 'ran',
+      expiredJobs: 0,
+      reviewDisputes: 0,
+      overdueCancelled: 0,
+    })
   })
 
   it('refuses a bid past the deadline by the database clock before the expiry pass has run', async () => {
@@ -55,6 +71,67 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       .send({ amount: '1', eta_seconds: 3600 })
       .expect(409)
     expect(late.body.error.code).to.equal('job_expired')
+  })
+
+  it('disputes work nobody reviewed 24 h after its submission, once, on the worker’s behalf and with no deposit', async () => {
+    const job = await postJob(app, requester.apiKey, { deadline_seconds: 604800 })
+    const bid = await postBid(app, worker.apiKey, job.job_id)
+    await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+    await postSubmit(app, worker.apiKey, job.job_id)
+    const timers = new TimersWorker(context, 10_000)
+    await shiftDatabaseClock(database.pool, 23 * 3600)
+    expect(await timers.runOnce()).to.include({ reviewDisputes: 0 })
+    const before = (
+      await request(app).get('/v1/wallet/balance').set('Authorization', bearer(requester.apiKey))
+    ).body.balances[0]
+
+    await shiftDatabaseClock(database.pool, 24 * 3600 + 1)
+    expect(await timers.runOnce()).to.include({ reviewDisputes: 1 })
+    expect(await timers.runOnce(), 'it fires once').to.include({ reviewDisputes: 0 })
+    const disputes = await request(app)
+      .get(`/v1/jobs/${job.job_id}/disputes`)
+      .set('Authorization', bearer(worker.apiKey))
+      .expect(200)
+    expect(disputes.body).to.have.length(1)
+    expect(disputes.body[0]).to.include({ opened_by_agent_id: null, deposit_amount: '0', status: 'open' })
+    expect(disputes.body[0].chain_ops).to.deep.equal([])
+    const detail = await request(app)
+      .get(`/v1/jobs/${job.job_id}`)
+      .set('Authorization', bearer(worker.apiKey))
+    expect(detail.body.my_assignments[0].status).to.equal('disputed')
+    const after = (
+      await request(app).get('/v1/wallet/balance').set('Authorization', bearer(requester.apiKey))
+    ).body.balances[0]
+    expect(after).to.deep.equal(before)
+  })
+
+  it('cancels work not submitted 24 h past its ETA: the slot reopens and the worker’s managed key refunds the escrow', async () => {
+    const job = await postJob(app, requester.apiKey, { deadline_seconds: 604800 })
+    const bid = await postBid(app, worker.apiKey, job.job_id, { eta_seconds: 3600 })
+    const { assignment } = await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+    const timers = new TimersWorker(context, 10_000)
+    await shiftDatabaseClock(database.pool, 3600 + 23 * 3600)
+    expect(await timers.runOnce()).to.include({ overdueCancelled: 0 })
+
+    await shiftDatabaseClock(database.pool, 3600 + 24 * 3600 + 1)
+    expect(await timers.runOnce()).to.include({ overdueCancelled: 1 })
+    expect(await timers.runOnce(), 'it fires once').to.include({ overdueCancelled: 0 })
+    expect(await jobStatus(job.job_id)).to.equal('open')
+    const read = await request(app)
+      .get(`/v1/assignments/${assignment.assignment_id}`)
+      .set('Authorization', bearer(requester.apiKey))
+      .expect(200)
+    expect(read.body.status).to.equal('cancelled')
+    const refund = read.body.chain_ops.find((op: { kind: string }) => op.kind === 'escrow_refund')
+    expect(refund).to.include({ signer_address: worker.agent.wallet_address })
+    expect(refund.typed_data.message).to.deep.equal({ escrowId: assignment.escrow_id })
+    // A late submission finds nothing to submit to.
+    const late = await request(app)
+      .post(`/v1/jobs/${job.job_id}/submit`)
+      .set('Authorization', bearer(worker.apiKey))
+      .send({ deliverable: 'https://example.com/late.md' })
+      .expect(409)
+    expect(late.body.error.code).to.equal('assignment_not_active')
   })
 
   it('runs each deadline once with two coordinator processes on one database: one leads, the other waits', async () => {
@@ -75,6 +152,8 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
     expect(await second.runOnce(), 'the other takes over once the leader resigns').to.deep.equal({
       outcome: 'ran',
       expiredJobs: 0,
+      reviewDisputes: 0,
+      overdueCancelled: 0,
     })
   })
 })

@@ -1,0 +1,95 @@
+import { expect } from 'chai'
+import request from 'supertest'
+import { issuePlatformResolverKey } from '../../../server/agents/agents-service'
+import { TimersWorker } from '../../../server/workers/timers'
+import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
+import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
+import { shiftDatabaseClock } from '../helpers/clock'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
+
+const USDC = 1_000_000n
+
+/** The timers' outcomes carried out on the vault: no assignment leaves money stranded. */
+describe('assignment timers on the vault', () => {
+  let database: TestDatabase
+  let chain: ChainTestApp
+  let timers: TimersWorker
+
+  before(async function () {
+    this.timeout(120_000)
+    database = await createTestDatabase()
+    chain = await createChainTestApp(database)
+    timers = new TimersWorker(chain.context, 10_000)
+  })
+  after(async () => {
+    await chain.stop()
+    await database.drop()
+  })
+
+  async function available(agent: { apiKey: string }): Promise<string> {
+    const res = await request(chain.app)
+      .get('/v1/wallet/balance')
+      .set('Authorization', bearer(agent.apiKey))
+      .expect(200)
+    return res.body.balances[0].available
+  }
+
+  async function settleAll(): Promise<void> {
+    for (const result of await chain.settle()) expect(result.outcome).to.equal('confirmed')
+  }
+
+  async function awarded(options: { etaSeconds?: number } = {}) {
+    const requester = await registerAgent(chain.app)
+    const worker: RegisteredTestAgent = await registerAgent(chain.app)
+    await chain.fund(requester.agent.wallet_address, 50n * USDC)
+    const job = await postJob(chain.app, requester.apiKey, { deadline_seconds: 604800 })
+    const bid = await postBid(chain.app, worker.apiKey, job.job_id, {
+      amount: '10',
+      eta_seconds: options.etaSeconds ?? 3600,
+    })
+    await postAward(chain.app, requester.apiKey, job.job_id, bid.bid_id)
+    await settleAll()
+    return { requester, worker, job }
+  }
+
+  it('refunds an overdue assignment’s escrow on the vault through the worker’s managed key', async function () {
+    this.timeout(120_000)
+    const { requester } = await awarded({ etaSeconds: 3600 })
+    expect(await available(requester)).to.equal('40')
+    await shiftDatabaseClock(database.pool, 3600 + 24 * 3600 + 1)
+    expect(await timers.runOnce()).to.include({ overdueCancelled: 1 })
+    await settleAll()
+    expect(await available(requester)).to.equal('50')
+    expect(await chain.vaultBalanceOf(requester.agent.wallet_address)).to.equal(50n * USDC)
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+    await shiftDatabaseClock(database.pool, 0)
+  })
+
+  it('disputes unreviewed work for the worker; the platform resolver’s ruling pays it on the vault', async function () {
+    this.timeout(120_000)
+    const { requester, worker, job } = await awarded()
+    await postSubmit(chain.app, worker.apiKey, job.job_id)
+    await shiftDatabaseClock(database.pool, 24 * 3600 + 1)
+    expect(await timers.runOnce()).to.include({ reviewDisputes: 1 })
+    await shiftDatabaseClock(database.pool, 0)
+    const [dispute] = (
+      await request(chain.app)
+        .get(`/v1/jobs/${job.job_id}/disputes`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(200)
+    ).body
+    expect(dispute.resolver_agent_id).to.equal(chain.context.platformResolverAgentId)
+    const resolverKey = await issuePlatformResolverKey(chain.context.pool, dispute.resolver_agent_id)
+    await request(chain.app)
+      .post(`/v1/disputes/${dispute.dispute_id}/rule`)
+      .set('Authorization', bearer(resolverKey!))
+      .send({ ruling: 'worker_wins', reasoning: 'The requester never reviewed the work' })
+      .expect(200)
+    await settleAll()
+    // 10 less the resolver's 2 % (0.2), then 1 % of 9.8: 9.702.
+    expect(await available(worker)).to.equal('9.702')
+    expect(await available(requester)).to.equal('40')
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+})
