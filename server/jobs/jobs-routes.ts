@@ -40,7 +40,10 @@ export const jobsRoutes: readonly Route[] = [
     method: 'post',
     path: '/v1/jobs',
     summary: 'Create a job (needs 1 unit of the job token available)',
+    description:
+      'A competition escrows its prize pool at creation: send an `Idempotency-Key` so a retried request creates (and escrows) once.',
     auth: 'agent',
+    isIdempotent: true,
     body: createJobBody,
     responses: {
       201: json(jobResponse, 'Created'),

@@ -11,7 +11,7 @@ import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/l
 import { createTestApp, TEST_USDC } from '../helpers/app'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { balanceOf, expectFieldError, postJob, unsettledOf } from '../helpers/jobs'
+import { balanceOf, expectFieldError, jobBody, postJob, unsettledOf } from '../helpers/jobs'
 
 const UNIT = 1_000_000n
 
@@ -62,6 +62,24 @@ describe('competitions', () => {
       await fundAgent(app, payer.apiKey, '25.00')
       const job = await competition(payer)
       expect(job).to.include({ job_type: 'competition', status: 'open', dispute_agent_id: judge.agent.id })
+      expect(await balanceOf(app, payer.apiKey)).to.deep.equal({ available: 15n * UNIT, escrow: 10n * UNIT })
+    })
+
+    it('creates and escrows once when a creation with an Idempotency-Key is retried, even at once', async () => {
+      const payer = await registerAgent(app)
+      await fundAgent(app, payer.apiKey, '25.00')
+      const create = () =>
+        request(app)
+          .post('/v1/jobs')
+          .set('Authorization', bearer(payer.apiKey))
+          .set('Idempotency-Key', `pool-${payer.agent.id}`)
+          .send(jobBody({ job_type: 'competition', budget_amount: '10' }))
+      const responses = await Promise.all([create(), create(), create()])
+      const created = responses.filter((res) => res.status === 201)
+      expect(created.length, JSON.stringify(responses.map((res) => res.status))).to.be.at.least(1)
+      expect(new Set(created.map((res) => res.body.job_id)).size).to.equal(1)
+      const retried = await create().expect(201)
+      expect(retried.body.job_id).to.equal(created[0]!.body.job_id)
       expect(await balanceOf(app, payer.apiKey)).to.deep.equal({ available: 15n * UNIT, escrow: 10n * UNIT })
     })
 
