@@ -493,7 +493,8 @@ export async function getDispute(
 
 /**
  * `GET /v1/jobs/{job_id}/disputes`: every dispute of the job for its creator, a worker's own, a
- * resolver's own; 403 to anyone else who can see the job, 404 to whoever cannot.
+ * resolver's own (an empty list for a worker or the job's resolver before any); 403 to anyone else
+ * who can see the job, 404 to whoever cannot.
  */
 export async function listJobDisputes(
   context: AppContext,
@@ -507,7 +508,8 @@ export async function listJobDisputes(
     throw new NotFoundError('job_not_found', `job ${jobId} not found`)
   }
   const isWorker = (await listJobAssignments(context.pool, job.id, { workerId: actor.id })).length > 0
-  if (!visible.length && actor.id !== job.creator_agent_id && !isWorker) {
+  const isNamedResolver = actor.id === job.dispute_agent_id
+  if (!visible.length && actor.id !== job.creator_agent_id && !isWorker && !isNamedResolver) {
     throw new ForbiddenError(
       'not_dispute_party',
       'only the job’s creator, its workers and resolvers see its disputes',

@@ -1,3 +1,4 @@
+import { seededRandom } from '../helpers/random'
 import { expect } from 'chai'
 import request from 'supertest'
 import { accountsReconciliationResponse, reconciliationResponse } from '../../../protocol/platform'
@@ -323,18 +324,6 @@ describe('GET /v1/platform/reconciliation', () => {
     expect(counts.settle).to.be.greaterThan(0)
   })
 })
-
-/** mulberry32: a small seeded PRNG, so a failing mix replays exactly. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function formatUnits(units: bigint): string {
   const fraction = (units % USDC).toString().padStart(6, '0').replace(/0+$/, '')
