@@ -143,7 +143,9 @@ export const assignmentResponse = z
     escrow_amount: decimalAmount,
     budget_token: z.string(),
     fee_bps: z.number().int(),
-    escrow_id: hex,
+    escrow_id: hex
+      .nullable()
+      .openapi({ description: 'Null for a free assignment (a bid of 0): no money, no escrow' }),
     deliverable: z.string().nullable(),
     deliverable_hash: z.string().nullable(),
     criteria_answers: z.array(criterionAnswer),

@@ -12,7 +12,7 @@ import { postSystemMessage } from '../messages/messages-service'
 import { cancelAssignment, findAssignment, findTimedOutAssignments, hasTimedOut } from './assignment-records'
 
 /** How the money of a cancelled overdue assignment goes back to its payer. */
-export type OverdueRefund = 'payee_refund' | 'platform_ruling' | 'escrow_expiry'
+export type OverdueRefund = 'payee_refund' | 'platform_ruling' | 'escrow_expiry' | 'no_escrow'
 
 /**
  * Seed 004's overdue release: an assignment not submitted 24 hours past its due time (the bid's
@@ -36,23 +36,21 @@ export async function cancelOverdueAssignment(
     if (!job || !assignment || !(await hasTimedOut(db, assignment.id, 'overdue'))) return null
     await cancelAssignment(db, job, assignment.id)
     const subject = { assignmentId: assignment.id }
-    const worker = await findAgentById(db, assignment.worker_agent_id)
-    const terms = await findEscrowTerms(db, context, assignment.escrow_id)
-    const resolver = terms && (await findAgentByWallet(db, terms.resolver))
-    let refund: OverdueRefund = 'escrow_expiry'
-    if (worker?.isManagedWallet) {
-      await recordEscrowRefund(db, context, { subject, escrowId: assignment.escrow_id, payee: worker })
-      refund = 'payee_refund'
-    } else if (resolver && resolver.id === context.platformResolverAgentId && resolver.isManagedWallet) {
-      await recordEscrowRuling(db, context, {
-        subject,
-        escrowId: assignment.escrow_id,
-        resolver,
-        payeeBps: 0,
-      })
-      refund = 'platform_ruling'
+    const escrowId = assignment.escrow_id
+    let refund: OverdueRefund = escrowId ? 'escrow_expiry' : 'no_escrow'
+    if (escrowId) {
+      const worker = await findAgentById(db, assignment.worker_agent_id)
+      const terms = await findEscrowTerms(db, context, escrowId)
+      const resolver = terms && (await findAgentByWallet(db, terms.resolver))
+      if (worker?.isManagedWallet) {
+        await recordEscrowRefund(db, context, { subject, escrowId, payee: worker })
+        refund = 'payee_refund'
+      } else if (resolver && resolver.id === context.platformResolverAgentId && resolver.isManagedWallet) {
+        await recordEscrowRuling(db, context, { subject, escrowId, resolver, payeeBps: 0 })
+        refund = 'platform_ruling'
+      }
+      if (refund !== 'escrow_expiry') await queueSignedEscrowOps(db, subject)
     }
-    if (refund !== 'escrow_expiry') await queueSignedEscrowOps(db, subject)
     await postSystemMessage(db, {
       jobId: job.id,
       assignmentId: assignment.id,
@@ -61,7 +59,9 @@ export async function cancelOverdueAssignment(
       body:
         refund === 'escrow_expiry'
           ? 'Cancelled: not submitted within 24 hours of its due time; the payer reclaims the escrow once it expires.'
-          : 'Cancelled: not submitted within 24 hours of its due time; the escrow goes back to the payer.',
+          : refund === 'no_escrow'
+            ? 'Cancelled: not submitted within 24 hours of its due time.'
+            : 'Cancelled: not submitted within 24 hours of its due time; the escrow goes back to the payer.',
     })
     return refund
   })

@@ -11,7 +11,8 @@ export interface AssignmentRow {
   status: AssignmentStatus
   escrow_amount: string
   fee_bps: number
-  escrow_id: Hex
+  /** Null for a free assignment (a bid of 0): no money moves, so there is no escrow. */
+  escrow_id: Hex | null
   deliverable: string | null
   deliverable_hash: string | null
   criteria_answers: CriterionAnswer[]
@@ -43,7 +44,7 @@ export async function insertAssignment(
     workerAgentId: string
     escrowAmount: bigint
     feeBps: number
-    escrowId: Hex
+    escrowId: Hex | null
     etaSeconds: number
     status: 'awaiting_escrow' | 'in_progress'
   },

@@ -26,7 +26,8 @@ import {
   transitionJob,
   type JobRow,
 } from '../jobs/job-records'
-import { acceptBid, findBid, rejectPendingBids, requireAwardable } from '../bids/bids-service'
+import { acceptBid, findBid, rejectPendingBids, requireAwardable, type BidRow } from '../bids/bids-service'
+import type { EscrowLockTerms } from '../../protocol/escrow-sets'
 import { lockEscrow } from '../ledger/ledger-service'
 import { protocolFeeBps } from '../chain/vault-fees'
 import { postSystemMessage } from '../messages/messages-service'
@@ -133,6 +134,47 @@ function asInsufficientBalance(error: unknown, job: JobRow, amount: bigint): unk
 }
 
 /**
+ * The award's escrow, inside its transaction: the bid amount from the payer's available balance
+ * into escrow in the ledger, and the terms of the vault escrow that holds it, naming the job's
+ * resolver or the platform's (every escrow can be ruled on-chain) and the vault's fee.
+ */
+async function lockAwardEscrow(
+  db: Queryable,
+  context: AppContext,
+  award: { assignmentId: string; job: JobRow; bid: BidRow; actor: Actor; now: bigint; feeBps: number },
+): Promise<{ terms: EscrowLockTerms; escrowId: Hex }> {
+  const { job, bid, actor } = award
+  const resolverId = job.dispute_agent_id ?? context.platformResolverAgentId ?? null
+  if (!resolverId) {
+    throw new ConflictError(
+      'no_resolver',
+      `job ${job.id} names no resolver and there is no platform resolver`,
+    )
+  }
+  const amount = BigInt(bid.amount)
+  try {
+    await lockEscrow(db, {
+      payerId: actor.id,
+      token: job.token_address,
+      amount,
+      reference: chainOpReference('escrow_lock', { assignmentId: award.assignmentId }),
+    })
+  } catch (error) {
+    throw asInsufficientBalance(error, job, amount)
+  }
+  return newEscrowTerms(db, context, {
+    payer: actor.walletAddress,
+    payee: (await agentWallet(db, bid.bidder_agent_id))!,
+    token: job.token_address,
+    amount,
+    resolver: (await agentWallet(db, resolverId))!,
+    feeBps: award.feeBps,
+    resolverFeeBps: ESCROW_RESOLVER_FEE_BPS,
+    expiry: award.now + BigInt(bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS),
+  })
+}
+
+/**
  * `POST /v1/jobs/{job_id}/award` (seed 004 "Award Job"). In one transaction: the job row lock
  * (so two awards on one job serialize and slots never overfill), the bid row lock, the escrow
  * lock of the bid amount (the ledger locks the payer's balance row, so concurrent awards on
@@ -174,50 +216,22 @@ export async function awardBid(
     if (filled >= job.current_max_slots) {
       throw new ConflictError('no_open_slots', `job ${job.id} has all ${job.current_max_slots} slots filled`)
     }
-    const payee = await agentWallet(db, bid.bidder_agent_id)
-    // Every escrow names a resolver who can rule on it on-chain: the job's, or the platform's.
-    const resolverId = job.dispute_agent_id ?? context.platformResolverAgentId ?? null
-    if (!resolverId) {
-      throw new ConflictError(
-        'no_resolver',
-        `job ${job.id} names no resolver and there is no platform resolver`,
-      )
-    }
-    const resolver = await agentWallet(db, resolverId)
     const amount = BigInt(bid.amount)
-    try {
-      await lockEscrow(db, {
-        payerId: actor.id,
-        token: job.token_address,
-        amount,
-        reference: chainOpReference('escrow_lock', { assignmentId }),
-      })
-    } catch (error) {
-      throw asInsufficientBalance(error, job, amount)
-    }
-    const expiry = now + BigInt(bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS)
-    const { terms, escrowId } = await newEscrowTerms(db, context, {
-      payer: actor.walletAddress,
-      payee: payee!,
-      token: job.token_address,
-      amount,
-      resolver: resolver!,
-      feeBps,
-      resolverFeeBps: ESCROW_RESOLVER_FEE_BPS,
-      expiry,
-    })
+    // A free assignment (a bid of 0) moves no money: no escrow (the vault refuses an empty one), no fee.
+    const escrow =
+      amount > 0n ? await lockAwardEscrow(db, context, { assignmentId, job, bid, actor, now, feeBps }) : null
     await insertAssignment(db, {
       id: assignmentId,
       jobId: job.id,
       bidId: bid.id,
       workerAgentId: bid.bidder_agent_id,
       escrowAmount: amount,
-      feeBps,
-      escrowId,
+      feeBps: escrow ? feeBps : 0,
+      escrowId: escrow?.escrowId ?? null,
       etaSeconds: bid.eta_seconds,
       // A self-custody payer's lock waits for its signature, and no work starts before it: the
       // ledger holds the money, but the vault does not until the payer signs.
-      status: actor.isManagedWallet ? 'in_progress' : 'awaiting_escrow',
+      status: actor.isManagedWallet || !escrow ? 'in_progress' : 'awaiting_escrow',
     })
     await acceptBid(db, bid.id)
     await recordJobAward(db, job.id, bid.id, bid.bidder_agent_id)
@@ -227,8 +241,10 @@ export async function awardBid(
     } else if (job.status === 'open') {
       await transitionJob(db, job.id, 'filling')
     }
-    await recordEscrowLock(db, context, { subject: { assignmentId }, escrowId, terms, payer: actor })
-    await queueSignedEscrowOps(db, { assignmentId })
+    if (escrow) {
+      await recordEscrowLock(db, context, { subject: { assignmentId }, ...escrow, payer: actor })
+      await queueSignedEscrowOps(db, { assignmentId })
+    }
   })
   return {
     job: await loadJobResponse(context.pool, jobId, actor.id),
@@ -331,6 +347,7 @@ async function acceptAssignment(
   assignment: AssignmentRow,
 ): Promise<void> {
   await setAssignmentStatus(db, assignment.id, 'accepted')
+  if (assignment.escrow_id === null) return
   await recordEscrowRelease(db, context, {
     subject: { assignmentId: assignment.id },
     escrowId: assignment.escrow_id as Hex,
@@ -352,7 +369,8 @@ async function bookAssignmentRelease(db: Queryable, assignment: AssignmentRow): 
       amount: BigInt(assignment.escrow_amount),
       feeBps: assignment.fee_bps,
     },
-    assignment.escrow_id,
+    // Only an assignment with an escrow has a release to book.
+    assignment.escrow_id!,
   )
 }
 

@@ -140,7 +140,8 @@ export async function placeBid(
       if (isPastDeadline(job)) {
         throw new ConflictError('job_expired', `job ${job.id} passed its deadline`)
       }
-      const amount = parseTokenAmount(body.amount, job.token_decimals, 'amount', { positive: true })
+      // A bid of 0 offers the work for nothing: a free assignment moves no money.
+      const amount = parseTokenAmount(body.amount, job.token_decimals, 'amount')
       if (job.budget_amount !== null && amount > BigInt(job.budget_amount)) {
         throw fieldError(
           'body',

@@ -11,7 +11,7 @@ import type {
   RuleDisputeBody,
 } from '../../protocol/disputes'
 import { BPS } from '../../protocol/typed-data'
-import { findAgentByWallet } from '../agents/agents-service'
+import { findAgentById, findAgentByWallet } from '../agents/agents-service'
 import type { AppContext } from '../app-context'
 import {
   finishJobIfDone,
@@ -204,15 +204,22 @@ async function startDispute(
   },
 ): Promise<void> {
   const { job, assignment, opener } = dispute
-  const escrowTerms = await findEscrowTerms(db, context, assignment.escrow_id)
-  const resolver = escrowTerms && (await findAgentByWallet(db, escrowTerms.resolver))
-  if (!escrowTerms || !resolver) {
-    throw new ConflictError(
-      'no_resolver',
-      `the escrow of assignment ${assignment.id} names no agent to rule on it`,
-    )
+  // The resolver is whoever the escrow names (only that wallet's ruling moves it on-chain); a free
+  // assignment has no escrow, so the job's resolver or the platform's rules on it off-chain.
+  const escrowTerms = assignment.escrow_id ? await findEscrowTerms(db, context, assignment.escrow_id) : null
+  const resolverId = job.dispute_agent_id ?? context.platformResolverAgentId ?? null
+  const resolver = escrowTerms
+    ? await findAgentByWallet(db, escrowTerms.resolver)
+    : resolverId
+      ? await findAgentById(db, resolverId)
+      : null
+  if ((assignment.escrow_id && !escrowTerms) || !resolver) {
+    throw new ConflictError('no_resolver', `assignment ${assignment.id} has no agent to rule on it`)
   }
-  const deposit = opener ? (BigInt(assignment.escrow_amount) * BigInt(DISPUTE_DEPOSIT_BPS)) / BigInt(BPS) : 0n
+  const deposit =
+    opener && escrowTerms
+      ? (BigInt(assignment.escrow_amount) * BigInt(DISPUTE_DEPOSIT_BPS)) / BigInt(BPS)
+      : 0n
   await insertDispute(db, {
     id: dispute.disputeId,
     jobId: job.id,
@@ -224,7 +231,7 @@ async function startDispute(
     criteriaInQuestion: dispute.criteria,
     depositAmount: deposit,
   })
-  if (opener && deposit > 0n) {
+  if (opener && escrowTerms && deposit > 0n) {
     await takeDeposit(db, context, {
       disputeId: dispute.disputeId,
       opener,
@@ -393,13 +400,15 @@ export async function ruleDispute(
       await moveAssignment(db, assignment.id, 'in_progress')
     } else {
       const subject = { assignmentId: assignment.id }
-      await recordEscrowRuling(db, context, {
-        subject,
-        escrowId: assignment.escrow_id,
-        resolver: actor,
-        payeeBps: share,
-      })
-      await queueSignedEscrowOps(db, subject)
+      if (assignment.escrow_id) {
+        await recordEscrowRuling(db, context, {
+          subject,
+          escrowId: assignment.escrow_id,
+          resolver: actor,
+          payeeBps: share,
+        })
+        await queueSignedEscrowOps(db, subject)
+      }
       await moveAssignment(db, assignment.id, body.ruling === 'requester_wins' ? 'cancelled' : 'accepted')
     }
     const depositLock = (await listEscrowOps(db, { disputeId })).find((op) => op.kind === 'escrow_lock')

@@ -77,7 +77,10 @@ export async function createJob(
   const budget =
     body.budget_amount === undefined || body.budget_amount === null
       ? null
-      : parseTokenAmount(body.budget_amount, token.decimals, 'budget_amount', { positive: true })
+      : parseTokenAmount(body.budget_amount, token.decimals, 'budget_amount', {
+          // A standard job may be free (budget 0); a competition's budget is its prize pool.
+          positive: body.job_type === 'competition',
+        })
   const jobType = body.job_type === 'competition' ? 'competition' : 'standard'
   let disputeAgentId = body.dispute_agent_id ?? null
   if (jobType === 'competition') {
@@ -288,7 +291,9 @@ export async function updateJob(
         ? undefined
         : body.budget_amount === null
           ? null
-          : parseTokenAmount(body.budget_amount, job.token_decimals, 'budget_amount', { positive: true })
+          : parseTokenAmount(body.budget_amount, job.token_decimals, 'budget_amount', {
+              positive: job.job_type === 'competition',
+            })
     await updateJobFields(db, job.id, {
       title: body.title,
       description: body.description,

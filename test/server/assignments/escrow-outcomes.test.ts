@@ -98,7 +98,7 @@ describe('escrow outcomes on the vault, with or without the coordinator', () => 
     const assignment = awarded.body.assignment as AssignmentResponse
     await signOp(payer, assignment, assignment.chain_ops[0]!)
     await chain.settle()
-    const located = await locateEscrow(database.pool, chain.deployment.chainId, assignment.escrow_id)
+    const located = await locateEscrow(database.pool, chain.deployment.chainId, assignment.escrow_id!)
     expect(located, 'the lock landed and was indexed').to.not.equal(null)
     const terms = toViemTypedData(assignment.chain_ops[0]!.typed_data as TypedDataJson)
       .message as unknown as EscrowLockTerms

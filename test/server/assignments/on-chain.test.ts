@@ -102,7 +102,7 @@ describe('job flow on the vault: on-chain deposit, escrow settled on-chain, reco
   ): Promise<void> {
     expect(await chain.vaultBalanceOf(worker.agent.wallet_address)).to.equal(9_900_000n)
     expect(await chain.vaultBalanceOf(payer.agent.wallet_address)).to.equal(40_000_000n)
-    const located = await locateEscrow(chain.context.pool, chain.deployment.chainId, assignment.escrow_id)
+    const located = await locateEscrow(chain.context.pool, chain.deployment.chainId, assignment.escrow_id!)
     expect(located, 'the escrow lock was indexed').to.not.equal(null)
     const isClosed = await chain.client.readContract({
       address: chain.vault,

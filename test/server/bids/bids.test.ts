@@ -81,7 +81,7 @@ describe('bids', () => {
 
     for (const [field, value, why] of [
       ['amount', '10.01', 'above the budget'],
-      ['amount', '0', 'zero'],
+      ['amount', '-1', 'negative'],
       ['amount', '1.0000001', 'finer than the token'],
       ['amount', 5, 'a number, not a string'],
       ['eta_seconds', 30, 'under a minute'],

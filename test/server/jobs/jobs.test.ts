@@ -80,7 +80,7 @@ describe('jobs', () => {
       ['max_slots', 0],
       ['budget_amount', '5.0000001'],
       ['budget_amount', '-5'],
-      ['budget_amount', '0'],
+      ['budget_amount', '0.0000001'],
       ['dispute_agent_id', 'not-a-uuid'],
       ['job_type', 'instant'],
     ] as const) {
