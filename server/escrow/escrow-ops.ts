@@ -218,63 +218,60 @@ export async function recordEscrowLock(
   await recordEscrowOp(db, context, { ...lock, signer: lock.payer, kind: 'escrow_lock', domain })
 }
 
+/** Who signs each op on a locked escrow, as the escrow's terms name them. */
+const SIGNER_OF = { escrow_release: 'payer', escrow_refund: 'payee', escrow_ruling: 'resolver' } as const
+
+/**
+ * Records an op on escrow `escrowId` (whose lock is recorded) inside the caller's transaction,
+ * signed by the party the escrow's terms name for it: the payer's release, the payee's refund (the
+ * whole escrow back to the payer, no fee) or the resolver's ruling (`payeeBps` of what is left
+ * after the resolver's fee to the payee, the rest back to the payer).
+ */
+async function recordOpOnEscrow(
+  db: Queryable,
+  context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
+  op: {
+    subject: EscrowSubject
+    escrowId: Hex
+    kind: keyof typeof SIGNER_OF
+    signer: EscrowSigner
+    payeeBps?: number
+  },
+): Promise<void> {
+  const domain = escrowDomain(context)
+  const terms = await selectEscrowTerms(db, domain.chainId, op.escrowId)
+  if (!terms) throw new Error(`escrow ${op.escrowId} has no recorded terms for its ${op.kind}`)
+  const party = SIGNER_OF[op.kind]
+  if (!sameAddress(terms[party], op.signer.walletAddress))
+    throw new Error(`escrow ${op.escrowId} names another ${party}`)
+  await recordEscrowOp(db, context, { ...op, domain, terms })
+}
+
 /** Records the payer's release of escrow `escrowId` (whose lock is recorded) inside the caller's transaction. */
 export async function recordEscrowRelease(
   db: Queryable,
   context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
   release: { subject: EscrowSubject; escrowId: Hex; payer: EscrowSigner },
 ): Promise<void> {
-  const domain = escrowDomain(context)
-  const terms = await selectEscrowTerms(db, domain.chainId, release.escrowId)
-  if (!terms) throw new Error(`escrow ${release.escrowId} has no recorded terms to release`)
-  await recordEscrowOp(db, context, {
-    ...release,
-    signer: release.payer,
-    kind: 'escrow_release',
-    domain,
-    terms,
-  })
+  await recordOpOnEscrow(db, context, { ...release, kind: 'escrow_release', signer: release.payer })
 }
 
-/**
- * Records the payee's refund of escrow `escrowId` (whose lock is recorded) to its payer inside the
- * caller's transaction: the whole escrow back, no fee. The payee must be the one the terms name.
- */
+/** Records the payee's refund of escrow `escrowId` to its payer (see `recordOpOnEscrow`). */
 export async function recordEscrowRefund(
   db: Queryable,
   context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
   refund: { subject: EscrowSubject; escrowId: Hex; payee: EscrowSigner },
 ): Promise<void> {
-  const domain = escrowDomain(context)
-  const terms = await selectEscrowTerms(db, domain.chainId, refund.escrowId)
-  if (!terms) throw new Error(`escrow ${refund.escrowId} has no recorded terms to refund`)
-  if (!sameAddress(terms.payee, refund.payee.walletAddress))
-    throw new Error(`escrow ${refund.escrowId} names another payee`)
-  await recordEscrowOp(db, context, { ...refund, signer: refund.payee, kind: 'escrow_refund', domain, terms })
+  await recordOpOnEscrow(db, context, { ...refund, kind: 'escrow_refund', signer: refund.payee })
 }
 
-/**
- * Records the resolver's ruling on escrow `escrowId` (whose lock is recorded) inside the caller's
- * transaction: `payeeBps` of what is left after the resolver's fee to the payee, the rest back to
- * the payer. The resolver must be the one the escrow's terms name.
- */
+/** Records the resolver's ruling on escrow `escrowId` (see `recordOpOnEscrow`). */
 export async function recordEscrowRuling(
   db: Queryable,
   context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
   ruling: { subject: EscrowSubject; escrowId: Hex; resolver: EscrowSigner; payeeBps: number },
 ): Promise<void> {
-  const domain = escrowDomain(context)
-  const terms = await selectEscrowTerms(db, domain.chainId, ruling.escrowId)
-  if (!terms) throw new Error(`escrow ${ruling.escrowId} has no recorded terms to rule on`)
-  if (!sameAddress(terms.resolver, ruling.resolver.walletAddress))
-    throw new Error(`escrow ${ruling.escrowId} names another resolver`)
-  await recordEscrowOp(db, context, {
-    ...ruling,
-    signer: ruling.resolver,
-    kind: 'escrow_ruling',
-    domain,
-    terms,
-  })
+  await recordOpOnEscrow(db, context, { ...ruling, kind: 'escrow_ruling', signer: ruling.resolver })
 }
 
 async function recordEscrowOp(
@@ -331,55 +328,43 @@ function encodeLockOp(lock: EscrowOpRow): { kind: OpKind; data: Hex } {
   }
 }
 
-/** The settlement op of a release: the lock's terms, where the escrow sits, the payer's signature. */
-function encodeReleaseOp(
-  release: EscrowOpRow,
+/**
+ * The settlement op of an op on a locked escrow: the lock's terms, where the escrow sits, the
+ * signer's signature (the payer's release, the payee's refund, the resolver's ruling with the
+ * payee's share) and the escrow's Merkle proof.
+ */
+function encodeOpOnLockedEscrow(
+  op: EscrowOpRow,
   lock: EscrowOpRow,
   located: LocatedEscrow,
 ): { kind: OpKind; data: Hex } {
-  return {
-    kind: OP_KIND_OF.escrow_release,
-    data: encodeAbiParameters(opDataAbi[OpKind.EscrowRelease], [
-      lock.terms,
-      located.position,
-      toCompactSignature(release.signature!),
-      located.proof,
-    ]),
-  }
-}
-
-/** The settlement op of a refund: the lock's terms, where the escrow sits, the payee's signature. */
-function encodeRefundOp(
-  refund: EscrowOpRow,
-  lock: EscrowOpRow,
-  located: LocatedEscrow,
-): { kind: OpKind; data: Hex } {
-  return {
-    kind: OP_KIND_OF.escrow_refund,
-    data: encodeAbiParameters(opDataAbi[OpKind.EscrowRefund], [
-      lock.terms,
-      located.position,
-      toCompactSignature(refund.signature!),
-      located.proof,
-    ]),
-  }
-}
-
-/** The settlement op of a ruling: the lock's terms, where the escrow sits, the payee's share, the resolver's signature. */
-function encodeRulingOp(
-  ruling: EscrowOpRow,
-  lock: EscrowOpRow,
-  located: LocatedEscrow,
-): { kind: OpKind; data: Hex } {
-  return {
-    kind: OP_KIND_OF.escrow_ruling,
-    data: encodeAbiParameters(opDataAbi[OpKind.EscrowRuling], [
-      lock.terms,
-      located.position,
-      ruling.payee_bps!,
-      toCompactSignature(ruling.signature!),
-      located.proof,
-    ]),
+  const signature = toCompactSignature(op.signature!)
+  const kind = OP_KIND_OF[op.kind]
+  switch (op.kind) {
+    case 'escrow_release':
+    case 'escrow_refund':
+      return {
+        kind,
+        data: encodeAbiParameters(
+          opDataAbi[op.kind === 'escrow_release' ? OpKind.EscrowRelease : OpKind.EscrowRefund],
+          [lock.terms, located.position, signature, located.proof],
+        ),
+      }
+    case 'escrow_ruling':
+      return {
+        kind,
+        data: encodeAbiParameters(opDataAbi[OpKind.EscrowRuling], [
+          lock.terms,
+          located.position,
+          op.payee_bps!,
+          signature,
+          located.proof,
+        ]),
+      }
+    case 'escrow_lock':
+      throw new Error(`op ${op.id} is the lock itself`)
+    default:
+      return assertNever(op.kind)
   }
 }
 
@@ -443,9 +428,7 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
         const located =
           lock && op.escrow_id ? await locateEscrow(db, Number(op.chain_id), op.escrow_id) : null
         if (!lock || !located) return
-        if (op.kind === 'escrow_release') encoded = encodeReleaseOp(op, lock, located)
-        else if (op.kind === 'escrow_ruling') encoded = encodeRulingOp(op, lock, located)
-        else encoded = encodeRefundOp(op, lock, located)
+        encoded = encodeOpOnLockedEscrow(op, lock, located)
         break
       }
       default:
