@@ -28,6 +28,7 @@ import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import {
+  abandonUnsignedEscrow,
   ESCROW_EXPIRY_MARGIN_SECONDS,
   ESCROW_RESOLVER_FEE_BPS,
   findEscrowTerms,
@@ -44,7 +45,7 @@ import {
 } from '../escrow/escrow-ops'
 import { findJob, findVisibleJob, isJobVisible, type JobRow } from '../jobs/job-records'
 import { fieldError, formatUnits } from '../jobs/job-tokens'
-import { lockEscrow } from '../ledger/ledger-service'
+import { lockEscrow, refundEscrow } from '../ledger/ledger-service'
 import { postSystemMessage } from '../messages/messages-service'
 import {
   insertDispute,
@@ -412,7 +413,17 @@ export async function ruleDispute(
       await moveAssignment(db, assignment.id, body.ruling === 'requester_wins' ? 'cancelled' : 'accepted')
     }
     const depositLock = (await listEscrowOps(db, { disputeId })).find((op) => op.kind === 'escrow_lock')
-    if (depositLock) {
+    // A deposit whose lock the opener never signed never reached the vault: it goes back in the
+    // ledger, and there is nothing to rule on.
+    const unsigned = await abandonUnsignedEscrow(db, { disputeId }, 'the opener never signed the deposit')
+    if (unsigned) {
+      await refundEscrow(db, {
+        payerId: dispute.opened_by_agent_id!,
+        token: job.token_address,
+        amount: BigInt(dispute.deposit_amount),
+        reference: `dispute-deposit-return:${dispute.id}`,
+      })
+    } else if (depositLock) {
       const subject = { disputeId }
       await recordEscrowRuling(db, context, {
         subject,

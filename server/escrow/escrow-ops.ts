@@ -36,6 +36,7 @@ import {
   insertEscrowOp,
   insertEscrowTerms,
   markEscrowOpQueued,
+  markEscrowOpsFailed,
   selectEscrowTerms,
   selectEscrowOps,
   setEscrowOpSignature,
@@ -452,6 +453,23 @@ export async function queueEscrowOpsWaitingFor(
   for (const subject of await selectSubjectsWaitingFor(db, chainId, escrowIds)) {
     await queueSignedEscrowOps(db, subject)
   }
+}
+
+/**
+ * Gives up on a subject's escrow whose lock its payer never signed, so nothing reached the vault:
+ * its ops are `failed` with `reason` and will never be signed or queued. False (and nothing
+ * changed) when the lock was signed. The caller returns what the ledger holds for it.
+ */
+export async function abandonUnsignedEscrow(
+  db: Queryable,
+  subject: EscrowSubject,
+  reason: string,
+): Promise<boolean> {
+  const ops = await selectEscrowOps(db, subject, { forUpdate: true })
+  const lock = ops.find((op) => op.kind === 'escrow_lock')
+  if (!lock || lock.status !== 'awaiting_signature') return false
+  await markEscrowOpsFailed(db, subject, reason)
+  return true
 }
 
 /** An escrow op as the API shows it; once queued, its status is the settler queue's. */

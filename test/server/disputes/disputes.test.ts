@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import type { Express } from 'express'
 import request from 'supertest'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { DisputeResponse } from '../../../protocol/disputes'
 import type { AppContext } from '../../../server/app-context'
 import { DISPUTE_DEPOSIT_BPS } from '../../../server/disputes/disputes-service'
@@ -257,6 +258,24 @@ describe('disputes: opening, evidence and rulings through the API', () => {
     expect(closed.body).to.include({ status: 'closed' })
     const profile = await request(app).get(`/v1/agents/${worker.agent.id}`).expect(200)
     expect(profile.body.disputes_lost).to.equal(1)
+  })
+
+  it('returns a deposit its self-custody opener never signed when the dispute is ruled, and rules on nothing else for it', async () => {
+    const worker = await registerAgent(app, { account: privateKeyToAccount(generatePrivateKey()) })
+    await fundAgent(app, worker.apiKey, '10')
+    const job = await postJob(app, requester.apiKey, { dispute_agent_id: resolver.agent.id })
+    const bid = await postBid(app, worker.apiKey, job.job_id, { amount: '10' })
+    await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+    await postSubmit(app, worker.apiKey, job.job_id)
+    const opened = (await open(job.job_id, worker).expect(201)).body as DisputeResponse
+    expect(opened.chain_ops.map((op) => op.status)).to.deep.equal(['awaiting_signature'])
+    expect(await balance(worker)).to.include({ available: '9.5', escrowed: '0.5' })
+
+    const ruled = (await rule(opened.dispute_id, { ruling: 'requester_wins' }).expect(200))
+      .body as DisputeResponse
+    expect(await balance(worker)).to.include({ available: '10', escrowed: '0' })
+    const depositOps = ruled.chain_ops.filter((op) => op.signer_address === worker.agent.wallet_address)
+    expect(depositOps.map((op) => [op.kind, op.status])).to.deep.equal([['escrow_lock', 'failed']])
   })
 
   it('answers the dispute terms to anyone', async () => {
