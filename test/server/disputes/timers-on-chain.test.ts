@@ -1,9 +1,16 @@
 import { expect } from 'chai'
 import request from 'supertest'
+import { createTestClient, http } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import type { EscrowLockTerms } from '../../../protocol/escrow-sets'
+import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import { toViemTypedData } from '../../../server/escrow/escrow-ops'
+import { locateEscrow } from '../../../server/escrow/escrow-sets-service'
+import { hardhatRpcUrl, walletFor } from '../helpers/chain'
 import { issuePlatformResolverKey } from '../../../server/agents/agents-service'
 import { TimersWorker } from '../../../server/workers/timers'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
-import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
+import { createChainTestApp, hardhatAccount, type ChainTestApp } from '../helpers/chain-app'
 import { shiftDatabaseClock } from '../helpers/clock'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
@@ -64,6 +71,54 @@ describe('assignment timers on the vault', () => {
     expect(await chain.vaultBalanceOf(requester.agent.wallet_address)).to.equal(50n * USDC)
     expect(await chain.reconciliationDifference()).to.equal(0n)
     await shiftDatabaseClock(database.pool, 0)
+  })
+
+  it('leaves a self-custody worker’s overdue escrow to its expiry; reclaimed on the vault while nothing indexes, it is booked when the indexer runs again', async function () {
+    this.timeout(120_000)
+    const requester = await registerAgent(chain.app)
+    const worker = await registerAgent(chain.app, { account: privateKeyToAccount(generatePrivateKey()) })
+    const resolver = await registerAgent(chain.app)
+    await chain.fund(requester.agent.wallet_address, 50n * USDC)
+    const job = await postJob(chain.app, requester.apiKey, {
+      deadline_seconds: 604800,
+      dispute_agent_id: resolver.agent.id,
+    })
+    const bid = await postBid(chain.app, worker.apiKey, job.job_id, { amount: '10', eta_seconds: 3600 })
+    const { assignment } = await postAward(chain.app, requester.apiKey, job.job_id, bid.bid_id)
+    await settleAll()
+    await shiftDatabaseClock(database.pool, 3600 + 24 * 3600 + 1)
+    expect(await timers.runOnce()).to.include({ overdueCancelled: 1 })
+    await shiftDatabaseClock(database.pool, 0)
+    const read = await request(chain.app)
+      .get(`/v1/assignments/${assignment.assignment_id}`)
+      .set('Authorization', bearer(requester.apiKey))
+      .expect(200)
+    expect(read.body.status).to.equal('cancelled')
+    expect(read.body.chain_ops.map((op: { kind: string }) => op.kind)).to.deep.equal(['escrow_lock'])
+    expect(await available(requester)).to.equal('40')
+
+    // Nothing indexes now (the coordinator is down); the escrow expires and anyone reclaims it.
+    const terms = toViemTypedData(assignment.chain_ops[0]!.typed_data).message as unknown as EscrowLockTerms
+    const located = (await locateEscrow(database.pool, chain.deployment.chainId, assignment.escrow_id!))!
+    const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
+    const now = (await chain.client.getBlock()).timestamp
+    await testClient.increaseTime({ seconds: Number(terms.expiry - now) + 1 })
+    await testClient.mine({ blocks: 1 })
+    const wallet = await walletFor(hardhatAccount(7))
+    const hash = await wallet.writeContract({
+      address: chain.vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'reclaimExpiredEscrow',
+      args: [terms, located.position, located.proof] as never,
+      chain: null,
+    })
+    await chain.client.waitForTransactionReceipt({ hash })
+    expect(await chain.vaultBalanceOf(requester.agent.wallet_address)).to.equal(50n * USDC)
+    expect(await available(requester), 'not booked while nothing indexes').to.equal('40')
+
+    await chain.index()
+    expect(await available(requester)).to.equal('50')
+    expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 
   it('disputes unreviewed work for the worker; the platform resolver’s ruling pays it on the vault', async function () {
