@@ -308,3 +308,50 @@ export async function takeEscrowLockFailure(
   )
   return rows.length ? rows[0].subject_before : undefined
 }
+
+/** Records whether the vault has closed the escrow (released, refunded, ruled or reclaimed it). */
+export async function setEscrowClosed(
+  db: Queryable,
+  chainId: number,
+  escrowId: string,
+  closed: boolean,
+): Promise<void> {
+  await db.query(
+    `UPDATE escrow_terms SET closed_at = CASE WHEN $3 THEN coalesce(closed_at, now()) END
+      WHERE chain_id = $1 AND escrow_id = $2`,
+    [chainId, escrowId.toLowerCase(), closed],
+  )
+}
+
+/**
+ * Up to `limit` escrows of chain `chainId` the vault holds (their lock is indexed), has not closed,
+ * and that expired by `nowSeconds` (the chain's clock), with no reclaim queued yet; locked.
+ */
+export async function selectExpiredOpenEscrows(
+  db: Queryable,
+  chainId: number,
+  nowSeconds: bigint,
+  limit: number,
+): Promise<Array<{ escrowId: Hex; terms: EscrowLockTerms }>> {
+  const { rows } = await db.query(
+    `SELECT t.escrow_id, ${TERMS_COLUMNS} FROM escrow_terms AS t
+       JOIN escrow_locks AS l ON l.chain_id = t.chain_id AND l.escrow_id = t.escrow_id
+      WHERE t.chain_id = $1 AND t.closed_at IS NULL AND t.reclaim_op_id IS NULL AND t.expiry <= $2::numeric
+      ORDER BY t.expiry LIMIT $3 FOR UPDATE OF t SKIP LOCKED`,
+    [chainId, nowSeconds.toString(), limit],
+  )
+  return rows.map((row) => ({ escrowId: row.escrow_id as Hex, terms: termsOf(row) }))
+}
+
+/** Links the escrow to the settler's op that reclaims it. */
+export async function setReclaimOp(
+  db: Queryable,
+  chainId: number,
+  escrowId: string,
+  chainOpId: string,
+): Promise<void> {
+  await db.query(
+    'UPDATE escrow_terms SET reclaim_op_id = $3::bigint WHERE chain_id = $1 AND escrow_id = $2',
+    [chainId, escrowId.toLowerCase(), chainOpId],
+  )
+}

@@ -38,6 +38,8 @@ import {
   markEscrowOpQueued,
   markEscrowOpsFailed,
   selectEscrowTerms,
+  selectExpiredOpenEscrows,
+  setReclaimOp,
   selectEscrowOps,
   setEscrowOpSignature,
   selectSubjectsWaitingFor,
@@ -470,6 +472,36 @@ export async function abandonUnsignedEscrow(
   if (!lock || lock.status !== 'awaiting_signature') return false
   await markEscrowOpsFailed(db, subject, reason)
   return true
+}
+
+/**
+ * For the timers: queues the vault's reclaim of up to `limit` escrows the coordinator made that
+ * expired by `nowSeconds` (the chain's clock) and are still open, inside one transaction. The
+ * vault returns such an escrow to its payer without a signature; the indexer books the
+ * `EscrowExpired` like any outcome. An escrow someone closes first makes the op fail harmlessly.
+ * Returns how many it queued.
+ */
+export async function reclaimExpiredEscrows(
+  db: Queryable,
+  context: Pick<AppContext, 'chain'>,
+  nowSeconds: bigint,
+  limit: number,
+): Promise<number> {
+  const chainId = escrowDomain(context).chainId
+  let queued = 0
+  for (const { escrowId, terms } of await selectExpiredOpenEscrows(db, chainId, nowSeconds, limit)) {
+    const located = await locateEscrow(db, chainId, escrowId)
+    if (!located) continue
+    const chainOpId = await queueChainOp(db, {
+      chainId,
+      kind: OpKind.EscrowReclaim,
+      data: encodeAbiParameters(opDataAbi[OpKind.EscrowReclaim], [terms, located.position, located.proof]),
+      reference: `escrow-reclaim:${escrowId}`,
+    })
+    await setReclaimOp(db, chainId, escrowId, chainOpId)
+    queued += 1
+  }
+  return queued
 }
 
 /** An escrow op as the API shows it; once queued, its status is the settler queue's. */

@@ -15,7 +15,7 @@ import {
   ruleEscrowInLedger,
   settleEscrowRelease,
 } from '../ledger/ledger-service'
-import { selectEscrowLockOp, subjectOfRow, type EscrowSubject } from './escrow-ops-queries'
+import { selectEscrowLockOp, setEscrowClosed, subjectOfRow, type EscrowSubject } from './escrow-ops-queries'
 import { ledgerReleaseReference } from './escrow-ops'
 
 /** How the vault settled an escrow: the four ways out of `IJobEscrow`. */
@@ -164,10 +164,13 @@ export function escrowOutcomeHandlers(logger: Logger): ChainEventHandler[] {
         return
       }
       await bookOutcome(db, escrow, outcomeOf(event))
+      await setEscrowClosed(db, event.chainId, escrowId, true)
     },
     async undo(db, event) {
-      const escrow = await findKnownEscrow(db, event.chainId, (event.args as { escrowId: string }).escrowId)
+      const escrowId = (event.args as { escrowId: string }).escrowId
+      const escrow = await findKnownEscrow(db, event.chainId, escrowId)
       if (escrow) await unbookOutcome(db, escrow)
+      await setEscrowClosed(db, event.chainId, escrowId, false)
     },
   }))
 }

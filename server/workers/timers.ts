@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { AppContext } from '../app-context'
 import { cancelOverdueAssignments } from '../assignments/assignment-timers'
 import { openReviewTimeoutDisputes } from '../disputes/disputes-service'
+import { chainNow } from '../chain/clients'
+import { withRetryingTransaction } from '../db/retrying-transaction'
+import { reclaimExpiredEscrows } from '../escrow/escrow-ops'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { releaseLease, tryAcquireLease } from './leader'
 
@@ -14,14 +17,21 @@ const EXPIRY_BATCH_SIZE = 100
 /** What one round of the timers did. */
 export type TimersRound =
   | { outcome: 'not-leader' }
-  | { outcome: 'ran'; expiredJobs: number; reviewDisputes: number; overdueCancelled: number }
+  | {
+      outcome: 'ran'
+      expiredJobs: number
+      reviewDisputes: number
+      overdueCancelled: number
+      escrowsReclaimed: number
+    }
 
 /**
  * Seed 004's clocks, run by one replica at a time (the workers' lease) against the database's
  * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is: job
  * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
- * slot reopened). Each pass re-checks its clock under its rows' locks, so a deadline fires once.
+ * slot reopened), and expired escrows the vault still holds (reclaimed for their payers). Each pass
+ * re-checks its clock under its rows' locks, so a deadline fires once.
  */
 export class TimersWorker {
   private readonly holder = randomUUID()
@@ -44,7 +54,17 @@ export class TimersWorker {
     }
     const reviewDisputes = await openReviewTimeoutDisputes(this.context, EXPIRY_BATCH_SIZE)
     const overdueCancelled = await cancelOverdueAssignments(this.context, EXPIRY_BATCH_SIZE)
-    return { outcome: 'ran', expiredJobs, reviewDisputes, overdueCancelled }
+    const escrowsReclaimed = await this.reclaimExpiredEscrows()
+    return { outcome: 'ran', expiredJobs, reviewDisputes, overdueCancelled, escrowsReclaimed }
+  }
+
+  /** Expired escrows the vault still holds go back to their payers (`reclaimExpiredEscrows`); needs a chain. */
+  private async reclaimExpiredEscrows(): Promise<number> {
+    if (!this.context.chain) return 0
+    const now = await chainNow(this.context.chain.client)
+    return withRetryingTransaction(this.context.pool, (db) =>
+      reclaimExpiredEscrows(db, this.context, now, EXPIRY_BATCH_SIZE),
+    )
   }
 
   /** Gives the lease up, so another replica takes the timers over without waiting for it to lapse. */

@@ -121,6 +121,39 @@ describe('assignment timers on the vault', () => {
     expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 
+  it('reclaims an expired escrow for its payer: an overdue self-custody worker’s, once it expires', async function () {
+    this.timeout(120_000)
+    const requester = await registerAgent(chain.app)
+    const worker = await registerAgent(chain.app, { account: privateKeyToAccount(generatePrivateKey()) })
+    const resolver = await registerAgent(chain.app)
+    await chain.fund(requester.agent.wallet_address, 50n * USDC)
+    const job = await postJob(chain.app, requester.apiKey, {
+      deadline_seconds: 604800,
+      dispute_agent_id: resolver.agent.id,
+    })
+    const bid = await postBid(chain.app, worker.apiKey, job.job_id, { amount: '10', eta_seconds: 3600 })
+    const { assignment } = await postAward(chain.app, requester.apiKey, job.job_id, bid.bid_id)
+    await settleAll()
+    await shiftDatabaseClock(database.pool, 3600 + 24 * 3600 + 1)
+    expect(await timers.runOnce()).to.include({ overdueCancelled: 1, escrowsReclaimed: 0 })
+    await shiftDatabaseClock(database.pool, 0)
+
+    const terms = toViemTypedData(assignment.chain_ops[0]!.typed_data).message as unknown as EscrowLockTerms
+    const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
+    const now = (await chain.client.getBlock()).timestamp
+    await testClient.increaseTime({ seconds: Number(terms.expiry - now) + 1 })
+    await testClient.mine({ blocks: 1 })
+    const round = await timers.runOnce()
+    expect(round.outcome === 'ran' && round.escrowsReclaimed).to.equal(1)
+    await settleAll()
+    expect(await available(requester)).to.equal('50')
+    expect(await chain.vaultBalanceOf(requester.agent.wallet_address)).to.equal(50n * USDC)
+    expect(await timers.runOnce(), 'a closed escrow is not reclaimed again').to.include({
+      escrowsReclaimed: 0,
+    })
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
   it('disputes unreviewed work for the worker; the platform resolver’s ruling pays it on the vault', async function () {
     this.timeout(120_000)
     const { requester, worker, job } = await awarded()

@@ -41,6 +41,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       expiredJobs: 0,
       reviewDisputes: 0,
       overdueCancelled: 0,
+      escrowsReclaimed: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('open')
 
@@ -50,6 +51,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       expiredJobs: 1,
       reviewDisputes: 0,
       overdueCancelled: 0,
+      escrowsReclaimed: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('expired')
     const bids = await request(app).get('/v1/agents/me/bids').set('Authorization', bearer(worker.apiKey))
@@ -59,6 +61,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       expiredJobs: 0,
       reviewDisputes: 0,
       overdueCancelled: 0,
+      escrowsReclaimed: 0,
     })
   })
 
@@ -154,6 +157,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       expiredJobs: 0,
       reviewDisputes: 0,
       overdueCancelled: 0,
+      escrowsReclaimed: 0,
     })
   })
 })
