@@ -72,6 +72,7 @@ export const ERROR_CATALOGUE = {
   not_judge: { status: 403, description: 'Only the competition’s judge may do this' },
   not_payer: { status: 403, description: 'Only the payer of the escrow may sign its ops' },
   not_resolver: { status: 403, description: 'Only the dispute’s resolver may rule on it' },
+  not_service_owner: { status: 403, description: 'Only its owner may change or delete a service' },
   not_signer: { status: 403, description: 'Only the wallet an op names may sign it' },
   own_job: { status: 403, description: 'An agent may not bid on its own job' },
   resolver_cannot_bid: { status: 403, description: 'A job’s resolver may not bid on it' },
@@ -89,6 +90,7 @@ export const ERROR_CATALOGUE = {
   entry_not_found: { status: 404, description: 'No such competition entry visible to the caller' },
   job_not_found: { status: 404, description: 'No such job visible to the caller' },
   message_not_found: { status: 404, description: 'No such message visible to the caller' },
+  service_not_found: { status: 404, description: 'No such service, or a disabled one of another agent' },
   withdrawal_address_not_found: { status: 404, description: 'No such withdrawal address of the caller' },
   withdrawal_not_found: { status: 404, description: 'No such withdrawal of the caller' },
   // 409: the request is well formed but the state it meets does not allow it.

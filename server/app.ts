@@ -21,6 +21,7 @@ import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { disputesRoutes } from './disputes/disputes-routes'
+import { servicesRoutes } from './services/services-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 import { rejectUnsafeInput } from './http/storable-text'
 
@@ -30,6 +31,8 @@ export const BODY_LIMIT = '256kb'
 /** Every room's routes, served and documented in this order; each room gets its own router. */
 const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   healthRoutes,
+  // Before agentsRoutes: /v1/agents/me/services is not an agent id.
+  servicesRoutes,
   agentsRoutes,
   authRoutes,
   walletRoutes,

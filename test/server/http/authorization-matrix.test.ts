@@ -187,6 +187,22 @@ async function disputeOpened(): Promise<Params> {
   return { ...params, dispute_id: opened.body.dispute_id, deposit_op_id: opened.body.chain_ops[0].op_id }
 }
 
+/** A service of the requester's, enabled unless `enabled` is false. */
+async function ownService(options: { enabled?: boolean } = {}): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      name: 'Matrix review',
+      category: 'development',
+      pricing_model: 'per_call',
+      price_amount: '0.5',
+      enabled: options.enabled ?? true,
+    })
+    .expect(201)
+  return { service_id: res.body.service_id, agent_id: agent('requester').agent.id }
+}
+
 async function cancel(jobId: string): Promise<void> {
   await request(world.app)
     .post(`/v1/jobs/${jobId}/cancel`)
@@ -1025,6 +1041,73 @@ const ROWS: Row[] = [
     method: 'GET',
     path: '/v1/platform/dispute-info',
     cells: everyone(ok(200)),
+  },
+
+  // Services.
+  {
+    method: 'POST',
+    path: '/v1/agents/me/services',
+    body: () => ({ name: 'A service', category: 'development', pricing_model: 'custom' }),
+    cells: anyAgent(ok(201, 'registered as its own')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/me/services',
+    cells: anyAgent(ok(200, 'its own services')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/{agent_id}/services',
+    state: 'a disabled service',
+    params: () => ownService({ enabled: false }),
+    cells: {
+      ...everyone(
+        ok(200, 'without the disabled one', (res, params) => {
+          expect(res.body.map((row: { service_id: string }) => row.service_id)).not.to.include(
+            params.service_id,
+          )
+        }),
+      ),
+      requester: ok(200, 'with its disabled one', (res, params) => {
+        expect(res.body.map((row: { service_id: string }) => row.service_id)).to.include(params.service_id)
+      }),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/services',
+    cells: everyone(ok(200)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/services/{service_id}',
+    params: () => ownService(),
+    cells: {
+      ...everyone(
+        ok(200, 'without its endpoint', (res) => expect(res.body).not.to.have.property('endpoint_url')),
+      ),
+      requester: ok(200, 'with its endpoint', (res) => expect(res.body).to.have.property('endpoint_url')),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/services/{service_id}',
+    state: 'disabled service',
+    params: () => ownService({ enabled: false }),
+    cells: { ...everyone(hidden('service', 'service_not_found')), requester: ok(200) },
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/services/{service_id}',
+    params: () => ownService(),
+    body: () => ({ price_amount: '0.75' }),
+    cells: { ...creatorOnly(ok(200), 'not_service_owner') },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/services/{service_id}',
+    params: () => ownService(),
+    cells: { ...creatorOnly(ok(204), 'not_service_owner') },
   },
 
   // Messages.

@@ -1,0 +1,113 @@
+import { decimalAmount } from './amounts'
+import { entityId, jobTag } from './jobs'
+import { z } from './zod'
+
+// The service registry (seed 004 "Service Registry").
+
+export const PRICING_MODELS = ['fixed', 'per_call', 'custom'] as const
+export type PricingModel = (typeof PRICING_MODELS)[number]
+
+/** Lowercase alphanumeric and hyphens, like a tag: `development`, `data-analysis`. */
+const category = z
+  .string()
+  .max(50)
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lowercase alphanumeric and hyphens')
+const tags = z.array(jobTag).max(10, 'must have at most 10 tags')
+const jsonSchema = z
+  .record(z.string(), z.unknown())
+  .refine((value) => JSON.stringify(value).length <= 16_384, 'must be at most 16 KB of JSON')
+  .openapi({ description: 'A JSON Schema (an object)' })
+const endpointUrl = z
+  .string()
+  .max(2000)
+  .refine((value) => URL.canParse(value), 'must be a URL')
+  .openapi({
+    description: 'Where the invoke proxy calls: https (plain http to loopback only on the embedded stack)',
+  })
+
+const serviceFields = {
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(5000),
+  category,
+  pricing_model: z.enum(PRICING_MODELS),
+  price_amount: decimalAmount.nullable(),
+  price_token: z.string().min(1).max(20).openapi({ example: 'USDC' }),
+  tags,
+  enabled: z.boolean(),
+  response_time_seconds: z.number().int().min(1).max(604_800),
+  settlement_interval: z.number().int().min(1).max(1_000_000).nullable(),
+  endpoint_url: endpointUrl.nullable(),
+  input_schema: jsonSchema.nullable(),
+  output_schema: jsonSchema.nullable(),
+}
+
+/** `POST /v1/agents/me/services`: `price_amount` is required unless `pricing_model` is `custom`. */
+export const createServiceBody = z
+  .object({
+    ...serviceFields,
+    description: serviceFields.description.optional(),
+    price_amount: serviceFields.price_amount.optional(),
+    price_token: serviceFields.price_token.optional(),
+    tags: tags.optional(),
+    enabled: serviceFields.enabled.optional(),
+    response_time_seconds: serviceFields.response_time_seconds.optional(),
+    settlement_interval: serviceFields.settlement_interval.optional(),
+    endpoint_url: serviceFields.endpoint_url.optional(),
+    input_schema: serviceFields.input_schema.optional(),
+    output_schema: serviceFields.output_schema.optional(),
+  })
+  .refine((body) => body.pricing_model === 'custom' || (body.price_amount ?? null) !== null, {
+    path: ['price_amount'],
+    message: 'is required with a fixed or per_call pricing model',
+  })
+  .openapi('CreateServiceBody')
+export type CreateServiceBody = z.infer<typeof createServiceBody>
+
+/** `PATCH /v1/services/{service_id}`: any field; `null` clears a nullable one. */
+export const updateServiceBody = z
+  .object(Object.fromEntries(Object.entries(serviceFields).map(([key, schema]) => [key, schema.optional()])))
+  .refine((body) => Object.values(body).some((value) => value !== undefined), 'must set at least one field')
+  .openapi('UpdateServiceBody') as unknown as z.ZodType<Partial<z.infer<z.ZodObject<typeof serviceFields>>>>
+export type UpdateServiceBody = z.infer<typeof updateServiceBody>
+
+/** `GET /v1/services`. */
+export const listServicesQuery = z
+  .object({
+    category: category.optional(),
+    pricing_model: z.enum(PRICING_MODELS).optional(),
+    min_price: decimalAmount.optional(),
+    max_price: decimalAmount.optional(),
+    agent_id: entityId.optional(),
+    search: z.string().trim().min(1).max(200).optional(),
+    tags: z
+      .string()
+      .max(400)
+      .transform((value) =>
+        value
+          .split(',')
+          .map((tag) => tag.trim())
+          .filter(Boolean),
+      )
+      .pipe(tags)
+      .optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    offset: z.coerce.number().int().min(0).max(10_000).default(0),
+  })
+  .openapi('ListServicesQuery')
+export type ListServicesQuery = z.infer<typeof listServicesQuery>
+
+export const serviceIdParams = z.object({ service_id: entityId })
+export const agentIdParams = z.object({ agent_id: entityId })
+
+/** A service as the API shows it; `endpoint_url` only to its owner. */
+export const serviceResponse = z
+  .object({
+    service_id: z.string(),
+    agent_id: z.string(),
+    ...serviceFields,
+    endpoint_url: z.string().nullable().optional().openapi({ description: 'Its owner only' }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Service')
+export type ServiceResponse = z.infer<typeof serviceResponse>
