@@ -12,9 +12,9 @@ import type { AppContext } from '../app-context'
 import { chainNow } from '../chain/clients'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
-import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentWallet } from '../jobs/job-agents'
-import { fieldError, formatUnits } from '../jobs/job-tokens'
+import { fieldError, formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
 import type { Actor } from '../auth/actor'
 import {
   findJob,
@@ -116,23 +116,6 @@ async function findParticipantAssignment(
 }
 
 /** Restates the ledger's base-unit shortfall in the job's token units. */
-function asInsufficientBalance(error: unknown, job: JobRow, amount: bigint): unknown {
-  if (!(error instanceof AppError) || error.code !== 'insufficient_balance') return error
-  const details = error.details as { balance?: string } | null
-  return new ConflictError(
-    'insufficient_balance',
-    `awarding needs ${formatUnits(amount, job.token_decimals)} ${job.token_symbol} available`,
-    {
-      details: {
-        token: job.token_symbol,
-        available: details?.balance === undefined ? null : formatUnits(details.balance, job.token_decimals),
-        required: formatUnits(amount, job.token_decimals),
-      },
-      cause: error,
-    },
-  )
-}
-
 /**
  * The award's escrow, inside its transaction: the bid amount from the payer's available balance
  * into escrow in the ledger, and the terms of the vault escrow that holds it, naming the job's
@@ -160,7 +143,13 @@ async function lockAwardEscrow(
       reference: chainOpReference('escrow_lock', { assignmentId: award.assignmentId }),
     })
   } catch (error) {
-    throw asInsufficientBalance(error, job, amount)
+    const token = { symbol: job.token_symbol, decimals: job.token_decimals }
+    throw insufficientBalanceFor(
+      error,
+      token,
+      amount,
+      `awarding needs ${formatUnits(amount, token.decimals)} ${token.symbol} available`,
+    )
   }
   return newEscrowTerms(db, context, {
     payer: actor.walletAddress,

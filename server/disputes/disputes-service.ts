@@ -26,7 +26,7 @@ import type { Actor } from '../auth/actor'
 import { chainNow } from '../chain/clients'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
-import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import {
   abandonUnsignedEscrow,
   ESCROW_EXPIRY_MARGIN_SECONDS,
@@ -44,7 +44,7 @@ import {
   type EscrowSubject,
 } from '../escrow/escrow-ops'
 import { findJob, findVisibleJob, isJobVisible, type JobRow } from '../jobs/job-records'
-import { fieldError, formatUnits } from '../jobs/job-tokens'
+import { fieldError, formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
 import { lockEscrow, refundEscrow } from '../ledger/ledger-service'
 import { postSystemMessage } from '../messages/messages-service'
 import {
@@ -318,14 +318,12 @@ async function takeDeposit(
       reference: `dispute-deposit:${deposit.disputeId}`,
     })
   } catch (error) {
-    if (!(error instanceof AppError) || error.code !== 'insufficient_balance') throw error
-    throw new ConflictError(
-      'insufficient_balance',
-      `opening a dispute needs a deposit of ${formatUnits(amount, job.token_decimals)} ${job.token_symbol} available`,
-      {
-        details: { token: job.token_symbol, required: formatUnits(amount, job.token_decimals) },
-        cause: error,
-      },
+    const token = { symbol: job.token_symbol, decimals: job.token_decimals }
+    throw insufficientBalanceFor(
+      error,
+      token,
+      amount,
+      `opening a dispute needs a deposit of ${formatUnits(amount, token.decimals)} ${token.symbol} available`,
     )
   }
   const subject = { disputeId: deposit.disputeId }

@@ -1,6 +1,6 @@
 import { AmountPrecisionError, formatAmount, parseAmount } from '../../protocol/amounts'
 import { ERROR_CODES } from '../../protocol/errors'
-import { ValidationError } from '../errors'
+import { AppError, ConflictError, ValidationError } from '../errors'
 
 /** The vault stores an escrow's amount in 96 bits, so no bid or budget may exceed it. */
 export const MAX_ESCROW_AMOUNT = 2n ** 96n - 1n
@@ -13,6 +13,29 @@ export function fieldError(
 ): ValidationError {
   return new ValidationError(ERROR_CODES.validation, `${where} ${field}: ${message}`, {
     details: { where, fields: [{ field, message }] },
+  })
+}
+
+/**
+ * The ledger's `insufficient_balance` (in base units) said in the job's token: `message` names
+ * what needed `amount`, the details what is available and what is required. Any other error is
+ * returned as it is, for the caller to throw.
+ */
+export function insufficientBalanceFor(
+  error: unknown,
+  token: { symbol: string; decimals: number },
+  amount: bigint,
+  message: string,
+): unknown {
+  if (!(error instanceof AppError) || error.code !== 'insufficient_balance') return error
+  const balance = (error.details as { balance?: string } | null)?.balance
+  return new ConflictError('insufficient_balance', message, {
+    details: {
+      token: token.symbol,
+      available: balance === undefined ? null : formatUnits(balance, token.decimals),
+      required: formatUnits(amount, token.decimals),
+    },
+    cause: error,
   })
 }
 

@@ -25,11 +25,11 @@ import {
   encodeCursor,
   invalidCursor,
 } from '../cursor'
-import { AppError, ConflictError } from '../errors'
+import { ConflictError } from '../errors'
 import { getBalances, lockEscrow } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
 import { agentReputation, agentExists } from './job-agents'
-import { fieldError, formatUnits, parseTokenAmount } from './job-tokens'
+import { fieldError, formatUnits, insufficientBalanceFor, parseTokenAmount } from './job-tokens'
 import {
   closeOpenSlots,
   deleteJobRow,
@@ -162,21 +162,12 @@ export async function createJob(
           reference: competitionPoolReference(id),
         })
       } catch (error) {
-        if (error instanceof AppError && error.code === 'insufficient_balance') {
-          throw new ConflictError(
-            'insufficient_balance',
-            `a competition escrows its prize pool of ${formatUnits(budget!, token.decimals)} ${token.symbol} at creation`,
-            {
-              details: {
-                token: token.symbol,
-                available: formatUnits(available, token.decimals),
-                required: formatUnits(budget!, token.decimals),
-              },
-              cause: error,
-            },
-          )
-        }
-        throw error
+        throw insufficientBalanceFor(
+          error,
+          token,
+          budget!,
+          `a competition escrows its prize pool of ${formatUnits(budget!, token.decimals)} ${token.symbol} at creation`,
+        )
       }
     }
   })
