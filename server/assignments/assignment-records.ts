@@ -1,8 +1,10 @@
 import type { AssignmentStatus } from '../../protocol/assignments'
 import type { JobStatus } from '../../protocol/jobs'
+import type pg from 'pg'
 import type { Queryable } from '../db/pool'
+import { withRetryingTransaction } from '../db/retrying-transaction'
 import type { EscrowSubjectHooks } from '../escrow/escrow-failures'
-import { findJob, transitionJob } from '../jobs/job-records'
+import { findJob, transitionJob, type JobRow } from '../jobs/job-records'
 import {
   countFilledSlots as countLiveAssignments,
   countUnfinishedAssignments as countOpenAssignments,
@@ -21,22 +23,31 @@ import {
 
 export type { AssignmentRow, AssignmentTimer }
 
-/** Up to `limit` assignments whose `timer` (`review`, `overdue`) ran out by the database's clock. */
-export async function findTimedOutAssignments(
-  db: Queryable,
+/**
+ * One pass of an assignment clock (`review`, `overdue`), by the database's clock: for up to
+ * `limit` assignments whose `timer` ran out, `act` runs in a transaction of its own with the job
+ * and the assignment locked (the job first, as every job-flow transaction takes them), after the
+ * clock is checked again under those locks, so a deadline a submission or a review beat is skipped
+ * and none fires twice. Returns how many it acted on.
+ */
+export async function onTimedOutAssignments(
+  pool: pg.Pool,
   timer: AssignmentTimer,
   limit: number,
-): Promise<Array<{ id: string; job_id: string }>> {
-  return selectTimedOutAssignments(db, timer, limit)
-}
-
-/** Whether the assignment's `timer` ran out, checked under the caller's locks. */
-export async function hasTimedOut(
-  db: Queryable,
-  assignmentId: string,
-  timer: AssignmentTimer,
-): Promise<boolean> {
-  return isTimedOut(db, assignmentId, timer)
+  act: (db: Queryable, job: JobRow, assignment: AssignmentRow) => Promise<void>,
+): Promise<number> {
+  let acted = 0
+  for (const { id, job_id } of await selectTimedOutAssignments(pool, timer, limit)) {
+    const didAct = await withRetryingTransaction(pool, async (db) => {
+      const job = await findJob(db, job_id, { forUpdate: true })
+      const assignment = job && (await selectAssignment(db, id, { forUpdate: true }))
+      if (!job || !assignment || !(await isTimedOut(db, id, timer))) return false
+      await act(db, job, assignment)
+      return true
+    })
+    if (didAct) acted += 1
+  }
+  return acted
 }
 
 /** The assignment, or null; `forUpdate` locks it (callers lock its job first). */

@@ -16,8 +16,7 @@ import type { AppContext } from '../app-context'
 import {
   finishJobIfDone,
   findAssignment,
-  findTimedOutAssignments,
-  hasTimedOut,
+  onTimedOutAssignments,
   listJobAssignments,
   moveAssignment,
   type AssignmentRow,
@@ -257,23 +256,15 @@ async function startDispute(
 export const REVIEW_TIMEOUT_REASON = 'Submitted work was not reviewed within 24 hours'
 
 /**
- * Seed 004's auto-dispute: work submitted 24 hours ago that the requester neither accepted, sent
- * back nor disputed is disputed by the coordinator on the worker's behalf, with no deposit.
- * Returns the dispute's id, or null when the assignment is no longer waiting (a review won the race).
+ * Seed 004's auto-dispute, one pass: work submitted 24 hours ago that the requester neither
+ * accepted, sent back nor disputed is disputed by the coordinator on the worker's behalf, with no
+ * deposit. Returns how many it opened.
  */
-export async function openReviewTimeoutDispute(
-  context: AppContext,
-  assignmentId: string,
-): Promise<string | null> {
-  const disputeId = randomUUID()
+export async function openReviewTimeoutDisputes(context: AppContext, limit = 100): Promise<number> {
   const now = await chainNow(context.chain?.client ?? null)
-  return withRetryingTransaction(context.pool, async (db) => {
-    const found = await findAssignment(db, assignmentId)
-    const job = found && (await findJob(db, found.job_id, { forUpdate: true }))
-    const assignment = job && (await findAssignment(db, assignmentId, { forUpdate: true }))
-    if (!job || !assignment || !(await hasTimedOut(db, assignment.id, 'review'))) return null
+  return onTimedOutAssignments(context.pool, 'review', limit, async (db, job, assignment) => {
     await startDispute(db, context, {
-      disputeId,
+      disputeId: randomUUID(),
       job,
       assignment,
       opener: null,
@@ -282,17 +273,7 @@ export async function openReviewTimeoutDispute(
       criteria: [],
       now,
     })
-    return disputeId
   })
-}
-
-/** One pass of the review timer: disputes up to `limit` submissions nobody reviewed; returns how many. */
-export async function openReviewTimeoutDisputes(context: AppContext, limit = 100): Promise<number> {
-  let opened = 0
-  for (const { id } of await findTimedOutAssignments(context.pool, 'review', limit)) {
-    if (await openReviewTimeoutDispute(context, id)) opened += 1
-  }
-  return opened
 }
 
 /** The opener's deposit: its available balance into escrow in the ledger, and the vault escrow that holds it. */
