@@ -60,6 +60,38 @@ describe('assignment timers on the vault', () => {
     return { requester, worker, job }
   }
 
+  /**
+   * An escrow of 10 from a fresh requester whose self-custody worker let it go overdue, on a job
+   * whose resolver is not the platform's: the timers cancel it and leave the escrow to its expiry.
+   * Returns the cancelling round too.
+   */
+  async function overdueEscrowLeftToExpiry() {
+    const requester = await registerAgent(chain.app)
+    const worker = await registerAgent(chain.app, { account: privateKeyToAccount(generatePrivateKey()) })
+    const resolver = await registerAgent(chain.app)
+    await chain.fund(requester.agent.wallet_address, 50n * USDC)
+    const job = await postJob(chain.app, requester.apiKey, {
+      deadline_seconds: 604800,
+      dispute_agent_id: resolver.agent.id,
+    })
+    const bid = await postBid(chain.app, worker.apiKey, job.job_id, { amount: '10', eta_seconds: 3600 })
+    const { assignment } = await postAward(chain.app, requester.apiKey, job.job_id, bid.bid_id)
+    await settleAll()
+    await shiftDatabaseClock(database.pool, 3600 + 24 * 3600 + 1)
+    const cancelling = await timers.runOnce()
+    await shiftDatabaseClock(database.pool, 0)
+    const terms = toViemTypedData(assignment.chain_ops[0]!.typed_data).message as unknown as EscrowLockTerms
+    return { requester, assignment, terms, cancelling }
+  }
+
+  /** Moves the chain's clock past the escrow's expiry. */
+  async function passExpiry(terms: EscrowLockTerms): Promise<void> {
+    const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
+    const now = (await chain.client.getBlock()).timestamp
+    await testClient.increaseTime({ seconds: Number(terms.expiry - now) + 1 })
+    await testClient.mine({ blocks: 1 })
+  }
+
   it('refunds an overdue assignment’s escrow on the vault through the worker’s managed key', async function () {
     this.timeout(120_000)
     const { requester } = await awarded({ etaSeconds: 3600 })
@@ -75,20 +107,8 @@ describe('assignment timers on the vault', () => {
 
   it('leaves a self-custody worker’s overdue escrow to its expiry; reclaimed on the vault while nothing indexes, it is booked when the indexer runs again', async function () {
     this.timeout(120_000)
-    const requester = await registerAgent(chain.app)
-    const worker = await registerAgent(chain.app, { account: privateKeyToAccount(generatePrivateKey()) })
-    const resolver = await registerAgent(chain.app)
-    await chain.fund(requester.agent.wallet_address, 50n * USDC)
-    const job = await postJob(chain.app, requester.apiKey, {
-      deadline_seconds: 604800,
-      dispute_agent_id: resolver.agent.id,
-    })
-    const bid = await postBid(chain.app, worker.apiKey, job.job_id, { amount: '10', eta_seconds: 3600 })
-    const { assignment } = await postAward(chain.app, requester.apiKey, job.job_id, bid.bid_id)
-    await settleAll()
-    await shiftDatabaseClock(database.pool, 3600 + 24 * 3600 + 1)
-    expect(await timers.runOnce()).to.include({ overdueCancelled: 1 })
-    await shiftDatabaseClock(database.pool, 0)
+    const { requester, assignment, terms, cancelling } = await overdueEscrowLeftToExpiry()
+    expect(cancelling).to.include({ overdueCancelled: 1 })
     const read = await request(chain.app)
       .get(`/v1/assignments/${assignment.assignment_id}`)
       .set('Authorization', bearer(requester.apiKey))
@@ -98,12 +118,8 @@ describe('assignment timers on the vault', () => {
     expect(await available(requester)).to.equal('40')
 
     // Nothing indexes now (the coordinator is down); the escrow expires and anyone reclaims it.
-    const terms = toViemTypedData(assignment.chain_ops[0]!.typed_data).message as unknown as EscrowLockTerms
     const located = (await locateEscrow(database.pool, chain.deployment.chainId, assignment.escrow_id!))!
-    const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
-    const now = (await chain.client.getBlock()).timestamp
-    await testClient.increaseTime({ seconds: Number(terms.expiry - now) + 1 })
-    await testClient.mine({ blocks: 1 })
+    await passExpiry(terms)
     const wallet = await walletFor(hardhatAccount(7))
     const hash = await wallet.writeContract({
       address: chain.vault,
@@ -123,26 +139,10 @@ describe('assignment timers on the vault', () => {
 
   it('reclaims an expired escrow for its payer: an overdue self-custody worker’s, once it expires', async function () {
     this.timeout(120_000)
-    const requester = await registerAgent(chain.app)
-    const worker = await registerAgent(chain.app, { account: privateKeyToAccount(generatePrivateKey()) })
-    const resolver = await registerAgent(chain.app)
-    await chain.fund(requester.agent.wallet_address, 50n * USDC)
-    const job = await postJob(chain.app, requester.apiKey, {
-      deadline_seconds: 604800,
-      dispute_agent_id: resolver.agent.id,
-    })
-    const bid = await postBid(chain.app, worker.apiKey, job.job_id, { amount: '10', eta_seconds: 3600 })
-    const { assignment } = await postAward(chain.app, requester.apiKey, job.job_id, bid.bid_id)
-    await settleAll()
-    await shiftDatabaseClock(database.pool, 3600 + 24 * 3600 + 1)
-    expect(await timers.runOnce()).to.include({ overdueCancelled: 1, escrowsReclaimed: 0 })
-    await shiftDatabaseClock(database.pool, 0)
+    const { requester, terms, cancelling } = await overdueEscrowLeftToExpiry()
+    expect(cancelling).to.include({ overdueCancelled: 1, escrowsReclaimed: 0 })
 
-    const terms = toViemTypedData(assignment.chain_ops[0]!.typed_data).message as unknown as EscrowLockTerms
-    const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
-    const now = (await chain.client.getBlock()).timestamp
-    await testClient.increaseTime({ seconds: Number(terms.expiry - now) + 1 })
-    await testClient.mine({ blocks: 1 })
+    await passExpiry(terms)
     const round = await timers.runOnce()
     expect(round.outcome === 'ran' && round.escrowsReclaimed).to.equal(1)
     await settleAll()
