@@ -1,6 +1,7 @@
 import { decimalAmount } from './amounts'
 import { chainOpResponse } from './assignments'
 import { entityId } from './jobs'
+import { isHttpUrl } from './urls'
 import { z } from './zod'
 
 // Disputes (seed 004 "Disputes"): a party to a submitted assignment disputes it, with a deposit;
@@ -19,11 +20,7 @@ export type DisputeRuling = (typeof DISPUTE_RULINGS)[number]
 
 export const EVIDENCE_TYPES = ['url', 'photo', 'tracking', 'hash'] as const
 
-const httpUrl = z
-  .string()
-  .max(2000)
-  .regex(/^https?:\/\/\S+$/i, 'must be an http(s) URL')
-  .refine((value) => URL.canParse(value), 'must be an http(s) URL')
+const httpUrl = z.string().max(2000).refine(isHttpUrl, 'must be an http(s) URL')
 
 /** `POST /v1/jobs/{job_id}/dispute`. */
 export const openDisputeBody = z

@@ -28,6 +28,7 @@ import {
 } from '../jobs/job-records'
 import { acceptBid, findBid, rejectPendingBids, requireAwardable, type BidRow } from '../bids/bids-service'
 import type { EscrowLockTerms } from '../../protocol/escrow-sets'
+import { isHttpUrl } from '../../protocol/urls'
 import { lockEscrow } from '../ledger/ledger-service'
 import { protocolFeeBps } from '../chain/vault-fees'
 import { postSystemMessage } from '../messages/messages-service'
@@ -241,19 +242,9 @@ export async function awardBid(
   }
 }
 
-function isUrl(value: string): boolean {
-  if (!/^https?:\/\/\S+$/i.test(value)) return false
-  try {
-    new URL(value)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** `sha256:<hex>` of inline text; a URL's content is not ours to fetch, so it keeps the caller's hash. */
 export function deliverableHashFor(body: { deliverable: string; deliverable_hash?: string }): string | null {
-  if (isUrl(body.deliverable)) return body.deliverable_hash ?? null
+  if (isHttpUrl(body.deliverable)) return body.deliverable_hash ?? null
   const hash = `sha256:${createHash('sha256').update(body.deliverable, 'utf8').digest('hex')}`
   if (body.deliverable_hash !== undefined && body.deliverable_hash !== hash) {
     throw fieldError('body', 'deliverable_hash', 'does not match the sha256 of the inline deliverable')
