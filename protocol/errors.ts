@@ -36,6 +36,17 @@ export const ERROR_CATALOGUE = {
   malformed_json: { status: 400, description: 'The body is not valid JSON' },
   bad_request: { status: 400, description: 'The request could not be read (encoding, content type)' },
   invalid_cursor: { status: 400, description: 'A paging cursor that this list did not hand out' },
+  invalid_input: { status: 400, description: "The call's input does not match the service's input_schema" },
+  self_invocation: { status: 400, description: 'An agent cannot call or open a channel to its own service' },
+  service_not_callable: {
+    status: 400,
+    description: 'The service has no endpoint_url or no price, so it cannot be called through the proxy',
+  },
+  invalid_voucher: {
+    status: 400,
+    description:
+      "The voucher is not the caller's signature of the channel's next state (forged, wrong channel, wrong chain)",
+  },
   invalid_verifiable_claim: {
     status: 400,
     description: 'A verifiable claim whose issuer signature does not check out',
@@ -73,6 +84,7 @@ export const ERROR_CATALOGUE = {
   not_payer: { status: 403, description: 'Only the payer of the escrow may sign its ops' },
   not_resolver: { status: 403, description: 'Only the dispute’s resolver may rule on it' },
   not_service_owner: { status: 403, description: 'Only its owner may change or delete a service' },
+  not_channel_caller: { status: 403, description: "Only the channel's caller may do this" },
   not_signer: { status: 403, description: 'Only the wallet an op names may sign it' },
   own_job: { status: 403, description: 'An agent may not bid on its own job' },
   resolver_cannot_bid: { status: 403, description: 'A job’s resolver may not bid on it' },
@@ -90,6 +102,7 @@ export const ERROR_CATALOGUE = {
   entry_not_found: { status: 404, description: 'No such competition entry visible to the caller' },
   job_not_found: { status: 404, description: 'No such job visible to the caller' },
   message_not_found: { status: 404, description: 'No such message visible to the caller' },
+  channel_not_found: { status: 404, description: 'No such channel, or one the caller is not a party to' },
   service_not_found: { status: 404, description: 'No such service, or a disabled one of another agent' },
   withdrawal_address_not_found: { status: 404, description: 'No such withdrawal address of the caller' },
   withdrawal_not_found: { status: 404, description: 'No such withdrawal of the caller' },
@@ -193,6 +206,40 @@ export const ERROR_CATALOGUE = {
   },
   wallet_taken: { status: 409, description: 'Another agent holds this wallet' },
   withdrawal_expired: { status: 409, description: 'The withdrawal’s signature deadline passed' },
+  service_ambiguous: {
+    status: 409,
+    description: 'The agent offers several services; name the one to call with `service_id`',
+  },
+  channel_exists: { status: 409, description: 'The caller already has an open channel to this service' },
+  channel_not_active: {
+    status: 409,
+    description: 'The channel is not active (awaiting its funding, closing or closed)',
+  },
+  channel_busy: {
+    status: 409,
+    description: "A call on this channel is in flight; a channel's calls are paid in order, one at a time",
+  },
+  voucher_out_of_order: {
+    status: 409,
+    description:
+      "The voucher's sequence or amount does not follow the channel's newest voucher (replayed or skipped)",
+  },
+  voucher_over_deposit: {
+    status: 409,
+    description: "The voucher's cumulative amount is over the channel's deposit",
+  },
+  voucher_required: {
+    status: 409,
+    description: 'A self-custody caller with an active channel must send the voucher paying the call',
+  },
+  channel_required: {
+    status: 409,
+    description: 'A paid call from a self-custody wallet needs an active channel to the service',
+  },
+  channel_not_awaiting_signature: {
+    status: 409,
+    description: 'The channel has nothing waiting for that signature',
+  },
   withdrawal_not_awaiting_signature: {
     status: 409,
     description: 'The withdrawal does not wait for a signature',
@@ -206,11 +253,25 @@ export const ERROR_CATALOGUE = {
     description: 'An unexpected error; `details.request_id` finds it in the log',
   },
   chain_error: { status: 502, description: 'The chain node answered with an error' },
+  upstream_error: {
+    status: 502,
+    description:
+      "The service's endpoint failed, answered an error, or sent more than 1 MB; nothing was charged",
+  },
+  upstream_refused: {
+    status: 502,
+    description:
+      "The service's endpoint resolves to an address the proxy does not call (private, loopback, link-local)",
+  },
   database_unavailable: {
     status: 503,
     description: 'The database is unavailable; `Retry-After` says when to try again',
   },
   chain_timeout: { status: 504, description: 'The chain node did not answer in time' },
+  upstream_timeout: {
+    status: 504,
+    description: "The service's endpoint did not answer in time; nothing was charged",
+  },
 } as const satisfies Record<string, { status: number; description: string }>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

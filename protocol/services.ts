@@ -111,3 +111,51 @@ export const serviceResponse = z
   })
   .openapi('Service')
 export type ServiceResponse = z.infer<typeof serviceResponse>
+
+/** Most matches `POST /v1/match` answers with. */
+export const MATCH_LIMIT_MAX = 50
+
+/**
+ * `POST /v1/match` (seed 004 "Match Services"): what the caller needs, as free text, a category
+ * and tags (at least one of the three), with an optional price ceiling in token units.
+ */
+export const matchServicesBody = z
+  .object({
+    query: z.string().trim().min(1).max(1000).optional(),
+    category: category.optional(),
+    tags: tags.optional(),
+    budget_max: decimalAmount.optional(),
+    limit: z.number().int().min(1).max(MATCH_LIMIT_MAX).default(10),
+  })
+  .refine(
+    (body) => body.query !== undefined || body.category !== undefined || (body.tags?.length ?? 0) > 0,
+    'must set at least one of query, category or tags',
+  )
+  .openapi('MatchServicesBody')
+export type MatchServicesBody = z.infer<typeof matchServicesBody>
+
+/** One matched service, its composite score (0-1, higher is better) and why it matched. */
+export const serviceMatch = z
+  .object({
+    service_id: z.string(),
+    agent_id: z.string(),
+    name: serviceFields.name,
+    description: serviceFields.description,
+    category: serviceFields.category,
+    pricing_model: serviceFields.pricing_model,
+    price_amount: serviceFields.price_amount,
+    price_token: serviceFields.price_token,
+    tags: serviceFields.tags,
+    score: z.number().min(0).max(1).openapi({ example: 0.82 }),
+    match_reasons: z
+      .array(z.string())
+      .openapi({ example: ['text relevance', '2 matching tag(s)', 'high reputation (75)'] }),
+  })
+  .openapi('ServiceMatch')
+export type ServiceMatch = z.infer<typeof serviceMatch>
+
+/** `POST /v1/match`: the best `limit` matches, best first, and how many services matched in all. */
+export const matchServicesResponse = z
+  .object({ matches: z.array(serviceMatch), total: z.number().int().min(0) })
+  .openapi('MatchServicesResponse')
+export type MatchServicesResponse = z.infer<typeof matchServicesResponse>

@@ -68,17 +68,21 @@ export const walletTransaction = z.object({
     'escrow_release_reversal',
     'escrow_ruling',
     'reorg_reversal',
+    'channel_funding',
+    'channel_funding_return',
+    'channel_settlement',
+    'channel_refund',
   ]),
-  account: z.enum(['available', 'escrow', 'unsettled', 'debt']).openapi({
+  account: z.enum(['available', 'escrow', 'unsettled', 'debt', 'channel']).openapi({
     description:
-      'unsettled: booked payments not yet carried out by the vault; debt: what the agent owes after the chain took back money it had spent (negative balance)',
+      'unsettled: booked payments not yet carried out by the vault; debt: what the agent owes after the chain took back money it had spent (negative balance); channel: money in its payment channels',
   }),
   token: z.string(),
   token_address: z.string(),
   amount: z
     .string()
     .openapi({ description: 'Signed decimal: negative when the account was debited', example: '-5.25' }),
-  balance_after: decimalAmount.nullable().openapi({ description: 'Null on the debt account' }),
+  balance_after: decimalAmount.nullable().openapi({ description: 'Null on the debt and channel accounts' }),
   reference: z.string(),
   created_at: z.string(),
 })

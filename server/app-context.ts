@@ -5,6 +5,13 @@ import type { Deployment } from '../protocol/deployment'
 import type { HealthResponse } from '../protocol/health'
 import type { Metrics } from './metrics'
 
+/** Whether services may use plain-http loopback endpoints (see `allowLoopbackEndpoints`). */
+export function allowsLoopbackEndpoints(
+  context: Pick<AppContext, 'allowLoopbackEndpoints' | 'isDevChain'>,
+): boolean {
+  return context.allowLoopbackEndpoints ?? context.isDevChain
+}
+
 /** What the HTTP app and workers share: built once by the composition root and passed down. */
 export interface AppContext {
   version: string
@@ -32,6 +39,15 @@ export interface AppContext {
   authRateLimitPerMinute: number
   /** Requests per minute per agent that make the coordinator send a transaction. */
   chainWriteRateLimitPerMinute: number
+  /** Calls per minute per caller per service through the invoke proxy (INVOKE_RATE_LIMIT_PER_MINUTE); 60 if unset. */
+  invokeRateLimitPerMinute?: number
+  /** The longest the invoke proxy waits for a provider (INVOKE_TIMEOUT_MS); 30 s if unset. */
+  invokeTimeoutMs?: number
+  /**
+   * Services may name plain-http loopback endpoints and the proxy calls them (INVOKE_ALLOW_LOOPBACK,
+   * or the embedded dev chain); otherwise https to public addresses only. Unset: as `isDevChain`.
+   */
+  allowLoopbackEndpoints?: boolean
   /** Express `trust proxy` (TRUST_PROXY): which peers may set the client IP with X-Forwarded-For. */
   trustProxy?: boolean | number | string[]
   /** How far a wallet-signed request's signed timestamp may be from now (SIGNED_REQUEST_MAX_AGE_SECONDS). */

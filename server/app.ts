@@ -21,6 +21,8 @@ import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { disputesRoutes } from './disputes/disputes-routes'
+import { channelsRoutes } from './channels/channels-routes'
+import { invokeRoutes } from './invoke/invoke-routes'
 import { servicesRoutes } from './services/services-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 import { rejectUnsafeInput } from './http/storable-text'
@@ -45,6 +47,8 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   messagesRoutes,
   competitionsRoutes,
   disputesRoutes,
+  channelsRoutes,
+  invokeRoutes,
   reconciliationRoutes,
 ]
 

@@ -83,6 +83,17 @@ export const configSchema = z.object({
   AUTH_RATE_LIMIT_PER_MINUTE: integerString(1, 1_000_000).default(60),
   /** Requests per minute per agent that make the coordinator send a transaction (withdrawals, faucet). */
   CHAIN_WRITE_RATE_LIMIT_PER_MINUTE: integerString(1, 1_000_000).default(30),
+  INVOKE_RATE_LIMIT_PER_MINUTE: integerString(1, 10_000_000).default(60),
+  INVOKE_TIMEOUT_MS: integerString(100, 600_000).default(30_000),
+  /**
+   * Let services name plain-http endpoints on loopback and the invoke proxy call them: for a
+   * provider running on the coordinator's own machine (development, tests). Always on with the
+   * embedded dev chain; never needed in production.
+   */
+  INVOKE_ALLOW_LOOPBACK: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   /** How often the indexer polls the chain for new vault logs. */
   INDEXER_POLL_MS: integerString(50, 3_600_000).default(1000),
   /** How often the settler looks for queued chain ops. */

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http'
 import path from 'node:path'
 import type pg from 'pg'
+import { closeOutboundClient } from './invoke/invoke-service'
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import type { Deployment } from '../protocol/deployment'
 import { createApp } from './app'
@@ -164,6 +165,9 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     walletEncryptionKey,
     authRateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
     chainWriteRateLimitPerMinute: config.CHAIN_WRITE_RATE_LIMIT_PER_MINUTE,
+    invokeRateLimitPerMinute: config.INVOKE_RATE_LIMIT_PER_MINUTE,
+    invokeTimeoutMs: config.INVOKE_TIMEOUT_MS,
+    allowLoopbackEndpoints: config.INVOKE_ALLOW_LOOPBACK || (parameters.isDevChain ?? false),
     platformJudgeAgentId: config.PLATFORM_JUDGE_AGENT_ID?.toLowerCase() ?? null,
     platformResolverAgentId,
     trustProxy: config.TRUST_PROXY,
@@ -196,6 +200,7 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     async stop() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
+      closeOutboundClient(context)
       await workers?.stop()
       await closeDatabase()
     },

@@ -269,6 +269,23 @@ export async function selectDirectoryRow(
   return rows[0] ? toDirectoryRow(rows[0]) : null
 }
 
+/**
+ * The reputation scores of the agents among `ids` that are in the marketplace (not the platform's
+ * own, as in the directory page), by the directory's formula. Agents not listed are not returned.
+ */
+export async function selectMarketplaceReputations(
+  db: Queryable,
+  token: StatsToken,
+  ids: readonly string[],
+): Promise<{ id: string; reputationScore: number }[]> {
+  const { rows } = await db.query(
+    `SELECT p.id, p.reputation_score FROM (${DIRECTORY}) AS p
+      WHERE p.id = ANY($3::uuid[]) AND p.platform_role IS NULL`,
+    [...statsParameters(token), ids],
+  )
+  return rows.map((row) => ({ id: row.id as string, reputationScore: Number(row.reputation_score) }))
+}
+
 export type DirectorySort =
   'earned' | 'deposited' | 'jobs_posted' | 'bids_placed' | 'reputation' | 'created_at'
 

@@ -29,6 +29,7 @@ import {
   selectIdentityByApiKeyHash,
   selectIdentityById,
   selectIdentityByWallet,
+  selectMarketplaceReputations,
   selectPlatformAgentId,
   updateApiKeyHash,
   type AgentDirectoryRow,
@@ -332,6 +333,19 @@ export async function getMyProfile(
       available_at: keyExport.availableAt.toISOString(),
     },
   }
+}
+
+/**
+ * The reputation score (0-100, as profiles show it) of each marketplace agent among `agentIds`,
+ * by id. The platform's own agents have no entry: they offer nothing in the marketplace.
+ */
+export async function findMarketplaceReputations(
+  context: Pick<AppContext, 'pool' | 'tokens'>,
+  agentIds: readonly string[],
+): Promise<Map<string, number>> {
+  if (agentIds.length === 0) return new Map()
+  const rows = await selectMarketplaceReputations(context.pool, statsToken(context), agentIds)
+  return new Map(rows.map((row) => [row.id, row.reputationScore]))
 }
 
 export interface ListAgentsParameters {

@@ -10,6 +10,15 @@ const HALF_CURVE_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92
  * `secp256k1` package, ~25× viem's pure-JS recovery) because every signed request goes through it.
  */
 export function recoverPersonalSignAddress(message: string, signature: string): Address | null {
+  return recoverDigestSigner(hexToBytes(hashMessage(message)), signature)
+}
+
+/**
+ * The address whose key signed the 32-byte `digest` (an EIP-712 digest, say), or null when the
+ * 65-byte `r ‖ s ‖ v` signature is malformed, non-canonical (high s) or recovers nothing. Native
+ * libsecp256k1: it runs once per paid call.
+ */
+export function recoverDigestSigner(digest: Uint8Array, signature: string): Address | null {
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return null
   const bytes = hexToBytes(signature as Hex)
   const v = bytes[64]!
@@ -18,12 +27,7 @@ export function recoverPersonalSignAddress(message: string, signature: string): 
   const s = BigInt(`0x${Buffer.from(bytes.subarray(32, 64)).toString('hex')}`)
   if (s === 0n || s > HALF_CURVE_ORDER) return null
   try {
-    const publicKey = secp256k1.ecdsaRecover(
-      bytes.subarray(0, 64),
-      recovery,
-      hexToBytes(hashMessage(message)),
-      false,
-    )
+    const publicKey = secp256k1.ecdsaRecover(bytes.subarray(0, 64), recovery, digest, false)
     return `0x${keccak256(publicKey.subarray(1)).slice(-40)}`
   } catch {
     return null

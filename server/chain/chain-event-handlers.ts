@@ -1,4 +1,5 @@
 import type { AppContext } from '../app-context'
+import { channelChainEventHandlers, channelOpFailureHandlers } from '../channels/channel-chain-handlers'
 import { queueEscrowOpsWaitingFor } from '../escrow/escrow-ops'
 import { escrowOutcomeHandlers } from '../escrow/escrow-outcomes'
 import { assignmentEscrowHooks } from '../assignments/assignment-records'
@@ -17,7 +18,7 @@ import { feeChangedHandler } from './vault-fees'
  * their handlers here (deposits and withdrawals move the ledger; settled batches and the ops they
  * skipped are recorded; committed escrow sets release the ops waiting for their escrows' proofs;
  * escrow outcomes turn booked releases into available money, or book how the vault settled an
- * escrow without the coordinator; a vault fee change forgets the cached fee); the vault mirror follows every account's vault balance for
+ * escrow without the coordinator; channels book their settlements, closes and refunds; a vault fee change forgets the cached fee); the vault mirror follows every account's vault balance for
  * reconciliation.
  */
 export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
@@ -28,6 +29,7 @@ export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
     ...withdrawalChainEventHandlers(),
     ...escrowSetHandlers(logger, queueEscrowOpsWaitingFor),
     ...escrowOutcomeHandlers(logger),
+    ...channelChainEventHandlers(logger),
     opSkippedHandler(logger, chainOpFailureHandlers(context)),
     batchSettledHandler(logger),
     feeChangedHandler(context),
@@ -37,10 +39,10 @@ export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
 /**
  * Every domain's reaction to one of its queued ops failing, for the settler (an op its simulation
  * refused) and the `OpSkipped` handler (an op the vault skipped): escrow locks return their escrow
- * and fail what stood on them. Withdrawals are refunded from their own status instead, by
+ * and fail what stood on them; channel fundings return their money, settlements are queued again. Withdrawals are refunded from their own status instead, by
  * the `withdrawal_refunds` worker (`reconcileWithdrawals`).
  */
 export function chainOpFailureHandlers(context: Pick<AppContext, 'logger'>): ChainOpFailureHandler[] {
   const logger = context.logger.child({ component: 'settlement' })
-  return [escrowLockFailureHandler(logger, assignmentEscrowHooks)]
+  return [escrowLockFailureHandler(logger, assignmentEscrowHooks), ...channelOpFailureHandlers(logger)]
 }

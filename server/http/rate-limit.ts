@@ -43,6 +43,36 @@ export function chainWriteRateLimit(
 
 const chainWriteLimiters = new WeakMap<object, RequestHandler>()
 
+/** Seed 004: calls per minute per caller per service through the invoke proxy, when not configured. */
+export const DEFAULT_INVOKE_RATE_LIMIT_PER_MINUTE = 60
+
+/**
+ * Per caller per service limit of the invoke proxy (`invokeRateLimitPerMinute`, seed 004's 60 a
+ * minute): one caller cannot flood a provider through the coordinator. `serviceOf` names the
+ * service the request calls. Mount after authentication.
+ */
+export function invokeRateLimit(
+  context: Pick<AppContext, 'invokeRateLimitPerMinute' | 'logger'>,
+  serviceOf: (req: Request) => string,
+): RequestHandler {
+  const limit = context.invokeRateLimitPerMinute ?? DEFAULT_INVOKE_RATE_LIMIT_PER_MINUTE
+  return rateLimit({
+    windowMs: 60_000,
+    limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    validate: false,
+    keyGenerator: (req: Request, res: Response) => `${currentAgent(res).id}:${serviceOf(req)}`,
+    handler: (_req, _res, next, options) => {
+      next(
+        new RateLimitedError(ERROR_CODES.rateLimited, 'too many calls to this service; slow down', {
+          details: { limit: options.limit, window_seconds: options.windowMs / 1000 },
+        }),
+      )
+    },
+  })
+}
+
 function perMinute(logger: Logger, limit: number, key?: (res: Response) => string): RequestHandler {
   return rateLimit({
     windowMs: 60_000,

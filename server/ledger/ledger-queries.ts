@@ -4,7 +4,7 @@ import type { Queryable } from '../db/pool'
  * `unsettled` holds what a booked release owes an agent until it lands on-chain; `debt` keeps no
  * running balance: it goes negative when the chain takes back money already spent.
  */
-export type AgentAccountKind = 'available' | 'escrow' | 'unsettled' | 'debt'
+export type AgentAccountKind = 'available' | 'escrow' | 'unsettled' | 'debt' | 'channel'
 export type PlatformAccountKind = 'fees' | 'vault' | 'unclaimed'
 export type LedgerTransactionKind =
   | 'deposit'
@@ -21,6 +21,10 @@ export type LedgerTransactionKind =
   | 'escrow_release_reversal'
   | 'escrow_ruling'
   | 'reorg_reversal'
+  | 'channel_funding'
+  | 'channel_funding_return'
+  | 'channel_settlement'
+  | 'channel_refund'
 
 /** Ids of the agents' accounts of the given kinds, created on first use. */
 export async function ensureAgentAccounts(

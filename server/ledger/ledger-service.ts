@@ -448,12 +448,13 @@ type AccountRef = { agentId: string; kind: AgentAccountKind } | { platform: Plat
 
 /**
  * Agents' available, escrow and unsettled keep a locked running balance that may not go negative;
- * debt and platform accounts do not.
+ * debt, channel and platform accounts do not (a channel's limits are the channel's own, and its
+ * payouts follow the chain, which must never be refused).
  */
 function hasRunningBalance(
   account: AccountRef,
 ): account is { agentId: string; kind: 'available' | 'escrow' | 'unsettled' } {
-  return 'agentId' in account && account.kind !== 'debt'
+  return 'agentId' in account && account.kind !== 'debt' && account.kind !== 'channel'
 }
 
 interface Posting {
@@ -550,6 +551,74 @@ async function post(db: Queryable, posting: Posting): Promise<string> {
     if (entry.balanceAfter !== null) await updateBalance(db, entry.accountId, token, entry.balanceAfter)
   }
   return transactionId
+}
+
+/**
+ * Caller available → caller channel: a funding of one of its channels, booked when it is asked for
+ * (so the money cannot be spent twice while the caller signs and the vault carries it out).
+ * Throws ConflictError `insufficient_balance` when available is short.
+ */
+export async function fundChannelInLedger(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  const { agentId } = parameters
+  return move(db, 'channel_funding', { agentId, kind: 'available' }, { agentId, kind: 'channel' }, parameters)
+}
+
+/** Caller channel → caller available: a funding the vault refused or the caller never signed; repays debt first. */
+export async function returnChannelFunding(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  return creditAgent(
+    db,
+    'channel_funding_return',
+    { agentId: parameters.agentId, kind: 'channel' },
+    parameters,
+  )
+}
+
+/** Caller channel → caller available: what the vault returned when the channel closed; repays debt first. */
+export async function refundChannelInLedger(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  return creditAgent(db, 'channel_refund', { agentId: parameters.agentId, kind: 'channel' }, parameters)
+}
+
+/**
+ * Caller channel → provider available (`amount − fee`, its debt repaid first) + platform fees: a
+ * voucher the vault settled, booked when its `ChannelSettled` lands.
+ */
+export async function payFromChannel(
+  db: Queryable,
+  parameters: {
+    callerId: string
+    providerId: string
+    token: Token
+    amount: bigint
+    fee: bigint
+    reference: string
+  },
+): Promise<string> {
+  const { callerId, providerId, token, amount, fee } = parameters
+  await lockLedgerAgents(db, [callerId, providerId], token)
+  const net = amount - fee
+  const owed = await selectAgentDebt(db, providerId, token.toLowerCase())
+  const repaid = owed < net ? owed : net
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'channel_settlement',
+    token,
+    amount,
+    legs: [
+      { account: { agentId: callerId, kind: 'channel' }, amount: -amount },
+      { account: { agentId: providerId, kind: 'debt' }, amount: repaid },
+      { account: { agentId: providerId, kind: 'available' }, amount: net - repaid },
+      { account: { platform: 'fees' }, amount: fee },
+    ],
+  })
 }
 
 /** The transaction posted under `reference`, with its legs, or null: what a booking did. */

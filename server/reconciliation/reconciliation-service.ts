@@ -11,6 +11,7 @@ import { readIndexedCursor } from '../chain/indexer/vault-indexer'
 import { withTransaction, type Queryable } from '../db/pool'
 import { debtAndUnsettledTotals, feeFor, platformBalance, vaultLiabilities } from '../ledger/ledger-service'
 import { inFlightWithdrawalTotals } from '../wallet/withdrawals-service'
+import { unlandedChannelFundings } from '../channels/channels-service'
 import {
   selectAgentLedgerPositions,
   selectInFlightWithdrawalsByAgent,
@@ -34,7 +35,8 @@ export interface AccountComparison {
  *   money sits in the vault: still in the payer's balance while the lock has not landed (so a
  *   release already booked to the payee still counts here), out of it once locked (so escrow the
  *   ledger still holds does not), plus fast withdrawals paid out in the ledger not yet out of
- *   the vault; unsettled pay is not in the payee's vault balance until its release lands;
+ *   the vault; unsettled pay is not in the payee's vault balance until its release lands; money
+ *   in its channels is out of it, but a funding queued and not yet landed is still in it;
  * - the treasury: the ledger's fees less the fees of booked releases that have not landed;
  * - every other address together: the ledger's unclaimed account.
  */
@@ -47,6 +49,7 @@ export async function compareAccounts(
   const treasury = await selectCurrentTreasury(db, chainId)
   const positions = await selectAgentLedgerPositions(db, token)
   const inFlight = await selectInFlightWithdrawalsByAgent(db, chainId, token)
+  const unlandedFundings = await unlandedChannelFundings(db, chainId, token)
   const escrowCorrection = new Map<Address, bigint>()
   let unlandedFees = 0n
   for (const lock of await selectOpenEscrowLocks(db, chainId, token)) {
@@ -73,7 +76,8 @@ export async function compareAccounts(
         position.debt +
         position.escrow +
         (escrowCorrection.get(position.wallet) ?? 0n) +
-        (inFlight.get(position.agentId) ?? 0n),
+        (inFlight.get(position.agentId) ?? 0n) +
+        (unlandedFundings.get(position.wallet.toLowerCase() as Address) ?? 0n),
     })
   }
   if (treasury && !seen.has(treasury)) {

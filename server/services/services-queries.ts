@@ -136,14 +136,22 @@ export interface ServiceFilter {
   offset: number
 }
 
+/** Positional parameters for a query built from optional conditions: `add(value)` answers its `$n`. */
+function parameterList(): { parameters: unknown[]; add: (value: unknown) => string } {
+  const parameters: unknown[] = []
+  return {
+    parameters,
+    add(value) {
+      parameters.push(value)
+      return `$${parameters.length}`
+    },
+  }
+}
+
 /** Enabled services matching `filter`: the best full-text match first when searching, else newest first. */
 export async function selectServicePage(db: Queryable, filter: ServiceFilter): Promise<ServiceRow[]> {
   const where = ['s.enabled']
-  const parameters: unknown[] = []
-  const add = (value: unknown) => {
-    parameters.push(value)
-    return `$${parameters.length}`
-  }
+  const { parameters, add } = parameterList()
   if (filter.category) where.push(`s.category = ${add(filter.category)}`)
   if (filter.pricingModel) where.push(`s.pricing_model = ${add(filter.pricingModel)}`)
   if (filter.minPrice !== undefined)
@@ -164,4 +172,133 @@ export async function selectServicePage(db: Queryable, filter: ServiceFilter): P
     parameters,
   )
   return rows as ServiceRow[]
+}
+
+/** What `POST /v1/match` looks for; at least one of `query`, `category` and `tags` is set. */
+export interface MatchFilter {
+  query?: string
+  category?: string
+  /** Distinct. */
+  tags: string[]
+  /** Base units; services priced above it are left out, custom-priced ones are not. */
+  budgetMax?: bigint
+}
+
+/** How much each criterion counts in a match's score; they sum to 1 over the criteria in play. */
+export interface MatchWeights {
+  text: number
+  tags: number
+  reputation: number
+  responseTime: number
+  price: number
+}
+
+/** A matched service: its row, each criterion's score in [0, 1], and the composite. */
+export interface ServiceMatchRow extends ServiceRow {
+  /** `ts_rank_cd` over the query's words, divided by the best among the candidates. */
+  text_score: number
+  matching_tags: number
+  reputation: number
+  score: number
+  /** How many services matched, before the limit. */
+  total: number
+}
+
+/**
+ * The query's words as a tsquery that matches any of them: a request is described in prose, and a
+ * service that covers some of it is a candidate that `ts_rank_cd` ranks below one that covers all.
+ * A lexeme never holds a space, so ` & ` only ever is plainto_tsquery's operator.
+ */
+const ANY_WORD_QUERY = (text: string) =>
+  `replace(plainto_tsquery('english', ${text})::text, ' & ', ' | ')::tsquery`
+
+/**
+ * What a service must be to match `filter`: enabled, in the category, within the budget, and
+ * sharing a word of the query (`rq.query`) or a tag with it, where those are given.
+ */
+function matchConditions(filter: MatchFilter, add: (value: unknown) => string): string[] {
+  const where = ['s.enabled']
+  if (filter.category !== undefined) where.push(`s.category = ${add(filter.category)}`)
+  if (filter.budgetMax !== undefined) {
+    where.push(
+      `(s.pricing_model = 'custom' OR s.price_amount <= ${add(filter.budgetMax.toString())}::numeric)`,
+    )
+  }
+  const relevance = []
+  if (filter.query !== undefined) relevance.push('s.search @@ rq.query')
+  if (filter.tags.length > 0) relevance.push(`s.tags && ${add(filter.tags)}::text[]`)
+  if (relevance.length > 0) where.push(`(${relevance.join(' OR ')})`)
+  return where
+}
+
+/** The agents owning a service `filter` matches: whose reputation the ranking needs. */
+export async function selectMatchAgentIds(db: Queryable, filter: MatchFilter): Promise<string[]> {
+  const { parameters, add } = parameterList()
+  const query = ANY_WORD_QUERY(`${add(filter.query ?? null)}::text`)
+  const where = matchConditions(filter, add)
+  const { rows } = await db.query(
+    `SELECT DISTINCT s.agent_id FROM services AS s CROSS JOIN (SELECT ${query} AS query) AS rq
+      WHERE ${where.join(' AND ')}`,
+    parameters,
+  )
+  return rows.map((row) => row.agent_id as string)
+}
+
+/**
+ * The best `limit` services `filter` matches among those of the agents in `reputations` (others
+ * are left out), ranked by the weighted sum of the criteria's scores, each in [0, 1]: text
+ * relevance (relative to the best candidate), the share of the requested tags the service has,
+ * reputation / 100, 3600 / (3600 + response time in seconds), and 1 - price / budget (0.5 for a
+ * custom price). The score is rounded to 3 decimals; ties go to the older service, then the id.
+ */
+export async function selectMatches(
+  db: Queryable,
+  filter: MatchFilter,
+  reputations: ReadonlyMap<string, number>,
+  weights: MatchWeights,
+  limit: number,
+): Promise<ServiceMatchRow[]> {
+  const { parameters, add } = parameterList()
+  const query = ANY_WORD_QUERY(`${add(filter.query ?? null)}::text`)
+  const where = matchConditions(filter, add)
+  const agentIds = add([...reputations.keys()])
+  const scores = add([...reputations.values()])
+  const tagCount = add(filter.tags.length)
+  const budget = add(filter.budgetMax?.toString() ?? null)
+  const weight = (value: number) => `${add(value)}::float8`
+  const { rows } = await db.query(
+    `WITH reputations AS (
+       SELECT r.agent_id, r.score FROM unnest(${agentIds}::uuid[], ${scores}::int[]) AS r (agent_id, score)
+     ),
+     candidates AS (
+       SELECT ${COLUMNS},
+         coalesce(ts_rank_cd(s.search, rq.query), 0)::float8 AS text_rank,
+         (SELECT count(*) FROM unnest(s.tags) AS t (tag) WHERE t.tag = ANY(${add(filter.tags)}::text[]))::int
+           AS matching_tags,
+         r.score AS reputation,
+         CASE WHEN ${budget}::numeric IS NULL OR s.pricing_model = 'custom' THEN 0.5
+              WHEN ${budget}::numeric = 0 THEN 1
+              ELSE 1 - s.price_amount / ${budget}::numeric END::float8 AS price_score
+       FROM services AS s
+       CROSS JOIN (SELECT ${query} AS query) AS rq
+       JOIN reputations AS r ON r.agent_id = s.agent_id
+       WHERE ${where.join(' AND ')}
+     ),
+     scored AS (
+       SELECT c.*, coalesce(c.text_rank / nullif(max(c.text_rank) OVER (), 0), 0) AS text_score
+       FROM candidates AS c
+     )
+     SELECT c.*,
+       round((${weight(weights.text)} * c.text_score
+         + ${weight(weights.tags)} * c.matching_tags / greatest(${tagCount}::int, 1)
+         + ${weight(weights.reputation)} * c.reputation / 100.0
+         + ${weight(weights.responseTime)} * 3600.0 / (3600 + c.response_time_seconds)
+         + ${weight(weights.price)} * c.price_score)::numeric, 3)::float8 AS score,
+       count(*) OVER ()::int AS total
+     FROM scored AS c
+     ORDER BY score DESC, c.created_at, c.id
+     LIMIT ${add(limit)}`,
+    parameters,
+  )
+  return rows as ServiceMatchRow[]
 }

@@ -2,6 +2,8 @@ import {
   agentIdParams,
   createServiceBody,
   listServicesQuery,
+  matchServicesBody,
+  matchServicesResponse,
   serviceIdParams,
   serviceResponse,
   updateServiceBody,
@@ -17,6 +19,7 @@ import {
   getService,
   listAgentServices,
   listMyServices,
+  matchServices,
 } from './services-service'
 
 const SERVICE_ERRORS = {
@@ -68,6 +71,21 @@ export const servicesRoutes: readonly Route[] = [
     query: listServicesQuery,
     responses: { 200: json(z.array(serviceResponse), 'Services'), ...errors({ 400: SERVICE_ERRORS[400] }) },
     handler: ({ context, agent, query }) => browseServices(context, agent?.id ?? null, query),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/match',
+    summary: 'Enabled services ranked for a request: full-text query, category, tags, budget_max',
+    description:
+      'At least one of query, category and tags. Each match scores 0-1 on text relevance, tag overlap, ' +
+      "its agent's reputation, response time and price (within budget_max), weighted over the criteria given.",
+    auth: 'agent',
+    body: matchServicesBody,
+    responses: {
+      200: json(matchServicesResponse, 'The best matches first'),
+      ...errors({ 400: SERVICE_ERRORS[400], 401: SERVICE_ERRORS[401] }),
+    },
+    handler: ({ context, body }) => matchServices(context, body),
   }),
   defineRoute({
     method: 'get',

@@ -1,26 +1,35 @@
 import { randomUUID } from 'node:crypto'
+import type { Address } from 'viem'
 import type {
   CreateServiceBody,
   ListServicesQuery,
+  MatchServicesBody,
+  MatchServicesResponse,
+  ServiceMatch,
   ServiceResponse,
   UpdateServiceBody,
 } from '../../protocol/services'
-import { findAgentById } from '../agents/agents-service'
-import type { AppContext } from '../app-context'
+import { findAgentById, findMarketplaceReputations } from '../agents/agents-service'
+import { allowsLoopbackEndpoints, type AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import type { Queryable } from '../db/pool'
 import { withTransaction } from '../db/pool'
-import { ForbiddenError, NotFoundError } from '../errors'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
 import { resolveToken } from '../ledger/tokens'
 import {
   deleteServiceRow,
   insertService,
   selectAgentServices,
+  selectMatchAgentIds,
+  selectMatches,
   selectService,
   selectServicePage,
   updateService,
+  type MatchFilter,
+  type MatchWeights,
   type ServiceFields,
+  type ServiceMatchRow,
   type ServiceRow,
 } from './services-queries'
 
@@ -32,13 +41,16 @@ const DEFAULT_RESPONSE_TIME_SECONDS = 3600
  * stack (a provider running beside `npm start`). The proxy checks the resolved address again on
  * every call; this refuses what can never be valid.
  */
-function checkEndpointUrl(context: Pick<AppContext, 'isDevChain'>, value: string | null): string | null {
+function checkEndpointUrl(
+  context: Pick<AppContext, 'isDevChain' | 'allowLoopbackEndpoints'>,
+  value: string | null,
+): string | null {
   if (value === null) return null
   const url = new URL(value)
   const isLoopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
   if (url.username || url.password) throw fieldError('body', 'endpoint_url', 'must not carry credentials')
   if (url.protocol === 'https:') return url.toString()
-  if (url.protocol === 'http:' && isLoopback && context.isDevChain) return url.toString()
+  if (url.protocol === 'http:' && isLoopback && allowsLoopbackEndpoints(context)) return url.toString()
   throw fieldError(
     'body',
     'endpoint_url',
@@ -85,7 +97,7 @@ async function findVisibleService(
 
 /** A service's fields after `changes`, checked together (a price for every model but `custom`). */
 function serviceFields(
-  context: Pick<AppContext, 'tokens' | 'isDevChain'>,
+  context: Pick<AppContext, 'tokens' | 'isDevChain' | 'allowLoopbackEndpoints'>,
   base: ServiceFields | null,
   changes: UpdateServiceBody,
 ): ServiceFields {
@@ -232,4 +244,166 @@ export async function deleteService(context: AppContext, actor: Actor, serviceId
       throw new ForbiddenError('not_service_owner', 'only its owner may delete a service')
     await deleteServiceRow(db, service.id)
   })
+}
+
+/** What each criterion of a match counts, before they are renormalised over those a request gives. */
+const MATCH_WEIGHTS: MatchWeights = { text: 0.4, tags: 0.25, reputation: 0.15, responseTime: 0.1, price: 0.1 }
+
+/** The reputation score from which a match says "high reputation". */
+const HIGH_REPUTATION = 60
+
+/** The response time up to which a match says "fast response". */
+const FAST_RESPONSE_SECONDS = 600
+
+/**
+ * The weights of the criteria a request gives (text with a query, tags with tags, price with a
+ * budget; reputation and response time always), scaled to sum to 1: a match perfect on every
+ * criterion in play scores 1 whichever the request left out.
+ */
+function matchWeights(filter: MatchFilter): MatchWeights {
+  const inPlay: MatchWeights = {
+    text: filter.query !== undefined ? MATCH_WEIGHTS.text : 0,
+    tags: filter.tags.length > 0 ? MATCH_WEIGHTS.tags : 0,
+    reputation: MATCH_WEIGHTS.reputation,
+    responseTime: MATCH_WEIGHTS.responseTime,
+    price: filter.budgetMax !== undefined ? MATCH_WEIGHTS.price : 0,
+  }
+  const total = inPlay.text + inPlay.tags + inPlay.reputation + inPlay.responseTime + inPlay.price
+  return {
+    text: inPlay.text / total,
+    tags: inPlay.tags / total,
+    reputation: inPlay.reputation / total,
+    responseTime: inPlay.responseTime / total,
+    price: inPlay.price / total,
+  }
+}
+
+/** Why a service matched, in seed 004's words ("2 matching tag(s)", "high reputation (75)"). */
+function matchReasons(row: ServiceMatchRow, filter: MatchFilter): string[] {
+  const reasons: string[] = []
+  if (row.text_score > 0) reasons.push('text relevance')
+  if (filter.category !== undefined) reasons.push('category match')
+  if (row.matching_tags > 0) reasons.push(`${row.matching_tags} matching tag(s)`)
+  if (row.reputation >= HIGH_REPUTATION) reasons.push(`high reputation (${row.reputation})`)
+  if (row.response_time_seconds <= FAST_RESPONSE_SECONDS) {
+    reasons.push(`fast response (${row.response_time_seconds} s)`)
+  }
+  // Every priced match is within the budget (the query leaves out the others); a custom price is unknown.
+  if (filter.budgetMax !== undefined && row.pricing_model !== 'custom') reasons.push('within budget')
+  return reasons
+}
+
+function toServiceMatch(row: ServiceMatchRow, filter: MatchFilter): ServiceMatch {
+  return {
+    service_id: row.id,
+    agent_id: row.agent_id,
+    name: row.name,
+    description: row.description,
+    category: row.category,
+    pricing_model: row.pricing_model,
+    price_amount: row.price_amount === null ? null : formatUnits(row.price_amount, row.token_decimals),
+    price_token: row.token_symbol,
+    tags: row.tags,
+    score: row.score,
+    match_reasons: matchReasons(row, filter),
+  }
+}
+
+/**
+ * `POST /v1/match`: enabled services of marketplace agents for a request, ranked in SQL by a
+ * composite score of text relevance, tag overlap, reputation, response time and price.
+ */
+export async function matchServices(
+  context: AppContext,
+  body: MatchServicesBody,
+): Promise<MatchServicesResponse> {
+  // As in browsing, the budget is in the default token's units and compares with each service's own.
+  const decimals = resolveToken(context, undefined, 'price_token').decimals
+  const filter: MatchFilter = {
+    query: body.query,
+    category: body.category,
+    tags: [...new Set(body.tags ?? [])],
+    budgetMax:
+      body.budget_max === undefined ? undefined : parseTokenAmount(body.budget_max, decimals, 'budget_max'),
+  }
+  // Reputation is the agents room's to compute: ask it for the candidates' owners (it leaves out
+  // the platform's own agents), then rank with those scores in one query. A service registered
+  // in between by an agent not asked about is left out of this answer.
+  const agentIds = await selectMatchAgentIds(context.pool, filter)
+  const reputations = await findMarketplaceReputations(context, agentIds)
+  if (reputations.size === 0) return { matches: [], total: 0 }
+  const rows = await selectMatches(context.pool, filter, reputations, matchWeights(filter), body.limit)
+  return { matches: rows.map((row) => toServiceMatch(row, filter)), total: rows[0]?.total ?? 0 }
+}
+
+/** A service as the invoke proxy and the channels room need it. */
+export interface CallableService {
+  id: string
+  agentId: string
+  pricingModel: ServiceRow['pricing_model']
+  priceAmount: bigint | null
+  token: { symbol: string; address: Address; decimals: number }
+  responseTimeSeconds: number
+  settlementInterval: number | null
+  endpointUrl: string | null
+  inputSchema: Record<string, unknown> | null
+  updatedAt: Date
+}
+
+function toCallableService(row: ServiceRow): CallableService {
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    pricingModel: row.pricing_model,
+    priceAmount: row.price_amount === null ? null : BigInt(row.price_amount),
+    token: { symbol: row.token_symbol, address: row.token_address as Address, decimals: row.token_decimals },
+    responseTimeSeconds: row.response_time_seconds,
+    settlementInterval: row.settlement_interval,
+    endpointUrl: row.endpoint_url,
+    inputSchema: row.input_schema,
+    updatedAt: row.updated_at,
+  }
+}
+
+/** A service `viewerId` may call or open a channel to; 404 `service_not_found` for a missing or disabled one. */
+export async function findCallableService(
+  db: Queryable,
+  serviceId: string,
+  viewerId: string,
+): Promise<CallableService> {
+  return toCallableService(await findVisibleService(db, serviceId, viewerId))
+}
+
+/**
+ * Seed 001's direct execution: agent `agentId`'s service `serviceId`, or its only enabled service
+ * when none is named (409 `service_ambiguous` when it offers several).
+ */
+export async function findAgentServiceForCall(
+  db: Queryable,
+  agentId: string,
+  serviceId: string | undefined,
+  viewerId: string,
+): Promise<CallableService> {
+  if (!(await findAgentById(db, agentId)))
+    throw new NotFoundError('agent_not_found', `agent ${agentId} not found`)
+  if (serviceId !== undefined) {
+    const service = await findVisibleService(db, serviceId, viewerId)
+    if (service.agent_id !== agentId) {
+      throw new NotFoundError('service_not_found', `agent ${agentId} has no service ${serviceId}`)
+    }
+    return toCallableService(service)
+  }
+  const services = await selectAgentServices(db, agentId, { includeDisabled: false })
+  if (services.length === 0)
+    throw new NotFoundError('service_not_found', `agent ${agentId} offers no service`)
+  if (services.length > 1) {
+    throw new ConflictError(
+      'service_ambiguous',
+      `agent ${agentId} offers ${services.length} services: name one`,
+      {
+        details: { service_ids: services.map((service) => service.id) },
+      },
+    )
+  }
+  return toCallableService(services[0]!)
 }

@@ -3,6 +3,7 @@ import type { AppContext } from '../app-context'
 import { cancelOverdueAssignments } from '../assignments/assignment-timers'
 import { openReviewTimeoutDisputes } from '../disputes/disputes-service'
 import { chainNow } from '../chain/clients'
+import { closeIdleChannels, settleDueChannels } from '../channels/channels-service'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { reclaimExpiredEscrows } from '../escrow/escrow-ops'
 import { expireDueJobs } from '../jobs/jobs-service'
@@ -23,6 +24,8 @@ export type TimersRound =
       reviewDisputes: number
       overdueCancelled: number
       escrowsReclaimed: number
+      channelsSettled: number
+      channelsClosed: number
     }
 
 /**
@@ -30,7 +33,9 @@ export type TimersRound =
  * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is: job
  * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
- * slot reopened), and expired escrows the vault still holds (reclaimed for their payers). Each pass
+ * slot reopened), expired escrows the vault still holds (reclaimed for their payers), payment
+ * channels with calls unsettled for 30 s (their newest voucher queued for the vault) and channels
+ * idle for 7 days (closed). Each pass
  * re-checks its clock under its rows' locks, so a deadline fires once.
  */
 export class TimersWorker {
@@ -55,7 +60,17 @@ export class TimersWorker {
     const reviewDisputes = await openReviewTimeoutDisputes(this.context, EXPIRY_BATCH_SIZE)
     const overdueCancelled = await cancelOverdueAssignments(this.context, EXPIRY_BATCH_SIZE)
     const escrowsReclaimed = await this.reclaimExpiredEscrows()
-    return { outcome: 'ran', expiredJobs, reviewDisputes, overdueCancelled, escrowsReclaimed }
+    const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
+    const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
+    return {
+      outcome: 'ran',
+      expiredJobs,
+      reviewDisputes,
+      overdueCancelled,
+      escrowsReclaimed,
+      channelsSettled,
+      channelsClosed,
+    }
   }
 
   /** Expired escrows the vault still holds go back to their payers (`reclaimExpiredEscrows`); needs a chain. */

@@ -122,6 +122,27 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(lines.slice(-4)).to.deep.equal(['6.7914', '92.94', '0.2', '2'])
   })
 
+  it('registers a service, opens a channel, makes paid calls, settles and finds ChannelSettled, as the README shows', async function () {
+    this.timeout(120_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, 'Paid calls against `npm start`'))
+    const lines = stdout.trim().split('\n')
+    expect(lines).to.deep.equal([
+      "[ 5, '0.01', 1 ]",
+      "[ 4, '0.01', 2 ]",
+      "[ 5, '0.01', 3 ]",
+      "[ '0.97', '0.03', 3 ]",
+      '[ [ 3, false ], [ 2, false ], [ 1, false ] ]',
+      "[ 3, '0.03', '0.0297' ]",
+      '0.0297',
+      '1',
+    ])
+    const report = (await (await fetch(`http://127.0.0.1:${port}/v1/platform/reconciliation`)).json()) as {
+      tokens: Array<Record<string, unknown>>
+    }
+    expect(report.tokens[0]).to.include({ difference: '0', is_balanced: true })
+  })
+
   it('withdraws through the settler as the README shows', async function () {
     this.timeout(120_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')

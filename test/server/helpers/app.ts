@@ -44,6 +44,7 @@ export async function createTestApp(
     // Tests register many agents from one address; the rate-limit test lowers this itself.
     authRateLimitPerMinute: 100_000,
     chainWriteRateLimitPerMinute: 100_000,
+    invokeRateLimitPerMinute: 100_000,
     platformResolverAgentId,
     ...overrides,
   }

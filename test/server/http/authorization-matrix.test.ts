@@ -12,6 +12,7 @@ import { createTestApp } from '../helpers/app'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
+import { startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
 
 /**
  * Issue 10's authorization matrix: every /v1 route against every kind of caller, from one table.
@@ -96,6 +97,7 @@ interface World {
 let world: World
 let testDatabase: TestDatabase
 let chain: ChainTestApp
+let upstream: UpstreamStub
 
 const WORKER_PROPOSAL = 'Worker proposal: I audit every authentication path by hand.'
 const RIVAL_PROPOSAL = 'Rival proposal: a fuzzing campaign over the whole module.'
@@ -201,6 +203,43 @@ async function ownService(options: { enabled?: boolean } = {}): Promise<Params> 
     })
     .expect(201)
   return { service_id: res.body.service_id, agent_id: agent('requester').agent.id }
+}
+
+/** A free service of the requester's that answers through the invoke proxy (the upstream stub's echo). */
+async function callableService(): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      name: 'Matrix echo',
+      category: 'testing',
+      pricing_model: 'per_call',
+      price_amount: '0',
+      endpoint_url: `${upstream.baseUrl}/echo`,
+    })
+    .expect(201)
+  return { service_id: res.body.service_id, agent_id: agent('requester').agent.id }
+}
+
+/** The worker's open channel to a fresh service of the requester's: the worker calls, the requester provides. */
+async function channelOpen(): Promise<Params> {
+  const service = await ownService()
+  const res = await request(world.app)
+    .post('/v1/channels')
+    .set('Authorization', auth(agent('worker')))
+    .send({ service_id: service.service_id, deposit_amount: '1' })
+    .expect(201)
+  return { ...service, channel_id: res.body.channel_id }
+}
+
+/** A channel's caller and provider get `cell` (`providerCell` for the provider), any other agent 404, anonymous 401. */
+function channelParties(cell: Cell, providerCell: Cell = cell): Row['cells'] {
+  return {
+    ...everyone(hidden('channel', 'channel_not_found')),
+    anonymous: UNAUTHENTICATED,
+    worker: cell,
+    requester: providerCell,
+  }
 }
 
 async function cancel(jobId: string): Promise<void> {
@@ -1109,6 +1148,105 @@ const ROWS: Row[] = [
     params: () => ownService(),
     cells: { ...creatorOnly(ok(204), 'not_service_owner') },
   },
+  {
+    method: 'POST',
+    path: '/v1/match',
+    body: () => ({ query: 'matrix review' }),
+    cells: anyAgent(
+      ok(200, 'enabled services ranked', (res) => {
+        expect(res.body.matches).to.be.an('array')
+        expect(res.body.total).to.be.a('number')
+      }),
+    ),
+  },
+
+  // Payment channels and the invoke proxy.
+  {
+    method: 'POST',
+    path: '/v1/channels',
+    params: () => ownService(),
+    body: (params) => ({ service_id: params.service_id, deposit_amount: '1' }),
+    cells: {
+      ...anyAgent(ok(201, 'its own channel, funded from its balance')),
+      requester: { status: 400, code: 'self_invocation', says: 'not to its own service' },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/channels',
+    cells: anyAgent(ok(200, 'its own channels')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/channels/{channel_id}',
+    params: () => channelOpen(),
+    cells: channelParties(ok(200)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/channels/{channel_id}/top-up',
+    params: () => channelOpen(),
+    body: () => ({ amount: '0.5' }),
+    cells: channelParties(ok(200), forbidden('not_channel_caller')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/channels/{channel_id}/funding-signature',
+    params: () => channelOpen(),
+    body: () => ({ signature: BOGUS_SIGNATURE }),
+    cells: channelParties(
+      conflict('channel_not_awaiting_signature', 'a managed wallet’s funding is signed already'),
+      forbidden('not_channel_caller'),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/channels/{channel_id}/settle',
+    params: () => channelOpen(),
+    cells: channelParties(ok(200)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/channels/{channel_id}/close',
+    params: () => channelOpen(),
+    cells: channelParties(ok(200, 'closing')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/channels/{channel_id}/calls',
+    params: () => channelOpen(),
+    cells: channelParties(ok(200)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/channels/{channel_id}/settlements',
+    params: () => channelOpen(),
+    cells: channelParties(ok(200)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/services/{service_id}/invoke',
+    params: () => callableService(),
+    body: () => ({ input: { ping: true } }),
+    cells: {
+      ...anyAgent(
+        ok(200, 'the provider’s answer', (res) =>
+          expect(res.body.output).to.deep.equal({ echo: { ping: true } }),
+        ),
+      ),
+      requester: { status: 400, code: 'self_invocation', says: 'not its own service' },
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/execute',
+    params: () => callableService(),
+    body: (params) => ({ agent_id: params.agent_id, service_id: params.service_id, input: 'hi' }),
+    cells: {
+      ...anyAgent(ok(200, 'the provider’s answer')),
+      requester: { status: 400, code: 'self_invocation', says: 'not its own service' },
+    },
+  },
 
   // Messages.
   {
@@ -1435,6 +1573,7 @@ describe('authorization matrix (every /v1 route × anonymous, stranger, requeste
       rival: await register('rival'),
       shared: {} as World['shared'],
     }
+    upstream = await startUpstreamStub()
     await fundAgent(app, agent('requester').apiKey, '5000')
     for (const caller of ['worker', 'resolver', 'stranger', 'judge'] as const) {
       await fundAgent(app, agent(caller).apiKey, '100')
@@ -1499,6 +1638,7 @@ describe('authorization matrix (every /v1 route × anonymous, stranger, requeste
   })
 
   after(async () => {
+    await upstream?.close()
     await chain?.indexer.stop()
     await chain?.stop()
     await testDatabase?.drop()

@@ -42,6 +42,8 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       reviewDisputes: 0,
       overdueCancelled: 0,
       escrowsReclaimed: 0,
+      channelsSettled: 0,
+      channelsClosed: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('open')
 
@@ -52,6 +54,8 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       reviewDisputes: 0,
       overdueCancelled: 0,
       escrowsReclaimed: 0,
+      channelsSettled: 0,
+      channelsClosed: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('expired')
     const bids = await request(app).get('/v1/agents/me/bids').set('Authorization', bearer(worker.apiKey))
@@ -62,6 +66,8 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       reviewDisputes: 0,
       overdueCancelled: 0,
       escrowsReclaimed: 0,
+      channelsSettled: 0,
+      channelsClosed: 0,
     })
   })
 
@@ -158,6 +164,8 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       reviewDisputes: 0,
       overdueCancelled: 0,
       escrowsReclaimed: 0,
+      channelsSettled: 0,
+      channelsClosed: 0,
     })
   })
 })

@@ -1,0 +1,67 @@
+import type { Request } from 'express'
+import { executeBody, invokeBody, invokeResponse } from '../../protocol/channels'
+import { serviceIdParams } from '../../protocol/services'
+import type { AppContext } from '../app-context'
+import { errors, json } from '../http/openapi-parts'
+import { invokeRateLimit } from '../http/rate-limit'
+import { defineRoute, type Route } from '../http/route'
+import { executeAgent, invokeServiceById } from './invoke-service'
+
+const INVOKE_ERRORS = {
+  400: 'Malformed input, invalid_input (against input_schema), self_invocation, service_not_callable, invalid_voucher',
+  401: 'Not authenticated',
+  404: 'service_not_found (or disabled)',
+  409: 'channel_required, channel_not_active, channel_busy, voucher_required, voucher_out_of_order, voucher_over_deposit',
+  429: 'More than INVOKE_RATE_LIMIT_PER_MINUTE (60) calls a minute to this service',
+  502: 'upstream_error (the service failed, answered an error or more than 1 MB), upstream_refused (its endpoint resolves to a private address)',
+  504: 'upstream_timeout',
+}
+
+const INVOKE_DESCRIPTION =
+  "The proxy calls the service's endpoint (https; plain http to loopback only on the embedded stack; never a private, loopback or link-local address after DNS resolution or on a redirect) with `{\"input\": …}` and returns its JSON as `output`. With an open channel to the service the call is paid on it: a self-custody caller sends `voucher` (the channel's next voucher, see `nextVoucher` in protocol/channels.ts); a managed wallet's is signed for it. The call is recorded with its voucher before the answer is sent; a provider that fails costs nothing. A free service (price 0) needs no channel."
+
+const invokeLimit = (context: AppContext) =>
+  invokeRateLimit(context, (req: Request) => `service:${String(req.params.service_id)}`)
+const executeLimit = (context: AppContext) =>
+  invokeRateLimit(
+    context,
+    (req: Request) => `agent:${String((req.body as { agent_id?: unknown })?.agent_id)}`,
+  )
+
+/** The invoke proxy (seed 004 "Invoke Service") and direct execution (seed 001). */
+export const invokeRoutes: readonly Route[] = [
+  defineRoute({
+    method: 'post',
+    path: '/v1/services/{service_id}/invoke',
+    summary: 'Call a service through the proxy, paid on the caller’s channel to it',
+    description: INVOKE_DESCRIPTION,
+    auth: 'agent',
+    rateLimit: invokeLimit,
+    isBodyOptional: true,
+    params: serviceIdParams,
+    body: invokeBody,
+    responses: {
+      200: json(invokeResponse, "The provider's answer and what it cost"),
+      ...errors(INVOKE_ERRORS),
+    },
+    handler: ({ context, agent, params, body }) => invokeServiceById(context, agent, params.service_id, body),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/execute',
+    summary: "Call an agent's service directly by agent id (its only service, or `service_id`)",
+    description: INVOKE_DESCRIPTION,
+    auth: 'agent',
+    rateLimit: executeLimit,
+    body: executeBody,
+    responses: {
+      200: json(invokeResponse, "The provider's answer and what it cost"),
+      ...errors({
+        ...INVOKE_ERRORS,
+        404: 'agent_not_found, service_not_found',
+        409: `${INVOKE_ERRORS[409]}, service_ambiguous`,
+      }),
+    },
+    handler: ({ context, agent, body }) => executeAgent(context, agent, body),
+  }),
+]

@@ -1,0 +1,192 @@
+import type { Hex } from 'viem'
+import type { InvokeBody, InvokeResponse } from '../../protocol/channels'
+import { allowsLoopbackEndpoints, type AppContext } from '../app-context'
+import type { Actor } from '../auth/actor'
+import {
+  findCallChannel,
+  prepareChannelCall,
+  recordChannelCall,
+  responseHashOf,
+  type PreparedChannelCall,
+} from '../channels/channel-calls'
+import { ConflictError, UpstreamError, ValidationError } from '../errors'
+import { formatUnits } from '../jobs/job-tokens'
+import {
+  ForbiddenDestinationError,
+  OutboundHttpClient,
+  UpstreamResponseTooLargeError,
+  UpstreamTimeoutError,
+  type OutboundResponse,
+} from '../outbound/outbound-http'
+import {
+  findCallableService,
+  findAgentServiceForCall,
+  type CallableService,
+} from '../services/services-service'
+import { checkCallInput } from './input-schemas'
+
+/** Seed 004: a provider's answer over this is a 502. */
+export const MAX_UPSTREAM_RESPONSE_BYTES = 1024 * 1024
+
+/** The longest the proxy waits for a provider when not configured (INVOKE_TIMEOUT_MS). */
+export const DEFAULT_INVOKE_TIMEOUT_MS = 30_000
+
+// One client (and its keep-alive sockets) per app.
+const clients = new WeakMap<object, OutboundHttpClient>()
+
+/**
+ * The app's outbound client: https to public addresses only, plus plain http to loopback where
+ * `allowLoopbackEndpoints` (the embedded stack, where a provider runs beside `npm start`).
+ */
+function outboundClientFor(
+  context: Pick<AppContext, 'pool' | 'isDevChain' | 'allowLoopbackEndpoints'>,
+): OutboundHttpClient {
+  let client = clients.get(context)
+  if (!client) {
+    client = new OutboundHttpClient({ allowLoopbackHttp: allowsLoopbackEndpoints(context) })
+    clients.set(context, client)
+  }
+  return client
+}
+
+/** Closes the app's outbound client's sockets (at shutdown). */
+export function closeOutboundClient(context: object): void {
+  clients.get(context)?.close()
+  clients.delete(context)
+}
+
+/** Calls the provider's endpoint; its failures as the API says them, nothing charged. */
+async function callProvider(
+  context: Pick<AppContext, 'pool' | 'isDevChain' | 'allowLoopbackEndpoints' | 'invokeTimeoutMs'>,
+  service: CallableService,
+  caller: Actor,
+  input: unknown,
+  prepared: PreparedChannelCall | null,
+): Promise<OutboundResponse> {
+  const timeoutMs = Math.min(
+    service.responseTimeSeconds * 1000,
+    context.invokeTimeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS,
+  )
+  let response: OutboundResponse
+  try {
+    response = await outboundClientFor(context).post({
+      url: service.endpointUrl!,
+      body: { input: input ?? null },
+      headers: {
+        'x-clearhouse-caller': caller.id,
+        'x-clearhouse-service': service.id,
+        ...(prepared
+          ? {
+              'x-clearhouse-channel': prepared.channel.id,
+              'x-clearhouse-call-sequence': prepared.call.sequence.toString(),
+            }
+          : {}),
+      },
+      timeoutMs,
+      maxResponseBytes: MAX_UPSTREAM_RESPONSE_BYTES,
+    })
+  } catch (error) {
+    if (error instanceof UpstreamTimeoutError) {
+      throw new UpstreamError('upstream_timeout', `the service did not answer within ${timeoutMs} ms`)
+    }
+    if (error instanceof ForbiddenDestinationError) {
+      throw new UpstreamError(
+        'upstream_refused',
+        `the service's endpoint is not a destination the proxy calls (${error.reason})`,
+        { details: { reason: error.reason } },
+      )
+    }
+    if (error instanceof UpstreamResponseTooLargeError) {
+      throw new UpstreamError('upstream_error', 'the service answered more than 1 MB', {
+        details: { max_bytes: MAX_UPSTREAM_RESPONSE_BYTES },
+      })
+    }
+    throw new UpstreamError('upstream_error', `the service could not be reached: ${(error as Error).message}`)
+  }
+  if (response.status >= 400) {
+    throw new UpstreamError('upstream_error', `the service answered ${response.status}`, {
+      details: { upstream_status: response.status },
+    })
+  }
+  return response
+}
+
+/**
+ * Calls a service through the proxy: the caller's voucher (or, for a managed wallet, one signed
+ * for it) pays the call on its open channel, the provider is called (SSRF-safe), and the call is
+ * recorded with its voucher before the answer goes back. A provider that fails, times out or
+ * answers too much costs nothing: the voucher is not recorded. A free service (price 0) is called
+ * without a channel; a priced one needs one.
+ */
+export async function invokeService(
+  context: AppContext,
+  actor: Actor,
+  service: CallableService,
+  body: InvokeBody,
+): Promise<InvokeResponse> {
+  if (service.agentId === actor.id)
+    throw new ValidationError('self_invocation', 'you cannot call your own service')
+  if (!service.endpointUrl || service.priceAmount === null) {
+    throw new ValidationError(
+      'service_not_callable',
+      `service ${service.id} has no ${service.endpointUrl ? 'price' : 'endpoint_url'}; it cannot be called through the proxy`,
+    )
+  }
+  checkCallInput(service, body.input ?? null)
+
+  const channel = await findCallChannel(context, actor.id, service.id)
+  let prepared: PreparedChannelCall | null = null
+  if (channel) {
+    prepared = await prepareChannelCall(context, actor, channel, body.input ?? null, body.voucher)
+  } else if (service.priceAmount > 0n) {
+    throw new ConflictError(
+      'channel_required',
+      `service ${service.id} costs ${formatUnits(service.priceAmount, service.token.decimals)} ${service.token.symbol} a call: open a channel to it (POST /v1/channels) and call again`,
+      { details: { service_id: service.id } },
+    )
+  }
+
+  let response: OutboundResponse
+  try {
+    response = await callProvider(context, service, actor, body.input, prepared)
+  } catch (error) {
+    prepared?.release()
+    throw error
+  }
+  const output = response.json !== undefined ? response.json : response.body.toString('utf8')
+  if (!prepared) {
+    return { output, job_id: null, cost: '0', channel_id: null, call: null }
+  }
+  const call = await recordChannelCall(context, prepared, {
+    responseHash: responseHashOf(response.body) as Hex,
+    upstreamStatus: response.status,
+    durationMs: Math.round(response.durationMs),
+  })
+  return {
+    output,
+    job_id: null,
+    cost: formatUnits(prepared.call.amount, service.token.decimals),
+    channel_id: prepared.channel.id,
+    call,
+  }
+}
+
+/** `POST /v1/services/{service_id}/invoke`. */
+export async function invokeServiceById(
+  context: AppContext,
+  actor: Actor,
+  serviceId: string,
+  body: InvokeBody,
+): Promise<InvokeResponse> {
+  return invokeService(context, actor, await findCallableService(context.pool, serviceId, actor.id), body)
+}
+
+/** `POST /v1/execute` (seed 001's direct execution): the agent's named service, or its only one. */
+export async function executeAgent(
+  context: AppContext,
+  actor: Actor,
+  body: InvokeBody & { agent_id: string; service_id?: string | undefined },
+): Promise<InvokeResponse> {
+  const service = await findAgentServiceForCall(context.pool, body.agent_id, body.service_id, actor.id)
+  return invokeService(context, actor, service, body)
+}
