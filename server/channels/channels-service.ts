@@ -166,12 +166,18 @@ async function fund(
   channel: ChannelRow,
   amount: bigint,
 ): Promise<void> {
+  const funding = await insertFunding(db, {
+    channelId: channel.id,
+    amount,
+    totalDeposit: channel.deposit + amount,
+    nonce: await allocateVaultNonce(db, channel.caller_address),
+  })
   try {
     await fundChannelInLedger(db, {
       agentId: actor.id,
       token: channel.token_address,
       amount,
-      reference: `channel-funding:${channel.id}:${channel.deposit + amount}:${randomUUID()}`,
+      reference: `channel-funding:${funding.id}`,
     })
   } catch (error) {
     throw insufficientBalanceFor(
@@ -181,12 +187,6 @@ async function fund(
       `funding the channel needs ${format(channel, amount)} ${channel.token_symbol} available`,
     )
   }
-  const funding = await insertFunding(db, {
-    channelId: channel.id,
-    amount,
-    totalDeposit: channel.deposit + amount,
-    nonce: await allocateVaultNonce(db, channel.caller_address),
-  })
   if (actor.isManagedWallet) {
     const signature = await signTypedDataForAgent(db, context, actor.id, fundingTypedData(channel, funding))
     await applySignedFunding(db, channel, funding, signature)
