@@ -1,13 +1,4 @@
-import {
-  concat,
-  encodeAbiParameters,
-  hashDomain,
-  hashTypedData,
-  keccak256,
-  numberToHex,
-  stringToBytes,
-  type Hex,
-} from 'viem'
+import { concat, hashDomain, hashTypedData, keccak256, numberToHex, stringToBytes, type Hex } from 'viem'
 import { address as addressSchema, type Address } from './address'
 import { decimalAmount } from './amounts'
 import { typedDataJson } from './assignments'
@@ -68,13 +59,16 @@ export function channelIdOf(domain: ClearhouseDomain, config: ChannelConfig): He
   })
 }
 
-/** The hash of one call record (see `callRecordAbi`). */
+/**
+ * The hash of one call record: `keccak256(abi.encode(channelId, sequence, amount, requestHash))`
+ * (see `callRecordAbi`). Every field is one static word, so the encoding is their concatenation.
+ */
 export function callRecordHash(record: CallRecord): Hex {
   return keccak256(
-    encodeAbiParameters(callRecordAbi, [
+    concat([
       record.channelId,
-      record.sequence,
-      record.amount,
+      numberToHex(record.sequence, { size: 32 }),
+      numberToHex(record.amount, { size: 32 }),
       record.requestHash,
     ]),
   )

@@ -33,6 +33,8 @@ export const BODY_LIMIT = '256kb'
 /** Every room's routes, served and documented in this order; each room gets its own router. */
 const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   healthRoutes,
+  // First: the paid-call hot path should not walk every other router's routes.
+  invokeRoutes,
   // Before agentsRoutes: /v1/agents/me/services is not an agent id.
   servicesRoutes,
   agentsRoutes,
@@ -48,7 +50,6 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   competitionsRoutes,
   disputesRoutes,
   channelsRoutes,
-  invokeRoutes,
   reconciliationRoutes,
 ]
 

@@ -26,6 +26,7 @@ import {
   type CallToRecord,
   type ChannelRow,
 } from './channels-queries'
+import { forgetCallChannel, remember, rememberedChannel } from './active-channels'
 import { channelVoucherDomainSeparator, toCallResponse } from './channels-service'
 
 // The fast path: a call paid by a voucher on an open channel, checked in memory and recorded in
@@ -53,13 +54,34 @@ function invalidVoucher(message: string): ValidationError {
   })
 }
 
-/** The caller's open channel to the service, if it has one (active or awaiting its funding's signature). */
-export async function findCallChannel(
-  context: Pick<AppContext, 'pool'>,
-  callerId: string,
+/** The codes a call is refused with because of the channel's state, which a fresh read may change. */
+const STATE_REFUSALS = new Set(['channel_not_active', 'voucher_out_of_order', 'voucher_over_deposit'])
+
+/**
+ * The caller's open channel to the service, checked for this call (see `prepareChannelCall`), or
+ * null when it has none. The channel comes from memory when this process knows it; a refusal on
+ * a remembered state is re-checked against the database's.
+ */
+export async function prepareCallOnChannel(
+  context: Pick<AppContext, 'pool' | 'walletEncryptionKey'>,
+  actor: Actor,
   serviceId: string,
-): Promise<ChannelRow | null> {
-  return selectOpenChannel(context.pool, callerId, serviceId)
+  input: unknown,
+  voucher: VoucherBody | undefined,
+): Promise<PreparedChannelCall | null> {
+  const remembered = rememberedChannel(actor.id, serviceId)
+  if (remembered) {
+    try {
+      return await prepareChannelCall(context, actor, remembered, input, voucher)
+    } catch (error) {
+      if (!(error instanceof ConflictError) || !STATE_REFUSALS.has(error.code)) throw error
+      forgetCallChannel(remembered)
+    }
+  }
+  const channel = await selectOpenChannel(context.pool, actor.id, serviceId)
+  if (!channel) return null
+  remember(channel)
+  return prepareChannelCall(context, actor, channel, input, voucher)
 }
 
 /**
@@ -235,16 +257,22 @@ interface PendingRecord {
   reject(error: unknown): void
 }
 
+/** Group commits in flight at once: one fills while another commits. */
+const MAX_GROUPS_IN_FLIGHT = 2
+
 /**
  * Group commit of paid calls: calls that arrive while a commit is running wait and go together in
- * the next, so the rate is not bounded by one commit per call. A call is answered only after the
- * transaction holding its record committed (an acknowledged call is never lost), and a call whose
- * transaction failed is answered with the error (none is acknowledged that was not kept). Calls
- * that hit their channel's settlement interval queue its settlement in the same transaction.
+ * the next, so the rate is not bounded by one commit per call. Each group is one statement (one
+ * round trip, one commit). A call is answered only after the statement holding its record
+ * committed (an acknowledged call is never lost), and a call whose statement failed is answered
+ * with the error (none is acknowledged that was not kept). A channel has one call in flight in
+ * this process, so two groups never touch the same channel. Channels that reached their
+ * settlement interval have their newest voucher queued before the group is answered (the timers'
+ * 30 s pass is the backstop should that fail).
  */
 export class CallRecorder {
   private queue: PendingRecord[] = []
-  private isFlushing = false
+  private groupsInFlight = 0
 
   constructor(
     private readonly pool: pg.Pool,
@@ -256,36 +284,44 @@ export class CallRecorder {
   record(call: CallToRecord): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.queue.push({ call, resolve, reject })
-      if (!this.isFlushing) void this.flush()
+      this.startGroup()
     })
   }
 
-  private async flush(): Promise<void> {
-    this.isFlushing = true
+  private startGroup(): void {
+    if (this.groupsInFlight >= MAX_GROUPS_IN_FLIGHT || this.queue.length === 0) return
+    this.groupsInFlight += 1
+    void this.commitGroup(this.queue.splice(0, this.maxGroupSize)).finally(() => {
+      this.groupsInFlight -= 1
+      this.startGroup()
+    })
+  }
+
+  private async commitGroup(group: PendingRecord[]): Promise<void> {
+    let result: Awaited<ReturnType<typeof recordCalls>>
     try {
-      while (this.queue.length > 0) {
-        const group = this.queue.splice(0, this.maxGroupSize)
-        try {
-          const recorded = await withTransaction(this.pool, async (db) => {
-            const result = await recordCalls(
-              db,
-              group.map((pending) => pending.call),
-            )
-            for (const { channelId, dueForSettlement } of result.advanced) {
-              if (!dueForSettlement) continue
-              const channel = await selectChannel(db, channelId, { forUpdate: true })
-              if (channel) await queueSettlement(db, channel)
-            }
-            return result.recorded
-          })
-          for (const pending of group) pending.resolve(recorded.has(pending.call.id))
-        } catch (error) {
-          this.logger.warn({ err: error, calls: group.length }, 'recording a group of paid calls failed')
-          for (const pending of group) pending.reject(error)
-        }
-      }
-    } finally {
-      this.isFlushing = false
+      result = await recordCalls(
+        this.pool,
+        group.map((pending) => pending.call),
+      )
+    } catch (error) {
+      this.logger.warn({ err: error, calls: group.length }, 'recording a group of paid calls failed')
+      for (const pending of group) pending.reject(error)
+      return
+    }
+    // Before the answers, so a caller that settles or closes next finds the settlement queued.
+    for (const channelId of result.dueForSettlement) await this.queueDueSettlement(channelId)
+    for (const pending of group) pending.resolve(result.recorded.has(pending.call.id))
+  }
+
+  private async queueDueSettlement(channelId: string): Promise<void> {
+    try {
+      await withTransaction(this.pool, async (db) => {
+        const channel = await selectChannel(db, channelId, { forUpdate: true })
+        if (channel?.status === 'active') await queueSettlement(db, channel)
+      })
+    } catch (error) {
+      this.logger.warn({ err: error, channelId }, 'queueing a due channel settlement failed; the timers will')
     }
   }
 }
@@ -314,8 +350,15 @@ export async function recordChannelCall(
 ) {
   try {
     const call: CallToRecord = { ...prepared.call, ...answer }
-    const isRecorded = await callRecorderFor(context).record(call)
+    const isRecorded = await callRecorderFor(context)
+      .record(call)
+      .catch((error: unknown) => {
+        // Whether it committed is unknown: the next call reads the channel again.
+        forgetCallChannel(prepared.channel)
+        throw error
+      })
     if (!isRecorded) {
+      forgetCallChannel(prepared.channel)
       throw new ConflictError(
         'voucher_out_of_order',
         `channel ${prepared.channel.id} changed while the call ran`,
@@ -326,7 +369,9 @@ export async function recordChannelCall(
       last_sequence: call.sequence,
       cumulative_amount: call.cumulativeAmount,
       call_chain: call.callChain,
+      voucher_signature: call.voucherSignature,
     }
+    remember(channel)
     return toCallResponse(channel, {
       id: call.id,
       channel_id: channel.id,

@@ -13,6 +13,7 @@ import {
   returnChannelFunding,
   reverseChainBooking,
 } from '../ledger/ledger-service'
+import { forgetCallChannel } from './active-channels'
 import { queueSettlement } from './channel-ops'
 import {
   addToChannelDeposit,
@@ -130,6 +131,7 @@ export function channelChainEventHandlers(logger: Logger): ChainEventHandler[] {
         if (!channel) return ofUnknown(event)
         const closesAt = new Date(Number((event.args as unknown as ChannelEventArgs).closesAt!) * 1000)
         if (channel.status === 'closed') return
+        forgetCallChannel(channel)
         await setChannelStatus(db, channel.id, 'closing', { closesAt })
         // The provider's due: the newest voucher goes to the vault before the caller can finalize.
         await queueSettlement(db, channel)
@@ -154,6 +156,7 @@ export function channelChainEventHandlers(logger: Logger): ChainEventHandler[] {
           reference: await chainBookingReference(db, closedBase(channel)),
         })
         await markSettlementsSettled(db, channel.id, channel.last_sequence, event.txHash)
+        forgetCallChannel(channel)
         await setChannelStatus(db, channel.id, 'closed', { refund })
         // A top-up the caller never signed can no longer land: its money returns.
         for (const funding of await selectOpenFundings(db, channel.id)) {
@@ -201,6 +204,7 @@ export function channelOpFailureHandlers(logger: Logger): ChainOpFailureHandler[
           reference: `channel-funding-failed:${funding.id}`,
         })
         await addToChannelDeposit(db, channel.id, -funding.amount)
+        forgetCallChannel(channel)
         if (channel.deposit === funding.amount && channel.status === 'active') {
           await setChannelStatus(db, channel.id, 'failed')
         }

@@ -395,66 +395,66 @@ export interface CallToRecord {
 }
 
 /**
- * Records calls on many channels in one statement pair, inside the caller's transaction: each
- * channel advances only from the state its call was checked against (the previous sequence and
- * amount, still active, within the deposit), and only calls whose channel advanced are inserted.
- * Returns the ids of the calls recorded, with each channel's state after it for the settlement
- * interval check.
+ * Records calls on many channels in one statement (so one round trip and one commit when run
+ * alone): each channel advances only from the state its call was checked against (the previous
+ * sequence and amount, still active, within the deposit), and only the calls whose channel
+ * advanced are inserted. Returns the ids of the calls recorded, and which of their channels
+ * reached their settlement interval.
  */
 export async function recordCalls(
   db: Queryable,
   calls: readonly CallToRecord[],
-): Promise<{ recorded: Set<string>; advanced: { channelId: string; dueForSettlement: boolean }[] }> {
+): Promise<{ recorded: Set<string>; dueForSettlement: string[] }> {
   const { rows } = await db.query(
     `WITH next AS (
-       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::numeric[], $4::numeric[], $5::text[], $6::text[], $7::timestamptz[])
-         AS n(channel_id, sequence, previous_cumulative, cumulative_amount, call_chain, voucher_signature, at)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::numeric[], $5::numeric[], $6::numeric[],
+                            $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::timestamptz[], $13::int[],
+                            $14::text[])
+         AS n(call_id, channel_id, sequence, amount, previous_cumulative, cumulative_amount, request_hash,
+              response_hash, call_record_hash, call_chain, upstream_status, started_at, duration_ms, voucher_signature)
+     ),
+     advanced AS (
+       UPDATE channels AS c
+          SET last_sequence = n.sequence, cumulative_amount = n.cumulative_amount, call_chain = n.call_chain,
+              voucher_signature = n.voucher_signature, last_call_at = n.started_at, updated_at = now()
+         FROM next AS n
+        WHERE c.id = n.channel_id AND c.status = 'active' AND c.last_sequence = n.sequence - 1
+          AND c.cumulative_amount = n.previous_cumulative AND n.cumulative_amount <= c.deposit
+       RETURNING c.id, (c.last_sequence - c.queued_sequence >= c.settlement_interval) AS is_due
+     ),
+     inserted AS (
+       INSERT INTO channel_calls (id, channel_id, sequence, amount, cumulative_amount, request_hash,
+         response_hash, call_record_hash, call_chain, voucher_signature, upstream_status, started_at, duration_ms)
+       SELECT n.call_id, n.channel_id, n.sequence, n.amount, n.cumulative_amount, n.request_hash, n.response_hash,
+              n.call_record_hash, n.call_chain, n.voucher_signature, n.upstream_status, n.started_at, n.duration_ms
+         FROM next AS n
+        WHERE n.channel_id IN (SELECT a.id FROM advanced AS a)
+       RETURNING id
      )
-     UPDATE channels AS c
-        SET last_sequence = n.sequence, cumulative_amount = n.cumulative_amount, call_chain = n.call_chain,
-            voucher_signature = n.voucher_signature, last_call_at = n.at, updated_at = now()
-       FROM next AS n
-      WHERE c.id = n.channel_id AND c.status = 'active' AND c.last_sequence = n.sequence - 1
-        AND c.cumulative_amount = n.previous_cumulative AND n.cumulative_amount <= c.deposit
-     RETURNING c.id, (c.last_sequence - c.queued_sequence >= c.settlement_interval) AS due`,
+     SELECT 'call' AS kind, i.id::text AS id, false AS is_due FROM inserted AS i
+     UNION ALL SELECT 'channel', a.id::text, a.is_due FROM advanced AS a`,
     [
+      calls.map((call) => call.id),
       calls.map((call) => call.channelId),
       calls.map((call) => call.sequence.toString()),
+      calls.map((call) => call.amount.toString()),
       calls.map((call) => call.previousCumulative.toString()),
       calls.map((call) => call.cumulativeAmount.toString()),
+      calls.map((call) => call.requestHash.toLowerCase()),
+      calls.map((call) => call.responseHash.toLowerCase()),
+      calls.map((call) => call.callRecordHash.toLowerCase()),
       calls.map((call) => call.callChain.toLowerCase()),
-      calls.map((call) => call.voucherSignature.toLowerCase()),
+      calls.map((call) => call.upstreamStatus),
       calls.map((call) => call.startedAt),
+      calls.map((call) => call.durationMs),
+      calls.map((call) => call.voucherSignature.toLowerCase()),
     ],
   )
-  const advancedIds = new Set(rows.map((row) => row.id as string))
-  const kept = calls.filter((call) => advancedIds.has(call.channelId))
-  if (kept.length > 0) {
-    await db.query(
-      `INSERT INTO channel_calls (id, channel_id, sequence, amount, cumulative_amount, request_hash,
-         response_hash, call_record_hash, call_chain, voucher_signature, upstream_status, started_at, duration_ms)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::numeric[], $5::numeric[], $6::text[],
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::timestamptz[], $13::int[])`,
-      [
-        kept.map((call) => call.id),
-        kept.map((call) => call.channelId),
-        kept.map((call) => call.sequence.toString()),
-        kept.map((call) => call.amount.toString()),
-        kept.map((call) => call.cumulativeAmount.toString()),
-        kept.map((call) => call.requestHash.toLowerCase()),
-        kept.map((call) => call.responseHash.toLowerCase()),
-        kept.map((call) => call.callRecordHash.toLowerCase()),
-        kept.map((call) => call.callChain.toLowerCase()),
-        kept.map((call) => call.voucherSignature.toLowerCase()),
-        kept.map((call) => call.upstreamStatus),
-        kept.map((call) => call.startedAt),
-        kept.map((call) => call.durationMs),
-      ],
-    )
-  }
   return {
-    recorded: new Set(kept.map((call) => call.id)),
-    advanced: rows.map((row) => ({ channelId: row.id as string, dueForSettlement: row.due as boolean })),
+    recorded: new Set(rows.filter((row) => row.kind === 'call').map((row) => row.id as string)),
+    dueForSettlement: rows
+      .filter((row) => row.kind === 'channel' && row.is_due)
+      .map((row) => row.id as string),
   }
 }
 

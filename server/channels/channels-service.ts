@@ -11,6 +11,7 @@ import {
   type OpenChannelBody,
 } from '../../protocol/channels'
 import { findAgentById } from '../agents/agents-service'
+import { forgetCallChannel } from './active-channels'
 import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { protocolFeeBps } from '../chain/vault-fees'
@@ -202,6 +203,7 @@ async function applySignedFunding(
 ): Promise<void> {
   await queueFunding(db, channel, funding, signature)
   await addToChannelDeposit(db, channel.id, funding.amount)
+  forgetCallChannel(channel)
   if (channel.status === 'pending_signature') await setChannelStatus(db, channel.id, 'active')
 }
 
@@ -412,6 +414,7 @@ export async function closeLockedChannel(
   channel: ChannelRow,
   providerSignature: Hex | null,
 ): Promise<void> {
+  forgetCallChannel(channel)
   const returned = await abandonUnsignedFundings(db, channel)
   if (channel.status === 'pending_signature') {
     await setChannelStatus(db, channel.id, 'closed', { refund: returned })

@@ -3,8 +3,7 @@ import type { InvokeBody, InvokeResponse } from '../../protocol/channels'
 import { allowsLoopbackEndpoints, type AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import {
-  findCallChannel,
-  prepareChannelCall,
+  prepareCallOnChannel,
   recordChannelCall,
   responseHashOf,
   type PreparedChannelCall,
@@ -134,11 +133,12 @@ export async function invokeService(
   }
   checkCallInput(service, body.input ?? null)
 
-  const channel = await findCallChannel(context, actor.id, service.id)
-  let prepared: PreparedChannelCall | null = null
-  if (channel) {
-    prepared = await prepareChannelCall(context, actor, channel, body.input ?? null, body.voucher)
-  } else if (service.priceAmount > 0n) {
+  // A free call needs no channel, and leaves the caller's (of a service once priced) alone.
+  const prepared =
+    service.priceAmount > 0n
+      ? await prepareCallOnChannel(context, actor, service.id, body.input ?? null, body.voucher)
+      : null
+  if (!prepared && service.priceAmount > 0n) {
     throw new ConflictError(
       'channel_required',
       `service ${service.id} costs ${formatUnits(service.priceAmount, service.token.decimals)} ${service.token.symbol} a call: open a channel to it (POST /v1/channels) and call again`,

@@ -406,6 +406,27 @@ describe('payment channels and the invoke proxy', () => {
       const res = await invoke(selfCustody.agent, serviceId, { input: { n: 6 }, voucher }).expect(409)
       expect(res.body.error.code).to.equal('voucher_over_deposit')
     })
+
+    it('takes a voucher that only a change made elsewhere (another replica’s top-up) allows: the remembered channel is read again', async () => {
+      await database.pool.query('UPDATE channels SET deposit = deposit + 10000 WHERE id = $1', [
+        channel.channel_id,
+      ])
+      const voucher = await signVoucher(channel, { n: 6 })
+      const sixth = await invoke(selfCustody.agent, serviceId, { input: { n: 6 }, voucher })
+      expect(sixth.status, JSON.stringify(sixth.body)).to.equal(200)
+      await database.pool.query(
+        `UPDATE channels SET last_sequence = last_sequence + 1, cumulative_amount = cumulative_amount + 10000,
+           call_chain = $2 WHERE id = $1`,
+        [channel.channel_id, `0x${'77'.repeat(32)}`],
+      )
+      await database.pool.query('UPDATE channels SET deposit = deposit + 20000 WHERE id = $1', [
+        channel.channel_id,
+      ])
+      await refresh()
+      expect(channel.voucher_state.last_sequence).to.equal(7)
+      const next = await signVoucher(channel, { n: 8 })
+      await invoke(selfCustody.agent, serviceId, { input: { n: 8 }, voucher: next }).expect(200)
+    })
   })
 
   describe('who may see and change a channel', () => {
