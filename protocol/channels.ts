@@ -41,12 +41,18 @@ export const callRecordAbi = [
   { name: 'requestHash', type: 'bytes32' },
 ] as const
 
+/**
+ * A keccak256 implementation: viem's (the default everywhere here) or a faster native one the
+ * coordinator passes on its hot path; both take and return the same values.
+ */
+export type Keccak256 = (data: Hex | Uint8Array) => Hex
+
 /** The call chain before any call: `callChain_0`. */
 export const GENESIS_CALL_CHAIN: Hex = `0x${'0'.repeat(64)}`
 
 /** keccak256 of the RFC 8785 canonical JSON of a call's `input`: what the caller asked, as it is hashed. */
-export function requestHashOf(input: unknown): Hex {
-  return keccak256(stringToBytes(canonicalJson(input ?? null)))
+export function requestHashOf(input: unknown, keccak: Keccak256 = keccak256): Hex {
+  return keccak(stringToBytes(canonicalJson(input ?? null)))
 }
 
 /** A channel's id in the vault: the EIP-712 digest of its config under the vault's domain. */
@@ -63,8 +69,8 @@ export function channelIdOf(domain: ClearhouseDomain, config: ChannelConfig): He
  * The hash of one call record: `keccak256(abi.encode(channelId, sequence, amount, requestHash))`
  * (see `callRecordAbi`). Every field is one static word, so the encoding is their concatenation.
  */
-export function callRecordHash(record: CallRecord): Hex {
-  return keccak256(
+export function callRecordHash(record: CallRecord, keccak: Keccak256 = keccak256): Hex {
+  return keccak(
     concat([
       record.channelId,
       numberToHex(record.sequence, { size: 32 }),
@@ -75,8 +81,8 @@ export function callRecordHash(record: CallRecord): Hex {
 }
 
 /** `callChain_n = keccak256(callChain_{n-1} ‖ callRecordHash_n)`: the chain a voucher commits to. */
-export function nextCallChain(previous: Hex, recordHash: Hex): Hex {
-  return keccak256(concat([previous, recordHash]))
+export function nextCallChain(previous: Hex, recordHash: Hex, keccak: Keccak256 = keccak256): Hex {
+  return keccak(concat([previous, recordHash]))
 }
 
 /** What a caller signs for each call: the channel may pay `cumulativeAmount` in total, for the calls `callChain` covers. */
@@ -106,8 +112,8 @@ const VOUCHER_TYPE_HASH = keccak256(
  * `hashTypedData(voucherTypedData(…))` hashes, without its per-call schema walk (it runs once per
  * paid call). `domainSeparator` is `voucherDomainSeparator(domain)`.
  */
-export function voucherDigest(domainSeparator: Hex, voucher: Voucher): Hex {
-  const structHash = keccak256(
+export function voucherDigest(domainSeparator: Hex, voucher: Voucher, keccak: Keccak256 = keccak256): Hex {
+  const structHash = keccak(
     concat([
       VOUCHER_TYPE_HASH,
       voucher.channelId,
@@ -116,7 +122,7 @@ export function voucherDigest(domainSeparator: Hex, voucher: Voucher): Hex {
       voucher.callChain,
     ]),
   )
-  return keccak256(concat(['0x1901', domainSeparator, structHash]))
+  return keccak(concat(['0x1901', domainSeparator, structHash]))
 }
 
 /** The domain separator vouchers of a vault are hashed under. */

@@ -1,5 +1,6 @@
 import secp256k1 from 'secp256k1'
-import { hashMessage, hexToBytes, keccak256, type Address, type Hex } from 'viem'
+import { hashMessage, hexToBytes, type Address, type Hex } from 'viem'
+import { nativeKeccak256 } from '../crypto/native-keccak'
 
 // Half the curve order: a signature with a larger `s` is the malleated twin of a valid one.
 const HALF_CURVE_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
@@ -28,7 +29,7 @@ export function recoverDigestSigner(digest: Uint8Array, signature: string): Addr
   if (s === 0n || s > HALF_CURVE_ORDER) return null
   try {
     const publicKey = secp256k1.ecdsaRecover(bytes.subarray(0, 64), recovery, digest, false)
-    return `0x${keccak256(publicKey.subarray(1)).slice(-40)}`
+    return `0x${nativeKeccak256(publicKey.subarray(1)).slice(-40)}`
   } catch {
     return null
   }

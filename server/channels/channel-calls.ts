@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type pg from 'pg'
-import { hexToBytes, keccak256, type Hex } from 'viem'
+import { hexToBytes, type Hex } from 'viem'
 import {
   callRecordHash,
   nextCallChain,
@@ -14,6 +14,7 @@ import {
 import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { recoverDigestSigner } from '../auth/signatures'
+import { nativeKeccak256 } from '../crypto/native-keccak'
 import { withTransaction } from '../db/pool'
 import { ConflictError, ValidationError } from '../errors'
 import { parseTokenAmount } from '../jobs/job-tokens'
@@ -159,9 +160,12 @@ function checkVoucher(
   if (amount !== channel.price_per_call) {
     throw invalidVoucher(`must pay exactly the price per call (${channel.price_per_call} base units) more`)
   }
-  const requestHash = requestHashOf(input)
-  const recordHash = callRecordHash({ channelId: channel.vault_channel_id, sequence, amount, requestHash })
-  const callChain = nextCallChain(channel.call_chain, recordHash)
+  const requestHash = requestHashOf(input, nativeKeccak256)
+  const recordHash = callRecordHash(
+    { channelId: channel.vault_channel_id, sequence, amount, requestHash },
+    nativeKeccak256,
+  )
+  const callChain = nextCallChain(channel.call_chain, recordHash, nativeKeccak256)
   if (voucher.call_chain.toLowerCase() !== callChain) {
     throw invalidVoucher("call_chain is not the channel's chain extended by this call's record")
   }
@@ -170,12 +174,11 @@ function checkVoucher(
     separator = channelVoucherDomainSeparator(channel)
     domainSeparators.set(channel.id, separator)
   }
-  const digest = voucherDigest(separator, {
-    channelId: channel.vault_channel_id,
-    sequence,
-    cumulativeAmount,
-    callChain,
-  })
+  const digest = voucherDigest(
+    separator,
+    { channelId: channel.vault_channel_id, sequence, cumulativeAmount, callChain },
+    nativeKeccak256,
+  )
   const signer = recoverDigestSigner(hexToBytes(digest), voucher.signature)
   if (signer === null || signer.toLowerCase() !== channel.caller_address) {
     throw invalidVoucher(`is not signed by the channel's caller ${channel.caller_address} for this channel`)
@@ -248,7 +251,7 @@ async function signForManagedCaller(
 
 /** keccak256 of the provider's answer as it was received: the call log's `response_hash`. */
 export function responseHashOf(body: Uint8Array): Hex {
-  return keccak256(body)
+  return nativeKeccak256(body)
 }
 
 interface PendingRecord {

@@ -12,6 +12,7 @@ import {
   voucherTypedData,
 } from '../../../protocol/channels'
 import { clearhouseDomain } from '../../../protocol/typed-data'
+import { nativeKeccak256 } from '../../../server/crypto/native-keccak'
 
 const CHANNEL_ID: Hex = `0x${'ab'.repeat(32)}`
 const DOMAIN = clearhouseDomain(31337, '0x5FbDB2315678afecb367f032d93F642f64180aa3')
@@ -76,5 +77,23 @@ describe('the call chain and vouchers (protocol/channels.ts)', () => {
     expect(voucherDigest(voucherDomainSeparator(DOMAIN), voucher)).to.equal(
       hashTypedData(voucherTypedData(DOMAIN, voucher)),
     )
+  })
+
+  it('gives the same hashes with the coordinator’s native keccak as with viem’s', () => {
+    const record = { channelId: CHANNEL_ID, sequence: 3n, amount: 99n, requestHash: requestHashOf('x') }
+    const voucher = {
+      channelId: CHANNEL_ID,
+      sequence: 3n,
+      cumulativeAmount: 297n,
+      callChain: GENESIS_CALL_CHAIN,
+    }
+    const separator = voucherDomainSeparator(DOMAIN)
+    expect(requestHashOf({ a: [1, 'é'] }, nativeKeccak256)).to.equal(requestHashOf({ a: [1, 'é'] }))
+    expect(callRecordHash(record, nativeKeccak256)).to.equal(callRecordHash(record))
+    expect(nextCallChain(GENESIS_CALL_CHAIN, CHANNEL_ID, nativeKeccak256)).to.equal(
+      nextCallChain(GENESIS_CALL_CHAIN, CHANNEL_ID),
+    )
+    expect(voucherDigest(separator, voucher, nativeKeccak256)).to.equal(voucherDigest(separator, voucher))
+    expect(nativeKeccak256(new Uint8Array(0))).to.equal(keccak256(new Uint8Array(0)))
   })
 })
