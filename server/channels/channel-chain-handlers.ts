@@ -15,6 +15,7 @@ import {
 } from '../ledger/ledger-service'
 import { forgetCallChannel } from './active-channels'
 import { queueSettlement } from './channel-ops'
+import { abandonUnsignedFundings } from './channels-service'
 import {
   addToChannelDeposit,
   markSettlementsSettled,
@@ -24,7 +25,6 @@ import {
   selectLatestSettled,
   selectFundingByOp,
   selectFundingByTotal,
-  selectOpenFundings,
   selectSettlementByOp,
   setChannelSettled,
   setChannelStatus,
@@ -159,16 +159,7 @@ export function channelChainEventHandlers(logger: Logger): ChainEventHandler[] {
         forgetCallChannel(channel)
         await setChannelStatus(db, channel.id, 'closed', { refund })
         // A top-up the caller never signed can no longer land: its money returns.
-        for (const funding of await selectOpenFundings(db, channel.id)) {
-          if (funding.status !== 'awaiting_signature') continue
-          await returnChannelFunding(db, {
-            agentId: channel.caller_agent_id,
-            token: channel.token_address,
-            amount: funding.amount,
-            reference: `channel-funding-abandoned:${funding.id}`,
-          })
-          await setFundingStatus(db, funding.id, 'abandoned')
-        }
+        await abandonUnsignedFundings(db, channel)
       },
       async undo(db, event) {
         const channel = await channelOf(db, event)

@@ -571,24 +571,30 @@ export async function selectSettlementPage(
   return rows.map(toSettlementRow)
 }
 
+/** The settlement with id `settlementId`, or null. */
 export async function selectSettlement(
   db: Queryable,
   settlementId: string,
 ): Promise<ChannelSettlementRow | null> {
-  const { rows } = await db.query(
-    `SELECT ${SETTLEMENT_COLUMNS} FROM channel_settlements AS s WHERE s.id = $1`,
-    [settlementId],
-  )
-  return rows[0] ? toSettlementRow(rows[0]) : null
+  return selectOneSettlement(db, 's.id = $1', [settlementId])
 }
 
+/** The settlement carried by chain op `chainOpId`, or null. */
 export async function selectSettlementByOp(
   db: Queryable,
   chainOpId: string,
 ): Promise<ChannelSettlementRow | null> {
+  return selectOneSettlement(db, 's.chain_op_id = $1', [chainOpId])
+}
+
+async function selectOneSettlement(
+  db: Queryable,
+  condition: string,
+  values: unknown[],
+): Promise<ChannelSettlementRow | null> {
   const { rows } = await db.query(
-    `SELECT ${SETTLEMENT_COLUMNS} FROM channel_settlements AS s WHERE s.chain_op_id = $1`,
-    [chainOpId],
+    `SELECT ${SETTLEMENT_COLUMNS} FROM channel_settlements AS s WHERE ${condition}`,
+    values,
   )
   return rows[0] ? toSettlementRow(rows[0]) : null
 }
@@ -598,12 +604,11 @@ export async function selectCloseAwaitingSignature(
   db: Queryable,
   channelId: string,
 ): Promise<ChannelSettlementRow | null> {
-  const { rows } = await db.query(
-    `SELECT ${SETTLEMENT_COLUMNS} FROM channel_settlements AS s
-      WHERE s.channel_id = $1 AND s.kind = 'close' AND s.status = 'awaiting_signature'`,
+  return selectOneSettlement(
+    db,
+    "s.channel_id = $1 AND s.kind = 'close' AND s.status = 'awaiting_signature'",
     [channelId],
   )
-  return rows[0] ? toSettlementRow(rows[0]) : null
 }
 
 export async function markSettlementQueued(

@@ -208,7 +208,7 @@ async function applySignedFunding(
 }
 
 /** Returns the money of the channel's fundings its caller never signed; they are abandoned. */
-async function abandonUnsignedFundings(db: Queryable, channel: ChannelRow): Promise<bigint> {
+export async function abandonUnsignedFundings(db: Queryable, channel: ChannelRow): Promise<bigint> {
   let returned = 0n
   for (const funding of await selectOpenFundings(db, channel.id)) {
     if (funding.status !== 'awaiting_signature') continue

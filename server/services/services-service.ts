@@ -58,7 +58,8 @@ function checkEndpointUrl(
   )
 }
 
-function toServiceResponse(row: ServiceRow, viewerId: string | null): ServiceResponse {
+/** What every view of a service shows: who offers it, what it is, and what it costs. */
+function serviceSummary(row: ServiceRow) {
   return {
     service_id: row.id,
     agent_id: row.agent_id,
@@ -69,6 +70,12 @@ function toServiceResponse(row: ServiceRow, viewerId: string | null): ServiceRes
     price_amount: row.price_amount === null ? null : formatUnits(row.price_amount, row.token_decimals),
     price_token: row.token_symbol,
     tags: row.tags,
+  }
+}
+
+function toServiceResponse(row: ServiceRow, viewerId: string | null): ServiceResponse {
+  return {
+    ...serviceSummary(row),
     enabled: row.enabled,
     response_time_seconds: row.response_time_seconds,
     settlement_interval: row.settlement_interval,
@@ -295,15 +302,7 @@ function matchReasons(row: ServiceMatchRow, filter: MatchFilter): string[] {
 
 function toServiceMatch(row: ServiceMatchRow, filter: MatchFilter): ServiceMatch {
   return {
-    service_id: row.id,
-    agent_id: row.agent_id,
-    name: row.name,
-    description: row.description,
-    category: row.category,
-    pricing_model: row.pricing_model,
-    price_amount: row.price_amount === null ? null : formatUnits(row.price_amount, row.token_decimals),
-    price_token: row.token_symbol,
-    tags: row.tags,
+    ...serviceSummary(row),
     score: row.score,
     match_reasons: matchReasons(row, filter),
   }
