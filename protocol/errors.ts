@@ -206,6 +206,10 @@ export const ERROR_CATALOGUE = {
   },
   wallet_taken: { status: 409, description: 'Another agent holds this wallet' },
   withdrawal_expired: { status: 409, description: 'The withdrawal’s signature deadline passed' },
+  service_has_channels: {
+    status: 409,
+    description: 'The service has payment channels whose records name it; disable it instead of deleting it',
+  },
   service_ambiguous: {
     status: 409,
     description: 'The agent offers several services; name the one to call with `service_id`',

@@ -115,7 +115,10 @@ export const servicesRoutes: readonly Route[] = [
     summary: 'Delete a service (owner only)',
     auth: 'agent',
     params: serviceIdParams,
-    responses: { 204: { description: 'Deleted' }, ...errors(SERVICE_ERRORS) },
+    responses: {
+      204: { description: 'Deleted' },
+      ...errors({ ...SERVICE_ERRORS, 409: 'service_has_channels: disable it instead' }),
+    },
     handler: ({ context, agent, params }) => deleteService(context, agent, params.service_id),
   }),
 ]

@@ -249,7 +249,18 @@ export async function deleteService(context: AppContext, actor: Actor, serviceId
     const service = await findVisibleService(db, serviceId, actor.id, { forUpdate: true })
     if (service.agent_id !== actor.id)
       throw new ForbiddenError('not_service_owner', 'only its owner may delete a service')
-    await deleteServiceRow(db, service.id)
+    try {
+      await deleteServiceRow(db, service.id)
+    } catch (error) {
+      // A channel's calls and settlements name the service for good: it can be disabled, not erased.
+      if ((error as { code?: string }).code === '23503') {
+        throw new ConflictError(
+          'service_has_channels',
+          `service ${service.id} has payment channels; disable it instead (PATCH enabled: false)`,
+        )
+      }
+      throw error
+    }
   })
 }
 

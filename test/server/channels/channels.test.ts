@@ -525,6 +525,26 @@ describe('payment channels and the invoke proxy', () => {
     })
   })
 
+  describe('a service with channels', () => {
+    it('cannot be deleted (409 service_has_channels) but can be disabled, which stops its calls (404)', async () => {
+      const id = await registerService(provider, { endpoint_url: `${upstream.baseUrl}/echo` })
+      await open(stranger, { service_id: id, deposit_amount: '0.1' }).expect(201)
+      const deleted = await request(app)
+        .delete(`/v1/services/${id}`)
+        .set('Authorization', bearer(provider.apiKey))
+        .expect(409)
+      expect(deleted.body.error.code).to.equal('service_has_channels')
+      await request(app)
+        .patch(`/v1/services/${id}`)
+        .set('Authorization', bearer(provider.apiKey))
+        .send({ enabled: false })
+        .expect(200)
+      expect((await invoke(stranger, id, { input: 1 }).expect(404)).body.error.code).to.equal(
+        'service_not_found',
+      )
+    })
+  })
+
   describe('the proxy never calls a private address (SSRF)', () => {
     it('refuses endpoints that are, resolve to, or redirect to loopback, private, link-local or mapped addresses (502 upstream_refused)', async () => {
       const strict = await createTestApp(database, null, { allowLoopbackEndpoints: false })
