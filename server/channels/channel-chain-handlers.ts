@@ -7,6 +7,8 @@ import type { Queryable } from '../db/pool'
 import {
   chainBookingReference,
   feeFor,
+  findChainBooking,
+  followChainChannelFunding,
   fundChannelInLedger,
   payFromChannel,
   refundChannelInLedger,
@@ -39,6 +41,8 @@ import {
 const settledBase = (channel: ChannelRow, sequence: bigint) =>
   `channel-settled:${channel.vault_channel_id}:${sequence}`
 const closedBase = (channel: ChannelRow) => `channel-closed:${channel.vault_channel_id}`
+const directFundingBase = (channel: ChannelRow, total: bigint) =>
+  `channel-funded-directly:${channel.vault_channel_id}:${total}`
 
 interface ChannelEventArgs {
   channelId: Hex
@@ -58,7 +62,7 @@ async function channelOf(db: Queryable, event: IndexedEvent): Promise<ChannelRow
 /**
  * The indexer's side of channels. Money moves here, when the vault has moved it:
  * - `ChannelFunded`: the funding the coordinator queued has landed (reconciliation stops counting
- *   it in flight);
+ *   it in flight), or, for one the caller made on the vault itself, its ledger and deposit follow;
  * - `ChannelSettled`: the caller's channel pays the provider `amount − fee` and the platform the fee;
  * - `ChannelCloseRequested` (the caller's unilateral close, perhaps made while the coordinator was
  *   down): the channel stops taking calls and its newest voucher is queued at once, so the
@@ -79,21 +83,38 @@ export function channelChainEventHandlers(logger: Logger): ChainEventHandler[] {
       async apply(db, event) {
         const channel = await channelOf(db, event)
         if (!channel) return ofUnknown(event)
-        const total = BigInt((event.args as unknown as ChannelEventArgs).totalDeposit!)
+        const args = event.args as unknown as ChannelEventArgs
+        const total = BigInt(args.totalDeposit!)
         const funding = await selectFundingByTotal(db, channel.id, total)
-        if (funding) await setFundingStatus(db, funding.id, 'confirmed')
-        else
-          logger.warn(
-            { channelId: channel.id, total: total.toString() },
-            'a funding the coordinator did not queue',
-          )
+        if (funding) {
+          await setFundingStatus(db, funding.id, 'confirmed')
+          return
+        }
+        // The caller funded its channel on the vault itself: the ledger and the deposit follow.
+        const added = BigInt(args.amount!)
+        await followChainChannelFunding(db, {
+          agentId: channel.caller_agent_id,
+          token: channel.token_address,
+          amount: added,
+          reference: await chainBookingReference(db, directFundingBase(channel, total)),
+        })
+        await addToChannelDeposit(db, channel.id, added)
+        forgetCallChannel(channel)
       },
       async undo(db, event) {
         const channel = await channelOf(db, event)
         if (!channel) return
-        const total = BigInt((event.args as unknown as ChannelEventArgs).totalDeposit!)
+        const args = event.args as unknown as ChannelEventArgs
+        const total = BigInt(args.totalDeposit!)
         const funding = await selectFundingByTotal(db, channel.id, total)
-        if (funding?.status === 'confirmed') await setFundingStatus(db, funding.id, 'queued')
+        if (funding) {
+          if (funding.status === 'confirmed') await setFundingStatus(db, funding.id, 'queued')
+          return
+        }
+        if (!(await findChainBooking(db, directFundingBase(channel, total)))) return
+        await reverseChainBooking(db, directFundingBase(channel, total))
+        await addToChannelDeposit(db, channel.id, -BigInt(args.amount!))
+        forgetCallChannel(channel)
       },
     },
     {

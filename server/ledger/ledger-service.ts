@@ -566,6 +566,17 @@ export async function fundChannelInLedger(
   return move(db, 'channel_funding', { agentId, kind: 'available' }, { agentId, kind: 'channel' }, parameters)
 }
 
+/**
+ * Caller available → caller channel for a funding the caller made on the vault itself: the chain
+ * has moved the money, so available pays as far as it goes and the rest becomes the caller's debt.
+ */
+export async function followChainChannelFunding(
+  db: Queryable,
+  parameters: AgentMovementParameters,
+): Promise<string> {
+  return debitAgent(db, 'channel_funding', { agentId: parameters.agentId, kind: 'channel' }, parameters)
+}
+
 /** Caller channel → caller available: a funding the vault refused or the caller never signed; repays debt first. */
 export async function returnChannelFunding(
   db: Queryable,

@@ -172,6 +172,50 @@ describe('payment channels settled on the vault', () => {
     expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 
+  it('follows a top-up the caller makes on the vault itself: the channel’s deposit and the ledger, reconciliation zero', async function () {
+    this.timeout(120_000)
+    const account = hardhatAccount(18)
+    const caller = await registerAgent(chain.app, { account })
+    await chain.fund(account.address, 1n * USDC)
+    const opened = await openFunded(caller, '0.2')
+    const signature = await account.signTypedData(toViemTypedData(opened.funding_to_sign!))
+    await request(chain.app)
+      .post(`/v1/channels/${opened.channel_id}/funding-signature`)
+      .set('Authorization', bearer(caller.apiKey))
+      .send({ signature })
+      .expect(200)
+    await chain.settle()
+
+    const wallet = await walletFor(account)
+    const config = {
+      caller: opened.config.caller as Hex,
+      provider: opened.config.provider as Hex,
+      token: opened.config.token as Hex,
+      feeBps: opened.config.fee_bps,
+      salt: opened.config.salt as Hex,
+    }
+    const zero = `0x${'0'.repeat(64)}` as Hex
+    const hash = await wallet.writeContract({
+      address: chain.vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'fundChannel',
+      args: [config, 500_000n, 0n, { r: zero, vs: zero }],
+      chain: null,
+    })
+    await chain.client.waitForTransactionReceipt({ hash })
+    await chain.index()
+
+    const channel = (
+      await request(chain.app)
+        .get(`/v1/channels/${opened.channel_id}`)
+        .set('Authorization', bearer(caller.apiKey))
+        .expect(200)
+    ).body as ChannelResponse
+    expect(channel).to.include({ deposit_amount: '0.5', available_balance: '0.5' })
+    expect(await available(caller)).to.equal(500_000n)
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
   it('pays the provider for the last signed voucher when the caller closes on its own while the coordinator is down', async function () {
     this.timeout(120_000)
     const account = hardhatAccount(17)
