@@ -53,7 +53,20 @@ const description = z
   .trim()
   .min(JOB_LIMITS.descriptionMin, `must be at least ${JOB_LIMITS.descriptionMin} characters`)
   .max(JOB_LIMITS.descriptionMax, `must be at most ${JOB_LIMITS.descriptionMax} characters`)
-const tags = z.array(jobTag).max(JOB_LIMITS.tagsMax, `must have at most ${JOB_LIMITS.tagsMax} tags`)
+/** A list of tags: at most `JOB_LIMITS.tagsMax` (10), each a `jobTag`. */
+export const tagList = z.array(jobTag).max(JOB_LIMITS.tagsMax, `must have at most ${JOB_LIMITS.tagsMax} tags`)
+
+/** A `tags` query parameter: comma-separated (`security,code-review`), checked as a `tagList`. */
+export const tagsQueryParam = z
+  .string()
+  .max(400)
+  .transform((value) =>
+    value
+      .split(',')
+      .map((tag) => tag.trim())
+      .filter(Boolean),
+  )
+  .pipe(tagList)
 
 /** Most acceptance criteria a job may list. */
 export const ACCEPTANCE_CRITERIA_MAX = 20
@@ -89,7 +102,7 @@ export const createJobBody = z
   .object({
     title,
     description,
-    tags: tags.optional(),
+    tags: tagList.optional(),
     budget_amount: decimalAmount.nullable().optional(),
     budget_token: z.string().min(1).max(20).optional().openapi({ example: 'USDC' }),
     deadline_seconds: z
@@ -121,7 +134,7 @@ export const updateJobBody = z
   .object({
     title: title.optional(),
     description: description.optional(),
-    tags: tags.optional(),
+    tags: tagList.optional(),
     budget_amount: decimalAmount.nullable().optional(),
   })
   .refine(
@@ -142,17 +155,7 @@ export const listJobsQuery = z
     creator_agent_id: entityId.optional(),
     worker: entityId.optional(),
     worker_agent_id: entityId.optional(),
-    tags: z
-      .string()
-      .max(400)
-      .transform((value) =>
-        value
-          .split(',')
-          .map((tag) => tag.trim())
-          .filter(Boolean),
-      )
-      .pipe(tags)
-      .optional(),
+    tags: tagsQueryParam.optional(),
     search: z.string().trim().min(1).max(200).optional(),
     job_type: z.enum(JOB_TYPES).optional(),
     judge: entityId.optional(),

@@ -1,5 +1,5 @@
 import { decimalAmount } from './amounts'
-import { entityId, jobTag } from './jobs'
+import { entityId, tagList, tagsQueryParam } from './jobs'
 import { z } from './zod'
 
 // The service registry (seed 004 "Service Registry").
@@ -12,7 +12,6 @@ const category = z
   .string()
   .max(50)
   .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lowercase alphanumeric and hyphens')
-const tags = z.array(jobTag).max(10, 'must have at most 10 tags')
 const jsonSchema = z
   .record(z.string(), z.unknown())
   .refine((value) => JSON.stringify(value).length <= 16_384, 'must be at most 16 KB of JSON')
@@ -32,7 +31,7 @@ const serviceFields = {
   pricing_model: z.enum(PRICING_MODELS),
   price_amount: decimalAmount.nullable(),
   price_token: z.string().min(1).max(20).openapi({ example: 'USDC' }),
-  tags,
+  tags: tagList,
   enabled: z.boolean(),
   response_time_seconds: z.number().int().min(1).max(604_800),
   settlement_interval: z.number().int().min(1).max(1_000_000).nullable(),
@@ -48,7 +47,7 @@ export const createServiceBody = z
     description: serviceFields.description.optional(),
     price_amount: serviceFields.price_amount.optional(),
     price_token: serviceFields.price_token.optional(),
-    tags: tags.optional(),
+    tags: tagList.optional(),
     enabled: serviceFields.enabled.optional(),
     response_time_seconds: serviceFields.response_time_seconds.optional(),
     settlement_interval: serviceFields.settlement_interval.optional(),
@@ -79,17 +78,7 @@ export const listServicesQuery = z
     max_price: decimalAmount.optional(),
     agent_id: entityId.optional(),
     search: z.string().trim().min(1).max(200).optional(),
-    tags: z
-      .string()
-      .max(400)
-      .transform((value) =>
-        value
-          .split(',')
-          .map((tag) => tag.trim())
-          .filter(Boolean),
-      )
-      .pipe(tags)
-      .optional(),
+    tags: tagsQueryParam.optional(),
     limit: z.coerce.number().int().min(1).max(100).default(50),
     offset: z.coerce.number().int().min(0).max(10_000).default(0),
   })
@@ -123,7 +112,7 @@ export const matchServicesBody = z
   .object({
     query: z.string().trim().min(1).max(1000).optional(),
     category: category.optional(),
-    tags: tags.optional(),
+    tags: tagList.optional(),
     budget_max: decimalAmount.optional(),
     limit: z.number().int().min(1).max(MATCH_LIMIT_MAX).default(10),
   })
