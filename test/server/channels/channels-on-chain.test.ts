@@ -77,6 +77,41 @@ describe('payment channels settled on the vault', () => {
     return res.body as ChannelResponse
   }
 
+  /** A self-custody caller (Hardhat account `index`, 1 USDC in the vault) whose channel of `deposit` is funded on the vault. */
+  async function openSignedChannel(index: number, deposit: string) {
+    const account = hardhatAccount(index)
+    const caller = await registerAgent(chain.app, { account })
+    await chain.fund(account.address, 1n * USDC)
+    const opened = await openFunded(caller, deposit)
+    const signature = await account.signTypedData(toViemTypedData(opened.funding_to_sign!))
+    await request(chain.app)
+      .post(`/v1/channels/${opened.channel_id}/funding-signature`)
+      .set('Authorization', bearer(caller.apiKey))
+      .send({ signature })
+      .expect(200)
+    await chain.settle()
+    return { account, caller, opened }
+  }
+
+  async function channelAs(agent: RegisteredTestAgent, channelId: string): Promise<ChannelResponse> {
+    const res = await request(chain.app)
+      .get(`/v1/channels/${channelId}`)
+      .set('Authorization', bearer(agent.apiKey))
+    expect(res.status, JSON.stringify(res.body)).to.equal(200)
+    return res.body as ChannelResponse
+  }
+
+  /** The channel's config as the vault's functions take it. */
+  function vaultConfig(channel: ChannelResponse) {
+    return {
+      caller: channel.config.caller as Hex,
+      provider: channel.config.provider as Hex,
+      token: channel.config.token as Hex,
+      feeBps: channel.config.fee_bps,
+      salt: channel.config.salt as Hex,
+    }
+  }
+
   it('settles 1,000 calls across 10 channels exactly: provider, fee, callers’ refunds, reconciliation zero', async function () {
     this.timeout(300_000)
     const callers: RegisteredTestAgent[] = []
@@ -128,12 +163,7 @@ describe('payment channels settled on the vault', () => {
     expect(await available(provider)).to.equal(providerGot)
     for (const [index, agent] of callers.entries()) {
       const isClosed = index < 5
-      const channel = (
-        await request(chain.app)
-          .get(`/v1/channels/${channels[index]!.channel_id}`)
-          .set('Authorization', bearer(agent.apiKey))
-          .expect(200)
-      ).body as ChannelResponse
+      const channel = await channelAs(agent, channels[index]!.channel_id)
       expect(channel).to.include({
         status: isClosed ? 'closed' : 'active',
         settled_amount: '1',
@@ -174,26 +204,10 @@ describe('payment channels settled on the vault', () => {
 
   it('follows a top-up the caller makes on the vault itself: the channel’s deposit and the ledger, reconciliation zero', async function () {
     this.timeout(120_000)
-    const account = hardhatAccount(18)
-    const caller = await registerAgent(chain.app, { account })
-    await chain.fund(account.address, 1n * USDC)
-    const opened = await openFunded(caller, '0.2')
-    const signature = await account.signTypedData(toViemTypedData(opened.funding_to_sign!))
-    await request(chain.app)
-      .post(`/v1/channels/${opened.channel_id}/funding-signature`)
-      .set('Authorization', bearer(caller.apiKey))
-      .send({ signature })
-      .expect(200)
-    await chain.settle()
+    const { account, caller, opened } = await openSignedChannel(18, '0.2')
 
     const wallet = await walletFor(account)
-    const config = {
-      caller: opened.config.caller as Hex,
-      provider: opened.config.provider as Hex,
-      token: opened.config.token as Hex,
-      feeBps: opened.config.fee_bps,
-      salt: opened.config.salt as Hex,
-    }
+    const config = vaultConfig(opened)
     const zero = `0x${'0'.repeat(64)}` as Hex
     const hash = await wallet.writeContract({
       address: chain.vault,
@@ -205,12 +219,7 @@ describe('payment channels settled on the vault', () => {
     await chain.client.waitForTransactionReceipt({ hash })
     await chain.index()
 
-    const channel = (
-      await request(chain.app)
-        .get(`/v1/channels/${opened.channel_id}`)
-        .set('Authorization', bearer(caller.apiKey))
-        .expect(200)
-    ).body as ChannelResponse
+    const channel = await channelAs(caller, opened.channel_id)
     expect(channel).to.include({ deposit_amount: '0.5', available_balance: '0.5' })
     expect(await available(caller)).to.equal(500_000n)
     expect(await chain.reconciliationDifference()).to.equal(0n)
@@ -218,27 +227,12 @@ describe('payment channels settled on the vault', () => {
 
   it('pays the provider for the last signed voucher when the caller closes on its own while the coordinator is down', async function () {
     this.timeout(120_000)
-    const account = hardhatAccount(17)
-    const caller = await registerAgent(chain.app, { account })
-    await chain.fund(account.address, 1n * USDC)
-    const opened = await openFunded(caller, '0.5')
-    const signature = await account.signTypedData(toViemTypedData(opened.funding_to_sign!))
-    await request(chain.app)
-      .post(`/v1/channels/${opened.channel_id}/funding-signature`)
-      .set('Authorization', bearer(caller.apiKey))
-      .send({ signature })
-      .expect(200)
-    await chain.settle()
+    const { account, caller, opened } = await openSignedChannel(17, '0.5')
 
     // Three paid calls, none settled yet (the interval is 100).
     let channel = opened
     for (let n = 1; n <= 3; n += 1) {
-      channel = (
-        await request(chain.app)
-          .get(`/v1/channels/${opened.channel_id}`)
-          .set('Authorization', bearer(caller.apiKey))
-          .expect(200)
-      ).body as ChannelResponse
+      channel = await channelAs(caller, opened.channel_id)
       const { voucher } = nextVoucher(
         {
           channelId: channel.vault_channel_id as Hex,
@@ -269,13 +263,7 @@ describe('payment channels settled on the vault', () => {
 
     // The coordinator is down (nothing indexes or settles); the caller asks the vault to close.
     const wallet = await walletFor(account)
-    const config = {
-      caller: channel.config.caller as Hex,
-      provider: channel.config.provider as Hex,
-      token: channel.config.token as Hex,
-      feeBps: channel.config.fee_bps,
-      salt: channel.config.salt as Hex,
-    }
+    const config = vaultConfig(channel)
     const requested = await wallet.writeContract({
       address: chain.vault,
       abi: clearhouseVaultAbi,
@@ -288,11 +276,7 @@ describe('payment channels settled on the vault', () => {
     // The coordinator comes back: indexing the request queues the newest voucher, settled at once.
     await chain.index()
     await chain.settle()
-    const closing = (
-      await request(chain.app)
-        .get(`/v1/channels/${opened.channel_id}`)
-        .set('Authorization', bearer(caller.apiKey))
-    ).body as ChannelResponse
+    const closing = await channelAs(caller, opened.channel_id)
     expect(closing.status).to.equal('closing')
     expect(closing.settled_amount).to.equal('0.03')
     const paid = 3n * PRICE_UNITS
@@ -318,11 +302,7 @@ describe('payment channels settled on the vault', () => {
     })
     await chain.client.waitForTransactionReceipt({ hash: finalized })
     await chain.index()
-    const closed = (
-      await request(chain.app)
-        .get(`/v1/channels/${opened.channel_id}`)
-        .set('Authorization', bearer(caller.apiKey))
-    ).body as ChannelResponse
+    const closed = await channelAs(caller, opened.channel_id)
     expect(closed.status).to.equal('closed')
     expect(await available(caller)).to.equal(1n * USDC - paid)
     expect(await chain.vaultBalanceOf(account.address)).to.equal(1n * USDC - paid)
