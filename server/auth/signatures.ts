@@ -1,5 +1,15 @@
 import secp256k1 from 'secp256k1'
-import { hashMessage, hexToBytes, type Address, type Hex } from 'viem'
+import {
+  hashMessage,
+  hexToBytes,
+  recoverTypedDataAddress,
+  type Address,
+  type Hex,
+  type TypedDataDefinition,
+} from 'viem'
+import { sameAddress } from '../../protocol/address'
+import { ERROR_CODES } from '../../protocol/errors'
+import { ValidationError } from '../errors'
 import { nativeKeccak256 } from '../crypto/native-keccak'
 
 // Half the curve order: a signature with a larger `s` is the malleated twin of a valid one.
@@ -32,5 +42,34 @@ export function recoverDigestSigner(digest: Uint8Array, signature: string): Addr
     return `0x${nativeKeccak256(publicKey.subarray(1)).slice(-40)}`
   } catch {
     return null
+  }
+}
+
+/**
+ * Checks that `signature` (the body's field `field`) over `definition` recovers to `signer`: a 400
+ * naming the field when it is no signature at all, 400 `signature_mismatch` saying `mismatch`
+ * (by default "must be signed by <signer>") when another key made it.
+ */
+export async function requireTypedDataSigner(
+  definition: TypedDataDefinition,
+  signature: Hex,
+  signer: string,
+  options: { field: string; mismatch?: string },
+): Promise<void> {
+  const { field } = options
+  let recovered: string
+  try {
+    recovered = await recoverTypedDataAddress({ ...definition, signature })
+  } catch {
+    const message = 'is not a valid secp256k1 signature'
+    throw new ValidationError(ERROR_CODES.validation, `body ${field}: ${message}`, {
+      details: { where: 'body', fields: [{ field, message }] },
+    })
+  }
+  if (!sameAddress(recovered, signer)) {
+    const message = options.mismatch ?? `must be signed by ${signer}`
+    throw new ValidationError('signature_mismatch', `body ${field}: ${message}`, {
+      details: { where: 'body', fields: [{ field, message }] },
+    })
   }
 }

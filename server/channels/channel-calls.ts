@@ -15,20 +15,18 @@ import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { recoverDigestSigner } from '../auth/signatures'
 import { nativeKeccak256 } from '../crypto/native-keccak'
-import { withTransaction } from '../db/pool'
 import { ConflictError, ValidationError } from '../errors'
 import { parseTokenAmount } from '../jobs/job-tokens'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
-import { channelDomain, queueSettlement } from './channel-ops'
-import {
-  recordCalls,
-  selectChannel,
-  selectOpenChannel,
-  type CallToRecord,
-  type ChannelRow,
-} from './channels-queries'
+import { channelDomain } from './channel-ops'
+import { recordCalls, selectOpenChannel, type CallToRecord, type ChannelRow } from './channels-queries'
 import { forgetCallChannel, remember, rememberedChannel } from './active-channels'
-import { channelVoucherDomainSeparator, toCallResponse } from './channels-service'
+import {
+  channelVoucherDomainSeparator,
+  forEachActiveChannel,
+  queueNewestVoucher,
+  toCallResponse,
+} from './channels-service'
 
 // The fast path: a call paid by a voucher on an open channel, checked in memory and recorded in
 // Postgres with many others in one commit.
@@ -45,9 +43,6 @@ export interface PreparedChannelCall {
 // the next may only be checked once this one is recorded or dropped. Another replica is held off
 // by the recording itself, which advances a channel only from the state its call was checked on.
 const callsInFlight = new Set<string>()
-
-// Cached per channel: the digest's domain separator never changes.
-const domainSeparators = new Map<string, Hex>()
 
 function invalidVoucher(message: string): ValidationError {
   return new ValidationError('invalid_voucher', `voucher: ${message}`, {
@@ -169,13 +164,8 @@ function checkVoucher(
   if (voucher.call_chain.toLowerCase() !== callChain) {
     throw invalidVoucher("call_chain is not the channel's chain extended by this call's record")
   }
-  let separator = domainSeparators.get(channel.id)
-  if (!separator) {
-    separator = channelVoucherDomainSeparator(channel)
-    domainSeparators.set(channel.id, separator)
-  }
   const digest = voucherDigest(
-    separator,
+    channelVoucherDomainSeparator(channel),
     { channelId: channel.vault_channel_id, sequence, cumulativeAmount, callChain },
     nativeKeccak256,
   )
@@ -313,18 +303,15 @@ export class CallRecorder {
       return
     }
     // Before the answers, so a caller that settles or closes next finds the settlement queued.
-    for (const channelId of result.dueForSettlement) await this.queueDueSettlement(channelId)
+    await this.queueDueSettlements(result.dueForSettlement)
     for (const pending of group) pending.resolve(result.recorded.has(pending.call.id))
   }
 
-  private async queueDueSettlement(channelId: string): Promise<void> {
+  private async queueDueSettlements(channelIds: readonly string[]): Promise<void> {
     try {
-      await withTransaction(this.pool, async (db) => {
-        const channel = await selectChannel(db, channelId, { forUpdate: true })
-        if (channel?.status === 'active') await queueSettlement(db, channel)
-      })
+      await forEachActiveChannel(this.pool, channelIds, queueNewestVoucher)
     } catch (error) {
-      this.logger.warn({ err: error, channelId }, 'queueing a due channel settlement failed; the timers will')
+      this.logger.warn({ err: error, channelIds }, 'queueing due channel settlements failed; the timers will')
     }
   }
 }

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import { recoverTypedDataAddress, type Address, type Hex, type TypedDataDefinition } from 'viem'
-import { sameAddress } from '../../protocol/address'
+import type { Address, Hex, TypedDataDefinition } from 'viem'
 import {
   channelIdOf,
   voucherDomainSeparator,
@@ -14,6 +13,7 @@ import { findAgentById } from '../agents/agents-service'
 import { forgetCallChannel } from './active-channels'
 import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
+import { requireTypedDataSigner } from '../auth/signatures'
 import { protocolFeeBps } from '../chain/vault-fees'
 import { withTransaction, type Queryable } from '../db/pool'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors'
@@ -24,7 +24,6 @@ import { findCallableService } from '../services/services-service'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
 import { allocateVaultNonce } from '../wallet/wallet-service'
 import {
-  channelConfigOf,
   channelDomain,
   closeTypedData,
   fundingTypedData,
@@ -332,26 +331,6 @@ export async function topUpChannel(
   })
 }
 
-async function verifyTypedDataSigner(
-  definition: TypedDataDefinition,
-  signature: Hex,
-  signer: string,
-  field: string,
-): Promise<void> {
-  let recovered: string
-  try {
-    recovered = await recoverTypedDataAddress({ ...definition, signature })
-  } catch {
-    throw fieldError('body', field, 'is not a valid secp256k1 signature')
-  }
-  if (!sameAddress(recovered, signer)) {
-    const message = `must be signed by ${signer}`
-    throw new ValidationError('signature_mismatch', `body ${field}: ${message}`, {
-      details: { where: 'body', fields: [{ field, message }] },
-    })
-  }
-}
-
 /** `POST /v1/channels/{channel_id}/funding-signature`: a self-custody caller signs its pending funding. */
 export async function signChannelFunding(
   context: AppContext,
@@ -368,12 +347,9 @@ export async function signChannelFunding(
     if (!funding) {
       throw new ConflictError('channel_not_awaiting_signature', `channel ${channelId} has no funding to sign`)
     }
-    await verifyTypedDataSigner(
-      fundingTypedData(channel, funding),
-      signature,
-      channel.caller_address,
-      'signature',
-    )
+    await requireTypedDataSigner(fundingTypedData(channel, funding), signature, channel.caller_address, {
+      field: 'signature',
+    })
     await applySignedFunding(db, channel, funding, signature)
     return channelResponseOf(db, (await selectChannel(db, channelId))!)
   })
@@ -454,11 +430,13 @@ export async function closeChannel(
     if (channel.status === 'closing') {
       const awaiting = await selectCloseAwaitingSignature(db, channel.id)
       if (awaiting && given) {
-        await verifyTypedDataSigner(
+        await requireTypedDataSigner(
           closeTypedData(channel, awaiting.cumulative_amount),
           given,
           channel.provider_address,
-          'provider_signature',
+          {
+            field: 'provider_signature',
+          },
         )
         await queueClose(db, channel, awaiting.id, given)
       }
@@ -466,11 +444,13 @@ export async function closeChannel(
     }
     requireStatus(channel, ['pending_signature', 'active'], 'close')
     if (given) {
-      await verifyTypedDataSigner(
+      await requireTypedDataSigner(
         closeTypedData(channel, channel.cumulative_amount),
         given,
         channel.provider_address,
-        'provider_signature',
+        {
+          field: 'provider_signature',
+        },
       )
     }
     await closeLockedChannel(db, context, channel, given)
@@ -478,7 +458,7 @@ export async function closeChannel(
   })
 }
 
-function toCallResponse(channel: ChannelRow, call: ChannelCallRow): ChannelCallResponse {
+export function toCallResponse(channel: ChannelRow, call: ChannelCallRow): ChannelCallResponse {
   return {
     call_id: call.id,
     sequence_number: Number(call.sequence),
@@ -495,8 +475,6 @@ function toCallResponse(channel: ChannelRow, call: ChannelCallRow): ChannelCallR
     created_at: call.created_at.toISOString(),
   }
 }
-
-export { toCallResponse }
 
 /** `GET /v1/channels/{channel_id}/calls`: the per-call log, newest first. */
 export async function listChannelCalls(
@@ -545,12 +523,19 @@ export async function listChannelSettlements(
   return settlements.map((settlement) => toSettlementResponse(channel, settlement))
 }
 
-/** The domain separator of a channel's vouchers (see `voucherDigest`). */
-export function channelVoucherDomainSeparator(channel: ChannelRow): Hex {
-  return voucherDomainSeparator(channelDomain(channel))
-}
+// Per vault (chain and address): a handful of entries, however many channels there are.
+const voucherDomainSeparators = new Map<string, Hex>()
 
-export { channelConfigOf }
+/** The domain separator of a channel's vouchers (see `voucherDigest`), computed once per vault. */
+export function channelVoucherDomainSeparator(channel: ChannelRow): Hex {
+  const key = `${channel.chain_id}:${channel.vault_address}`
+  let separator = voucherDomainSeparators.get(key)
+  if (!separator) {
+    separator = voucherDomainSeparator(channelDomain(channel))
+    voucherDomainSeparators.set(key, separator)
+  }
+  return separator
+}
 
 /** Per caller wallet, the channel fundings of `token` queued for the vault and not yet landed (reconciliation). */
 export async function unlandedChannelFundings(
@@ -562,20 +547,39 @@ export async function unlandedChannelFundings(
 }
 
 /**
+ * Gives each of `channelIds` that is still active to `act`, each in its own transaction with the
+ * channel row locked (a close or a call elsewhere waits for it). Returns how many `act` said it
+ * did something for.
+ */
+export async function forEachActiveChannel(
+  pool: AppContext['pool'],
+  channelIds: readonly string[],
+  act: (db: Queryable, channel: ChannelRow) => Promise<boolean>,
+): Promise<number> {
+  let acted = 0
+  for (const channelId of channelIds) {
+    const didAct = await withTransaction(pool, async (db) => {
+      const channel = await selectChannel(db, channelId, { forUpdate: true })
+      return channel?.status === 'active' ? act(db, channel) : false
+    })
+    if (didAct) acted += 1
+  }
+  return acted
+}
+
+/** `forEachActiveChannel`'s action that hands a channel's newest voucher to the settler. */
+export async function queueNewestVoucher(db: Queryable, channel: ChannelRow): Promise<boolean> {
+  return (await queueSettlement(db, channel)) !== null
+}
+
+/**
  * For the timers: hands the newest voucher of up to `limit` active channels whose calls have gone
  * unsettled for `CHANNEL_SETTLE_EVERY_SECONDS` to the settler, one transaction per channel.
  * Returns how many it queued.
  */
 export async function settleDueChannels(context: AppContext, limit: number): Promise<number> {
-  let queued = 0
-  for (const channelId of await selectChannelsToSettle(context.pool, CHANNEL_SETTLE_EVERY_SECONDS, limit)) {
-    const didQueue = await withTransaction(context.pool, async (db) => {
-      const channel = await selectChannel(db, channelId, { forUpdate: true })
-      return channel?.status === 'active' ? (await queueSettlement(db, channel)) !== null : false
-    })
-    if (didQueue) queued += 1
-  }
-  return queued
+  const due = await selectChannelsToSettle(context.pool, CHANNEL_SETTLE_EVERY_SECONDS, limit)
+  return forEachActiveChannel(context.pool, due, queueNewestVoucher)
 }
 
 /**
@@ -584,15 +588,9 @@ export async function settleDueChannels(context: AppContext, limit: number): Pro
  * provider's close waits for its signature; the caller can also close on-chain on its own.
  */
 export async function closeIdleChannels(context: AppContext, limit: number): Promise<number> {
-  let closed = 0
-  for (const channelId of await selectIdleChannels(context.pool, CHANNEL_IDLE_CLOSE_SECONDS, limit)) {
-    const didClose = await withTransaction(context.pool, async (db) => {
-      const channel = await selectChannel(db, channelId, { forUpdate: true })
-      if (channel?.status !== 'active') return false
-      await closeLockedChannel(db, context, channel, null)
-      return true
-    })
-    if (didClose) closed += 1
-  }
-  return closed
+  const idle = await selectIdleChannels(context.pool, CHANNEL_IDLE_CLOSE_SECONDS, limit)
+  return forEachActiveChannel(context.pool, idle, async (db, channel) => {
+    await closeLockedChannel(db, context, channel, null)
+    return true
+  })
 }

@@ -1,12 +1,5 @@
 import { normalizeAddress, sameAddress } from '../../protocol/address'
-import {
-  encodeAbiParameters,
-  recoverTypedDataAddress,
-  zeroAddress,
-  type TypedDataDefinition,
-  type Address,
-  type Hex,
-} from 'viem'
+import { encodeAbiParameters, zeroAddress, type TypedDataDefinition, type Address, type Hex } from 'viem'
 import {
   OP_KIND_OF,
   type ChainOpKind,
@@ -24,11 +17,11 @@ import {
   toCompactSignature,
 } from '../../protocol/typed-data'
 import type { AppContext } from '../app-context'
+import { requireTypedDataSigner } from '../auth/signatures'
 import { queueChainOp } from '../chain/settler/op-queue'
 import type { Queryable } from '../db/pool'
 import { locateEscrow, type LocatedEscrow } from './escrow-sets-service'
-import { ConflictError, ValidationError } from '../errors'
-import { fieldError } from '../jobs/job-tokens'
+import { ConflictError } from '../errors'
 import { findChainBooking, releaseEscrow } from '../ledger/ledger-service'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
 import { allocateVaultNonce } from '../wallet/wallet-service'
@@ -306,18 +299,10 @@ async function recordEscrowOp(
 
 /** Checks that `signature` over the op's typed data recovers to its signer, or throws a 400 naming `signature`. */
 export async function verifyEscrowOpSignature(op: EscrowOpRow, signature: Hex): Promise<void> {
-  let recovered: string
-  try {
-    recovered = await recoverTypedDataAddress({ ...escrowOpTypedData(op), signature })
-  } catch {
-    throw fieldError('body', 'signature', 'is not a valid secp256k1 signature')
-  }
-  if (!sameAddress(recovered, op.signer_address)) {
-    const message = `must be signed by the payer wallet ${op.signer_address}`
-    throw new ValidationError('signature_mismatch', `body signature: ${message}`, {
-      details: { where: 'body', fields: [{ field: 'signature', message }] },
-    })
-  }
+  await requireTypedDataSigner(escrowOpTypedData(op), signature, op.signer_address, {
+    field: 'signature',
+    mismatch: `must be signed by the payer wallet ${op.signer_address}`,
+  })
 }
 
 /** The settlement op of a lock: its terms and the payer's signature. */

@@ -31,11 +31,9 @@ export function chainWriteRateLimit(
   // One counter per app across every such route: the budget is the agent's, not the route's.
   let limiter = chainWriteLimiters.get(context)
   if (!limiter) {
-    limiter = perMinute(
-      context.logger,
-      context.chainWriteRateLimitPerMinute,
-      (res) => `agent:${currentAgent(res).id}`,
-    )
+    limiter = perMinute(context.logger, context.chainWriteRateLimitPerMinute, {
+      key: (_req, res) => `agent:${currentAgent(res).id}`,
+    })
     chainWriteLimiters.set(context, limiter)
   }
   return limiter
@@ -55,25 +53,18 @@ export function invokeRateLimit(
   context: Pick<AppContext, 'invokeRateLimitPerMinute' | 'logger'>,
   serviceOf: (req: Request) => string,
 ): RequestHandler {
-  const limit = context.invokeRateLimitPerMinute ?? DEFAULT_INVOKE_RATE_LIMIT_PER_MINUTE
-  return rateLimit({
-    windowMs: 60_000,
-    limit,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    validate: false,
-    keyGenerator: (req: Request, res: Response) => `${currentAgent(res).id}:${serviceOf(req)}`,
-    handler: (_req, _res, next, options) => {
-      next(
-        new RateLimitedError(ERROR_CODES.rateLimited, 'too many calls to this service; slow down', {
-          details: { limit: options.limit, window_seconds: options.windowMs / 1000 },
-        }),
-      )
-    },
+  return perMinute(context.logger, context.invokeRateLimitPerMinute ?? DEFAULT_INVOKE_RATE_LIMIT_PER_MINUTE, {
+    key: (req, res) => `${currentAgent(res).id}:${serviceOf(req)}`,
+    message: 'too many calls to this service; slow down',
   })
 }
 
-function perMinute(logger: Logger, limit: number, key?: (res: Response) => string): RequestHandler {
+function perMinute(
+  logger: Logger,
+  limit: number,
+  options: { key?: (req: Request, res: Response) => string; message?: string } = {},
+): RequestHandler {
+  const { key, message = 'too many requests; slow down' } = options
   return rateLimit({
     windowMs: 60_000,
     // Its configuration checks (an X-Forwarded-For the trust proxy setting ignores, …) go to our log.
@@ -84,11 +75,11 @@ function perMinute(logger: Logger, limit: number, key?: (res: Response) => strin
     limit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    ...(key ? { keyGenerator: (_req: Request, res: Response) => key(res) } : {}),
-    handler: (_req, _res, next, options) => {
+    ...(key ? { keyGenerator: key } : {}),
+    handler: (_req, _res, next, limiter) => {
       next(
-        new RateLimitedError(ERROR_CODES.rateLimited, 'too many requests; slow down', {
-          details: { limit: options.limit, window_seconds: options.windowMs / 1000 },
+        new RateLimitedError(ERROR_CODES.rateLimited, message, {
+          details: { limit: limiter.limit, window_seconds: limiter.windowMs / 1000 },
         }),
       )
     },
