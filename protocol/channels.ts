@@ -169,7 +169,7 @@ export function nextVoucher(
 
 // ---- Wire shapes ----
 
-const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex')
+export const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex')
 const signatureHex = z
   .string()
   .regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte signature in hex')

@@ -103,6 +103,10 @@ export const ERROR_CATALOGUE = {
   job_not_found: { status: 404, description: 'No such job visible to the caller' },
   message_not_found: { status: 404, description: 'No such message visible to the caller' },
   channel_not_found: { status: 404, description: 'No such channel, or one the caller is not a party to' },
+  micro_job_not_found: {
+    status: 404,
+    description: 'No such micro-job, or one the caller is neither the caller nor the provider of',
+  },
   service_not_found: { status: 404, description: 'No such service, or a disabled one of another agent' },
   withdrawal_address_not_found: { status: 404, description: 'No such withdrawal address of the caller' },
   withdrawal_not_found: { status: 404, description: 'No such withdrawal of the caller' },
@@ -208,7 +212,8 @@ export const ERROR_CATALOGUE = {
   withdrawal_expired: { status: 409, description: 'The withdrawal’s signature deadline passed' },
   service_has_channels: {
     status: 409,
-    description: 'The service has payment channels whose records name it; disable it instead of deleting it',
+    description:
+      'The service has payment channels or paid calls (micro-jobs) whose records name it; disable it instead of deleting it',
   },
   service_ambiguous: {
     status: 409,

@@ -12,6 +12,14 @@ export function allowsLoopbackEndpoints(
   return context.allowLoopbackEndpoints ?? context.isDevChain
 }
 
+/** The longest the invoke proxy waits for a provider when not configured (INVOKE_TIMEOUT_MS). */
+export const DEFAULT_INVOKE_TIMEOUT_MS = 30_000
+
+/** The longest the invoke proxy waits for a provider (INVOKE_TIMEOUT_MS). */
+export function invokeTimeoutOf(context: Pick<AppContext, 'invokeTimeoutMs'>): number {
+  return context.invokeTimeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS
+}
+
 /** What the HTTP app and workers share: built once by the composition root and passed down. */
 export interface AppContext {
   version: string

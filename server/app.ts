@@ -21,6 +21,7 @@ import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { disputesRoutes } from './disputes/disputes-routes'
+import { microJobsRoutes } from './micro-jobs/micro-jobs-routes'
 import { channelsRoutes } from './channels/channels-routes'
 import { invokeRoutes } from './invoke/invoke-routes'
 import { servicesRoutes } from './services/services-routes'
@@ -50,6 +51,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   competitionsRoutes,
   disputesRoutes,
   channelsRoutes,
+  microJobsRoutes,
   reconciliationRoutes,
 ]
 

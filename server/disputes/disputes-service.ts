@@ -27,7 +27,7 @@ import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import {
-  abandonUnsignedEscrow,
+  abandonUnqueuedEscrow,
   ESCROW_EXPIRY_MARGIN_SECONDS,
   ESCROW_RESOLVER_FEE_BPS,
   findEscrowTerms,
@@ -394,7 +394,7 @@ export async function ruleDispute(
     const depositLock = (await listEscrowOps(db, { disputeId })).find((op) => op.kind === 'escrow_lock')
     // A deposit whose lock the opener never signed never reached the vault: it goes back in the
     // ledger, and there is nothing to rule on.
-    const unsigned = await abandonUnsignedEscrow(db, { disputeId }, 'the opener never signed the deposit')
+    const unsigned = await abandonUnqueuedEscrow(db, { disputeId }, 'the opener never signed the deposit')
     if (unsigned) {
       await refundEscrow(db, {
         payerId: dispute.opened_by_agent_id!,

@@ -7,23 +7,32 @@ import type { Queryable } from '../db/pool'
 // assignment's, a competition prize's), stored once, and the payer-signed EIP-712 ops on it in the
 // order they settle.
 
-/** Whose escrow an op backs: an assignment's, a competition prize paid to an entry, or a dispute's deposit. */
-export type EscrowSubject = { assignmentId: string } | { entryId: string } | { disputeId: string }
+/**
+ * Whose escrow an op backs: an assignment's, a competition prize paid to an entry, a dispute's
+ * deposit, or a micro-job's (a priced call made without a channel).
+ */
+export type EscrowSubject =
+  { assignmentId: string } | { entryId: string } | { disputeId: string } | { microJobId: string }
 
-function subjectColumn(subject: EscrowSubject): ['assignment_id' | 'entry_id' | 'dispute_id', string] {
+function subjectColumn(
+  subject: EscrowSubject,
+): ['assignment_id' | 'entry_id' | 'dispute_id' | 'micro_job_id', string] {
   if ('assignmentId' in subject) return ['assignment_id', subject.assignmentId]
   if ('entryId' in subject) return ['entry_id', subject.entryId]
+  if ('microJobId' in subject) return ['micro_job_id', subject.microJobId]
   return ['dispute_id', subject.disputeId]
 }
 
-/** The subject of a row that names one (`assignment_id`, `entry_id` or `dispute_id`). */
+/** The subject of a row that names one (`assignment_id`, `entry_id`, `dispute_id` or `micro_job_id`). */
 export function subjectOfRow(row: {
   assignment_id: string | null
   entry_id: string | null
   dispute_id?: string | null
+  micro_job_id?: string | null
 }): EscrowSubject {
   if (row.assignment_id) return { assignmentId: row.assignment_id }
   if (row.entry_id) return { entryId: row.entry_id }
+  if (row.micro_job_id) return { microJobId: row.micro_job_id }
   return { disputeId: row.dispute_id! }
 }
 
@@ -33,6 +42,7 @@ export interface EscrowOpRow {
   assignment_id: string | null
   entry_id: string | null
   dispute_id: string | null
+  micro_job_id: string | null
   kind: ChainOpKind
   /** A ruling's share to the payee, in basis points of what is left after the resolver's fee; null for other kinds. */
   payee_bps: number | null
@@ -163,7 +173,7 @@ export async function insertEscrowOp(
   )
 }
 
-const OP_COLUMNS = `o.id::text, o.assignment_id, o.entry_id, o.dispute_id, o.kind, o.payee_bps, o.escrow_id, o.chain_id::text, o.signer_address,
+const OP_COLUMNS = `o.id::text, o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id, o.kind, o.payee_bps, o.escrow_id, o.chain_id::text, o.signer_address,
   o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, ${TERMS_COLUMNS}`
 
 /** A subject's escrow ops in the order they must settle, with the settler queue's status. */
@@ -192,7 +202,7 @@ export async function selectSubjectsWaitingFor(
   escrowIds: readonly string[],
 ): Promise<EscrowSubject[]> {
   const { rows } = await db.query(
-    `SELECT DISTINCT o.assignment_id, o.entry_id, o.dispute_id FROM escrow_ops AS o
+    `SELECT DISTINCT o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id FROM escrow_ops AS o
       WHERE o.status = 'signed' AND o.chain_id = $1 AND o.escrow_id = ANY($2::text[])`,
     [chainId, escrowIds.map((id) => id.toLowerCase())],
   )
@@ -204,9 +214,9 @@ export async function selectEscrowLockOp(
   db: Queryable,
   chainId: number,
   escrowId: string,
-): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'dispute_id' | 'terms'> | null> {
+): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'dispute_id' | 'micro_job_id' | 'terms'> | null> {
   const { rows } = await db.query(
-    `SELECT o.assignment_id, o.entry_id, o.dispute_id, ${TERMS_COLUMNS} FROM escrow_ops AS o
+    `SELECT o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id, ${TERMS_COLUMNS} FROM escrow_ops AS o
        JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id
       WHERE o.kind = 'escrow_lock' AND o.chain_id = $1 AND o.escrow_id = $2`,
     [chainId, escrowId.toLowerCase()],
@@ -216,6 +226,7 @@ export async function selectEscrowLockOp(
         assignment_id: rows[0].assignment_id,
         entry_id: rows[0].entry_id,
         dispute_id: rows[0].dispute_id,
+        micro_job_id: rows[0].micro_job_id,
         terms: termsOf(rows[0]),
       }
     : null

@@ -358,9 +358,9 @@ function encodeOpOnLockedEscrow(
 
 /** The ledger reference of the booked release of a subject's escrow (see `bookSignedRelease`). */
 export function ledgerReleaseReference(subject: EscrowSubject): string {
-  if ('assignmentId' in subject) return chainOpReference('escrow_release', subject)
   if ('entryId' in subject) return `competition-prize:${subject.entryId}`
-  // A deposit escrow is never released, only ruled on; the reference is never booked.
+  // An assignment's and a micro-job's release are booked under their op's reference; a deposit
+  // escrow is never released, only ruled on, so its reference is never booked.
   return chainOpReference('escrow_release', subject)
 }
 
@@ -384,12 +384,14 @@ export async function bookSignedRelease(
 /**
  * The settler queue's (and the ledger's) reference of an op: `escrow-lock:<assignment id>`,
  * `escrow-release:<assignment id>`, `escrow-ruling:<assignment id>`, `prize-escrow-lock:<entry id>`
- * and so on for a prize, `dispute-escrow-lock:<dispute id>` and so on for a dispute's deposit.
+ * and so on for a prize, `dispute-escrow-lock:<dispute id>` and so on for a dispute's deposit,
+ * `micro-job-escrow-lock:<micro-job id>` and so on for a micro-job.
  */
 export function chainOpReference(kind: ChainOpKind, subject: EscrowSubject): string {
   const name = kind.replace('_', '-')
   if ('assignmentId' in subject) return `${name}:${subject.assignmentId}`
   if ('entryId' in subject) return `prize-${name}:${subject.entryId}`
+  if ('microJobId' in subject) return `micro-job-${name}:${subject.microJobId}`
   return `dispute-${name}:${subject.disputeId}`
 }
 
@@ -443,18 +445,19 @@ export async function queueEscrowOpsWaitingFor(
 }
 
 /**
- * Gives up on a subject's escrow whose lock its payer never signed, so nothing reached the vault:
- * its ops are `failed` with `reason` and will never be signed or queued. False (and nothing
- * changed) when the lock was signed. The caller returns what the ledger holds for it.
+ * Gives up on a subject's escrow whose lock never reached the settler queue (its payer never
+ * signed it, or a micro-job held it back until the call was answered), so nothing reached the
+ * vault: its ops are `failed` with `reason` and will never be signed or queued. False (and nothing
+ * changed) when the lock was queued. The caller returns what the ledger holds for it.
  */
-export async function abandonUnsignedEscrow(
+export async function abandonUnqueuedEscrow(
   db: Queryable,
   subject: EscrowSubject,
   reason: string,
 ): Promise<boolean> {
   const ops = await selectEscrowOps(db, subject, { forUpdate: true })
   const lock = ops.find((op) => op.kind === 'escrow_lock')
-  if (!lock || lock.status !== 'awaiting_signature') return false
+  if (!lock || (lock.status !== 'awaiting_signature' && lock.status !== 'signed')) return false
   await markEscrowOpsFailed(db, subject, reason)
   return true
 }

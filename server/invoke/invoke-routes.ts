@@ -11,14 +11,14 @@ const INVOKE_ERRORS = {
   400: 'Malformed input, invalid_input (against input_schema), self_invocation, service_not_callable, invalid_voucher',
   401: 'Not authenticated',
   404: 'service_not_found (or disabled)',
-  409: 'channel_required, channel_not_active, channel_busy, voucher_required, voucher_out_of_order, voucher_over_deposit',
+  409: 'channel_required (a self-custody caller without a channel), insufficient_balance (a call without a channel), no_resolver, channel_not_active, channel_busy, voucher_required, voucher_out_of_order, voucher_over_deposit',
   429: 'More than INVOKE_RATE_LIMIT_PER_MINUTE (60) calls a minute to this service',
   502: 'upstream_error (the service failed, answered an error or more than 1 MB), upstream_refused (its endpoint resolves to a private address)',
   504: 'upstream_timeout',
 }
 
 const INVOKE_DESCRIPTION =
-  "The proxy calls the service's endpoint (https; plain http to loopback only on the embedded stack; never a private, loopback or link-local address after DNS resolution or on a redirect) with `{\"input\": …}` and returns its JSON as `output`. With an open channel to the service the call is paid on it: a self-custody caller sends `voucher` (the channel's next voucher, see `nextVoucher` in protocol/channels.ts); a managed wallet's is signed for it. The call is recorded with its voucher before the answer is sent; a provider that fails costs nothing. A free service (price 0) needs no channel."
+  "The proxy calls the service's endpoint (https; plain http to loopback only on the embedded stack; never a private, loopback or link-local address after DNS resolution or on a redirect) with `{\"input\": …}` and returns its JSON as `output`. With an open channel to the service the call is paid on it: a self-custody caller sends `voucher` (the channel's next voucher, see `nextVoucher` in protocol/channels.ts); a managed wallet's is signed for it. The call is recorded with its voucher before the answer is sent. Without a channel, a managed wallet's call is a micro-job (`job_id`, see GET /v1/micro-jobs/{micro_job_id}): the price is held in escrow during the call, then the caller's signed EscrowLock and EscrowRelease go to the vault and the provider is credited less the fee; a self-custody caller needs a channel. A provider that fails costs nothing. A free service (price 0) needs neither."
 
 const invokeLimit = (context: AppContext) =>
   invokeRateLimit(context, (req: Request) => `service:${String(req.params.service_id)}`)
@@ -33,7 +33,7 @@ export const invokeRoutes: readonly Route[] = [
   defineRoute({
     method: 'post',
     path: '/v1/services/{service_id}/invoke',
-    summary: 'Call a service through the proxy, paid on the caller’s channel to it',
+    summary: 'Call a service through the proxy, paid on the caller’s channel to it or as a micro-job',
     description: INVOKE_DESCRIPTION,
     auth: 'agent',
     rateLimit: invokeLimit,

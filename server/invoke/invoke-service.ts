@@ -1,6 +1,6 @@
 import type { Hex } from 'viem'
 import type { InvokeBody, InvokeResponse } from '../../protocol/channels'
-import { allowsLoopbackEndpoints, type AppContext } from '../app-context'
+import { allowsLoopbackEndpoints, invokeTimeoutOf, type AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import {
   prepareCallOnChannel,
@@ -22,13 +22,16 @@ import {
   findAgentServiceForCall,
   type CallableService,
 } from '../services/services-service'
+import {
+  completeMicroJob,
+  openMicroJob,
+  refundMicroJob,
+  type OpenMicroJob,
+} from '../micro-jobs/micro-jobs-service'
 import { checkCallInput } from './input-schemas'
 
 /** Seed 004: a provider's answer over this is a 502. */
 export const MAX_UPSTREAM_RESPONSE_BYTES = 1024 * 1024
-
-/** The longest the proxy waits for a provider when not configured (INVOKE_TIMEOUT_MS). */
-export const DEFAULT_INVOKE_TIMEOUT_MS = 30_000
 
 // One client (and its keep-alive sockets) per app.
 const clients = new WeakMap<object, OutboundHttpClient>()
@@ -61,11 +64,9 @@ async function callProvider(
   caller: Actor,
   input: unknown,
   prepared: PreparedChannelCall | null,
+  microJob: OpenMicroJob | null,
 ): Promise<OutboundResponse> {
-  const timeoutMs = Math.min(
-    service.responseTimeSeconds * 1000,
-    context.invokeTimeoutMs ?? DEFAULT_INVOKE_TIMEOUT_MS,
-  )
+  const timeoutMs = Math.min(service.responseTimeSeconds * 1000, invokeTimeoutOf(context))
   let response: OutboundResponse
   try {
     response = await outboundClientFor(context).post({
@@ -80,6 +81,7 @@ async function callProvider(
               'x-clearhouse-call-sequence': prepared.call.sequence.toString(),
             }
           : {}),
+        ...(microJob ? { 'x-clearhouse-job': microJob.id } : {}),
       },
       timeoutMs,
       maxResponseBytes: MAX_UPSTREAM_RESPONSE_BYTES,
@@ -111,11 +113,33 @@ async function callProvider(
 }
 
 /**
+ * The caller's channel to the service, checked for this call, or null to pay it as a micro-job:
+ * no open channel, or (seed 004: the channel is used "with sufficient balance") a managed wallet's
+ * channel without enough left for the call. A self-custody caller's own voucher over the deposit
+ * is refused as it is: it asked to pay on the channel.
+ */
+async function callOnChannelIfItPays(
+  context: AppContext,
+  actor: Actor,
+  service: CallableService,
+  body: InvokeBody,
+): Promise<PreparedChannelCall | null> {
+  try {
+    return await prepareCallOnChannel(context, actor, service.id, body.input ?? null, body.voucher)
+  } catch (error) {
+    const isExhausted = error instanceof ConflictError && error.code === 'voucher_over_deposit'
+    if (isExhausted && actor.isManagedWallet && !body.voucher) return null
+    throw error
+  }
+}
+
+/**
  * Calls a service through the proxy: the caller's voucher (or, for a managed wallet, one signed
  * for it) pays the call on its open channel, the provider is called (SSRF-safe), and the call is
- * recorded with its voucher before the answer goes back. A provider that fails, times out or
- * answers too much costs nothing: the voucher is not recorded. A free service (price 0) is called
- * without a channel; a priced one needs one.
+ * recorded with its voucher before the answer goes back. Without a channel a priced call is a
+ * micro-job: its price is held in escrow during the call and released to the provider once it
+ * answers. A provider that fails, times out or answers too much costs nothing: the voucher is not
+ * recorded, or the escrow goes back. A free service (price 0) is called without either.
  */
 export async function invokeService(
   context: AppContext,
@@ -135,25 +159,31 @@ export async function invokeService(
 
   // A free call needs no channel, and leaves the caller's (of a service once priced) alone.
   const prepared =
-    service.priceAmount > 0n
-      ? await prepareCallOnChannel(context, actor, service.id, body.input ?? null, body.voucher)
+    service.priceAmount > 0n ? await callOnChannelIfItPays(context, actor, service, body) : null
+  // A priced call without a channel is a micro-job: its price held in escrow during the call.
+  const microJob =
+    !prepared && service.priceAmount > 0n
+      ? await openMicroJob(context, actor, { ...service, priceAmount: service.priceAmount }, body.input)
       : null
-  if (!prepared && service.priceAmount > 0n) {
-    throw new ConflictError(
-      'channel_required',
-      `service ${service.id} costs ${formatUnits(service.priceAmount, service.token.decimals)} ${service.token.symbol} a call: open a channel to it (POST /v1/channels) and call again`,
-      { details: { service_id: service.id } },
-    )
-  }
 
   let response: OutboundResponse
   try {
-    response = await callProvider(context, service, actor, body.input, prepared)
+    response = await callProvider(context, service, actor, body.input, prepared, microJob)
   } catch (error) {
     prepared?.release()
+    if (microJob) await refundMicroJob(context, microJob.id, (error as Error).message)
     throw error
   }
   const output = response.json !== undefined ? response.json : response.body.toString('utf8')
+  if (microJob) {
+    const charged = await completeMicroJob(context, actor, microJob.id, {
+      responseHash: responseHashOf(response.body) as Hex,
+      upstreamStatus: response.status,
+      durationMs: Math.round(response.durationMs),
+    })
+    const cost = charged ? formatUnits(microJob.amount, microJob.decimals) : '0'
+    return { output, job_id: microJob.id, cost, channel_id: null, call: null }
+  }
   if (!prepared) {
     return { output, job_id: null, cost: '0', channel_id: null, call: null }
   }

@@ -68,6 +68,8 @@ export async function selectOpenEscrowLocks(
             EXISTS (SELECT 1 FROM ledger_transactions AS t
                      WHERE t.reference = CASE WHEN o.assignment_id IS NOT NULL
                                               THEN 'escrow-release:' || o.assignment_id
+                                              WHEN o.micro_job_id IS NOT NULL
+                                              THEN 'micro-job-escrow-release:' || o.micro_job_id
                                               ELSE 'competition-prize:' || o.entry_id END) AS is_release_booked
        FROM escrow_ops AS o
        JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id

@@ -252,11 +252,12 @@ export async function deleteService(context: AppContext, actor: Actor, serviceId
     try {
       await deleteServiceRow(db, service.id)
     } catch (error) {
-      // A channel's calls and settlements name the service for good: it can be disabled, not erased.
+      // A channel's calls and settlements, and a micro-job's escrow, name the service for good: it
+      // can be disabled, not erased.
       if ((error as { code?: string }).code === '23503') {
         throw new ConflictError(
           'service_has_channels',
-          `service ${service.id} has payment channels; disable it instead (PATCH enabled: false)`,
+          `service ${service.id} has payment channels or paid calls; disable it instead (PATCH enabled: false)`,
         )
       }
       throw error

@@ -7,6 +7,7 @@ import { closeIdleChannels, settleDueChannels } from '../channels/channels-servi
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { reclaimExpiredEscrows } from '../escrow/escrow-ops'
 import { expireDueJobs } from '../jobs/jobs-service'
+import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
 import { releaseLease, tryAcquireLease } from './leader'
 
 /** The lease that makes one replica the timekeeper: two never run the same deadline pass. */
@@ -26,6 +27,7 @@ export type TimersRound =
       escrowsReclaimed: number
       channelsSettled: number
       channelsClosed: number
+      microJobsRefunded: number
     }
 
 /**
@@ -34,8 +36,8 @@ export type TimersRound =
  * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
  * slot reopened), expired escrows the vault still holds (reclaimed for their payers), payment
- * channels with calls unsettled for 30 s (their newest voucher queued for the vault) and channels
- * idle for 7 days (closed). Each pass
+ * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
+ * idle for 7 days (closed) and micro-jobs a crash left mid-call (their escrow refunded). Each pass
  * re-checks its clock under its rows' locks, so a deadline fires once.
  */
 export class TimersWorker {
@@ -62,6 +64,7 @@ export class TimersWorker {
     const escrowsReclaimed = await this.reclaimExpiredEscrows()
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
+    const microJobsRefunded = await refundStalledMicroJobs(this.context, EXPIRY_BATCH_SIZE)
     return {
       outcome: 'ran',
       expiredJobs,
@@ -70,6 +73,7 @@ export class TimersWorker {
       escrowsReclaimed,
       channelsSettled,
       channelsClosed,
+      microJobsRefunded,
     }
   }
 

@@ -122,7 +122,7 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(lines.slice(-4)).to.deep.equal(['6.7914', '92.94', '0.2', '2'])
   })
 
-  it('registers a service, opens a channel, makes paid calls, settles and finds ChannelSettled, as the README shows', async function () {
+  it('registers a service, opens a channel, makes paid calls, settles and finds ChannelSettled, then pays a call without a channel as a micro-job, as the README shows', async function () {
     this.timeout(120_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
     const stdout = await bash(shellBlockAfter(readme, 'Paid calls against `npm start`'))
@@ -136,6 +136,8 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
       "[ 3, '0.03', '0.0297' ]",
       '0.0297',
       '1',
+      "[ 'completed', '0.01', '0.0001' ]",
+      '0.0396',
     ])
     const report = (await (await fetch(`http://127.0.0.1:${port}/v1/platform/reconciliation`)).json()) as {
       tokens: Array<Record<string, unknown>>

@@ -306,14 +306,16 @@ describe('payment channels and the invoke proxy', () => {
       expect(free.body).to.include({ cost: '0', channel_id: null })
     })
 
-    it('refuses self-invocation, a service without endpoint, and a priced call without a channel', async () => {
+    it('refuses self-invocation, a service without endpoint, and a priced call without a channel from a self-custody wallet', async () => {
       expect((await invoke(provider, serviceId, {}).expect(400)).body.error.code).to.equal('self_invocation')
       const noEndpoint = await registerService(provider, {})
       expect((await invoke(stranger, noEndpoint, {}).expect(400)).body.error.code).to.equal(
         'service_not_callable',
       )
       const priced = await registerService(provider, { endpoint_url: `${upstream.baseUrl}/echo` })
-      expect((await invoke(stranger, priced, {}).expect(409)).body.error.code).to.equal('channel_required')
+      expect((await invoke(selfCustody.agent, priced, {}).expect(409)).body.error.code).to.equal(
+        'channel_required',
+      )
       await invoke(stranger, '00000000-0000-4000-8000-000000000000', {}).expect(404)
       await request(app).post(`/v1/services/${priced}/invoke`).send({}).expect(401)
     })
@@ -510,8 +512,10 @@ describe('payment channels and the invoke proxy', () => {
         .set('Authorization', bearer(provider.apiKey))
         .expect(200)
       expect(res.body.status).to.equal('closing')
-      const call = await invoke(caller, serviceId, { input: 'late' }).expect(409)
-      expect(call.body.error.code).to.equal('channel_required')
+      // Without an active channel the call is a micro-job, paid through escrow.
+      const call = await invoke(caller, serviceId, { input: 'late' }).expect(200)
+      expect(call.body).to.include({ channel_id: null, cost: PRICE })
+      expect(call.body.job_id).to.be.a('string')
       const topUp = await request(app)
         .post(`/v1/channels/${channelId}/top-up`)
         .set('Authorization', bearer(caller.apiKey))

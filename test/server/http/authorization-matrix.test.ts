@@ -232,14 +232,35 @@ async function channelOpen(): Promise<Params> {
   return { ...service, channel_id: res.body.channel_id }
 }
 
+/** A paid call's caller (the worker) and provider (the requester) get `cell` (`providerCell` for the provider), any other agent `hiddenAs`, anonymous 401. */
+function callParties(cell: Cell, hiddenAs: Cell, providerCell: Cell = cell): Row['cells'] {
+  return { ...everyone(hiddenAs), anonymous: UNAUTHENTICATED, worker: cell, requester: providerCell }
+}
+
 /** A channel's caller and provider get `cell` (`providerCell` for the provider), any other agent 404, anonymous 401. */
 function channelParties(cell: Cell, providerCell: Cell = cell): Row['cells'] {
-  return {
-    ...everyone(hidden('channel', 'channel_not_found')),
-    anonymous: UNAUTHENTICATED,
-    worker: cell,
-    requester: providerCell,
-  }
+  return callParties(cell, hidden('channel', 'channel_not_found'), providerCell)
+}
+
+/** A micro-job: the worker's priced call, without a channel, to a fresh service of the requester's. */
+async function microJob(): Promise<Params> {
+  const service = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      name: 'Matrix priced echo',
+      category: 'testing',
+      pricing_model: 'per_call',
+      price_amount: '0.01',
+      endpoint_url: `${upstream.baseUrl}/echo`,
+    })
+    .expect(201)
+  const res = await request(world.app)
+    .post(`/v1/services/${service.body.service_id}/invoke`)
+    .set('Authorization', auth(agent('worker')))
+    .send({ input: 'paid' })
+    .expect(200)
+  return { micro_job_id: res.body.job_id }
 }
 
 async function cancel(jobId: string): Promise<void> {
@@ -1246,6 +1267,21 @@ const ROWS: Row[] = [
       ...anyAgent(ok(200, 'the provider’s answer')),
       requester: { status: 400, code: 'self_invocation', says: 'not its own service' },
     },
+  },
+
+  {
+    method: 'GET',
+    path: '/v1/micro-jobs',
+    cells: anyAgent(ok(200, 'its own micro-jobs')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/micro-jobs/{micro_job_id}',
+    params: () => microJob(),
+    cells: callParties(
+      ok(200, 'the call it paid or was paid for', (res) => expect(res.body.status).to.equal('completed')),
+      hidden('micro-job', 'micro_job_not_found'),
+    ),
   },
 
   // Messages.

@@ -44,6 +44,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       escrowsReclaimed: 0,
       channelsSettled: 0,
       channelsClosed: 0,
+      microJobsRefunded: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('open')
 
@@ -56,6 +57,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       escrowsReclaimed: 0,
       channelsSettled: 0,
       channelsClosed: 0,
+      microJobsRefunded: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('expired')
     const bids = await request(app).get('/v1/agents/me/bids').set('Authorization', bearer(worker.apiKey))
@@ -68,6 +70,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       escrowsReclaimed: 0,
       channelsSettled: 0,
       channelsClosed: 0,
+      microJobsRefunded: 0,
     })
   })
 
@@ -166,6 +169,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       escrowsReclaimed: 0,
       channelsSettled: 0,
       channelsClosed: 0,
+      microJobsRefunded: 0,
     })
   })
 })
