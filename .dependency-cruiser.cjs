@@ -29,6 +29,14 @@ module.exports = {
       to: { path: '^(server|scripts|test|sdk)/' },
     },
     {
+      name: 'sdk-stands-apart-from-the-server',
+      severity: 'error',
+      comment:
+        'The SDK, the CLI and the auditor talk to a coordinator over its API and to the chain; the auditor trusts nothing of the server it could check.',
+      from: { path: '^sdk/' },
+      to: { path: '^(server|scripts|test)/' },
+    },
+    {
       name: 'chain-and-ledger-know-no-http',
       severity: 'error',
       comment: 'The money core runs in workers and tests without a request; HTTP is an edge.',

@@ -18,6 +18,15 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },
   {
+    // The CLI's launcher: plain Node CommonJS that loads the TypeScript source.
+    files: ['bin/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Only chain/settler/ sends transactions: one nonce-managed sender per key, so nothing else
     // races the settler for the coordinator's nonces (STYLE.md).
     files: ['server/**/*.ts'],

@@ -103,6 +103,7 @@ export const ERROR_CATALOGUE = {
   job_not_found: { status: 404, description: 'No such job visible to the caller' },
   message_not_found: { status: 404, description: 'No such message visible to the caller' },
   channel_not_found: { status: 404, description: 'No such channel, or one the caller is not a party to' },
+  settlement_not_found: { status: 404, description: 'No settlement batch with that number' },
   micro_job_not_found: {
     status: 404,
     description: 'No such micro-job, or one the caller is neither the caller nor the provider of',

@@ -22,6 +22,7 @@ import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { disputesRoutes } from './disputes/disputes-routes'
 import { microJobsRoutes } from './micro-jobs/micro-jobs-routes'
+import { settlementsRoutes } from './settlements/settlements-routes'
 import { channelsRoutes } from './channels/channels-routes'
 import { invokeRoutes } from './invoke/invoke-routes'
 import { servicesRoutes } from './services/services-routes'
@@ -52,6 +53,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   disputesRoutes,
   channelsRoutes,
   microJobsRoutes,
+  settlementsRoutes,
   reconciliationRoutes,
 ]
 

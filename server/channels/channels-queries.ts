@@ -686,3 +686,51 @@ export async function selectIdleChannels(
   )
   return rows.map((row) => row.id as string)
 }
+
+/** A settled call's public fields: its record's fields and hashes, nothing of its bodies. */
+export interface SettledCallRecordRow {
+  chainOpId: string
+  /** The call chain before the settlement's first call (zero before the channel's first call). */
+  previousCallChain: Hex
+  sequence: number
+  amount: string
+  requestHash: Hex
+  responseHash: Hex
+  callRecordHash: Hex
+}
+
+/**
+ * For the channel settlements the settler queued as `chainOpIds`: the calls each one's voucher
+ * pays (`from_sequence` to `to_sequence`), in sequence order, with the call chain before them. A
+ * settlement that pays no new call (a close at the settled amount) has one row with null fields.
+ */
+export async function selectSettledCallRecords(
+  db: Queryable,
+  chainOpIds: readonly string[],
+): Promise<Array<SettledCallRecordRow | { chainOpId: string; previousCallChain: Hex; sequence: null }>> {
+  const { rows } = await db.query(
+    `SELECT s.chain_op_id::text AS chain_op_id,
+            coalesce(p.call_chain, '0x0000000000000000000000000000000000000000000000000000000000000000') AS previous_call_chain,
+            k.sequence::int AS sequence, k.amount::text AS amount, k.request_hash, k.response_hash, k.call_record_hash
+       FROM channel_settlements AS s
+       LEFT JOIN channel_calls AS p ON p.channel_id = s.channel_id AND p.sequence = s.from_sequence - 1
+       LEFT JOIN channel_calls AS k
+         ON k.channel_id = s.channel_id AND k.sequence BETWEEN s.from_sequence AND s.to_sequence
+      WHERE s.chain_op_id = ANY($1::bigint[])
+      ORDER BY s.chain_op_id, k.sequence`,
+    [chainOpIds],
+  )
+  return rows.map((row) =>
+    row.sequence === null
+      ? { chainOpId: row.chain_op_id, previousCallChain: row.previous_call_chain, sequence: null }
+      : {
+          chainOpId: row.chain_op_id,
+          previousCallChain: row.previous_call_chain,
+          sequence: row.sequence,
+          amount: row.amount,
+          requestHash: row.request_hash,
+          responseHash: row.response_hash,
+          callRecordHash: row.call_record_hash,
+        },
+  )
+}

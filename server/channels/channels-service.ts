@@ -9,6 +9,7 @@ import {
   type ListChannelsQuery,
   type OpenChannelBody,
 } from '../../protocol/channels'
+import type { PublicCallRecord } from '../../protocol/settlements'
 import { findAgentById } from '../agents/agents-service'
 import { forgetCallChannel } from './active-channels'
 import type { AppContext } from '../app-context'
@@ -46,6 +47,7 @@ import {
   selectUnlandedFundingsByCaller,
   selectSettlement,
   selectSettlementPage,
+  selectSettledCallRecords,
   setChannelStatus,
   setFundingStatus,
   type ChannelCallRow,
@@ -593,4 +595,32 @@ export async function closeIdleChannels(context: AppContext, limit: number): Pro
     await closeLockedChannel(db, context, channel, null)
     return true
   })
+}
+
+/**
+ * For the public settlement records: per channel settlement op (`chainOpIds`), the calls its
+ * voucher pays, public fields only, and the call chain they extend.
+ */
+export async function settledCallRecordsOf(
+  db: Queryable,
+  chainOpIds: readonly string[],
+): Promise<Map<string, { previous_call_chain: Hex; calls: PublicCallRecord[] }>> {
+  const records = new Map<string, { previous_call_chain: Hex; calls: PublicCallRecord[] }>()
+  if (!chainOpIds.length) return records
+  for (const row of await selectSettledCallRecords(db, chainOpIds)) {
+    let record = records.get(row.chainOpId)
+    if (!record) {
+      record = { previous_call_chain: row.previousCallChain, calls: [] }
+      records.set(row.chainOpId, record)
+    }
+    if (row.sequence === null) continue
+    record.calls.push({
+      sequence: row.sequence,
+      amount: row.amount,
+      request_hash: row.requestHash,
+      response_hash: row.responseHash,
+      call_record_hash: row.callRecordHash,
+    })
+  }
+  return records
 }

@@ -145,6 +145,13 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(report.tokens[0]).to.include({ difference: '0', is_balanced: true })
   })
 
+  it('lists the public settlement records and audits every batch with npx clearhouse audit, as the README shows', async function () {
+    this.timeout(120_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, '### Settlement records and the auditor'))
+    expect(stdout.trim().split('\n')).to.deep.equal(["[ 1, 'confirmed', true ]", '[ true, true, 3, true ]'])
+  })
+
   it('withdraws through the settler as the README shows', async function () {
     this.timeout(120_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')

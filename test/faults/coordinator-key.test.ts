@@ -10,7 +10,8 @@ import {
   insertBatch,
   selectPendingOps,
 } from '../../server/chain/settler/chain-ops-queries'
-import { computeOpsRoot, CoordinatorKeyMismatchError, Settler } from '../../server/chain/settler/settler'
+import { computeOpsRoot } from '../../protocol/settlements'
+import { CoordinatorKeyMismatchError, Settler } from '../../server/chain/settler/settler'
 import { loadConfig } from '../../server/config'
 import { startCoordinator } from '../../server/coordinator'
 import { withTransaction } from '../../server/db/pool'

@@ -331,3 +331,89 @@ export async function clearBatchSettledLog(
     [chainId, log.batchNumber.toString(), log.txHash],
   )
 }
+
+/** A settlement batch as its public record shows it (`GET /v1/settlements`). */
+export interface PublicBatchRow {
+  batchNumber: bigint
+  opsRoot: Hex
+  opCount: number
+  coordinatorSignature: Hex
+  status: 'prepared' | 'sent' | 'confirmed'
+  txHash: Hex | null
+  blockNumber: bigint | null
+  /** The `totals` of the batch's indexed `BatchSettled` log; null until it is indexed. */
+  totals: Record<string, string>[] | null
+  createdAt: Date
+  confirmedAt: Date | null
+}
+
+/** Up to `limit` batches of chain `chainId` numbered above `after`, in order, with their indexed totals. */
+export async function selectPublicBatches(
+  db: Queryable,
+  chainId: number,
+  page: { after: bigint; limit: number } | { batchNumber: bigint },
+): Promise<PublicBatchRow[]> {
+  const [condition, values] =
+    'batchNumber' in page
+      ? ['b.batch_number = $2::bigint LIMIT 1', [page.batchNumber.toString()]]
+      : ['b.batch_number > $2::bigint ORDER BY b.batch_number LIMIT $3', [page.after.toString(), page.limit]]
+  const { rows } = await db.query(
+    `SELECT b.batch_number::text, b.ops_root, b.op_count, b.coordinator_signature, b.status,
+            coalesce(b.settled_tx_hash, b.tx_hash) AS tx_hash, b.settled_block_number::text AS block_number,
+            e.args -> 'totals' AS totals, b.created_at, b.confirmed_at
+       FROM settlement_batches AS b
+       LEFT JOIN LATERAL (
+         SELECT ce.args FROM chain_events AS ce
+          WHERE ce.chain_id = b.chain_id AND ce.tx_hash = b.settled_tx_hash AND ce.event_name = 'BatchSettled'
+            AND ce.args ->> 'batchNumber' = b.batch_number::text
+          LIMIT 1
+       ) AS e ON true
+      WHERE b.chain_id = $1 AND ${condition}`,
+    [chainId, ...values],
+  )
+  return rows.map((row) => ({
+    batchNumber: BigInt(row.batch_number),
+    opsRoot: row.ops_root,
+    opCount: row.op_count,
+    coordinatorSignature: row.coordinator_signature,
+    status: row.status,
+    txHash: row.tx_hash,
+    blockNumber: row.block_number === null ? null : BigInt(row.block_number),
+    totals: row.totals,
+    createdAt: row.created_at,
+    confirmedAt: row.confirmed_at,
+  }))
+}
+
+/** An op of a batch as its public record shows it: no reference (that names private records). */
+export interface PublicBatchOpRow {
+  id: string
+  batchNumber: bigint
+  kind: OpKind
+  data: Hex
+  status: 'batched' | 'confirmed' | 'failed'
+  failureReason: string | null
+}
+
+/** The ops of batches `batchNumbers` of chain `chainId`, each batch's in batch order. */
+export async function selectPublicBatchOps(
+  db: Queryable,
+  chainId: number,
+  batchNumbers: readonly bigint[],
+): Promise<PublicBatchOpRow[]> {
+  const { rows } = await db.query(
+    `SELECT o.id::text, o.batch_number::text, o.kind, o.data, o.status, o.failure_reason
+       FROM chain_ops AS o
+      WHERE o.chain_id = $1 AND o.batch_number = ANY($2::bigint[])
+      ORDER BY o.batch_number, o.id`,
+    [chainId, batchNumbers.map(String)],
+  )
+  return rows.map((row) => ({
+    id: row.id,
+    batchNumber: BigInt(row.batch_number),
+    kind: row.kind,
+    data: row.data,
+    status: row.status,
+    failureReason: row.failure_reason,
+  }))
+}

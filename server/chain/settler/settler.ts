@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import {
   BaseError,
-  keccak256,
   recoverTypedDataAddress,
   type Account,
   type PublicClient,
@@ -12,13 +10,8 @@ import {
   type Address,
   type Hex,
 } from 'viem'
-import {
-  clearhouseDomain,
-  clearhouseTypes,
-  opsLeafEncoding,
-  toCompactSignature,
-  type OpKind,
-} from '../../../protocol/typed-data'
+import { batchTypedData, computeOpsRoot } from '../../../protocol/settlements'
+import { clearhouseDomain, toCompactSignature } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { withTransaction } from '../../db/pool'
 import { FatalWorkerError } from '../../errors'
@@ -472,10 +465,7 @@ export class Settler {
   private async resignIfUnlandable(batch: SettlementBatch): Promise<SettlementBatch> {
     const { chainId, vault, account, pool, logger } = this.parameters
     const signer = await recoverTypedDataAddress({
-      domain: clearhouseDomain(chainId, vault),
-      types: { Batch: clearhouseTypes.Batch },
-      primaryType: 'Batch',
-      message: { batchNumber: batch.batchNumber, opsRoot: batch.opsRoot },
+      ...batchTypedData(clearhouseDomain(chainId, vault), batch.batchNumber, batch.opsRoot),
       signature: batch.coordinatorSignature,
     }).catch(() => null)
     if (signer?.toLowerCase() === account.address.toLowerCase()) return batch
@@ -521,12 +511,7 @@ export class Settler {
   private async signBatch(batchNumber: bigint, opsRoot: Hex): Promise<Hex> {
     const { account, chainId, vault } = this.parameters
     if (!account.signTypedData) throw new Error('the coordinator account cannot sign typed data')
-    return account.signTypedData({
-      domain: clearhouseDomain(chainId, vault),
-      types: { Batch: clearhouseTypes.Batch },
-      primaryType: 'Batch',
-      message: { batchNumber, opsRoot },
-    })
+    return account.signTypedData(batchTypedData(clearhouseDomain(chainId, vault), batchNumber, opsRoot))
   }
 }
 
@@ -571,10 +556,4 @@ type SkippedOp = { index: bigint; reason: Hex }
 function shortMessage(error: unknown): string {
   if (error instanceof BaseError) return error.shortMessage
   return error instanceof Error ? error.message.split('\n')[0]! : String(error)
-}
-
-/** The ops root `BatchSettled` carries; an auditor recomputes it the same way from the ops. */
-export function computeOpsRoot(ops: ReadonlyArray<{ kind: OpKind; data: Hex }>): Hex {
-  const leaves = ops.map((op, index) => [BigInt(index), op.kind, keccak256(op.data)])
-  return StandardMerkleTree.of(leaves, [...opsLeafEncoding], { sortLeaves: false }).root as Hex
 }

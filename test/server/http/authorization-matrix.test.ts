@@ -442,6 +442,19 @@ const ROWS: Row[] = [
   { method: 'GET', path: '/v1/platform/reconciliation', cells: everyone(ok(200)) },
   {
     method: 'GET',
+    path: '/v1/settlements',
+    cells: everyone(
+      ok(200, 'the public settlement records', (res) => expect(res.body).to.have.property('settlements')),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/settlements/{batch_number}',
+    params: async () => ({ batch_number: '1' }),
+    cells: everyone({ status: 404, code: 'settlement_not_found', says: 'no batch settled in this world' }),
+  },
+  {
+    method: 'GET',
     path: '/v1/platform/reconciliation/accounts',
     cells: everyone(
       ok(200, 'wallet addresses and vault balances the chain already shows; no agent named', (res) => {
