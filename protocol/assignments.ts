@@ -1,3 +1,4 @@
+import type { Hex, TypedDataDefinition } from 'viem'
 import { decimalAmount } from './amounts'
 import { ACCEPTANCE_CRITERIA_MAX, entityId, jobResponse } from './jobs'
 import { OpKind } from './typed-data'
@@ -112,6 +113,26 @@ export const typedDataJson = z
   })
   .openapi('TypedData')
 export type TypedDataJson = z.infer<typeof typedDataJson>
+
+/**
+ * Typed data in the API's JSON shape back in the shape viem and ethers sign: integer fields of the
+ * message as bigint. Anyone asked to sign an op (`typed_data`, `funding_to_sign`, `close_to_sign`)
+ * passes it through this first.
+ */
+export function typedDataFromJson(json: TypedDataJson): TypedDataDefinition {
+  const fields = json.types[json.primaryType] ?? []
+  const message: Record<string, unknown> = {}
+  for (const field of fields) {
+    const value = json.message[field.name]!
+    message[field.name] = /^u?int\d*$/.test(field.type) ? BigInt(value) : value
+  }
+  return {
+    domain: { ...json.domain, verifyingContract: json.domain.verifyingContract as Hex },
+    types: json.types,
+    primaryType: json.primaryType,
+    message,
+  } as unknown as TypedDataDefinition
+}
 
 /** A signed (or to-be-signed) operation the settler will put on-chain. */
 export const chainOpResponse = z

@@ -86,6 +86,8 @@ export function toChannelResponse(
     available_balance: format(channel, channel.deposit - channel.cumulative_amount),
     budget_token: channel.token_symbol,
     price_per_call: format(channel, channel.price_per_call),
+    price_per_call_base_units: channel.price_per_call.toString(),
+    token_decimals: channel.token_decimals,
     settlement_interval: channel.settlement_interval,
     total_call_count: Number(channel.last_sequence),
     unsettled_call_count: Number(channel.last_sequence - channel.settled_sequence),

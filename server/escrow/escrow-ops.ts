@@ -2,6 +2,7 @@ import { normalizeAddress, sameAddress } from '../../protocol/address'
 import { encodeAbiParameters, zeroAddress, type TypedDataDefinition, type Address, type Hex } from 'viem'
 import {
   OP_KIND_OF,
+  typedDataFromJson,
   type ChainOpKind,
   type ChainOpResponse,
   type TypedDataJson,
@@ -170,20 +171,7 @@ export function toTypedDataJson(definition: TypedDataDefinition): TypedDataJson 
 }
 
 /** Typed data in the API's JSON shape back in viem's: integer fields as bigint. */
-export function toViemTypedData(json: TypedDataJson): TypedDataDefinition {
-  const fields = json.types[json.primaryType] ?? []
-  const message: Record<string, unknown> = {}
-  for (const field of fields) {
-    const value = json.message[field.name]!
-    message[field.name] = /^u?int\d*$/.test(field.type) ? BigInt(value) : value
-  }
-  return {
-    domain: { ...json.domain },
-    types: json.types,
-    primaryType: json.primaryType,
-    message,
-  } as unknown as TypedDataDefinition
-}
+export const toViemTypedData = typedDataFromJson
 
 /**
  * Who signs an escrow op (the payer of a lock or release, the resolver of a ruling): a managed
