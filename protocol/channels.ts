@@ -233,7 +233,10 @@ export const channelResponse = z
     price_per_call_base_units: z
       .string()
       .openapi({ description: 'What each voucher adds to the cumulative amount, in base units' }),
-    token_decimals: z.number().int().openapi({ description: "The token's decimals: amounts in base units over 10^decimals" }),
+    token_decimals: z
+      .number()
+      .int()
+      .openapi({ description: "The token's decimals: amounts in base units over 10^decimals" }),
     settlement_interval: z.number().int(),
     total_call_count: z.number().int(),
     unsettled_call_count: z.number().int(),
