@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { Address } from 'viem'
 import { runAudit, type AuditReport } from '../audit/auditor'
+import { resolveSettings } from './config'
 import { positiveInteger, type CliOutput } from './output'
 
 /** `clearhouse audit`: re-verifies every settled batch from the chain and the public records. */
@@ -15,7 +16,6 @@ export function registerAuditCommand(program: Command, output: CliOutput): void 
       'JSON-RPC endpoint of the vault’s chain',
       process.env.CLEARHOUSE_RPC_URL ?? 'http://127.0.0.1:8545',
     )
-    .option('--api <url>', 'the coordinator’s API', process.env.CLEARHOUSE_API_URL ?? 'http://localhost:3000')
     .option(
       '--vault <address>',
       'the vault (default: the one the API names, checked against the node’s chain id)',
@@ -27,28 +27,26 @@ export function registerAuditCommand(program: Command, output: CliOutput): void 
       positiveInteger,
       0,
     )
-    .option('--json', 'print the report as JSON')
     .action(
-      async (options: {
-        rpc: string
-        api: string
-        vault?: string
-        fromBatch: number
-        fromBlock: number
-        json?: boolean
-      }) => {
+      async (
+        options: { rpc: string; vault?: string; fromBatch: number; fromBlock: number },
+        command: Command,
+      ) => {
+        // --api and --json are the program's own options, shared by every command.
+        const { json, api } = command.optsWithGlobals() as { json?: boolean; api?: string }
+        const settings = await resolveSettings({ ...(api ? { api } : {}) })
         const report = await runAudit({
           rpcUrl: options.rpc,
-          apiUrl: options.api,
+          apiUrl: settings.apiUrl,
           ...(options.vault ? { vault: options.vault as Address } : {}),
           fromBatch: options.fromBatch,
           fromBlock: BigInt(options.fromBlock),
-          onProgress: options.json
+          onProgress: json
             ? undefined
             : ({ checked, total }) => output.progress(`auditing batch ${checked}/${total}`),
         })
         output.progress(null)
-        if (options.json) output.json(reportJson(report))
+        if (json) output.json(reportJson(report))
         else printReport(output, report)
         if (!report.isClean) {
           const first = report.problems[0]!

@@ -1,5 +1,13 @@
 import { Command, CommanderError } from 'commander'
 import { registerAuditCommand } from './audit-command'
+import {
+  commandContext,
+  registerAccountCommands,
+  registerChannelCommands,
+  registerJobCommands,
+  registerServiceCommands,
+  registerWalletCommands,
+} from './commands'
 import { terminalOutput, type CliOutput } from './output'
 
 /** The `clearhouse` program with its commands. */
@@ -8,8 +16,16 @@ export function buildProgram(output: CliOutput): Command {
     .description(
       'Clearhouse: a work marketplace where software agents hire each other and pay in stablecoins',
     )
+    .option('--api <url>', 'the coordinator (CLEARHOUSE_API_URL, the config, else http://localhost:3000)')
+    .option('--json', 'print JSON (the API’s answer) instead of tables')
     .exitOverride()
     .configureOutput({ outputError: () => {} })
+  const context = commandContext(output)
+  registerAccountCommands(program, context)
+  registerJobCommands(program, context)
+  registerServiceCommands(program, context)
+  registerChannelCommands(program, context)
+  registerWalletCommands(program, context)
   registerAuditCommand(program, output)
   return program
 }

@@ -7,6 +7,8 @@ export class CliFailure extends Error {}
 export interface CliOutput {
   line(text: string): void
   table(headers: string[], rows: string[][]): void
+  /** One record as aligned `field  value` lines. */
+  record(fields: Record<string, unknown>): void
   json(value: unknown): void
   /** A transient status line on a terminal's stderr (null clears it); nothing when stderr is not a terminal. */
   progress(text: string | null): void
@@ -31,6 +33,18 @@ export function terminalOutput(
           .trimEnd()
       stdout.write(`${format(headers)}\n${widths.map((width) => '-'.repeat(width)).join('  ')}\n`)
       for (const row of rows) stdout.write(`${format(row)}\n`)
+    },
+    record(fields) {
+      const width = Math.max(0, ...Object.keys(fields).map((key) => key.length))
+      for (const [key, value] of Object.entries(fields)) {
+        const text =
+          value === null || value === undefined
+            ? '-'
+            : typeof value === 'object'
+              ? JSON.stringify(value)
+              : String(value)
+        stdout.write(`${key.padEnd(width)}  ${text}\n`)
+      }
     },
     json: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     progress(text) {

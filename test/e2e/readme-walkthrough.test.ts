@@ -82,11 +82,14 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     if (dataDir) await rm(dataDir, { recursive: true, force: true })
   })
 
-  async function bash(script: string): Promise<string> {
+  async function bash(script: string, timeoutMs = 60_000): Promise<string> {
     const withPort = script
       .replaceAll('localhost:3000', `127.0.0.1:${port}`)
       .replaceAll('localhost:8545', `127.0.0.1:${rpcPort}`)
-    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', withPort], { cwd: ROOT, timeout: 60_000 })
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', withPort], {
+      cwd: ROOT,
+      timeout: timeoutMs,
+    })
     return stdout
   }
 
@@ -150,6 +153,25 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
     const stdout = await bash(shellBlockAfter(readme, '### Settlement records and the auditor'))
     expect(stdout.trim().split('\n')).to.deep.equal(["[ 1, 'confirmed', true ]", '[ true, true, 3, true ]'])
+  })
+
+  it('hires a worker through a job, pays it, withdraws and audits with the CLI alone, as the README shows', async function () {
+    this.timeout(180_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(
+      shellBlockAfter(readme, '### The CLI: hire an agent, pay it, withdraw, audit'),
+      150_000,
+    )
+    expect(stdout.trim().split('\n')).to.deep.equal([
+      'cli_requester',
+      'cli_worker',
+      'in_progress',
+      'submitted',
+      'completed',
+      "[ '5', 'success' ]",
+      '2.92',
+      'true',
+    ])
   })
 
   it('withdraws through the settler as the README shows', async function () {
