@@ -35,3 +35,15 @@ export function formatAmount(units: bigint, decimals: number): string {
   const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '')
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`
 }
+
+/** bigint → decimal string, recursively: decoded chain values as JSON without losing precision. */
+export function bigintsToDecimalStrings(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (Array.isArray(value)) return value.map(bigintsToDecimalStrings)
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [key, bigintsToDecimalStrings(inner)]),
+    )
+  }
+  return value
+}

@@ -1,6 +1,7 @@
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import { decodeAbiParameters, keccak256, type Hex } from 'viem'
 import type { Address } from './address'
+import { bigintsToDecimalStrings } from './amounts'
 import { callRecordHash, channelIdOf, nextCallChain, type ChannelConfig } from './channels'
 import { escrowIdOf, type EscrowLockTerms } from './escrow-sets'
 import { clearhouseTypes, opDataAbi, OpKind, opsLeafEncoding, type ClearhouseDomain } from './typed-data'
@@ -51,16 +52,6 @@ export function fromCompactSignature(compact: { r: Hex; vs: Hex }): Hex {
   const s = vs & ((1n << 255n) - 1n)
   const v = 27n + (vs >> 255n)
   return `0x${compact.r.slice(2)}${s.toString(16).padStart(64, '0')}${v.toString(16)}` as Hex
-}
-
-/** bigint → decimal string, recursively: decoded op fields as JSON. */
-function toJson(value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString()
-  if (Array.isArray(value)) return value.map(toJson)
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, toJson(inner)]))
-  }
-  return value
 }
 
 /** An EIP-712 message an op's signer signed (viem's `TypedDataDefinition`, loosely typed). */
@@ -154,7 +145,9 @@ export function decodeSettlementOp(domain: ClearhouseDomain, kind: number, data:
   if (!name) throw new Error(`unknown op kind ${kind}`)
   const abi = opDataAbi[kind as OpKind]
   const values = decodeAbiParameters(abi, data) as readonly unknown[]
-  const fields = Object.fromEntries(abi.map((parameter, index) => [parameter.name, toJson(values[index])]))
+  const fields = Object.fromEntries(
+    abi.map((parameter, index) => [parameter.name, bigintsToDecimalStrings(values[index])]),
+  )
   const decoded: DecodedSettlementOp = {
     kind: name,
     fields,

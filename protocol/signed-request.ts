@@ -99,3 +99,43 @@ export function signedRequestMessage(fields: SignedRequestFields): string {
     `payload:${fields.payloadHash}`,
   ].join('\n')
 }
+
+/** The five headers of a wallet-signed request, by their header names. */
+export type SignedRequestHeaders = Record<
+  (typeof SIGNED_REQUEST_HEADERS)[keyof typeof SIGNED_REQUEST_HEADERS],
+  string
+>
+
+/**
+ * The five headers of a wallet-signed request for `method url` (path and raw query) with `body`
+ * (undefined: no body), signed by `signMessage` (EIP-191 personal_sign of the wallet `wallet`).
+ */
+export async function signedRequestHeaders(request: {
+  wallet: Address
+  signMessage: (message: string) => Promise<string>
+  session: string
+  method: string
+  url: string
+  body?: unknown
+  requestId: string
+  timestamp?: number
+}): Promise<SignedRequestHeaders> {
+  const [path, query] = request.url.split('?') as [string, string | undefined]
+  const timestamp = request.timestamp ?? signedRequestTimestamp()
+  const message = signedRequestMessage({
+    wallet: request.wallet,
+    session: request.session,
+    requestId: request.requestId,
+    timestamp,
+    action: signedRequestAction(request.method, path),
+    product: signedRequestProduct(query || undefined),
+    payloadHash: signedRequestPayloadHash(request.body),
+  })
+  return {
+    [SIGNED_REQUEST_HEADERS.wallet]: request.wallet,
+    [SIGNED_REQUEST_HEADERS.session]: request.session,
+    [SIGNED_REQUEST_HEADERS.requestId]: request.requestId,
+    [SIGNED_REQUEST_HEADERS.timestamp]: String(timestamp),
+    [SIGNED_REQUEST_HEADERS.signature]: await request.signMessage(message),
+  }
+}

@@ -85,14 +85,7 @@ import type {
   updateServiceBody,
 } from '../protocol/services'
 import type { listSettlementsQuery, settlementPage, settlementRecord } from '../protocol/settlements'
-import {
-  SIGNED_REQUEST_HEADERS,
-  signedRequestAction,
-  signedRequestMessage,
-  signedRequestPayloadHash,
-  signedRequestProduct,
-  signedRequestTimestamp,
-} from '../protocol/signed-request'
+import { signedRequestHeaders } from '../protocol/signed-request'
 import type {
   balanceResponse,
   createWithdrawalAddressBody,
@@ -263,25 +256,15 @@ export class ClearhouseClient {
         this.session = null
         throw error
       })
-    const session = await this.session
-    const requestId = randomUUID()
-    const timestamp = signedRequestTimestamp()
-    const message = signedRequestMessage({
+    return signedRequestHeaders({
       wallet: signer.address,
-      session,
-      requestId,
-      timestamp,
-      action: signedRequestAction(method, path),
-      product: signedRequestProduct(query || undefined),
-      payloadHash: signedRequestPayloadHash(body),
+      signMessage: (message) => signer.signMessage(message),
+      session: await this.session,
+      method,
+      url: query ? `${path}?${query}` : path,
+      body,
+      requestId: randomUUID(),
     })
-    return {
-      [SIGNED_REQUEST_HEADERS.wallet]: signer.address,
-      [SIGNED_REQUEST_HEADERS.session]: session,
-      [SIGNED_REQUEST_HEADERS.requestId]: requestId,
-      [SIGNED_REQUEST_HEADERS.timestamp]: String(timestamp),
-      [SIGNED_REQUEST_HEADERS.signature]: await signer.signMessage(message),
-    }
   }
 
   /** Signs an op the API asks this wallet to sign (`typed_data`, `funding_to_sign`, `close_to_sign`). */

@@ -98,7 +98,9 @@ const CHECKED_TOTALS = [
   'escrowToPayees',
   'escrowToPayers',
   'resolverFees',
+  'channelFunded',
   'channelSettled',
+  'channelRefunded',
   'withdrawn',
   'fees',
 ] as const
@@ -107,14 +109,43 @@ type Totals = Map<string, Record<CheckedTotal, bigint>>
 
 const fee = (amount: bigint, bps: number | bigint) => (amount * BigInt(bps)) / BigInt(BPS)
 
-/** A channel's settled state as its `ChannelSettled` logs leave it. */
-interface ChannelSettledLog {
+/** Where a log sits in the chain's order. */
+interface LogPosition {
   blockNumber: bigint
   logIndex: number
   txHash: Hex
+}
+
+/** A channel's settled state as one of its `ChannelSettled` logs leaves it. */
+interface ChannelSettledLog extends LogPosition {
   cumulativeAmount: bigint
   amount: bigint
   callChain: Hex
+}
+
+/** A channel's deposit as one of its `ChannelFunded` logs leaves it. */
+interface ChannelFundedLog extends LogPosition {
+  totalDeposit: bigint
+}
+
+/** Each channel's logs of one kind, in chain order. */
+function byChannel<T extends LogPosition>(
+  logs: readonly { args: { channelId: Hex }; blockNumber: bigint; logIndex: number; transactionHash: Hex }[],
+  entry: (log: never) => Omit<T, keyof LogPosition>,
+): Map<Hex, T[]> {
+  const histories = new Map<Hex, T[]>()
+  for (const log of logs) {
+    const id = log.args.channelId.toLowerCase() as Hex
+    const history = histories.get(id) ?? []
+    history.push({
+      blockNumber: log.blockNumber,
+      logIndex: log.logIndex,
+      txHash: log.transactionHash,
+      ...entry(log as never),
+    } as T)
+    histories.set(id, history)
+  }
+  return histories
 }
 
 class ApiClient {
@@ -129,7 +160,13 @@ class ApiClient {
 
 async function readLogs<
   T extends
-    'BatchSettled' | 'OpSkipped' | 'ChannelSettled' | 'Deposited' | 'Withdrawn' | 'WithdrawalExecuted',
+    | 'BatchSettled'
+    | 'OpSkipped'
+    | 'ChannelSettled'
+    | 'ChannelFunded'
+    | 'Deposited'
+    | 'Withdrawn'
+    | 'WithdrawalExecuted',
 >(client: PublicClient, vault: Address, eventName: T, fromBlock: bigint, toBlock: bigint) {
   const logs = []
   for (let start = fromBlock; start <= toBlock; start += LOG_RANGE_BLOCKS) {
@@ -169,25 +206,24 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const head = await client.getBlockNumber()
   const fromBlock = options.fromBlock ?? 0n
 
-  const [settledLogs, skippedLogs, channelLogs] = await Promise.all([
+  const [settledLogs, skippedLogs, channelSettledLogs, channelFundedLogs] = await Promise.all([
     readLogs(client, vault, 'BatchSettled', fromBlock, head),
     readLogs(client, vault, 'OpSkipped', fromBlock, head),
     readLogs(client, vault, 'ChannelSettled', fromBlock, head),
+    readLogs(client, vault, 'ChannelFunded', fromBlock, head),
   ])
-  const channelHistory = new Map<Hex, ChannelSettledLog[]>()
-  for (const log of channelLogs) {
-    const id = log.args.channelId.toLowerCase() as Hex
-    const history = channelHistory.get(id) ?? []
-    history.push({
-      blockNumber: log.blockNumber,
-      logIndex: log.logIndex,
-      txHash: log.transactionHash,
+  const channelHistory = byChannel<ChannelSettledLog>(
+    channelSettledLogs,
+    (log: (typeof channelSettledLogs)[number]) => ({
       cumulativeAmount: log.args.cumulativeAmount,
       amount: log.args.amount,
       callChain: log.args.callChain,
-    })
-    channelHistory.set(id, history)
-  }
+    }),
+  )
+  const fundingHistory = byChannel<ChannelFundedLog>(
+    channelFundedLogs,
+    (log: (typeof channelFundedLogs)[number]) => ({ totalDeposit: log.args.totalDeposit }),
+  )
   const skippedByBatch = new Map<bigint, Set<number>>()
   for (const log of skippedLogs) {
     const set = skippedByBatch.get(log.args.batchNumber) ?? new Set<number>()
@@ -218,6 +254,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       log,
       skipped: skippedByBatch.get(log.args.batchNumber) ?? new Set(),
       channelHistory,
+      fundingHistory,
       problems,
       counts,
     }
@@ -278,6 +315,7 @@ interface BatchContext {
   }
   skipped: Set<number>
   channelHistory: Map<Hex, ChannelSettledLog[]>
+  fundingHistory: Map<Hex, ChannelFundedLog[]>
   problems: AuditProblem[]
   counts: { ops: number; signatures: number; calls: number }
 }
@@ -407,10 +445,31 @@ async function auditOp(
     case 'withdrawal':
       addTotal(totals, fields.withdrawal!.token as Address, 'withdrawn', BigInt(fields.withdrawal!.amount!))
       break
+    case 'channel_fund': {
+      const config = fields.config as unknown as { token: Address }
+      const funded = context.fundingHistory.get(decoded.channelId!.toLowerCase() as Hex) ?? []
+      const totalDeposit = BigInt(decoded.fields.totalDeposit as string)
+      const own = funded.findIndex(
+        (entry) => entry.txHash === context.log.transactionHash && entry.totalDeposit === totalDeposit,
+      )
+      const previous = own > 0 ? funded[own - 1]! : own === 0 ? null : lastBefore(funded, context.log)
+      addTotal(totals, config.token, 'channelFunded', totalDeposit - (previous?.totalDeposit ?? 0n))
+      break
+    }
     case 'channel_settle':
-    case 'channel_close':
       auditChannelOp(context, op, decoded.channelId!, totals, problem)
       break
+    case 'channel_close': {
+      auditChannelOp(context, op, decoded.channelId!, totals, problem)
+      const voucher = decoded.fields.finalVoucher as { config: { token: Address }; cumulativeAmount: string }
+      addRefund(context, totals, decoded.channelId!, voucher.config.token, BigInt(voucher.cumulativeAmount))
+      break
+    }
+    case 'channel_finalize': {
+      const config = decoded.fields.config as { token: Address }
+      addRefund(context, totals, decoded.channelId!, config.token, 0n)
+      break
+    }
     default:
       break
   }
@@ -482,8 +541,29 @@ function auditChannelOp(
   }
 }
 
-function lastBefore(history: ChannelSettledLog[], log: { blockNumber: bigint; logIndex: number }) {
-  let found: ChannelSettledLog | null = null
+/**
+ * A close returns the deposit less what is settled: the channel's deposit as its last
+ * `ChannelFunded` before the batch's log left it, less the larger of `finalAmount` and what its
+ * settlements before the batch's log paid.
+ */
+function addRefund(
+  context: BatchContext,
+  totals: Totals,
+  channelId: Hex,
+  token: Address,
+  finalAmount: bigint,
+): void {
+  const id = channelId.toLowerCase() as Hex
+  const deposit = lastBefore(context.fundingHistory.get(id) ?? [], context.log)?.totalDeposit ?? 0n
+  const settled = lastBefore(context.channelHistory.get(id) ?? [], context.log)?.cumulativeAmount ?? 0n
+  addTotal(totals, token, 'channelRefunded', deposit - (finalAmount > settled ? finalAmount : settled))
+}
+
+function lastBefore<T extends LogPosition>(
+  history: readonly T[],
+  log: { blockNumber: bigint; logIndex: number },
+) {
+  let found: T | null = null
   for (const entry of history) {
     const isBefore =
       entry.blockNumber < log.blockNumber ||

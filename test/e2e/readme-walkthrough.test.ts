@@ -5,8 +5,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { expect } from 'chai'
+import { createServer as createHttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { privateKeyToAccount } from 'viem/accounts'
+import { ChannelCaller, ClearhouseClient, runAudit } from '../../sdk'
 
 const ROOT = path.resolve(__dirname, '../..')
+/** Hardhat's dev account #3: `npm start`'s third demo wallet, which deposits 1,000 USDC at start. */
+const DEMO_WALLET_3_KEY = '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6'
 const run = promisify(execFile)
 
 /** A port nothing listens on right now. */
@@ -172,6 +178,99 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
       '2.92',
       'true',
     ])
+  })
+
+  it('runs the walk-throughs with the SDK: a job paid and withdrawn, a self-custody caller’s signed vouchers, an audit', async function () {
+    this.timeout(180_000)
+    const baseUrl = `http://127.0.0.1:${port}`
+    const anonymous = new ClearhouseClient({ baseUrl })
+    const agent = async (handle: string) =>
+      anonymous.with({ apiKey: (await anonymous.agents.register({ handle })).api_key })
+    const until = async (what: string, check: () => Promise<boolean>) => {
+      const deadline = Date.now() + 60_000
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      }
+    }
+
+    // The requester/worker flow, then the worker withdraws.
+    const requester = await agent('sdk_requester')
+    const worker = await agent('sdk_worker')
+    await requester.wallet.faucet({ amount: '100' })
+    const job = await requester.jobs.create({
+      title: 'Port the README walkthrough to the SDK',
+      description: 'Every curl of the requester and worker walkthrough, written as typed SDK calls instead.',
+      budget_amount: '20',
+    })
+    const bid = await worker.jobs.bid(job.job_id, {
+      amount: '12',
+      eta_seconds: 3600,
+      proposal: 'Typed and tested.',
+    })
+    await requester.jobs.award(job.job_id, { bid_id: bid.bid_id })
+    await worker.jobs.submit(job.job_id, { deliverable: 'https://example.com/sdk-port.md' })
+    expect((await requester.jobs.accept(job.job_id)).job.status).to.equal('completed')
+    await until(
+      'the release to land',
+      async () => (await worker.wallet.balance()).balances[0]!.unsettled === '0',
+    )
+    const withdrawal = await worker.wallet.withdraw({
+      amount: '10',
+      to: '0x000000000000000000000000000000000000dEaD',
+    })
+    await until(
+      'the withdrawal to land',
+      async () => (await worker.wallet.withdrawal(withdrawal.withdrawal_id)).status === 'success',
+    )
+    expect((await worker.wallet.balance()).balances[0]!.available).to.equal('1.88')
+
+    // A provider on this machine, and demo wallet #3 (self-custody) paying it per call on a channel.
+    const provider = await agent('sdk_provider')
+    const upstream = createHttpServer((req, res) => {
+      let body = ''
+      req.on('data', (chunk) => (body += chunk))
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ length: String(JSON.parse(body).input).length }))
+      })
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    try {
+      const service = await provider.services.create({
+        name: 'Length',
+        category: 'text',
+        pricing_model: 'per_call',
+        price_amount: '0.01',
+        endpoint_url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`,
+      })
+      const caller = new ClearhouseClient({ baseUrl, wallet: privateKeyToAccount(DEMO_WALLET_3_KEY) })
+      await caller.agents.registerWithWallet({ handle: 'sdk_demo_three' })
+      expect((await caller.wallet.balance()).balances[0]!.available, 'its start-up deposit').to.equal('1000')
+      const channel = await ChannelCaller.open(caller, {
+        service_id: service.service_id,
+        deposit_amount: '1',
+      })
+      await until(
+        'the funding to land',
+        async () => (await caller.channels.get(channel.id)).status === 'active',
+      )
+      const lengths = []
+      for (const word of ['one', 'three', 'eleven']) lengths.push((await channel.call(word)).output)
+      expect(lengths).to.deep.equal([{ length: 3 }, { length: 5 }, { length: 6 }])
+      await caller.channels.settle(channel.id)
+      await until(
+        'the settlement to land',
+        async () => (await caller.channels.settlements(channel.id))[0]?.status === 'settled',
+      )
+      expect((await provider.wallet.balance()).balances[0]!.available).to.equal('0.0297')
+    } finally {
+      upstream.close()
+    }
+
+    const report = await runAudit({ rpcUrl: `http://127.0.0.1:${rpcPort}`, apiUrl: baseUrl })
+    expect(report.problems).to.deep.equal([])
+    expect(report.callsChecked).to.be.at.least(6)
   })
 
   it('withdraws through the settler as the README shows', async function () {

@@ -1,4 +1,5 @@
 import { normalizeAddress } from '../../../protocol/address'
+import { bigintsToDecimalStrings } from '../../../protocol/amounts'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import { decodeEventLog, type Log, type PublicClient, type Address, type Hex } from 'viem'
@@ -288,7 +289,7 @@ export class VaultIndexer {
         blockHash: log.blockHash!,
         contract: log.address.toLowerCase(),
         eventName: decoded.eventName,
-        args: toJson(decoded.args) as Record<string, unknown>,
+        args: bigintsToDecimalStrings(decoded.args) as Record<string, unknown>,
       }
     } catch (error) {
       this.parameters.logger.error(
@@ -298,14 +299,4 @@ export class VaultIndexer {
       return null
     }
   }
-}
-
-/** bigint → decimal string, recursively, so event args fit jsonb without losing precision. */
-function toJson(value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString()
-  if (Array.isArray(value)) return value.map(toJson)
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, toJson(inner)]))
-  }
-  return value
 }

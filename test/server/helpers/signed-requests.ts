@@ -4,10 +4,7 @@ import request from 'supertest'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import {
   SIGNED_REQUEST_HEADERS,
-  signedRequestAction,
-  signedRequestMessage,
-  signedRequestPayloadHash,
-  signedRequestProduct,
+  signedRequestHeaders,
   signedRequestTimestamp,
 } from '../../../protocol/signed-request'
 
@@ -39,23 +36,16 @@ export async function signRequest(
   requestId: string = randomUUID(),
   timestamp: number = signedRequestTimestamp(),
 ): Promise<SignedHeaders> {
-  const [path, query] = url.split('?') as [string, string | undefined]
-  const message = signedRequestMessage({
+  return signedRequestHeaders({
     wallet: account.address,
+    signMessage: (message) => account.signMessage({ message }),
     session,
+    method,
+    url,
+    body,
     requestId,
     timestamp,
-    action: signedRequestAction(method, path),
-    product: signedRequestProduct(query),
-    payloadHash: signedRequestPayloadHash(body),
-  })
-  return {
-    [SIGNED_REQUEST_HEADERS.wallet]: account.address,
-    [SIGNED_REQUEST_HEADERS.session]: session,
-    [SIGNED_REQUEST_HEADERS.requestId]: requestId,
-    [SIGNED_REQUEST_HEADERS.timestamp]: String(timestamp),
-    [SIGNED_REQUEST_HEADERS.signature]: await account.signMessage({ message }),
-  }
+  }) as Promise<SignedHeaders>
 }
 
 /** Sends a wallet-signed request through supertest. */
