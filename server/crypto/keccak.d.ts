@@ -7,3 +7,8 @@ declare module 'keccak' {
   }
   export default function createKeccakHash(algorithm: 'keccak256'): KeccakHash
 }
+
+// node-gyp-build (a dependency of `keccak` and `secp256k1`) ships no types either.
+declare module 'node-gyp-build' {
+  export default function nodeGypBuild(directory: string): unknown
+}
