@@ -5,6 +5,9 @@ import { closeOutboundClient } from './invoke/invoke-service'
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import type { Deployment } from '../protocol/deployment'
 import { createApp } from './app'
+import { EventHub } from './events/event-bus'
+
+import { attachEventSocket } from './events/event-socket'
 import { ensurePlatformResolver, findAgentById } from './agents/agents-service'
 import type { AppContext } from './app-context'
 import { createChainClient } from './chain/clients'
@@ -22,6 +25,9 @@ import { chainEventHandlers } from './chain/chain-event-handlers'
 import { createLogger } from './logger'
 import { readPackageVersion } from './package-version'
 import { resolveWalletEncryptionKey } from './wallet/managed-wallets'
+
+/** How often the embedded stack reads its outbox (it has no LISTEN/NOTIFY). */
+const EMBEDDED_EVENT_POLL_MS = 250
 
 export interface RunningCoordinator {
   url: string
@@ -190,6 +196,16 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     await closeDatabase()
     throw new ConfigError(`invalid PORT: cannot listen on ${config.HOST}:${config.PORT} (${error.code})`)
   })
+  // Every replica, workers or not, delivers the event bus to the WebSockets connected to it. The
+  // embedded database has no LISTEN/NOTIFY across connections (and one pooled connection): the
+  // one process that writes there also reads, a quarter of a second behind at most.
+  const events = new EventHub(
+    context.pool,
+    logger,
+    isEmbedded ? { listen: false, pollMs: EMBEDDED_EVENT_POLL_MS } : {},
+  )
+  await events.start()
+  const closeEventSocket = attachEventSocket(server, context, events)
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.PORT
 
@@ -198,6 +214,8 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
     context,
     workers,
     async stop() {
+      await closeEventSocket()
+      await events.stop()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       closeOutboundClient(context)

@@ -4,6 +4,7 @@ import type pg from 'pg'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import type { EscrowSubjectHooks } from '../escrow/escrow-failures'
+import { publishEvent } from '../events/event-bus'
 import { findJob, transitionJob, type JobRow } from '../jobs/job-records'
 import {
   countFilledSlots as countLiveAssignments,
@@ -97,8 +98,15 @@ export async function finishJobIfDone(
   ending: 'completed' | 'resolved',
 ): Promise<void> {
   if (job.status !== 'in_progress' || (await countOpenAssignments(db, job.id)) > 0) return
-  if (ending === 'completed') await transitionJob(db, job.id, 'completed')
-  else await transitionJob(db, job.id, 'closed', 'resolved')
+  if (ending === 'resolved') return transitionJob(db, job.id, 'closed', 'resolved')
+  await transitionJob(db, job.id, 'completed')
+  const completed = (await findJob(db, job.id))!
+  const workers = await selectJobAssignments(db, job.id, { statuses: ['accepted'] })
+  await publishEvent(db, {
+    type: 'job_completed',
+    audience: [completed.creator_agent_id, ...workers.map((assignment) => assignment.worker_agent_id)],
+    data: { job_id: completed.id, job_title: completed.title },
+  })
 }
 
 /**

@@ -32,6 +32,7 @@ import { isHttpUrl } from '../../protocol/urls'
 import { lockEscrow } from '../ledger/ledger-service'
 import { protocolFeeBps } from '../chain/vault-fees'
 import { postSystemMessage } from '../messages/messages-service'
+import { publishEvent } from '../events/event-bus'
 import { finishJobIfDone } from './assignment-records'
 import {
   countFilledSlots,
@@ -235,6 +236,11 @@ export async function awardBid(
       await recordEscrowLock(db, context, { subject: { assignmentId }, ...escrow, payer: actor })
       await queueSignedEscrowOps(db, { assignmentId })
     }
+    await publishEvent(db, {
+      type: 'job_awarded',
+      audience: [bid.bidder_agent_id],
+      data: { job_id: job.id, job_title: job.title, amount: formatUnits(amount, job.token_decimals) },
+    })
   })
   return {
     job: await loadJobResponse(context.pool, jobId, actor.id),
@@ -295,6 +301,11 @@ export async function submitDeliverable(
     }
     requireKnownCriteria(job, body.criteria_answers)
     await recordSubmission(db, live.id, body.deliverable, hash, body.criteria_answers)
+    await publishEvent(db, {
+      type: 'submission_received',
+      audience: [job.creator_agent_id],
+      data: { job_id: job.id, job_title: job.title, assignment_id: live.id },
+    })
     return live.id
   })
   return loadAssignmentResponse(context.pool, assignmentId)
@@ -408,6 +419,12 @@ async function sendBack(
     senderAgentId: actor.id,
     kind: 'feedback',
     body: message,
+  })
+  const job = (await findJob(db, assignment.job_id))!
+  await publishEvent(db, {
+    type: 'changes_requested',
+    audience: [assignment.worker_agent_id],
+    data: { job_id: job.id, job_title: job.title, assignment_id: assignment.id },
   })
 }
 

@@ -3,6 +3,7 @@ import type { BidResponse, ListBidsQuery, PlaceBidBody } from '../../protocol/bi
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
+import { publishEvent } from '../events/event-bus'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentHasVerifiedClaim, resolveAgentRef } from '../jobs/job-agents'
 import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
@@ -162,6 +163,16 @@ export async function placeBid(
         amount,
         etaSeconds: body.eta_seconds,
         proposal: body.proposal ?? null,
+      })
+      await publishEvent(db, {
+        type: 'bid_received',
+        audience: [job.creator_agent_id],
+        data: {
+          job_id: job.id,
+          job_title: job.title,
+          bid_id: bidId,
+          amount: formatUnits(amount, job.token_decimals),
+        },
       })
     })
   } catch (error) {

@@ -273,6 +273,13 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(report.callsChecked).to.be.at.least(6)
   })
 
+  it('delivers a bid to its job creator over the WebSocket, as the README shows', async function () {
+    this.timeout(60_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, '### Events over WebSocket (`GET /v1/ws`)'))
+    expect(stdout.trim()).to.equal("[ 'event', 'bid_received', '4' ]")
+  })
+
   it('withdraws through the settler as the README shows', async function () {
     this.timeout(120_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')

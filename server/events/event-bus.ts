@@ -1,0 +1,156 @@
+import pg from 'pg'
+import type { Logger } from 'pino'
+import type { Queryable } from '../db/pool'
+import { insertEvent, selectEventsAfter, selectLastEventId, type EventRow } from './events-queries'
+
+/** The Postgres channel the outbox's insert trigger notifies. */
+const NOTIFY_CHANNEL = 'clearhouse_events'
+
+/** How often a hub reads the outbox without a notification (databases without LISTEN/NOTIFY, a lost one). */
+export const DEFAULT_EVENT_POLL_MS = 1_000
+
+/** Events read per round trip. */
+const READ_BATCH = 500
+
+/** An event as its audience receives it (seed 004's WebSocket message, less `msg_type`). */
+export interface DeliveredEvent {
+  id: string
+  eventType: string
+  data: Record<string, unknown>
+  createdAt: Date
+}
+
+/**
+ * Writes an event to the outbox inside the caller's transaction: it is delivered if and only if
+ * the change it reports commits. `audience` is the agents it is for.
+ */
+export async function publishEvent(
+  db: Queryable,
+  event: { type: string; audience: readonly (string | null | undefined)[]; data: Record<string, unknown> },
+): Promise<void> {
+  const audience = event.audience.filter((id): id is string => typeof id === 'string')
+  await insertEvent(db, { type: event.type, audience, data: event.data })
+}
+
+type Listener = (event: DeliveredEvent) => void
+
+/**
+ * One coordinator's reader of the outbox: it follows the events table from the newest id at start,
+ * woken by `LISTEN clearhouse_events` (so an event caused through another replica arrives at once)
+ * and by a poll, and hands each event to the listeners of the agents in its audience. Delivery is
+ * at most once per connection and in id order; a connection that was not open misses what passed.
+ */
+export class EventHub {
+  private readonly listeners = new Map<string, Set<Listener>>()
+  private lastId: string | null = null
+  private listenClient: pg.Client | null = null
+  private pollTimer: NodeJS.Timeout | null = null
+  private reading: Promise<void> | null = null
+  private isRereadWanted = false
+  private isStopped = false
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly logger: Logger,
+    private readonly options: { pollMs?: number; listen?: boolean } = {},
+  ) {}
+
+  /** Starts following the outbox from its newest event. */
+  async start(): Promise<void> {
+    this.lastId = await selectLastEventId(this.pool)
+    if (this.options.listen !== false) await this.startListening()
+    const pollMs = this.options.pollMs ?? DEFAULT_EVENT_POLL_MS
+    this.pollTimer = setInterval(() => this.wake(), pollMs)
+    this.pollTimer.unref()
+  }
+
+  private async startListening(): Promise<void> {
+    const client = new pg.Client(this.pool.options)
+    client.on('error', (error) =>
+      this.logger.warn({ err: error }, 'event bus: LISTEN connection failed; polling'),
+    )
+    try {
+      await client.connect()
+      client.on('notification', () => this.wake())
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`)
+      this.listenClient = client
+    } catch (error) {
+      this.logger.warn({ err: error }, 'event bus: LISTEN unavailable; polling the outbox')
+      await client.end().catch(() => {})
+    }
+  }
+
+  /** Calls `listener` with every event for `agentId` until the returned function is called. */
+  subscribe(agentId: string, listener: Listener): () => void {
+    let set = this.listeners.get(agentId)
+    if (!set) {
+      set = new Set()
+      this.listeners.set(agentId, set)
+    }
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0) this.listeners.delete(agentId)
+    }
+  }
+
+  /** Reads what is new now (at most one read at a time; a wake during one reads again after it). */
+  wake(): void {
+    if (this.isStopped || this.lastId === null) return
+    if (this.reading) {
+      this.isRereadWanted = true
+      return
+    }
+    this.reading = this.readNew()
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'event bus: reading the outbox failed'))
+      .finally(() => {
+        this.reading = null
+        if (this.isRereadWanted) {
+          this.isRereadWanted = false
+          this.wake()
+        }
+      })
+  }
+
+  private async readNew(): Promise<void> {
+    for (;;) {
+      const rows = await selectEventsAfter(this.pool, this.lastId!, READ_BATCH)
+      for (const row of rows) this.deliver(row)
+      if (rows.length) this.lastId = rows[rows.length - 1]!.id
+      if (rows.length < READ_BATCH) return
+    }
+  }
+
+  private deliver(row: EventRow): void {
+    const event: DeliveredEvent = {
+      id: row.id,
+      eventType: row.event_type,
+      data: row.data,
+      createdAt: row.created_at,
+    }
+    for (const agentId of row.audience) {
+      for (const listener of this.listeners.get(agentId) ?? []) {
+        try {
+          listener(event)
+        } catch (error) {
+          this.logger.warn({ err: error, eventId: row.id }, 'event bus: a listener failed')
+        }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.isStopped = true
+    if (this.pollTimer) clearInterval(this.pollTimer)
+    await this.reading
+    const client = this.listenClient
+    this.listenClient = null
+    if (client) {
+      // A connection whose network went silent would wait forever for its goodbye.
+      const ended = client.end().catch(() => {})
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref())
+      await Promise.race([ended, timeout])
+      ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+    }
+  }
+}

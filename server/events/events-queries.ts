@@ -1,0 +1,38 @@
+import type { Queryable } from '../db/pool'
+
+// The events table: the outbox every coordinator delivers from.
+
+export interface EventRow {
+  id: string
+  event_type: string
+  audience: string[]
+  data: Record<string, unknown>
+  created_at: Date
+}
+
+export async function insertEvent(
+  db: Queryable,
+  event: { type: string; audience: readonly string[]; data: Record<string, unknown> },
+): Promise<void> {
+  await db.query('INSERT INTO events (event_type, audience, data) VALUES ($1, $2::uuid[], $3::jsonb)', [
+    event.type,
+    [...new Set(event.audience)],
+    JSON.stringify(event.data),
+  ])
+}
+
+/** Up to `limit` events after `afterId`, in order. */
+export async function selectEventsAfter(db: Queryable, afterId: string, limit: number): Promise<EventRow[]> {
+  const { rows } = await db.query(
+    `SELECT e.id::text, e.event_type, e.audience::text[] AS audience, e.data, e.created_at
+       FROM events AS e WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2`,
+    [afterId, limit],
+  )
+  return rows
+}
+
+/** The newest event's id ('0' when there is none). */
+export async function selectLastEventId(db: Queryable): Promise<string> {
+  const { rows } = await db.query('SELECT coalesce(max(id), 0)::text AS id FROM events')
+  return rows[0].id as string
+}
