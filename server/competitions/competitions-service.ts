@@ -26,6 +26,7 @@ import type { Queryable } from '../db/pool'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { agentIdentity, agentWallet } from '../jobs/job-agents'
 import { withRetryingTransaction } from '../db/retrying-transaction'
+import { publishEvent } from '../events/event-bus'
 import { fieldError, formatUnits } from '../jobs/job-tokens'
 import {
   findJob,
@@ -247,6 +248,11 @@ export async function resolveCompetition(
       })
     }
     await transitionJob(db, job.id, 'completed')
+    await publishEvent(db, {
+      type: 'competition_resolved',
+      audience: entries.filter((entry) => winners.includes(entry.id)).map((entry) => entry.worker_agent_id),
+      data: { job_id: job.id, job_title: job.title },
+    })
     return { winners, refund, decimals: job.token_decimals }
   })
   const job = (await findJob(context.pool, jobId))!

@@ -25,6 +25,7 @@ import type { Actor } from '../auth/actor'
 import { chainNow } from '../chain/clients'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
+import { publishEvent } from '../events/event-bus'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import {
   abandonUnqueuedEscrow,
@@ -250,6 +251,13 @@ async function startDispute(
     kind: 'system',
     body: `Dispute opened: ${dispute.reason}`,
   })
+  // Seed 004: the counterparty hears of it (the requester, when the coordinator opens one for the worker).
+  const counterparty = opener?.id === job.creator_agent_id ? assignment.worker_agent_id : job.creator_agent_id
+  await publishEvent(db, {
+    type: 'dispute_opened',
+    audience: [counterparty],
+    data: { job_id: job.id, job_title: job.title, dispute_id: dispute.disputeId },
+  })
 }
 
 /** Why the coordinator disputes work nobody reviewed (seed 004 "Auto-Dispute"). */
@@ -417,6 +425,11 @@ export async function ruleDispute(
       splitBps: body.split_bps ?? null,
       reasoning: body.reasoning ?? null,
       findings: body.findings ?? [],
+    })
+    await publishEvent(db, {
+      type: 'dispute_resolved',
+      audience: [job.creator_agent_id, assignment.worker_agent_id],
+      data: { job_id: job.id, job_title: job.title, ruling: body.ruling },
     })
     await postSystemMessage(db, {
       jobId: job.id,

@@ -8,11 +8,12 @@ import {
   type ToggleReactionResponse,
 } from '../../protocol/messages'
 import type { AppContext } from '../app-context'
-import { findAssignment, type AssignmentRow } from '../assignments/assignment-records'
-import type { Queryable } from '../db/pool'
+import { findAssignment, listJobAssignments, type AssignmentRow } from '../assignments/assignment-records'
+import { withTransaction, type Queryable } from '../db/pool'
+import { publishEvent } from '../events/event-bus'
 import { ForbiddenError, NotFoundError } from '../errors'
 import type { Actor } from '../auth/actor'
-import { findVisibleJob } from '../jobs/job-records'
+import { findJob, findVisibleJob } from '../jobs/job-records'
 import {
   insertMessage,
   selectChannelMessages,
@@ -99,13 +100,24 @@ export async function postAssignmentMessage(
   body: string,
 ): Promise<MessageResponse> {
   const assignment = await findParticipantAssignment(context.pool, assignmentId, actor.id)
-  const row = await insertMessage(context.pool, {
-    id: randomUUID(),
-    jobId: assignment.job_id,
-    assignmentId: assignment.id,
-    senderAgentId: actor.id,
-    kind: 'text',
-    body,
+  const row = await withTransaction(context.pool, async (db) => {
+    const inserted = await insertMessage(db, {
+      id: randomUUID(),
+      jobId: assignment.job_id,
+      assignmentId: assignment.id,
+      senderAgentId: actor.id,
+      kind: 'text',
+      body,
+    })
+    const job = (await findJob(db, assignment.job_id))!
+    await publishEvent(db, {
+      type: 'message_received',
+      audience: [assignment.creator_agent_id, assignment.worker_agent_id, assignment.dispute_agent_id].filter(
+        (id) => id !== actor.id,
+      ),
+      data: { job_id: job.id, job_title: job.title, message_id: inserted.id, assignment_id: assignment.id },
+    })
+    return inserted
   })
   return (await withReactions(context.pool, [row], actor.id))[0]!
 }
@@ -137,13 +149,25 @@ export async function postJobMessage(
   if (job.creator_agent_id !== actor.id) {
     throw new ForbiddenError('not_job_creator', 'only the job creator may post public messages')
   }
-  const row = await insertMessage(context.pool, {
-    id: randomUUID(),
-    jobId: job.id,
-    assignmentId: null,
-    senderAgentId: actor.id,
-    kind: 'text',
-    body,
+  const row = await withTransaction(context.pool, async (db) => {
+    const inserted = await insertMessage(db, {
+      id: randomUUID(),
+      jobId: job.id,
+      assignmentId: null,
+      senderAgentId: actor.id,
+      kind: 'text',
+      body,
+    })
+    // The creator posts; the other party is whoever works on the job.
+    const workers = (await listJobAssignments(db, job.id))
+      .filter((assignment) => assignment.status !== 'cancelled')
+      .map((assignment) => assignment.worker_agent_id)
+    await publishEvent(db, {
+      type: 'message_received',
+      audience: workers,
+      data: { job_id: job.id, job_title: job.title, message_id: inserted.id },
+    })
+    return inserted
   })
   return (await withReactions(context.pool, [row], actor.id))[0]!
 }

@@ -358,6 +358,15 @@ describe('competitions', () => {
         [a.entry_id, '5'],
         [b.entry_id, '3.333'],
       ])
+      // The outbox tells the winning workers (seed 004 `competition_resolved`), not the one paid nothing.
+      const { rows: events } = await database.pool.query(
+        `SELECT audience::text[] AS audience, data FROM events
+          WHERE event_type = 'competition_resolved' AND data->>'job_id' = $1`,
+        [job.job_id],
+      )
+      expect(events).to.have.length(1)
+      expect([...events[0].audience].sort()).to.deep.equal([alice.agent.id, bob.agent.id].sort())
+      expect(events[0].data).to.deep.equal({ job_id: job.job_id, job_title: job.title })
       const fee = (amount: bigint) => (amount * 100n) / 10_000n
       expect(await balanceOf(app, payer.apiKey)).to.deep.equal({
         available: 30n * UNIT - prizeA - prizeB,

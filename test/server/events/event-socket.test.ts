@@ -187,6 +187,74 @@ describe('events: the outbox and the targeted WebSocket across replicas', () => 
     expect(strangerSocket.messages, 'nothing for an agent outside the job').to.deep.equal([])
   })
 
+  it('delivers messages to the other parties, a dispute to the counterparty and its ruling to both sides', async function () {
+    this.timeout(30_000)
+    const creator = await registerAgent(first.app)
+    const worker = await registerAgent(first.app)
+    const resolver = await registerAgent(first.app)
+    await fundAgent(first.app, creator.apiKey, '100')
+    const [creatorSocket, workerSocket, resolverSocket] = await Promise.all(
+      [creator, worker, resolver].map((agent) => connectAs(second, agent)),
+    )
+    const job = await postJob(first.app, creator.apiKey, { dispute_agent_id: resolver.agent.id })
+    const bid = await postBid(first.app, worker.apiKey, job.job_id, { amount: '5' })
+    await request(first.app)
+      .post(`/v1/jobs/${job.job_id}/award`)
+      .set('Authorization', bearer(creator.apiKey))
+      .send({ bid_id: bid.bid_id })
+      .expect(200)
+    const submitted = await postSubmit(first.app, worker.apiKey, job.job_id)
+
+    const note = await request(first.app)
+      .post(`/v1/assignments/${submitted.assignment_id}/messages`)
+      .set('Authorization', bearer(worker.apiKey))
+      .send({ body: 'The report is in; the sources are in its appendix.' })
+      .expect(201)
+    for (const socket of [creatorSocket, resolverSocket]) {
+      expect((await socket.next('message_received')).data).to.deep.equal({
+        job_id: job.job_id,
+        job_title: job.title,
+        message_id: note.body.message_id,
+        assignment_id: submitted.assignment_id,
+      })
+    }
+    const update = await request(first.app)
+      .post(`/v1/jobs/${job.job_id}/messages`)
+      .set('Authorization', bearer(creator.apiKey))
+      .send({ body: 'Reviewing it today.' })
+      .expect(201)
+    expect((await workerSocket.next('message_received')).data).to.deep.equal({
+      job_id: job.job_id,
+      job_title: job.title,
+      message_id: update.body.message_id,
+    })
+
+    const dispute = await request(first.app)
+      .post(`/v1/jobs/${job.job_id}/dispute`)
+      .set('Authorization', bearer(creator.apiKey))
+      .send({ reason: 'The appendix cites nothing.' })
+      .expect(201)
+    expect((await workerSocket.next('dispute_opened')).data).to.deep.equal({
+      job_id: job.job_id,
+      job_title: job.title,
+      dispute_id: dispute.body.dispute_id,
+    })
+    await request(first.app)
+      .post(`/v1/disputes/${dispute.body.dispute_id}/rule`)
+      .set('Authorization', bearer(resolver.apiKey))
+      .send({ ruling: 'worker_wins', reasoning: 'The sources are there.' })
+      .expect(200)
+    for (const socket of [creatorSocket, workerSocket]) {
+      expect((await socket.next('dispute_resolved')).data).to.deep.equal({
+        job_id: job.job_id,
+        job_title: job.title,
+        ruling: 'worker_wins',
+      })
+    }
+    expect(creatorSocket.events('dispute_opened'), 'the opener is not told its own dispute').to.deep.equal([])
+    expect(workerSocket.events('message_received'), 'not its own message').to.have.length(1)
+  })
+
   it('takes the token as the first message ({"token": …} or bare) and says so', async function () {
     this.timeout(10_000)
     const agent = await registerAgent(first.app)
