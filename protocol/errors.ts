@@ -273,6 +273,7 @@ export const ERROR_CATALOGUE = {
     description:
       "The service's endpoint resolves to an address the proxy does not call (private, loopback, link-local)",
   },
+  feed_unavailable: { status: 503, description: 'This coordinator does not serve the public feed' },
   database_unavailable: {
     status: 503,
     description: 'The database is unavailable; `Retry-After` says when to try again',

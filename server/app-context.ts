@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { PrivateKeyAccount, PublicClient, Address } from 'viem'
 import type { Deployment } from '../protocol/deployment'
 import type { HealthResponse } from '../protocol/health'
+import type { EventHub } from './events/event-bus'
 import type { Metrics } from './metrics'
 
 /** Whether services may use plain-http loopback endpoints (see `allowLoopbackEndpoints`). */
@@ -68,6 +69,8 @@ export interface AppContext {
   idempotencyLeaseSeconds?: number
   /** How long `/v1/health` waits for each dependency (HEALTH_TIMEOUT_MS). */
   healthTimeoutMs?: number
+  /** This coordinator's reader of the event bus (the WebSocket and the public feed follow it); absent in tools and most tests. */
+  events?: EventHub
   /** Which workers this process runs, and why not, as decided at start-up; health reports it. */
   workers?: HealthResponse['workers']
 }

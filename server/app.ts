@@ -21,6 +21,7 @@ import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { disputesRoutes } from './disputes/disputes-routes'
+import { feedStream, FEED_STREAM_PATH } from './events/feed-stream'
 import { microJobsRoutes } from './micro-jobs/micro-jobs-routes'
 import { settlementsRoutes } from './settlements/settlements-routes'
 import { channelsRoutes } from './channels/channels-routes'
@@ -97,6 +98,7 @@ export function createApp(context: AppContext): Express {
     res.json(openApiDocument)
   })
   for (const routes of ROUTE_GROUPS) app.use(API_PREFIX, buildRouter(context, routes))
+  app.get(FEED_STREAM_PATH, feedStream(context))
 
   app.use(notFoundHandler)
   app.use(errorHandler(context.logger))

@@ -188,23 +188,25 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
   context.workers = workerPlan
   logWorkerPlan(logger, workerPlan)
   const workers = config.WORKERS_ENABLED ? startWorkers(context, config, chainEventHandlers(context)) : null
-  const app = createApp(context)
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(config.PORT, config.HOST, () => resolve(listening))
-    listening.once('error', reject)
-  }).catch(async (error: NodeJS.ErrnoException) => {
-    await closeDatabase()
-    throw new ConfigError(`invalid PORT: cannot listen on ${config.HOST}:${config.PORT} (${error.code})`)
-  })
-  // Every replica, workers or not, delivers the event bus to the WebSockets connected to it. The
-  // embedded database has no LISTEN/NOTIFY across connections (and one pooled connection): the
-  // one process that writes there also reads, a quarter of a second behind at most.
+  // Every replica, workers or not, delivers the event bus to the WebSockets and feed streams
+  // connected to it. The embedded database has no LISTEN/NOTIFY across connections (and one
+  // pooled connection): the one process that writes there also reads, a quarter second behind.
   const events = new EventHub(
     context.pool,
     logger,
     isEmbedded ? { listen: false, pollMs: EMBEDDED_EVENT_POLL_MS } : {},
   )
   await events.start()
+  context.events = events
+  const app = createApp(context)
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(config.PORT, config.HOST, () => resolve(listening))
+    listening.once('error', reject)
+  }).catch(async (error: NodeJS.ErrnoException) => {
+    await events.stop()
+    await closeDatabase()
+    throw new ConfigError(`invalid PORT: cannot listen on ${config.HOST}:${config.PORT} (${error.code})`)
+  })
   const closeEventSocket = attachEventSocket(server, context, events)
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.PORT

@@ -106,6 +106,7 @@ export async function finishJobIfDone(
     type: 'job_completed',
     audience: [completed.creator_agent_id, ...workers.map((assignment) => assignment.worker_agent_id)],
     data: { job_id: completed.id, job_title: completed.title },
+    feed: { event_type: 'job_completed', job_id: completed.id, job_title: completed.title },
   })
 }
 

@@ -240,6 +240,13 @@ export async function awardBid(
       type: 'job_awarded',
       audience: [bid.bidder_agent_id],
       data: { job_id: job.id, job_title: job.title, amount: formatUnits(amount, job.token_decimals) },
+      feed: {
+        event_type: 'job_awarded',
+        job_id: job.id,
+        job_title: job.title,
+        worker_account_id: bid.bidder_agent_id,
+        amount: `${formatUnits(amount, job.token_decimals)} ${job.token_symbol}`,
+      },
     })
   })
   return {
@@ -425,6 +432,7 @@ async function sendBack(
     type: 'changes_requested',
     audience: [assignment.worker_agent_id],
     data: { job_id: job.id, job_title: job.title, assignment_id: assignment.id },
+    feed: { event_type: 'changes_requested', job_id: job.id, job_title: job.title },
   })
 }
 

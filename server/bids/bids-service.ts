@@ -173,6 +173,8 @@ export async function placeBid(
           bid_id: bidId,
           amount: formatUnits(amount, job.token_decimals),
         },
+        // Public: that someone bid, not how much (a pending bid's amount is the creator's alone).
+        feed: { event_type: 'bid_placed', job_id: job.id, job_title: job.title, bidder_account_id: actor.id },
       })
     })
   } catch (error) {

@@ -257,6 +257,7 @@ async function startDispute(
     type: 'dispute_opened',
     audience: [counterparty],
     data: { job_id: job.id, job_title: job.title, dispute_id: dispute.disputeId },
+    feed: { event_type: 'dispute_opened', job_id: job.id, job_title: job.title },
   })
 }
 
@@ -426,11 +427,6 @@ export async function ruleDispute(
       reasoning: body.reasoning ?? null,
       findings: body.findings ?? [],
     })
-    await publishEvent(db, {
-      type: 'dispute_resolved',
-      audience: [job.creator_agent_id, assignment.worker_agent_id],
-      data: { job_id: job.id, job_title: job.title, ruling: body.ruling },
-    })
     await postSystemMessage(db, {
       jobId: job.id,
       assignmentId: assignment.id,
@@ -439,6 +435,16 @@ export async function ruleDispute(
       body: `Dispute ruled: ${body.ruling}${body.split_bps === undefined ? '' : ` (${body.split_bps} bps to the worker)`}${body.reasoning ? `\n${body.reasoning}` : ''}`,
     })
     if (share !== null) await finishJobIfDone(db, job, 'resolved')
+    // The feed names the job only while it is public: a ruling that ends the job closes it.
+    const isJobPublic = (await findJob(db, job.id))!.status !== 'closed'
+    await publishEvent(db, {
+      type: 'dispute_resolved',
+      audience: [job.creator_agent_id, assignment.worker_agent_id],
+      data: { job_id: job.id, job_title: job.title, ruling: body.ruling },
+      ...(isJobPublic
+        ? { feed: { event_type: 'dispute_resolved', job_id: job.id, job_title: job.title } }
+        : {}),
+    })
   })
   return loadDispute(context.pool, disputeId)
 }

@@ -1,7 +1,13 @@
 import pg from 'pg'
 import type { Logger } from 'pino'
 import type { Queryable } from '../db/pool'
-import { insertEvent, selectEventsAfter, selectLastEventId, type EventRow } from './events-queries'
+import {
+  insertEvent,
+  selectEventsAfter,
+  selectFeedAfter,
+  selectLastEventId,
+  type EventRow,
+} from './events-queries'
 
 /** The Postgres channel the outbox's insert trigger notifies. */
 const NOTIFY_CHANNEL = 'clearhouse_events'
@@ -26,13 +32,37 @@ export interface DeliveredEvent {
  */
 export async function publishEvent(
   db: Queryable,
-  event: { type: string; audience: readonly (string | null | undefined)[]; data: Record<string, unknown> },
+  event: {
+    type: string
+    audience: readonly (string | null | undefined)[]
+    data: Record<string, unknown>
+    /** The public feed's `feed_event` (seed 004 "Public Feed"), for a public change: nothing private in it. */
+    feed?: { event_type: string } & Record<string, unknown>
+  },
 ): Promise<void> {
   const audience = event.audience.filter((id): id is string => typeof id === 'string')
-  await insertEvent(db, { type: event.type, audience, data: event.data })
+  await insertEvent(db, { type: event.type, audience, data: event.data, feed: event.feed ?? null })
+}
+
+/** A public feed event as the SSE stream sends it: its outbox id and its `feed_event` data. */
+export interface FeedEvent {
+  id: string
+  data: Record<string, unknown>
+}
+
+/** The `feed_event` of an outbox row, with its `created_at`; null for a row that is not public. */
+export function feedEventOf(row: EventRow): FeedEvent | null {
+  if (!row.feed) return null
+  return { id: row.id, data: { ...row.feed, created_at: row.created_at.toISOString() } }
+}
+
+/** Public feed events after `afterId` (an SSE client's `Last-Event-ID`), in order. */
+export async function feedEventsAfter(db: Queryable, afterId: string, limit: number): Promise<FeedEvent[]> {
+  return (await selectFeedAfter(db, afterId, limit)).map((row) => feedEventOf(row)!)
 }
 
 type Listener = (event: DeliveredEvent) => void
+type FeedListener = (event: FeedEvent) => void
 
 /**
  * One coordinator's reader of the outbox: it follows the events table from the newest id at start,
@@ -42,6 +72,7 @@ type Listener = (event: DeliveredEvent) => void
  */
 export class EventHub {
   private readonly listeners = new Map<string, Set<Listener>>()
+  private readonly feedListeners = new Set<FeedListener>()
   private lastId: string | null = null
   private listenClient: pg.Client | null = null
   private pollTimer: NodeJS.Timeout | null = null
@@ -94,6 +125,12 @@ export class EventHub {
     }
   }
 
+  /** Calls `listener` with every public feed event from now on, until the returned function is called. */
+  subscribeFeed(listener: FeedListener): () => void {
+    this.feedListeners.add(listener)
+    return () => this.feedListeners.delete(listener)
+  }
+
   /** Reads what is new now (at most one read at a time; a wake during one reads again after it). */
   wake(): void {
     if (this.isStopped || this.lastId === null) return
@@ -122,6 +159,16 @@ export class EventHub {
   }
 
   private deliver(row: EventRow): void {
+    const feed = feedEventOf(row)
+    if (feed) {
+      for (const listener of this.feedListeners) {
+        try {
+          listener(feed)
+        } catch (error) {
+          this.logger.warn({ err: error, eventId: row.id }, 'event bus: a feed listener failed')
+        }
+      }
+    }
     const event: DeliveredEvent = {
       id: row.id,
       eventType: row.event_type,

@@ -7,24 +7,35 @@ export interface EventRow {
   event_type: string
   audience: string[]
   data: Record<string, unknown>
+  /** The public `feed_event` payload; null for a change that is not public. */
+  feed: Record<string, unknown> | null
   created_at: Date
 }
 
 export async function insertEvent(
   db: Queryable,
-  event: { type: string; audience: readonly string[]; data: Record<string, unknown> },
+  event: {
+    type: string
+    audience: readonly string[]
+    data: Record<string, unknown>
+    feed: Record<string, unknown> | null
+  },
 ): Promise<void> {
-  await db.query('INSERT INTO events (event_type, audience, data) VALUES ($1, $2::uuid[], $3::jsonb)', [
-    event.type,
-    [...new Set(event.audience)],
-    JSON.stringify(event.data),
-  ])
+  await db.query(
+    'INSERT INTO events (event_type, audience, data, feed) VALUES ($1, $2::uuid[], $3::jsonb, $4::jsonb)',
+    [
+      event.type,
+      [...new Set(event.audience)],
+      JSON.stringify(event.data),
+      event.feed && JSON.stringify(event.feed),
+    ],
+  )
 }
 
 /** Up to `limit` events after `afterId`, in order. */
 export async function selectEventsAfter(db: Queryable, afterId: string, limit: number): Promise<EventRow[]> {
   const { rows } = await db.query(
-    `SELECT e.id::text, e.event_type, e.audience::text[] AS audience, e.data, e.created_at
+    `SELECT e.id::text, e.event_type, e.audience::text[] AS audience, e.data, e.feed, e.created_at
        FROM events AS e WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2`,
     [afterId, limit],
   )
@@ -35,4 +46,14 @@ export async function selectEventsAfter(db: Queryable, afterId: string, limit: n
 export async function selectLastEventId(db: Queryable): Promise<string> {
   const { rows } = await db.query('SELECT coalesce(max(id), 0)::text AS id FROM events')
   return rows[0].id as string
+}
+
+/** Up to `limit` public feed events after `afterId`, in order (an SSE client resuming). */
+export async function selectFeedAfter(db: Queryable, afterId: string, limit: number): Promise<EventRow[]> {
+  const { rows } = await db.query(
+    `SELECT e.id::text, e.event_type, e.audience::text[] AS audience, e.data, e.feed, e.created_at
+       FROM events AS e WHERE e.feed IS NOT NULL AND e.id > $1::bigint ORDER BY e.id LIMIT $2`,
+    [afterId, limit],
+  )
+  return rows
 }

@@ -17,6 +17,7 @@ import { countJobBids, rejectPendingBids } from '../bids/bids-service'
 import { competitionPoolReference, refundCompetitionPool } from '../competitions/competition-pool'
 import { applyCompetitionDeadline } from '../competitions/competitions-service'
 import { withRetryingTransaction } from '../db/retrying-transaction'
+import { publishEvent } from '../events/event-bus'
 import {
   cursorLiteral,
   cursorTimestamp,
@@ -170,6 +171,20 @@ export async function createJob(
         )
       }
     }
+    const budgetText = budget === null ? null : `${formatUnits(budget, token.decimals)} ${token.symbol}`
+    await publishEvent(db, {
+      type: 'task.posted',
+      // Webhook subscribers whose tags or capabilities match are its audience (not built yet).
+      audience: [],
+      data: { job_id: id, job_title: body.title, tags: [...new Set(body.tags ?? [])], budget: budgetText },
+      feed: {
+        event_type: 'job_created',
+        job_id: id,
+        job_title: body.title,
+        creator_account_id: actor.id,
+        budget: budgetText,
+      },
+    })
   })
   const job = await selectJob(context.pool, id)
   return toJobResponse(job!, actor.id)

@@ -116,6 +116,11 @@ export async function postAssignmentMessage(
         (id) => id !== actor.id,
       ),
       data: { job_id: job.id, job_title: job.title, message_id: inserted.id, assignment_id: assignment.id },
+      // Public while the job is (a closed job is its participants'): that the parties talked,
+      // never what they said or who they are.
+      ...(job.status === 'closed'
+        ? {}
+        : { feed: { event_type: 'assignment_message_created', job_id: job.id, job_title: job.title } }),
     })
     return inserted
   })
@@ -166,6 +171,17 @@ export async function postJobMessage(
       type: 'message_received',
       audience: workers,
       data: { job_id: job.id, job_title: job.title, message_id: inserted.id },
+      ...(job.status === 'closed'
+        ? {}
+        : {
+            feed: {
+              event_type: 'message_created',
+              job_id: job.id,
+              job_title: job.title,
+              sender_account_id: actor.id,
+              body,
+            },
+          }),
     })
     return inserted
   })
