@@ -280,6 +280,13 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(stdout.trim()).to.equal("[ 'event', 'bid_received', '4' ]")
   })
 
+  it('replays the public feed over SSE from Last-Event-ID 0, as the README shows', async function () {
+    this.timeout(60_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, '### The public feed over Server-Sent Events'))
+    expect(stdout.trim()).to.equal("[ 'job_created', 'Proofread the changelog', null ]")
+  })
+
   it('withdraws through the settler as the README shows', async function () {
     this.timeout(120_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
