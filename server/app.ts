@@ -21,7 +21,7 @@ import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
 import { competitionsRoutes } from './competitions/competitions-routes'
 import { disputesRoutes } from './disputes/disputes-routes'
-import { feedStream, FEED_STREAM_PATH } from './events/feed-stream'
+import { feedStream, FEED_STREAM_PATH, registerFeedStream } from './events/feed-stream'
 import { microJobsRoutes } from './micro-jobs/micro-jobs-routes'
 import { settlementsRoutes } from './settlements/settlements-routes'
 import { channelsRoutes } from './channels/channels-routes'
@@ -89,7 +89,9 @@ export function createApp(context: AppContext): Express {
   // Before every route, so before authentication: a hostile body is a 400 before anything hashes it.
   app.use(rejectUnsafeInput)
 
-  const openApiDocument = generateOpenApiDocument(createOpenApiRegistry(ROUTE_GROUPS), context.version)
+  const registry = createOpenApiRegistry(ROUTE_GROUPS)
+  registerFeedStream(registry)
+  const openApiDocument = generateOpenApiDocument(registry, context.version)
 
   app.get('/metrics', async (_req, res) => {
     res.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics())

@@ -34,6 +34,8 @@ import {
   setSettlementFailed,
   type ChannelRow,
 } from './channels-queries'
+import { publishEvent } from '../events/event-bus'
+import { formatAmount } from '../../protocol/amounts'
 
 // How the channels room follows the vault: what landed (fundings, settlements, closes, a caller's
 // unilateral close) and what the vault refused.
@@ -135,6 +137,17 @@ export function channelChainEventHandlers(logger: Logger): ChainEventHandler[] {
         })
         await setChannelSettled(db, channel.id, { sequence, amount: BigInt(args.cumulativeAmount!) })
         await markSettlementsSettled(db, channel.id, sequence, event.txHash)
+        await publishEvent(db, {
+          type: 'channel_settled',
+          audience: [channel.caller_agent_id, channel.provider_agent_id],
+          data: {
+            channel_id: channel.id,
+            sequence: Number(sequence),
+            settled_amount: formatAmount(amount, channel.token_decimals),
+            cumulative_amount: formatAmount(BigInt(args.cumulativeAmount!), channel.token_decimals),
+            tx_hash: event.txHash,
+          },
+        })
       },
       async undo(db, event) {
         const channel = await channelOf(db, event)

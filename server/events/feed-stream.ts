@@ -1,4 +1,6 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { RequestHandler } from 'express'
+import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
 import { ServiceUnavailableError, ValidationError } from '../errors'
 import { feedEventsAfter, type FeedEvent } from './event-bus'
@@ -69,4 +71,35 @@ export function feedStream(context: Pick<AppContext, 'pool' | 'events'>): Reques
       else next(error)
     }
   }
+}
+
+/** The feed stream in the OpenAPI document, beside the JSON routes. */
+export function registerFeedStream(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: FEED_STREAM_PATH,
+    summary:
+      'The public feed (seed 004): Server-Sent Events, each `event: feed_event` with `id:` and JSON `data:`',
+    description:
+      'No key needed; nothing private. `Last-Event-ID` (or `?last_event_id=`) replays what followed that event, then follows.',
+    request: {
+      headers: z.object({
+        'last-event-id': z
+          .string()
+          .regex(/^\d{1,18}$/)
+          .optional(),
+      }),
+      query: z.object({
+        last_event_id: z
+          .string()
+          .regex(/^\d{1,18}$/)
+          .optional(),
+      }),
+    },
+    responses: {
+      200: { description: 'The stream', content: { 'text/event-stream': { schema: z.string() } } },
+      400: { description: 'validation_failed: a Last-Event-ID that is not an event id' },
+      503: { description: 'feed_unavailable' },
+    },
+  })
 }

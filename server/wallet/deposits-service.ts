@@ -32,6 +32,7 @@ import {
   upsertPendingDeposit,
   type DepositRow,
 } from './deposits-queries'
+import { publishEvent } from '../events/event-bus'
 import { assignWithdrawalAgent, lockUnclaimedWithdrawals } from './withdrawals-queries'
 
 /** The vault log a movement came from, as a ledger reference; a re-inclusion after `round` reorgs gets its own. */
@@ -84,6 +85,7 @@ export async function applyDeposited(db: Queryable, event: IndexedEvent): Promis
     })
   }
   const status = agentId ? 'success' : 'processing'
+  const depositId = existing?.id ?? randomUUID()
   if (existing) {
     await reviveDeposit(db, existing.id, {
       blockNumber: event.blockNumber,
@@ -91,9 +93,21 @@ export async function applyDeposited(db: Queryable, event: IndexedEvent): Promis
       agentId,
       creditTransactionId,
     })
-    return
+  } else {
+    await insertDeposit(db, { id: depositId, ...log, status, agentId, creditTransactionId })
   }
-  await insertDeposit(db, { id: randomUUID(), ...log, status, agentId, creditTransactionId })
+  if (agentId) {
+    await publishEvent(db, {
+      type: 'deposit_confirmed',
+      audience: [agentId],
+      data: {
+        deposit_id: depositId,
+        token_address: token,
+        amount_base_units: amount.toString(),
+        tx_hash: log.txHash,
+      },
+    })
+  }
 }
 
 /**

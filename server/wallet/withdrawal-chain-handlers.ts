@@ -6,6 +6,7 @@ import type { Queryable } from '../db/pool'
 import { debitChainWithdrawal, reverseChainWithdrawal } from '../ledger/ledger-service'
 import { lockWallet, selectAgentIdByWallet } from './deposits-queries'
 import { chainReference } from './deposits-service'
+import { publishEvent } from '../events/event-bus'
 import {
   insertSlowWithdrawal,
   lockPendingWithdrawalByNonce,
@@ -78,6 +79,17 @@ async function applyWithdrawn(db: Queryable, event: IndexedEvent): Promise<void>
     })
     if (queued) {
       await markWithdrawalSettled(db, queued.id, settledBy)
+      await publishEvent(db, {
+        type: 'withdrawal_completed',
+        audience: [queued.agentId],
+        data: {
+          withdrawal_id: queued.id,
+          token_address: queued.token,
+          amount_base_units: queued.amount.toString(),
+          to: queued.toAddress,
+          tx_hash: txHash,
+        },
+      })
       return
     }
   }

@@ -1,6 +1,7 @@
 import type { Hex } from 'viem'
 import type { Logger } from 'pino'
 import type { ChainEventHandler, IndexedEvent } from '../indexer/indexed-event'
+import { publishEvent } from '../../events/event-bus'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
 import {
@@ -36,7 +37,14 @@ export function batchSettledHandler(logger: Logger): ChainEventHandler {
           { batchNumber: log.batchNumber.toString(), opsRoot: log.opsRoot, txHash: log.txHash },
           'BatchSettled log matches no recorded batch (number and ops root)',
         )
+        return
       }
+      // Public, like its record (GET /v1/settlements/{batch_number}); no agent is its audience.
+      await publishEvent(db, {
+        type: 'batch_settled',
+        audience: [],
+        data: { batch_number: Number(log.batchNumber), ops_root: log.opsRoot, tx_hash: log.txHash },
+      })
     },
     async undo(db, event) {
       await clearBatchSettledLog(db, event.chainId, batchSettledArgs(event))

@@ -59,13 +59,14 @@ describe('the SDK (ClearhouseClient) against a running coordinator', () => {
     }
   }
 
-  it('has a method for every route of the API (its OpenAPI document)', async () => {
+  it('has a method for every /v1 route of the API (its OpenAPI document)', async () => {
     const document = (await request(chain.app).get('/v1/openapi.json').expect(200)).body as {
       paths: Record<string, Record<string, unknown>>
     }
-    const routes = Object.entries(document.paths).flatMap(([route, methods]) =>
-      Object.keys(methods).map((method) => `${method.toUpperCase()} ${route}`),
-    )
+    // The /v1 API; the public feed (/dashboard/events) is an SSE stream, not a JSON route.
+    const routes = Object.entries(document.paths)
+      .filter(([route]) => route.startsWith('/v1/'))
+      .flatMap(([route, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${route}`))
     const source = await readFile(path.join(__dirname, '../../../sdk/client.ts'), 'utf8')
     const covered = new Set(
       [...source.matchAll(/'(GET|POST|PATCH|DELETE|PUT)',\s*'(\/v1\/[^']*)'/g)].map(
