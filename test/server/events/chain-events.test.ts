@@ -5,7 +5,7 @@ import { formatAmount } from '../../../protocol/amounts'
 import { bearer, registerAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
+import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
 
 const USDC = 1_000_000n
 const OUTSIDE = '0x00000000000000000000000000000000000e1e17' as Address
@@ -64,21 +64,11 @@ describe('events: what the chain confirms', () => {
       .set('Authorization', bearer(agent.apiKey))
       .send({ amount: '2', to: OUTSIDE })
       .expect(201)
-    const service = await request(chain.app)
-      .post('/v1/agents/me/services')
-      .set('Authorization', bearer(provider.apiKey))
-      .send({
-        name: 'Echo',
-        category: 'testing',
-        pricing_model: 'per_call',
-        price_amount: '0.01',
-        endpoint_url: `${upstream.baseUrl}/echo`,
-      })
-      .expect(201)
+    const serviceId = await registerStubService(chain.app, provider.apiKey, upstream, { price: '0.01' })
     const channel = await request(chain.app)
       .post('/v1/channels')
       .set('Authorization', bearer(agent.apiKey))
-      .send({ service_id: service.body.service_id, deposit_amount: '1' })
+      .send({ service_id: serviceId, deposit_amount: '1' })
       .expect(201)
     await chain.settle()
     expect(await outbox('withdrawal_completed'), 'nothing before the chain says so').to.have.length(1)
@@ -92,7 +82,7 @@ describe('events: what the chain confirms', () => {
 
     for (let n = 0; n < 3; n += 1) {
       await request(chain.app)
-        .post(`/v1/services/${service.body.service_id}/invoke`)
+        .post(`/v1/services/${serviceId}/invoke`)
         .set('Authorization', bearer(agent.apiKey))
         .send({ input: n })
         .expect(200)

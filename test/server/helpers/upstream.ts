@@ -1,4 +1,6 @@
+import type { Express } from 'express'
 import http from 'node:http'
+import request from 'supertest'
 import type { AddressInfo } from 'node:net'
 
 /** A provider's endpoint for invoke tests, on loopback (which the embedded stack's proxy may call). */
@@ -85,4 +87,30 @@ export async function startUpstreamStub(): Promise<UpstreamStub> {
         server.close(() => resolve())
       }),
   }
+}
+
+/**
+ * Registers a `per_call` service of the agent holding `apiKey` that the proxy calls at the stub's
+ * `path` (default `/echo`), priced `price` (a decimal amount); returns its id.
+ */
+export async function registerStubService(
+  app: Express,
+  apiKey: string,
+  upstream: UpstreamStub,
+  options: { path?: string; price: string; fields?: Record<string, unknown> },
+): Promise<string> {
+  const res = await request(app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', `Bearer ${apiKey}`)
+    .send({
+      name: 'Echo',
+      category: 'testing',
+      pricing_model: 'per_call',
+      price_amount: options.price,
+      endpoint_url: `${upstream.baseUrl}${options.path ?? '/echo'}`,
+      ...options.fields,
+    })
+  if (res.status !== 201)
+    throw new Error(`service registration failed: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body.service_id as string
 }

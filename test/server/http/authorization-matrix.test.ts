@@ -441,6 +441,17 @@ const ROWS: Row[] = [
   },
   { method: 'GET', path: '/v1/platform/reconciliation', cells: everyone(ok(200)) },
   {
+    // Public, like the feed it streams; this app runs no event hub, so every caller gets the same
+    // 503 (the stream itself, open to anyone, is tested in test/server/events/feed-stream.test.ts).
+    method: 'GET',
+    path: '/dashboard/events',
+    cells: everyone({
+      status: 503,
+      code: 'feed_unavailable',
+      says: 'the same answer for everyone: no hub here',
+    }),
+  },
+  {
     method: 'GET',
     path: '/v1/settlements',
     cells: everyone(

@@ -8,7 +8,7 @@ import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
+import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
 
 const USDC = 1_000_000n
 const PRICE_UNITS = 10_000n
@@ -40,20 +40,8 @@ describe('micro-jobs settled on the vault', () => {
     await database.drop()
   })
 
-  async function registerService(path: string): Promise<string> {
-    const res = await request(chain.app)
-      .post('/v1/agents/me/services')
-      .set('Authorization', bearer(provider.apiKey))
-      .send({
-        name: 'Echo',
-        category: 'testing',
-        pricing_model: 'per_call',
-        price_amount: formatAmount(PRICE_UNITS, 6),
-        endpoint_url: `${upstream.baseUrl}${path}`,
-      })
-      .expect(201)
-    return res.body.service_id as string
-  }
+  const registerService = (path: string) =>
+    registerStubService(chain.app, provider.apiKey, upstream, { path, price: formatAmount(PRICE_UNITS, 6) })
 
   it('settles ten answered calls on the vault and none of a failing one; reconciliation zero', async function () {
     this.timeout(120_000)

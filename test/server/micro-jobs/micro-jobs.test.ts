@@ -12,7 +12,7 @@ import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../h
 import { createTestApp } from '../helpers/app'
 import { shiftDatabaseClock } from '../helpers/clock'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
+import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
 
 const PRICE = '0.01'
 // 1 % of 0.01 (the protocol fee without a chain).
@@ -42,28 +42,16 @@ describe('micro-jobs: priced calls without a channel, paid through escrow', () =
     caller = await registerAgent(app)
     stranger = await registerAgent(app)
     await fundAgent(app, caller.apiKey, '1')
-    serviceId = await registerService(`${upstream.baseUrl}/echo`)
-    failingId = await registerService(`${upstream.baseUrl}/fail`)
+    serviceId = await registerService('/echo')
+    failingId = await registerService('/fail')
   })
   after(async () => {
     await upstream.close()
     await database.drop()
   })
 
-  async function registerService(endpointUrl: string): Promise<string> {
-    const res = await request(app)
-      .post('/v1/agents/me/services')
-      .set('Authorization', bearer(provider.apiKey))
-      .send({
-        name: 'Echo',
-        category: 'testing',
-        pricing_model: 'per_call',
-        price_amount: PRICE,
-        endpoint_url: endpointUrl,
-      })
-      .expect(201)
-    return res.body.service_id as string
-  }
+  const registerService = (path: string) =>
+    registerStubService(app, provider.apiKey, upstream, { path, price: PRICE })
 
   const invoke = (agent: RegisteredTestAgent, id: string, body: Record<string, unknown>) =>
     request(app).post(`/v1/services/${id}/invoke`).set('Authorization', bearer(agent.apiKey)).send(body)
