@@ -2,6 +2,7 @@ import pg from 'pg'
 import type { Logger } from 'pino'
 import type { Queryable } from '../db/pool'
 import {
+  deleteEventsOlderThan,
   insertEvent,
   selectEventsAfter,
   selectFeedAfter,
@@ -200,4 +201,15 @@ export class EventHub {
       ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
     }
   }
+}
+
+/**
+ * How long the outbox keeps an event: an SSE client can resume from `Last-Event-ID` within it,
+ * and no connection needs an older one.
+ */
+export const EVENT_RETENTION_DAYS = 7
+
+/** For the timers: deletes up to `limit` events older than `EVENT_RETENTION_DAYS`; how many. */
+export async function pruneOldEvents(db: Queryable, limit: number): Promise<number> {
+  return deleteEventsOlderThan(db, EVENT_RETENTION_DAYS, limit)
 }

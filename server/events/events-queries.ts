@@ -57,3 +57,13 @@ export async function selectFeedAfter(db: Queryable, afterId: string, limit: num
   )
   return rows
 }
+
+/** Deletes up to `limit` of the oldest events written more than `days` ago by the database's clock; how many. */
+export async function deleteEventsOlderThan(db: Queryable, days: number, limit: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM events WHERE id IN (
+       SELECT id FROM events WHERE created_at < clearhouse_now() - make_interval(days => $1) ORDER BY id LIMIT $2)`,
+    [days, limit],
+  )
+  return rowCount ?? 0
+}

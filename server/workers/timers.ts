@@ -6,6 +6,7 @@ import { chainNow } from '../chain/clients'
 import { closeIdleChannels, settleDueChannels } from '../channels/channels-service'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { reclaimExpiredEscrows } from '../escrow/escrow-ops'
+import { pruneOldEvents } from '../events/event-bus'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
 import { releaseLease, tryAcquireLease } from './leader'
@@ -15,6 +16,9 @@ export const TIMERS_LEASE = 'timers'
 
 /** Jobs moved per transaction of the deadline pass; a round repeats until a pass moves fewer. */
 const EXPIRY_BATCH_SIZE = 100
+
+/** Outbox rows past their retention deleted per round. */
+const PRUNE_BATCH_SIZE = 10_000
 
 /** What one round of the timers did. */
 export type TimersRound =
@@ -28,6 +32,7 @@ export type TimersRound =
       channelsSettled: number
       channelsClosed: number
       microJobsRefunded: number
+      eventsPruned: number
     }
 
 /**
@@ -37,7 +42,8 @@ export type TimersRound =
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
  * slot reopened), expired escrows the vault still holds (reclaimed for their payers), payment
  * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
- * idle for 7 days (closed) and micro-jobs a crash left mid-call (their escrow refunded). Each pass
+ * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded) and outbox
+ * events past their 7-day retention (deleted). Each pass
  * re-checks its clock under its rows' locks, so a deadline fires once.
  */
 export class TimersWorker {
@@ -65,6 +71,7 @@ export class TimersWorker {
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
     const microJobsRefunded = await refundStalledMicroJobs(this.context, EXPIRY_BATCH_SIZE)
+    const eventsPruned = await pruneOldEvents(this.context.pool, PRUNE_BATCH_SIZE)
     return {
       outcome: 'ran',
       expiredJobs,
@@ -74,6 +81,7 @@ export class TimersWorker {
       channelsSettled,
       channelsClosed,
       microJobsRefunded,
+      eventsPruned,
     }
   }
 

@@ -9,7 +9,8 @@ CREATE TABLE events (
   -- The agents it is for (seed 004's "Sent to"); empty for events with no private audience.
   audience uuid[] NOT NULL DEFAULT '{}',
   data jsonb NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
+  -- The database clock every timer reads (`clearhouse_now()`), so retention and tests agree on age.
+  created_at timestamptz NOT NULL DEFAULT clearhouse_now()
 );
 
 CREATE INDEX events_created_at_idx ON events (created_at);

@@ -45,6 +45,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      eventsPruned: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('open')
 
@@ -58,6 +59,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      eventsPruned: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('expired')
     const bids = await request(app).get('/v1/agents/me/bids').set('Authorization', bearer(worker.apiKey))
@@ -71,6 +73,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      eventsPruned: 0,
     })
   })
 
@@ -170,6 +173,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      eventsPruned: 0,
     })
   })
 })
