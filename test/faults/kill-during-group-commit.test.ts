@@ -119,8 +119,9 @@ describe('faults: kill -9 during a group commit of paid calls', () => {
     })
 
     await waitFor(async () => acknowledged.size >= 3 * CALLERS, 30_000, 'a few groups of calls committed')
+    // One or both of the groups in flight may be inside their commit; either way the kill lands in one.
     await waitFor(
-      async () => (await countWaiting((sql) => cluster.query(sql), DATABASE, 'PgSleep')) === 1,
+      async () => (await countWaiting((sql) => cluster.query(sql), DATABASE, 'PgSleep')) >= 1,
       10_000,
       'a group commit in progress',
     )
