@@ -1,4 +1,4 @@
-import { ERROR_CATALOGUE, type ErrorCode, type ErrorCodeFor } from '../protocol/errors'
+import { ERROR_CATALOGUE, ERROR_CODES, type ErrorCode, type ErrorCodeFor } from '../protocol/errors'
 
 type ErrorOptions = { details?: unknown; cause?: unknown }
 
@@ -25,6 +25,17 @@ export class ValidationError extends AppError {
   constructor(code: ErrorCodeFor<400>, message: string, options?: ErrorOptions) {
     super(code, message, options)
   }
+}
+
+/** A 400 naming one field of a request, in the same shape `parseInput` produces. */
+export function fieldError(
+  where: 'body' | 'query' | 'params' | 'headers',
+  field: string,
+  message: string,
+): ValidationError {
+  return new ValidationError(ERROR_CODES.validation, `${where} ${field}: ${message}`, {
+    details: { where, fields: [{ field, message }] },
+  })
 }
 
 export class UnauthorizedError extends AppError {

@@ -12,9 +12,9 @@ import type { AppContext } from '../app-context'
 import { chainNow } from '../chain/clients'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { ConflictError, fieldError, ForbiddenError, NotFoundError } from '../errors'
 import { agentWallet } from '../jobs/job-agents'
-import { fieldError, formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
+import { formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
 import type { Actor } from '../auth/actor'
 import {
   findJob,

@@ -8,8 +8,7 @@ import {
   type TypedDataDefinition,
 } from 'viem'
 import { sameAddress } from '../../protocol/address'
-import { ERROR_CODES } from '../../protocol/errors'
-import { ValidationError } from '../errors'
+import { fieldError, ValidationError } from '../errors'
 import { nativeKeccak256 } from '../crypto/native-keccak'
 
 // Half the curve order: a signature with a larger `s` is the malleated twin of a valid one.
@@ -61,10 +60,7 @@ export async function requireTypedDataSigner(
   try {
     recovered = await recoverTypedDataAddress({ ...definition, signature })
   } catch {
-    const message = 'is not a valid secp256k1 signature'
-    throw new ValidationError(ERROR_CODES.validation, `body ${field}: ${message}`, {
-      details: { where: 'body', fields: [{ field, message }] },
-    })
+    throw fieldError('body', field, 'is not a valid secp256k1 signature')
   }
   if (!sameAddress(recovered, signer)) {
     const message = options.mismatch ?? `must be signed by ${signer}`

@@ -23,11 +23,11 @@ import {
   verifyEscrowOpSignature,
 } from '../escrow/escrow-ops'
 import type { Queryable } from '../db/pool'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { ConflictError, fieldError, ForbiddenError, NotFoundError } from '../errors'
 import { agentIdentity, agentWallet } from '../jobs/job-agents'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { publishEvent } from '../events/event-bus'
-import { fieldError, formatUnits } from '../jobs/job-tokens'
+import { formatUnits } from '../jobs/job-tokens'
 import {
   findJob,
   findVisibleJob,

@@ -26,7 +26,7 @@ import { chainNow } from '../chain/clients'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { publishEvent } from '../events/event-bus'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { ConflictError, fieldError, ForbiddenError, NotFoundError } from '../errors'
 import {
   abandonUnqueuedEscrow,
   ESCROW_EXPIRY_MARGIN_SECONDS,
@@ -44,7 +44,7 @@ import {
   type EscrowSubject,
 } from '../escrow/escrow-ops'
 import { findJob, findVisibleJob, isJobVisible, type JobRow } from '../jobs/job-records'
-import { fieldError, formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
+import { formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
 import { lockEscrow, refundEscrow } from '../ledger/ledger-service'
 import { postSystemMessage } from '../messages/messages-service'
 import {

@@ -2,7 +2,7 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi'
 import type { RequestHandler } from 'express'
 import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
-import { ServiceUnavailableError, ValidationError } from '../errors'
+import { fieldError, ServiceUnavailableError } from '../errors'
 import { feedEventsAfter, type FeedEvent } from './event-bus'
 
 /** Seed 004: where the public feed streams. */
@@ -32,9 +32,7 @@ export function feedStream(context: Pick<AppContext, 'pool' | 'events'>): Reques
         throw new ServiceUnavailableError('feed_unavailable', 'this coordinator does not serve the feed')
       const resumeFrom = req.get('last-event-id') ?? (req.query.last_event_id as string | undefined)
       if (resumeFrom !== undefined && !/^\d{1,18}$/.test(resumeFrom)) {
-        throw new ValidationError('validation_failed', 'Last-Event-ID must be an event id (digits)', {
-          details: { where: 'headers', fields: [{ field: 'Last-Event-ID', message: 'must be digits' }] },
-        })
+        throw fieldError('headers', 'Last-Event-ID', 'must be an event id (digits)')
       }
       res.status(200)
       res.setHeader('content-type', 'text/event-stream; charset=utf-8')

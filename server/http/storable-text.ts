@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express'
 import { ERROR_CODES } from '../../protocol/errors'
-import { ValidationError } from '../errors'
+import { fieldError, ValidationError } from '../errors'
 
 // Valid JSON and URLs can carry both, but Postgres `text` cannot hold U+0000, `jsonb` refuses an
 // unpaired UTF-16 surrogate, and RFC 8785 (idempotency and signed-request hashes) cannot encode one.
@@ -74,10 +74,7 @@ export function unstorableTextError(
   path: (string | number)[],
 ): ValidationError {
   const field = path.length ? path.join('.') : where
-  const message = 'must not contain NUL characters or unpaired UTF-16 surrogates'
-  return new ValidationError(ERROR_CODES.validation, `${where} ${field}: ${message}`, {
-    details: { where, fields: [{ field, message }] },
-  })
+  return fieldError(where, field, 'must not contain NUL characters or unpaired UTF-16 surrogates')
 }
 
 /** A 400 `validation_failed` for input nested deeper than `MAX_INPUT_DEPTH`. */

@@ -1,20 +1,8 @@
 import { AmountPrecisionError, formatAmount, parseAmount } from '../../protocol/amounts'
-import { ERROR_CODES } from '../../protocol/errors'
-import { AppError, ConflictError, ValidationError } from '../errors'
+import { AppError, ConflictError, fieldError } from '../errors'
 
 /** The vault stores an escrow's amount in 96 bits, so no bid or budget may exceed it. */
 export const MAX_ESCROW_AMOUNT = 2n ** 96n - 1n
-
-/** A 400 naming one field, in the same shape `parseInput` produces. */
-export function fieldError(
-  where: 'body' | 'query' | 'params',
-  field: string,
-  message: string,
-): ValidationError {
-  return new ValidationError(ERROR_CODES.validation, `${where} ${field}: ${message}`, {
-    details: { where, fields: [{ field, message }] },
-  })
-}
 
 /**
  * The ledger's `insufficient_balance` (in base units) said in the job's token: `message` names

@@ -26,11 +26,11 @@ import {
   encodeCursor,
   invalidCursor,
 } from '../cursor'
-import { ConflictError } from '../errors'
+import { ConflictError, fieldError } from '../errors'
 import { getBalances, lockEscrow } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
 import { agentReputation, agentExists } from './job-agents'
-import { fieldError, formatUnits, insufficientBalanceFor, parseTokenAmount } from './job-tokens'
+import { formatUnits, insufficientBalanceFor, parseTokenAmount } from './job-tokens'
 import {
   closeOpenSlots,
   deleteJobRow,

@@ -14,8 +14,8 @@ import { allowsLoopbackEndpoints, type AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import type { Queryable } from '../db/pool'
 import { withTransaction } from '../db/pool'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
-import { fieldError, formatUnits, parseTokenAmount } from '../jobs/job-tokens'
+import { ConflictError, fieldError, ForbiddenError, NotFoundError } from '../errors'
+import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
 import { resolveToken } from '../ledger/tokens'
 import {
   deleteServiceRow,
