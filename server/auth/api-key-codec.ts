@@ -15,3 +15,9 @@ export function newApiKey(): { apiKey: string; hash: string } {
   const apiKey = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`
   return { apiKey, hash: hashApiKey(apiKey) }
 }
+
+/** The credential of an `Authorization: Bearer <token>` header value; null for any other shape. */
+export function bearerToken(authorization: string): string | null {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim())
+  return match ? match[1]! : null
+}

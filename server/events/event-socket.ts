@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import type { AppContext } from '../app-context'
+import { bearerToken } from '../auth/api-key-codec'
 import { authenticateApiKey } from '../auth/api-keys'
 import type { EventHub } from './event-bus'
 
@@ -46,8 +47,7 @@ function tokenOf(message: RawData): string | null {
 
 function bearerOf(req: IncomingMessage): string | null {
   const header = req.headers.authorization
-  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null
-  return match ? match[1]! : null
+  return header ? bearerToken(header) : null
 }
 
 /**

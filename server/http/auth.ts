@@ -7,6 +7,7 @@ import {
 } from '../../protocol/signed-request'
 import type { AppContext } from '../app-context'
 import type { Actor, Credential } from '../auth/actor'
+import { bearerToken } from '../auth/api-key-codec'
 import { authenticateApiKey } from '../auth/api-keys'
 import { verifySignedRequest } from '../auth/auth-service'
 import { UnauthorizedError } from '../errors'
@@ -27,13 +28,13 @@ async function authenticate(
 ): Promise<{ agent: Actor; credential: Credential } | null> {
   const authorization = header(req, 'authorization')
   if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim())
-    if (!match) {
+    const token = bearerToken(authorization)
+    if (token === null) {
       throw new UnauthorizedError('unauthorized', 'Authorization must be "Bearer sk_live_…"', {
         details: { reason: 'malformed_authorization' },
       })
     }
-    const authenticated = await authenticateApiKey(context.pool, match[1]!)
+    const authenticated = await authenticateApiKey(context.pool, token)
     if (!authenticated) {
       throw new UnauthorizedError('unauthorized', 'API key is not valid', {
         details: { reason: 'invalid_api_key' },
