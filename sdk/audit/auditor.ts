@@ -14,11 +14,11 @@ import {
   decodeSettlementOp,
   recomputeCallChain,
   type SettlementOpRecord,
-  type SettlementPage,
   type SettlementRecord,
 } from '../../protocol/settlements'
 import { BPS, clearhouseDomain, type ClearhouseDomain } from '../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
+import { ClearhouseClient } from '../client'
 
 /**
  * The auditor (`clearhouse audit`): re-verifies every settled batch from the chain and the public
@@ -148,16 +148,6 @@ function byChannel<T extends LogPosition>(
   return histories
 }
 
-class ApiClient {
-  constructor(private readonly baseUrl: string) {}
-
-  async get<T>(path: string): Promise<T> {
-    const res = await fetch(`${this.baseUrl.replace(/\/$/, '')}${path}`)
-    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`)
-    return (await res.json()) as T
-  }
-}
-
 async function readLogs<
   T extends
     | 'BatchSettled'
@@ -187,11 +177,11 @@ async function readLogs<
 
 /** Runs the audit; never throws for a mismatch (those are `problems`), only when the chain or the API cannot be read. */
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
-  const api = new ApiClient(options.apiUrl)
+  const api = new ClearhouseClient({ baseUrl: options.apiUrl })
   const client = createPublicClient({ transport: http(options.rpcUrl) }) as PublicClient
   const problems: AuditProblem[] = []
   const chainId = await client.getChainId()
-  const health = await api.get<{ chain_id: number | null; contracts: Record<string, string> }>('/v1/health')
+  const health = await api.health()
   const vault = (options.vault ?? health.contracts.ClearhouseVault) as Address | undefined
   if (!vault) throw new Error('the API names no vault (pass one with --vault)')
   if (health.chain_id !== null && health.chain_id !== chainId) {
@@ -288,11 +278,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
 }
 
 /** Every public settlement record numbered above `after`, by batch number. */
-async function fetchRecords(api: ApiClient, after: number): Promise<Map<number, SettlementRecord>> {
+async function fetchRecords(api: ClearhouseClient, after: number): Promise<Map<number, SettlementRecord>> {
   const records = new Map<number, SettlementRecord>()
   let cursor: number | null = after
   while (cursor !== null) {
-    const page: SettlementPage = await api.get<SettlementPage>(`/v1/settlements?after=${cursor}&limit=50`)
+    const page = await api.settlements.list({ after: cursor, limit: 50 })
     for (const record of page.settlements) records.set(record.batch_number, record)
     cursor = page.next_after
   }
