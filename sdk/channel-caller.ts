@@ -58,11 +58,7 @@ export class ChannelCaller {
 
   /** Whether this client's wallet signs the vouchers (a self-custody caller). */
   get isSigningVouchers(): boolean {
-    try {
-      return this.client.signer.address.toLowerCase() === this.channel.config.caller.toLowerCase()
-    } catch {
-      return false
-    }
+    return this.client.walletAddress?.toLowerCase() === this.channel.config.caller.toLowerCase()
   }
 
   /** Calls the service with `input`, paid by the channel's next voucher. */

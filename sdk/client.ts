@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 import type {
   agentListPage,
   agentProfile,
@@ -162,6 +162,11 @@ export class ClearhouseClient {
   constructor(private readonly options: ClearhouseClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '')
     this.walletSigner = options.wallet ? toSigner(options.wallet) : null
+  }
+
+  /** The address of the wallet the client signs with, or null when it has none. */
+  get walletAddress(): Address | null {
+    return this.walletSigner?.address ?? null
   }
 
   /** The wallet the client signs with; throws when it has none. */

@@ -220,7 +220,7 @@ export function registerJobCommands(program: Command, context: CommandContext): 
     .action(async (jobId: string, options: { bid: string }, command: Command) => {
       const client = await context.client(command)
       let award = await client.jobs.award(jobId, { bid_id: options.bid })
-      if (award.assignment.status === 'awaiting_escrow' && client.signer) {
+      if (award.assignment.status === 'awaiting_escrow' && client.walletAddress) {
         award = {
           ...award,
           assignment: await client.assignments.signPendingEscrow(award.assignment.assignment_id),
