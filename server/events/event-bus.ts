@@ -161,15 +161,7 @@ export class EventHub {
 
   private deliver(row: EventRow): void {
     const feed = feedEventOf(row)
-    if (feed) {
-      for (const listener of this.feedListeners) {
-        try {
-          listener(feed)
-        } catch (error) {
-          this.logger.warn({ err: error, eventId: row.id }, 'event bus: a feed listener failed')
-        }
-      }
-    }
+    if (feed) for (const listener of this.feedListeners) this.notify(listener, feed, row.id)
     const event: DeliveredEvent = {
       id: row.id,
       eventType: row.event_type,
@@ -177,13 +169,16 @@ export class EventHub {
       createdAt: row.created_at,
     }
     for (const agentId of row.audience) {
-      for (const listener of this.listeners.get(agentId) ?? []) {
-        try {
-          listener(event)
-        } catch (error) {
-          this.logger.warn({ err: error, eventId: row.id }, 'event bus: a listener failed')
-        }
-      }
+      for (const listener of this.listeners.get(agentId) ?? []) this.notify(listener, event, row.id)
+    }
+  }
+
+  /** One listener's delivery: its failure is logged, never another's loss. */
+  private notify<T>(listener: (event: T) => void, event: T, eventId: string): void {
+    try {
+      listener(event)
+    } catch (error) {
+      this.logger.warn({ err: error, eventId }, 'event bus: a listener failed')
     }
   }
 
