@@ -21,12 +21,7 @@
  * fails to estimate though it would fit.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { TASK_NODE_CREATE_SERVER } from 'hardhat/builtin-tasks/task-names'
-import type { JsonRpcServer } from 'hardhat/types'
 import pg from 'pg'
 import pino, { type Logger } from 'pino'
 import {
@@ -62,10 +57,11 @@ import {
 } from '../../server/chain/settler/chain-ops-queries'
 import { Settler } from '../../server/chain/settler/settler'
 import { migrate } from '../../server/db/migrate'
-import { createPool, withTransaction } from '../../server/db/pool'
+import { withTransaction } from '../../server/db/pool'
 import { createMetrics } from '../../server/metrics'
 import { reconcile } from '../../server/reconciliation/reconciliation-service'
 import { deployContracts } from '../lib/deploy-contracts'
+import { benchMachine, createBenchDatabase, serveHardhatRpc, writeBenchFigures } from './bench-setup'
 
 // Required, not imported, so running this file directly (ts-node) builds the HRE from
 // hardhat.config.ts exactly as `hardhat run` does.
@@ -247,38 +243,20 @@ const mib = (bytes: number) => round(bytes / 1024 / 1024)
 async function main(): Promise<void> {
   const options = readOptions()
   const startedAt = performance.now()
-  const adminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-  const databaseName = `clearhouse_bench_${process.pid}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${databaseName}`)
-  await admin.query(`CREATE DATABASE ${databaseName}`)
-  const databaseUrl = new URL(adminUrl)
-  databaseUrl.pathname = `/${databaseName}`
-  const pool = createPool(databaseUrl.toString(), 10)
+  const database = await createBenchDatabase(10)
+  const { pool } = database
   const counters: Counters = { rpc: new Map(), sql: { statements: 0, ms: 0 }, sqlByStatement: new Map() }
   timeQueries(pool, counters)
-  let server: JsonRpcServer | null = null
+  let rpc: { url: string; close(): Promise<void> } | null = null
   try {
     await migrate(pool)
-    server = (await hre.run(TASK_NODE_CREATE_SERVER, {
-      hostname: '127.0.0.1',
-      port: 0,
-      provider: hre.network.provider,
-    })) as JsonRpcServer
-    const { port } = await server.listen()
-    const rpcUrl = `http://127.0.0.1:${port}`
+    rpc = await serveHardhatRpc(hre)
+    const rpcUrl = rpc.url
     // The transport of server/chain/clients.ts `createChainClient`, timed.
     const transport = timedTransport(http(rpcUrl, { timeout: 10_000, retryCount: 1 }), counters)
     const client = createPublicClient({ transport }) as PublicClient
     const figures = await runBench(options, { pool, client, transport, counters })
-    const machine = {
-      node: process.version,
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      memory_gib: round(os.totalmem() / 1024 ** 3),
-      postgres: (await pool.query('SHOW server_version')).rows[0].server_version as string,
-    }
+    const machine = await benchMachine(pool)
     const result = {
       note:
         'figures, not pass/fail; chain = Hardhat in-process EDR over HTTP JSON-RPC in the same process, ' +
@@ -291,15 +269,10 @@ async function main(): Promise<void> {
       process_max_rss_mib: mib(process.resourceUsage().maxRSS * 1024),
     }
     printTable(result)
-    const out = path.join(__dirname, '..', '..', 'bench', 'bridge.json')
-    mkdirSync(path.dirname(out), { recursive: true })
-    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
-    console.log(`\nwrote ${path.relative(process.cwd(), out)}`)
+    writeBenchFigures('bridge', result)
   } finally {
-    await server?.close()
-    await pool.end()
-    await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`)
-    await admin.end()
+    await rpc?.close()
+    await database.drop()
   }
 }
 

@@ -37,8 +37,6 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { TASK_NODE_CREATE_SERVER } from 'hardhat/builtin-tasks/task-names'
-import type { JsonRpcServer } from 'hardhat/types'
 import pg from 'pg'
 import pino from 'pino'
 import { createWalletClient, http, maxUint256, toHex, type Hex, type PublicClient } from 'viem'
@@ -56,11 +54,11 @@ import { createChainClient } from '../../server/chain/clients'
 import { VaultIndexer } from '../../server/chain/indexer/vault-indexer'
 import { Settler, type SettleResult } from '../../server/chain/settler/settler'
 import { migrate } from '../../server/db/migrate'
-import { createPool } from '../../server/db/pool'
 import { toViemTypedData } from '../../server/escrow/escrow-ops'
 import { closeOutboundClient } from '../../server/invoke/invoke-service'
 import { createMetrics } from '../../server/metrics'
 import { deployContracts } from '../lib/deploy-contracts'
+import { benchMachine, createBenchDatabase, serveHardhatRpc, writeBenchFigures } from './bench-setup'
 import type { LoadCaller, LoadReply, LoadRequest, PhaseResult } from './calls-load'
 
 // Required, not imported, so running this file directly (ts-node) builds the HRE from
@@ -431,28 +429,16 @@ async function profiled(
 async function main(): Promise<void> {
   const options = readOptions()
   const startedAt = performance.now()
-  const adminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-  const databaseName = `clearhouse_bench_${process.pid}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${databaseName}`)
-  await admin.query(`CREATE DATABASE ${databaseName}`)
-  const databaseUrl = new URL(adminUrl)
-  databaseUrl.pathname = `/${databaseName}`
-  const pool = createPool(databaseUrl.toString(), options.poolSize)
-  let rpcServer: JsonRpcServer | null = null
+  const database = await createBenchDatabase(options.poolSize)
+  const { pool } = database
+  let rpc: { url: string; close(): Promise<void> } | null = null
   let appServer: Server | null = null
   let context: AppContext | null = null
   const load = LoadProcess.start()
   try {
     await migrate(pool)
-    rpcServer = (await hre.run(TASK_NODE_CREATE_SERVER, {
-      hostname: '127.0.0.1',
-      port: 0,
-      provider: hre.network.provider,
-    })) as JsonRpcServer
-    const { port: rpcPort } = await rpcServer.listen()
-    const rpcUrl = `http://127.0.0.1:${rpcPort}`
+    rpc = await serveHardhatRpc(hre)
+    const rpcUrl = rpc.url
     const client = createChainClient(rpcUrl)
     const deployment = await deployContracts(hre, { withMockUsdc: true })
     const walletEncryptionKey = randomBytes(32)
@@ -487,17 +473,13 @@ async function main(): Promise<void> {
       load,
       baseUrl,
       rpcUrl,
-      databaseUrl: databaseUrl.toString(),
+      databaseUrl: database.url,
       chainId: deployment.chainId,
       vault: deployment.contracts.ClearhouseVault!,
       usdc: deployment.contracts.MockUSDC!,
     })
     const machine = {
-      node: process.version,
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      memory_gib: round(os.totalmem() / 1024 ** 3),
-      postgres: (await pool.query('SHOW server_version')).rows[0].server_version as string,
+      ...(await benchMachine(pool)),
       synchronous_commit: (await pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit as string,
     }
     const result = {
@@ -512,10 +494,7 @@ async function main(): Promise<void> {
       total_seconds: round((performance.now() - startedAt) / 1000),
     }
     printTable(result)
-    const out = path.join(__dirname, '..', '..', 'bench', 'calls.json')
-    mkdirSync(path.dirname(out), { recursive: true })
-    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
-    console.log(`\nwrote ${path.relative(process.cwd(), out)}`)
+    writeBenchFigures('calls', result)
   } finally {
     load.stop()
     if (appServer) {
@@ -523,10 +502,8 @@ async function main(): Promise<void> {
       await new Promise<void>((resolve) => appServer!.close(() => resolve()))
     }
     if (context) closeOutboundClient(context)
-    await rpcServer?.close()
-    await pool.end()
-    await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`)
-    await admin.end()
+    await rpc?.close()
+    await database.drop()
   }
 }
 
