@@ -109,6 +109,8 @@ export const ERROR_CATALOGUE = {
     description: 'No such micro-job, or one the caller is neither the caller nor the provider of',
   },
   service_not_found: { status: 404, description: 'No such service, or a disabled one of another agent' },
+  webhook_not_found: { status: 404, description: 'The caller has no webhook set' },
+  webhook_delivery_not_found: { status: 404, description: "No such delivery of the caller's webhook" },
   withdrawal_address_not_found: { status: 404, description: 'No such withdrawal address of the caller' },
   withdrawal_not_found: { status: 404, description: 'No such withdrawal of the caller' },
   // 409: the request is well formed but the state it meets does not allow it.

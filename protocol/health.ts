@@ -31,7 +31,14 @@ export const workerHealth = z
 export type WorkerHealth = z.infer<typeof workerHealth>
 
 /** The workers a coordinator process runs, by name. */
-export const WORKER_NAMES = ['indexer', 'settler', 'withdrawal_refunds', 'reconciliation', 'timers'] as const
+export const WORKER_NAMES = [
+  'indexer',
+  'settler',
+  'withdrawal_refunds',
+  'reconciliation',
+  'timers',
+  'webhooks',
+] as const
 export type WorkerName = (typeof WORKER_NAMES)[number]
 
 /** `GET /v1/health`. */

@@ -53,6 +53,13 @@ import type {
 import type { errorResponse } from '../protocol/errors'
 import type { healthResponse } from '../protocol/health'
 import type {
+  listWebhookDeliveriesQuery,
+  setWebhookBody,
+  webhookDeliveriesPage,
+  webhookDelivery,
+  webhookResponse,
+} from '../protocol/webhooks'
+import type {
   acceptJobBody,
   awardJobBody,
   createJobBody,
@@ -619,6 +626,29 @@ export class ClearhouseClient {
         params: { channel_id: channelId },
         query: query as Query,
       }),
+  }
+
+  /** The caller's signed webhook (seed 001); check deliveries with `verifyWebhookSignature`. */
+  readonly webhook = {
+    /** Sets or changes the URL; `secret` is in the result only when it was created or rotated. */
+    set: (body: In<typeof setWebhookBody>) =>
+      this.request<Out<typeof webhookResponse>>('PUT', '/v1/agents/me/webhook', { body }),
+    get: () => this.request<Out<typeof webhookResponse>>('GET', '/v1/agents/me/webhook'),
+    delete: () => this.request<void>('DELETE', '/v1/agents/me/webhook'),
+    deliveries: (query: In<typeof listWebhookDeliveriesQuery> = {}) =>
+      this.request<Out<typeof webhookDeliveriesPage>>('GET', '/v1/agents/me/webhook/deliveries', {
+        query: query as Query,
+      }),
+    delivery: (deliveryId: string) =>
+      this.request<Out<typeof webhookDelivery>>('GET', '/v1/agents/me/webhook/deliveries/{delivery_id}', {
+        params: { delivery_id: deliveryId },
+      }),
+    redeliver: (deliveryId: string) =>
+      this.request<Out<typeof webhookDelivery>>(
+        'POST',
+        '/v1/agents/me/webhook/deliveries/{delivery_id}/redeliver',
+        { params: { delivery_id: deliveryId } },
+      ),
   }
 
   readonly microJobs = {

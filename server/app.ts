@@ -27,6 +27,7 @@ import { settlementsRoutes } from './settlements/settlements-routes'
 import { channelsRoutes } from './channels/channels-routes'
 import { invokeRoutes } from './invoke/invoke-routes'
 import { servicesRoutes } from './services/services-routes'
+import { webhooksRoutes } from './webhooks/webhooks-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 import { rejectUnsafeInput } from './http/storable-text'
 
@@ -38,8 +39,9 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   healthRoutes,
   // First: the paid-call hot path should not walk every other router's routes.
   invokeRoutes,
-  // Before agentsRoutes: /v1/agents/me/services is not an agent id.
+  // Before agentsRoutes: /v1/agents/me/services and /v1/agents/me/webhook are not agent ids.
   servicesRoutes,
+  webhooksRoutes,
   agentsRoutes,
   authRoutes,
   walletRoutes,

@@ -110,6 +110,14 @@ export const configSchema = z.object({
    */
   SETTLER_LEASE_MS: integerString(1_000, 600_000).default(15_000),
   TIMERS_POLL_MS: integerString(50, 3_600_000).default(5_000),
+  /** How often the webhook worker fans new events out and sends the deliveries that are due. */
+  WEBHOOK_POLL_MS: integerString(50, 3_600_000).default(1_000),
+  /** The wait after a webhook delivery's first failed attempt; it doubles with each further failure (at most 6 h). */
+  WEBHOOK_RETRY_BASE_MS: integerString(10, 3_600_000).default(30_000),
+  /** Attempts before a webhook delivery is `failed` (a redelivery can still be asked for). */
+  WEBHOOK_MAX_ATTEMPTS: integerString(1, 50).default(12),
+  /** The longest one webhook attempt may take, the receiver's answer included. */
+  WEBHOOK_TIMEOUT_MS: integerString(100, 120_000).default(10_000),
   /** How often the vault balance is reconciled with the ledger. */
   RECONCILE_INTERVAL_MS: integerString(1000, 86_400_000).default(30_000),
   /** Run the indexer, settler and reconciliation in this process (false for API-only replicas). */

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import path from 'node:path'
 import type pg from 'pg'
-import { closeOutboundClient } from './invoke/invoke-service'
+import { closeOutboundClient } from './outbound/app-outbound-client'
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import type { Deployment } from '../protocol/deployment'
 import { createApp } from './app'

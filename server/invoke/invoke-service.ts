@@ -1,6 +1,6 @@
 import type { Hex } from 'viem'
 import type { InvokeBody, InvokeResponse } from '../../protocol/channels'
-import { allowsLoopbackEndpoints, invokeTimeoutOf, type AppContext } from '../app-context'
+import { invokeTimeoutOf, type AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import {
   prepareCallOnChannel,
@@ -12,11 +12,11 @@ import { ConflictError, UpstreamError, ValidationError } from '../errors'
 import { formatUnits } from '../jobs/job-tokens'
 import {
   ForbiddenDestinationError,
-  OutboundHttpClient,
   UpstreamResponseTooLargeError,
   UpstreamTimeoutError,
   type OutboundResponse,
 } from '../outbound/outbound-http'
+import { outboundClientFor } from '../outbound/app-outbound-client'
 import {
   findCallableService,
   findAgentServiceForCall,
@@ -32,30 +32,6 @@ import { checkCallInput } from './input-schemas'
 
 /** Seed 004: a provider's answer over this is a 502. */
 export const MAX_UPSTREAM_RESPONSE_BYTES = 1024 * 1024
-
-// One client (and its keep-alive sockets) per app.
-const clients = new WeakMap<object, OutboundHttpClient>()
-
-/**
- * The app's outbound client: https to public addresses only, plus plain http to loopback where
- * `allowLoopbackEndpoints` (the embedded stack, where a provider runs beside `npm start`).
- */
-function outboundClientFor(
-  context: Pick<AppContext, 'pool' | 'isDevChain' | 'allowLoopbackEndpoints'>,
-): OutboundHttpClient {
-  let client = clients.get(context)
-  if (!client) {
-    client = new OutboundHttpClient({ allowLoopbackHttp: allowsLoopbackEndpoints(context) })
-    clients.set(context, client)
-  }
-  return client
-}
-
-/** Closes the app's outbound client's sockets (at shutdown). */
-export function closeOutboundClient(context: object): void {
-  clients.get(context)?.close()
-  clients.delete(context)
-}
 
 /** Calls the provider's endpoint; its failures as the API says them, nothing charged. */
 async function callProvider(

@@ -174,9 +174,16 @@ export async function createJob(
     const budgetText = budget === null ? null : `${formatUnits(budget, token.decimals)} ${token.symbol}`
     await publishEvent(db, {
       type: 'task.posted',
-      // Webhook subscribers whose tags or capabilities match are its audience (not built yet).
+      // No private audience: the webhooks send it to agents whose tags or capabilities match `tags`.
       audience: [],
-      data: { job_id: id, job_title: body.title, tags: [...new Set(body.tags ?? [])], budget: budgetText },
+      data: {
+        job_id: id,
+        job_title: body.title,
+        description: body.description,
+        tags: [...new Set(body.tags ?? [])],
+        budget: budgetText,
+        creator_agent_id: actor.id,
+      },
       feed: {
         event_type: 'job_created',
         job_id: id,

@@ -18,7 +18,10 @@ export type { DestinationRefusal, DestinationRefusalReason, OutboundPolicy } fro
 /** One JSON POST to a service provider's endpoint. */
 export interface OutboundRequest {
   url: string
-  /** Sent as JSON; `undefined` is sent as `null`. */
+  /**
+   * Sent as JSON; `undefined` is sent as `null`. A Buffer is sent as it is: JSON already written,
+   * where the exact bytes matter (a signed webhook body).
+   */
   body: unknown
   /** Extra headers; credentials, cookies and framing headers are dropped, and the JSON ones are fixed. */
   headers?: Record<string, string>
@@ -194,7 +197,9 @@ export class OutboundHttpClient {
     const maxRedirects = request.maxRedirects ?? DEFAULT_MAX_REDIRECTS
     let url = this.allowedUrl(parseUrl(request.url))
     let method: Method = 'POST'
-    let body: Buffer | undefined = Buffer.from(JSON.stringify(request.body) ?? 'null')
+    let body: Buffer | undefined = Buffer.isBuffer(request.body)
+      ? request.body
+      : Buffer.from(JSON.stringify(request.body) ?? 'null')
     let callerHeaders = withoutDroppedHeaders(request.headers)
 
     for (let redirectCount = 0; ; redirectCount++) {

@@ -1,8 +1,9 @@
 import { normalizeAddress } from '../../protocol/address'
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { TypedData, TypedDataDefinition, Address, Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { AppContext } from '../app-context'
+import { seal, unseal } from '../crypto/sealed-box'
 import type { Queryable } from '../db/pool'
 import { ConfigError, ConflictError } from '../errors'
 import {
@@ -18,9 +19,6 @@ import {
 // Public by construction: it protects nothing and is refused outside the dev chain.
 const DEV_WALLET_ENCRYPTION_KEY = createHash('sha256').update('clearhouse dev wallet encryption key').digest()
 
-const CIPHER = 'aes-256-gcm'
-const FORMAT_VERSION = 'v1'
-
 /**
  * The managed-wallet encryption key from WALLET_ENCRYPTION_KEY, or the public dev key on the
  * embedded dev chain. A configured deployment without it cannot start (one-line `ConfigError`).
@@ -33,28 +31,14 @@ export function resolveWalletEncryptionKey(configured: string | undefined, isDev
   )
 }
 
-/** AES-256-GCM with the agent id as associated data: `v1.<iv>.<tag>.<ciphertext>` in base64url. */
+/** The key sealed with the agent id as associated data (see `seal`). */
 export function encryptPrivateKey(key: Buffer, agentId: string, privateKey: Hex): string {
-  const iv = randomBytes(12)
-  const cipher = createCipheriv(CIPHER, key, iv)
-  cipher.setAAD(Buffer.from(agentId, 'utf8'))
-  const ciphertext = Buffer.concat([cipher.update(Buffer.from(privateKey.slice(2), 'hex')), cipher.final()])
-  return [FORMAT_VERSION, iv, cipher.getAuthTag(), ciphertext]
-    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
-    .join('.')
+  return seal(key, agentId, Buffer.from(privateKey.slice(2), 'hex'))
 }
 
 /** Inverse of `encryptPrivateKey`; throws if the key, the agent id or the ciphertext is wrong. */
 export function decryptPrivateKey(key: Buffer, agentId: string, sealed: string): Hex {
-  const [version, iv, tag, ciphertext] = sealed.split('.')
-  if (version !== FORMAT_VERSION || !iv || !tag || !ciphertext) {
-    throw new Error('managed wallet ciphertext has an unknown format')
-  }
-  const decipher = createDecipheriv(CIPHER, key, Buffer.from(iv, 'base64url'))
-  decipher.setAAD(Buffer.from(agentId, 'utf8'))
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'))
-  const plain = Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()])
-  return `0x${plain.toString('hex')}`
+  return `0x${unseal(key, agentId, sealed).toString('hex')}`
 }
 
 /** A fresh key pair for an agent that registers without a wallet: its address and sealed key. */

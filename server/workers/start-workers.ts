@@ -13,6 +13,7 @@ import { chainNow } from '../chain/clients'
 import { reconcileWithdrawals } from '../wallet/withdrawal-refunds-worker'
 import { runPeriodically, type PeriodicTask } from './periodic'
 import { TimersWorker } from './timers'
+import { WebhookSender } from '../webhooks/webhook-sender'
 
 /** Each worker of a coordinator process: whether it runs, and why not. */
 export type WorkerPlan = Record<WorkerName, WorkerHealth>
@@ -30,21 +31,25 @@ export function planWorkers(
     Object.fromEntries(WORKER_NAMES.map((name) => [name, state])) as WorkerPlan
   if (!config.WORKERS_ENABLED) return every({ status: 'disabled', reason: 'WORKERS_ENABLED=false' })
   const running: WorkerHealth = { status: 'running', reason: null }
-  // The timers need only the database: deadlines pass whether or not a chain is reachable.
+  // The timers and webhooks need only the database: deadlines pass and events are sent whether or
+  // not a chain is reachable.
   if (!context.chain || !config.RPC_URL) {
     return {
       ...every({ status: 'not_running', reason: 'no chain (RPC_URL and DEPLOYMENT_FILE)' }),
       timers: running,
+      webhooks: running,
     }
   }
   if (!context.chain.deployment.contracts.ClearhouseVault) {
     return {
       ...every({ status: 'not_running', reason: 'the deployment has no ClearhouseVault' }),
       timers: running,
+      webhooks: running,
     }
   }
   return {
     timers: running,
+    webhooks: running,
     indexer: running,
     settler: context.coordinatorAccount
       ? running
@@ -74,10 +79,11 @@ export interface RunningWorkers {
 }
 
 /**
- * Starts the workers of one coordinator process: the timers (always), and with a chain the indexer,
- * the settler (when this process holds the coordinator key), withdrawal refunds and the
- * reconciliation job. Each may run in every replica: the timers, indexer and settler elect one
- * writer through the database, reconciliation only reads.
+ * Starts the workers of one coordinator process: the timers and the webhook sender (always), and
+ * with a chain the indexer, the settler (when this process holds the coordinator key), withdrawal
+ * refunds and the reconciliation job. Each may run in every replica: the timers, indexer and
+ * settler elect one writer through the database, the webhook sender claims rows, reconciliation
+ * only reads.
  */
 export function startWorkers(
   context: AppContext,
@@ -93,6 +99,10 @@ export function startWorkers(
     | 'SETTLER_LEASE_MS'
     | 'RECONCILE_INTERVAL_MS'
     | 'TIMERS_POLL_MS'
+    | 'WEBHOOK_POLL_MS'
+    | 'WEBHOOK_RETRY_BASE_MS'
+    | 'WEBHOOK_MAX_ATTEMPTS'
+    | 'WEBHOOK_TIMEOUT_MS'
   >,
   handlers: ChainEventHandler[],
 ): RunningWorkers {
@@ -109,8 +119,19 @@ export function startWorkers(
     logger,
     reportingUp(context.metrics, 'timers', () => timers.runOnce()),
   )
+  const webhooks = new WebhookSender(context, {
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+  })
+  const webhooksTask = runPeriodically(
+    'webhooks',
+    config.WEBHOOK_POLL_MS,
+    logger,
+    reportingUp(context.metrics, 'webhooks', () => webhooks.runOnce()),
+  )
   const stopTimers = async () => {
-    await timersTask.stop()
+    await Promise.all([timersTask.stop(), webhooksTask.stop()])
     await timers.resign().catch(() => undefined)
   }
   if (!context.chain || plan.indexer.status !== 'running') {

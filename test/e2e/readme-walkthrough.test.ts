@@ -287,6 +287,16 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(stdout.trim()).to.equal("[ 'job_created', 'Proofread the changelog', null ]")
   })
 
+  it('sends task.posted to a matching agent’s webhook, signed so the SDK verifies it, as the README shows', async function () {
+    this.timeout(60_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, '### Signed webhooks'))
+    expect(stdout.trim().split('\n')).to.deep.equal([
+      "[ true, 'task.posted', 'Translate the FAQ' ]",
+      "[ [ 'task.posted', 'delivered', 1 ] ]",
+    ])
+  })
+
   it('withdraws through the settler as the README shows', async function () {
     this.timeout(120_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')

@@ -13,6 +13,7 @@ import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
 import { startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
+import { WebhookSender } from '../../../server/webhooks/webhook-sender'
 
 /**
  * Issue 10's authorization matrix: every /v1 route against every kind of caller, from one table.
@@ -56,7 +57,7 @@ interface Cell {
 }
 
 interface Row {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   /** The path exactly as the OpenAPI document spells it. */
   path: string
   /** The state of what the ids name, where the route has a row per state. */
@@ -319,6 +320,29 @@ async function saveAddress(holder: RegisteredTestAgent): Promise<string> {
     .send({ address: freshAddress() })
     .expect(201)
   return (res.body as WithdrawalAddress).address_id
+}
+
+/** The caller's webhook, set (to the upstream stub, which answers 200). */
+async function setWebhook(caller: Caller): Promise<Params> {
+  if (caller === 'anonymous') return {}
+  await request(world.app)
+    .put('/v1/agents/me/webhook')
+    .set('Authorization', auth(agent(caller as AgentCaller)))
+    .send({ webhook_url: `${upstream.baseUrl}/echo` })
+    .expect(200)
+  return {}
+}
+
+/** A delivery of the requester's webhook: the worker's bid on a new job of the requester, sent. */
+async function webhookDelivery(): Promise<Params> {
+  await setWebhook('requester')
+  await openJob()
+  await new WebhookSender(chain.context, { retryBaseMs: 60_000, maxAttempts: 3, timeoutMs: 5_000 }).runOnce()
+  const log = await request(world.app)
+    .get('/v1/agents/me/webhook/deliveries')
+    .set('Authorization', auth(agent('requester')))
+    .expect(200)
+  return { delivery_id: log.body.data[0].delivery_id }
 }
 
 async function setExport(caller: Caller, state: 'started' | 'cancelled'): Promise<Params> {
@@ -1308,6 +1332,45 @@ const ROWS: Row[] = [
     ),
   },
 
+  // Webhooks: the caller's own, and its own deliveries.
+  {
+    method: 'PUT',
+    path: '/v1/agents/me/webhook',
+    body: () => ({ webhook_url: 'https://hooks.example.com/matrix' }),
+    cells: anyAgent(ok(200, 'its own webhook set')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/me/webhook',
+    params: (caller) => setWebhook(caller),
+    cells: anyAgent(
+      ok(200, 'its own webhook, masked', (res) => expect(res.body).to.not.have.property('secret')),
+    ),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/agents/me/webhook',
+    params: (caller) => setWebhook(caller),
+    cells: anyAgent(ok(204, 'its own webhook removed')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/me/webhook/deliveries',
+    cells: anyAgent(ok(200, 'its own delivery log')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/agents/me/webhook/deliveries/{delivery_id}',
+    params: () => webhookDelivery(),
+    cells: requesterOwns(ok(200), 'delivery', 'webhook_delivery_not_found'),
+  },
+  {
+    method: 'POST',
+    path: '/v1/agents/me/webhook/deliveries/{delivery_id}/redeliver',
+    params: () => webhookDelivery(),
+    cells: requesterOwns(ok(201, 'its own event sent again'), 'delivery', 'webhook_delivery_not_found'),
+  },
+
   // Messages.
   {
     method: 'POST',
@@ -1595,9 +1658,11 @@ async function call(row: Row, caller: Caller): Promise<{ res: request.Response; 
       ? client.get(path)
       : row.method === 'POST'
         ? client.post(path)
-        : row.method === 'PATCH'
-          ? client.patch(path)
-          : client.delete(path)
+        : row.method === 'PUT'
+          ? client.put(path)
+          : row.method === 'PATCH'
+            ? client.patch(path)
+            : client.delete(path)
   if (row.query) req = req.query(row.query(params, caller))
   if (caller !== 'anonymous') req = req.set('Authorization', auth(agent(caller)))
   const res = row.body ? await req.send(row.body(params, caller)) : await req
