@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import request from 'supertest'
 import WebSocket from 'ws'
 import type { AppContext } from '../../../server/app-context'
-import { EventHub } from '../../../server/events/event-bus'
+import { EventHub, publishEvent } from '../../../server/events/event-bus'
 import { attachEventSocket, type EventSocketOptions } from '../../../server/events/event-socket'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestApp } from '../helpers/app'
@@ -286,6 +286,41 @@ describe('events: the outbox and the targeted WebSocket across replicas', () => 
     const started = Date.now()
     expect((await silent.closed).code).to.equal(4000)
     expect(Date.now() - started).to.be.within(200, 3_000)
+  })
+
+  it('drops a client that stops reading once its unsent events pass the limit, and keeps serving the others', async function () {
+    this.timeout(30_000)
+    const slowReplica = await startReplica({ maxBufferedBytes: 64 * 1024 }, 50)
+    try {
+      const agent = await registerAgent(first.app)
+      const reader = connect(slowReplica, { headers: { authorization: bearer(agent.apiKey) } })
+      const stalled = connect(slowReplica, { headers: { authorization: bearer(agent.apiKey) } })
+      await Promise.all([reader.opened, stalled.opened])
+      // The stalled client stops reading: what the server sends piles up in the kernel, then in ws.
+      ;(stalled.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause()
+      const events = 60
+      for (let index = 0; index < events; index += 1) {
+        await publishEvent(database.pool, {
+          type: 'message_received',
+          audience: [agent.agent.id],
+          data: { index, padding: 'x'.repeat(200_000) },
+        })
+      }
+      const deadline = Date.now() + 20_000
+      while (reader.events('message_received').length < events && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(reader.events('message_received'), 'the reading client gets every event').to.have.length(events)
+      ;(stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume()
+      const closed = await stalled.closed
+      expect(closed.code, 'terminated, not closed politely').to.equal(1006)
+      expect(stalled.events('message_received').length, 'the stalled client got only part').to.be.lessThan(
+        events,
+      )
+      expect(reader.ws.readyState).to.equal(WebSocket.OPEN)
+    } finally {
+      await slowReplica.stop()
+    }
   })
 
   it('pings, and closes a connection that stops answering', async function () {
