@@ -250,3 +250,16 @@ export async function selectMirroredBalances(
   )
   return new Map(rows.map((row) => [row.account as Address, BigInt(row.balance)]))
 }
+
+/** The mirrored vault balances of `account`, by token (tokens it never held are absent). */
+export async function selectMirroredAccountBalances(
+  db: Queryable,
+  chainId: number,
+  account: Address,
+): Promise<Map<string, bigint>> {
+  const { rows } = await db.query(
+    'SELECT b.token, b.balance::text FROM vault_balances AS b WHERE b.chain_id = $1 AND b.account = $2',
+    [chainId, account.toLowerCase()],
+  )
+  return new Map(rows.map((row) => [normalizeAddress(row.token as string), BigInt(row.balance as string)]))
+}

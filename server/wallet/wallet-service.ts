@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { erc20Abi, parseAbi, type Address, type Hex } from 'viem'
+import { erc20Abi, parseAbi, type Hex } from 'viem'
 import { senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
@@ -12,6 +12,7 @@ import { requireApiKey } from '../auth/api-keys'
 import { ConflictError, UnauthorizedError, ValidationError } from '../errors'
 import type { Actor, Credential } from '../auth/actor'
 import { creditDeposit, getBalances, getDebt, listAgentEntries } from '../ledger/ledger-service'
+import { indexedVaultBalances } from '../reconciliation/indexed-balances'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
 import { selectDepositByTransaction, selectPendingDepositTotals } from './deposits-queries'
 import { cancelManagedKeyExport, exportManagedKey, type ManagedKeyExport } from './managed-wallets'
@@ -25,16 +26,21 @@ export const FAUCET_MAX_UNITS = 1_000_000n
 /**
  * Per allowlisted token: available, escrowed, booked payments the vault has not yet made
  * (unsettled), money on its way in (pending), fast withdrawals in flight, debt, and the wallet's
- * balance inside the vault contract (null without a chain). Read-only: a fast withdrawal that
+ * balance inside the vault contract (null without a chain) as of the indexed block, from the
+ * mirror the indexer keeps of the vault's logs: no read waits on the chain's RPC. Read-only: a fast withdrawal that
  * failed and that the refunds worker has not yet refunded is money coming back, so it counts as
  * pending, not withdrawing, until the refund makes it available (or repays debt).
  */
 export async function getWalletBalance(context: AppContext, agent: Actor): Promise<BalanceResponse> {
   const tokens = listTokens(context)
   // One snapshot: a refund booked between two reads would otherwise show twice, pending and available.
+  const chainId = context.chain?.deployment.contracts.ClearhouseVault
+    ? context.chain.deployment.chainId
+    : null
   const booked = await withTransaction(
     context.pool,
     async (db) => {
+      const inVault = chainId === null ? null : await indexedVaultBalances(db, chainId, agent.walletAddress)
       const pendingDeposits = await selectPendingDepositTotals(db, agent.id)
       const debitedWithdrawals = await selectDebitedWithdrawalTotals(db, agent.id)
       const perToken = []
@@ -48,18 +54,15 @@ export async function getWalletBalance(context: AppContext, agent: Actor): Promi
         // Only deposits the indexer recorded before confirmation count; with the embedded chain's
         // zero confirmations a deposit goes straight to available.
         const pending = (pendingDeposits.get(token.address) ?? 0n) + refundDue
-        perToken.push({ ...balances, debt, pending, withdrawing })
+        const onChain = inVault === null ? null : (inVault.get(token.address.toLowerCase()) ?? 0n)
+        perToken.push({ ...balances, debt, pending, withdrawing, onChain })
       }
       return perToken
     },
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
   )
-  const onChain = await Promise.all(
-    tokens.map((token) => vaultBalance(context, agent.walletAddress, token.address)),
-  )
   const balances = tokens.map((token, index) => {
-    const { available, escrow, unsettled, pending, withdrawing, debt } = booked[index]!
-    const inVault = onChain[index] ?? null
+    const { available, escrow, unsettled, pending, withdrawing, debt, onChain } = booked[index]!
     return {
       token: token.symbol,
       token_address: token.address,
@@ -70,31 +73,10 @@ export async function getWalletBalance(context: AppContext, agent: Actor): Promi
       pending: formatAmount(pending, token.decimals),
       withdrawing: formatAmount(withdrawing, token.decimals),
       debt: formatAmount(debt, token.decimals),
-      on_chain: inVault === null ? null : formatAmount(inVault, token.decimals),
+      on_chain: onChain === null ? null : formatAmount(onChain, token.decimals),
     }
   })
   return { agent_id: agent.id, wallet_address: agent.walletAddress, balances }
-}
-
-/** `balanceOf(account, token)` on the vault; null without a chain or when the RPC fails (logged). */
-async function vaultBalance(
-  context: Pick<AppContext, 'chain' | 'logger'>,
-  account: Address,
-  token: Address,
-): Promise<bigint | null> {
-  const vault = context.chain?.deployment.contracts.ClearhouseVault
-  if (!context.chain || !vault) return null
-  try {
-    return await context.chain.client.readContract({
-      address: vault,
-      abi: clearhouseVaultAbi,
-      functionName: 'balanceOf',
-      args: [account, token],
-    })
-  } catch (error) {
-    context.logger.warn({ err: error, account, token }, 'could not read the vault balance')
-    return null
-  }
 }
 
 /** A transactions page's cursor: the last entry's id. */

@@ -146,7 +146,8 @@ describe('deposits', () => {
         credit_transaction_id: null,
         credited_at: null,
       })
-      expect(await balance(agent)).to.include({ available: '0', pending: '12.345678', on_chain: '12.345678' })
+      // `on_chain` is the vault as of the indexed, confirmed block: the deposit is not in it yet.
+      expect(await balance(agent)).to.include({ available: '0', pending: '12.345678', on_chain: '0' })
       expect(await ledgerTransactionsOf(txHash), 'nothing is booked before confirmation').to.deep.equal([])
 
       // One block short of the confirmations: still pending, however often the indexer runs.
@@ -161,7 +162,12 @@ describe('deposits', () => {
       expect(credited.credit_transaction_id).to.be.a('string')
       expect(credited.credited_at).to.be.a('string')
       expect(credited.created_at, 'the pending row became the credited one').to.equal(pending.created_at)
-      expect(await balance(agent)).to.include({ available: '12.345678', pending: '0', debt: '0' })
+      expect(await balance(agent)).to.include({
+        available: '12.345678',
+        pending: '0',
+        debt: '0',
+        on_chain: '12.345678',
+      })
       expect(await ledgerTransactionsOf(txHash)).to.have.length(1)
 
       const res = await request(chain.app)
