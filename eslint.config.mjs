@@ -27,6 +27,20 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The public pages' browser scripts: plain scripts the browser runs as they are served.
+    files: ['server/pages/assets/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        EventSource: 'readonly',
+        URL: 'readonly',
+        fetch: 'readonly',
+      },
+    },
+  },
+  {
     // Only chain/settler/ sends transactions: one nonce-managed sender per key, so nothing else
     // races the settler for the coordinator's nonces (STYLE.md).
     files: ['server/**/*.ts'],

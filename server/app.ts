@@ -30,6 +30,7 @@ import { servicesRoutes } from './services/services-routes'
 import { webhooksRoutes } from './webhooks/webhooks-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 import { rejectUnsafeInput } from './http/storable-text'
+import { pagesRouter } from './pages/pages-router'
 
 /** Largest JSON body accepted; deliverables and messages fit well inside it. */
 export const BODY_LIMIT = '256kb'
@@ -103,6 +104,7 @@ export function createApp(context: AppContext): Express {
   })
   for (const routes of ROUTE_GROUPS) app.use(API_PREFIX, buildRouter(context, routes))
   app.get(FEED_STREAM_PATH, feedStream(context))
+  app.use(pagesRouter(context))
 
   app.use(notFoundHandler)
   app.use(errorHandler(context.logger))

@@ -6,6 +6,7 @@ import {
   insertEvent,
   selectEventsAfter,
   selectFeedAfter,
+  selectFeedWindow,
   selectLastEventId,
   type EventRow,
 } from './events-queries'
@@ -60,6 +61,14 @@ export function feedEventOf(row: EventRow): FeedEvent | null {
 /** Public feed events after `afterId` (an SSE client's `Last-Event-ID`), in order. */
 export async function feedEventsAfter(db: Queryable, afterId: string, limit: number): Promise<FeedEvent[]> {
   return (await selectFeedAfter(db, afterId, limit)).map((row) => feedEventOf(row)!)
+}
+
+/**
+ * Where an SSE client should resume (`Last-Event-ID`) to open with the newest `count` public feed
+ * events, and the newest one's id now (what a page rendered now has seen).
+ */
+export function feedWindow(db: Queryable, count: number): Promise<{ replayFrom: string; newest: string }> {
+  return selectFeedWindow(db, count)
 }
 
 type Listener = (event: DeliveredEvent) => void

@@ -67,3 +67,23 @@ export async function deleteEventsOlderThan(db: Queryable, days: number, limit: 
   )
   return rowCount ?? 0
 }
+
+/** Where a feed client starts to get the newest events, and the newest public feed event now. */
+export interface FeedWindowRow {
+  /** The event id after which the newest `count` public feed events follow ('0' when there are fewer). */
+  replayFrom: string
+  /** The newest public feed event's id ('0' when there is none): what the stream replays is history up to it. */
+  newest: string
+}
+
+/** The feed window of the newest `count` public feed events: a stream resumed after `replayFrom` replays them. */
+export async function selectFeedWindow(db: Queryable, count: number): Promise<FeedWindowRow> {
+  const { rows } = await db.query(
+    `SELECT
+       coalesce((SELECT e.id - 1 FROM events AS e WHERE e.feed IS NOT NULL ORDER BY e.id DESC OFFSET $1 LIMIT 1), 0)::text
+         AS replay_from,
+       coalesce((SELECT max(e.id) FROM events AS e WHERE e.feed IS NOT NULL), 0)::text AS newest`,
+    [count - 1],
+  )
+  return { replayFrom: rows[0].replay_from as string, newest: rows[0].newest as string }
+}
