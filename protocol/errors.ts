@@ -114,6 +114,11 @@ export const ERROR_CATALOGUE = {
   withdrawal_address_not_found: { status: 404, description: 'No such withdrawal address of the caller' },
   withdrawal_not_found: { status: 404, description: 'No such withdrawal of the caller' },
   // 409: the request is well formed but the state it meets does not allow it.
+  token_not_allowed: {
+    status: 409,
+    description:
+      "The vault's owner took the token off its allowlist: no new deposits, escrows or channel fundings in it (withdrawals still work)",
+  },
   address_exists: { status: 409, description: 'The caller already saved this withdrawal address' },
   ambiguous_assignment: {
     status: 409,

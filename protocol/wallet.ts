@@ -163,7 +163,17 @@ export const depositAddressResponse = z.object({
   account: z.string().openapi({
     description: "The vault account credited: the caller's wallet address. Deposit for this address.",
   }),
-  tokens: z.array(z.object({ symbol: z.string(), address: z.string(), decimals: z.number().int() })),
+  tokens: z.array(
+    z.object({
+      symbol: z.string(),
+      address: z.string(),
+      decimals: z.number().int(),
+      allowed: z.boolean().openapi({
+        description:
+          'Whether the vault takes deposits of it now: false once its owner took it off the allowlist (withdrawals still work)',
+      }),
+    }),
+  ),
   methods: z.array(
     z.object({
       method: z.enum([

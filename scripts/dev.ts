@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole system on one machine with no configuration. An in-process Hardhat (EDR)
- * chain served on 127.0.0.1:8545, the contracts and MockUSDC deployed to it, three funded demo
+ * chain served on 127.0.0.1:8545, the contracts and the mock stablecoins deployed to it, three funded demo
  * wallets that deposit into the vault for real, embedded PGlite in .clearhouse/ (unless DATABASE_URL
  * is set) and the coordinator with its indexer and settler.
  */
@@ -49,7 +49,11 @@ async function main(): Promise<void> {
   const rpcUrl = `http://${RPC_HOST}:${RPC_PORT}`
 
   const coordinatorAddress = privateKeyToAccount(COORDINATOR_DEV_KEY).address
-  const deployment = await deployContracts(hre, { withMockUsdc: true, coordinator: coordinatorAddress })
+  const deployment = await deployContracts(hre, {
+    withMockUsdc: true,
+    withMockStablecoins: true,
+    coordinator: coordinatorAddress,
+  })
   const deploymentFile = path.resolve('deployments', `${deployment.chainId}.json`)
   await mkdir(path.dirname(deploymentFile), { recursive: true })
   await writeFile(deploymentFile, JSON.stringify(deployment, null, 2) + '\n')
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
     `  Chain RPC    ${rpcUrl}  (chain id ${deployment.chainId})`,
     `  Database     ${coordinator.context.databaseKind === 'pglite' ? `PGlite in ${path.resolve(config.DATA_DIR, 'pgdata')}` : 'DATABASE_URL'}`,
     `  Vault        ${deployment.contracts.ClearhouseVault}`,
-    `  MockUSDC     ${deployment.contracts.MockUSDC}`,
+    `  Tokens       ${deployment.tokens.map((token) => `${token.symbol} ${token.address} (${token.decimals} decimals)`).join(', ')}`,
     `  Deployment   ${deploymentFile}`,
     `  Resolver     agent ${resolverId} (${resolver?.handle}, managed wallet ${resolver?.walletAddress}): rules escrows whose job names no dispute_agent_id`,
     ...(resolverKey ? [`               its API key (DEV ONLY, new at every start): ${resolverKey}`] : []),

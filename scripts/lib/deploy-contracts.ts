@@ -7,6 +7,11 @@ export type { Deployment }
 export interface DeployContractsParameters {
   /** Deploys the open-mint MockUSDC; only ever true on a dev chain. */
   withMockUsdc: boolean
+  /**
+   * Also deploys the other open-mint dev stablecoins (`MOCK_STABLECOINS`: a second 6-decimal one and
+   * an 18-decimal DAI-like one), allowlisted after USDC; only ever true on a dev chain.
+   */
+  withMockStablecoins?: boolean
   /** Existing allowlisted stablecoins when `withMockUsdc` is false. */
   tokens?: Array<{ symbol: string; address: Address; decimals: number }>
   /** The vault admin (Ownable2Step). Default: the deploying account. */
@@ -25,6 +30,12 @@ export interface DeployContractsParameters {
   adminDelay?: number
 }
 
+/** The dev chain's stablecoins beside MockUSDC: their deployment names, symbols and decimals. */
+export const MOCK_STABLECOINS = [
+  { contractName: 'MockEURC', name: 'Euro Coin (mock)', symbol: 'EURC', decimals: 6 },
+  { contractName: 'MockDAI', name: 'Dai Stablecoin (mock)', symbol: 'DAI', decimals: 18 },
+] as const
+
 /** Defaults of the vault settings a deployment may leave out. */
 export const VAULT_DEFAULTS = {
   feeBps: 100,
@@ -35,7 +46,8 @@ export const VAULT_DEFAULTS = {
 
 /**
  * Deploys the Clearhouse contracts with Hardhat's viem and returns what was deployed: MockUSDC
- * (dev chains only), then `ClearhouseVault` with every token of the deployment on its allowlist.
+ * and the other mock stablecoins (dev chains only), then `ClearhouseVault` with every token of the
+ * deployment on its allowlist.
  */
 export async function deployContracts(
   hre: HardhatRuntimeEnvironment,
@@ -62,6 +74,14 @@ export async function deployContracts(
     firstBlock = usdc.blockNumber
     contracts.MockUSDC = usdc.address
     tokens.push({ symbol: 'USDC', address: usdc.address, decimals: 6 })
+  }
+  if (parameters.withMockStablecoins) {
+    for (const coin of MOCK_STABLECOINS) {
+      const deployed = await deploy('MockStablecoin', [coin.name, coin.symbol, coin.decimals])
+      firstBlock ??= deployed.blockNumber
+      contracts[coin.contractName] = deployed.address
+      tokens.push({ symbol: coin.symbol, address: deployed.address, decimals: coin.decimals })
+    }
   }
 
   const [deployer] = await hre.viem.getWalletClients()

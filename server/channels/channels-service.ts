@@ -1,3 +1,4 @@
+import { requireTokenAllowed } from '../chain/token-allowlist'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Address, Hex, TypedDataDefinition } from 'viem'
 import {
@@ -170,6 +171,12 @@ async function fund(
   channel: ChannelRow,
   amount: bigint,
 ): Promise<void> {
+  await requireTokenAllowed(
+    db,
+    context,
+    { address: channel.token_address, symbol: channel.token_symbol },
+    'funding a channel',
+  )
   const funding = await insertFunding(db, {
     channelId: channel.id,
     amount,

@@ -1,3 +1,4 @@
+import { requireTokenAllowed } from '../chain/token-allowlist'
 import { normalizeAddress, sameAddress } from '../../protocol/address'
 import { encodeAbiParameters, zeroAddress, type TypedDataDefinition, type Address, type Hex } from 'viem'
 import {
@@ -193,6 +194,7 @@ export async function recordEscrowLock(
   lock: { subject: EscrowSubject; escrowId: Hex; terms: EscrowLockTerms; payer: EscrowSigner },
 ): Promise<void> {
   const domain = escrowDomain(context)
+  await requireTokenAllowed(db, context, { address: lock.terms.token }, 'locking an escrow')
   await insertEscrowTerms(db, {
     chainId: domain.chainId,
     escrowId: lock.escrowId,

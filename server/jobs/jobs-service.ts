@@ -1,3 +1,4 @@
+import { requireTokenAllowed } from '../chain/token-allowlist'
 import { randomUUID } from 'node:crypto'
 import type {
   CreateJobBody,
@@ -123,6 +124,7 @@ export async function createJob(
       }
       throw fieldError('body', 'dispute_agent_id', 'no agent has this id')
     }
+    await requireTokenAllowed(db, context, token, 'a job priced in it')
     const minimum = MIN_CREATE_BALANCE_TOKENS * 10n ** BigInt(token.decimals)
     const { available } = await getBalances(db, actor.id, token.address)
     if (available < minimum) {

@@ -1,3 +1,4 @@
+import { isTokenAllowed } from '../chain/token-allowlist'
 import { normalizeAddress } from '../../protocol/address'
 import { randomUUID } from 'node:crypto'
 import { getAddress, type Hex } from 'viem'
@@ -254,7 +255,7 @@ export async function getDeposit(context: AppContext, agent: Actor, depositId: s
 }
 
 /** The vault, the tokens and the ways to deposit so that the caller's wallet is credited. */
-export function getDepositAddress(context: AppContext, agent: Actor): DepositAddressResponse {
+export async function getDepositAddress(context: AppContext, agent: Actor): Promise<DepositAddressResponse> {
   const vault = context.chain?.deployment.contracts.ClearhouseVault
   if (!context.chain || !vault) {
     throw new ConflictError(
@@ -268,11 +269,14 @@ export function getDepositAddress(context: AppContext, agent: Actor): DepositAdd
     chain_id: context.chain.deployment.chainId,
     vault_address: vaultAddress,
     account,
-    tokens: listTokens(context).map((token) => ({
-      symbol: token.symbol,
-      address: getAddress(token.address),
-      decimals: token.decimals,
-    })),
+    tokens: await Promise.all(
+      listTokens(context).map(async (token) => ({
+        symbol: token.symbol,
+        address: getAddress(token.address),
+        decimals: token.decimals,
+        allowed: await isTokenAllowed(context.pool, context, token),
+      })),
+    ),
     methods: [
       {
         method: 'approve_and_deposit',

@@ -1,3 +1,4 @@
+import { requireTokenAllowed } from '../chain/token-allowlist'
 import { randomUUID } from 'node:crypto'
 import { erc20Abi, parseAbi, type Hex } from 'viem'
 import { senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
@@ -186,6 +187,7 @@ async function faucetOnChain(
   amount: bigint,
 ): Promise<FaucetResponse> {
   const chain = context.chain!
+  await requireTokenAllowed(context.pool, context, token, "the faucet's deposit")
   const vault = chain.deployment.contracts.ClearhouseVault
   const account = context.coordinatorAccount
   if (!vault || !account) {

@@ -82,9 +82,15 @@ export interface ChainTestApp {
  */
 export async function createChainTestApp(
   database: TestDatabase,
-  options: { confirmations?: number; maxBatchSize?: number; contextOverrides?: Partial<AppContext> } = {},
+  options: {
+    confirmations?: number
+    maxBatchSize?: number
+    contextOverrides?: Partial<AppContext>
+    /** Also deploys and allowlists the 6-decimal EURC and 18-decimal DAI mocks beside USDC. */
+    withMockStablecoins?: boolean
+  } = {},
 ): Promise<ChainTestApp> {
-  const deployment = await deployTestVault()
+  const deployment = await deployTestVault({ withMockStablecoins: options.withMockStablecoins })
   const client = await hardhatPublicClient()
   const vault = deployment.contracts.ClearhouseVault!
   const usdc = deployment.contracts.MockUSDC!

@@ -31,9 +31,9 @@ export async function hardhatPublicClient(): Promise<PublicClient> {
   return createPublicClient({ transport: http(await hardhatRpcUrl()) }) as PublicClient
 }
 
-/** Deploys a fresh vault + MockUSDC to the in-process chain. */
-export async function deployTestVault(): Promise<Deployment> {
-  return deployContracts(hre, { withMockUsdc: true })
+/** Deploys a fresh vault + MockUSDC (and, when asked, the other mock stablecoins) to the in-process chain. */
+export async function deployTestVault(options: { withMockStablecoins?: boolean } = {}): Promise<Deployment> {
+  return deployContracts(hre, { withMockUsdc: true, withMockStablecoins: options.withMockStablecoins })
 }
 
 export async function hardhatWallets() {

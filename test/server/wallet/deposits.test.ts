@@ -682,7 +682,12 @@ describe('deposits', () => {
         vault_address: getAddress(chain.vault),
         account: getAddress(agent.agent.wallet_address),
       })
-      expect(body.tokens).to.deep.include({ symbol: 'USDC', address: getAddress(chain.usdc), decimals: 6 })
+      expect(body.tokens).to.deep.include({
+        symbol: 'USDC',
+        address: getAddress(chain.usdc),
+        decimals: 6,
+        allowed: true,
+      })
       expect(body.methods.map((method) => method.method)).to.deep.equal([
         'approve_and_deposit',
         'deposit_for',
