@@ -88,7 +88,11 @@ export async function startCoordinator(parameters: StartCoordinatorParameters): 
   const onConnectionError = (error: Error) =>
     logger.warn({ cause: describeDatabaseError(error) }, 'database connection failed')
   const poolSize = isEmbedded ? EMBEDDED_POOL_SIZE : config.DATABASE_POOL_SIZE
-  const pool = createPool(connectionString, poolSize, { timeouts, onConnectionError })
+  const pool = createPool(connectionString, poolSize, {
+    timeouts,
+    onConnectionError,
+    isSharedSession: isEmbedded,
+  })
 
   const closeDatabase = async () => {
     await pool.end().catch(() => undefined)

@@ -67,9 +67,12 @@ export async function selectIdentityByApiKeyHash(
   db: Queryable,
   apiKeyHash: string,
 ): Promise<AgentIdentityRow | null> {
-  const { rows } = await db.query(`SELECT ${IDENTITY_COLUMNS} FROM agents AS a WHERE a.api_key_hash = $1`, [
-    apiKeyHash,
-  ])
+  // Every authenticated request runs it: prepared once per connection, not planned every time.
+  const { rows } = await db.query({
+    name: 'agent-identity-by-api-key-hash',
+    text: `SELECT ${IDENTITY_COLUMNS} FROM agents AS a WHERE a.api_key_hash = $1`,
+    values: [apiKeyHash],
+  })
   return rows[0] ? toIdentity(rows[0]) : null
 }
 

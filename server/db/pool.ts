@@ -21,6 +21,11 @@ export interface CreatePoolOptions {
   timeouts?: Partial<DatabaseTimeouts>
   /** Told of every error a connection emits on its own (the server went away, the socket broke). */
   onConnectionError?: (error: Error) => void
+  /**
+   * The connections share one server session (embedded PGlite behind its socket server): a named
+   * prepared statement one connection makes would collide with another's, so queries run unnamed.
+   */
+  isSharedSession?: boolean
 }
 
 // A dead peer that never answers is found by TCP keepalive after this idle time plus the kernel's
@@ -52,7 +57,23 @@ export function createPool(connectionString: string, max = 10, options: CreatePo
   // repeats what this listener already saw.
   pool.on('connect', (client) => client.on('error', onConnectionError))
   pool.on('error', () => undefined)
+  if (options.isSharedSession) pool.on('connect', runNamedStatementsUnnamed)
   return pool
+}
+
+/**
+ * Hot queries are named (`{ name, text, values }`) so Postgres plans them once per connection. On
+ * a shared session the name is dropped: the same query, parsed each time.
+ */
+function runNamedStatementsUnnamed(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  ;(client as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+    if (typeof config === 'object' && config !== null && 'name' in config && 'text' in config) {
+      const { name: _name, ...unnamed } = config as pg.QueryConfig
+      return query(unnamed, ...rest)
+    }
+    return query(config, ...rest)
+  }
 }
 
 /** What a scope (an idempotent request) asks of every read-write transaction run inside it. */

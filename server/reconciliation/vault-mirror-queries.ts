@@ -257,9 +257,11 @@ export async function selectMirroredAccountBalances(
   chainId: number,
   account: Address,
 ): Promise<Map<string, bigint>> {
-  const { rows } = await db.query(
-    'SELECT b.token, b.balance::text FROM vault_balances AS b WHERE b.chain_id = $1 AND b.account = $2',
-    [chainId, account.toLowerCase()],
-  )
+  // Every balance read runs it: prepared once per connection.
+  const { rows } = await db.query({
+    name: 'vault-mirror-account-balances',
+    text: 'SELECT b.token, b.balance::text FROM vault_balances AS b WHERE b.chain_id = $1 AND b.account = $2',
+    values: [chainId, account.toLowerCase()],
+  })
   return new Map(rows.map((row) => [normalizeAddress(row.token as string), BigInt(row.balance as string)]))
 }

@@ -273,19 +273,6 @@ export async function selectAgentDeposits(
   return rows.map(toDeposit)
 }
 
-/** Per token, the agent's deposits seen but not yet confirmed. */
-export async function selectPendingDepositTotals(
-  db: Queryable,
-  agentId: string,
-): Promise<Map<string, bigint>> {
-  const { rows } = await db.query(
-    `SELECT d.token, sum(d.amount)::text AS total FROM deposits AS d
-     WHERE d.agent_id = $1 AND d.status = 'pending_deposit' GROUP BY d.token`,
-    [agentId],
-  )
-  return new Map(rows.map((row) => [row.token as string, BigInt(row.total)]))
-}
-
 /** The deposit made by transaction `txHash` for `account`, if the indexer has recorded it. */
 export async function selectDepositByTransaction(
   db: Queryable,

@@ -1,5 +1,6 @@
 import type { Address } from 'viem'
 import type { Queryable } from '../db/pool'
+import { apiStatus, NO_CLOCK, WITHDRAWALS_FROM } from './withdrawals-queries'
 
 export interface ManagedWalletRow {
   agentId: string
@@ -124,4 +125,66 @@ export async function takeVaultNonceCounter(db: Queryable, account: string): Pro
     [account.toLowerCase()],
   )
   return BigInt(rows[0].taken)
+}
+
+/** An agent's money in one token, every figure the balance shows but the vault's own. */
+export interface WalletPositionRow {
+  available: bigint
+  escrow: bigint
+  unsettled: bigint
+  debt: bigint
+  /** Deposits seen and not yet confirmed. */
+  pendingDeposits: bigint
+  /** Fast withdrawals debited and not yet seen leaving the vault, failed ones aside. */
+  withdrawing: bigint
+  /** Failed fast withdrawals whose refund is not yet booked. */
+  refundDue: bigint
+}
+
+/**
+ * The agent's position in every token it has any, by lowercase token address, in one statement:
+ * one snapshot of the ledger's published positions, its unconfirmed deposits and its fast
+ * withdrawals in flight, so a refund booked meanwhile cannot show twice, and one round trip.
+ */
+export async function selectWalletPositions(
+  db: Queryable,
+  agentId: string,
+): Promise<Map<string, WalletPositionRow>> {
+  // Every balance read runs it: prepared once per connection, not planned every time.
+  const { rows } = await db.query({
+    name: 'wallet-positions',
+    text: `SELECT token,
+            sum(available)::text AS available, sum(escrow)::text AS escrow, sum(unsettled)::text AS unsettled,
+            sum(debt)::text AS debt, sum(pending_deposits)::text AS pending_deposits,
+            sum(withdrawing)::text AS withdrawing, sum(refund_due)::text AS refund_due
+       FROM (
+         SELECT p.token, p.available, p.escrow, p.unsettled, p.debt,
+                0 AS pending_deposits, 0 AS withdrawing, 0 AS refund_due
+           FROM agent_token_positions AS p WHERE p.agent_id = $1
+         UNION ALL
+         SELECT d.token, 0, 0, 0, 0, d.amount, 0, 0
+           FROM deposits AS d WHERE d.agent_id = $1 AND d.status = 'pending_deposit'
+         UNION ALL
+         SELECT w.token, 0, 0, 0, 0, 0,
+                CASE WHEN ${apiStatus(NO_CLOCK)} <> 'failed' THEN w.amount ELSE 0 END,
+                CASE WHEN ${apiStatus(NO_CLOCK)} = 'failed' THEN w.amount ELSE 0 END
+           FROM ${WITHDRAWALS_FROM} WHERE w.agent_id = $1 AND w.status = 'pending'
+       ) AS position
+      GROUP BY token`,
+    values: [agentId],
+  })
+  return new Map(
+    rows.map((row) => [
+      (row.token as string).toLowerCase(),
+      {
+        available: BigInt(row.available),
+        escrow: BigInt(row.escrow),
+        unsettled: BigInt(row.unsettled),
+        debt: BigInt(row.debt),
+        pendingDeposits: BigInt(row.pending_deposits),
+        withdrawing: BigInt(row.withdrawing),
+        refundDue: BigInt(row.refund_due),
+      },
+    ]),
+  )
 }

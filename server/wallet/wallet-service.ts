@@ -12,68 +12,59 @@ import { holdApiKey } from '../agents/agents-service'
 import { requireApiKey } from '../auth/api-keys'
 import { ConflictError, UnauthorizedError, ValidationError } from '../errors'
 import type { Actor, Credential } from '../auth/actor'
-import { creditDeposit, getBalances, getDebt, listAgentEntries } from '../ledger/ledger-service'
+import { creditDeposit, getBalances, listAgentEntries } from '../ledger/ledger-service'
 import { indexedVaultBalances } from '../reconciliation/indexed-balances'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
-import { selectDepositByTransaction, selectPendingDepositTotals } from './deposits-queries'
+import { selectDepositByTransaction } from './deposits-queries'
 import { cancelManagedKeyExport, exportManagedKey, type ManagedKeyExport } from './managed-wallets'
 import { parseTokenAmount } from './token-amounts'
-import { takeVaultNonceCounter } from './wallet-queries'
-import { selectDebitedWithdrawalTotals } from './withdrawals-queries'
+import { selectWalletPositions, takeVaultNonceCounter, type WalletPositionRow } from './wallet-queries'
 
 /** Most one faucet call credits, in token units: enough for any test, not a way to overflow. */
 export const FAUCET_MAX_UNITS = 1_000_000n
+
+const EMPTY_POSITION: WalletPositionRow = {
+  available: 0n,
+  escrow: 0n,
+  unsettled: 0n,
+  debt: 0n,
+  pendingDeposits: 0n,
+  withdrawing: 0n,
+  refundDue: 0n,
+}
 
 /**
  * Per allowlisted token: available, escrowed, booked payments the vault has not yet made
  * (unsettled), money on its way in (pending), fast withdrawals in flight, debt, and the wallet's
  * balance inside the vault contract (null without a chain) as of the indexed block, from the
- * mirror the indexer keeps of the vault's logs: no read waits on the chain's RPC. Read-only: a fast withdrawal that
- * failed and that the refunds worker has not yet refunded is money coming back, so it counts as
- * pending, not withdrawing, until the refund makes it available (or repays debt).
+ * mirror the indexer keeps of the vault's logs: no read waits on the chain's RPC. The booked
+ * figures are one statement, so one snapshot: a fast withdrawal that failed and that the refunds
+ * worker has not yet refunded is money coming back, so it counts as pending, not withdrawing,
+ * until the refund makes it available (or repays debt), and never shows twice.
  */
 export async function getWalletBalance(context: AppContext, agent: Actor): Promise<BalanceResponse> {
-  const tokens = listTokens(context)
-  // One snapshot: a refund booked between two reads would otherwise show twice, pending and available.
   const chainId = context.chain?.deployment.contracts.ClearhouseVault
     ? context.chain.deployment.chainId
     : null
-  const booked = await withTransaction(
-    context.pool,
-    async (db) => {
-      const inVault = chainId === null ? null : await indexedVaultBalances(db, chainId, agent.walletAddress)
-      const pendingDeposits = await selectPendingDepositTotals(db, agent.id)
-      const debitedWithdrawals = await selectDebitedWithdrawalTotals(db, agent.id)
-      const perToken = []
-      for (const token of tokens) {
-        const balances = await getBalances(db, agent.id, token.address)
-        const debt = await getDebt(db, agent.id, token.address)
-        const { withdrawing, refundDue } = debitedWithdrawals.get(token.address) ?? {
-          withdrawing: 0n,
-          refundDue: 0n,
-        }
-        // Only deposits the indexer recorded before confirmation count; with the embedded chain's
-        // zero confirmations a deposit goes straight to available.
-        const pending = (pendingDeposits.get(token.address) ?? 0n) + refundDue
-        const onChain = inVault === null ? null : (inVault.get(token.address.toLowerCase()) ?? 0n)
-        perToken.push({ ...balances, debt, pending, withdrawing, onChain })
-      }
-      return perToken
-    },
-    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-  )
-  const balances = tokens.map((token, index) => {
-    const { available, escrow, unsettled, pending, withdrawing, debt, onChain } = booked[index]!
+  const [positions, inVault] = await Promise.all([
+    selectWalletPositions(context.pool, agent.id),
+    chainId === null ? null : indexedVaultBalances(context.pool, chainId, agent.walletAddress),
+  ])
+  const balances = listTokens(context).map((token) => {
+    const position = positions.get(token.address) ?? EMPTY_POSITION
+    const onChain = inVault === null ? null : (inVault.get(token.address) ?? 0n)
     return {
       token: token.symbol,
       token_address: token.address,
       decimals: token.decimals,
-      available: formatAmount(available, token.decimals),
-      escrowed: formatAmount(escrow, token.decimals),
-      unsettled: formatAmount(unsettled, token.decimals),
-      pending: formatAmount(pending, token.decimals),
-      withdrawing: formatAmount(withdrawing, token.decimals),
-      debt: formatAmount(debt, token.decimals),
+      available: formatAmount(position.available, token.decimals),
+      escrowed: formatAmount(position.escrow, token.decimals),
+      unsettled: formatAmount(position.unsettled, token.decimals),
+      // Only deposits the indexer recorded before confirmation count; with the embedded chain's
+      // zero confirmations a deposit goes straight to available.
+      pending: formatAmount(position.pendingDeposits + position.refundDue, token.decimals),
+      withdrawing: formatAmount(position.withdrawing, token.decimals),
+      debt: formatAmount(position.debt, token.decimals),
       on_chain: onChain === null ? null : formatAmount(onChain, token.decimals),
     }
   })

@@ -47,7 +47,8 @@ export interface WithdrawalRow {
  * the vault judges the deadline by) is past its deadline. With a NULL clock the deadline is not
  * judged.
  */
-function apiStatus(now: string): string {
+/** The SQL of a withdrawal's API status (over `w` and its op `o`, as in `WITHDRAWALS_FROM`) at clock `now`. */
+export function apiStatus(now: string): string {
   return `(CASE WHEN w.status = 'pending' AND o.status = 'failed' THEN 'failed'
   WHEN w.status = 'awaiting_signature' AND w.deadline < ${now} THEN 'failed'
   WHEN w.status = 'pending' AND o.status IN ('batched', 'confirmed') THEN 'processing'
@@ -65,7 +66,8 @@ function apiFailureReason(now: string): string {
 }
 
 /** The clock of reads that judge no deadline: the indexer's locks, and balance totals (an unsigned withdrawal holds no money). */
-const NO_CLOCK = 'NULL::bigint'
+/** `apiStatus`'s clock when no deadline is read: an unsigned withdrawal is never shown failed for it. */
+export const NO_CLOCK = 'NULL::bigint'
 
 function columns(now: string): string {
   return `w.id, w.path, w.agent_id, w.chain_id, w.account, w.token, w.amount::text AS amount, w.to_address,
@@ -77,7 +79,8 @@ function columns(now: string): string {
 }
 
 // The settler room's published view of its queue, by the op's id.
-const FROM = `withdrawals AS w LEFT JOIN chain_op_states AS o ON o.id = w.chain_op_id`
+export const WITHDRAWALS_FROM = `withdrawals AS w LEFT JOIN chain_op_states AS o ON o.id = w.chain_op_id`
+const FROM = WITHDRAWALS_FROM
 
 function toWithdrawal(row: Record<string, unknown>): WithdrawalRow {
   return {
@@ -416,31 +419,6 @@ export async function selectAgentWithdrawals(
     ],
   )
   return rows.map(toWithdrawal)
-}
-
-/**
- * Per token, the agent's fast withdrawals the ledger has paid out and neither the chain has seen
- * nor the refunds worker has closed: `withdrawing` is still on its way out, `refundDue` failed
- * (by `apiStatus`) and is coming back to the agent with its refund.
- */
-export async function selectDebitedWithdrawalTotals(
-  db: Queryable,
-  agentId: string,
-): Promise<Map<string, { withdrawing: bigint; refundDue: bigint }>> {
-  const { rows } = await db.query(
-    `SELECT w.token,
-       coalesce(sum(w.amount) FILTER (WHERE ${apiStatus(NO_CLOCK)} <> 'failed'), 0)::text AS withdrawing,
-       coalesce(sum(w.amount) FILTER (WHERE ${apiStatus(NO_CLOCK)} = 'failed'), 0)::text AS refund_due
-     FROM ${FROM}
-     WHERE w.agent_id = $1 AND w.status = 'pending' GROUP BY w.token`,
-    [agentId],
-  )
-  return new Map(
-    rows.map((row) => [
-      row.token as string,
-      { withdrawing: BigInt(row.withdrawing), refundDue: BigInt(row.refund_due) },
-    ]),
-  )
 }
 
 /**

@@ -72,7 +72,7 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
     // PGlite is one database behind one session that the socket server shares between
     // connections, so neither a second database nor a per-connection search_path exists. Test
     // files run one after another, so each starts from an emptied public schema instead.
-    const pool = createPool(dbServer.adminUrl, EMBEDDED_POOL_SIZE)
+    const pool = createPool(dbServer.adminUrl, EMBEDDED_POOL_SIZE, { isSharedSession: true })
     await pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
     if (migrated) await migrate(pool)
     return { url: dbServer.adminUrl, pool, drop: () => pool.end() }
