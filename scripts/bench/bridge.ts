@@ -318,7 +318,8 @@ async function runBench(
   )
   const accounts = registered.flatMap((address, i) => [address, unregistered[i]!])
 
-  const escrowTotal = ESCROW_AMOUNT * BigInt(options.ops)
+  // Two runs of `ops` locks: the baseline on node estimates, then the gas model.
+  const escrowTotal = ESCROW_AMOUNT * BigInt(options.ops) * 2n
   const depositAmount = (i: number) => 1_000_000n + BigInt(i)
   let depositTotal = escrowTotal
   for (let i = 0; i < options.deposits; i += 1) depositTotal += depositAmount(i)
@@ -381,37 +382,49 @@ async function runBench(
   // ---- settler: N payer-signed escrow locks, batches of at most `batchSize` (split by gas), no age wait
   const domain = clearhouseDomain(chainId, vault)
   const expiry = BigInt(Math.floor(Date.now() / 1000) + 86_400 * 30)
-  const queueStarted = performance.now()
-  for (let i = 0; i < options.ops; i += 1) {
-    const reference = `bench:escrow-lock:${i}`
-    const terms = {
-      payer: payer.address,
-      payee: payee.address,
-      token: usdc,
-      amount: ESCROW_AMOUNT,
-      resolver: ZERO_ADDRESS,
-      feeBps: 100,
-      resolverFeeBps: 0,
-      expiry,
-      // One payer's consecutive nonces, as the coordinator hands them out.
-      nonce: BigInt(i),
-    } as const
-    const signature = await payer.signTypedData({
-      domain,
-      types: { EscrowLock: clearhouseTypes.EscrowLock },
-      primaryType: 'EscrowLock',
-      message: terms,
-    })
-    await enqueueChainOp(pool, {
-      chainId,
-      kind: OpKind.EscrowLock,
-      data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [terms, toCompactSignature(signature)]),
-      reference,
-    })
+  // One payer's consecutive nonces, as the coordinator hands them out; `first` continues a series.
+  const queueLocks = async (count: number, first: number) => {
+    for (let i = first; i < first + count; i += 1) {
+      const reference = `bench:escrow-lock:${i}`
+      const terms = {
+        payer: payer.address,
+        payee: payee.address,
+        token: usdc,
+        amount: ESCROW_AMOUNT,
+        resolver: ZERO_ADDRESS,
+        feeBps: 100,
+        resolverFeeBps: 0,
+        expiry,
+        // One payer's consecutive nonces, as the coordinator hands them out.
+        nonce: BigInt(i),
+      } as const
+      const signature = await payer.signTypedData({
+        domain,
+        types: { EscrowLock: clearhouseTypes.EscrowLock },
+        primaryType: 'EscrowLock',
+        message: terms,
+      })
+      await enqueueChainOp(pool, {
+        chainId,
+        kind: OpKind.EscrowLock,
+        data: encodeAbiParameters(opDataAbi[OpKind.EscrowLock], [terms, toCompactSignature(signature)]),
+        reference,
+      })
+    }
   }
-  const queueSeconds = (performance.now() - queueStarted) / 1000
 
+  // The baseline first: the same number of locks settled on the node's gas estimates, as before
+  // issue 17, so both figures come from one run on one machine.
   const settleParameters = { pool, client, transport, counters, chainId, vault, logger }
+  await queueLocks(options.ops, 0)
+  const baseline = await settleQueue({
+    ...settleParameters,
+    batchSize: options.batchSize,
+    useGasModel: false,
+  })
+  const queueStarted = performance.now()
+  await queueLocks(options.ops, options.ops)
+  const queueSeconds = (performance.now() - queueStarted) / 1000
   const attempts = [await settleQueue({ ...settleParameters, batchSize: options.batchSize })]
   if (attempts[0]!.error && options.fallbackBatchSize !== options.batchSize) {
     // The settler splits batches too big to send by itself; an error it cannot work around leaves
@@ -444,7 +457,10 @@ async function runBench(
       queue_seconds: round(queueSeconds, 3),
       op_statuses: Object.fromEntries(opStatuses.rows.map((row) => [row.status, row.n])),
       attempts,
+      baseline_node_estimates: baseline,
     },
+    settler_overhead_share: attempts[attempts.length - 1]!.overhead_share,
+    settler_overhead_share_baseline: baseline.overhead_share,
     indexer: {
       deposits_sent: options.deposits,
       deposits_per_block: options.depositsPerBlock,
@@ -480,6 +496,8 @@ async function settleQueue(parameters: {
   vault: Address
   logger: Logger
   batchSize: number
+  /** False: the node's estimate for every batch (the settler before its gas model). */
+  useGasModel?: boolean
 }) {
   const { pool, client, transport, counters, chainId, vault, logger, batchSize } = parameters
   const settler = new Settler({
@@ -491,6 +509,7 @@ async function settleQueue(parameters: {
     vault,
     maxBatchSize: batchSize,
     maxBatchAgeMs: 0,
+    useGasModel: parameters.useGasModel,
     logger,
   })
   const { rows } = await pool.query(
@@ -537,7 +556,12 @@ async function settleQueue(parameters: {
   const totalGas = gasPerBatch.reduce((sum, gas) => sum + gas, 0)
   const sortedRounds = [...roundMs].sort((a, b) => a - b)
   const fullBatch = batches.rows.findIndex((row) => Number(row.op_count) === batchSize)
+  // The chain executing the batches: the automining node runs each in eth_sendRawTransaction, and
+  // the receipt follows. Everything else is the settler's own: reads, signing, simulation, SQL.
+  const chainMs = (rpc.eth_sendRawTransaction?.ms ?? 0) + (rpc.eth_getTransactionReceipt?.ms ?? 0)
   return {
+    use_gas_model: parameters.useGasModel ?? true,
+    overhead_share: round(1 - chainMs / (seconds * 1000), 3),
     max_batch_size: batchSize,
     error,
     outcomes: Object.fromEntries(outcomes),
@@ -626,8 +650,8 @@ function printTable(result: BenchResult): void {
   const rows: Array<[string, string]> = [
     ['settler: sign and queue ops', `${settler.ops_queued} in ${settler.queue_seconds} s`],
   ]
-  for (const attempt of settler.attempts) {
-    const at = `settler @${attempt.max_batch_size}`
+  for (const attempt of [settler.baseline_node_estimates, ...settler.attempts]) {
+    const at = `settler @${attempt.max_batch_size}${attempt.use_gas_model ? '' : ' (node estimates)'}`
     if (attempt.error) {
       rows.push(
         [`${at}: FAILED after ${attempt.batches} batches`, attempt.error],
@@ -647,6 +671,7 @@ function printTable(result: BenchResult): void {
       [`${at}: gas per batch (mean)`, String(attempt.gas_per_batch.mean)],
       [`${at}: gas per op`, String(attempt.gas_per_op)],
       [`${at}: time in eth_estimateGas`, `${attempt.rpc_calls.eth_estimateGas?.ms ?? 0} ms`],
+      [`${at}: settler's own share of the wall time`, String(attempt.overhead_share)],
       [`${at}: peak RSS (JS heap)`, `${attempt.peak_rss_mib} MiB (${attempt.peak_heap_used_mib} MiB)`],
     )
   }

@@ -19,6 +19,7 @@ import type { Metrics } from '../../metrics'
 import { keepLeaseAlive, releaseLease, tryAcquireLease } from '../../workers/leader'
 import { notifyChainOpFailure, type ChainOpFailureHandler } from './chain-op-failures'
 import { describeRevert } from './revert-reasons'
+import { modelBatchGas, opsWithinGas } from './gas-model'
 import { createTransactionSender, type TransactionSender } from './transaction-sender'
 import {
   countPendingOps,
@@ -53,10 +54,20 @@ export interface SettlerParameters {
   /** …or as soon as the oldest has waited this long. */
   maxBatchAgeMs?: number
   /**
-   * Most gas one batch transaction may use. A batch estimated above it (or that the node cannot
-   * estimate at all, e.g. past a chain's per-transaction gas cap) is split in half.
+   * Most gas one batch transaction may use. Batches are sized to it by the gas model; on the node's
+   * estimate instead, a batch estimated above it (or that the node cannot estimate at all, e.g.
+   * past a chain's per-transaction gas cap) is split in half.
    */
   maxBatchGas?: bigint
+  /**
+   * Sizes and prices batches by the gas model (`gas-model.ts`), asking the node for an estimate
+   * only for a batch the model puts above `maxBatchGas` (one recorded by an older settler) or once
+   * the model proved short (a batch used more than it said, or reverted). False: the node's
+   * estimate for every batch. Default true.
+   */
+  useGasModel?: boolean
+  /** The gas model: `modelBatchGas` of `gas-model.ts`; a test may give a short one. */
+  modelGas?: (ops: readonly ChainOp[]) => bigint
   /**
    * How long leadership outlives its last renewal (SETTLER_LEASE_MS): after a crash, settlement
    * waits this long for another replica. Renewed every round, during rounds, and before each send.
@@ -88,6 +99,8 @@ export type SettleResult =
       opCount: number
       txHash: Hex | null
       recovered: boolean
+      /** For a batch this settler sent and saw land: the gas it used, and what it was priced at and how. */
+      gas?: { used: bigint; budget: bigint; source: 'model' | 'node' }
     }
   | { outcome: 'op-failed'; batchNumber: bigint; failures: Array<{ opId: string; reason: string }> }
   | { outcome: 'split'; batchNumber: bigint; opCount: number; nextBatchSize: number; reason: string }
@@ -129,6 +142,10 @@ export class CoordinatorKeyMismatchError extends Error {
  * the skipped ones with their reasons, which are marked failed, and the rest is batched again, so
  * a batch is sent only when every op in it applies. An op that starts failing between the
  * simulation and the block is skipped on-chain (`OpSkipped`), which the indexer records.
+ *
+ * Gas: batches are sized and priced by the gas model (`gas-model.ts`), an upper bound per op kind,
+ * so the node is not asked to estimate (its estimator re-executes the batch many times); only a
+ * batch the model puts over the budget, or every batch once the model fell short, is estimated.
  */
 export class Settler {
   private readonly parameters: Required<Omit<SettlerParameters, 'metrics' | 'roundHooks'>>
@@ -139,6 +156,8 @@ export class Settler {
   private readonly sender: TransactionSender
   /** Ops per batch learnt from batches too large to send; never above `maxBatchSize`. */
   private batchSizeCap: number | null = null
+  /** Set once a batch priced by the model used more, or reverted: from then on the node estimates. */
+  private isGasModelDistrusted = false
 
   constructor(parameters: SettlerParameters) {
     this.parameters = {
@@ -147,7 +166,12 @@ export class Settler {
       maxBatchGas: DEFAULT_MAX_BATCH_GAS,
       leaseTtlMs: DEFAULT_SETTLER_LEASE_MS,
       failureHandlers: [],
-      ...parameters,
+      useGasModel: true,
+      modelGas: modelBatchGas,
+      // An option given as undefined keeps its default.
+      ...(Object.fromEntries(
+        Object.entries(parameters).filter(([, value]) => value !== undefined),
+      ) as SettlerParameters),
     }
     this.sender = createTransactionSender(this.parameters.walletClient, this.parameters.account)
     this.metrics = parameters.metrics ?? null
@@ -214,8 +238,12 @@ export class Settler {
     if (pending < maxBatchSize && ((await oldestPendingAgeMs(pool, chainId)) ?? 0) < maxBatchAgeMs)
       return 'waiting'
     return withTransaction(pool, async (db) => {
-      const ops = await selectPendingOps(db, chainId, maxBatchSize)
-      if (ops.length === 0) return null
+      const pendingOps = await selectPendingOps(db, chainId, maxBatchSize)
+      if (pendingOps.length === 0) return null
+      // As many as the model says fit the gas budget; the rest wait for the next batch.
+      const ops = this.isGasModelTrusted()
+        ? pendingOps.slice(0, opsWithinGas(pendingOps, this.parameters.maxBatchGas, this.parameters.modelGas))
+        : pendingOps
       const recorded = await highestBatchNumber(db, chainId)
       const batchNumber = (recorded > onChain ? recorded : onChain) + 1n
       const opsRoot = computeOpsRoot(ops)
@@ -255,9 +283,40 @@ export class Settler {
     const args = settleBatchArgs(batch, ops)
     const skipped = await this.simulateBatch(args)
     if (skipped.length > 0) return this.failSkippedOps(batch, ops, skipped)
-    const budget = await this.estimateGasOrSplit(batch, ops.length, args)
+    const budget = await this.gasBudget(batch, ops, args)
     if ('outcome' in budget) return budget
-    return this.sendBatch(batch, ops.length, args, budget.gas, recovered)
+    return this.sendBatch(batch, ops.length, args, budget, recovered)
+  }
+
+  private isGasModelTrusted(): boolean {
+    return this.parameters.useGasModel && !this.isGasModelDistrusted
+  }
+
+  /**
+   * What the batch is sent with: the model's bound when it is trusted and within the budget, with
+   * no call to the node; else the node's estimate (or, too large for one transaction, its split).
+   */
+  private async gasBudget(
+    batch: SettlementBatch,
+    ops: readonly ChainOp[],
+    args: SettleBatchArgs,
+  ): Promise<GasBudget | SettleResult> {
+    const modelled = this.parameters.modelGas(ops)
+    if (this.isGasModelTrusted() && modelled <= this.parameters.maxBatchGas) {
+      return { gas: modelled, source: 'model' }
+    }
+    const estimated = await this.estimateGasOrSplit(batch, ops.length, args)
+    return 'outcome' in estimated ? estimated : { gas: estimated.gas, source: 'node' }
+  }
+
+  /** A batch priced by the model used more than it said (or reverted): the node estimates from now on. */
+  private distrustGasModel(batchNumber: bigint, reason: string): void {
+    if (this.isGasModelDistrusted) return
+    this.isGasModelDistrusted = true
+    this.parameters.logger.warn(
+      { batchNumber: batchNumber.toString(), reason },
+      'the gas model fell short; asking the node for estimates from now on',
+    )
   }
 
   /** The batch landed (perhaps before a crash): record it, never send it again. */
@@ -348,7 +407,7 @@ export class Settler {
     batch: SettlementBatch,
     opCount: number,
     args: SettleBatchArgs,
-    gas: bigint,
+    budget: GasBudget,
     recovered: boolean,
   ): Promise<SettleResult> {
     const { pool, chainId, publicClient, vault, logger } = this.parameters
@@ -356,22 +415,52 @@ export class Settler {
     // lease) leaves the prepared batch to the new leader rather than race it with the same number.
     if (!(await tryAcquireLease(pool, SETTLER_LEASE, this.holder, this.parameters.leaseTtlMs)))
       return { outcome: 'not-leader' }
-    const txHash = await this.sender.writeContract({
-      address: vault,
-      abi: clearhouseVaultAbi,
-      functionName: 'settleBatch',
-      args,
-      gas: batchGasLimit(gas),
-    })
+    const txHash = await this.sender
+      .writeContract({
+        address: vault,
+        abi: clearhouseVaultAbi,
+        functionName: 'settleBatch',
+        args,
+        gas: batchGasLimit(budget.gas),
+      })
+      .catch((error: unknown) => {
+        // A node that refuses the transaction as priced (too little gas for it) is the model's
+        // fault until shown otherwise: the next round asks the node.
+        if (budget.source === 'model') {
+          this.distrustGasModel(batch.batchNumber, `the node refused it: ${shortMessage(error)}`)
+        }
+        throw error
+      })
     await this.roundHooks.afterSendBeforeRecord?.({ batchNumber: batch.batchNumber, txHash })
     await withTransaction(pool, (db) => markBatchSent(db, chainId, batch.batchNumber, txHash))
     const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
     if (receipt.status !== 'success') {
+      if (budget.source === 'model') {
+        this.distrustGasModel(batch.batchNumber, `the batch reverted with ${receipt.gasUsed} gas used`)
+      }
       return this.resolveRevertedSend(batch, opCount, txHash, receipt.blockNumber, recovered)
     }
     await withTransaction(pool, (db) => markBatchConfirmed(db, chainId, batch.batchNumber, txHash))
-    logger.info({ batchNumber: batch.batchNumber.toString(), ops: opCount, txHash }, 'batch settled')
-    return { outcome: 'confirmed', batchNumber: batch.batchNumber, opCount, txHash, recovered }
+    if (budget.source === 'model' && receipt.gasUsed > budget.gas) {
+      this.distrustGasModel(batch.batchNumber, `used ${receipt.gasUsed} gas, modelled ${budget.gas}`)
+    }
+    logger.info(
+      {
+        batchNumber: batch.batchNumber.toString(),
+        ops: opCount,
+        txHash,
+        gasUsed: receipt.gasUsed.toString(),
+      },
+      'batch settled',
+    )
+    return {
+      outcome: 'confirmed',
+      batchNumber: batch.batchNumber,
+      opCount,
+      txHash,
+      recovered,
+      gas: { used: receipt.gasUsed, budget: budget.gas, source: budget.source },
+    }
   }
 
   /**
@@ -549,6 +638,9 @@ function settleBatchArgs(batch: SettlementBatch, ops: readonly ChainOp[]) {
 }
 
 type SettleBatchArgs = ReturnType<typeof settleBatchArgs>
+
+/** The gas a batch is priced at (its limit is `batchGasLimit` of it), and who said so. */
+type GasBudget = { gas: bigint; source: 'model' | 'node' }
 
 /** An op the vault's simulation skipped: its index in the batch and the revert data it failed with. */
 type SkippedOp = { index: bigint; reason: Hex }

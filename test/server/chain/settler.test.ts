@@ -6,7 +6,10 @@ import {
   keccak256,
   parseEventLogs,
   toHex,
+  createPublicClient,
+  custom,
   type PrivateKeyAccount,
+  type PublicClient,
 } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
 import {
@@ -27,6 +30,7 @@ import { crashAfterSend, SimulatedCrash } from '../helpers/settler-crash'
 import {
   deployTestVault,
   hardhatPublicClient,
+  hardhatRpcUrl,
   mine,
   mockUsdc,
   revertTo,
@@ -76,11 +80,20 @@ describe('Settler', () => {
   })
 
   async function settler(
-    overrides: { maxBatchSize?: number; maxBatchGas?: bigint; roundHooks?: SettlerRoundHooks } = {},
+    overrides: {
+      maxBatchSize?: number
+      maxBatchGas?: bigint
+      roundHooks?: SettlerRoundHooks
+      useGasModel?: boolean
+      modelGas?: (ops: readonly { kind: OpKind }[]) => bigint
+      publicClient?: PublicClient
+    } = {},
   ): Promise<Settler> {
     return new Settler({
       pool: database.pool,
-      publicClient: await hardhatPublicClient(),
+      publicClient: overrides.publicClient ?? (await hardhatPublicClient()),
+      useGasModel: overrides.useGasModel,
+      modelGas: overrides.modelGas,
       walletClient: await walletFor(coordinator),
       account: coordinator,
       chainId: deployment.chainId,
@@ -256,9 +269,71 @@ describe('Settler', () => {
     expect((await findChainOp(database.pool, 'job-1'))!.status).to.equal('confirmed')
   })
 
-  it('splits a batch estimated above its gas budget and sends every op in smaller batches', async () => {
+  /** A client over the in-process chain that counts each JSON-RPC method it is asked. */
+  async function countingClient(): Promise<{ client: PublicClient; calls: Map<string, number> }> {
+    const calls = new Map<string, number>()
+    const url = await hardhatRpcUrl()
+    const client = createPublicClient({
+      transport: custom({
+        async request({ method, params }: { method: string; params?: unknown }) {
+          calls.set(method, (calls.get(method) ?? 0) + 1)
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: params ?? [] }),
+          })
+          const body = (await res.json()) as {
+            result?: unknown
+            error?: { code: number; message: string; data?: unknown }
+          }
+          if (body.error) throw Object.assign(new Error(body.error.message), body.error)
+          return body.result
+        },
+      }),
+    }) as PublicClient
+    return { client, calls }
+  }
+
+  it('sizes batches to the gas budget by the gas model and asks the node for no estimate', async () => {
     for (let i = 0; i < 6; i += 1) await enqueueLock(`job-${i}`, 1_000n)
-    const results = await (await settler({ maxBatchGas: 250_000n })).drain()
+    const { client, calls } = await countingClient()
+    const results = await (await settler({ maxBatchGas: 250_000n, publicClient: client })).drain()
+    expect(results.map((r) => r.outcome)).to.deep.equal(['confirmed', 'confirmed', 'confirmed'])
+    expect(results.map((r) => (r.outcome === 'confirmed' ? r.opCount : 0))).to.deep.equal([2, 2, 2])
+    for (const result of results) {
+      if (result.outcome !== 'confirmed') continue
+      expect(result.gas!.source).to.equal('model')
+      expect(result.gas!.used <= result.gas!.budget, 'the model bounds what the batch used').to.equal(true)
+      expect(result.gas!.budget <= 250_000n).to.equal(true)
+    }
+    expect(calls.get('eth_estimateGas') ?? 0).to.equal(0)
+    expect(calls.get('eth_call'), 'each batch is still simulated').to.be.greaterThan(0)
+    for (let i = 0; i < 6; i += 1) expect(await escrowAmount(`job-${i}`)).to.equal(1_000n)
+  })
+
+  it('asks the node once a batch the gas model priced short fails to land, and sends it again', async () => {
+    await enqueueLock('job-short', 1_000n)
+    await enqueueLock('job-after', 1_000n)
+    const { client, calls } = await countingClient()
+    // A model far below what a lock costs: the node refuses its batch, or it runs out of gas.
+    const short = await settler({ modelGas: () => 40_000n, publicClient: client, maxBatchSize: 1 })
+    const first = await short.settleOnce().catch((error: Error) => ({ outcome: error.name }))
+    expect(first.outcome).to.be.oneOf(['waiting', 'ContractFunctionExecutionError'])
+    expect(calls.get('eth_estimateGas') ?? 0).to.equal(0)
+    expect(await lastBatchNumber()).to.equal(0n)
+    const results = await short.drain()
+    expect(results.map((r) => r.outcome)).to.deep.equal(['confirmed', 'confirmed'])
+    for (const result of results) {
+      if (result.outcome === 'confirmed') expect(result.gas!.source).to.equal('node')
+    }
+    expect(calls.get('eth_estimateGas')).to.equal(2)
+    expect(await escrowAmount('job-short')).to.equal(1_000n)
+    expect(await escrowAmount('job-after')).to.equal(1_000n)
+  })
+
+  it('on the node’s estimates, splits a batch estimated above its gas budget and sends every op in smaller batches', async () => {
+    for (let i = 0; i < 6; i += 1) await enqueueLock(`job-${i}`, 1_000n)
+    const results = await (await settler({ maxBatchGas: 250_000n, useGasModel: false })).drain()
     expect(results[0]).to.include({ outcome: 'split', opCount: 6, nextBatchSize: 3 })
     const confirmed = results.filter((r) => r.outcome === 'confirmed')
     expect(confirmed.map((r) => r.opCount)).to.deep.equal([3, 3])

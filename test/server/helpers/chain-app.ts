@@ -186,6 +186,19 @@ export async function createChainTestApp(
         const drained = await settler.drain()
         await index()
         results.push(...drained)
+        // Every batch the server tests settle checks the settler's gas model: it must bound what
+        // the batch used, or the settler would send batches that can run out of gas.
+        for (const result of drained) {
+          if (
+            result.outcome === 'confirmed' &&
+            result.gas?.source === 'model' &&
+            result.gas.used > result.gas.budget
+          ) {
+            throw new Error(
+              `batch ${result.batchNumber} used ${result.gas.used} gas, more than the model's ${result.gas.budget}`,
+            )
+          }
+        }
         if (drained.length === 0) break
       }
       return results
