@@ -3,11 +3,68 @@ import os from 'node:os'
 import path from 'node:path'
 import { TASK_NODE_CREATE_SERVER } from 'hardhat/builtin-tasks/task-names'
 import type { HardhatRuntimeEnvironment, JsonRpcServer } from 'hardhat/types'
+import { randomBytes } from 'node:crypto'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import pg from 'pg'
+import pino from 'pino'
+import { toHex, type PublicClient } from 'viem'
+import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
+import type { Deployment } from '../../protocol/deployment'
+import { ensurePlatformResolver } from '../../server/agents/agents-service'
+import { createApp } from '../../server/app'
+import type { AppContext } from '../../server/app-context'
 import { createPool } from '../../server/db/pool'
+import { createMetrics } from '../../server/metrics'
 
 // What every benchmark run sets up the same way: a database of its own, Hardhat's chain served
-// over JSON-RPC, the machine it ran on, and where its figures go.
+// over JSON-RPC, the coordinator's context and app, the machine it ran on, and where its figures go.
+
+/** Hardhat's public dev mnemonic: its accounts are the benchmarks' coordinator, payers and funders. */
+export const BENCH_MNEMONIC = 'test test test test test test test test test test test junk'
+
+/** Hardhat account #0 deploys the vault and is its coordinator, as on the embedded dev chain. */
+export const benchCoordinator = privateKeyToAccount(
+  toHex(mnemonicToAccount(BENCH_MNEMONIC, { addressIndex: 0 }).getHdKey().privateKey!),
+)
+
+/**
+ * A coordinator context over `pool` and the deployed chain, as the composition root builds it,
+ * with the rate limits out of the benchmark's way and a platform resolver; `isDevChain` lets the
+ * invoke proxy call a stub on loopback and the faucet fund agents.
+ */
+export async function benchAppContext(
+  pool: pg.Pool,
+  chain: { client: PublicClient; deployment: Deployment },
+  overrides: Partial<AppContext> = {},
+): Promise<AppContext> {
+  const walletEncryptionKey = randomBytes(32)
+  return {
+    version: 'bench',
+    pool,
+    databaseKind: 'postgres',
+    chain,
+    coordinatorAccount: benchCoordinator,
+    tokens: chain.deployment.tokens,
+    isDevChain: true,
+    logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
+    metrics: createMetrics(),
+    walletEncryptionKey,
+    authRateLimitPerMinute: 1_000_000,
+    chainWriteRateLimitPerMinute: 1_000_000,
+    platformResolverAgentId: await ensurePlatformResolver({ pool, walletEncryptionKey }),
+    ...overrides,
+  }
+}
+
+/** The context's app listening on a free loopback port, and its base URL. */
+export async function listenBenchApp(context: AppContext): Promise<{ server: Server; baseUrl: string }> {
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = createApp(context).listen(0, '127.0.0.1', () => resolve(listening))
+    listening.once('error', reject)
+  })
+  return { server, baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
 
 /**
  * A fresh `clearhouse_bench_<pid>` database on BENCH_POSTGRES_URL (default the local Postgres)

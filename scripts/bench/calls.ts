@@ -29,7 +29,6 @@
  * every SQL statement timed; their .cpuprofile files go to <dir> and the top costs are printed.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { Session } from 'node:inspector'
@@ -38,16 +37,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
-import pino from 'pino'
-import { createWalletClient, http, maxUint256, toHex, type Hex, type PublicClient } from 'viem'
+import { createWalletClient, http, maxUint256, type Hex, type PublicClient } from 'viem'
 import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { formatAmount } from '../../protocol/amounts'
 import type { ChannelResponse } from '../../protocol/channels'
 import type { TypedDataJson } from '../../protocol/assignments'
 import { OpKind } from '../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
-import { ensurePlatformResolver } from '../../server/agents/agents-service'
-import { createApp } from '../../server/app'
 import type { AppContext } from '../../server/app-context'
 import { chainEventHandlers, chainOpFailureHandlers } from '../../server/chain/chain-event-handlers'
 import { createChainClient } from '../../server/chain/clients'
@@ -56,9 +52,17 @@ import { Settler, type SettleResult } from '../../server/chain/settler/settler'
 import { migrate } from '../../server/db/migrate'
 import { toViemTypedData } from '../../server/escrow/escrow-ops'
 import { closeOutboundClient } from '../../server/outbound/app-outbound-client'
-import { createMetrics } from '../../server/metrics'
 import { deployContracts } from '../lib/deploy-contracts'
-import { benchMachine, createBenchDatabase, serveHardhatRpc, writeBenchFigures } from './bench-setup'
+import {
+  BENCH_MNEMONIC,
+  benchAppContext,
+  benchCoordinator,
+  benchMachine,
+  createBenchDatabase,
+  listenBenchApp,
+  serveHardhatRpc,
+  writeBenchFigures,
+} from './bench-setup'
 import type { LoadCaller, LoadReply, LoadRequest, PhaseResult } from './calls-load'
 
 // Required, not imported, so running this file directly (ts-node) builds the HRE from
@@ -66,11 +70,8 @@ import type { LoadCaller, LoadReply, LoadRequest, PhaseResult } from './calls-lo
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hre = require('hardhat') as typeof import('hardhat')
 
-const MNEMONIC = 'test test test test test test test test test test test junk'
-/** Hardhat account #0 deploys the vault and is its coordinator, as on the embedded dev chain. */
-const coordinator = privateKeyToAccount(
-  toHex(mnemonicToAccount(MNEMONIC, { addressIndex: 0 }).getHdKey().privateKey!),
-)
+const MNEMONIC = BENCH_MNEMONIC
+const coordinator = benchCoordinator
 /** Hardhat account #8, unlocked on the in-process node: mints and deposits for the callers. */
 const funder = mnemonicToAccount(MNEMONIC, { addressIndex: 8 })
 
@@ -441,28 +442,9 @@ async function main(): Promise<void> {
     const rpcUrl = rpc.url
     const client = createChainClient(rpcUrl)
     const deployment = await deployContracts(hre, { withMockUsdc: true })
-    const walletEncryptionKey = randomBytes(32)
-    context = {
-      version: 'bench',
-      pool,
-      databaseKind: 'postgres',
-      chain: { client, deployment },
-      coordinatorAccount: coordinator,
-      tokens: deployment.tokens,
-      // Lets the proxy call the stub on loopback over plain http, as on the embedded stack.
-      isDevChain: true,
-      logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
-      metrics: createMetrics(),
-      walletEncryptionKey,
-      authRateLimitPerMinute: 1_000_000,
-      chainWriteRateLimitPerMinute: 1_000_000,
-      invokeRateLimitPerMinute: 1_000_000_000,
-      platformResolverAgentId: await ensurePlatformResolver({ pool, walletEncryptionKey }),
-    }
-    appServer = await new Promise<Server>((resolve, reject) => {
-      const listening = createApp(context!).listen(0, '127.0.0.1', () => resolve(listening))
-      listening.once('error', reject)
-    })
+    // invokeRateLimitPerMinute: the callers hammer two services far past any production limit.
+    context = await benchAppContext(pool, { client, deployment }, { invokeRateLimitPerMinute: 1_000_000_000 })
+    ;({ server: appServer } = await listenBenchApp(context))
     // The load pauses between phases (the raw Postgres loop, the profiler); its sockets stay open.
     appServer.keepAliveTimeout = 120_000
     const baseUrl = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}`

@@ -8,32 +8,24 @@
  * Writes bench/reads.json; figures, not pass/fail.
  */
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import hre from 'hardhat'
-import pino from 'pino'
-import { toHex } from 'viem'
-import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
-import { ensurePlatformResolver } from '../../server/agents/agents-service'
-import { createApp } from '../../server/app'
-import type { AppContext } from '../../server/app-context'
 import { createChainClient } from '../../server/chain/clients'
 import { VaultIndexer } from '../../server/chain/indexer/vault-indexer'
 import { chainEventHandlers } from '../../server/chain/chain-event-handlers'
 import { migrate } from '../../server/db/migrate'
-import { createMetrics } from '../../server/metrics'
 import { deployContracts } from '../lib/deploy-contracts'
-import { benchMachine, createBenchDatabase, serveHardhatRpc, writeBenchFigures } from './bench-setup'
-
-/** Hardhat account #0 deploys the vault and is its coordinator, as on the embedded dev chain. */
-const coordinator = privateKeyToAccount(
-  toHex(
-    mnemonicToAccount('test test test test test test test test test test test junk').getHdKey().privateKey!,
-  ),
-)
+import {
+  benchAppContext,
+  benchMachine,
+  createBenchDatabase,
+  listenBenchApp,
+  serveHardhatRpc,
+  writeBenchFigures,
+} from './bench-setup'
 
 const CONNECTIONS = Number(process.env.BENCH_READ_CONNECTIONS ?? 32)
 const SECONDS = Number(process.env.BENCH_READ_SECONDS ?? 10)
@@ -97,26 +89,8 @@ async function main(): Promise<void> {
     rpc = await serveHardhatRpc(hre)
     const client = createChainClient(rpc.url)
     const deployment = await deployContracts(hre, { withMockUsdc: true })
-    const walletEncryptionKey = randomBytes(32)
-    const context: AppContext = {
-      version: 'bench',
-      pool,
-      databaseKind: 'postgres',
-      chain: { client, deployment },
-      coordinatorAccount: coordinator,
-      tokens: deployment.tokens,
-      isDevChain: true,
-      logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
-      metrics: createMetrics(),
-      walletEncryptionKey,
-      authRateLimitPerMinute: 1_000_000,
-      chainWriteRateLimitPerMinute: 1_000_000,
-      platformResolverAgentId: await ensurePlatformResolver({ pool, walletEncryptionKey }),
-    }
-    server = await new Promise<Server>((resolve, reject) => {
-      const listening = createApp(context).listen(0, '127.0.0.1', () => resolve(listening))
-      listening.once('error', reject)
-    })
+    const context = await benchAppContext(pool, { client, deployment })
+    ;({ server } = await listenBenchApp(context))
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const api = async (method: string, route: string, apiKey?: string, body?: unknown) => {
       const res = await fetch(`${baseUrl}${route}`, {

@@ -130,7 +130,15 @@ export class VaultIndexer {
     for (const event of events)
       if (event.blockNumber !== to) blocksWithEvents.set(event.blockNumber, event.blockHash)
     const parents: Array<{ number: bigint; hash: Hex; parentHash: Hex }> = []
-    const pendingBlocks = [...blocksWithEvents]
+    // A block whose predecessor also has logs in the range has that block's hash for its parent:
+    // only the first block of each run of consecutive ones is read (a backfill of busy blocks
+    // otherwise reads every block once more).
+    const pendingBlocks: Array<[bigint, Hex]> = []
+    for (const [number, hash] of blocksWithEvents) {
+      const parentHash = blocksWithEvents.get(number - 1n)
+      if (parentHash) parents.push({ number, hash, parentHash })
+      else pendingBlocks.push([number, hash])
+    }
     // A few requests at a time: a range may hold thousands of blocks with logs.
     for (let i = 0; i < pendingBlocks.length; i += 16) {
       const chunk = pendingBlocks.slice(i, i + 16)
