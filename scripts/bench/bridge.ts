@@ -55,6 +55,7 @@ import {
   enqueueChainOp,
   findInFlightBatch,
 } from '../../server/chain/settler/chain-ops-queries'
+import { CHAIN_POLLING_INTERVAL_MS } from '../../server/chain/clients'
 import { Settler } from '../../server/chain/settler/settler'
 import { migrate } from '../../server/db/migrate'
 import { withTransaction } from '../../server/db/pool'
@@ -125,12 +126,18 @@ interface Counters {
   sql: { statements: number; ms: number }
   /** Statements by their first words, so the costly ones can be told apart. */
   sqlByStatement: Map<string, { calls: number; ms: number }>
+  /**
+   * The chain's share of the settler's time: from each `eth_sendRawTransaction` to the receipt
+   * that answers for it (executing the batch, and on a chain with block times waiting for its block).
+   */
+  chain: { ms: number; sentAt: number | null }
 }
 
 function resetCounters(counters: Counters): void {
   counters.rpc.clear()
   counters.sql = { statements: 0, ms: 0 }
   counters.sqlByStatement.clear()
+  counters.chain = { ms: 0, sentAt: null }
 }
 
 function rpcSummary(counters: Counters): Record<string, { calls: number; ms: number }> {
@@ -160,8 +167,17 @@ function timedTransport(transport: Transport, counters: Counters): Transport {
     const inner = transport(parameters)
     const request = async (args: { method: string }, options?: unknown) => {
       const started = performance.now()
+      if (args.method === 'eth_sendRawTransaction') counters.chain.sentAt = started
       try {
-        return await (inner.request as (args: unknown, options?: unknown) => Promise<unknown>)(args, options)
+        const result = await (inner.request as (args: unknown, options?: unknown) => Promise<unknown>)(
+          args,
+          options,
+        )
+        if (args.method === 'eth_getTransactionReceipt' && result && counters.chain.sentAt !== null) {
+          counters.chain.ms += performance.now() - counters.chain.sentAt
+          counters.chain.sentAt = null
+        }
+        return result
       } finally {
         const entry = counters.rpc.get(args.method) ?? { calls: 0, ms: 0 }
         entry.calls += 1
@@ -245,7 +261,12 @@ async function main(): Promise<void> {
   const startedAt = performance.now()
   const database = await createBenchDatabase(10)
   const { pool } = database
-  const counters: Counters = { rpc: new Map(), sql: { statements: 0, ms: 0 }, sqlByStatement: new Map() }
+  const counters: Counters = {
+    rpc: new Map(),
+    sql: { statements: 0, ms: 0 },
+    sqlByStatement: new Map(),
+    chain: { ms: 0, sentAt: null },
+  }
   timeQueries(pool, counters)
   let rpc: { url: string; close(): Promise<void> } | null = null
   try {
@@ -254,7 +275,10 @@ async function main(): Promise<void> {
     const rpcUrl = rpc.url
     // The transport of server/chain/clients.ts `createChainClient`, timed.
     const transport = timedTransport(http(rpcUrl, { timeout: 10_000, retryCount: 1 }), counters)
-    const client = createPublicClient({ transport }) as PublicClient
+    const client = createPublicClient({
+      transport,
+      pollingInterval: CHAIN_POLLING_INTERVAL_MS,
+    }) as PublicClient
     const figures = await runBench(options, { pool, client, transport, counters })
     const machine = await benchMachine(pool)
     const result = {
@@ -318,8 +342,8 @@ async function runBench(
   )
   const accounts = registered.flatMap((address, i) => [address, unregistered[i]!])
 
-  // Two runs of `ops` locks: the baseline on node estimates, then the gas model.
-  const escrowTotal = ESCROW_AMOUNT * BigInt(options.ops) * 2n
+  // Three runs of `ops` locks: the baseline on node estimates, the gas model, the gas model with blocks every second.
+  const escrowTotal = ESCROW_AMOUNT * BigInt(options.ops) * 3n
   const depositAmount = (i: number) => 1_000_000n + BigInt(i)
   let depositTotal = escrowTotal
   for (let i = 0; i < options.deposits; i += 1) depositTotal += depositAmount(i)
@@ -426,6 +450,17 @@ async function runBench(
   await queueLocks(options.ops, options.ops)
   const queueSeconds = (performance.now() - queueStarted) / 1000
   const attempts = [await settleQueue({ ...settleParameters, batchSize: options.batchSize })]
+  // A chain with block times (Hardhat mining a block every second instead of one per transaction):
+  // the settler's own time against the wait for each batch's block.
+  await queueLocks(options.ops, 2 * options.ops)
+  await provider.request({ method: 'evm_setAutomine', params: [false] })
+  await provider.request({ method: 'evm_setIntervalMining', params: [1_000] })
+  const withBlockTimes = await settleQueue({ ...settleParameters, batchSize: options.batchSize }).finally(
+    async () => {
+      await provider.request({ method: 'evm_setIntervalMining', params: [0] })
+      await provider.request({ method: 'evm_setAutomine', params: [true] })
+    },
+  )
   if (attempts[0]!.error && options.fallbackBatchSize !== options.batchSize) {
     // The settler splits batches too big to send by itself; an error it cannot work around leaves
     // its batch in flight, so the bench dissolves it to still measure a smaller size.
@@ -458,9 +493,11 @@ async function runBench(
       op_statuses: Object.fromEntries(opStatuses.rows.map((row) => [row.status, row.n])),
       attempts,
       baseline_node_estimates: baseline,
+      model_with_1s_blocks: withBlockTimes,
     },
     settler_overhead_share: attempts[attempts.length - 1]!.overhead_share,
     settler_overhead_share_baseline: baseline.overhead_share,
+    settler_overhead_share_1s_blocks: withBlockTimes.overhead_share,
     indexer: {
       deposits_sent: options.deposits,
       deposits_per_block: options.depositsPerBlock,
@@ -556,9 +593,10 @@ async function settleQueue(parameters: {
   const totalGas = gasPerBatch.reduce((sum, gas) => sum + gas, 0)
   const sortedRounds = [...roundMs].sort((a, b) => a - b)
   const fullBatch = batches.rows.findIndex((row) => Number(row.op_count) === batchSize)
-  // The chain executing the batches: the automining node runs each in eth_sendRawTransaction, and
-  // the receipt follows. Everything else is the settler's own: reads, signing, simulation, SQL.
-  const chainMs = (rpc.eth_sendRawTransaction?.ms ?? 0) + (rpc.eth_getTransactionReceipt?.ms ?? 0)
+  // The chain's time: from sending each batch to its receipt (an automining node executes it in
+  // eth_sendRawTransaction; with block times, the wait for its block). Everything else is the
+  // settler's own: reads, signing, the simulation, SQL.
+  const chainMs = counters.chain.ms
   return {
     use_gas_model: parameters.useGasModel ?? true,
     overhead_share: round(1 - chainMs / (seconds * 1000), 3),
@@ -650,8 +688,13 @@ function printTable(result: BenchResult): void {
   const rows: Array<[string, string]> = [
     ['settler: sign and queue ops', `${settler.ops_queued} in ${settler.queue_seconds} s`],
   ]
-  for (const attempt of [settler.baseline_node_estimates, ...settler.attempts]) {
-    const at = `settler @${attempt.max_batch_size}${attempt.use_gas_model ? '' : ' (node estimates)'}`
+  const runs = [
+    { attempt: settler.baseline_node_estimates, label: ' (node estimates)' },
+    ...settler.attempts.map((attempt) => ({ attempt, label: '' })),
+    { attempt: settler.model_with_1s_blocks, label: ' (1 s blocks)' },
+  ]
+  for (const { attempt, label } of runs) {
+    const at = `settler @${attempt.max_batch_size}${label}`
     if (attempt.error) {
       rows.push(
         [`${at}: FAILED after ${attempt.batches} batches`, attempt.error],
