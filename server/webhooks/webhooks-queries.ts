@@ -241,3 +241,23 @@ export async function insertRedelivery(db: Queryable, original: DeliveryRow): Pr
   )
   return rows[0]
 }
+
+/**
+ * Deletes up to `limit` of the oldest finished (delivered or failed) deliveries written more than
+ * `days` ago by the database's clock; how many. One a newer redelivery repeats waits for it.
+ */
+export async function deleteFinishedDeliveriesOlderThan(
+  db: Queryable,
+  days: number,
+  limit: number,
+): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM webhook_deliveries WHERE id IN (
+       SELECT d.id FROM webhook_deliveries AS d
+        WHERE d.status IN ('delivered', 'failed') AND d.created_at < clearhouse_now() - make_interval(days => $1)
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS r WHERE r.redelivery_of = d.id)
+        ORDER BY d.created_at LIMIT $2)`,
+    [days, limit],
+  )
+  return rowCount ?? 0
+}

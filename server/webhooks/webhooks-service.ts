@@ -10,10 +10,12 @@ import { allowsLoopbackEndpoints, type AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { seal, unseal } from '../crypto/sealed-box'
 import { cursorTimestamp, cursorUuid, decodeCursor, encodeCursor } from '../cursor'
+import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { fieldError, NotFoundError } from '../errors'
 import { checkDestinationUrl } from '../outbound/destination-policy'
 import {
+  deleteFinishedDeliveriesOlderThan,
   deleteWebhook,
   insertRedelivery,
   selectDeliveries,
@@ -181,4 +183,12 @@ export async function redeliverWebhookDelivery(
     if (!(await selectWebhook(db, agent.id))) throw webhookNotFound()
     return toDelivery(await insertRedelivery(db, original))
   })
+}
+
+/** How long the delivery log keeps a finished delivery: long enough to look into a month of them. */
+export const WEBHOOK_DELIVERY_RETENTION_DAYS = 30
+
+/** For the timers: deletes up to `limit` finished deliveries past their retention; how many. */
+export function pruneWebhookDeliveries(db: Queryable, limit: number): Promise<number> {
+  return deleteFinishedDeliveriesOlderThan(db, WEBHOOK_DELIVERY_RETENTION_DAYS, limit)
 }

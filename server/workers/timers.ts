@@ -7,6 +7,7 @@ import { closeIdleChannels, settleDueChannels } from '../channels/channels-servi
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { reclaimExpiredEscrows } from '../escrow/escrow-ops'
 import { pruneOldEvents } from '../events/event-bus'
+import { pruneWebhookDeliveries } from '../webhooks/webhooks-service'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
 import { releaseLease, tryAcquireLease } from './leader'
@@ -33,6 +34,7 @@ export type TimersRound =
       channelsClosed: number
       microJobsRefunded: number
       eventsPruned: number
+      webhookDeliveriesPruned: number
     }
 
 /**
@@ -42,8 +44,8 @@ export type TimersRound =
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
  * slot reopened), expired escrows the vault still holds (reclaimed for their payers), payment
  * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
- * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded) and outbox
- * events past their 7-day retention (deleted). Each pass
+ * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded), outbox
+ * events past their 7-day retention and finished webhook deliveries past their 30 days (deleted). Each pass
  * re-checks its clock under its rows' locks, so a deadline fires once.
  */
 export class TimersWorker {
@@ -72,6 +74,7 @@ export class TimersWorker {
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
     const microJobsRefunded = await refundStalledMicroJobs(this.context, EXPIRY_BATCH_SIZE)
     const eventsPruned = await pruneOldEvents(this.context.pool, PRUNE_BATCH_SIZE)
+    const webhookDeliveriesPruned = await pruneWebhookDeliveries(this.context.pool, PRUNE_BATCH_SIZE)
     return {
       outcome: 'ran',
       expiredJobs,
@@ -82,6 +85,7 @@ export class TimersWorker {
       channelsClosed,
       microJobsRefunded,
       eventsPruned,
+      webhookDeliveriesPruned,
     }
   }
 

@@ -5,6 +5,8 @@ import { verifyWebhookSignature, type WebhookPayload } from '../../../protocol/w
 import type { AppContext } from '../../../server/app-context'
 import { closeOutboundClient } from '../../../server/outbound/app-outbound-client'
 import { WebhookSender, type WebhookSenderOptions } from '../../../server/webhooks/webhook-sender'
+import { TimersWorker } from '../../../server/workers/timers'
+import { shiftDatabaseClock } from '../helpers/clock'
 import { bearer, fundAgent, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createTestApp } from '../helpers/app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -425,5 +427,38 @@ describe('webhooks: signed deliveries from the outbox', () => {
       const res = await request(app)[method](path).send({ webhook_url: 'https://hooks.example.com/x' })
       expect(res.status, `${method} ${path}`).to.equal(401)
     }
+  })
+
+  it('keeps finished deliveries 30 days, then the timers delete them; pending ones stay', async () => {
+    const creator = await registerAgent(app)
+    const bidders = await Promise.all([1, 2].map(() => registerAgent(app)))
+    await fundAgent(app, creator.apiKey, '100')
+    await setWebhook(creator)
+    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    await postBid(app, bidders[0]!.apiKey, job.job_id)
+    await sendRounds(new WebhookSender(context, FAST_RETRIES))
+    // The second bid's delivery fails once and waits far in the future: pending.
+    receiver.answers.push(500)
+    await postBid(app, bidders[1]!.apiKey, job.job_id)
+    await new WebhookSender(context, { ...FAST_RETRIES, retryBaseMs: 3_600_000 }).runOnce()
+    const statuses = async () => (await deliveries(creator)).data.map((entry) => entry.status).sort()
+    expect(await statuses()).to.deep.equal(['delivered', 'pending'])
+
+    const timers = new TimersWorker(context, 10_000)
+    try {
+      expect(await timers.runOnce(), 'not within the month').to.include({ webhookDeliveriesPruned: 0 })
+      await shiftDatabaseClock(database.pool, 30 * 24 * 3600 + 60)
+      const round = await timers.runOnce()
+      expect(round).to.have.property('webhookDeliveriesPruned').that.is.at.least(1)
+      // A delivery a newer redelivery repeats (another test's) goes the round after that one.
+      let rounds = 0
+      while (((await timers.runOnce()) as { webhookDeliveriesPruned: number }).webhookDeliveriesPruned > 0)
+        rounds += 1
+      expect(rounds).to.be.at.most(2)
+    } finally {
+      await shiftDatabaseClock(database.pool, 0)
+      await timers.resign()
+    }
+    expect(await statuses()).to.deep.equal(['pending'])
   })
 })

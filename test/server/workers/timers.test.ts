@@ -46,6 +46,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsClosed: 0,
       microJobsRefunded: 0,
       eventsPruned: 0,
+      webhookDeliveriesPruned: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('open')
 
@@ -60,6 +61,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsClosed: 0,
       microJobsRefunded: 0,
       eventsPruned: 0,
+      webhookDeliveriesPruned: 0,
     })
     expect(await jobStatus(job.job_id)).to.equal('expired')
     const bids = await request(app).get('/v1/agents/me/bids').set('Authorization', bearer(worker.apiKey))
@@ -74,6 +76,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsClosed: 0,
       microJobsRefunded: 0,
       eventsPruned: 0,
+      webhookDeliveriesPruned: 0,
     })
   })
 
@@ -174,6 +177,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsClosed: 0,
       microJobsRefunded: 0,
       eventsPruned: 0,
+      webhookDeliveriesPruned: 0,
     })
   })
 })
