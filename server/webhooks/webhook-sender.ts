@@ -41,6 +41,18 @@ const SEND_BATCH = 20
 /** A receiver's answer is read up to this size, then dropped: only its status matters. */
 const MAX_RECEIVER_RESPONSE_BYTES = 64 * 1024
 
+/** A webhook secret the coordinator's key does not open (WALLET_ENCRYPTION_KEY changed since it was set). */
+export class UnreadableSecretError extends Error {
+  override name = 'UnreadableSecretError'
+  readonly reason = 'unreadable_secret'
+  constructor(options: { cause?: unknown } = {}) {
+    super(
+      'the signing secret cannot be opened with this WALLET_ENCRYPTION_KEY; set the webhook again',
+      options,
+    )
+  }
+}
+
 /** What one round did. */
 export interface WebhookRound {
   fannedOut: number
@@ -111,6 +123,15 @@ export class WebhookSender {
     }
   }
 
+  /** The webhook's signing secret; one sealed under another key is this delivery's failure, not the round's. */
+  private secretOf(agentId: string, sealedSecret: string): string {
+    try {
+      return openWebhookSecret(this.context, agentId, sealedSecret)
+    } catch (error) {
+      throw new UnreadableSecretError({ cause: error })
+    }
+  }
+
   private async send(delivery: DueDeliveryRow): Promise<'delivered' | 'retrying' | 'failed'> {
     if (delivery.url === null || delivery.sealed_secret === null) {
       await recordDeliveryAttempt(this.context.pool, delivery.id, {
@@ -122,10 +143,10 @@ export class WebhookSender {
       return 'failed'
     }
     const body = webhookBody(delivery)
-    const secret = openWebhookSecret(this.context, delivery.agent_id, delivery.sealed_secret)
     let responseStatus: number | null = null
     let error: string | null = null
     try {
+      const secret = this.secretOf(delivery.agent_id, delivery.sealed_secret)
       const response = await outboundClientFor(this.context).post({
         url: delivery.url,
         body,
@@ -144,7 +165,7 @@ export class WebhookSender {
       if (response.status < 200 || response.status >= 300) error = `the receiver answered ${response.status}`
     } catch (failure) {
       error =
-        failure instanceof OutboundHttpError
+        failure instanceof OutboundHttpError || failure instanceof UnreadableSecretError
           ? `${failure.reason}: ${failure.message}`
           : `could not be sent: ${(failure as Error).message}`
     }

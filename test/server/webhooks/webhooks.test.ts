@@ -342,6 +342,36 @@ describe('webhooks: signed deliveries from the outbox', () => {
     expect(redeliver.body.error.code).to.equal('webhook_not_found')
   })
 
+  it('records a secret this key cannot open as the delivery’s failure, and still sends the others', async () => {
+    const creator = await registerAgent(app)
+    const other = await registerAgent(app)
+    const bidder = await registerAgent(app)
+    await fundAgent(app, creator.apiKey, '100')
+    await fundAgent(app, other.apiKey, '100')
+    await setWebhook(creator)
+    await setWebhook(other)
+    // Sealed under another WALLET_ENCRYPTION_KEY than the coordinator runs with now.
+    const { rows } = await database.pool.query('SELECT sealed_secret FROM webhooks WHERE agent_id = $1', [
+      other.agent.id,
+    ])
+    await database.pool.query('UPDATE webhooks SET sealed_secret = $2 WHERE agent_id = $1', [
+      creator.agent.id,
+      rows[0].sealed_secret,
+    ])
+    const mine = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    const theirs = await postJob(app, other.apiKey, { tags: ['nothing-matches-this'] })
+    await postBid(app, bidder.apiKey, mine.job_id)
+    await postBid(app, bidder.apiKey, theirs.job_id)
+    const round = await new WebhookSender(context, { ...FAST_RETRIES, retryBaseMs: 60_000 }).runOnce()
+    expect(round).to.include({ delivered: 1, retrying: 1 })
+    const [unreadable] = (await deliveries(creator)).data
+    expect(unreadable).to.include({ status: 'pending', attempts: 1, response_status: null })
+    expect(unreadable!.last_error).to.match(/^unreadable_secret: /)
+    expect(receiver.accepted().map((entry) => entry.headers['x-clearhouse-event'])).to.deep.equal([
+      'bid_received',
+    ])
+  })
+
   it('sends each delivery once when two replicas fan out and send at the same time', async () => {
     const creator = await registerAgent(app)
     const bidders = await Promise.all([1, 2, 3, 4, 5, 6].map(() => registerAgent(app)))
