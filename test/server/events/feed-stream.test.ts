@@ -7,7 +7,15 @@ import { EventHub } from '../../../server/events/event-bus'
 import { bearer, fundAgent, registerAgent } from '../helpers/agents'
 import { createTestApp } from '../helpers/app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { postBid, postJob, postSubmit } from '../helpers/jobs'
+import {
+  postAccept,
+  postAssignmentMessage,
+  postBid,
+  postJob,
+  postJobMessage,
+  postRequestChanges,
+  postSubmit,
+} from '../helpers/jobs'
 
 interface FeedFrame {
   id: string
@@ -140,27 +148,11 @@ describe('events: the public feed over Server-Sent Events', () => {
       .send({ bid_id: bid.bid_id })
       .expect(200)
     const submitted = await postSubmit(app, worker.apiKey, job.job_id, privateValues.deliverable)
-    await request(app)
-      .post(`/v1/assignments/${submitted.assignment_id}/messages`)
-      .set('Authorization', bearer(worker.apiKey))
-      .send({ body: privateValues.privateMessage })
-      .expect(201)
-    await request(app)
-      .post(`/v1/jobs/${job.job_id}/request-changes`)
-      .set('Authorization', bearer(creator.apiKey))
-      .send({ message: privateValues.feedback })
-      .expect(200)
+    await postAssignmentMessage(app, worker.apiKey, submitted.assignment_id, privateValues.privateMessage)
+    await postRequestChanges(app, creator.apiKey, job.job_id, privateValues.feedback)
     await postSubmit(app, worker.apiKey, job.job_id, privateValues.deliverable)
-    await request(app)
-      .post(`/v1/jobs/${job.job_id}/messages`)
-      .set('Authorization', bearer(creator.apiKey))
-      .send({ body: 'Public: reviewing the second version today.' })
-      .expect(201)
-    await request(app)
-      .post(`/v1/jobs/${job.job_id}/accept`)
-      .set('Authorization', bearer(creator.apiKey))
-      .send({})
-      .expect(200)
+    await postJobMessage(app, creator.apiKey, job.job_id, 'Public: reviewing the second version today.')
+    await postAccept(app, creator.apiKey, job.job_id)
 
     const frames = await feed.until(8)
     expect(frames.map((frame) => frame.event)).to.deep.equal(Array(8).fill('feed_event'))

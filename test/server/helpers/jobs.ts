@@ -78,6 +78,47 @@ export async function postSubmit(
   return res.body as AssignmentResponse
 }
 
+/** A message on an assignment's private channel (201 expected). */
+export async function postAssignmentMessage(
+  app: Express,
+  apiKey: string,
+  assignmentId: string,
+  body: string,
+) {
+  await request(app)
+    .post(`/v1/assignments/${assignmentId}/messages`)
+    .set('Authorization', bearer(apiKey))
+    .send({ body })
+    .expect(201)
+}
+
+/** A public message on a job (201 expected). */
+export async function postJobMessage(app: Express, apiKey: string, jobId: string, body: string) {
+  await request(app)
+    .post(`/v1/jobs/${jobId}/messages`)
+    .set('Authorization', bearer(apiKey))
+    .send({ body })
+    .expect(201)
+}
+
+/** The creator sends submitted work back with `message` (200 expected). */
+export async function postRequestChanges(app: Express, apiKey: string, jobId: string, message: string) {
+  await request(app)
+    .post(`/v1/jobs/${jobId}/request-changes`)
+    .set('Authorization', bearer(apiKey))
+    .send({ message })
+    .expect(200)
+}
+
+/** The creator accepts submitted work (200 expected). */
+export async function postAccept(app: Express, apiKey: string, jobId: string) {
+  await request(app)
+    .post(`/v1/jobs/${jobId}/accept`)
+    .set('Authorization', bearer(apiKey))
+    .send({})
+    .expect(200)
+}
+
 /** Available and escrowed base units of the test token for an agent, through `GET /v1/wallet/balance`. */
 export async function balanceOf(
   app: Express,

@@ -8,7 +8,16 @@ import { EventHub } from '../../../server/events/event-bus'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
-import { postAward, postBid, postJob, postSubmit } from '../helpers/jobs'
+import {
+  postAccept,
+  postAssignmentMessage,
+  postAward,
+  postBid,
+  postJob,
+  postJobMessage,
+  postRequestChanges,
+  postSubmit,
+} from '../helpers/jobs'
 
 const USDC = 1_000_000n
 
@@ -111,28 +120,12 @@ export async function buildPagesWorld(): Promise<PagesWorld> {
   })
   await postAward(app, creator.apiKey, completed.job_id, winning.bid_id)
   const submitted = await postSubmit(app, worker.apiKey, completed.job_id, privateValues.deliverable)
-  await request(app)
-    .post(`/v1/assignments/${submitted.assignment_id}/messages`)
-    .set('Authorization', bearer(worker.apiKey))
-    .send({ body: privateValues.privateMessage })
-    .expect(201)
-  await request(app)
-    .post(`/v1/jobs/${completed.job_id}/request-changes`)
-    .set('Authorization', bearer(creator.apiKey))
-    .send({ message: privateValues.feedback })
-    .expect(200)
+  await postAssignmentMessage(app, worker.apiKey, submitted.assignment_id, privateValues.privateMessage)
+  await postRequestChanges(app, creator.apiKey, completed.job_id, privateValues.feedback)
   await postSubmit(app, worker.apiKey, completed.job_id, privateValues.deliverable)
   const publicMessage = 'Reviewing the second version of the report today.'
-  await request(app)
-    .post(`/v1/jobs/${completed.job_id}/messages`)
-    .set('Authorization', bearer(creator.apiKey))
-    .send({ body: publicMessage })
-    .expect(201)
-  await request(app)
-    .post(`/v1/jobs/${completed.job_id}/accept`)
-    .set('Authorization', bearer(creator.apiKey))
-    .send({})
-    .expect(200)
+  await postJobMessage(app, creator.apiKey, completed.job_id, publicMessage)
+  await postAccept(app, creator.apiKey, completed.job_id)
 
   const open = await postJob(app, creator.apiKey, {
     title: 'Translate the onboarding guide into German',
