@@ -49,7 +49,7 @@ import {
 import { registerAgent } from '../../server/agents/agents-service'
 import type { AppContext } from '../../server/app-context'
 import { chainEventHandlers } from '../../server/chain/chain-event-handlers'
-import { VaultIndexer } from '../../server/chain/indexer/vault-indexer'
+import { readIndexedCursor, VaultIndexer } from '../../server/chain/indexer/vault-indexer'
 import {
   dissolveBatch,
   enqueueChainOp,
@@ -346,7 +346,8 @@ async function runBench(
   const escrowTotal = ESCROW_AMOUNT * BigInt(options.ops) * 3n
   const depositAmount = (i: number) => 1_000_000n + BigInt(i)
   let depositTotal = escrowTotal
-  for (let i = 0; i < options.deposits; i += 1) depositTotal += depositAmount(i)
+  for (let i = 0; i < options.deposits + HEAD_DEPOSITS_PER_S * HEAD_SECONDS; i += 1)
+    depositTotal += depositAmount(i)
   await usdcContract.write.mint([funder.address, depositTotal], { account: funder.address })
   await usdcContract.write.approve([vault, maxUint256], { account: funder.address })
   // The settler's escrow locks spend the payer's vault balance.
@@ -399,6 +400,20 @@ async function runBench(
     logger,
   })
   const indexed = await timeCatchUp(indexer, pool, counters, chainId)
+
+  // ---- indexer at the head: a steady HEAD_DEPOSITS_PER_S deposits a second for HEAD_SECONDS,
+  // a block a second, the indexer polling as the coordinator's worker does; the lag is sampled
+  // every 100 ms as blocks between the chain's head and the indexer's cursor.
+  const headLag = await measureHeadLag({
+    indexer,
+    client,
+    pool,
+    chainId,
+    vault,
+    mine: () => provider.request({ method: 'evm_mine', params: [] }),
+    setAutomine: (on) => provider.request({ method: 'evm_setAutomine', params: [on] }),
+    deposit: (i) => send(accounts[i % accounts.length]!, depositAmount(options.deposits + i)),
+  })
   const depositRows = await pool.query(
     'SELECT d.status, count(*)::int AS n FROM deposits AS d GROUP BY d.status ORDER BY d.status',
   )
@@ -508,6 +523,9 @@ async function runBench(
       ...indexed,
     },
     indexer_settlement_blocks: indexedSettlement,
+    indexer_backfill_events_per_s: indexed.events_per_second,
+    indexer_head: headLag,
+    indexer_head_lag_blocks: headLag.max_lag_blocks,
     reconcile: {
       runs: options.reconcileRuns,
       mean_ms: round(reconcileMs.reduce((sum, ms) => sum + ms, 0) / reconcileMs.length, 2),
@@ -627,6 +645,64 @@ async function settleQueue(parameters: {
   }
 }
 
+/** Deposits a second and seconds of the head-lag phase. */
+const HEAD_DEPOSITS_PER_S = 100
+const HEAD_SECONDS = 10
+
+/**
+ * Runs the indexer as the worker does (polling every 200 ms) while `deposit` sends
+ * HEAD_DEPOSITS_PER_S a second and a block is mined every second, and samples the lag (head minus
+ * the indexer's cursor, in blocks) every 100 ms; the first second is warm-up.
+ */
+async function measureHeadLag(parameters: {
+  indexer: VaultIndexer
+  client: PublicClient
+  pool: pg.Pool
+  chainId: number
+  vault: Address
+  mine(): Promise<unknown>
+  setAutomine(on: boolean): Promise<unknown>
+  deposit(index: number): Promise<unknown>
+}) {
+  const { indexer, client, pool, chainId, vault } = parameters
+  const samples: number[] = []
+  await parameters.setAutomine(false)
+  indexer.start(200)
+  let sent = 0
+  try {
+    const started = performance.now()
+    let nextBlockAt = started + 1000
+    while (performance.now() - started < HEAD_SECONDS * 1000) {
+      const tickStarted = performance.now()
+      for (let i = 0; i < HEAD_DEPOSITS_PER_S / 10; i += 1) await parameters.deposit(sent++)
+      if (performance.now() >= nextBlockAt) {
+        await parameters.mine()
+        nextBlockAt += 1000
+      }
+      const head = await client.getBlockNumber({ cacheTime: 0 })
+      const cursor = await readIndexedCursor(pool, chainId, vault)
+      if (performance.now() - started > 1000) samples.push(Number(head - (cursor?.blockNumber ?? 0n)))
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, 100 - (performance.now() - tickStarted))),
+      )
+    }
+    await parameters.mine()
+  } finally {
+    await indexer.stop()
+    await parameters.setAutomine(true)
+  }
+  await indexer.catchUp()
+  const sorted = [...samples].sort((a, b) => a - b)
+  return {
+    deposits_per_s: HEAD_DEPOSITS_PER_S,
+    seconds: HEAD_SECONDS,
+    deposits_sent: sent,
+    samples: samples.length,
+    max_lag_blocks: sorted[sorted.length - 1] ?? null,
+    p95_lag_blocks: sorted.length ? quantile(sorted, 0.95) : null,
+  }
+}
+
 /** viem's short message and the node's details, without the calldata dump of the full message. */
 function describeError(error: unknown): string {
   if (error instanceof BaseError) {
@@ -729,6 +805,10 @@ function printTable(result: BenchResult): void {
     ['indexer: SQL statements per event', String(indexer.sql_per_event)],
     ['indexer: time in SQL / in RPC', `${indexer.sql_statements.ms} / ${indexer.rpc_ms} ms`],
     ['indexer: peak RSS (JS heap)', `${indexer.peak_rss_mib} MiB (${indexer.peak_heap_used_mib} MiB)`],
+    [
+      `indexer at the head: lag under ${result.indexer_head.deposits_per_s} deposits/s (max / p95)`,
+      `${result.indexer_head.max_lag_blocks} / ${result.indexer_head.p95_lag_blocks} blocks (${result.indexer_head.deposits_sent} deposits, ${result.indexer_head.samples} samples)`,
+    ],
     ['indexer, settler blocks: events / wall', `${settlement.events_indexed} / ${settlement.wall_seconds} s`],
     ['indexer, settler blocks: throughput', `${settlement.events_per_second} events/s`],
     [
