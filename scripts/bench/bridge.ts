@@ -62,18 +62,23 @@ import { withTransaction } from '../../server/db/pool'
 import { createMetrics } from '../../server/metrics'
 import { reconcile } from '../../server/reconciliation/reconciliation-service'
 import { deployContracts } from '../lib/deploy-contracts'
-import { benchMachine, createBenchDatabase, serveHardhatRpc, writeBenchFigures } from './bench-setup'
+import {
+  BENCH_MNEMONIC,
+  benchCoordinator,
+  benchMachine,
+  createBenchDatabase,
+  serveHardhatRpc,
+  writeBenchFigures,
+} from './bench-setup'
 
 // Required, not imported, so running this file directly (ts-node) builds the HRE from
 // hardhat.config.ts exactly as `hardhat run` does.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hre = require('hardhat') as typeof import('hardhat')
 
-const MNEMONIC = 'test test test test test test test test test test test junk'
+const MNEMONIC = BENCH_MNEMONIC
 /** Hardhat account #0 deploys the vault and is its coordinator, as on the embedded dev chain. */
-const coordinator = privateKeyToAccount(
-  toHex(mnemonicToAccount(MNEMONIC, { addressIndex: 0 }).getHdKey().privateKey!),
-)
+const coordinator = benchCoordinator
 const payer = mnemonicToAccount(MNEMONIC, { addressIndex: 4 })
 const payee = mnemonicToAccount(MNEMONIC, { addressIndex: 5 })
 /** Hardhat account #8, unlocked on the in-process node: mints and deposits for everyone. */
@@ -434,7 +439,6 @@ async function runBench(
         feeBps: 100,
         resolverFeeBps: 0,
         expiry,
-        // One payer's consecutive nonces, as the coordinator hands them out.
         nonce: BigInt(i),
       } as const
       const signature = await payer.signTypedData({

@@ -32,7 +32,6 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { Session } from 'node:inspector'
-import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -70,10 +69,8 @@ import type { LoadCaller, LoadReply, LoadRequest, PhaseResult } from './calls-lo
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hre = require('hardhat') as typeof import('hardhat')
 
-const MNEMONIC = BENCH_MNEMONIC
-const coordinator = benchCoordinator
 /** Hardhat account #8, unlocked on the in-process node: mints and deposits for the callers. */
-const funder = mnemonicToAccount(MNEMONIC, { addressIndex: 8 })
+const funder = mnemonicToAccount(BENCH_MNEMONIC, { addressIndex: 8 })
 
 const PRICE = '0.001'
 const SETTLEMENT_INTERVAL = 100
@@ -444,10 +441,11 @@ async function main(): Promise<void> {
     const deployment = await deployContracts(hre, { withMockUsdc: true })
     // invokeRateLimitPerMinute: the callers hammer two services far past any production limit.
     context = await benchAppContext(pool, { client, deployment }, { invokeRateLimitPerMinute: 1_000_000_000 })
-    ;({ server: appServer } = await listenBenchApp(context))
+    const listening = await listenBenchApp(context)
+    appServer = listening.server
+    const { baseUrl } = listening
     // The load pauses between phases (the raw Postgres loop, the profiler); its sockets stay open.
     appServer.keepAliveTimeout = 120_000
-    const baseUrl = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}`
     const figures = await runBench(options, {
       pool,
       client,
@@ -525,8 +523,8 @@ async function runBench(options: Options, io: BenchIo) {
   const settler = new Settler({
     pool,
     publicClient: client,
-    walletClient: createWalletClient({ account: coordinator, transport: http(io.rpcUrl) }),
-    account: coordinator,
+    walletClient: createWalletClient({ account: benchCoordinator, transport: http(io.rpcUrl) }),
+    account: benchCoordinator,
     chainId,
     vault,
     maxBatchSize: 100,

@@ -9,7 +9,6 @@
  */
 import { execFile } from 'node:child_process'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import hre from 'hardhat'
@@ -90,8 +89,9 @@ async function main(): Promise<void> {
     const client = createChainClient(rpc.url)
     const deployment = await deployContracts(hre, { withMockUsdc: true })
     const context = await benchAppContext(pool, { client, deployment })
-    ;({ server } = await listenBenchApp(context))
-    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const listening = await listenBenchApp(context)
+    server = listening.server
+    const { baseUrl } = listening
     const api = async (method: string, route: string, apiKey?: string, body?: unknown) => {
       const res = await fetch(`${baseUrl}${route}`, {
         method,
