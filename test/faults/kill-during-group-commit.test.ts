@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import { startUpstreamStub, type UpstreamStub } from '../server/helpers/upstream'
 import {
   faultEnvironment,
+  killCoordinator,
   spawnCoordinator,
   startInProcessCoordinator,
   type CoordinatorProcess,
@@ -84,10 +85,7 @@ describe('faults: kill -9 during a group commit of paid calls', () => {
     delete env.PORT
   })
   after(async () => {
-    if (coordinator && coordinator.child.exitCode === null) {
-      coordinator.child.kill('SIGKILL')
-      await coordinator.exited
-    }
+    await killCoordinator(coordinator)
     await upstream?.close()
     await cluster?.destroy()
   })

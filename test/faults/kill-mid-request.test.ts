@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import {
   faultEnvironment,
+  killCoordinator,
   spawnCoordinator,
   startInProcessCoordinator,
   type CoordinatorProcess,
@@ -73,10 +74,7 @@ describe('faults: kill -9 in the middle of idempotent requests', () => {
     delete env.PORT
   })
   after(async () => {
-    if (coordinator && coordinator.child.exitCode === null) {
-      coordinator.child.kill('SIGKILL')
-      await coordinator.exited
-    }
+    await killCoordinator(coordinator)
     await cluster?.destroy()
   })
 

@@ -3,6 +3,7 @@ import WebSocket from 'ws'
 import { jobBody } from '../server/helpers/jobs'
 import {
   faultEnvironment,
+  killCoordinator,
   spawnCoordinator,
   startInProcessCoordinator,
   type CoordinatorProcess,
@@ -33,10 +34,7 @@ describe('faults: events caused through one coordinator reach clients of another
     child = await spawnCoordinator(env)
   })
   after(async () => {
-    if (child && child.child.exitCode === null) {
-      child.child.kill('SIGKILL')
-      await child.exited
-    }
+    await killCoordinator(child)
     await inProcess?.stop()
     await cluster?.destroy()
   })

@@ -3,6 +3,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../server/helpers/we
 import { jobBody } from '../server/helpers/jobs'
 import {
   faultEnvironment,
+  killCoordinator,
   spawnCoordinator,
   startInProcessCoordinator,
   type CoordinatorProcess,
@@ -30,12 +31,7 @@ describe('faults: a webhook delivery across a coordinator killed between retries
     receiver = await startWebhookReceiver()
   })
   after(async () => {
-    for (const coordinator of coordinators) {
-      if (coordinator.child.exitCode === null && coordinator.child.signalCode === null) {
-        coordinator.child.kill('SIGKILL')
-        await coordinator.exited
-      }
-    }
+    for (const coordinator of coordinators) await killCoordinator(coordinator)
     await receiver?.close()
     await cluster?.destroy()
   })

@@ -88,6 +88,14 @@ export async function spawnCoordinator(
   return { child, url, output: () => output, exited }
 }
 
+/** Ends a child coordinator still running with SIGKILL and waits for its exit (a test's cleanup). */
+export async function killCoordinator(coordinator: CoordinatorProcess | null | undefined): Promise<void> {
+  if (!coordinator) return
+  if (coordinator.child.exitCode === null && coordinator.child.signalCode === null)
+    coordinator.child.kill('SIGKILL')
+  await coordinator.exited
+}
+
 /** The JSON log lines a child coordinator printed. */
 export function logLines(output: string): Array<Record<string, unknown>> {
   return output
