@@ -38,6 +38,16 @@ describe('several tokens on-chain: USDC, EURC (6 decimals) and DAI (18 decimals)
     return chain.deployment.tokens.find((token) => token.symbol === symbol)!.address
   }
 
+  /** What `owner` holds of the token outside the vault, on-chain. */
+  function walletBalanceOf(symbol: string, owner: Address): Promise<bigint> {
+    return chain.client.readContract({
+      address: tokenAddress(symbol),
+      abi: erc20Abi,
+      functionName: 'balanceOf',
+      args: [owner],
+    })
+  }
+
   async function faucet(agent: RegisteredTestAgent, amount: string, token: string) {
     return request(chain.app)
       .post('/v1/dev/faucet')
@@ -124,13 +134,7 @@ describe('several tokens on-chain: USDC, EURC (6 decimals) and DAI (18 decimals)
       expect(withdrawn.body).to.include({ token: symbol })
       await chain.settle()
       await chain.index()
-      const received = await chain.client.readContract({
-        address: tokenAddress(symbol),
-        abi: erc20Abi,
-        functionName: 'balanceOf',
-        args: [to],
-      })
-      expect(received).to.equal(parseUnits('4.25', decimals))
+      expect(await walletBalanceOf(symbol, to)).to.equal(parseUnits('4.25', decimals))
       expect(await balanceOf(worker, symbol)).to.include({ available: '5.65', withdrawing: '0' })
       await expectReconciled()
     })
@@ -207,14 +211,7 @@ describe('several tokens on-chain: USDC, EURC (6 decimals) and DAI (18 decimals)
       .expect(201)
     await chain.settle()
     await chain.index()
-    expect(
-      await chain.client.readContract({
-        address: tokenAddress('EURC'),
-        abi: erc20Abi,
-        functionName: 'balanceOf',
-        args: [to],
-      }),
-    ).to.equal(parseUnits('20', 6))
+    expect(await walletBalanceOf('EURC', to)).to.equal(parseUnits('20', 6))
     expect(await balanceOf(requester, 'EURC')).to.include({ available: '30', withdrawing: '0' })
 
     await setAllowed('EURC', true)
