@@ -4,8 +4,8 @@
  * reconciliation. It prints figures, not pass/fail, and writes them to bench/bridge.json.
  *
  * Run with `npm run bench:bridge` (`hardhat run scripts/bench/bridge.ts`). Sizes come from
- * BENCH_OPS (settler ops, default 1000), BENCH_DEPOSITS (default 1000), BENCH_DEPOSITS_PER_BLOCK
- * (default 10) and BENCH_RECONCILE_RUNS (default 20); `hardhat run` rejects flags it does not know, so
+ * BENCH_OPS (settler ops, default 1000), BENCH_DEPOSITS (default 10,000), BENCH_DEPOSITS_PER_BLOCK
+ * (default 100) and BENCH_RECONCILE_RUNS (default 20); `hardhat run` rejects flags it does not know, so
  * `--ops N` / `--deposits N` work only when the file is run directly (`npx ts-node --transpile-only
  * scripts/bench/bridge.ts --ops 500`). The database is a fresh `clearhouse_bench_<pid>` on
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped at the end.
@@ -119,8 +119,8 @@ function readOptions(): Options {
     ops: positive('ops', 'BENCH_OPS', 1000),
     batchSize: positive('batch-size', 'BENCH_BATCH_SIZE', 100),
     fallbackBatchSize: positive('fallback-batch-size', 'BENCH_FALLBACK_BATCH_SIZE', 50),
-    deposits: positive('deposits', 'BENCH_DEPOSITS', 1000),
-    depositsPerBlock: positive('deposits-per-block', 'BENCH_DEPOSITS_PER_BLOCK', 10),
+    deposits: positive('deposits', 'BENCH_DEPOSITS', 10_000),
+    depositsPerBlock: positive('deposits-per-block', 'BENCH_DEPOSITS_PER_BLOCK', 100),
     reconcileRuns: positive('reconcile-runs', 'BENCH_RECONCILE_RUNS', 20),
   }
 }
@@ -742,7 +742,7 @@ async function timeCatchUp(indexer: VaultIndexer, pool: pg.Pool, counters: Count
     peak_heap_used_mib: mib(peakRss.heap),
     rpc_calls: rpc,
     sql_statements: sql,
-    sql_per_event: round(sql.statements / Math.max(1, total)),
+    sql_per_event: round(sql.statements / Math.max(1, total), 4),
     rpc_ms: round(Object.values(rpc).reduce((sum, call) => sum + call.ms, 0)),
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { Queryable } from '../db/pool'
 import {
   deleteEventsOlderThan,
-  insertEvent,
+  insertEvents,
   selectEventsAfter,
   selectFeedAfter,
   selectFeedWindow,
@@ -32,18 +32,29 @@ export interface DeliveredEvent {
  * Writes an event to the outbox inside the caller's transaction: it is delivered if and only if
  * the change it reports commits. `audience` is the agents it is for.
  */
-export async function publishEvent(
-  db: Queryable,
-  event: {
-    type: string
-    audience: readonly (string | null | undefined)[]
-    data: Record<string, unknown>
-    /** The public feed's `feed_event` (seed 004 "Public Feed"), for a public change: nothing private in it. */
-    feed?: { event_type: string } & Record<string, unknown>
-  },
-): Promise<void> {
-  const audience = event.audience.filter((id): id is string => typeof id === 'string')
-  await insertEvent(db, { type: event.type, audience, data: event.data, feed: event.feed ?? null })
+export async function publishEvent(db: Queryable, event: PublishedEvent): Promise<void> {
+  await publishEvents(db, [event])
+}
+
+export interface PublishedEvent {
+  type: string
+  audience: readonly (string | null | undefined)[]
+  data: Record<string, unknown>
+  /** The public feed's `feed_event` (seed 004 "Public Feed"), for a public change: nothing private in it. */
+  feed?: { event_type: string } & Record<string, unknown>
+}
+
+/** `publishEvent` for many events, in order, in one statement (the indexer's backfill). */
+export async function publishEvents(db: Queryable, events: readonly PublishedEvent[]): Promise<void> {
+  await insertEvents(
+    db,
+    events.map((event) => ({
+      type: event.type,
+      audience: event.audience.filter((id): id is string => typeof id === 'string'),
+      data: event.data,
+      feed: event.feed ?? null,
+    })),
+  )
 }
 
 /** A public feed event as the SSE stream sends it: its outbox id and its `feed_event` data. */

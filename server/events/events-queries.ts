@@ -12,22 +12,32 @@ export interface EventRow {
   created_at: Date
 }
 
-export async function insertEvent(
-  db: Queryable,
-  event: {
-    type: string
-    audience: readonly string[]
-    data: Record<string, unknown>
-    feed: Record<string, unknown> | null
-  },
-): Promise<void> {
+/** An outbox row to write: what happened, for whom, and its public feed form if it is public. */
+export interface NewEvent {
+  type: string
+  audience: readonly string[]
+  data: Record<string, unknown>
+  feed: Record<string, unknown> | null
+}
+
+/** Writes events to the outbox, in order, in one statement however many there are. */
+export async function insertEvents(db: Queryable, events: readonly NewEvent[]): Promise<void> {
+  if (events.length === 0) return
   await db.query(
-    'INSERT INTO events (event_type, audience, data, feed) VALUES ($1, $2::uuid[], $3::jsonb, $4::jsonb)',
+    `INSERT INTO events (event_type, audience, data, feed)
+     SELECT e.value->>'type', ARRAY(SELECT jsonb_array_elements_text(e.value->'audience'))::uuid[],
+            e.value->'data', nullif(e.value->'feed', 'null'::jsonb)
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (value, position)
+      ORDER BY e.position`,
     [
-      event.type,
-      [...new Set(event.audience)],
-      JSON.stringify(event.data),
-      event.feed && JSON.stringify(event.feed),
+      JSON.stringify(
+        events.map((event) => ({
+          type: event.type,
+          audience: [...new Set(event.audience)],
+          data: event.data,
+          feed: event.feed,
+        })),
+      ),
     ],
   )
 }

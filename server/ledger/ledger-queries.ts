@@ -53,50 +53,71 @@ export async function ensureAgentAccounts(
   return select()
 }
 
-export async function selectPlatformAccountId(db: Queryable, kind: PlatformAccountKind): Promise<string> {
-  const { rows } = await db.query(
-    'SELECT la.id::text AS id FROM ledger_accounts AS la WHERE la.kind = $1 AND la.agent_id IS NULL',
-    [kind],
-  )
-  return rows[0]!.id as string
+/** The platform accounts' ids by kind (the three are seeded by the migrations). */
+export async function selectPlatformAccountIds(db: Queryable): Promise<Map<PlatformAccountKind, string>> {
+  const { rows } = await db.query({
+    name: 'ledger-platform-accounts',
+    text: 'SELECT la.id::text AS id, la.kind FROM ledger_accounts AS la WHERE la.agent_id IS NULL',
+  })
+  return new Map(rows.map((row) => [row.kind as PlatformAccountKind, row.id as string]))
+}
+
+/** One running balance: an account's balance of one token. */
+export interface BalanceKey {
+  accountId: string
+  token: string
+}
+
+/** `accountId:token`, how running balances are keyed in memory. */
+export function balanceKey(key: BalanceKey): string {
+  return `${key.accountId}:${key.token}`
 }
 
 /**
- * Locks the running balances of `accountIds` for `token`, creating missing rows at zero. Rows are
- * locked in account-id order so two movements over the same accounts never deadlock.
+ * Locks the running balances `keys`, creating missing rows at zero. Rows are locked in
+ * (account id, token) order so two movements over the same balances never deadlock.
  */
-export async function lockBalances(
-  db: Queryable,
-  accountIds: string[],
-  token: string,
-): Promise<Map<string, bigint>> {
+export async function lockBalances(db: Queryable, keys: BalanceKey[]): Promise<Map<string, bigint>> {
+  if (keys.length === 0) return new Map()
+  const accountIds = keys.map((key) => key.accountId)
+  const tokens = keys.map((key) => key.token)
   await db.query(
     `INSERT INTO ledger_balances (account_id, token)
-     SELECT unnest($1::bigint[]), $2
+     SELECT * FROM unnest($1::bigint[], $2::text[])
      ON CONFLICT (account_id, token) DO NOTHING`,
-    [accountIds, token],
+    [accountIds, tokens],
   )
   const { rows } = await db.query(
-    `SELECT lb.account_id::text AS account_id, lb.balance::text AS balance
+    `SELECT lb.account_id::text AS account_id, lb.token, lb.balance::text AS balance
      FROM ledger_balances AS lb
-     WHERE lb.account_id = ANY($1::bigint[]) AND lb.token = $2
-     ORDER BY lb.account_id
+     WHERE (lb.account_id, lb.token) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+     ORDER BY lb.account_id, lb.token
      FOR UPDATE`,
-    [accountIds, token],
+    [accountIds, tokens],
   )
-  return new Map(rows.map((row) => [row.account_id as string, BigInt(row.balance as string)]))
+  return new Map(
+    rows.map((row) => [
+      balanceKey({ accountId: row.account_id, token: row.token }),
+      BigInt(row.balance as string),
+    ]),
+  )
 }
 
-export async function updateBalance(
+/** Sets each running balance to its new value; the rows are already locked. */
+export async function updateBalances(
   db: Queryable,
-  accountId: string,
-  token: string,
-  balance: bigint,
+  balances: Array<BalanceKey & { balance: bigint }>,
 ): Promise<void> {
+  if (balances.length === 0) return
   await db.query(
-    `UPDATE ledger_balances SET balance = $3::numeric, updated_at = now()
-     WHERE account_id = $1 AND token = $2`,
-    [accountId, token, balance.toString()],
+    `UPDATE ledger_balances AS lb SET balance = b.balance, updated_at = now()
+       FROM unnest($1::bigint[], $2::text[], $3::numeric[]) AS b (account_id, token, balance)
+      WHERE lb.account_id = b.account_id AND lb.token = b.token`,
+    [
+      balances.map((balance) => balance.accountId),
+      balances.map((balance) => balance.token),
+      balances.map((balance) => balance.balance.toString()),
+    ],
   )
 }
 
@@ -112,13 +133,20 @@ export async function selectTransactionByReference(
   db: Queryable,
   reference: string,
 ): Promise<LedgerTransactionRow | null> {
+  return (await selectTransactionsByReference(db, [reference])).get(reference) ?? null
+}
+
+/** The transactions posted under any of `references`, by reference. */
+export async function selectTransactionsByReference(
+  db: Queryable,
+  references: string[],
+): Promise<Map<string, LedgerTransactionRow>> {
   const { rows } = await db.query(
     `SELECT lt.id, lt.reference, lt.kind, lt.token, lt.amount::text AS amount
-     FROM ledger_transactions AS lt WHERE lt.reference = $1`,
-    [reference],
+     FROM ledger_transactions AS lt WHERE lt.reference = ANY($1::text[])`,
+    [references],
   )
-  const row = rows[0]
-  return row ? { ...row, amount: BigInt(row.amount) } : null
+  return new Map(rows.map((row) => [row.reference as string, { ...row, amount: BigInt(row.amount) }]))
 }
 
 /** The legs of the transaction posted under `reference`: each account (agent's or platform's) and its amount. */
@@ -156,37 +184,48 @@ export async function countReferencesWithPrefix(db: Queryable, prefix: string): 
   return rows[0].n
 }
 
-export async function insertTransaction(
-  db: Queryable,
-  transaction: { id: string; reference: string; kind: LedgerTransactionKind; token: string; amount: bigint },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO ledger_transactions (id, reference, kind, token, amount) VALUES ($1, $2, $3, $4, $5::numeric)`,
-    [
-      transaction.id,
-      transaction.reference,
-      transaction.kind,
-      transaction.token,
-      transaction.amount.toString(),
-    ],
-  )
+export interface NewLedgerTransaction {
+  id: string
+  reference: string
+  kind: LedgerTransactionKind
+  token: string
+  amount: bigint
+  entries: { accountId: string; amount: bigint; balanceAfter: bigint | null }[]
 }
 
-export async function insertEntries(
-  db: Queryable,
-  transactionId: string,
-  token: string,
-  entries: { accountId: string; amount: bigint; balanceAfter: bigint | null }[],
-): Promise<void> {
+/** Inserts transactions and their entries, in order, in two statements however many there are. */
+export async function insertTransactions(db: Queryable, transactions: NewLedgerTransaction[]): Promise<void> {
+  if (transactions.length === 0) return
+  await db.query(
+    `INSERT INTO ledger_transactions (id, reference, kind, token, amount)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])`,
+    [
+      transactions.map((transaction) => transaction.id),
+      transactions.map((transaction) => transaction.reference),
+      transactions.map((transaction) => transaction.kind),
+      transactions.map((transaction) => transaction.token),
+      transactions.map((transaction) => transaction.amount.toString()),
+    ],
+  )
+  const entries = transactions.flatMap((transaction) =>
+    transaction.entries.map((entry) => ({
+      ...entry,
+      transactionId: transaction.id,
+      token: transaction.token,
+    })),
+  )
   if (entries.length === 0) return
+  // Entry ids follow the order of the rows, which is the postings' order.
   await db.query(
     `INSERT INTO ledger_entries (transaction_id, account_id, token, amount, balance_after)
-     SELECT $1, e.account_id, $2, e.amount, e.balance_after
-     FROM unnest($3::bigint[], $4::numeric[], $5::numeric[]) AS e (account_id, amount, balance_after)`,
+     SELECT e.transaction_id, e.account_id, e.token, e.amount, e.balance_after
+     FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::numeric[], $5::numeric[]) WITH ORDINALITY
+       AS e (transaction_id, account_id, token, amount, balance_after, position)
+     ORDER BY e.position`,
     [
-      transactionId,
-      token,
+      entries.map((entry) => entry.transactionId),
       entries.map((entry) => entry.accountId),
+      entries.map((entry) => entry.token),
       entries.map((entry) => entry.amount.toString()),
       entries.map((entry) => (entry.balanceAfter === null ? null : entry.balanceAfter.toString())),
     ],
@@ -308,12 +347,22 @@ export async function selectPlatformBalance(
  * transactions holding the agent's available row lock write that account, so read it under that lock.
  */
 export async function selectAgentDebt(db: Queryable, agentId: string, token: string): Promise<bigint> {
+  return (await selectAgentDebts(db, [{ agentId, token }])).get(`${agentId}:${token}`) ?? 0n
+}
+
+/** `selectAgentDebt` for several agents and tokens at once, keyed `agentId:token`; absent means zero. */
+export async function selectAgentDebts(
+  db: Queryable,
+  keys: Array<{ agentId: string; token: string }>,
+): Promise<Map<string, bigint>> {
+  if (keys.length === 0) return new Map()
   const { rows } = await db.query(
-    `SELECT coalesce(sum(le.amount), 0)::text AS total
+    `SELECT la.agent_id, le.token, (-sum(le.amount))::text AS owed
      FROM ledger_entries AS le
-     JOIN ledger_accounts AS la ON la.id = le.account_id
-     WHERE la.agent_id = $1 AND la.kind = 'debt' AND le.token = $2`,
-    [agentId, token],
+     JOIN ledger_accounts AS la ON la.id = le.account_id AND la.kind = 'debt'
+     WHERE (la.agent_id, le.token) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
+     GROUP BY la.agent_id, le.token`,
+    [keys.map((key) => key.agentId), keys.map((key) => key.token)],
   )
-  return -BigInt(rows[0]!.total)
+  return new Map(rows.map((row) => [`${row.agent_id}:${row.token}`, BigInt(row.owed)]))
 }

@@ -4,19 +4,22 @@ import { BPS } from '../../protocol/typed-data'
 import type { Queryable } from '../db/pool'
 import { ConflictError } from '../errors'
 import {
+  balanceKey,
   ensureAgentAccounts,
-  insertEntries,
-  insertTransaction,
+  insertTransactions,
   lockBalances,
   selectAgentBalances,
   selectAgentDebt,
+  selectAgentDebts,
   selectAgentEntries,
   selectDebtAndUnsettledTotals,
-  selectPlatformAccountId,
+  selectPlatformAccountIds,
   selectPlatformBalance,
   selectTransactionByReference,
   selectTransactionLegs,
-  updateBalance,
+  selectTransactionsByReference,
+  updateBalances,
+  type NewLedgerTransaction,
   type AgentAccountKind,
   type AgentEntryRow,
   type LedgerTransactionKind,
@@ -50,11 +53,30 @@ export async function getBalances(
  * mirror image; calling this first with every agent involved takes all locks up front instead.
  */
 export async function lockLedgerAgents(db: Queryable, agentIds: string[], token: Token): Promise<void> {
-  const accounts = [...new Set(agentIds)].flatMap((agentId) =>
+  await lockLedgerAgentTokens(
+    db,
+    agentIds.map((agentId) => ({ agentId, token })),
+  )
+}
+
+/** `lockLedgerAgents` for agents in several tokens at once, in the same global order. */
+async function lockLedgerAgentTokens(
+  db: Queryable,
+  pairs: Array<{ agentId: string; token: string }>,
+): Promise<void> {
+  const agentIds = [...new Set(pairs.map((pair) => pair.agentId))]
+  const accounts = agentIds.flatMap((agentId) =>
     (['available', 'escrow', 'unsettled'] as const).map((kind) => ({ agentId, kind })),
   )
   const ids = await ensureAgentAccounts(db, accounts)
-  await lockBalances(db, [...ids.values()], token.toLowerCase())
+  const keys = new Map<string, { accountId: string; token: string }>()
+  for (const { agentId, token } of pairs) {
+    for (const kind of ['available', 'escrow', 'unsettled']) {
+      const key = { accountId: ids.get(`${agentId}:${kind}`)!, token: token.toLowerCase() }
+      keys.set(balanceKey(key), key)
+    }
+  }
+  await lockBalances(db, [...keys.values()])
 }
 
 export interface CreditDepositParameters {
@@ -72,6 +94,49 @@ export interface CreditDepositParameters {
  */
 export async function creditDeposit(db: Queryable, parameters: CreditDepositParameters): Promise<string> {
   return creditAgent(db, 'deposit', { platform: parameters.from ?? 'vault' }, parameters)
+}
+
+/** A deposit the indexer books: to the agent holding the account, or held unclaimed (`agentId` null). */
+export interface BookedDeposit {
+  agentId: string | null
+  token: Token
+  amount: bigint
+  reference: string
+}
+
+/**
+ * Books many deposits seen on-chain at once, in order, each exactly as `creditDeposit` (vault →
+ * agent, debt repaid first) or held on unclaimed (vault → unclaimed) when no agent holds the account, in a fixed
+ * number of statements however many there are: the indexer's backfill. Returns the transaction
+ * ids in the same order.
+ */
+export async function bookDeposits(db: Queryable, deposits: BookedDeposit[]): Promise<string[]> {
+  const credited = deposits.flatMap((deposit) =>
+    deposit.agentId ? [{ agentId: deposit.agentId, token: deposit.token.toLowerCase() }] : [],
+  )
+  // The debts are read under the available rows' locks, as one credit reads its own.
+  await lockLedgerAgentTokens(db, credited)
+  const owed = await selectAgentDebts(db, credited)
+  const postings = deposits.map((deposit): Posting => {
+    const { agentId, token, amount, reference } = deposit
+    if (!agentId) return moveOf('deposit', { platform: 'vault' }, { platform: 'unclaimed' }, deposit)
+    const key = `${agentId}:${token.toLowerCase()}`
+    const debt = owed.get(key) ?? 0n
+    const repaid = debt < amount ? debt : amount
+    owed.set(key, debt - repaid)
+    return {
+      reference,
+      kind: 'deposit',
+      token,
+      amount,
+      legs: [
+        { account: { platform: 'vault' }, amount: -amount },
+        { account: { agentId, kind: 'debt' }, amount: repaid },
+        { account: { agentId, kind: 'available' }, amount: amount - repaid },
+      ],
+    }
+  })
+  return postAll(db, postings)
 }
 
 export interface LockEscrowParameters {
@@ -269,14 +334,6 @@ export async function getDebt(db: Queryable, agentId: string, token: Token): Pro
   return selectAgentDebt(db, agentId, token.toLowerCase())
 }
 
-/** vault → unclaimed: a deposit to a wallet no agent holds yet, so the vault account still mirrors the chain. */
-export async function holdUnclaimedDeposit(
-  db: Queryable,
-  parameters: Omit<AgentMovementParameters, 'agentId'>,
-): Promise<string> {
-  return move(db, 'deposit', { platform: 'vault' }, { platform: 'unclaimed' }, parameters)
-}
-
 /**
  * agent (or unclaimed) → vault: a credited deposit whose block a reorg dropped. The agent's
  * available pays as far as it goes; what it already spent becomes its debt (see `debitAgent`).
@@ -431,8 +488,17 @@ async function move(
   to: AccountRef,
   parameters: { token: Token; amount: bigint; reference: string },
 ): Promise<string> {
+  return post(db, moveOf(kind, from, to, parameters))
+}
+
+function moveOf(
+  kind: LedgerTransactionKind,
+  from: AccountRef,
+  to: AccountRef,
+  parameters: { token: Token; amount: bigint; reference: string },
+): Posting {
   const { amount } = parameters
-  return post(db, {
+  return {
     reference: parameters.reference,
     kind,
     token: parameters.token,
@@ -441,7 +507,7 @@ async function move(
       { account: from, amount: -amount },
       { account: to, amount },
     ],
-  })
+  }
 }
 
 type AccountRef = { agentId: string; kind: AgentAccountKind } | { platform: PlatformAccountKind }
@@ -465,92 +531,123 @@ interface Posting {
   legs: { account: AccountRef; amount: bigint }[]
 }
 
+/** Posts one balanced transaction inside the caller's database transaction (see `postAll`). */
+async function post(db: Queryable, posting: Posting): Promise<string> {
+  return (await postAll(db, [posting]))[0]!
+}
+
 /**
- * Posts one balanced transaction inside the caller's database transaction.
+ * Posts balanced transactions, in order, inside the caller's database transaction, in a fixed
+ * number of statements however many there are. Returns their transaction ids; a reference
+ * already posted (before, or earlier in `postings`) returns that transaction's id and posts nothing.
  *
- * Order matters: the agent balance rows are locked first, and only then is the reference looked
+ * Order matters: the agent balance rows are locked first, and only then are the references looked
  * up. Every posting with the same reference touches the same rows, so a duplicate waits for the
  * first to commit and then sees its reference (a no-op), and nothing is written before the
- * balance check, so a refused posting leaves no trace even if the caller commits anyway.
+ * balance checks, so a refused posting leaves no trace even if the caller commits anyway.
  */
-async function post(db: Queryable, posting: Posting): Promise<string> {
-  if (typeof posting.amount !== 'bigint' || posting.amount < 0n) {
-    throw new RangeError(`ledger amount must be a non-negative bigint, got ${String(posting.amount)}`)
-  }
-  if (!posting.reference) throw new RangeError('ledger reference must not be empty')
-  const token = posting.token.toLowerCase()
-  const total = posting.legs.reduce((sum, leg) => sum + leg.amount, 0n)
-  if (total !== 0n) throw new Error(`ledger posting ${posting.reference} does not sum to zero`)
-
-  const agentLegs = posting.legs.flatMap((leg) => ('agentId' in leg.account ? [leg.account] : []))
-  const accountIds = await ensureAgentAccounts(db, agentLegs)
-  const runningLegs = agentLegs.filter((account) => hasRunningBalance(account))
-  const platformIds = new Map<PlatformAccountKind, string>()
-  for (const leg of posting.legs) {
-    if ('platform' in leg.account && !platformIds.has(leg.account.platform)) {
-      platformIds.set(leg.account.platform, await selectPlatformAccountId(db, leg.account.platform))
+async function postAll(db: Queryable, postings: Posting[]): Promise<string[]> {
+  for (const posting of postings) {
+    if (typeof posting.amount !== 'bigint' || posting.amount < 0n) {
+      throw new RangeError(`ledger amount must be a non-negative bigint, got ${String(posting.amount)}`)
     }
+    if (!posting.reference) throw new RangeError('ledger reference must not be empty')
+    const total = posting.legs.reduce((sum, leg) => sum + leg.amount, 0n)
+    if (total !== 0n) throw new Error(`ledger posting ${posting.reference} does not sum to zero`)
   }
+  const legs = postings.flatMap((posting) => posting.legs.map((leg) => leg.account))
+  const agentAccounts = new Map<string, { agentId: string; kind: AgentAccountKind }>()
+  for (const account of legs)
+    if ('agentId' in account) agentAccounts.set(`${account.agentId}:${account.kind}`, account)
+  const accountIds = await ensureAgentAccounts(db, [...agentAccounts.values()])
+  const platformIds = legs.some((account) => 'platform' in account)
+    ? await selectPlatformAccountIds(db)
+    : new Map<PlatformAccountKind, string>()
   const idOf = (account: AccountRef): string =>
     'agentId' in account
       ? accountIds.get(`${account.agentId}:${account.kind}`)!
       : platformIds.get(account.platform)!
 
-  const balances = await lockBalances(db, [...new Set(runningLegs.map(idOf))], token)
-
-  const existing = await selectTransactionByReference(db, posting.reference)
-  if (existing) {
-    if (existing.kind !== posting.kind || existing.token !== token || existing.amount !== posting.amount) {
-      throw new ConflictError(
-        'ledger_reference_reused',
-        `ledger reference ${posting.reference} was already used for a different movement`,
-        { details: { reference: posting.reference, kind: existing.kind } },
-      )
+  const running = new Map<string, { accountId: string; token: string }>()
+  for (const posting of postings) {
+    const token = posting.token.toLowerCase()
+    for (const leg of posting.legs) {
+      if (!hasRunningBalance(leg.account)) continue
+      const key = { accountId: idOf(leg.account), token }
+      running.set(balanceKey(key), key)
     }
-    return existing.id
   }
+  const balances = await lockBalances(db, [...running.values()])
+  const existing = await selectTransactionsByReference(
+    db,
+    postings.map((posting) => posting.reference),
+  )
 
-  const entries: { accountId: string; amount: bigint; balanceAfter: bigint | null }[] = []
-  for (const leg of posting.legs) {
-    if (leg.amount === 0n) continue
-    const accountId = idOf(leg.account)
-    if (!hasRunningBalance(leg.account)) {
-      entries.push({ accountId, amount: leg.amount, balanceAfter: null })
+  const ids: string[] = []
+  const inserted: NewLedgerTransaction[] = []
+  const changed = new Set<string>()
+  for (const posting of postings) {
+    const token = posting.token.toLowerCase()
+    const earlier = existing.get(posting.reference)
+    if (earlier) {
+      if (earlier.kind !== posting.kind || earlier.token !== token || earlier.amount !== posting.amount) {
+        throw new ConflictError(
+          'ledger_reference_reused',
+          `ledger reference ${posting.reference} was already used for a different movement`,
+          { details: { reference: posting.reference, kind: earlier.kind } },
+        )
+      }
+      ids.push(earlier.id)
       continue
     }
-    const before = balances.get(accountId)!
-    const after = before + leg.amount
-    if (after < 0n) {
-      throw new ConflictError(
-        'insufficient_balance',
-        `${leg.account.kind} balance ${before} is less than ${-leg.amount} (base units of ${token})`,
-        {
-          details: {
-            account: leg.account.kind,
-            token,
-            balance: before.toString(),
-            required: (-leg.amount).toString(),
+    const entries: NewLedgerTransaction['entries'] = []
+    for (const leg of posting.legs) {
+      if (leg.amount === 0n) continue
+      const accountId = idOf(leg.account)
+      if (!hasRunningBalance(leg.account)) {
+        entries.push({ accountId, amount: leg.amount, balanceAfter: null })
+        continue
+      }
+      const key = balanceKey({ accountId, token })
+      const before = balances.get(key)!
+      const after = before + leg.amount
+      if (after < 0n) {
+        throw new ConflictError(
+          'insufficient_balance',
+          `${leg.account.kind} balance ${before} is less than ${-leg.amount} (base units of ${token})`,
+          {
+            details: {
+              account: leg.account.kind,
+              token,
+              balance: before.toString(),
+              required: (-leg.amount).toString(),
+            },
           },
-        },
-      )
+        )
+      }
+      balances.set(key, after)
+      changed.add(key)
+      entries.push({ accountId, amount: leg.amount, balanceAfter: after })
     }
-    balances.set(accountId, after)
-    entries.push({ accountId, amount: leg.amount, balanceAfter: after })
+    const transaction = {
+      id: randomUUID(),
+      reference: posting.reference,
+      kind: posting.kind,
+      token,
+      amount: posting.amount,
+      entries,
+    }
+    existing.set(posting.reference, transaction)
+    inserted.push(transaction)
+    ids.push(transaction.id)
   }
 
-  const transactionId = randomUUID()
-  await insertTransaction(db, {
-    id: transactionId,
-    reference: posting.reference,
-    kind: posting.kind,
-    token,
-    amount: posting.amount,
-  })
-  await insertEntries(db, transactionId, token, entries)
-  for (const entry of entries) {
-    if (entry.balanceAfter !== null) await updateBalance(db, entry.accountId, token, entry.balanceAfter)
-  }
-  return transactionId
+  await insertTransactions(db, inserted)
+  await updateBalances(
+    db,
+    [...changed].map((key) => ({ ...running.get(key)!, balance: balances.get(key)! })),
+  )
+  return ids
 }
 
 /**

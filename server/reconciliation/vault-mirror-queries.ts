@@ -17,44 +17,48 @@ export interface BalanceChange {
 }
 
 /**
- * Applies `changes` (merged per account and token, zeros dropped) to the mirrored balances and
- * records them under the log, so `revertBalanceChanges` can take exactly them back.
+ * Applies each log's `changes` (merged per account and token, zeros dropped) to the mirrored
+ * balances and records them under the log, so `revertBalanceChanges` can take exactly them back;
+ * a change already recorded under its log is not applied again. One statement for any number of logs.
  */
 export async function applyBalanceChanges(
   db: Queryable,
-  log: LogKey,
-  changes: readonly BalanceChange[],
+  logs: ReadonlyArray<{ log: LogKey; changes: readonly BalanceChange[] }>,
 ): Promise<void> {
-  const merged = new Map<string, BalanceChange>()
-  for (const change of changes) {
-    const key = `${change.account.toLowerCase()}:${change.token.toLowerCase()}`
-    const previous = merged.get(key)
-    merged.set(key, {
-      account: normalizeAddress(change.account),
-      token: normalizeAddress(change.token),
-      delta: (previous?.delta ?? 0n) + change.delta,
-    })
+  const rows: Array<LogKey & BalanceChange> = []
+  for (const { log, changes } of logs) {
+    const merged = new Map<string, BalanceChange>()
+    for (const change of changes) {
+      const key = `${change.account.toLowerCase()}:${change.token.toLowerCase()}`
+      const previous = merged.get(key)
+      merged.set(key, {
+        account: normalizeAddress(change.account),
+        token: normalizeAddress(change.token),
+        delta: (previous?.delta ?? 0n) + change.delta,
+      })
+    }
+    for (const change of merged.values()) if (change.delta !== 0n) rows.push({ ...log, ...change })
   }
-  const rows = [...merged.values()].filter((change) => change.delta !== 0n)
   if (rows.length === 0) return
-  const accounts = rows.map((row) => row.account)
-  const tokens = rows.map((row) => row.token)
-  const deltas = rows.map((row) => row.delta.toString())
-  const { rowCount } = await db.query(
-    `INSERT INTO vault_balance_changes (chain_id, tx_hash, log_index, account, token, delta)
-     SELECT $1, $2, $3, c.account, c.token, c.delta
-       FROM unnest($4::text[], $5::text[], $6::numeric[]) AS c (account, token, delta)
-     ON CONFLICT DO NOTHING`,
-    [log.chainId, log.txHash.toLowerCase(), log.logIndex, accounts, tokens, deltas],
-  )
-  // A log applied twice changes nothing the second time.
-  if (rowCount !== rows.length) return
   await db.query(
-    `INSERT INTO vault_balances AS b (chain_id, account, token, balance)
-     SELECT $1, c.account, c.token, c.delta
-       FROM unnest($2::text[], $3::text[], $4::numeric[]) AS c (account, token, delta)
+    `WITH recorded AS (
+       INSERT INTO vault_balance_changes (chain_id, tx_hash, log_index, account, token, delta)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::text[], $5::text[], $6::numeric[])
+       ON CONFLICT DO NOTHING
+       RETURNING chain_id, account, token, delta
+     )
+     INSERT INTO vault_balances AS b (chain_id, account, token, balance)
+     SELECT r.chain_id, r.account, r.token, sum(r.delta) FROM recorded AS r
+      GROUP BY r.chain_id, r.account, r.token
      ON CONFLICT (chain_id, account, token) DO UPDATE SET balance = b.balance + EXCLUDED.balance`,
-    [log.chainId, accounts, tokens, deltas],
+    [
+      rows.map((row) => row.chainId),
+      rows.map((row) => row.txHash.toLowerCase()),
+      rows.map((row) => row.logIndex),
+      rows.map((row) => row.account),
+      rows.map((row) => row.token),
+      rows.map((row) => row.delta.toString()),
+    ],
   )
 }
 

@@ -147,16 +147,18 @@ const ESCROW_OUTCOMES = new Set(['EscrowReleased', 'EscrowRefunded', 'EscrowExpi
  */
 export function vaultMirrorHandlers(logger: Logger): ChainEventHandler[] {
   const mirrorLogger = logger.child({ component: 'vault-mirror' })
-  return BALANCE_EVENTS.map((eventName) => ({
-    eventName,
-    async apply(db, event) {
+  // Logs of one event, in chain order: what each refers to is recorded first, then every balance
+  // change in one statement, then the escrows the outcomes closed.
+  const applyLogs = async (db: Queryable, events: IndexedEvent[]) => {
+    const changes: Array<{ log: LogKey; changes: BalanceChange[] }> = []
+    for (const event of events) {
       const args = event.args as Record<string, string>
       const log = logKey(event)
-      if (eventName === 'TreasuryChanged') {
+      if (event.eventName === 'TreasuryChanged') {
         await insertTreasuryChange(db, { ...log, blockNumber: event.blockNumber }, args.current as Address)
-        return
+        continue
       }
-      if (eventName === 'ChannelOpened') {
+      if (event.eventName === 'ChannelOpened') {
         await insertMirroredChannel(db, log, {
           channelId: args.channelId!,
           caller: args.caller as Address,
@@ -164,9 +166,9 @@ export function vaultMirrorHandlers(logger: Logger): ChainEventHandler[] {
           token: args.token as Address,
           feeBps: Number(args.feeBps),
         })
-        return
+        continue
       }
-      if (eventName === 'EscrowLocked') {
+      if (event.eventName === 'EscrowLocked') {
         await insertMirroredEscrow(db, log, {
           escrowId: args.escrowId!,
           payer: args.payer as Address,
@@ -176,10 +178,18 @@ export function vaultMirrorHandlers(logger: Logger): ChainEventHandler[] {
           amount: BigInt(args.amount!),
         })
       }
-      await applyBalanceChanges(db, log, await balanceChangesOf(db, event, mirrorLogger))
-      if (ESCROW_OUTCOMES.has(eventName))
-        await setMirroredEscrowClosed(db, event.chainId, args.escrowId!, log)
-    },
+      changes.push({ log, changes: await balanceChangesOf(db, event, mirrorLogger) })
+    }
+    await applyBalanceChanges(db, changes)
+    for (const event of events) {
+      if (ESCROW_OUTCOMES.has(event.eventName))
+        await setMirroredEscrowClosed(db, event.chainId, event.args.escrowId as string, logKey(event))
+    }
+  }
+  return BALANCE_EVENTS.map((eventName) => ({
+    eventName,
+    apply: (db, event) => applyLogs(db, [event]),
+    applyMany: applyLogs,
     async undo(db, event) {
       const args = event.args as Record<string, string>
       const log = logKey(event)

@@ -1,5 +1,10 @@
 import type { ChainEventHandler } from '../chain/indexer/indexed-event'
-import { applyDeposited, observeUnconfirmedDeposits, undoDeposited } from './deposits-service'
+import {
+  applyDeposited,
+  applyDepositedLogs,
+  observeUnconfirmedDeposits,
+  undoDeposited,
+} from './deposits-service'
 
 /**
  * The deposits' reaction to vault logs, for the indexer: `Deposited` is shown as pending while it
@@ -12,6 +17,7 @@ export function depositHandlers(): ChainEventHandler[] {
     {
       eventName: 'Deposited',
       apply: applyDeposited,
+      applyMany: applyDepositedLogs,
       undo: undoDeposited,
       observeUnconfirmed: observeUnconfirmedDeposits,
     },

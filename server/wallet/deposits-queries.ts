@@ -63,42 +63,65 @@ export async function lockDepositByLog(
   return rows[0] ? toDeposit(rows[0]) : null
 }
 
-export async function insertDeposit(
+/** The deposits of the logs `(txHash, logIndex)` on `chainId`, locked, keyed `txHash:logIndex`. */
+export async function lockDepositsByLog(
   db: Queryable,
-  deposit: Pick<
-    DepositRow,
-    | 'id'
-    | 'chainId'
-    | 'txHash'
-    | 'logIndex'
-    | 'blockNumber'
-    | 'account'
-    | 'token'
-    | 'fromAddress'
-    | 'amount'
-    | 'status'
-    | 'agentId'
-    | 'creditTransactionId'
-  >,
-): Promise<void> {
+  chainId: number,
+  logs: Array<{ txHash: string; logIndex: number }>,
+): Promise<Map<string, DepositRow>> {
+  if (logs.length === 0) return new Map()
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM deposits AS d
+     WHERE d.chain_id = $1 AND (d.tx_hash, d.log_index) IN (SELECT * FROM unnest($2::text[], $3::int[]))
+     ORDER BY d.id FOR UPDATE`,
+    [chainId, logs.map((log) => log.txHash), logs.map((log) => log.logIndex)],
+  )
+  return new Map(rows.map((row) => [`${row.tx_hash}:${row.log_index}`, toDeposit(row)]))
+}
+
+/** A deposit row as the indexer first writes it. */
+export type NewDeposit = Pick<
+  DepositRow,
+  | 'id'
+  | 'chainId'
+  | 'txHash'
+  | 'logIndex'
+  | 'blockNumber'
+  | 'account'
+  | 'token'
+  | 'fromAddress'
+  | 'amount'
+  | 'status'
+  | 'agentId'
+  | 'creditTransactionId'
+>
+
+/** Inserts deposits in one statement however many there are. */
+export async function insertDeposits(db: Queryable, deposits: NewDeposit[]): Promise<void> {
+  if (deposits.length === 0) return
+  const column = <T>(pick: (deposit: NewDeposit) => T) => deposits.map(pick)
   await db.query(
     `INSERT INTO deposits (id, chain_id, tx_hash, log_index, block_number, account, token, from_address, amount,
        status, agent_id, credit_transaction_id, credited_at)
-     VALUES ($1, $2, $3, $4, $5::bigint, $6, $7, $8, $9::numeric, $10, $11, $12,
-       CASE WHEN $10 = 'success' THEN now() END)`,
+     SELECT d.id, d.chain_id, d.tx_hash, d.log_index, d.block_number, d.account, d.token, d.from_address, d.amount,
+       d.status, d.agent_id, d.credit_transaction_id, CASE WHEN d.status = 'success' THEN now() END
+       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+                   $9::numeric[], $10::text[], $11::uuid[], $12::uuid[])
+         AS d (id, chain_id, tx_hash, log_index, block_number, account, token, from_address, amount, status,
+               agent_id, credit_transaction_id)`,
     [
-      deposit.id,
-      deposit.chainId,
-      deposit.txHash,
-      deposit.logIndex,
-      deposit.blockNumber.toString(),
-      deposit.account,
-      deposit.token,
-      deposit.fromAddress,
-      deposit.amount.toString(),
-      deposit.status,
-      deposit.agentId,
-      deposit.creditTransactionId,
+      column((deposit) => deposit.id),
+      column((deposit) => deposit.chainId),
+      column((deposit) => deposit.txHash),
+      column((deposit) => deposit.logIndex),
+      column((deposit) => deposit.blockNumber.toString()),
+      column((deposit) => deposit.account),
+      column((deposit) => deposit.token),
+      column((deposit) => deposit.fromAddress),
+      column((deposit) => deposit.amount.toString()),
+      column((deposit) => deposit.status),
+      column((deposit) => deposit.agentId),
+      column((deposit) => deposit.creditTransactionId),
     ],
   )
 }
@@ -294,10 +317,30 @@ export async function selectAgentIdByWallet(db: Queryable, wallet: string): Prom
   return (rows[0]?.id as string | undefined) ?? null
 }
 
+/** The agents holding any of `wallets`, by wallet; a wallet no agent holds is absent. */
+export async function selectAgentIdsByWallet(db: Queryable, wallets: string[]): Promise<Map<string, string>> {
+  if (wallets.length === 0) return new Map()
+  const { rows } = await db.query(
+    'SELECT a.wallet_address, a.id FROM agents AS a WHERE a.wallet_address = ANY($1::text[])',
+    [wallets],
+  )
+  return new Map(rows.map((row) => [row.wallet_address as string, row.id as string]))
+}
+
 /**
  * Serialises everything that decides who a vault account's money belongs to (the indexer crediting
  * a deposit, registration claiming it) for one wallet, until the transaction ends.
  */
 export async function lockWallet(db: Queryable, wallet: string): Promise<void> {
-  await db.query("SELECT pg_advisory_xact_lock(hashtext('clearhouse-wallet:' || $1))", [wallet])
+  await lockWallets(db, [wallet])
+}
+
+/** `lockWallet` for several wallets, taken in one order so two lockers of overlapping sets never deadlock. */
+export async function lockWallets(db: Queryable, wallets: string[]): Promise<void> {
+  if (wallets.length === 0) return
+  await db.query(
+    `SELECT pg_advisory_xact_lock(hashtext('clearhouse-wallet:' || w.wallet))
+       FROM (SELECT DISTINCT wallet FROM unnest($1::text[]) AS u (wallet) ORDER BY wallet) AS w`,
+    [wallets],
+  )
 }

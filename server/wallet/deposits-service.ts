@@ -9,31 +9,30 @@ import type { IndexedEvent, UnconfirmedWindow } from '../chain/indexer/indexed-e
 import type { Queryable } from '../db/pool'
 import { ConflictError, NotFoundError } from '../errors'
 import type { Actor } from '../auth/actor'
-import {
-  claimChainWithdrawal,
-  creditDeposit,
-  holdUnclaimedDeposit,
-  reverseDeposit,
-} from '../ledger/ledger-service'
+import { bookDeposits, claimChainWithdrawal, creditDeposit, reverseDeposit } from '../ledger/ledger-service'
 import { listTokens, resolveToken, tokenByAddress } from '../ledger/tokens'
 import { checkHistoryCursor, historyPage } from './history-paging'
 import {
   assignUncreditedDeposits,
   failPendingDepositsNotIn,
-  insertDeposit,
+  insertDeposits,
   lockDepositByLog,
+  lockDepositsByLog,
   lockUnclaimedDeposits,
   lockWallet,
+  lockWallets,
   markDepositCredited,
   markDepositReorged,
   reviveDeposit,
   selectAgentDeposit,
   selectAgentDeposits,
   selectAgentIdByWallet,
+  selectAgentIdsByWallet,
   upsertPendingDeposit,
   type DepositRow,
+  type NewDeposit,
 } from './deposits-queries'
-import { publishEvent } from '../events/event-bus'
+import { publishEvents, type PublishedEvent } from '../events/event-bus'
 import { assignWithdrawalAgent, lockUnclaimedWithdrawals } from './withdrawals-queries'
 
 /** The vault log a movement came from, as a ledger reference; a re-inclusion after `round` reorgs gets its own. */
@@ -67,48 +66,72 @@ function depositedLog(event: IndexedEvent) {
  * Either way the vault account moves by exactly what the chain moved.
  */
 export async function applyDeposited(db: Queryable, event: IndexedEvent): Promise<void> {
-  const log = depositedLog(event)
-  const { account, token, amount } = log
-  if (amount === 0n) return
-  await lockWallet(db, account)
-  const existing = await lockDepositByLog(db, event.chainId, log.txHash, event.logIndex)
-  if (existing && (existing.status === 'success' || existing.status === 'processing')) return
-  const round = existing?.reorgCount ?? 0
-  const agentId = await selectAgentIdByWallet(db, account)
-  const creditTransactionId = agentId
-    ? await creditDeposit(db, { agentId, token, amount, reference: chainReference('deposit', event, round) })
-    : null
-  if (!agentId) {
-    await holdUnclaimedDeposit(db, {
-      token,
-      amount,
-      reference: chainReference('deposit-unclaimed', event, round),
-    })
-  }
-  const status = agentId ? 'success' : 'processing'
-  const depositId = existing?.id ?? randomUUID()
-  if (existing) {
-    await reviveDeposit(db, existing.id, {
-      blockNumber: event.blockNumber,
-      status,
+  await applyDepositedLogs(db, [event])
+}
+
+/**
+ * `applyDeposited` on consecutive `Deposited` logs, in chain order, in a fixed number of
+ * statements however many there are (a backfill credits thousands per block range). A log already
+ * booked is skipped; one a reorg had dropped is booked again under its next round's reference.
+ */
+export async function applyDepositedLogs(db: Queryable, events: IndexedEvent[]): Promise<void> {
+  const logs = events.map((event) => ({ event, ...depositedLog(event) })).filter((log) => log.amount !== 0n)
+  if (logs.length === 0) return
+  await lockWallets(
+    db,
+    logs.map((log) => log.account),
+  )
+  const existing = await lockDepositsByLog(db, logs[0]!.chainId, logs)
+  const agents = await selectAgentIdsByWallet(db, [...new Set(logs.map((log) => log.account))])
+  const bookable = logs.flatMap((log) => {
+    const row = existing.get(`${log.txHash}:${log.logIndex}`) ?? null
+    if (row && (row.status === 'success' || row.status === 'processing')) return []
+    const agentId = agents.get(log.account) ?? null
+    const round = row?.reorgCount ?? 0
+    const reference = chainReference(agentId ? 'deposit' : 'deposit-unclaimed', log.event, round)
+    return [{ log, row, agentId, reference }]
+  })
+  const transactionIds = await bookDeposits(
+    db,
+    bookable.map(({ log, agentId, reference }) => ({
       agentId,
-      creditTransactionId,
-    })
-  } else {
-    await insertDeposit(db, { id: depositId, ...log, status, agentId, creditTransactionId })
+      token: log.token,
+      amount: log.amount,
+      reference,
+    })),
+  )
+  const inserted: NewDeposit[] = []
+  const confirmed: PublishedEvent[] = []
+  for (const [index, { log, row, agentId }] of bookable.entries()) {
+    const status = agentId ? 'success' : 'processing'
+    const creditTransactionId = agentId ? transactionIds[index]! : null
+    const { event, ...columns } = log
+    const depositId = row?.id ?? randomUUID()
+    if (row) {
+      await reviveDeposit(db, row.id, {
+        blockNumber: event.blockNumber,
+        status,
+        agentId,
+        creditTransactionId,
+      })
+    } else {
+      inserted.push({ id: depositId, ...columns, status, agentId, creditTransactionId })
+    }
+    if (agentId) {
+      confirmed.push({
+        type: 'deposit_confirmed',
+        audience: [agentId],
+        data: {
+          deposit_id: depositId,
+          token_address: log.token,
+          amount_base_units: log.amount.toString(),
+          tx_hash: log.txHash,
+        },
+      })
+    }
   }
-  if (agentId) {
-    await publishEvent(db, {
-      type: 'deposit_confirmed',
-      audience: [agentId],
-      data: {
-        deposit_id: depositId,
-        token_address: token,
-        amount_base_units: amount.toString(),
-        tx_hash: log.txHash,
-      },
-    })
-  }
+  await insertDeposits(db, inserted)
+  await publishEvents(db, confirmed)
 }
 
 /**

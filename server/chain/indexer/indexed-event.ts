@@ -28,6 +28,13 @@ export interface UnconfirmedWindow {
 export interface ChainEventHandler {
   eventName: string
   apply(db: Queryable, event: IndexedEvent): Promise<void>
+  /**
+   * Optional: `apply` on each of `events` (consecutive logs of `eventName`, in chain order) in a
+   * fixed number of statements, for backfills of busy ranges. The indexer uses it only when every
+   * handler of the event has one, running each handler over the whole run in registration order,
+   * so a handler's effects must not feed another handler of the same event on a later log.
+   */
+  applyMany?(db: Queryable, events: IndexedEvent[]): Promise<void>
   undo(db: Queryable, event: IndexedEvent): Promise<void>
   /**
    * Optional preview of what is coming: with confirmations > 0, once the indexer has applied

@@ -47,15 +47,27 @@ export async function saveCursor(
   )
 }
 
-export async function saveBlock(
+/** Records blocks (number, hash, parent) for reorg checks; a block seen again is overwritten. */
+export async function saveBlocks(
   db: Queryable,
   chainId: number,
-  block: { number: bigint; hash: Hex; parentHash: Hex },
+  blocks: Array<{ number: bigint; hash: Hex; parentHash: Hex }>,
 ): Promise<void> {
+  if (blocks.length === 0) return
+  // One row per number: the last one given wins, as it would have row by row.
+  const byNumber = new Map(blocks.map((block) => [block.number, block]))
+  const rows = [...byNumber.values()]
   await db.query(
-    `INSERT INTO chain_blocks (chain_id, block_number, block_hash, parent_hash) VALUES ($1, $2::bigint, $3, $4)
+    `INSERT INTO chain_blocks (chain_id, block_number, block_hash, parent_hash)
+     SELECT $1, b.block_number, b.block_hash, b.parent_hash
+       FROM unnest($2::bigint[], $3::text[], $4::text[]) AS b (block_number, block_hash, parent_hash)
      ON CONFLICT (chain_id, block_number) DO UPDATE SET block_hash = EXCLUDED.block_hash, parent_hash = EXCLUDED.parent_hash`,
-    [chainId, block.number.toString(), block.hash, block.parentHash],
+    [
+      chainId,
+      rows.map((block) => block.number.toString()),
+      rows.map((block) => block.hash),
+      rows.map((block) => block.parentHash),
+    ],
   )
 }
 
@@ -76,24 +88,33 @@ export async function listBlocksDescending(
 }
 
 /** Inserts the event unless it is already stored; true when this call stored it. */
-export async function insertEvent(db: Queryable, event: IndexedEvent): Promise<boolean> {
-  const { rowCount } = await db.query(
+/**
+ * Stores logs in `chain_events`, each once by `(chain_id, tx_hash, log_index)`, in one statement;
+ * returns the ones that were new, in the order given.
+ */
+export async function insertEvents(db: Queryable, events: IndexedEvent[]): Promise<IndexedEvent[]> {
+  if (events.length === 0) return []
+  const { rows } = await db.query(
     `INSERT INTO chain_events
        (chain_id, tx_hash, log_index, block_number, block_hash, contract_address, event_name, args)
-     VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8::jsonb)
-     ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING`,
+     SELECT e.chain_id, e.tx_hash, e.log_index, e.block_number, e.block_hash, e.contract_address, e.event_name, e.args
+       FROM unnest($1::int[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+         AS e (chain_id, tx_hash, log_index, block_number, block_hash, contract_address, event_name, args)
+     ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+     RETURNING tx_hash, log_index`,
     [
-      event.chainId,
-      event.txHash,
-      event.logIndex,
-      event.blockNumber.toString(),
-      event.blockHash,
-      event.contract,
-      event.eventName,
-      JSON.stringify(event.args),
+      events.map((event) => event.chainId),
+      events.map((event) => event.txHash),
+      events.map((event) => event.logIndex),
+      events.map((event) => event.blockNumber.toString()),
+      events.map((event) => event.blockHash),
+      events.map((event) => event.contract),
+      events.map((event) => event.eventName),
+      events.map((event) => JSON.stringify(event.args)),
     ],
   )
-  return rowCount === 1
+  const fresh = new Set(rows.map((row) => `${row.tx_hash}:${row.log_index}`))
+  return events.filter((event) => fresh.has(`${event.txHash}:${event.logIndex}`))
 }
 
 /** Events above `blockNumber`, newest first, the order in which a rewind undoes them. */

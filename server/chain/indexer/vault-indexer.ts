@@ -9,12 +9,12 @@ import type { Metrics } from '../../metrics'
 import type { ChainEventHandler, IndexedEvent } from './indexed-event'
 import {
   deleteAbove,
-  insertEvent,
+  insertEvents,
   listBlocksDescending,
   listEventsAbove,
   lockCursor,
   readCursor,
-  saveBlock,
+  saveBlocks,
   saveCursor,
   type ChainCursor,
 } from './indexer-queries'
@@ -75,6 +75,8 @@ export class VaultIndexer {
   private readonly handlers: Map<string, ChainEventHandler[]>
   private readonly lag: Metrics['indexerLag'] | null
   private timer: NodeJS.Timeout | null = null
+  /** The next range, read while the last one was written. */
+  private prefetched: { from: bigint; read: Promise<RangeRead | null> } | null = null
   private running: Promise<void> | null = null
 
   constructor(parameters: VaultIndexerParameters) {
@@ -111,46 +113,16 @@ export class VaultIndexer {
     if (from > safeHead) return this.observeUnconfirmed(cursor, from, head)
     const to = from + maxBlockRange - 1n < safeHead ? from + maxBlockRange - 1n : safeHead
 
-    const [logs, toBlock] = await Promise.all([
-      client.getLogs({ address: vault, fromBlock: from, toBlock: to }),
-      client.getBlock({ blockNumber: to }),
-    ])
-    const events = logs
-      .map((log) => this.decode(log))
-      .filter((event): event is IndexedEvent => event !== null)
-    // A log whose block is no longer the one at `to`'s ancestry means the chain moved under us;
-    // the next round's reorg check sorts it out, so commit nothing now.
-    if (events.some((event) => event.blockNumber === to && event.blockHash !== toBlock.hash)) {
-      return { range: null, newEvents: 0, rewoundTo: null, lostRace: true, unconfirmedEvents: 0 }
-    }
-
-    // Parent hashes of the blocks with logs, read before the transaction so no RPC round trip
-    // holds the lock; a reorg check needs each stored block's parent.
-    const blocksWithEvents = new Map<bigint, Hex>()
-    for (const event of events)
-      if (event.blockNumber !== to) blocksWithEvents.set(event.blockNumber, event.blockHash)
-    const parents: Array<{ number: bigint; hash: Hex; parentHash: Hex }> = []
-    // A block whose predecessor also has logs in the range has that block's hash for its parent:
-    // only the first block of each run of consecutive ones is read (a backfill of busy blocks
-    // otherwise reads every block once more).
-    const pendingBlocks: Array<[bigint, Hex]> = []
-    for (const [number, hash] of blocksWithEvents) {
-      const parentHash = blocksWithEvents.get(number - 1n)
-      if (parentHash) parents.push({ number, hash, parentHash })
-      else pendingBlocks.push([number, hash])
-    }
-    // A few requests at a time: a range may hold thousands of blocks with logs.
-    for (let i = 0; i < pendingBlocks.length; i += 16) {
-      const chunk = pendingBlocks.slice(i, i + 16)
-      parents.push(
-        ...(await Promise.all(
-          chunk.map(async ([number, hash]) => ({
-            number,
-            hash,
-            parentHash: (await client.getBlock({ blockHash: hash })).parentHash,
-          })),
-        )),
-      )
+    // A backfill reads the next range while this one is written: reading is RPC, writing is SQL.
+    const prefetched = await this.takePrefetched(from)
+    // (A reorg to a shorter chain can leave a range read ahead past today's safe head.)
+    const read = prefetched && prefetched.to <= safeHead ? prefetched : await this.readRange(from, to)
+    if (!read) return { range: null, newEvents: 0, rewoundTo: null, lostRace: true, unconfirmedEvents: 0 }
+    const { events, toBlock, parents } = read
+    if (read.to < safeHead) {
+      const next = read.to + 1n
+      const nextTo = next + maxBlockRange - 1n < safeHead ? next + maxBlockRange - 1n : safeHead
+      this.prefetched = { from: next, read: this.readRange(next, nextTo).catch(() => null) }
     }
 
     let newEvents = 0
@@ -158,19 +130,20 @@ export class VaultIndexer {
       if (!(await this.tryLock(db))) return false
       const current = await lockCursor(db, chainId, vault)
       if ((current?.blockNumber ?? null) !== (cursor?.blockNumber ?? null)) return false
-      for (const event of events) {
-        if (!(await insertEvent(db, event))) continue
-        newEvents += 1
-        for (const handler of this.handlers.get(event.eventName) ?? []) await handler.apply(db, event)
-      }
-      for (const block of parents) await saveBlock(db, chainId, block)
-      await saveBlock(db, chainId, { number: to, hash: toBlock.hash, parentHash: toBlock.parentHash })
-      await saveCursor(db, chainId, vault, { blockNumber: to, blockHash: toBlock.hash })
+      const fresh = await insertEvents(db, events)
+      newEvents = fresh.length
+      for (const run of runsOfOneName(fresh)) await this.applyRun(db, run)
+      await saveBlocks(db, chainId, [
+        ...parents,
+        { number: read.to, hash: toBlock.hash, parentHash: toBlock.parentHash },
+      ])
+      await saveCursor(db, chainId, vault, { blockNumber: read.to, blockHash: toBlock.hash })
       return true
     })
-    if (committed) this.lag?.set(Number(head - to))
+    if (committed) this.lag?.set(Number(head - read.to))
+    else this.prefetched = null
     return {
-      range: committed ? { from, to } : null,
+      range: committed ? { from, to: read.to } : null,
       newEvents,
       rewoundTo: null,
       lostRace: !committed,
@@ -236,6 +209,78 @@ export class VaultIndexer {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await this.running
+  }
+
+  /**
+   * The decoded logs of blocks `from`..`to`, `to`'s header, and the parent hash of every block
+   * with logs (a reorg check needs each stored block's parent), all read before any transaction so
+   * no RPC round trip holds the lock; null when the chain moved under the read.
+   */
+  private async readRange(from: bigint, to: bigint): Promise<RangeRead | null> {
+    const { client, vault } = this.parameters
+    const [logs, toBlock] = await Promise.all([
+      client.getLogs({ address: vault, fromBlock: from, toBlock: to }),
+      client.getBlock({ blockNumber: to }),
+    ])
+    const events = logs
+      .map((log) => this.decode(log))
+      .filter((event): event is IndexedEvent => event !== null)
+    // A log whose block is no longer the one at `to`'s ancestry means the chain moved under us;
+    // the next round's reorg check sorts it out, so commit nothing now.
+    if (events.some((event) => event.blockNumber === to && event.blockHash !== toBlock.hash)) return null
+
+    const blocksWithEvents = new Map<bigint, Hex>()
+    for (const event of events)
+      if (event.blockNumber !== to) blocksWithEvents.set(event.blockNumber, event.blockHash)
+    const parents: RangeRead['parents'] = []
+    // A block whose predecessor also has logs in the range has that block's hash for its parent:
+    // only the first block of each run of consecutive ones is read (a backfill of busy blocks
+    // otherwise reads every block once more).
+    const pendingBlocks: Array<[bigint, Hex]> = []
+    for (const [number, hash] of blocksWithEvents) {
+      const parentHash = blocksWithEvents.get(number - 1n)
+      if (parentHash) parents.push({ number, hash, parentHash })
+      else pendingBlocks.push([number, hash])
+    }
+    // A few requests at a time: a range may hold thousands of blocks with logs.
+    for (let i = 0; i < pendingBlocks.length; i += 16) {
+      const chunk = pendingBlocks.slice(i, i + 16)
+      parents.push(
+        ...(await Promise.all(
+          chunk.map(async ([number, hash]) => ({
+            number,
+            hash,
+            parentHash: (await client.getBlock({ blockHash: hash })).parentHash,
+          })),
+        )),
+      )
+    }
+    return { to, events, toBlock: { hash: toBlock.hash, parentHash: toBlock.parentHash }, parents }
+  }
+
+  /**
+   * The range read ahead for `from`, if the last round started one (and it succeeded). A read is
+   * only ever ahead of the cursor, so a reorg under it is caught as under any other read: by the
+   * next round's check of the cursor's block.
+   */
+  private async takePrefetched(from: bigint): Promise<RangeRead | null> {
+    const prefetched = this.prefetched
+    this.prefetched = null
+    if (!prefetched || prefetched.from !== from) return null
+    return prefetched.read
+  }
+
+  /**
+   * Applies consecutive logs of one event: through each handler's `applyMany` when all of the
+   * event's handlers have one, else log by log with every handler in turn.
+   */
+  private async applyRun(db: pg.PoolClient, run: IndexedEvent[]): Promise<void> {
+    const handlers = this.handlers.get(run[0]!.eventName) ?? []
+    if (run.length > 1 && handlers.every((handler) => handler.applyMany)) {
+      for (const handler of handlers) await handler.applyMany!(db, run)
+      return
+    }
+    for (const event of run) for (const handler of handlers) await handler.apply(db, event)
   }
 
   private async tryLock(db: pg.PoolClient): Promise<boolean> {
@@ -307,4 +352,23 @@ export class VaultIndexer {
       return null
     }
   }
+}
+
+/** One block range as read from the node, ready to write. */
+interface RangeRead {
+  to: bigint
+  events: IndexedEvent[]
+  toBlock: { hash: Hex; parentHash: Hex }
+  parents: Array<{ number: bigint; hash: Hex; parentHash: Hex }>
+}
+
+/** `events` cut into runs of consecutive logs with the same event name, order kept. */
+function runsOfOneName(events: IndexedEvent[]): IndexedEvent[][] {
+  const runs: IndexedEvent[][] = []
+  for (const event of events) {
+    const last = runs.at(-1)
+    if (last && last[0]!.eventName === event.eventName) last.push(event)
+    else runs.push([event])
+  }
+  return runs
 }

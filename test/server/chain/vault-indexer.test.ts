@@ -146,12 +146,114 @@ describe('VaultIndexer', () => {
     expect(await depositedAmounts()).to.deep.equal(['1', '2', '3', '4'])
   })
 
+  it('reads the next range of a backfill while it writes the current one', async () => {
+    for (const amount of [71n, 72n, 73n]) {
+      await deposit(amount)
+      await mine(2)
+    }
+    await mine(10)
+    const client = await hardhatPublicClient()
+    const requested: bigint[] = []
+    const watched = {
+      ...client,
+      getLogs: (args: Parameters<typeof client.getLogs>[0]) => {
+        requested.push(args!.fromBlock as bigint)
+        return client.getLogs(args)
+      },
+    } as typeof client
+    const readAheadWhenApplied: boolean[] = []
+    const handler: ChainEventHandler = {
+      ...recordingHandler(),
+      async apply(db, event) {
+        readAheadWhenApplied.push(requested.some((from) => from > event.blockNumber))
+        await recordingHandler().apply(db, event)
+      },
+    }
+    const subject = await indexer({ client: watched, maxBlockRange: 4n, handlers: [handler] })
+    await subject.catchUp()
+    expect(await depositedAmounts()).to.deep.equal(['71', '72', '73'])
+    expect(readAheadWhenApplied, 'the next range was asked for before each log was applied').to.deep.equal([
+      true,
+      true,
+      true,
+    ])
+    expect(new Set(requested.map(String)).size, 'each range read once').to.equal(requested.length)
+  })
+
+  it('keeps nothing of a range read ahead whose blocks a reorg replaced: the new chain is what stays', async () => {
+    await deposit(81n)
+    const subject = await indexer({ maxBlockRange: 3n })
+    await subject.catchUp()
+    await mine(3)
+    const fork = await snapshot()
+    await deposit(82n)
+    // This round writes the three mined blocks and reads the next three, 82's deposit among them...
+    await subject.syncOnce()
+    // ...which a reorg then replaces with 83's.
+    await revertTo(fork)
+    await deposit(83n)
+    await mine(6)
+    await subject.catchUp()
+    expect(await depositedAmounts()).to.deep.equal(['81', '83'])
+    const { rows } = await database.pool.query(
+      "SELECT args->>'amount' AS amount FROM chain_events WHERE event_name = 'Deposited' ORDER BY block_number",
+    )
+    expect(rows.map((row) => row.amount)).to.deep.equal(['81', '83'])
+  })
+
   it('lets two replicas sync together without applying any log twice', async () => {
     for (const amount of [21n, 22n, 23n]) await deposit(amount)
     const [first, second] = [await indexer({ maxBlockRange: 3n }), await indexer({ maxBlockRange: 3n })]
     await Promise.all([first.catchUp(), second.catchUp(), first.catchUp()])
     await Promise.all([first.catchUp(), second.catchUp()])
     expect(await depositedAmounts()).to.deep.equal(['21', '22', '23'])
+  })
+
+  describe('runs of one event', () => {
+    /** The recording handler with an `applyMany` that notes the amounts of each run it is given. */
+    function batchingHandler(): ChainEventHandler & { runs: string[][] } {
+      const base = recordingHandler()
+      const runs: string[][] = []
+      return {
+        ...base,
+        runs,
+        async applyMany(db, events) {
+          runs.push(events.map((event) => event.args.amount as string))
+          for (const event of events) await base.apply(db, event)
+        },
+      }
+    }
+
+    it('hands consecutive logs of one event to applyMany in chain order when every handler of it has one', async () => {
+      for (const amount of [51n, 52n, 53n]) await deposit(amount)
+      const [first, second] = [batchingHandler(), batchingHandler()]
+      await (await indexer({ handlers: [first, second] })).catchUp()
+      expect(first.runs).to.deep.equal([['51', '52', '53']])
+      expect(second.runs).to.deep.equal([['51', '52', '53']])
+      expect(await depositedAmounts()).to.deep.equal(['51', '51', '52', '52', '53', '53'])
+    })
+
+    it('applies log by log, every handler in turn, when one handler of the event has no applyMany', async () => {
+      for (const amount of [61n, 62n]) await deposit(amount)
+      const batching = batchingHandler()
+      const order: string[] = []
+      const plain: ChainEventHandler = {
+        ...recordingHandler(),
+        async apply(_db, event) {
+          order.push(`plain:${event.args.amount as string}`)
+        },
+      }
+      const tracing: ChainEventHandler = {
+        ...batching,
+        async apply(db, event) {
+          order.push(`batching:${event.args.amount as string}`)
+          await batching.apply(db, event)
+        },
+      }
+      await (await indexer({ handlers: [tracing, plain] })).catchUp()
+      expect(batching.runs).to.deep.equal([])
+      expect(order).to.deep.equal(['batching:61', 'plain:61', 'batching:62', 'plain:62'])
+    })
   })
 
   describe('observeUnconfirmed', () => {

@@ -7,7 +7,9 @@ import { withTransaction } from '../../../server/db/pool'
 import { ConflictError } from '../../../server/errors'
 import { selectEntrySumsByToken, selectPlatformBalance } from '../../../server/ledger/ledger-queries'
 import {
+  bookDeposits,
   creditDeposit,
+  reverseDeposit,
   feeFor,
   getBalances,
   lockEscrow,
@@ -132,6 +134,87 @@ describe('ledger service', () => {
         ),
       )
       expect(error).to.be.instanceOf(RangeError)
+    })
+  })
+
+  describe('bookDeposits', () => {
+    it('books a run of deposits in order as one by one would: debt repaid first, unclaimed held, a repeated reference once', async () => {
+      const agent = await freshAgent()
+      const other = await freshAgent()
+      // 10 credited, 10 locked, then the deposit reversed: the agent owes 10.
+      await tx((db) =>
+        creditDeposit(db, { agentId: agent, token: USDC, amount: 10n, reference: `d:${randomUUID()}` }),
+      )
+      await tx((db) =>
+        lockEscrow(db, { payerId: agent, token: USDC, amount: 10n, reference: `l:${randomUUID()}` }),
+      )
+      await tx((db) =>
+        reverseDeposit(db, { agentId: agent, token: USDC, amount: 10n, reference: `r:${randomUUID()}` }),
+      )
+      expect(await getDebt(pool, agent, USDC)).to.equal(10n)
+      const unclaimedBefore = await selectPlatformBalance(pool, 'unclaimed', USDC)
+      const vaultBefore = await selectPlatformBalance(pool, 'vault', USDC)
+
+      const repeated = `d:${randomUUID()}`
+      const ids = await tx((db) =>
+        bookDeposits(db, [
+          { agentId: agent, token: USDC, amount: 6n, reference: repeated },
+          { agentId: other, token: OTHER_TOKEN, amount: 5n, reference: `d:${randomUUID()}` },
+          { agentId: null, token: USDC, amount: 3n, reference: `u:${randomUUID()}` },
+          { agentId: agent, token: USDC, amount: 7n, reference: `d:${randomUUID()}` },
+          { agentId: agent, token: USDC, amount: 6n, reference: repeated },
+        ]),
+      )
+
+      expect(ids).to.have.length(5)
+      expect(ids[4], 'the repeated reference is the first posting').to.equal(ids[0])
+      expect(new Set(ids).size).to.equal(4)
+      // 6 repays 6 of the 10; 7 repays the other 4 and leaves 3 available.
+      expect(await getDebt(pool, agent, USDC)).to.equal(0n)
+      expect(await getBalances(pool, agent, USDC)).to.deep.equal({
+        available: 3n,
+        escrow: 10n,
+        unsettled: 0n,
+      })
+      expect((await getBalances(pool, other, OTHER_TOKEN)).available).to.equal(5n)
+      expect(await selectPlatformBalance(pool, 'unclaimed', USDC)).to.equal(unclaimedBefore + 3n)
+      expect(await selectPlatformBalance(pool, 'vault', USDC)).to.equal(vaultBefore - 16n)
+      // The running balance after each entry follows the postings' order.
+      const { rows } = await pool.query(
+        `SELECT le.balance_after::text AS after FROM ledger_entries AS le
+           JOIN ledger_accounts AS la ON la.id = le.account_id
+          WHERE la.agent_id = $1 AND la.kind = 'available' AND le.token = $2 ORDER BY le.id`,
+        [agent, USDC],
+      )
+      expect(rows.map((row) => row.after)).to.deep.equal(['10', '0', '3'])
+      for (const total of (await selectEntrySumsByToken(pool)).values()) expect(total).to.equal(0n)
+    })
+
+    it('books nothing twice when the same run is booked again', async () => {
+      const agent = await freshAgent()
+      const run = [1n, 2n, 3n].map((amount) => ({
+        agentId: agent,
+        token: USDC,
+        amount,
+        reference: `d:${randomUUID()}`,
+      }))
+      const first = await tx((db) => bookDeposits(db, run))
+      const second = await tx((db) => bookDeposits(db, run))
+      expect(second).to.deep.equal(first)
+      expect((await getBalances(pool, agent, USDC)).available).to.equal(6n)
+    })
+
+    it('never loses a unit when two runs credit the same agents concurrently', async () => {
+      const agents = [await freshAgent(), await freshAgent()]
+      const runOf = (order: string[]) =>
+        order.map((agentId) => ({ agentId, token: USDC, amount: 5n, reference: `d:${randomUUID()}` }))
+      await Promise.all([
+        tx((db) => bookDeposits(db, runOf([agents[0]!, agents[1]!]))),
+        tx((db) => bookDeposits(db, runOf([agents[1]!, agents[0]!]))),
+        tx((db) => bookDeposits(db, runOf([agents[0]!, agents[0]!, agents[1]!]))),
+      ])
+      expect((await getBalances(pool, agents[0]!, USDC)).available).to.equal(20n)
+      expect((await getBalances(pool, agents[1]!, USDC)).available).to.equal(15n)
     })
   })
 
@@ -489,7 +572,7 @@ describe('ledger service', () => {
   })
 
   describe('database guards', () => {
-    it('refuses at commit a transaction whose entries do not sum to zero', async () => {
+    it('refuses entries that do not sum to zero per transaction and token, from raw SQL', async () => {
       const error = await rejection(
         tx(async (db) => {
           const { rows } = await db.query(`SELECT id FROM ledger_accounts WHERE kind = 'fees'`)
@@ -505,6 +588,36 @@ describe('ledger service', () => {
         }),
       )
       expect(String(error)).to.match(/does not sum to zero/)
+    })
+
+    it('refuses a transaction whose entries are split over statements, even when they balance together', async () => {
+      const reference = `split:${randomUUID()}`
+      const error = await rejection(
+        tx(async (db) => {
+          const { rows } = await db.query(
+            `SELECT id, kind FROM ledger_accounts WHERE kind IN ('fees', 'vault') AND agent_id IS NULL ORDER BY kind`,
+          )
+          const id = randomUUID()
+          await db.query(
+            `INSERT INTO ledger_transactions (id, reference, kind, token, amount) VALUES ($1, $2, 'deposit', $3, 1)`,
+            [id, reference, USDC],
+          )
+          for (const [account, amount] of [
+            [rows[0].id, 1],
+            [rows[1].id, -1],
+          ]) {
+            await db.query(
+              `INSERT INTO ledger_entries (transaction_id, account_id, token, amount) VALUES ($1, $2, $3, $4)`,
+              [id, account, USDC, amount],
+            )
+          }
+        }),
+      )
+      expect(String(error)).to.match(/does not sum to zero/)
+      const { rowCount } = await pool.query('SELECT 1 FROM ledger_transactions WHERE reference = $1', [
+        reference,
+      ])
+      expect(rowCount).to.equal(0)
     })
 
     it('refuses to update or delete a ledger entry', async () => {

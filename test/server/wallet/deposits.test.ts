@@ -361,6 +361,67 @@ describe('deposits', () => {
       expect((await list(agent)).data.map((row) => row.status)).to.deep.equal(['success'])
       await expectReconciled('after re-indexing')
     })
+
+    it('credits runs of deposits (some shown pending first, some first seen confirmed) each once, in one ledger insert per table and round', async function () {
+      this.timeout(120_000)
+      const first = await registerAgent(chain.app)
+      const second = await registerAgent(chain.app)
+      const stranger = getAddress(toHex(randomBytes(20)))
+      const recipients = [first, second, first, null, second, first]
+      const statements: string[] = []
+      const connect = database.pool.connect.bind(database.pool)
+      // Records every statement the indexer's transactions send.
+      // (`pool.query` connects with a callback: those pass through.)
+      database.pool.connect = (async (...callback: unknown[]) => {
+        if (callback.length > 0) return (connect as (...args: unknown[]) => unknown)(...callback)
+        const client = await connect()
+        const { query, release } = client
+        client.query = ((...args: Parameters<typeof query>) => {
+          const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text
+          statements.push(text.trim().replace(/\s+/g, ' '))
+          return query.apply(client, args)
+        }) as typeof query
+        client.release = (...args: Parameters<typeof release>) => {
+          Object.assign(client, { query, release })
+          return release.apply(client, args)
+        }
+        return client
+      }) as typeof database.pool.connect
+
+      const hashes: `0x${string}`[] = []
+      try {
+        for (const [index, recipient] of recipients.entries()) {
+          const account = recipient ? recipient.agent.wallet_address : stranger
+          hashes.push(await chain.depositOnChain(account, BigInt(index + 1) * USDC))
+          // Each deposit mines three blocks: this round credits the first four as one run and
+          // shows the fifth as pending; the last round credits the fifth and the sixth.
+          if (index === 4) await chain.index()
+        }
+        expect((await list(second)).data.map((row) => row.status)).to.deep.equal([
+          'pending_deposit',
+          'success',
+        ])
+        await confirm()
+      } finally {
+        database.pool.connect = connect
+      }
+
+      expect(await balance(first)).to.include({ available: '10', pending: '0' })
+      expect(await balance(second)).to.include({ available: '7', pending: '0' })
+      for (const hash of hashes) expect(await ledgerTransactionsOf(hash), hash).to.have.length(1)
+      const unclaimed = await database.pool.query('SELECT d.status FROM deposits AS d WHERE d.account = $1', [
+        stranger.toLowerCase(),
+      ])
+      expect(unclaimed.rows).to.deep.equal([{ status: 'processing' }])
+      const count = (pattern: RegExp) => statements.filter((text) => pattern.test(text)).length
+      expect(count(/^INSERT INTO ledger_transactions /), 'transaction inserts').to.equal(2)
+      expect(count(/^INSERT INTO ledger_entries /), 'entry inserts').to.equal(2)
+      expect(count(/^INSERT INTO deposits .* FROM unnest/), 'credited deposit inserts').to.equal(2)
+      await expectReconciled('after runs of deposits')
+
+      await chain.index()
+      for (const hash of hashes) expect(await ledgerTransactionsOf(hash), hash).to.have.length(1)
+    })
   })
 
   describe('the handler', () => {
