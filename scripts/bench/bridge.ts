@@ -401,6 +401,7 @@ async function runBench(
     vault,
     deploymentBlock: BigInt(deployment.deploymentBlock),
     confirmations: 0,
+    maxBlockRange: BACKFILL_BLOCK_RANGE,
     handlers: chainEventHandlers(context),
     logger,
   })
@@ -520,6 +521,7 @@ async function runBench(
     indexer: {
       deposits_sent: options.deposits,
       deposits_per_block: options.depositsPerBlock,
+      block_range: Number(BACKFILL_BLOCK_RANGE),
       deposit_accounts: { registered_agents: DEPOSIT_ACCOUNTS / 2, no_agent: DEPOSIT_ACCOUNTS / 2 },
       blocks: Number(headAfterDeposits) - deployment.deploymentBlock + 1,
       setup_seconds: round(depositSetupSeconds, 3),
@@ -648,6 +650,12 @@ async function settleQueue(parameters: {
     sql_statements: sql,
   }
 }
+
+/**
+ * Blocks per `getLogs` in the backfill: 2,000 logs at 100 deposits a block, under the 10,000-log
+ * cap of hosted RPC providers, and several ranges, so reading one overlaps writing the last.
+ */
+const BACKFILL_BLOCK_RANGE = 20n
 
 /** Deposits a second and seconds of the head-lag phase. */
 const HEAD_DEPOSITS_PER_S = 100
