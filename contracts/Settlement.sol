@@ -10,6 +10,7 @@ import {FeeMath} from "./libraries/FeeMath.sol";
 import {Hashing} from "./libraries/Hashing.sol";
 import {OpData} from "./libraries/OpData.sol";
 import {OpsMerkle} from "./libraries/OpsMerkle.sol";
+import {VoucherCodec} from "./libraries/VoucherCodec.sol";
 
 /**
  * @title Settlement
@@ -33,26 +34,21 @@ import {OpsMerkle} from "./libraries/OpsMerkle.sol";
  * never a signer, so no op passes without its signature.
  */
 abstract contract Settlement is JobEscrow, PaymentChannels {
-    uint64 private _lastBatchNumber;
-
     /// @dev `ISettlement.settleBatch`.
     function _settleBatch(uint64 batchNumber, ISettlement.Op[] calldata ops, IVault.Signature calldata coordinatorSignature)
         internal
         returns (ISettlement.SkippedOp[] memory skipped)
     {
-        uint64 expected = _lastBatchNumber + 1;
+        uint64 expected = _lastSettledBatchNumber() + 1;
         if (batchNumber != expected) revert ISettlement.SettlementBatchOutOfOrder(expected, batchNumber);
         if (ops.length == 0) revert ISettlement.SettlementEmptyBatch();
         bytes32 root = OpsMerkle.root(ops);
         address coordinator_ = _currentCoordinator();
         address recovered = _recover(Hashing.batch(batchNumber, root), coordinatorSignature);
         if (recovered != coordinator_) revert ISettlement.SettlementInvalidCoordinatorSignature(coordinator_, recovered);
-        _lastBatchNumber = batchNumber;
+        _setLastSettledBatchNumber(batchNumber);
 
-        // Forward this call's own calldata under `applyBatchOps`'s selector (same parameters), which
-        // costs one memory copy instead of re-encoding every op.
-        (bool isApplied, bytes memory returned) =
-            address(this).call(bytes.concat(ISettlement.applyBatchOps.selector, msg.data[4:]));
+        (bool isApplied, bytes memory returned) = _callSelfWithThisCalldata(ISettlement.applyBatchOps.selector);
         ISettlement.TokenTotals[] memory totals;
         if (isApplied) {
             totals = abi.decode(returned, (ISettlement.TokenTotals[]));
@@ -74,42 +70,98 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
         internal
         returns (ISettlement.TokenTotals[] memory totals)
     {
-        uint256 count = ops.length;
         // Allocated before the loop, whose per-op memory is reused (see below).
-        totals = new ISettlement.TokenTotals[](count);
-        bytes32[] memory escrowLeaves = new bytes32[](count);
+        totals = _newTotals(ops.length);
+        bytes32[] memory escrowLeaves = new bytes32[](ops.length);
         ISettlement.TokenTotals memory amounts;
         ISettlement.TokenTotals memory current;
         uint256 tokenCount;
         uint256 escrowCount;
-        for (uint256 i; i < count; ++i) {
-            ISettlement.Op calldata op = ops[i];
-            uint8 kind = op.kind;
-            uint256 freeMemory = _freeMemoryPointer();
+        for (uint256 i; i < ops.length; ) {
+            (uint8 kind, bytes calldata data) = OpData.at(ops, i);
+            amounts = _clear(amounts);
             if (kind == uint8(ISettlement.OpKind.ChannelSettle)) {
-                // The hot path, kept out of the generic per-op bookkeeping below.
-                (address token, uint256 amount, uint256 fee) = _settleChannel(OpData.signedVoucher(kind, op.data));
-                // Nothing the op allocated outlives it (its results are on the stack), so the next op
-                // reuses the memory instead of growing it, and paying for it, batch-long.
-                _setFreeMemoryPointer(freeMemory);
-                if (tokenCount == 0 || token != current.token) (current, tokenCount) = _totalsOf(totals, tokenCount, token);
-                // Cannot overflow: settled amounts are parts of the tokens this vault holds.
-                unchecked {
-                    current.channelSettled += amount;
-                    current.fees += fee;
-                }
+                // The hot path, kept out of the generic per-op bookkeeping below: a run of channel
+                // settlements in one token, settled in one loop and summed into `amounts`. It
+                // releases the memory it used (the run's voucher list) before it returns.
+                i = _settleChannelRun(ops, i, amounts);
             } else {
-                amounts = _clear(amounts);
-                bytes32 lockedEscrowId = _applyOp(batchNumber, escrowCount, kind, op.data, amounts);
+                uint256 freeMemory = _freeMemoryPointer();
+                bytes32 lockedEscrowId = _applyOp(batchNumber, escrowCount, kind, data, amounts);
+                // Nothing the op allocated outlives it (its results are in `amounts`, allocated
+                // before the loop), so the next op reuses the memory instead of growing it, and
+                // paying for it, batch-long.
                 _setFreeMemoryPointer(freeMemory);
                 if (lockedEscrowId != 0) escrowCount = _appendEscrowLeaf(escrowLeaves, escrowCount, lockedEscrowId);
-                if (tokenCount == 0 || amounts.token != current.token) {
-                    (current, tokenCount) = _totalsOf(totals, tokenCount, amounts.token);
+                // Cannot overflow: i < ops.length.
+                unchecked {
+                    ++i;
                 }
-                _add(current, amounts);
             }
+            if (tokenCount == 0 || amounts.token != current.token) {
+                (current, tokenCount) = _totalsOf(totals, tokenCount, amounts.token);
+            }
+            _add(current, amounts);
         }
         _finishBatchOps(batchNumber, totals, tokenCount, escrowLeaves, escrowCount);
+    }
+
+    /**
+     * @dev Settles op `start`, a ChannelSettle op, and the ChannelSettle ops right after it whose
+     * vouchers name the same token, each as `_applyOp` would, in one `_settleVouchers` loop, and
+     * writes what they moved into `amounts` (zeroed by the caller).
+     * @return end The index of the first op after the run.
+     */
+    function _settleChannelRun(ISettlement.Op[] calldata ops, uint256 start, ISettlement.TokenTotals memory amounts)
+        private
+        returns (uint256 end)
+    {
+        IPaymentChannels.SignedVoucher calldata first;
+        {
+            (, bytes calldata data) = OpData.at(ops, start);
+            first = OpData.signedVoucher(uint8(ISettlement.OpKind.ChannelSettle), data);
+        }
+        // Read before `_settleVouchers` checks the voucher's encoding: a dirty token word differs
+        // from every clean one, so it only ends the run, and its op then reverts on its own.
+        address token = VoucherCodec.token(first);
+        uint256[] memory vouchers;
+        assembly ("memory-safe") {
+            // The vouchers' calldata offsets, in memory at the free memory pointer: `first`, then
+            // each next op that continues the run: a ChannelSettle op (kind 6) whose data is one
+            // voucher (320 bytes: `OpData.SIGNED_VOUCHER_BYTES`) naming `token`, read as
+            // `OpData.at` reads it. An op that does not, well formed or not, is left to the
+            // caller's loop.
+            function collect(list, head, lastHead, heads, tokenWord) -> next {
+                let cursor := add(list, 0x20)
+                for {} lt(head, lastHead) {} {
+                    head := add(head, 0x20)
+                    let element := add(heads, calldataload(head))
+                    let data := add(element, calldataload(add(element, 0x20)))
+                    let isRunGoingOn := and(eq(calldataload(element), 6), eq(calldataload(data), 320))
+                    if iszero(and(isRunGoingOn, eq(calldataload(add(data, 0x60)), tokenWord))) {
+                        break
+                    }
+                    cursor := add(cursor, 0x20)
+                    mstore(cursor, add(data, 0x20))
+                }
+                mstore(0x40, add(cursor, 0x20))
+                next := cursor
+            }
+            vouchers := mload(0x40)
+            mstore(add(vouchers, 0x20), first)
+            // Head words: op `start`'s, up to the last op's.
+            let heads := ops.offset
+            let last := collect(vouchers, add(heads, shl(5, start)), add(heads, shl(5, sub(ops.length, 1))), heads, token)
+            let count := shr(5, sub(last, vouchers))
+            mstore(vouchers, count)
+            end := add(start, count)
+        }
+        (amounts.channelSettled, amounts.fees) = _settleVouchers(vouchers, _domainSeparatorV4());
+        amounts.token = token;
+        // The offsets are not needed any more: the next op reuses their memory.
+        assembly ("memory-safe") {
+            mstore(0x40, vouchers)
+        }
     }
 
     /// @dev `ISettlement.applyBatchOp`: one op, for the per-op path.
@@ -118,10 +170,6 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
         returns (ISettlement.TokenTotals memory amounts, bytes32 lockedEscrowId)
     {
         lockedEscrowId = _applyOp(batchNumber, escrowIndex, op.kind, op.data, amounts);
-    }
-
-    function _lastSettledBatchNumber() internal view returns (uint64) {
-        return _lastBatchNumber;
     }
 
     // ---------------------------------------------------------------- internal
@@ -286,6 +334,21 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
         newCount = tokenCount + 1;
     }
 
+    /**
+     * @dev An array of `length` entries for `_totalsOf` to fill, without the `length` zeroed structs
+     * `new ISettlement.TokenTotals[](length)` would allocate and never use (`_totalsOf` appends an
+     * entry per token, and only the first `tokenCount` entries are ever read).
+     */
+    function _newTotals(uint256 length) private pure returns (ISettlement.TokenTotals[] memory totals) {
+        assembly ("memory-safe") {
+            totals := mload(0x40)
+            mstore(totals, length)
+            // Null pointers (calldata past its end reads as zeros), so no entry points at stale memory.
+            calldatacopy(add(totals, 0x20), calldatasize(), shl(5, length))
+            mstore(0x40, add(add(totals, 0x20), shl(5, length)))
+        }
+    }
+
     /// @dev Adds one op's `amounts` to the same token's `sums`.
     function _add(ISettlement.TokenTotals memory sums, ISettlement.TokenTotals memory amounts) private pure {
         // Cannot overflow: every amount is a part of the tokens this vault holds.
@@ -318,6 +381,24 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
             mstore(add(amounts, 0x120), 0)
         }
         return amounts;
+    }
+
+    /**
+     * @dev Calls this contract with this call's own calldata under `selector` (a function with the
+     * same parameters), which costs one copy of the calldata into memory instead of re-encoding
+     * every op (`bytes.concat(selector, msg.data[4:])` would copy it twice). The returned bytes
+     * overwrite the copy, which the call no longer needs.
+     */
+    function _callSelfWithThisCalldata(bytes4 selector) private returns (bool isSuccess, bytes memory returned) {
+        assembly ("memory-safe") {
+            returned := mload(0x40)
+            mstore(returned, selector)
+            calldatacopy(add(returned, 0x04), 0x04, sub(calldatasize(), 0x04))
+            isSuccess := call(gas(), address(), 0, returned, calldatasize(), 0, 0)
+            mstore(returned, returndatasize())
+            returndatacopy(add(returned, 0x20), 0, returndatasize())
+            mstore(0x40, add(add(returned, 0x20), and(add(returndatasize(), 0x1f), not(0x1f))))
+        }
     }
 
     function _freeMemoryPointer() private pure returns (uint256 pointer) {

@@ -10,9 +10,9 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IVault} from "./interfaces/IVault.sol";
 import {IERC3009} from "./interfaces/IERC3009.sol";
+import {CompactECDSA} from "./libraries/CompactECDSA.sol";
 import {Hashing} from "./libraries/Hashing.sol";
 
 /**
@@ -76,6 +76,9 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     address private _coordinator;
     uint16 private _feeBps;
     address private _treasury;
+    /// @dev `Settlement`'s counter of landed batches, declared here to share the treasury's slot:
+    /// every batch reads both, so it pays one cold storage read for the two.
+    uint64 private _lastBatchNumber;
     address private _pendingCoordinator;
     uint64 private _coordinatorEffectiveAt;
     uint16 private _pendingFeeBps;
@@ -383,6 +386,16 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         return _treasury;
     }
 
+    /// @dev The number of the last settlement batch that landed (0 before the first).
+    function _lastSettledBatchNumber() internal view returns (uint64) {
+        return _lastBatchNumber;
+    }
+
+    /// @dev Records batch `batchNumber` as the last that landed (`Settlement` only).
+    function _setLastSettledBatchNumber(uint64 batchNumber) internal {
+        _lastBatchNumber = batchNumber;
+    }
+
     function _protocolFeeBps() internal view returns (uint16) {
         return _feeBps;
     }
@@ -418,10 +431,24 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     /// @dev Adds `amount` to `account`'s balance of `token`.
     function _credit(address account, address token, uint256 amount) internal {
-        // Cannot overflow: every balance is backed by tokens this vault holds (deposits credit what
-        // arrived, moves between accounts conserve the total), and no token supply exceeds 2^256 - 1.
-        unchecked {
-            _balances[account][token] += amount;
+        // `_balances[account][token] += amount`, unchecked, with the two mapping hashes in scratch
+        // space: every channel settlement of a batch credits a provider. Cannot overflow: every
+        // balance is backed by tokens this vault holds (deposits credit what arrived, moves between
+        // accounts conserve the total), and no token supply exceeds 2^256 - 1.
+        assembly ("memory-safe") {
+            mstore(0x00, and(account, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(0x20, _balances.slot)
+            mstore(0x20, keccak256(0x00, 0x40))
+            mstore(0x00, and(token, 0xffffffffffffffffffffffffffffffffffffffff))
+            let slot := keccak256(0x00, 0x40)
+            sstore(slot, add(sload(slot), amount))
+        }
+    }
+
+    /// @dev The storage slot of the `_balances` mapping, for code that computes a balance's slot itself.
+    function _balancesSlot() internal pure returns (uint256 slot) {
+        assembly ("memory-safe") {
+            slot := _balances.slot
         }
     }
 
@@ -445,10 +472,10 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         if (!_allowedTokens[token]) revert IVault.VaultTokenNotAllowed(token);
     }
 
-    /// @dev The signer of EIP-712 struct `structHash` under this domain; zero when the signature is
-    /// malformed, has a high `s` or does not recover (OpenZeppelin ECDSA).
+    /// @dev The signer of EIP-712 struct `structHash` under this domain; zero when the signature
+    /// has a high `s` or does not recover (`CompactECDSA`, as OpenZeppelin ECDSA).
     function _recover(bytes32 structHash, IVault.Signature calldata signature) internal view returns (address recovered) {
-        (recovered,,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature.r, signature.vs);
+        recovered = CompactECDSA.recover(_hashTypedDataV4(structHash), signature.r, signature.vs);
     }
 
     /// @dev As `_isAuthorizedBy(signer, structHash, r, vs)` with `signature`'s parts.
@@ -484,10 +511,10 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     /// @dev Whether (`r`, `vs`) is `signer`'s signature of the EIP-712 `digest`.
     function _isDigestSignedBy(address signer, bytes32 digest, bytes32 r, bytes32 vs)
         internal
-        pure
+        view
         returns (bool isValid, address recovered)
     {
-        (recovered,,) = ECDSA.tryRecover(digest, r, vs);
+        recovered = CompactECDSA.recover(digest, r, vs);
         isValid = recovered == signer && recovered != address(0);
     }
 

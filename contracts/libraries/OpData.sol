@@ -28,6 +28,8 @@ library OpData {
     uint256 internal constant CHANNEL_FUND_WORDS = 9;
     /// @notice Words of `SignedVoucher`: ChannelConfig (5) + sequence + cumulativeAmount + callChain + Signature (2).
     uint256 internal constant SIGNED_VOUCHER_WORDS = 10;
+    /// @notice `SIGNED_VOUCHER_WORDS * 32`, as a literal: Solidity does not fold the product of constants.
+    uint256 internal constant SIGNED_VOUCHER_BYTES = 320;
     /// @notice Words of `ChannelCloseOp`: SignedVoucher (10) + Signature (2).
     uint256 internal constant CHANNEL_CLOSE_WORDS = 12;
     /// @notice Words of `ChannelConfig`.
@@ -36,6 +38,22 @@ library OpData {
     uint256 internal constant WITHDRAWAL_WORDS = 8;
     /// @dev More proof elements than any tree of a batch under the per-transaction gas cap can need.
     uint256 private constant _MAX_PROOF_LENGTH = 64;
+
+    /**
+     * @notice `ops[i].kind` and `ops[i].data` of a batch `OpsMerkle.root` has read, for `i < ops.length`.
+     * @dev Reads the offsets exactly as `root` does (as Solidity's calldata accessors do, without
+     * their range checks), so it sees the ops the root commits to: `applyBatchOps` runs only on
+     * `settleBatch`'s calldata, forwarded unchanged after `root` read it and the coordinator's
+     * signature over the root was checked. `root` also refused a `kind` with high bits set.
+     */
+    function at(ISettlement.Op[] calldata ops, uint256 i) internal pure returns (uint8 kind, bytes calldata data) {
+        assembly ("memory-safe") {
+            let element := add(ops.offset, calldataload(add(ops.offset, shl(5, i))))
+            kind := calldataload(element)
+            data.offset := add(add(element, calldataload(add(element, 0x20))), 0x20)
+            data.length := calldataload(sub(data.offset, 0x20))
+        }
+    }
 
     /// @notice `abi.decode(data, (ISettlement.EscrowLockOp))`.
     function escrowLock(uint8 kind, bytes calldata data) internal pure returns (ISettlement.EscrowLockOp calldata o) {
@@ -95,7 +113,10 @@ library OpData {
         pure
         returns (IPaymentChannels.SignedVoucher calldata v)
     {
-        _requireLength(kind, data, SIGNED_VOUCHER_WORDS);
+        // Not `_requireLength`: this runs once per op of every batch, and the call costs more than the check.
+        if (data.length != SIGNED_VOUCHER_BYTES) {
+            revert ISettlement.SettlementMalformedOp(kind, data.length, SIGNED_VOUCHER_BYTES);
+        }
         assembly ("memory-safe") {
             v := data.offset
         }
@@ -130,7 +151,10 @@ library OpData {
     }
 
     function _requireLength(uint8 kind, bytes calldata data, uint256 words) private pure {
-        if (data.length != words * 32) revert ISettlement.SettlementMalformedOp(kind, data.length, words * 32);
+        // Cannot overflow: `words` is one of the constants above.
+        unchecked {
+            if (data.length != words * 32) revert ISettlement.SettlementMalformedOp(kind, data.length, words * 32);
+        }
     }
 
     /**

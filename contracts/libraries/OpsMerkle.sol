@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {ISettlement} from "../interfaces/ISettlement.sol";
 
 /**
@@ -17,22 +16,6 @@ import {ISettlement} from "../interfaces/ISettlement.sol";
  * index inside each leaf already commits the root to the order. A one-leaf tree's root is its leaf.
  */
 library OpsMerkle {
-    /// @notice The leaf hash of op `index` (double keccak of the ABI-encoded leaf values).
-    function opLeaf(uint256 index, uint8 kind, bytes calldata data) internal pure returns (bytes32 leaf) {
-        // keccak256(bytes.concat(keccak256(abi.encode(index, kind, keccak256(data))))), computed in
-        // scratch memory: this runs once per op of every batch.
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            calldatacopy(ptr, data.offset, data.length)
-            let opHash := keccak256(ptr, data.length)
-            mstore(ptr, index)
-            mstore(add(ptr, 0x20), kind)
-            mstore(add(ptr, 0x40), opHash)
-            mstore(0x00, keccak256(ptr, 0x60))
-            leaf := keccak256(0x00, 0x20)
-        }
-    }
-
     /// @notice The leaf hash of escrow `escrowId` at `index` of its set.
     function escrowLeaf(uint256 index, bytes32 escrowId) internal pure returns (bytes32 leaf) {
         // keccak256(bytes.concat(keccak256(abi.encode(index, escrowId)))), in scratch space.
@@ -44,17 +27,60 @@ library OpsMerkle {
         }
     }
 
-    /// @notice The root over `ops`. `ops` must not be empty.
-    function root(ISettlement.Op[] calldata ops) internal pure returns (bytes32) {
-        uint256 count = ops.length;
-        // Cannot overflow: a calldata array's length is far below 2^255. Callers reject count == 0.
-        unchecked {
-            bytes32[] memory tree = new bytes32[](2 * count - 1);
-            for (uint256 i; i < count; ++i) {
-                ISettlement.Op calldata op = ops[i];
-                tree[tree.length - 1 - i] = opLeaf(i, op.kind, op.data);
+    /**
+     * @notice The root over `ops`, which must not be empty.
+     * @dev Runs once per op of every batch, so it is one assembly block: each op read as Solidity's
+     * calldata accessors read it (`ops[i]`: the head word holds the element's offset; the element:
+     * `kind`, then the offset of `data`; `data`: its length word, then its bytes), its leaf
+     * keccak256(bytes.concat(keccak256(abi.encode(i, kind, keccak256(data))))) placed in the heap,
+     * then the internal nodes folded as `_fold` does, all in scratch memory past the free memory
+     * pointer (nothing is allocated or kept).
+     * The offsets are not range-checked as the accessors would: the root commits to the bytes
+     * read, whatever offsets led to them, so the coordinator's signature over it accepts exactly
+     * the ops the coordinator built, and `applyBatchOps` reads the same calldata with the same
+     * offsets (`OpData.at`). A `kind` word with high bits set is refused as the accessors refuse
+     * it, so every reader sees a clean `uint8`.
+     */
+    function root(ISettlement.Op[] calldata ops) internal pure returns (bytes32 result) {
+        assembly ("memory-safe") {
+            let count := ops.length
+            let tree := mload(0x40)
+            // Leaf i sits at node 2 * count - 2 - i, walking down from leaf 0; one op's data is
+            // copied past the last node.
+            let leaf := add(tree, shl(5, sub(shl(1, count), 2)))
+            let scratch := add(leaf, 0x20)
+            // The high bits of every kind, or-ed together: checked once, after the loop.
+            let kindHighBits := 0
+            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                let element := add(ops.offset, calldataload(add(ops.offset, shl(5, i))))
+                let kind := calldataload(element)
+                kindHighBits := or(kindHighBits, shr(8, kind))
+                let data := add(element, calldataload(add(element, 0x20)))
+                let length := calldataload(data)
+                // The leaf: keccak256(bytes.concat(keccak256(abi.encode(i, kind, keccak256(data))))).
+                calldatacopy(scratch, add(data, 0x20), length)
+                let opHash := keccak256(scratch, length)
+                mstore(scratch, i)
+                mstore(add(scratch, 0x20), kind)
+                mstore(add(scratch, 0x40), opHash)
+                mstore(0x00, keccak256(scratch, 0x60))
+                mstore(sub(leaf, shl(5, i)), keccak256(0x00, 0x20))
             }
-            return _fold(tree, count);
+            if kindHighBits {
+                revert(0, 0)
+            }
+            // _fold: node j = commutativeKeccak256(node 2j + 1, node 2j + 2) (the smaller word
+            // first), for j = count - 2 down to 0. Node j's children start at 2 * node - tree + 0x20.
+            for { let node := add(tree, shl(5, sub(count, 2))) } iszero(lt(node, tree)) { node := sub(node, 0x20) } {
+                let children := sub(shl(1, node), tree)
+                let left := mload(add(children, 0x20))
+                let right := mload(add(children, 0x40))
+                let isSwapped := gt(left, right)
+                mstore(shl(5, isSwapped), left)
+                mstore(shl(5, iszero(isSwapped)), right)
+                mstore(node, keccak256(0x00, 0x40))
+            }
+            result := mload(tree)
         }
     }
 
@@ -71,14 +97,28 @@ library OpsMerkle {
     }
 
     /// @dev Fills the internal nodes of a heap whose `count` leaves are in place; returns the root.
-    function _fold(bytes32[] memory tree, uint256 count) private pure returns (bytes32) {
-        // Internal nodes are count - 2 down to 0; each has both children at 2j + 1 and 2j + 2.
-        unchecked {
-            for (uint256 j = count - 1; j > 0; ) {
-                --j;
-                tree[j] = Hashes.commutativeKeccak256(tree[2 * j + 1], tree[2 * j + 2]);
+    function _fold(bytes32[] memory tree, uint256 count) private pure returns (bytes32 node) {
+        // Internal nodes are count - 2 down to 0; each has both children at 2j + 1 and 2j + 2, so
+        // every index is below the tree's length 2 * count - 1 and the reads need no bounds check.
+        // Node j = Hashes.commutativeKeccak256(node 2j + 1, node 2j + 2): the smaller word first.
+        assembly ("memory-safe") {
+            let nodes := add(tree, 0x20)
+            for { let j := sub(count, 1) } j {} {
+                j := sub(j, 1)
+                let left := mload(add(add(nodes, 0x20), shl(6, j)))
+                let right := mload(add(add(nodes, 0x40), shl(6, j)))
+                switch lt(left, right)
+                case 1 {
+                    mstore(0x00, left)
+                    mstore(0x20, right)
+                }
+                default {
+                    mstore(0x00, right)
+                    mstore(0x20, left)
+                }
+                mstore(add(nodes, shl(5, j)), keccak256(0x00, 0x40))
             }
+            node := mload(nodes)
         }
-        return tree[0];
     }
 }

@@ -19,6 +19,7 @@ import {
   type SignedVoucher,
   type VaultFixture,
   signUsdcPermit,
+  withHighS,
 } from './fixtures'
 
 const MAX_UINT64 = 2n ** 64n - 1n
@@ -110,6 +111,17 @@ describe('PaymentChannels', function () {
         0n,
         false,
       ])
+    })
+
+    it("stores a channel's whole state in the one storage word at the slot named by its id", async function () {
+      const f = await loadFixture(openedFixture)
+      const wordOf = async () => BigInt(await ethers.provider.getStorage(f.vaultAddress, f.id))
+      expect(await wordOf()).to.equal(50n * USDC)
+      await f.vault.settleChannel(await f.signedVoucher(f.config, 1n, 7n * USDC))
+      expect(await wordOf()).to.equal(50n * USDC + ((7n * USDC) << 96n))
+      await f.vault.connect(f.bob).closeChannel(unsignedVoucher(f.config, 1n, 7n * USDC), NO_SIGNATURE)
+      expect(await wordOf()).to.equal(7n * USDC + ((7n * USDC) << 96n) + (1n << 192n))
+      expect(await stateOf(f, f.id)).to.deep.equal([7n * USDC, 7n * USDC, 0n, true])
     })
   })
 
@@ -525,6 +537,17 @@ describe('PaymentChannels', function () {
       await expect(f.vault.connect(f.bob).settleChannel(voucher))
         .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsInvalidSignature')
         .withArgs(f.id, f.alice.address, f.bob.address)
+    })
+
+    it("attack: a relayer submits the caller's voucher with its s moved into the upper half of the curve order (a malleable twin's form) -> refused as signed by nobody", async function () {
+      const f = await loadFixture(openedFixture)
+      const voucher = await f.signedVoucher(f.config, 1n, 10n * USDC)
+      await expect(
+        f.vault.connect(f.relayer).settleChannel({ ...voucher, signature: withHighS(voucher.signature) }),
+      )
+        .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsInvalidSignature')
+        .withArgs(f.id, f.alice.address, ethers.ZeroAddress)
+      await expect(f.vault.connect(f.relayer).settleChannel(voucher)).to.emit(f.vault, 'ChannelSettled')
     })
 
     it('reverts when a signed field is changed (amount, sequence or call chain)', async function () {

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { ethers } from 'hardhat'
 import { loadFixture, time } from '@nomicfoundation/hardhat-network-helpers'
+import { anyValue } from '@nomicfoundation/hardhat-chai-matchers/withArgs'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers'
 import { escrowSetTree } from '../../protocol/escrow-sets'
 import {
@@ -27,6 +28,8 @@ import {
   TOKEN_TOTALS_FIELDS,
   type TokenTotals,
   type TokenTotalsField,
+  withDirtyWord,
+  withHighS,
 } from './fixtures'
 import { batchGasLimit } from '../../server/chain/settler/settler'
 
@@ -977,6 +980,304 @@ describe('Settlement', function () {
     })
   })
 
+  describe('settleBatch: runs of channel settlements', function () {
+    /** `twoTokenFixture` plus USDC channels between other callers and providers. */
+    async function channelRunFixture() {
+      const f = await twoTokenFixture()
+      const carolToDave = await f.openChannel(
+        { provider: f.dave.address, salt: saltOf(4) },
+        40n * USDC,
+        f.carol,
+      )
+      const daveToCarol = await f.openChannel(
+        { provider: f.carol.address, salt: saltOf(5) },
+        40n * USDC,
+        f.dave,
+      )
+      const carolToBob = await f.openChannel(
+        { provider: f.bob.address, salt: saltOf(6) },
+        40n * USDC,
+        f.carol,
+      )
+      return { ...f, carolToDave, daveToCarol, carolToBob }
+    }
+
+    /** The `ChannelSettled` logs of `receipt` as `[channelId, sequence, cumulativeAmount, amount, callChain]`. */
+    function channelSettledIn(f: VaultFixture, receipt: Receipt) {
+      return eventsNamed(f, receipt, 'ChannelSettled').map((e) => [...e.args])
+    }
+
+    it('settles vouchers of distinct callers and providers in one run exactly as it settles them one by one', async function () {
+      const f = await loadFixture(channelRunFixture)
+      const vouchers = [
+        await f.signedVoucher(f.settleable.config, 1n, 3n * USDC),
+        await f.signedVoucher(f.carolToDave.config, 4n, 5n * USDC),
+        await f.signedVoucher(f.daveToCarol.config, 2n, 7n * USDC),
+        await f.signedVoucher(f.carolToBob.config, 9n, 11n * USDC),
+      ]
+      const ops = vouchers.map(settleOp)
+      const tokens = [f.usdcAddress]
+      const inline = await outcomeOf(f, ops, tokens)
+      const oneByOne = await outcomeOf(f, [{ kind: 99, data: '0x' }, ...ops], tokens)
+      expect(inline.skipped).to.deep.equal([])
+      expect(oneByOne.opEvents).to.deep.equal(inline.opEvents)
+      expect(oneByOne.balances).to.deep.equal(inline.balances)
+      expect(oneByOne.totals).to.deep.equal(inline.totals)
+
+      const before = {
+        bob: await f.vault.balanceOf(f.bob.address, f.usdcAddress),
+        carol: await f.vault.balanceOf(f.carol.address, f.usdcAddress),
+        dave: await f.vault.balanceOf(f.dave.address, f.usdcAddress),
+      }
+      const receipt = await settled(f, ops)
+      const ids = [f.settleable.id, f.carolToDave.id, f.daveToCarol.id, f.carolToBob.id]
+      expect(channelSettledIn(f, receipt)).to.deep.equal(
+        vouchers.map((v, i) => [ids[i], v.sequence, v.cumulativeAmount, v.cumulativeAmount, v.callChain]),
+      )
+      const net = (amount: bigint) => amount - feeOf(amount)
+      expect(await f.vault.balanceOf(f.bob.address, f.usdcAddress)).to.equal(
+        before.bob + net(3n * USDC) + net(11n * USDC),
+      )
+      expect(await f.vault.balanceOf(f.dave.address, f.usdcAddress)).to.equal(before.dave + net(5n * USDC))
+      expect(await f.vault.balanceOf(f.carol.address, f.usdcAddress)).to.equal(before.carol + net(7n * USDC))
+      const fees = feeOf(3n * USDC) + feeOf(5n * USDC) + feeOf(7n * USDC) + feeOf(11n * USDC)
+      expect(batchSettledIn(f, receipt).totals).to.deep.equal([
+        totalsOf(f.usdcAddress, { channelSettled: 26n * USDC, fees }),
+      ])
+      expect(await f.vault.balanceOf(f.treasury.address, f.usdcAddress)).to.equal(fees)
+      for (const [i, id] of ids.entries()) {
+        expect((await f.vault.channel(id)).settled).to.equal(vouchers[i].cumulativeAmount)
+      }
+    })
+
+    it('attack: the same voucher twice in one run -> it pays once, the second copy is skipped with PaymentChannelsVoucherNotNewer', async function () {
+      const f = await loadFixture(channelRunFixture)
+      const voucher = await f.signedVoucher(f.carolToDave.config, 1n, 6n * USDC)
+      const other = await f.signedVoucher(f.settleable.config, 1n, 2n * USDC)
+      const daveBefore: bigint = await f.vault.balanceOf(f.dave.address, f.usdcAddress)
+      const receipt = await settled(f, [settleOp(voucher), settleOp(other), settleOp(voucher)])
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [2, errorData(f, 'PaymentChannelsVoucherNotNewer', [f.carolToDave.id, 6n * USDC, 6n * USDC])],
+      ])
+      expect(await f.vault.balanceOf(f.dave.address, f.usdcAddress)).to.equal(
+        daveBefore + 6n * USDC - feeOf(6n * USDC),
+      )
+      expect(batchSettledIn(f, receipt).totals).to.deep.equal([
+        totalsOf(f.usdcAddress, { channelSettled: 8n * USDC, fees: feeOf(6n * USDC) + feeOf(2n * USDC) }),
+      ])
+    })
+
+    it("attack: a provider's voucher signed by someone other than the channel's caller rides amid valid ones -> it alone is skipped and credits nobody", async function () {
+      const f = await loadFixture(channelRunFixture)
+      // dave, the provider, signs a voucher on carol's channel to him.
+      const forged = await f.signedVoucher(f.carolToDave.config, 1n, 30n * USDC, f.dave)
+      const ops = [
+        settleOp(await f.signedVoucher(f.settleable.config, 1n, 2n * USDC)),
+        settleOp(forged),
+        settleOp(await f.signedVoucher(f.daveToCarol.config, 1n, 3n * USDC)),
+      ]
+      const daveBefore: bigint = await f.vault.balanceOf(f.dave.address, f.usdcAddress)
+      const receipt = await settled(f, ops)
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [
+          1,
+          errorData(f, 'PaymentChannelsInvalidSignature', [
+            f.carolToDave.id,
+            f.carol.address,
+            f.dave.address,
+          ]),
+        ],
+      ])
+      expect(await f.vault.balanceOf(f.dave.address, f.usdcAddress)).to.equal(daveBefore)
+      expect(await f.vault.channel(f.carolToDave.id)).to.deep.equal([40n * USDC, 0n, 0n, false])
+      expect(channelSettledIn(f, receipt).map((e) => e[0])).to.deep.equal([f.settleable.id, f.daveToCarol.id])
+    })
+
+    it("attack: a caller's voucher signature moved into the upper half of s (a malleable twin's form) -> skipped as signed by nobody", async function () {
+      const f = await loadFixture(channelRunFixture)
+      const voucher = await f.signedVoucher(f.carolToDave.config, 1n, 4n * USDC)
+      const twin = { ...voucher, signature: withHighS(voucher.signature) }
+      const receipt = await settled(f, [settleOp(twin), settleOp(voucher)])
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [
+          0,
+          errorData(f, 'PaymentChannelsInvalidSignature', [
+            f.carolToDave.id,
+            f.carol.address,
+            ethers.ZeroAddress,
+          ]),
+        ],
+      ])
+      expect((await f.vault.channel(f.carolToDave.id)).settled).to.equal(4n * USDC)
+    })
+
+    it("attack: a caller's voucher with an empty signature, in a batch the caller sends itself -> skipped as signed by nobody", async function () {
+      const f = await loadFixture(channelRunFixture)
+      const unsigned = {
+        ...(await f.signedVoucher(f.carolToDave.config, 1n, 4n * USDC)),
+        signature: NO_SIGNATURE,
+      }
+      const ops = [settleOp(unsigned)]
+      const n: bigint = (await f.vault.lastBatchNumber()) + 1n
+      const receipt = (await (
+        await f.vault.connect(f.carol).settleBatch(n, ops, await f.signBatch(n, ops))
+      ).wait()) as Receipt
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [
+          0,
+          errorData(f, 'PaymentChannelsInvalidSignature', [
+            f.carolToDave.id,
+            f.carol.address,
+            ethers.ZeroAddress,
+          ]),
+        ],
+      ])
+      expect((await f.vault.channel(f.carolToDave.id)).settled).to.equal(0n)
+    })
+
+    it('attack: vouchers on a closed, an unknown or an overdrawn channel, or below the settled amount, amid valid ones -> each is skipped with the error of its first failed check', async function () {
+      const f = await loadFixture(channelRunFixture)
+      await f.settle([settleOp(await f.signedVoucher(f.daveToCarol.config, 1n, 10n * USDC))])
+      const closeVoucher = await f.signedVoucher(f.carolToBob.config, 1n, 1n * USDC)
+      await f.settle([await closeOp(f, closeVoucher)])
+      const unknown = f.channelConfig({ salt: saltOf(77) })
+      const unknownId: string = await f.vault.channelId(unknown)
+      const ops = [
+        settleOp(await f.signedVoucher(f.settleable.config, 1n, 2n * USDC)),
+        settleOp(await f.signedVoucher(f.carolToBob.config, 2n, 2n * USDC)),
+        settleOp(await f.signedVoucher(unknown, 1n, 1n * USDC)),
+        settleOp(await f.signedVoucher(f.carolToDave.config, 1n, 41n * USDC)),
+        settleOp(await f.signedVoucher(f.daveToCarol.config, 2n, 9n * USDC)),
+        settleOp(await f.signedVoucher(f.carolToDave.config, 2n, 40n * USDC)),
+      ]
+      const receipt = await settled(f, ops)
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [1, errorData(f, 'PaymentChannelsClosed', [f.carolToBob.id])],
+        [2, errorData(f, 'PaymentChannelsNotFound', [unknownId])],
+        [3, errorData(f, 'PaymentChannelsInsufficientDeposit', [f.carolToDave.id, 40n * USDC, 41n * USDC])],
+        [4, errorData(f, 'PaymentChannelsVoucherNotNewer', [f.daveToCarol.id, 10n * USDC, 9n * USDC])],
+      ])
+      expect(channelSettledIn(f, receipt).map((e) => e[0])).to.deep.equal([f.settleable.id, f.carolToDave.id])
+      expect(await f.vault.channel(f.carolToBob.id)).to.deep.equal([1n * USDC, 1n * USDC, 0n, true])
+    })
+
+    it('attack: a voucher op re-encoded with dirty high bits (another op hash for the same voucher) -> skipped with VoucherCodecNonCanonical, in the config or in the sequence', async function () {
+      const f = await loadFixture(channelRunFixture)
+      const voucher = await f.signedVoucher(f.carolToDave.config, 1n, 4n * USDC)
+      const clean = settleOp(voucher)
+      // Words 0 (caller), 2 (token) and 5 (sequence) of the voucher.
+      const dirty = [0, 2, 5].map((word) => ({ kind: clean.kind, data: withDirtyWord(clean.data, word) }))
+      const receipt = await settled(f, [...dirty, clean])
+      const nonCanonical = f.vault.interface.encodeErrorResult('VoucherCodecNonCanonical', [])
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [0, nonCanonical],
+        [1, nonCanonical],
+        [2, nonCanonical],
+      ])
+      expect(channelSettledIn(f, receipt)).to.deep.equal([
+        [f.carolToDave.id, 1n, 4n * USDC, 4n * USDC, voucher.callChain],
+      ])
+    })
+
+    it('attack: a caller signs, over the raw words, a voucher whose sequence does not fit 64 bits -> refused as non-canonical, so no ChannelSettled carries it', async function () {
+      const f = await loadFixture(channelRunFixture)
+      // A caller whose key signs raw digests.
+      const caller = ethers.Wallet.createRandom()
+      await f.vault.connect(f.alice).depositFor(f.usdcAddress, 20n * USDC, caller.address)
+      const config = f.channelConfig({ caller: caller.address, provider: f.bob.address, salt: saltOf(8) })
+      const id: string = await f.vault.channelId(config)
+      const fundNonce = 1n
+      const funding = ethers.Signature.from(
+        await caller.signTypedData(f.domain, typesFor('ChannelFunding'), {
+          channelId: id,
+          totalDeposit: 20n * USDC,
+          nonce: fundNonce,
+        }),
+      )
+      await f.vault
+        .connect(f.relayer)
+        .fundChannel(config, 20n * USDC, fundNonce, { r: funding.r, vs: funding.yParityAndS })
+      // The Voucher struct hash over a sequence word of 2^64 + 1, signed as it stands.
+      const dirtySequence = (1n << 64n) + 1n
+      const callChain = callChainOf(1)
+      const voucherTypeHash = ethers.id(
+        'Voucher(bytes32 channelId,uint64 sequence,uint256 cumulativeAmount,bytes32 callChain)',
+      )
+      const structHash = ethers.keccak256(
+        ethers.AbiCoder.defaultAbiCoder().encode(
+          ['bytes32', 'bytes32', 'uint256', 'uint256', 'bytes32'],
+          [voucherTypeHash, id, dirtySequence, 5n * USDC, callChain],
+        ),
+      )
+      const digest = ethers.keccak256(ethers.concat(['0x1901', await f.vault.domainSeparator(), structHash]))
+      const raw = caller.signingKey.sign(digest)
+      const voucher = {
+        config,
+        sequence: 1n,
+        cumulativeAmount: 5n * USDC,
+        callChain,
+        signature: { r: raw.r, vs: raw.yParityAndS },
+      }
+      // The sequence is word 5 of the voucher; its dirty form is 2^64 + 1.
+      const dirty = (data: string, offset: number) => withDirtyWord(data, 5, offset + 23)
+      const direct = dirty(f.vault.interface.encodeFunctionData('settleChannel', [voucher]), 4)
+      await expect(
+        f.relayer.sendTransaction({ to: f.vaultAddress, data: direct }),
+      ).to.be.revertedWithCustomError(f.vault, 'VoucherCodecNonCanonical')
+      const clean = settleOp(voucher)
+      const receipt = await settled(f, [{ kind: clean.kind, data: dirty(clean.data, 0) }])
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [0, f.vault.interface.encodeErrorResult('VoucherCodecNonCanonical', [])],
+      ])
+      expect(eventsNamed(f, receipt, 'ChannelSettled')).to.have.length(0)
+      expect((await f.vault.channel(id)).settled).to.equal(0n)
+    })
+
+    it("attack: vouchers of two tokens interleaved in one batch -> each token's totals sum only its own vouchers, inline as one by one", async function () {
+      const f = await loadFixture(channelRunFixture)
+      const ops = [
+        settleOp(await f.signedVoucher(f.settleable.config, 1n, 1n * USDC)),
+        settleOp(await f.signedVoucher(f.carolToDave.config, 1n, 2n * USDC)),
+        settleOp(await f.signedVoucher(f.eurcChannel.config, 1n, 4n * USDC)),
+        settleOp(await f.signedVoucher(f.daveToCarol.config, 1n, 8n * USDC)),
+        settleOp(await f.signedVoucher(f.eurcChannel.config, 2n, 20n * USDC)),
+        settleOp(await f.signedVoucher(f.carolToBob.config, 1n, 32n * USDC)),
+      ]
+      const usdcTotals = totalsOf(f.usdcAddress, {
+        channelSettled: 43n * USDC,
+        fees: feeOf(1n * USDC) + feeOf(2n * USDC) + feeOf(8n * USDC) + feeOf(32n * USDC),
+      })
+      const eurcTotals = totalsOf(f.eurcAddress, {
+        channelSettled: 20n * USDC,
+        fees: feeOf(4n * USDC) + feeOf(16n * USDC),
+      })
+      const tokens = [f.usdcAddress, f.eurcAddress]
+      const inline = await outcomeOf(f, ops, tokens)
+      expect(inline.skipped).to.deep.equal([])
+      expect(inline.totals).to.deep.equal([usdcTotals, eurcTotals])
+      const oneByOne = await outcomeOf(f, [{ kind: 99, data: '0x' }, ...ops], tokens)
+      expect(oneByOne.totals).to.deep.equal([usdcTotals, eurcTotals])
+      expect(oneByOne.balances).to.deep.equal(inline.balances)
+      expect(oneByOne.opEvents).to.deep.equal(inline.opEvents)
+    })
+
+    it('attack: a ChannelSettle op whose data is not one voucher, inside a run -> skipped with SettlementMalformedOp, the run around it applies', async function () {
+      const f = await loadFixture(channelRunFixture)
+      const padded = settleOp(await f.signedVoucher(f.carolToDave.config, 1n, 2n * USDC))
+      const ops = [
+        settleOp(await f.signedVoucher(f.settleable.config, 1n, 1n * USDC)),
+        { kind: padded.kind, data: ethers.concat([padded.data, ethers.ZeroHash]) },
+        settleOp(await f.signedVoucher(f.daveToCarol.config, 1n, 3n * USDC)),
+      ]
+      const receipt = await settled(f, ops)
+      expect(skippedIn(f, receipt)).to.deep.equal([
+        [1, errorData(f, 'SettlementMalformedOp', [OpKind.ChannelSettle, 352n, 320n])],
+      ])
+      expect(channelSettledIn(f, receipt).map((e) => e[0])).to.deep.equal([f.settleable.id, f.daveToCarol.id])
+      expect((await f.vault.channel(f.carolToDave.id)).settled).to.equal(0n)
+    })
+  })
+
   describe('settleBatch: gas', function () {
     it('attack: a submitter picks a gas limit that skips ops it dislikes -> the whole batch reverts', async function () {
       const f = await loadFixture(settlementFixture)
@@ -1149,6 +1450,23 @@ describe('Settlement', function () {
       await f.settle([await lockOp(f, await f.escrowTerms())])
       expect(await f.vault.lastBatchNumber()).to.equal(2n)
     })
+
+    it('attack: the owner moves the treasury, whose storage slot the batch counter shares -> the counter neither resets nor skips, and batch fees go to the new treasury', async function () {
+      const f = await loadFixture(settlementFixture)
+      const n: bigint = (await f.vault.lastBatchNumber()) + 1n
+      await f.settle([settleOp(await f.signedVoucher(f.settleable.config, 1n, 10n * USDC))])
+      expect(await f.vault.lastBatchNumber()).to.equal(n)
+      await f.vault.connect(f.owner).setTreasury(f.stranger.address)
+      expect(await f.vault.lastBatchNumber()).to.equal(n)
+      await expect(f.vault.connect(f.relayer).settleBatch(n, [], NO_SIGNATURE))
+        .to.be.revertedWithCustomError(f.vault, 'SettlementBatchOutOfOrder')
+        .withArgs(n + 1n, n)
+      await f.settle([settleOp(await f.signedVoucher(f.settleable.config, 2n, 30n * USDC))])
+      expect(await f.vault.lastBatchNumber()).to.equal(n + 1n)
+      expect(await f.vault.treasury()).to.equal(f.stranger.address)
+      expect(await f.vault.balanceOf(f.stranger.address, f.usdcAddress)).to.equal(feeOf(20n * USDC))
+      expect(await f.vault.balanceOf(f.treasury.address, f.usdcAddress)).to.equal(feeOf(10n * USDC))
+    })
   })
 
   describe('ops root', function () {
@@ -1165,6 +1483,40 @@ describe('Settlement', function () {
         expect(event.opCount).to.equal(BigInt(count))
         await ethers.provider.send('evm_revert', [snapshot])
       }
+    })
+
+    it('attack: a relayer re-encodes a signed batch so that two ops read the same element -> the ops root changes and the whole batch reverts', async function () {
+      const f = await loadFixture(settlementFixture)
+      const ops = [
+        settleOp(await f.signedVoucher(f.settleable.config, 1n, 1n * USDC)),
+        settleOp(await f.signedVoucher(f.settleable.config, 2n, 2n * USDC)),
+      ]
+      const n: bigint = (await f.vault.lastBatchNumber()) + 1n
+      const signature = await f.signBatch(n, ops)
+      const data = ethers.getBytes(f.vault.interface.encodeFunctionData('settleBatch', [n, ops, signature]))
+      // After the selector: batchNumber, the offset of ops, the signature's two words; then the
+      // ops' length word and their head words. Op 1's head is made to point at op 0's element.
+      const heads = 4 + 32 * 4 + 32
+      data.set(data.slice(heads, heads + 32), heads + 32)
+      await expect(f.relayer.sendTransaction({ to: f.vaultAddress, data: ethers.hexlify(data) }))
+        .to.be.revertedWithCustomError(f.vault, 'SettlementInvalidCoordinatorSignature')
+        .withArgs(f.coordinator.address, anyValue)
+      expect(await f.vault.lastBatchNumber()).to.equal(n - 1n)
+      expect((await f.vault.channel(f.settleable.id)).settled).to.equal(0n)
+    })
+
+    it("attack: a relayer sets high bits in an op's kind word (another leaf for the same op) -> the whole batch reverts", async function () {
+      const f = await loadFixture(settlementFixture)
+      const ops = [settleOp(await f.signedVoucher(f.settleable.config, 1n, 1n * USDC))]
+      const n: bigint = (await f.vault.lastBatchNumber()) + 1n
+      const signature = await f.signBatch(n, ops)
+      const data = ethers.getBytes(f.vault.interface.encodeFunctionData('settleBatch', [n, ops, signature]))
+      // Op 0's element follows the one head word: its first word is the kind.
+      const element = 4 + 32 * 4 + 32 + 32
+      data[element] = 0x01
+      await expect(f.relayer.sendTransaction({ to: f.vaultAddress, data: ethers.hexlify(data) })).to.be
+        .revertedWithoutReason
+      expect(await f.vault.lastBatchNumber()).to.equal(n - 1n)
     })
   })
 })

@@ -30,6 +30,7 @@ import {
   type VaultFixture,
   TOKEN_TOTALS_FIELDS,
   type TokenTotals,
+  withHighS,
 } from './fixtures'
 
 // ------------------------------------------------------------------ helpers
@@ -538,6 +539,38 @@ describe('Trust property 3: no replay across ops, deployments or chains', functi
     await expect(f.vault.settleChannel(voucher))
       .to.be.revertedWithCustomError(f.vault, 'PaymentChannelsInvalidSignature')
       .withArgs(id, f.alice.address, asVoucher)
+  })
+
+  it("fails to pass a signature with its s moved into the upper half of the curve order (a malleable twin's form): batch, escrow lock, fast withdrawal", async function () {
+    const f = await loadFixture(deployVaultFixture)
+    const terms = await f.escrowTerms()
+    const lockSig = await f.signLock(terms)
+    await expect(f.vault.connect(f.relayer).lockEscrow(terms, withHighS(lockSig)))
+      .to.be.revertedWithCustomError(f.vault, 'JobEscrowInvalidSignature')
+      .withArgs(f.escrowIdOf(terms), f.alice.address, ethers.ZeroAddress)
+
+    const w = await f.withdrawal()
+    const ownerSig = await f.sign(f.alice, 'Withdrawal', { ...w })
+    const approval = await f.sign(f.coordinator, 'WithdrawalApproval', { withdrawal: { ...w } })
+    await expect(f.vault.connect(f.relayer).withdraw(w, withHighS(ownerSig), approval))
+      .to.be.revertedWithCustomError(f.vault, 'VaultInvalidSignature')
+      .withArgs(f.alice.address, ethers.ZeroAddress)
+    await expect(f.vault.connect(f.relayer).withdraw(w, ownerSig, withHighS(approval)))
+      .to.be.revertedWithCustomError(f.vault, 'VaultInvalidSignature')
+      .withArgs(f.coordinator.address, ethers.ZeroAddress)
+
+    const ops = [op(OpKind.EscrowLock, [terms, lockSig])]
+    const n: bigint = (await f.vault.lastBatchNumber()) + 1n
+    const batchSig = await f.signBatch(n, ops)
+    await expect(f.vault.connect(f.relayer).settleBatch(n, ops, withHighS(batchSig)))
+      .to.be.revertedWithCustomError(f.vault, 'SettlementInvalidCoordinatorSignature')
+      .withArgs(f.coordinator.address, ethers.ZeroAddress)
+    // The signatures as signed still pass.
+    await f.vault.connect(f.relayer).settleBatch(n, ops, batchSig)
+    await f.vault.connect(f.relayer).withdraw(w, ownerSig, approval)
+    expect(await f.vault.balanceOf(f.alice.address, f.usdcAddress)).to.equal(
+      INITIAL_DEPOSIT - terms.amount - w.amount,
+    )
   })
 
   it('fails on a second deployment: lock, release and batch signatures', async function () {

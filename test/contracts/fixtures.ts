@@ -199,6 +199,26 @@ export async function nextBlockAt(): Promise<bigint> {
   return at
 }
 
+/** secp256k1's group order n. */
+export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
+/**
+ * `sig` with its s moved into the upper half of the curve order (n / 2 + 1; r and the y-parity bit
+ * kept): the form a signature's malleable twin takes, which EIP-2 (and OpenZeppelin's ECDSA) refuse
+ * before recovering anyone.
+ */
+export function withHighS(sig: Sig): Sig {
+  const yParityBit = BigInt(sig.vs) & (1n << 255n)
+  return { r: sig.r, vs: ethers.toBeHex(yParityBit | (SECP256K1_N / 2n + 1n), 32) }
+}
+
+/** Hex `data` with the first byte of its 32-byte word `word` set to 0x01: dirty high bits. */
+export function withDirtyWord(data: string, word: number, offset = 0): string {
+  const bytes = ethers.getBytes(data)
+  bytes[offset + 32 * word] = 0x01
+  return ethers.hexlify(bytes)
+}
+
 export function saltOf(n: number): string {
   return ethers.zeroPadValue(ethers.toBeHex(n), 32)
 }
