@@ -45,9 +45,12 @@ function tokenOf(message: RawData): string | null {
   return /^\S{1,200}$/.test(text) ? text : null
 }
 
+/** The API key of the upgrade request: `Authorization: Bearer`, else `X-API-Key`. */
 function bearerOf(req: IncomingMessage): string | null {
   const header = req.headers.authorization
-  return header ? bearerToken(header) : null
+  if (header) return bearerToken(header)
+  const apiKey = req.headers['x-api-key']
+  return typeof apiKey === 'string' && /^\S{1,200}$/.test(apiKey.trim()) ? apiKey.trim() : null
 }
 
 /**

@@ -19,21 +19,16 @@ function header(req: Request, name: string): string | undefined {
 
 /**
  * The agent behind the request's credentials, null when it carries none, 401 when they are wrong.
- * Two kinds reach the same routes: `Authorization: Bearer sk_live_…`, or the five
+ * Two kinds reach the same routes: an API key, as `Authorization: Bearer sk_live_…` or as
+ * `X-API-Key: sk_live_…` (seed 001's header; both at once must name the same key), or the five
  * X-Clearhouse-* headers of a wallet-signed request (protocol/signed-request.ts).
  */
 async function authenticate(
   context: AppContext,
   req: Request,
 ): Promise<{ agent: Actor; credential: Credential } | null> {
-  const authorization = header(req, 'authorization')
-  if (authorization !== undefined) {
-    const token = bearerToken(authorization)
-    if (token === null) {
-      throw new UnauthorizedError('unauthorized', 'Authorization must be "Bearer sk_live_…"', {
-        details: { reason: 'malformed_authorization' },
-      })
-    }
+  const token = apiKeyOf(req)
+  if (token !== null) {
     const authenticated = await authenticateApiKey(context.pool, token)
     if (!authenticated) {
       throw new UnauthorizedError('unauthorized', 'API key is not valid', {
@@ -82,6 +77,29 @@ async function authenticate(
   return { agent, credential: { kind: 'wallet_signature' } }
 }
 
+/** The API key the request carries, from `Authorization: Bearer` or `X-API-Key`; null when neither is sent. */
+function apiKeyOf(req: Request): string | null {
+  const authorization = header(req, 'authorization')
+  const apiKeyHeader = header(req, 'x-api-key')?.trim()
+  const fromAuthorization = authorization === undefined ? undefined : bearerToken(authorization)
+  if (fromAuthorization === null) {
+    throw new UnauthorizedError('unauthorized', 'Authorization must be "Bearer sk_live_…"', {
+      details: { reason: 'malformed_authorization' },
+    })
+  }
+  if (apiKeyHeader !== undefined && !/^\S+$/.test(apiKeyHeader)) {
+    throw new UnauthorizedError('unauthorized', 'X-API-Key must be an API key (sk_live_…)', {
+      details: { reason: 'malformed_api_key_header' },
+    })
+  }
+  if (fromAuthorization !== undefined && apiKeyHeader !== undefined && fromAuthorization !== apiKeyHeader) {
+    throw new UnauthorizedError('unauthorized', 'Authorization and X-API-Key name different API keys', {
+      details: { reason: 'conflicting_api_keys' },
+    })
+  }
+  return fromAuthorization ?? apiKeyHeader ?? null
+}
+
 function hasBody(req: Request): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0
 }
@@ -103,7 +121,7 @@ export function requireAgent(context: AppContext): RequestHandler {
       if (!authenticated) {
         throw new UnauthorizedError(
           'unauthorized',
-          'send Authorization: Bearer sk_live_… or a wallet-signed request',
+          'send Authorization: Bearer sk_live_… (or X-API-Key) or a wallet-signed request',
           { details: { reason: 'missing_credentials' } },
         )
       }

@@ -16,13 +16,17 @@ export function errors(descriptions: Record<number, string>): Record<number, Res
 }
 
 /** Routes an agent calls: an API key or a wallet-signed request. */
-export const AGENT_AUTH: Record<string, string[]>[] = [{ bearerAuth: [] }, { walletSignature: [] }]
+export const AGENT_AUTH: Record<string, string[]>[] = [
+  { bearerAuth: [] },
+  { apiKeyHeader: [] },
+  { walletSignature: [] },
+]
 
 /** Routes anyone may call, where an authenticated agent sees more. */
 export const OPTIONAL_AGENT_AUTH: Record<string, string[]>[] = [{}, ...AGENT_AUTH]
 
 /** Routes that take an API key only: the service refuses a wallet-signed request with 403 `api_key_required`. */
-export const API_KEY_AUTH: Record<string, string[]>[] = [{ bearerAuth: [] }]
+export const API_KEY_AUTH: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
 /** The header of money-moving POSTs (see the idempotency middleware). */
 export const idempotencyKeyHeaders = z.object({

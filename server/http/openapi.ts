@@ -14,6 +14,13 @@ export function createOpenApiRegistry(routeGroups: readonly (readonly Route[])[]
     scheme: 'bearer',
     description: 'API key: Authorization: Bearer sk_live_…',
   })
+  registry.registerComponent('securitySchemes', 'apiKeyHeader', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description:
+      'The same API key as X-API-Key: sk_live_… (seed 001); accepted wherever Authorization: Bearer is.',
+  })
   registry.registerComponent('securitySchemes', 'walletSignature', {
     type: 'apiKey',
     in: 'header',

@@ -38,9 +38,15 @@ describe('OpenAPI document for agents, auth and wallet', () => {
     expect(paths['/v1/agents/register']!.post!.requestBody).to.be.an('object')
     expect(paths['/v1/wallet/balance']!.get!.security).to.deep.equal([
       { bearerAuth: [] },
+      { apiKeyHeader: [] },
       { walletSignature: [] },
     ])
     expect(res.body.components.securitySchemes.bearerAuth).to.deep.include({ type: 'http', scheme: 'bearer' })
+    expect(res.body.components.securitySchemes.apiKeyHeader).to.deep.include({
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-API-Key',
+    })
     expect(res.body.components.securitySchemes.walletSignature).to.deep.include({
       type: 'apiKey',
       in: 'header',

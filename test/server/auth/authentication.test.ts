@@ -89,6 +89,52 @@ describe('authentication', () => {
       expect(res.body.error.details.reason).to.equal('malformed_authorization')
     })
 
+    it('authenticates X-API-Key: sk_live_… (seed 001) as the same agent, on reads and writes', async () => {
+      const me = await request(app).get('/v1/agents/me').set('X-API-Key', owner.apiKey).expect(200)
+      expect(me.body.agent_id).to.equal(owner.agent.id)
+      const payout = privateKeyToAccount(generatePrivateKey()).address
+      await request(app)
+        .post('/v1/withdrawal-addresses')
+        .set('X-API-Key', owner.apiKey)
+        .send({ address: payout, label: 'through X-API-Key' })
+        .expect(201)
+      const saved = await request(app)
+        .get('/v1/withdrawal-addresses')
+        .set('Authorization', bearer(owner.apiKey))
+        .expect(200)
+      expect(JSON.stringify(saved.body)).to.include('through X-API-Key')
+    })
+
+    it('answers 401 invalid_api_key for an X-API-Key that belongs to nobody', async () => {
+      const res = await request(app)
+        .get('/v1/agents/me')
+        .set('X-API-Key', `sk_live_${'B'.repeat(43)}`)
+        .expect(401)
+      expect(res.body.error.details.reason).to.equal('invalid_api_key')
+    })
+
+    it('answers 401 when Authorization and X-API-Key name different keys, even if one of them is valid', async () => {
+      const other = await registerAgent(app)
+      const res = await request(app)
+        .get('/v1/agents/me')
+        .set('Authorization', bearer(owner.apiKey))
+        .set('X-API-Key', other.apiKey)
+        .expect(401)
+      expect(res.body.error.details.reason).to.equal('conflicting_api_keys')
+      await request(app)
+        .get('/v1/agents/me')
+        .set('Authorization', bearer(owner.apiKey))
+        .set('X-API-Key', owner.apiKey)
+        .expect(200)
+    })
+
+    it('answers 401 for an empty or spaced X-API-Key', async () => {
+      for (const value of ['', 'sk_live_a b']) {
+        const res = await request(app).get('/v1/agents/me').set('X-API-Key', value).expect(401)
+        expect(res.body.error.details.reason, JSON.stringify(value)).to.equal('malformed_api_key_header')
+      }
+    })
+
     it('stores only the sha256 of the key', async () => {
       const { rows } = await database.pool.query('SELECT api_key_hash FROM agents WHERE id = $1', [
         owner.agent.id,
