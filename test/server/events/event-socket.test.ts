@@ -269,6 +269,21 @@ describe('events: the outbox and the targeted WebSocket across replicas', () => 
     }
   })
 
+  it('authenticates the upgrade by X-API-Key (seed 001) as by Authorization, and closes 4001 for an unknown key', async function () {
+    this.timeout(10_000)
+    const agent = await registerAgent(first.app)
+    const byHeader = connect(second, { headers: { 'x-api-key': agent.apiKey } })
+    await byHeader.opened
+    // The second replica closes an unauthenticated socket after 300 ms: this one stays open.
+    const outcome = await Promise.race([
+      byHeader.closed.then(({ code }) => `closed ${code}`),
+      new Promise((resolve) => setTimeout(() => resolve('open'), 800)),
+    ])
+    expect(outcome).to.equal('open')
+    const unknown = connect(second, { headers: { 'x-api-key': `sk_live_${'C'.repeat(43)}` } })
+    expect((await unknown.closed).code).to.equal(4001)
+  })
+
   it('closes 4001 for an invalid token (header or message), 4000 for a bad first message or none in time', async function () {
     this.timeout(10_000)
     const badHeader = connect(second, { headers: { authorization: 'Bearer ch_not_a_real_key_at_all' } })
