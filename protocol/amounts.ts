@@ -1,13 +1,42 @@
 import { z } from './zod'
 
 /**
+ * A JSON number as the decimal string it was written as: its shortest round-trip form (what
+ * `String(number)` gives, the digits JSON.parse read), with an exponent spelt out in digits
+ * ("1e-7" → "0.0000001"), never through float arithmetic. Anything else passes through unchanged.
+ */
+export function numberAsDecimalString(value: unknown): unknown {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return value
+  const written = String(value)
+  const match = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(written)
+  if (!match) return written
+  const [, sign, whole, fraction = '', exponentText] = match
+  const digits = `${whole}${fraction}`
+  const point = whole!.length + Number(exponentText)
+  const plain =
+    point <= 0
+      ? `0.${'0'.repeat(-point)}${digits}`
+      : point >= digits.length
+        ? `${digits}${'0'.repeat(point - digits.length)}`
+        : `${digits.slice(0, point)}.${digits.slice(point)}`
+  return `${sign}${plain.replace(/^0+(?=\d)/, '')}`
+}
+
+/**
  * A token amount on the wire: a non-negative decimal string in token units ("5.25"). Precision is
  * checked against the token's decimals when it is parsed, because the schema does not know the token.
+ * A JSON number (`5`, `4.5`), as clients of seed 004's API send, is read through its shortest decimal
+ * form (`numberAsDecimalString`), so it is refused past the token's decimals like the string would be.
  */
 export const decimalAmount = z
-  .string()
-  .regex(/^(0|[1-9]\d{0,29})(\.\d{1,36})?$/, 'must be a decimal string such as "5.25"')
-  .openapi({ example: '5.25' })
+  .preprocess(
+    numberAsDecimalString,
+    z.string().regex(/^(0|[1-9]\d{0,29})(\.\d{1,36})?$/, 'must be a decimal string such as "5.25"'),
+  )
+  .openapi({
+    example: '5.25',
+    description: 'a decimal string in token units; a JSON number is read through its shortest decimal form',
+  })
 
 /** Raised when a decimal string has more fractional digits than the token allows. */
 export class AmountPrecisionError extends Error {

@@ -66,6 +66,23 @@ describe('jobs', () => {
       expect(job).to.include({ budget_amount: null, max_slots: 3, dispute_agent_id: stranger.agent.id })
     })
 
+    it('reads a budget sent as a JSON number (seed 004 clients) through its shortest decimal form', async () => {
+      for (const [sent, stored] of [
+        [5, '5'],
+        [4.5, '4.5'],
+        [0.1, '0.1'],
+        [1e-6, '0.000001'],
+        [12.345678, '12.345678'],
+      ] as const) {
+        const res = await request(app)
+          .post('/v1/jobs')
+          .set('Authorization', bearer(requester.apiKey))
+          .send(jobBody({ budget_amount: sent }))
+        expect(res.status, JSON.stringify(res.body)).to.equal(201)
+        expect(jobResponse.parse(res.body).budget_amount, String(sent)).to.equal(stored)
+      }
+    })
+
     it('answers 401 without credentials', async () => {
       const res = await request(app).post('/v1/jobs').send(jobBody()).expect(401)
       expect(res.body.error.code).to.equal('unauthorized')
@@ -81,6 +98,9 @@ describe('jobs', () => {
       ['budget_amount', '5.0000001'],
       ['budget_amount', '-5'],
       ['budget_amount', '0.0000001'],
+      ['budget_amount', 0.0000001],
+      ['budget_amount', 5.0000001],
+      ['budget_amount', -5],
       ['dispute_agent_id', 'not-a-uuid'],
       ['job_type', 'instant'],
     ] as const) {

@@ -1,8 +1,45 @@
 import { expect } from 'chai'
 import fc from 'fast-check'
-import { AmountPrecisionError, decimalAmount, formatAmount, parseAmount } from '../../../protocol/amounts'
+import {
+  AmountPrecisionError,
+  decimalAmount,
+  formatAmount,
+  numberAsDecimalString,
+  parseAmount,
+} from '../../../protocol/amounts'
 
 describe('token amounts', () => {
+  it('reads a JSON number as the decimal it was written as, exponents spelt out', () => {
+    for (const [number, decimal] of [
+      [5, '5'],
+      [4.5, '4.5'],
+      [0.1, '0.1'],
+      [0.000001, '0.000001'],
+      [1e-7, '0.0000001'],
+      [1.5e-7, '0.00000015'],
+      [1e21, '1000000000000000000000'],
+      [1.25e22, '12500000000000000000000'],
+      [123456789.123456, '123456789.123456'],
+    ] as const) {
+      expect(numberAsDecimalString(number), String(number)).to.equal(decimal)
+    }
+    expect(decimalAmount.parse(4.5)).to.equal('4.5')
+    expect(decimalAmount.safeParse(-1).success).to.equal(false)
+    expect(decimalAmount.safeParse(Number.NaN).success).to.equal(false)
+    expect(decimalAmount.safeParse(true).success).to.equal(false)
+  })
+
+  it('never changes the value of a number it spells out: the decimal reads back as the same double', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }), (value) => {
+        const decimal = numberAsDecimalString(value) as string
+        expect(decimal).to.match(/^\d+(\.\d+)?$/)
+        expect(Number(decimal)).to.equal(value === 0 ? 0 : value)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
   it('parses decimal strings into base units without a JavaScript number', () => {
     expect(parseAmount('5.25', 6)).to.equal(5_250_000n)
     expect(parseAmount('100.00', 6)).to.equal(100_000_000n)
