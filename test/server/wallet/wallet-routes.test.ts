@@ -127,7 +127,8 @@ describe('wallet routes', () => {
 
     for (const [name, body, field] of [
       ['a missing amount', {}, 'amount'],
-      ['a numeric amount', { amount: 5 }, 'amount'],
+      ['a JSON number finer than the token', { amount: 0.0000001 }, 'amount'],
+      ['a negative JSON number', { amount: -5 }, 'amount'],
       ['a negative amount', { amount: '-5' }, 'amount'],
       ['an exponent', { amount: '1e6' }, 'amount'],
       ['more decimals than the token has', { amount: '0.0000001' }, 'amount'],
