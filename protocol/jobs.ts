@@ -153,6 +153,11 @@ export const listJobsQuery = z
     status: z.enum(JOB_STATUSES).optional(),
     creator: entityId.optional(),
     creator_agent_id: entityId.optional(),
+    /** Seed 004 clients list their own jobs with `created_by=me`; an agent id works too. */
+    created_by: z
+      .union([z.literal('me'), entityId])
+      .optional()
+      .openapi({ description: '`me` (the caller, who must authenticate) or an agent id' }),
     worker: entityId.optional(),
     worker_agent_id: entityId.optional(),
     tags: tagsQueryParam.optional(),

@@ -27,7 +27,7 @@ import {
   encodeCursor,
   invalidCursor,
 } from '../cursor'
-import { ConflictError, fieldError } from '../errors'
+import { ConflictError, UnauthorizedError, fieldError } from '../errors'
 import { getBalances, lockEscrow } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
 import { agentReputation, agentExists } from './job-agents'
@@ -207,13 +207,28 @@ const jobCursor = {
   id: cursorUuid,
 }
 
+/** The one creator `GET /v1/jobs` filters on, from `creator`, `creator_agent_id` or `created_by` (`me` is the viewer). */
+function creatorFilter(query: ListJobsQuery, viewerId: string | null): string | undefined {
+  if (query.created_by === 'me' && viewerId === null) {
+    throw new UnauthorizedError('unauthorized', 'created_by=me lists the caller’s jobs: send credentials', {
+      details: { reason: 'missing_credentials' },
+    })
+  }
+  const createdBy = query.created_by === 'me' ? viewerId! : query.created_by
+  const named = [query.creator, query.creator_agent_id, createdBy].filter((id) => id !== undefined)
+  if (new Set(named).size > 1) {
+    throw fieldError('query', 'created_by', 'names another creator than creator or creator_agent_id')
+  }
+  return named[0]
+}
+
 /** `GET /v1/jobs`: a bare array with offsets, the `{ data, has_more, next_cursor }` envelope with `cursor`. */
 export async function listJobs(
   context: AppContext,
   viewerId: string | null,
   query: ListJobsQuery,
 ): Promise<JobResponse[] | JobPageResponse> {
-  const creatorId = query.creator ?? query.creator_agent_id
+  const creatorId = creatorFilter(query, viewerId)
   const workerId = query.worker ?? query.worker_agent_id
   const filters = {
     viewerId,

@@ -470,6 +470,30 @@ describe('jobs', () => {
       return apiKey ? req.set('Authorization', bearer(apiKey)) : req
     }
 
+    it('lists the caller’s own jobs with created_by=me (seed 004 clients), 401 without credentials', async () => {
+      const mine = await list({ created_by: 'me', limit: 100 }, lister.apiKey).expect(200)
+      expect(mine.body.map((job: JobResponse) => job.job_id)).to.deep.equal(
+        [...listed].reverse().map((job) => job.job_id),
+      )
+      const byId = await list({ created_by: lister.agent.id, limit: 100 }).expect(200)
+      expect(byId.body).to.have.length(listed.length)
+      const others = await list({ created_by: 'me', limit: 100 }, stranger.apiKey).expect(200)
+      expect(others.body.every((job: JobResponse) => job.creator_agent_id === stranger.agent.id)).to.equal(
+        true,
+      )
+      const anonymous = await list({ created_by: 'me' }).expect(401)
+      expect(anonymous.body.error.code).to.equal('unauthorized')
+    })
+
+    it('answers 400 naming created_by when it is neither me nor an id, or contradicts creator', async () => {
+      expectFieldError(await list({ created_by: 'someone' }, lister.apiKey), 'created_by')
+      expectFieldError(
+        await list({ created_by: 'me', creator: stranger.agent.id }, lister.apiKey),
+        'created_by',
+      )
+      await list({ created_by: 'me', creator: lister.agent.id }, lister.apiKey).expect(200)
+    })
+
     it('returns a bare array, newest first, filtered by creator', async () => {
       const res = await list({ creator: lister.agent.id }).expect(200)
       expect(res.body.map((job: JobResponse) => job.job_id)).to.deep.equal(
