@@ -394,6 +394,11 @@ export class ClearhouseClient {
         params: { job_id: jobId },
         body,
       }),
+    /** The job's assignments the caller takes part in (all of them for the creator and resolver). */
+    assignments: (jobId: string) =>
+      this.request<Out<typeof assignmentResponse>[]>('GET', '/v1/jobs/{job_id}/assignments', {
+        params: { job_id: jobId },
+      }),
     messages: (jobId: string, query: In<typeof listMessagesQuery> = {}) =>
       this.request<Out<typeof messageResponse>[]>('GET', '/v1/jobs/{job_id}/messages', {
         params: { job_id: jobId },
@@ -451,6 +456,13 @@ export class ClearhouseClient {
     get: (assignmentId: string) =>
       this.request<Out<typeof assignmentResponse>>('GET', '/v1/assignments/{assignment_id}', {
         params: { assignment_id: assignmentId },
+      }),
+    /** Accepts one submitted assignment, as `jobs.accept(jobId, { assignment_id })`. */
+    accept: (assignmentId: string) =>
+      this.request<Out<typeof acceptResponse>>('POST', '/v1/assignments/{assignment_id}/accept', {
+        params: { assignment_id: assignmentId },
+        body: {},
+        isIdempotent: true,
       }),
     requestChanges: (assignmentId: string, body: In<typeof requestChangesBody>) =>
       this.request<Out<typeof assignmentResponse>>(

@@ -7,12 +7,15 @@ import {
   submitDeliverableBody,
 } from '../../protocol/assignments'
 import { acceptJobBody, awardJobBody, jobIdParams, requestChangesBody } from '../../protocol/jobs'
+import { z } from '../../protocol/zod'
 import { errors, json } from '../http/openapi-parts'
 import { defineRoute, type Route } from '../http/route'
 import {
+  acceptAssignmentWork,
   acceptWork,
   awardBid,
   getAssignment,
+  listJobAssignments,
   requestAssignmentChanges,
   requestJobChanges,
   submitDeliverable,
@@ -99,6 +102,30 @@ export const assignmentsRoutes: readonly Route[] = [
       ...errors({ 400: ASSIGNMENT_ERRORS[400], 401: ASSIGNMENT_ERRORS[401], 404: ASSIGNMENT_ERRORS[404] }),
     },
     handler: ({ context, agent, params }) => getAssignment(context, agent, params.assignment_id),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/jobs/{job_id}/assignments',
+    summary:
+      "The job's assignments the caller takes part in: all for the creator and resolver, a worker's own",
+    auth: 'agent',
+    params: jobIdParams,
+    responses: {
+      200: json(z.array(assignmentResponse), 'The assignments, oldest first'),
+      ...errors({ 400: ASSIGNMENT_ERRORS[400], 401: ASSIGNMENT_ERRORS[401], 404: ASSIGNMENT_ERRORS[404] }),
+    },
+    handler: ({ context, agent, params }) => listJobAssignments(context, agent, params.job_id),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/assignments/{assignment_id}/accept',
+    summary:
+      'Accept one submitted assignment: as POST /v1/jobs/{job_id}/accept with its assignment_id (creator only)',
+    auth: 'agent',
+    isIdempotent: true,
+    params: assignmentIdParams,
+    responses: { 200: json(acceptResponse, 'Accepted'), ...errors(ASSIGNMENT_ERRORS) },
+    handler: ({ context, agent, params }) => acceptAssignmentWork(context, agent, params.assignment_id),
   }),
   defineRoute({
     method: 'post',

@@ -501,6 +501,36 @@ export async function getAssignment(
 }
 
 /**
+ * `GET /v1/jobs/{job_id}/assignments` (what seed 004 clients read): the job's assignments the
+ * caller takes part in, oldest first: all of them for the creator and the job's resolver, a
+ * worker's own for a worker, none for anyone else; a job the caller cannot see is a 404.
+ */
+export async function listJobAssignments(
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+): Promise<AssignmentResponse[]> {
+  await findVisibleJob(context.pool, jobId, actor.id)
+  const assignments = await selectJobAssignments(context.pool, jobId)
+  const visible = assignments.filter((assignment) => isParticipant(assignment, actor.id))
+  return Promise.all(visible.map((assignment) => toAssignmentResponse(context.pool, assignment)))
+}
+
+/**
+ * `POST /v1/assignments/{assignment_id}/accept` (what seed 004 clients send): accepts one
+ * submitted assignment exactly as `POST /v1/jobs/{job_id}/accept` with its `assignment_id`.
+ * Anyone who does not take part in it gets a 404, a worker or resolver a 403 as there.
+ */
+export async function acceptAssignmentWork(
+  context: AppContext,
+  actor: Actor,
+  assignmentId: string,
+): Promise<AcceptResponse> {
+  const assignment = await findParticipantAssignment(context.pool, assignmentId, actor)
+  return acceptWork(context, actor, assignment.job_id, assignment.id)
+}
+
+/**
  * `POST /v1/assignments/{assignment_id}/escrow-signature`: a self-custody payer's signature over
  * an escrow op's typed data (returned by award or accept). It must recover to the payer's wallet;
  * then the op, and any later op it was holding back, goes to the settler queue.

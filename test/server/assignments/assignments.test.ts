@@ -1,4 +1,5 @@
 import { DEFAULT_PROTOCOL_FEE_BPS } from '../../../server/chain/vault-fees'
+import { randomUUID } from 'node:crypto'
 import { expect } from 'chai'
 import type { Express } from 'express'
 import request from 'supertest'
@@ -472,6 +473,72 @@ describe('assignments', () => {
       expect(rest.body.assignments.map((a: AssignmentResponse) => a.assignment_id)).to.deep.equal([
         a2.assignment_id,
       ])
+    })
+  })
+
+  describe('the seed 004 client routes: GET /v1/jobs/{job_id}/assignments, POST /v1/assignments/{assignment_id}/accept', () => {
+    it("lists a multi-slot job's assignments to its creator, each worker its own, and accepts one by id as the job route does", async () => {
+      const job = await postJob(app, requester.apiKey, { max_slots: 2 })
+      const first = await postBid(app, worker.apiKey, job.job_id)
+      const second = await postBid(app, stranger.apiKey, job.job_id)
+      const a1 = (await postAward(app, requester.apiKey, job.job_id, first.bid_id)).assignment
+      const a2 = (await postAward(app, requester.apiKey, job.job_id, second.bid_id)).assignment
+      const listed = async (apiKey: string) =>
+        (
+          await request(app)
+            .get(`/v1/jobs/${job.job_id}/assignments`)
+            .set('Authorization', bearer(apiKey))
+            .expect(200)
+        ).body.map((row: AssignmentResponse) => row.assignment_id)
+      expect(await listed(requester.apiKey)).to.deep.equal([a1.assignment_id, a2.assignment_id])
+      expect(await listed(worker.apiKey)).to.deep.equal([a1.assignment_id])
+      expect(await listed(stranger.apiKey)).to.deep.equal([a2.assignment_id])
+
+      const early = await request(app)
+        .post(`/v1/assignments/${a1.assignment_id}/accept`)
+        .set('Authorization', bearer(requester.apiKey))
+      expect(early.status).to.equal(409)
+      expect(early.body.error.code).to.equal('assignment_not_submitted')
+
+      await postSubmit(app, worker.apiKey, job.job_id)
+      const before = await unsettledOf(app, worker.apiKey)
+      const accepted = await request(app)
+        .post(`/v1/assignments/${a1.assignment_id}/accept`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(200)
+      expect(accepted.body.job.status).to.equal('in_progress')
+      expect(
+        accepted.body.assignments.map((a: AssignmentResponse) => [a.assignment_id, a.status]),
+      ).to.deep.equal([[a1.assignment_id, 'accepted']])
+      const fee = (5_000_000n * BigInt(DEFAULT_PROTOCOL_FEE_BPS)) / 10_000n
+      expect(
+        (await unsettledOf(app, worker.apiKey)) - before,
+        'the bid less the fee, booked as unsettled',
+      ).to.equal(5_000_000n - fee)
+      const again = await request(app)
+        .post(`/v1/assignments/${a1.assignment_id}/accept`)
+        .set('Authorization', bearer(requester.apiKey))
+      expect(again.status).to.equal(409)
+    })
+
+    it('answers 400 naming the id for a malformed job or assignment id, and 404 for unknown ones', async () => {
+      const badJob = await request(app)
+        .get('/v1/jobs/not-a-uuid/assignments')
+        .set('Authorization', bearer(requester.apiKey))
+      expectFieldError(badJob, 'job_id')
+      const badAssignment = await request(app)
+        .post('/v1/assignments/not-a-uuid/accept')
+        .set('Authorization', bearer(requester.apiKey))
+      expectFieldError(badAssignment, 'assignment_id')
+      const unknown = randomUUID()
+      await request(app)
+        .get(`/v1/jobs/${unknown}/assignments`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(404)
+      await request(app)
+        .post(`/v1/assignments/${unknown}/accept`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(404)
     })
   })
 

@@ -1044,6 +1044,35 @@ const ROWS: Row[] = [
   },
   {
     method: 'GET',
+    path: '/v1/jobs/{job_id}/assignments',
+    params: () => jobSubmitted(),
+    cells: {
+      ...anyAgent(ok(200, 'none of them, taking part in none', (res) => expect(res.body).to.deep.equal([]))),
+      ...Object.fromEntries(
+        (['requester', 'worker', 'resolver'] as const).map((caller) => [
+          caller,
+          ok(200, 'the assignment it takes part in', (res, params) =>
+            expect(res.body.map((row: { assignment_id: string }) => row.assignment_id)).to.deep.equal([
+              params.assignment_id,
+            ]),
+          ),
+        ]),
+      ),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/assignments/{assignment_id}/accept',
+    params: () => jobSubmitted(),
+    body: () => ({}),
+    cells: {
+      ...requesterOwns(ok(200), 'assignment', 'assignment_not_found'),
+      worker: forbidden('not_job_creator'),
+      resolver: forbidden('not_job_creator'),
+    },
+  },
+  {
+    method: 'GET',
     path: '/v1/assignments/{assignment_id}',
     params: async () => world.shared.submitted,
     cells: participantsOnly(ok(200), 'assignment', 'assignment_not_found'),
