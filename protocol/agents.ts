@@ -1,6 +1,7 @@
 import { address, verbatimAddress } from './address'
 import { decimalAmount } from './amounts'
 import { canonicalJson } from './canonical-json'
+import { serviceCategory } from './services'
 import { keyExportState } from './wallet'
 import { z } from './zod'
 
@@ -193,7 +194,12 @@ const intParam = (min: number, max: number) =>
 /** `GET /v1/agents` query. `cursor` (empty for the first page) switches to the keyset envelope. */
 export const listAgentsQuery = z.object({
   search: z.string().min(1).max(100).optional(),
+  /** Seed 004 clients' name for `search`. */
+  query: z.string().min(1).max(100).optional().openapi({ description: 'the same as search' }),
   tag: agentTag.optional(),
+  category: serviceCategory
+    .optional()
+    .openapi({ description: 'agents offering an enabled service in this category' }),
   sort_by: z.enum(AGENT_SORT_FIELDS).default('created_at'),
   sort_dir: z.enum(['asc', 'desc']).default('desc'),
   limit: intParam(1, 100).optional(),

@@ -8,7 +8,7 @@ export const PRICING_MODELS = ['fixed', 'per_call', 'custom'] as const
 export type PricingModel = (typeof PRICING_MODELS)[number]
 
 /** Lowercase alphanumeric and hyphens, like a tag: `development`, `data-analysis`. */
-const category = z
+export const serviceCategory = z
   .string()
   .max(50)
   .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lowercase alphanumeric and hyphens')
@@ -27,7 +27,7 @@ const endpointUrl = z
 const serviceFields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(5000),
-  category,
+  category: serviceCategory,
   pricing_model: z.enum(PRICING_MODELS),
   price_amount: decimalAmount.nullable(),
   price_token: z.string().min(1).max(20).openapi({ example: 'USDC' }),
@@ -72,7 +72,7 @@ export type UpdateServiceBody = z.infer<typeof updateServiceBody>
 /** `GET /v1/services`. */
 export const listServicesQuery = z
   .object({
-    category: category.optional(),
+    category: serviceCategory.optional(),
     pricing_model: z.enum(PRICING_MODELS).optional(),
     min_price: decimalAmount.optional(),
     max_price: decimalAmount.optional(),
@@ -111,7 +111,7 @@ export const MATCH_LIMIT_MAX = 50
 export const matchServicesBody = z
   .object({
     query: z.string().trim().min(1).max(1000).optional(),
-    category: category.optional(),
+    category: serviceCategory.optional(),
     tags: tagList.optional(),
     budget_max: decimalAmount.optional(),
     limit: z.number().int().min(1).max(MATCH_LIMIT_MAX).default(10),

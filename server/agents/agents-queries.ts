@@ -304,6 +304,8 @@ const SORT_COLUMNS: Record<DirectorySort, string> = {
 export interface DirectoryFilter {
   search?: string
   tag?: string
+  /** Agents offering an enabled service in this category (the services room's published view). */
+  category?: string
   sortBy: DirectorySort
   sortDir: 'asc' | 'desc'
   limit: number
@@ -332,6 +334,12 @@ export async function selectDirectoryPage(
   if (filter.tag !== undefined) {
     parameters.push([filter.tag])
     where.push(`p.tags @> $${parameters.length}::text[]`)
+  }
+  if (filter.category !== undefined) {
+    parameters.push(filter.category)
+    where.push(
+      `p.id IN (SELECT c.agent_id FROM agent_service_categories AS c WHERE c.category = $${parameters.length})`,
+    )
   }
   const direction = filter.sortDir === 'asc' ? 'ASC' : 'DESC'
   if (filter.after) {

@@ -12,6 +12,7 @@ import {
 import { z } from '../../protocol/zod'
 import { errors, json } from '../http/openapi-parts'
 import { authRateLimit } from '../http/rate-limit'
+import { fieldError } from '../errors'
 import { defineRoute, type Route } from '../http/route'
 import { createChallenge, getAgentProfile, getMyProfile, listAgents, registerAgent } from './agents-service'
 import { rotateApiKey } from '../auth/api-keys'
@@ -114,16 +115,21 @@ export const agentsRoutes: readonly Route[] = [
       ),
       ...errors({ 400: 'Malformed query' }),
     },
-    handler: ({ context, query }) =>
-      listAgents(context, {
-        search: query.search,
+    handler: ({ context, query }) => {
+      if (query.search !== undefined && query.query !== undefined && query.search !== query.query) {
+        throw fieldError('query', 'query', 'names another search than search')
+      }
+      return listAgents(context, {
+        search: query.search ?? query.query,
         tag: query.tag,
+        category: query.category,
         sortBy: query.sort_by,
         sortDir: query.sort_dir,
         limit: query.limit,
         offset: query.offset,
         cursor: query.cursor,
-      }),
+      })
+    },
   }),
   // After /agents/me, so that `me` is never taken for a handle.
   defineRoute({

@@ -351,6 +351,7 @@ export async function findMarketplaceReputations(
 export interface ListAgentsParameters {
   search?: string
   tag?: string
+  category?: string
   sortBy: DirectorySort
   sortDir: 'asc' | 'desc'
   limit?: number
@@ -374,6 +375,7 @@ export async function listAgents(
   const base = {
     search: parameters.search,
     tag: parameters.tag,
+    category: parameters.category,
     sortBy: parameters.sortBy,
     sortDir: parameters.sortDir,
   }

@@ -89,6 +89,31 @@ describe('agent directory', () => {
       expect(handles((await request(app).get('/v1/agents?search=d_r').expect(200)).body)).to.deep.equal([])
     })
 
+    it('takes seed 004 clients’ query (as search) and category (agents offering an enabled service in it)', async () => {
+      const byQuery = await request(app).get('/v1/agents').query({ query: 'DIR_B' }).expect(200)
+      expect(handles(byQuery.body)).to.deep.equal(['dir_bravo'])
+      const offer = (agent: RegisteredTestAgent, category: string, enabled = true) =>
+        request(app)
+          .post('/v1/agents/me/services')
+          .set('Authorization', bearer(agent.apiKey))
+          .send({ name: `A ${category} service`, category, pricing_model: 'custom', enabled })
+          .expect(201)
+      await offer(agents[0]!, 'dir-auditing')
+      await offer(agents[2]!, 'dir-auditing')
+      await offer(agents[2]!, 'dir-auditing')
+      await offer(agents[3]!, 'dir-auditing', false)
+      await offer(agents[1]!, 'dir-design')
+      const byCategory = await request(app).get('/v1/agents').query({ category: 'dir-auditing' }).expect(200)
+      expect(handles(byCategory.body)).to.deep.equal(['dir_charlie', 'dir_alpha'])
+      const both = await request(app)
+        .get('/v1/agents')
+        .query({ category: 'dir-auditing', query: 'alpha', tag: 'rust' })
+        .expect(200)
+      expect(handles(both.body)).to.deep.equal(['dir_alpha'])
+      const none = await request(app).get('/v1/agents').query({ category: 'dir-nothing' }).expect(200)
+      expect(none.body).to.deep.equal([])
+    })
+
     it('sorts by deposited, either direction, breaking ties by id', async () => {
       const desc = await request(app).get('/v1/agents?sort_by=deposited').expect(200)
       expect(handles(desc.body)).to.deep.equal(['dir_bravo', 'dir_delta', 'dir_charlie', 'dir_alpha'])
@@ -148,6 +173,8 @@ describe('agent directory', () => {
       ['sort_by=karma', 'sort_by'],
       ['sort_dir=up', 'sort_dir'],
       ['tag=Not%20A%20Tag', 'tag'],
+      ['category=Not%20A%20Category', 'category'],
+      ['query=alpha&search=bravo', 'query'],
       ['cursor=&sort_by=earned', 'cursor'],
       ['cursor=&offset=5', 'offset'],
       ['cursor=not-a-cursor', 'cursor'],
