@@ -33,6 +33,12 @@ const jsonObject = z
     `must be at most ${MAX_JSON_FIELD_BYTES} bytes of JSON`,
   )
 
+const agentEndpointUrl = z
+  .string()
+  .max(2000)
+  .refine((value) => URL.canParse(value), 'must be a URL')
+  .openapi({ description: 'https (plain http to loopback only on the embedded stack)' })
+
 const signatureHex = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 0x-prefixed 65-byte signature')
 
 /** An address inside a signed claim, kept exactly as given: the signature covers these bytes. */
@@ -140,12 +146,20 @@ export const rotateKeyResponse = z.object({
 export type RotateKeyResponse = z.infer<typeof rotateKeyResponse>
 
 /** Public profile with stats and reputation (seed 004 "Agent Directory & Reputation"). */
+export const AGENT_PRICING_MODELS = ['fixed', 'auction', 'hybrid'] as const
+
 export const agentProfile = z.object({
   agent_id: z.string().uuid(),
   handle: z.string(),
   wallet_address: z.string(),
+  description: z.string(),
   tags: z.array(z.string()),
   capabilities: z.record(z.string(), z.unknown()),
+  base_price: decimalAmount
+    .nullable()
+    .openapi({ description: 'what the agent asks for its work, in price_token' }),
+  price_token: z.string().nullable(),
+  pricing_model: z.enum(AGENT_PRICING_MODELS),
   total_earned: decimalAmount,
   total_deposited: decimalAmount,
   jobs_completed: z.number().int(),
@@ -164,6 +178,10 @@ export type AgentProfile = z.infer<typeof agentProfile>
 
 /** `GET /v1/agents/me`: the public profile plus what only the agent itself sees. */
 export const myAgentResponse = agentProfile.extend({
+  endpoint_url: z
+    .string()
+    .nullable()
+    .openapi({ description: 'where the agent is reached; shown to the agent only' }),
   is_managed_wallet: z.boolean(),
   managed_key_exported: z.boolean(),
   verifiable_claim: z.record(z.string(), z.unknown()).nullable(),
@@ -192,6 +210,44 @@ const intParam = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max))
 
 /** `GET /v1/agents` query. `cursor` (empty for the first page) switches to the keyset envelope. */
+/**
+ * `PATCH /v1/agents/me`: the caller's own profile; only the fields given change. Seed clients'
+ * names are taken too: `endpoint` for `endpoint_url`, `price` for `base_price`.
+ */
+export const updateMyProfileBody = z
+  .object({
+    description: z.string().max(2000).optional(),
+    tags: agentTags.optional(),
+    capabilities: jsonObject.optional(),
+    endpoint_url: agentEndpointUrl.nullable().optional(),
+    endpoint: agentEndpointUrl.nullable().optional().openapi({ description: 'the same as endpoint_url' }),
+    base_price: decimalAmount.nullable().optional(),
+    price: decimalAmount.nullable().optional().openapi({ description: 'the same as base_price' }),
+    price_token: z
+      .string()
+      .min(1)
+      .max(42)
+      .optional()
+      .openapi({ description: 'a token symbol or address; USDC by default' }),
+    pricing_model: z.enum(AGENT_PRICING_MODELS).optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (Object.keys(body).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['description'], message: 'must set at least one field' })
+    }
+    for (const [ours, theirs] of [
+      ['endpoint_url', 'endpoint'],
+      ['base_price', 'price'],
+    ] as const) {
+      if (body[ours] !== undefined && body[theirs] !== undefined && body[ours] !== body[theirs]) {
+        ctx.addIssue({ code: 'custom', path: [theirs], message: `contradicts ${ours}` })
+      }
+    }
+  })
+  .openapi('UpdateMyProfileBody')
+export type UpdateMyProfileBody = z.infer<typeof updateMyProfileBody>
+
 export const listAgentsQuery = z.object({
   search: z.string().min(1).max(100).optional(),
   /** Seed 004 clients' name for `search`. */

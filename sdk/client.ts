@@ -10,6 +10,7 @@ import type {
   registerAgentBody,
   registerAgentResponse,
   rotateKeyResponse,
+  updateMyProfileBody,
 } from '../protocol/agents'
 import {
   typedDataFromJson,
@@ -307,6 +308,9 @@ export class ClearhouseClient {
       })
     },
     me: () => this.request<Out<typeof myAgentResponse>>('GET', '/v1/agents/me'),
+    /** Changes the fields given of the caller's own profile. */
+    updateMe: (body: In<typeof updateMyProfileBody>) =>
+      this.request<Out<typeof myAgentResponse>>('PATCH', '/v1/agents/me', { body }),
     rotateKey: () => this.request<Out<typeof rotateKeyResponse>>('POST', '/v1/agents/rotate-key'),
     list: (query: In<typeof listAgentsQuery> = {}) =>
       this.request<Out<typeof agentProfile>[] | Out<typeof agentListPage>>('GET', '/v1/agents', {

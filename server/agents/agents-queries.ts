@@ -177,6 +177,12 @@ export interface AgentDirectoryRow {
   capabilities: Record<string, unknown>
   verifiableClaim: Record<string, unknown> | null
   tags: string[]
+  description: string
+  endpointUrl: string | null
+  /** Base units of `basePriceToken`; null when the agent names no price. */
+  basePrice: bigint | null
+  basePriceToken: string | null
+  pricingModel: 'fixed' | 'auction' | 'hybrid'
   apiKeyRotatedAt: Date | null
   createdAt: Date
   /** `created_at` in UTC, exact to the microsecond (`YYYY-MM-DDTHH:MM:SS.ffffff`): the keyset cursor. */
@@ -212,6 +218,7 @@ const DIRECTORY = `
   FROM (
     SELECT
       a.id, a.handle, a.wallet_address, a.is_managed_wallet, a.capabilities, a.verifiable_claim, a.tags,
+      a.description, a.endpoint_url, a.base_price::text AS base_price, a.base_price_token, a.pricing_model,
       a.api_key_rotated_at, a.created_at, a.platform_role,
       to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS created_at_key,
       (mw.exported_at IS NOT NULL) AS managed_key_exported,
@@ -237,6 +244,11 @@ function toDirectoryRow(row: Record<string, unknown>): AgentDirectoryRow {
     capabilities: row.capabilities as Record<string, unknown>,
     verifiableClaim: (row.verifiable_claim as Record<string, unknown> | null) ?? null,
     tags: row.tags as string[],
+    description: row.description as string,
+    endpointUrl: (row.endpoint_url as string | null) ?? null,
+    basePrice: row.base_price === null ? null : BigInt(row.base_price as string),
+    basePriceToken: (row.base_price_token as string | null) ?? null,
+    pricingModel: row.pricing_model as AgentDirectoryRow['pricingModel'],
     apiKeyRotatedAt: (row.api_key_rotated_at as Date | null) ?? null,
     createdAt: row.created_at as Date,
     createdAtKey: row.created_at_key as string,
@@ -358,4 +370,48 @@ export async function selectDirectoryPage(
     parameters,
   )
   return rows.map(toDirectoryRow)
+}
+
+/** Sets the profile fields given (undefined leaves one as it is) of agent `agentId`. */
+export async function updateAgentProfile(
+  db: Queryable,
+  agentId: string,
+  changes: {
+    description?: string
+    tags?: string[]
+    capabilities?: Record<string, unknown>
+    endpointUrl?: string | null
+    price?: { amount: bigint; token: string } | null
+    pricingModel?: string
+  },
+): Promise<void> {
+  const has = (value: unknown) => value !== undefined
+  await db.query(
+    `UPDATE agents SET
+       description = CASE WHEN $2 THEN $3 ELSE description END,
+       tags = CASE WHEN $4 THEN $5::text[] ELSE tags END,
+       capabilities = CASE WHEN $6 THEN $7::jsonb ELSE capabilities END,
+       endpoint_url = CASE WHEN $8 THEN $9 ELSE endpoint_url END,
+       base_price = CASE WHEN $10 THEN $11::numeric ELSE base_price END,
+       base_price_token = CASE WHEN $10 THEN $12 ELSE base_price_token END,
+       pricing_model = CASE WHEN $13 THEN $14 ELSE pricing_model END,
+       updated_at = now()
+     WHERE id = $1`,
+    [
+      agentId,
+      has(changes.description),
+      changes.description ?? null,
+      has(changes.tags),
+      changes.tags ?? null,
+      has(changes.capabilities),
+      changes.capabilities === undefined ? null : JSON.stringify(changes.capabilities),
+      has(changes.endpointUrl),
+      changes.endpointUrl ?? null,
+      has(changes.price),
+      changes.price ? changes.price.amount.toString() : null,
+      changes.price ? changes.price.token : null,
+      has(changes.pricingModel),
+      changes.pricingModel ?? null,
+    ],
+  )
 }

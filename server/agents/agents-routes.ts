@@ -8,13 +8,21 @@ import {
   registerAgentBody,
   registerAgentResponse,
   rotateKeyResponse,
+  updateMyProfileBody,
 } from '../../protocol/agents'
 import { z } from '../../protocol/zod'
 import { errors, json } from '../http/openapi-parts'
 import { authRateLimit } from '../http/rate-limit'
 import { fieldError } from '../errors'
 import { defineRoute, type Route } from '../http/route'
-import { createChallenge, getAgentProfile, getMyProfile, listAgents, registerAgent } from './agents-service'
+import {
+  createChallenge,
+  getAgentProfile,
+  getMyProfile,
+  listAgents,
+  registerAgent,
+  updateMyProfile,
+} from './agents-service'
 import { rotateApiKey } from '../auth/api-keys'
 
 const agentPathParams = z.object({ idOrHandle: z.string().min(1).max(64) })
@@ -78,6 +86,21 @@ export const agentsRoutes: readonly Route[] = [
     auth: 'agent',
     responses: { 200: json(myAgentResponse, 'Profile'), ...errors({ 401: 'Not authenticated' }) },
     handler: ({ context, agent }) => getMyProfile(context, agent.id),
+  }),
+  defineRoute({
+    method: 'patch',
+    path: '/v1/agents/me',
+    summary:
+      "Change the caller's own profile: description, tags, capabilities, endpoint, price and pricing model",
+    description:
+      'Only the fields given change; `endpoint` and `price` (seed names) are taken for `endpoint_url` and `base_price`. The endpoint shows to the agent only.',
+    auth: 'agent',
+    body: updateMyProfileBody,
+    responses: {
+      200: json(myAgentResponse, 'The profile as it is now'),
+      ...errors({ 400: 'Malformed input; the message names the field', 401: 'Not authenticated' }),
+    },
+    handler: ({ context, agent, body }) => updateMyProfile(context, agent.id, body),
   }),
   defineRoute({
     method: 'post',

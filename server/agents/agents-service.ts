@@ -1,14 +1,21 @@
 import type { Address } from 'viem'
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { AgentProfile, MyAgentResponse, RegisterAgentBody } from '../../protocol/agents'
+import type {
+  AgentProfile,
+  MyAgentResponse,
+  RegisterAgentBody,
+  UpdateMyProfileBody,
+} from '../../protocol/agents'
 import { formatAmount } from '../../protocol/amounts'
 import type { AppContext } from '../app-context'
 import { recoverPersonalSignAddress } from '../auth/signatures'
 import { withTransaction, type Queryable } from '../db/pool'
 import { newApiKey } from '../auth/api-key-codec'
 import { cursorTimestamp, cursorUuid, decodeCursor, encodeCursor } from '../cursor'
-import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
-import { defaultToken } from '../ledger/tokens'
+import { ConflictError, fieldError, NotFoundError, UnauthorizedError, ValidationError } from '../errors'
+import { defaultToken, resolveToken, tokenByAddress } from '../ledger/tokens'
+import { parseTokenAmount } from '../jobs/job-tokens'
+import { checkEndpointUrl } from '../outbound/endpoint-urls'
 import { claimWalletFunds } from '../wallet/deposits-service'
 import {
   dropPendingKeyExport,
@@ -26,6 +33,7 @@ import {
   lockApiKeyHash,
   selectDirectoryPage,
   selectDirectoryRow,
+  updateAgentProfile,
   selectIdentityByApiKeyHash,
   selectIdentityById,
   selectIdentityByWallet,
@@ -271,16 +279,22 @@ export function reputationStars(score: number): number {
 }
 
 function toProfile(
+  context: Pick<AppContext, 'tokens' | 'verifiableClaimIssuers'>,
   row: AgentDirectoryRow,
   decimals: number,
-  issuers: AppContext['verifiableClaimIssuers'],
 ): AgentProfile {
+  const issuers = context.verifiableClaimIssuers
+  const priceToken = row.basePriceToken === null ? null : tokenByAddress(context, row.basePriceToken)
   return {
     agent_id: row.id,
     handle: row.handle,
     wallet_address: row.walletAddress,
+    description: row.description,
     tags: row.tags,
     capabilities: row.capabilities,
+    base_price: row.basePrice === null ? null : formatAmount(row.basePrice, priceToken?.decimals ?? decimals),
+    price_token: row.basePriceToken === null ? null : (priceToken?.symbol ?? row.basePriceToken),
+    pricing_model: row.pricingModel,
     total_earned: formatAmount(row.totalEarned, decimals),
     total_deposited: formatAmount(row.totalDeposited, decimals),
     jobs_completed: row.jobsCompleted,
@@ -307,7 +321,7 @@ export async function getAgentProfile(
     : { handle: idOrHandle.toLowerCase() }
   const row = await selectDirectoryRow(context.pool, token, by)
   if (!row) throw new NotFoundError('agent_not_found', `no agent ${idOrHandle}`)
-  return toProfile(row, token.decimals, context.verifiableClaimIssuers)
+  return toProfile(context, row, token.decimals)
 }
 
 /** The caller's own profile, with the fields only it sees. */
@@ -322,7 +336,8 @@ export async function getMyProfile(
   ])
   if (!row) throw new NotFoundError('agent_not_found', `no agent ${agentId}`)
   return {
-    ...toProfile(row, token.decimals, context.verifiableClaimIssuers),
+    ...toProfile(context, row, token.decimals),
+    endpoint_url: row.endpointUrl,
     is_managed_wallet: row.isManagedWallet,
     managed_key_exported: row.managedKeyExported,
     verifiable_claim: row.verifiableClaim,
@@ -333,6 +348,46 @@ export async function getMyProfile(
       available_at: keyExport.availableAt.toISOString(),
     },
   }
+}
+
+/**
+ * `PATCH /v1/agents/me`: changes the fields given of the caller's own profile and returns it. A
+ * price is read in `price_token` (USDC by default) and refused past its decimals; an endpoint must
+ * be https (plain http to loopback on the embedded stack), as a service's.
+ */
+export async function updateMyProfile(
+  context: Pick<
+    AppContext,
+    'pool' | 'tokens' | 'verifiableClaimIssuers' | 'isDevChain' | 'allowLoopbackEndpoints'
+  >,
+  agentId: string,
+  body: UpdateMyProfileBody,
+): Promise<MyAgentResponse> {
+  const endpoint = body.endpoint_url !== undefined ? body.endpoint_url : body.endpoint
+  const priceField = body.base_price !== undefined ? 'base_price' : 'price'
+  const price = body.base_price !== undefined ? body.base_price : body.price
+  if (body.price_token !== undefined && price === undefined) {
+    throw fieldError('body', 'price_token', 'is only allowed with base_price (or price)')
+  }
+  const token =
+    price === undefined || price === null ? null : resolveToken(context, body.price_token, 'price_token')
+  await updateAgentProfile(context.pool, agentId, {
+    description: body.description,
+    tags: body.tags,
+    capabilities: body.capabilities,
+    endpointUrl:
+      endpoint === undefined
+        ? undefined
+        : checkEndpointUrl(context, endpoint, body.endpoint_url !== undefined ? 'endpoint_url' : 'endpoint'),
+    price:
+      price === undefined
+        ? undefined
+        : price === null
+          ? null
+          : { amount: parseTokenAmount(price, token!.decimals, priceField), token: token!.address },
+    pricingModel: body.pricing_model,
+  })
+  return getMyProfile(context, agentId)
 }
 
 /**
@@ -385,7 +440,7 @@ export async function listAgents(
       limit: parameters.limit ?? DEFAULT_PAGE_SIZE,
       offset: parameters.offset,
     })
-    return rows.map((row) => toProfile(row, token.decimals, context.verifiableClaimIssuers))
+    return rows.map((row) => toProfile(context, row, token.decimals))
   }
   if (parameters.sortBy !== 'created_at') {
     throw new ValidationError(
@@ -410,7 +465,7 @@ export async function listAgents(
   const page = rows.slice(0, limit)
   const hasMore = rows.length > limit
   return {
-    data: page.map((row) => toProfile(row, token.decimals, context.verifiableClaimIssuers)),
+    data: page.map((row) => toProfile(context, row, token.decimals)),
     has_more: hasMore,
     next_cursor: hasMore ? encodeCursor(page[page.length - 1]!, agentCursor) : null,
   }

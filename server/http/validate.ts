@@ -14,10 +14,12 @@ export function parseInput<T extends z.ZodType>(
   if (problem) throw inputProblemError(where, problem)
   const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
-  const fields = parsed.error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.join('.') : where,
-    message: issue.message,
-  }))
+  // An unknown key of a strict object is named itself, not the object that holds it.
+  const fields = parsed.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: [...issue.path, key].join('.'), message: 'is not a known field' }))
+      : [{ field: issue.path.length ? issue.path.join('.') : where, message: issue.message }],
+  )
   const first = fields[0]!
   throw new ValidationError(ERROR_CODES.validation, `${where} ${first.field}: ${first.message}`, {
     details: { where, fields },

@@ -10,7 +10,8 @@ import type {
   UpdateServiceBody,
 } from '../../protocol/services'
 import { findAgentById, findMarketplaceReputations } from '../agents/agents-service'
-import { allowsLoopbackEndpoints, type AppContext } from '../app-context'
+import type { AppContext } from '../app-context'
+import { checkEndpointUrl } from '../outbound/endpoint-urls'
 import type { Actor } from '../auth/actor'
 import type { Queryable } from '../db/pool'
 import { withTransaction } from '../db/pool'
@@ -35,28 +36,6 @@ import {
 
 /** Seed 004's default for how long a provider takes to answer. */
 const DEFAULT_RESPONSE_TIME_SECONDS = 3600
-
-/**
- * Where the invoke proxy may call: https anywhere, or plain http to this machine on the embedded
- * stack (a provider running beside `npm start`). The proxy checks the resolved address again on
- * every call; this refuses what can never be valid.
- */
-function checkEndpointUrl(
-  context: Pick<AppContext, 'isDevChain' | 'allowLoopbackEndpoints'>,
-  value: string | null,
-): string | null {
-  if (value === null) return null
-  const url = new URL(value)
-  const isLoopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
-  if (url.username || url.password) throw fieldError('body', 'endpoint_url', 'must not carry credentials')
-  if (url.protocol === 'https:') return url.toString()
-  if (url.protocol === 'http:' && isLoopback && allowsLoopbackEndpoints(context)) return url.toString()
-  throw fieldError(
-    'body',
-    'endpoint_url',
-    'must be an https URL (plain http only to loopback on the embedded stack)',
-  )
-}
 
 /** What every view of a service shows: who offers it, what it is, and what it costs. */
 function serviceSummary(row: ServiceRow) {
@@ -137,7 +116,7 @@ function serviceFields(
     endpointUrl:
       changes.endpoint_url === undefined
         ? (base?.endpointUrl ?? null)
-        : checkEndpointUrl(context, changes.endpoint_url),
+        : checkEndpointUrl(context, changes.endpoint_url, 'endpoint_url'),
     inputSchema: changes.input_schema === undefined ? (base?.inputSchema ?? null) : changes.input_schema,
     outputSchema: changes.output_schema === undefined ? (base?.outputSchema ?? null) : changes.output_schema,
   }

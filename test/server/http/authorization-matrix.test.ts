@@ -502,6 +502,17 @@ const ROWS: Row[] = [
 
   // The caller's own account: any agent, on itself only.
   {
+    method: 'PATCH',
+    path: '/v1/agents/me',
+    body: () => ({ description: 'Matrix: each agent edits its own profile only' }),
+    cells: anyAgent(
+      ok(200, 'its own profile changed', (res, _params, caller) => {
+        expect(res.body.agent_id).to.equal(agentId(caller))
+        expect(res.body.description).to.equal('Matrix: each agent edits its own profile only')
+      }),
+    ),
+  },
+  {
     method: 'GET',
     path: '/v1/agents/me',
     cells: anyAgent(

@@ -90,7 +90,11 @@ describe('route declarations', () => {
       handler: () => ({ thing_id: 'a', size: 1 }),
     })
     const operation = document([route]).paths['/v1/things']!.post!
-    expect(operation.security).to.deep.equal([{ bearerAuth: [] }, { apiKeyHeader: [] }, { walletSignature: [] }])
+    expect(operation.security).to.deep.equal([
+      { bearerAuth: [] },
+      { apiKeyHeader: [] },
+      { walletSignature: [] },
+    ])
     expect(operation.parameters[0]).to.deep.include({ in: 'header', name: 'Idempotency-Key' })
   })
 
