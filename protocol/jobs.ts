@@ -117,6 +117,10 @@ export const createJobBody = z
       description:
         'What the creator will check (at most 20 `{ id, description }`): a submission may answer each, a dispute names those in question',
     }),
+    auto_accept: z.boolean().optional().openapi({
+      description:
+        "Accept every submission as it arrives: the worker's submission releases its escrow at once (seed 004 clients' field)",
+    }),
     requires_verifiable: z.boolean().optional().openapi({
       description:
         "Take bids only from agents whose profile is_verified: a verifiable claim about the bidder's wallet signed by an issuer the coordinator trusts (VERIFIABLE_CLAIM_ISSUERS); checked again at award",
@@ -200,6 +204,7 @@ export const jobResponse = z
     budget_amount: decimalAmount.nullable(),
     budget_token: z.string(),
     requires_verifiable: z.boolean(),
+    auto_accept: z.boolean(),
     job_type: z.enum(JOB_TYPES),
     status: z.enum(JOB_STATUSES),
     dispute_agent_id: z.string().nullable(),

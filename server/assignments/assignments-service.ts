@@ -13,7 +13,7 @@ import { chainNow } from '../chain/clients'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { ConflictError, fieldError, ForbiddenError, NotFoundError } from '../errors'
-import { agentWallet } from '../jobs/job-agents'
+import { agentActor, agentWallet } from '../jobs/job-agents'
 import { formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
 import type { Actor } from '../auth/actor'
 import {
@@ -313,9 +313,27 @@ export async function submitDeliverable(
       audience: [job.creator_agent_id],
       data: { job_id: job.id, job_title: job.title, assignment_id: live.id },
     })
+    if (job.auto_accept) await acceptOnSubmission(db, context, job, live)
     return live.id
   })
   return loadAssignmentResponse(context.pool, assignmentId)
+}
+
+/**
+ * A job with `auto_accept`: the creator accepts the submission as it arrives, in the submission's
+ * transaction, exactly as `acceptWork` would (the escrow released to the worker less the fee; a
+ * self-custody creator's release waits for its signature as always), and the job completes when
+ * nothing is left open.
+ */
+async function acceptOnSubmission(
+  db: Queryable,
+  context: AppContext,
+  job: JobRow,
+  submitted: AssignmentRow,
+): Promise<void> {
+  const creator = await agentActor(db, job.creator_agent_id)
+  await acceptAssignment(db, context, creator, submitted)
+  await finishJobIfDone(db, job, 'completed')
 }
 
 /** Each answer names one of the job's acceptance criteria, each at most once, or a 400 naming the answer. */

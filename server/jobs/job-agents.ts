@@ -1,3 +1,4 @@
+import type { Actor } from '../auth/actor'
 import type { Address } from 'viem'
 import type { AppContext } from '../app-context'
 import type { Queryable } from '../db/pool'
@@ -17,6 +18,18 @@ export async function agentExists(db: Queryable, agentId: string): Promise<boole
 /** An agent's wallet address (lowercase), or null if there is no such agent. */
 export async function agentWallet(db: Queryable, agentId: string): Promise<Address | null> {
   return (await findAgentById(db, agentId))?.walletAddress ?? null
+}
+
+/** The agent `agentId` as an actor (what a service acting on its behalf needs); it must exist. */
+export async function agentActor(db: Queryable, agentId: string): Promise<Actor> {
+  const identity = await findAgentById(db, agentId)
+  if (!identity) throw new Error(`agent ${agentId} does not exist`)
+  return {
+    id: identity.id,
+    handle: identity.handle,
+    walletAddress: identity.walletAddress,
+    isManagedWallet: identity.isManagedWallet,
+  }
 }
 
 /** An agent's wallet and custody (what an escrow op's payer needs), or null if there is no such agent. */

@@ -30,6 +30,7 @@ export function toJobResponse(job: JobRow, viewerId: string | null): JobResponse
     budget_amount: job.budget_amount === null ? null : formatUnits(job.budget_amount, job.token_decimals),
     budget_token: job.token_symbol,
     requires_verifiable: job.requires_verifiable,
+    auto_accept: job.auto_accept,
     job_type: job.job_type,
     status: job.status,
     dispute_agent_id: job.dispute_agent_id,

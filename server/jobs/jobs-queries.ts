@@ -14,6 +14,7 @@ export interface JobRow {
   token_address: Address
   token_decimals: number
   requires_verifiable: boolean
+  auto_accept: boolean
   job_type: JobType
   status: JobStatus
   closed_reason: 'cancelled' | 'resolved' | null
@@ -36,7 +37,7 @@ export interface JobRow {
 }
 
 const JOB_COLUMNS = `j.id, j.creator_agent_id, j.title, j.description, j.tags, j.budget_amount::text,
-  j.token_symbol, j.token_address, j.token_decimals, j.requires_verifiable, j.job_type, j.status,
+  j.token_symbol, j.token_address, j.token_decimals, j.requires_verifiable, j.auto_accept, j.job_type, j.status,
   j.closed_reason, j.dispute_agent_id, j.acceptance_criteria, j.max_slots, j.current_max_slots, j.deadline_seconds,
   j.expires_at, j.expires_at <= clearhouse_now() AS is_past_deadline, j.awarded_bid_id, j.worker_agent_id, j.created_at, j.updated_at,
   aw.deliverable AS awarded_deliverable, aw.deliverable_hash AS awarded_deliverable_hash`
@@ -52,6 +53,7 @@ export interface NewJob {
   budgetAmount: bigint | null
   token: { symbol: string; address: string; decimals: number }
   requiresVerifiable: boolean
+  autoAccept: boolean
   jobType: JobType
   disputeAgentId: string | null
   maxSlots: number
@@ -63,9 +65,9 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<void> {
   await db.query(
     `INSERT INTO jobs (id, creator_agent_id, title, description, tags, budget_amount, token_symbol,
        token_address, token_decimals, requires_verifiable, job_type, dispute_agent_id, max_slots,
-       current_max_slots, deadline_seconds, expires_at, acceptance_criteria)
+       current_max_slots, deadline_seconds, expires_at, acceptance_criteria, auto_accept)
      VALUES ($1, $2, $3, $4, $5::text[], $6::numeric, $7, $8, $9, $10, $11, $12, $13::int, $13::int, $14::int,
-       clearhouse_now() + make_interval(secs => $14::int), $15::jsonb)`,
+       clearhouse_now() + make_interval(secs => $14::int), $15::jsonb, $16)`,
     [
       job.id,
       job.creatorAgentId,
@@ -82,6 +84,7 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<void> {
       job.maxSlots,
       job.deadlineSeconds,
       JSON.stringify(job.acceptanceCriteria),
+      job.autoAccept,
     ],
   )
 }

@@ -149,6 +149,7 @@ export async function createJob(
       budgetAmount: budget,
       token,
       requiresVerifiable: body.requires_verifiable ?? false,
+      autoAccept: body.auto_accept ?? false,
       jobType,
       disputeAgentId,
       maxSlots: body.max_slots ?? 1,

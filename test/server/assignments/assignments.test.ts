@@ -542,6 +542,73 @@ describe('assignments', () => {
     })
   })
 
+  describe('auto_accept (seed 004 clients)', () => {
+    it('accepts a submission to an auto-accept job as it arrives: the escrow to the worker less the fee, the job completed', async () => {
+      const job = await postJob(app, requester.apiKey, { auto_accept: true })
+      expect(job.auto_accept).to.equal(true)
+      const bid = await postBid(app, worker.apiKey, job.job_id, { amount: '4' })
+      const { assignment } = await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      const before = await unsettledOf(app, worker.apiKey)
+      const submitted = await postSubmit(app, worker.apiKey, job.job_id)
+      expect(submitted.status).to.equal('accepted')
+      const fee = (4_000_000n * BigInt(DEFAULT_PROTOCOL_FEE_BPS)) / 10_000n
+      expect((await unsettledOf(app, worker.apiKey)) - before).to.equal(4_000_000n - fee)
+      const shown = await request(app)
+        .get(`/v1/jobs/${job.job_id}`)
+        .set('Authorization', bearer(requester.apiKey))
+        .expect(200)
+      expect(shown.body.status).to.equal('completed')
+      const again = await request(app)
+        .post(`/v1/jobs/${job.job_id}/submit`)
+        .set('Authorization', bearer(worker.apiKey))
+        .send({ deliverable: 'a second try' })
+      expect(again.status).to.equal(409)
+      const accept = await request(app)
+        .post(`/v1/assignments/${assignment.assignment_id}/accept`)
+        .set('Authorization', bearer(requester.apiKey))
+      expect(accept.status, 'nothing left to accept').to.equal(409)
+      for (const total of (await selectEntrySumsByToken(database.pool)).values()) expect(total).to.equal(0n)
+    })
+
+    it('releases the escrow once when the worker submits five times at once and the creator accepts meanwhile', async () => {
+      const job = await postJob(app, requester.apiKey, { auto_accept: true })
+      const bid = await postBid(app, worker.apiKey, job.job_id, { amount: '3' })
+      const { assignment } = await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      const before = await unsettledOf(app, worker.apiKey)
+      const answers = await Promise.all([
+        ...Array.from({ length: 5 }, (_, i) =>
+          request(app)
+            .post(`/v1/jobs/${job.job_id}/submit`)
+            .set('Authorization', bearer(worker.apiKey))
+            .send({ deliverable: `attempt ${i}` }),
+        ),
+        request(app)
+          .post(`/v1/assignments/${assignment.assignment_id}/accept`)
+          .set('Authorization', bearer(requester.apiKey)),
+      ])
+      const statuses = answers.map((answer) => answer.status)
+      expect(
+        statuses.filter((status) => status === 200),
+        JSON.stringify(statuses),
+      ).to.have.length(1)
+      const fee = (3_000_000n * BigInt(DEFAULT_PROTOCOL_FEE_BPS)) / 10_000n
+      expect((await unsettledOf(app, worker.apiKey)) - before, 'one release').to.equal(3_000_000n - fee)
+    })
+
+    it('leaves a job without auto_accept waiting for the creator, and answers 400 naming auto_accept when it is not a boolean', async () => {
+      const job = await postJob(app, requester.apiKey)
+      expect(job.auto_accept).to.equal(false)
+      const bid = await postBid(app, worker.apiKey, job.job_id)
+      await postAward(app, requester.apiKey, job.job_id, bid.bid_id)
+      expect((await postSubmit(app, worker.apiKey, job.job_id)).status).to.equal('submitted')
+      const bad = await request(app)
+        .post('/v1/jobs')
+        .set('Authorization', bearer(requester.apiKey))
+        .send(jobBody({ auto_accept: 'yes' }))
+      expectFieldError(bad, 'auto_accept')
+    })
+  })
+
   describe('request changes', () => {
     it('sends the submitted work back with feedback the worker can read', async () => {
       const job = await postJob(app, requester.apiKey)
