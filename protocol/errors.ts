@@ -153,6 +153,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     description: 'The assignment has no escrow op of this kind awaiting a signature',
   },
+  deposit_failed: {
+    status: 409,
+    description: "The chain refused a managed wallet's deposit (POST /v1/wallet/deposit)",
+  },
   escrow_op_signed: { status: 409, description: 'The escrow op is already signed' },
   escrow_parties_not_distinct: {
     status: 409,
@@ -181,6 +185,10 @@ export const ERROR_CATALOGUE = {
       'The request with this Idempotency-Key took effect but its response was lost; read the resource',
   },
   insufficient_balance: { status: 409, description: 'The available balance does not cover the amount' },
+  insufficient_wallet_balance: {
+    status: 409,
+    description: 'The managed wallet holds less of the token on-chain than the deposit asks for',
+  },
   job_expired: { status: 409, description: 'The job passed its deadline' },
   job_not_deletable: { status: 409, description: 'Only open or cancelled jobs without work can be deleted' },
   job_not_judging: { status: 409, description: 'The competition is not being judged' },

@@ -125,6 +125,13 @@ export const faucetResponse = z.object({
 })
 export type FaucetResponse = z.infer<typeof faucetResponse>
 
+/**
+ * `POST /v1/wallet/deposit` (seed 004): moves tokens a managed wallet holds on-chain into the
+ * vault for it; answered as the faucet is (credited, or deposited and not yet credited).
+ */
+export const walletDepositBody = faucetBody
+export const walletDepositResponse = faucetResponse
+
 /** `POST /v1/wallet/export-key`: the managed wallet's private key, returned exactly once. */
 export const exportKeyResponse = z.object({
   wallet_address: z.string(),

@@ -691,6 +691,9 @@ export class ClearhouseClient {
     /** The embedded dev chain's faucet (`npm start` only). */
     faucet: (body: In<typeof faucetBody>) =>
       this.request<Out<typeof faucetResponse>>('POST', '/v1/dev/faucet', { body, isIdempotent: true }),
+    /** Moves tokens a managed wallet holds on-chain into the vault (the coordinator signs the permit). */
+    depositFromWallet: (body: In<typeof faucetBody>) =>
+      this.request<Out<typeof faucetResponse>>('POST', '/v1/wallet/deposit', { body, isIdempotent: true }),
     /**
      * A fast withdrawal. A managed wallet's is signed by the coordinator; a self-custody wallet's
      * `typed_data` is signed with this client's wallet and posted, so it resolves `pending` either way.

@@ -2,6 +2,8 @@ import {
   balanceResponse,
   exportKeyResponse,
   faucetBody,
+  walletDepositBody,
+  walletDepositResponse,
   faucetResponse,
   keyExportState,
   listTransactionsQuery,
@@ -13,6 +15,7 @@ import { defineRoute, type Route } from '../http/route'
 import {
   cancelWalletKeyExport,
   exportWalletKey,
+  depositFromManagedWallet,
   faucet,
   getWalletBalance,
   listWalletTransactions,
@@ -91,6 +94,27 @@ export const walletRoutes: readonly Route[] = [
       }),
     },
     handler: ({ context, agent }) => cancelWalletKeyExport(context, agent.id),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/wallet/deposit',
+    summary: "Move tokens the caller's managed wallet holds on-chain into the vault, credited by the indexer",
+    description:
+      'The coordinator signs an EIP-2612 permit with the managed key and submits depositWithPermit, paying the gas. A self-custody wallet deposits itself: 409 wallet_not_managed says how (GET /v1/wallet/deposit_address).',
+    auth: 'agent',
+    rateLimit: chainWriteRateLimit,
+    isIdempotent: true,
+    body: walletDepositBody,
+    responses: {
+      200: json(walletDepositResponse, 'Deposited (success: credited; processing: not yet credited)'),
+      ...errors({
+        400: 'Malformed',
+        401: 'Not authenticated',
+        409: 'wallet_not_managed (deposit yourself), insufficient_wallet_balance, token_not_allowed, chain_unavailable, deposit_failed',
+        429: 'rate_limited: CHAIN_WRITE_RATE_LIMIT_PER_MINUTE for this agent',
+      }),
+    },
+    handler: ({ context, agent, body }) => depositFromManagedWallet(context, agent, body),
   }),
   defineRoute({
     method: 'post',

@@ -1,6 +1,6 @@
 import { requireTokenAllowed } from '../chain/token-allowlist'
 import { randomUUID } from 'node:crypto'
-import { erc20Abi, parseAbi, type Hex } from 'viem'
+import { erc20Abi, parseAbi, parseSignature, type Hex } from 'viem'
 import { senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
@@ -10,13 +10,18 @@ import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
 import { withTransaction, type Queryable } from '../db/pool'
 import { holdApiKey } from '../agents/agents-service'
 import { requireApiKey } from '../auth/api-keys'
-import { ConflictError, UnauthorizedError, ValidationError } from '../errors'
+import { ConflictError, fieldError, UnauthorizedError, ValidationError } from '../errors'
 import type { Actor, Credential } from '../auth/actor'
 import { creditDeposit, getBalances, listAgentEntries } from '../ledger/ledger-service'
 import { indexedVaultBalances } from '../reconciliation/indexed-balances'
 import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
 import { selectDepositByTransaction } from './deposits-queries'
-import { cancelManagedKeyExport, exportManagedKey, type ManagedKeyExport } from './managed-wallets'
+import {
+  cancelManagedKeyExport,
+  exportManagedKey,
+  signTypedDataForAgent,
+  type ManagedKeyExport,
+} from './managed-wallets'
 import { parseTokenAmount } from './token-amounts'
 import { selectWalletPositions, takeVaultNonceCounter, type WalletPositionRow } from './wallet-queries'
 
@@ -227,6 +232,21 @@ async function faucetOnChain(
     )
   }
 
+  return depositAnswer(context, agent, token, amount, txHash)
+}
+
+/**
+ * What a deposit the coordinator sent for `agent` did, once the indexer credits it (waiting up to
+ * FAUCET_CREDIT_WAIT_MS) or, past that, as deposited and not yet credited.
+ */
+async function depositAnswer(
+  context: AppContext,
+  agent: Actor,
+  token: TokenInfo,
+  amount: bigint,
+  txHash: Hex,
+): Promise<FaucetResponse> {
+  const chain = context.chain!
   const waitUntil = Date.now() + FAUCET_CREDIT_WAIT_MS
   let deposit = await selectDepositByTransaction(
     context.pool,
@@ -256,6 +276,120 @@ async function faucetOnChain(
     deposit_id: deposit?.id ?? null,
   }
 }
+
+/**
+ * `POST /v1/wallet/deposit`: moves `amount` of the tokens the caller's managed wallet holds on-chain
+ * into the vault for it. The coordinator signs an EIP-2612 permit with the managed key and submits
+ * `depositWithPermit` from its own account (it pays the gas), so the indexer credits the deposit
+ * like any other. A self-custody wallet deposits itself: the 409 says how.
+ */
+export async function depositFromManagedWallet(
+  context: AppContext,
+  agent: Actor,
+  body: { amount: string; token?: string },
+): Promise<FaucetResponse> {
+  const token = resolveToken(context, body.token)
+  const amount = parseTokenAmount(body.amount, token, 'amount')
+  if (amount <= 0n) throw fieldError('body', 'amount', 'must be more than 0')
+  const chain = context.chain
+  const vault = chain?.deployment.contracts.ClearhouseVault
+  const account = context.coordinatorAccount
+  if (!chain || !vault || !account) {
+    throw new ConflictError(
+      'chain_unavailable',
+      'this coordinator runs without a chain; deposits are not possible',
+    )
+  }
+  if (!agent.isManagedWallet) {
+    throw new ConflictError(
+      'wallet_not_managed',
+      `your wallet ${agent.walletAddress} holds its own key: deposit from it yourself (GET /v1/wallet/deposit_address lists the calls)`,
+      {
+        details: {
+          vault_address: vault,
+          account: agent.walletAddress,
+          how: 'GET /v1/wallet/deposit_address',
+        },
+      },
+    )
+  }
+  await requireTokenAllowed(context.pool, context, token, 'a deposit')
+  const client = chain.client
+  const owner = agent.walletAddress
+  const [held, nonce, domain, block] = await Promise.all([
+    client.readContract({ address: token.address, abi: erc20Abi, functionName: 'balanceOf', args: [owner] }),
+    client.readContract({
+      address: token.address,
+      abi: permitTokenAbi,
+      functionName: 'nonces',
+      args: [owner],
+    }),
+    client.readContract({ address: token.address, abi: permitTokenAbi, functionName: 'eip712Domain' }),
+    client.getBlock(),
+  ])
+  if (held < amount) {
+    throw new ConflictError(
+      'insufficient_wallet_balance',
+      `your wallet holds ${formatAmount(held, token.decimals)} ${token.symbol} on-chain, less than ${formatAmount(amount, token.decimals)}`,
+      {
+        details: {
+          token: token.symbol,
+          on_chain: formatAmount(held, token.decimals),
+          required: formatAmount(amount, token.decimals),
+        },
+      },
+    )
+  }
+  const deadline = block.timestamp + PERMIT_LIFETIME_SECONDS
+  const signature = parseSignature(
+    await signTypedDataForAgent(context.pool, context, agent.id, {
+      domain: {
+        name: domain[1],
+        version: domain[2],
+        chainId: chain.deployment.chainId,
+        verifyingContract: token.address,
+      },
+      types: {
+        Permit: [
+          { name: 'owner', type: 'address' },
+          { name: 'spender', type: 'address' },
+          { name: 'value', type: 'uint256' },
+          { name: 'nonce', type: 'uint256' },
+          { name: 'deadline', type: 'uint256' },
+        ],
+      },
+      primaryType: 'Permit',
+      message: { owner, spender: vault, value: amount, nonce, deadline },
+    }),
+  )
+  const sender = senderOverClient(client, account)
+  let txHash: Hex
+  try {
+    txHash = await sender.writeContract({
+      address: vault,
+      abi: clearhouseVaultAbi,
+      functionName: 'depositWithPermit',
+      args: [token.address, owner, amount, deadline, Number(signature.v), signature.r, signature.s],
+    })
+    const receipt = await client.waitForTransactionReceipt({ hash: txHash })
+    if (receipt.status !== 'success') throw new Error(`deposit transaction ${txHash} reverted`)
+  } catch (error) {
+    throw new ConflictError(
+      'deposit_failed',
+      `the on-chain deposit failed: ${(error as Error).message.split('\n')[0]}`,
+      { cause: error },
+    )
+  }
+  return depositAnswer(context, agent, token, amount, txHash)
+}
+
+/** How long the permit a managed-wallet deposit signs stays valid. */
+const PERMIT_LIFETIME_SECONDS = 3_600n
+
+const permitTokenAbi = parseAbi([
+  'function nonces(address owner) view returns (uint256)',
+  'function eip712Domain() view returns (bytes1, string, string, uint256, address, bytes32, uint256[])',
+])
 
 /**
  * Where the unordered vault nonces the coordinator hands out begin: far above the small or random

@@ -561,6 +561,13 @@ const ROWS: Row[] = [
     body: () => ({ amount: '1' }),
     cells: anyAgent(ok(200)),
   },
+  {
+    method: 'POST',
+    path: '/v1/wallet/deposit',
+    body: () => ({ amount: '1' }),
+    // Every agent reaches its own managed wallet, which holds no tokens outside the vault here.
+    cells: anyAgent(conflict('insufficient_wallet_balance', 'its own wallet holds none on-chain')),
+  },
   { method: 'GET', path: '/v1/wallet/deposit_address', cells: anyAgent(ok(200)) },
   {
     method: 'GET',

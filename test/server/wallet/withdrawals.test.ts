@@ -355,8 +355,8 @@ describe('withdrawals', () => {
       await expectReconciled('after a refusal')
     })
 
-    it('answers 400 naming amount for too many decimals, zero, a negative or a malformed amount', async () => {
-      for (const amount of ['1.0000001', '0', '0.000000', '-1', '1e6', '', 5]) {
+    it('answers 400 naming amount for too many decimals, zero, a negative or a malformed amount, as a string or a JSON number', async () => {
+      for (const amount of ['1.0000001', '0', '0.000000', '-1', '1e6', '', 0.0000001, -5, 0]) {
         expectFieldError(await withdraw(agent, { amount, to: freshAddress() }), 'amount')
       }
       expectFieldError(await withdraw(agent, { to: freshAddress() }), 'amount')
