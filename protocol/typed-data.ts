@@ -109,6 +109,20 @@ export const withdrawalApprovalTypes = {
   Withdrawal: clearhouseTypes.Withdrawal,
 } as const
 
+/**
+ * EIP-2612 `Permit`, the token's own typed data (under the token's EIP-712 domain, not the
+ * vault's): what the vault's `depositWithPermit` and `fundChannelWithPermit` spend.
+ */
+export const eip2612PermitTypes = {
+  Permit: [
+    { name: 'owner', type: 'address' },
+    { name: 'spender', type: 'address' },
+    { name: 'value', type: 'uint256' },
+    { name: 'nonce', type: 'uint256' },
+    { name: 'deadline', type: 'uint256' },
+  ],
+} as const
+
 /** Primary type names of the signed structs. */
 export type ClearhouseTypeName = keyof typeof clearhouseTypes
 

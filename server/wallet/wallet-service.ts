@@ -1,3 +1,4 @@
+import { eip2612PermitTypes } from '../../protocol/typed-data'
 import { requireTokenAllowed } from '../chain/token-allowlist'
 import { randomUUID } from 'node:crypto'
 import { erc20Abi, parseAbi, parseSignature, type Hex } from 'viem'
@@ -349,15 +350,7 @@ export async function depositFromManagedWallet(
         chainId: chain.deployment.chainId,
         verifyingContract: token.address,
       },
-      types: {
-        Permit: [
-          { name: 'owner', type: 'address' },
-          { name: 'spender', type: 'address' },
-          { name: 'value', type: 'uint256' },
-          { name: 'nonce', type: 'uint256' },
-          { name: 'deadline', type: 'uint256' },
-        ],
-      },
+      types: eip2612PermitTypes,
       primaryType: 'Permit',
       message: { owner, spender: vault, value: amount, nonce, deadline },
     }),

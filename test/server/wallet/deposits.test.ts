@@ -1,3 +1,4 @@
+import { eip2612PermitTypes } from '../../../protocol/typed-data'
 import { expect } from 'chai'
 import request from 'supertest'
 import { randomBytes } from 'node:crypto'
@@ -225,15 +226,7 @@ describe('deposits', () => {
       const permit = parseSignature(
         await owner.signTypedData({
           domain,
-          types: {
-            Permit: [
-              { name: 'owner', type: 'address' },
-              { name: 'spender', type: 'address' },
-              { name: 'value', type: 'uint256' },
-              { name: 'nonce', type: 'uint256' },
-              { name: 'deadline', type: 'uint256' },
-            ],
-          },
+          types: eip2612PermitTypes,
           primaryType: 'Permit',
           message: {
             owner: owner.address,
