@@ -44,9 +44,12 @@ export async function ensureAgentAccounts(
   // Accounts are created once and never deleted, so nearly every call finds them all at once.
   const found = await select()
   if (accounts.every((account) => found.has(`${account.agentId}:${account.kind}`))) return found
+  // In one global order, as every lock: two transactions creating the same accounts in opposite
+  // orders would each wait on the other's uncommitted row.
   await db.query(
     `INSERT INTO ledger_accounts (agent_id, kind)
-     SELECT * FROM unnest($1::uuid[], $2::text[])
+     SELECT a.agent_id, a.kind FROM unnest($1::uuid[], $2::text[]) AS a (agent_id, kind)
+     ORDER BY a.agent_id, a.kind
      ON CONFLICT (agent_id, kind) WHERE agent_id IS NOT NULL DO NOTHING`,
     [agentIds, kinds],
   )
@@ -83,7 +86,8 @@ export async function lockBalances(db: Queryable, keys: BalanceKey[]): Promise<M
   const tokens = keys.map((key) => key.token)
   await db.query(
     `INSERT INTO ledger_balances (account_id, token)
-     SELECT * FROM unnest($1::bigint[], $2::text[])
+     SELECT b.account_id, b.token FROM unnest($1::bigint[], $2::text[]) AS b (account_id, token)
+     ORDER BY b.account_id, b.token
      ON CONFLICT (account_id, token) DO NOTHING`,
     [accountIds, tokens],
   )

@@ -204,17 +204,22 @@ describe('ledger service', () => {
       expect((await getBalances(pool, agent, USDC)).available).to.equal(6n)
     })
 
-    it('never loses a unit when two runs credit the same agents concurrently', async () => {
-      const agents = [await freshAgent(), await freshAgent()]
+    it('never deadlocks nor loses a unit when runs credit the same new agents concurrently, in opposite orders', async () => {
       const runOf = (order: string[]) =>
         order.map((agentId) => ({ agentId, token: USDC, amount: 5n, reference: `d:${randomUUID()}` }))
-      await Promise.all([
-        tx((db) => bookDeposits(db, runOf([agents[0]!, agents[1]!]))),
-        tx((db) => bookDeposits(db, runOf([agents[1]!, agents[0]!]))),
-        tx((db) => bookDeposits(db, runOf([agents[0]!, agents[0]!, agents[1]!]))),
-      ])
-      expect((await getBalances(pool, agents[0]!, USDC)).available).to.equal(20n)
-      expect((await getBalances(pool, agents[1]!, USDC)).available).to.equal(15n)
+      for (let round = 0; round < 8; round += 1) {
+        // New agents each round: their ledger accounts and balance rows are created by the runs.
+        const agents = [await freshAgent(), await freshAgent(), await freshAgent()]
+        const [a, b, c] = agents as [string, string, string]
+        await Promise.all([
+          tx((db) => bookDeposits(db, runOf([a, b, c]))),
+          tx((db) => bookDeposits(db, runOf([c, b, a]))),
+          tx((db) => bookDeposits(db, runOf([b, a, a, c]))),
+        ])
+        expect((await getBalances(pool, a, USDC)).available).to.equal(20n)
+        expect((await getBalances(pool, b, USDC)).available).to.equal(15n)
+        expect((await getBalances(pool, c, USDC)).available).to.equal(15n)
+      }
     })
   })
 
