@@ -118,23 +118,13 @@ export async function bookDeposits(db: Queryable, deposits: BookedDeposit[]): Pr
   await lockLedgerAgentTokens(db, credited)
   const owed = await selectAgentDebts(db, credited)
   const postings = deposits.map((deposit): Posting => {
-    const { agentId, token, amount, reference } = deposit
+    const { agentId, token, amount } = deposit
     if (!agentId) return moveOf('deposit', { platform: 'vault' }, { platform: 'unclaimed' }, deposit)
+    // An earlier credit of the run repays part of the debt the next one sees.
     const key = `${agentId}:${token.toLowerCase()}`
     const debt = owed.get(key) ?? 0n
-    const repaid = debt < amount ? debt : amount
-    owed.set(key, debt - repaid)
-    return {
-      reference,
-      kind: 'deposit',
-      token,
-      amount,
-      legs: [
-        { account: { platform: 'vault' }, amount: -amount },
-        { account: { agentId, kind: 'debt' }, amount: repaid },
-        { account: { agentId, kind: 'available' }, amount: amount - repaid },
-      ],
-    }
+    owed.set(key, debt < amount ? 0n : debt - amount)
+    return creditPosting('deposit', { platform: 'vault' }, { ...deposit, agentId }, debt)
   })
   return postAll(db, postings)
 }
@@ -422,21 +412,32 @@ async function creditAgent(
   source: AccountRef,
   parameters: AgentMovementParameters,
 ): Promise<string> {
-  const { agentId, token, amount } = parameters
+  const { agentId, token } = parameters
   await lockLedgerAgents(db, [agentId], token)
   const owed = await selectAgentDebt(db, agentId, token.toLowerCase())
+  return post(db, creditPosting(kind, source, parameters, owed))
+}
+
+/** `source` → agent as a posting, given what the agent owes: the debt is repaid first, the rest to available. */
+function creditPosting(
+  kind: LedgerTransactionKind,
+  source: AccountRef,
+  parameters: AgentMovementParameters,
+  owed: bigint,
+): Posting {
+  const { agentId, amount } = parameters
   const repaid = owed < amount ? owed : amount
-  return post(db, {
+  return {
     reference: parameters.reference,
     kind,
-    token,
+    token: parameters.token,
     amount,
     legs: [
       { account: source, amount: -amount },
       { account: { agentId, kind: 'debt' }, amount: repaid },
       { account: { agentId, kind: 'available' }, amount: amount - repaid },
     ],
-  })
+  }
 }
 
 /**

@@ -196,12 +196,8 @@ async function faucetOnChain(
   const client = chain.client
   // The coordinator key's sender, queued with the settler's sends of the same key.
   const sender = senderOverClient(client, account)
-  const send = async (request: Parameters<TransactionSender['writeContract']>[0]): Promise<Hex> => {
-    const hash = await sender.writeContract(request)
-    const receipt = await client.waitForTransactionReceipt({ hash })
-    if (receipt.status !== 'success') throw new Error(`faucet transaction ${hash} reverted`)
-    return hash
-  }
+  const send = (request: Parameters<TransactionSender['writeContract']>[0]) =>
+    sendConfirmed(client, sender, request, 'faucet')
   // Mint, approve and deposit run as one sequence per call: an approval is a setting, not a sum,
   // so two calls' approvals must not interleave with each other's deposits.
   const run = faucetSequences.then(async () => {
@@ -234,6 +230,19 @@ async function faucetOnChain(
   }
 
   return depositAnswer(context, agent, token, amount, txHash)
+}
+
+/** Sends `request` with the coordinator key's sender and waits for its receipt; a revert throws, naming `what`. */
+async function sendConfirmed(
+  client: NonNullable<AppContext['chain']>['client'],
+  sender: TransactionSender,
+  request: Parameters<TransactionSender['writeContract']>[0],
+  what: string,
+): Promise<Hex> {
+  const hash = await sender.writeContract(request)
+  const receipt = await client.waitForTransactionReceipt({ hash })
+  if (receipt.status !== 'success') throw new Error(`${what} transaction ${hash} reverted`)
+  return hash
 }
 
 /**
@@ -358,14 +367,17 @@ export async function depositFromManagedWallet(
   const sender = senderOverClient(client, account)
   let txHash: Hex
   try {
-    txHash = await sender.writeContract({
-      address: vault,
-      abi: clearhouseVaultAbi,
-      functionName: 'depositWithPermit',
-      args: [token.address, owner, amount, deadline, Number(signature.v), signature.r, signature.s],
-    })
-    const receipt = await client.waitForTransactionReceipt({ hash: txHash })
-    if (receipt.status !== 'success') throw new Error(`deposit transaction ${txHash} reverted`)
+    txHash = await sendConfirmed(
+      client,
+      sender,
+      {
+        address: vault,
+        abi: clearhouseVaultAbi,
+        functionName: 'depositWithPermit',
+        args: [token.address, owner, amount, deadline, Number(signature.v), signature.r, signature.s],
+      },
+      'deposit',
+    )
   } catch (error) {
     throw new ConflictError(
       'deposit_failed',
