@@ -55,12 +55,7 @@ export async function lockDepositByLog(
   txHash: string,
   logIndex: number,
 ): Promise<DepositRow | null> {
-  const { rows } = await db.query(
-    `SELECT ${COLUMNS} FROM deposits AS d
-     WHERE d.chain_id = $1 AND d.tx_hash = $2 AND d.log_index = $3 FOR UPDATE`,
-    [chainId, txHash, logIndex],
-  )
-  return rows[0] ? toDeposit(rows[0]) : null
+  return (await lockDepositsByLog(db, chainId, [{ txHash, logIndex }])).get(`${txHash}:${logIndex}`) ?? null
 }
 
 /** The deposits of the logs `(txHash, logIndex)` on `chainId`, locked, keyed `txHash:logIndex`. */
@@ -313,8 +308,7 @@ export async function selectDepositByTransaction(
 
 /** The agent holding `wallet` (lowercase), or null: read here so the agents module need not import this one. */
 export async function selectAgentIdByWallet(db: Queryable, wallet: string): Promise<string | null> {
-  const { rows } = await db.query('SELECT a.id FROM agents AS a WHERE a.wallet_address = $1', [wallet])
-  return (rows[0]?.id as string | undefined) ?? null
+  return (await selectAgentIdsByWallet(db, [wallet])).get(wallet) ?? null
 }
 
 /** The agents holding any of `wallets`, by wallet; a wallet no agent holds is absent. */
