@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import { ethers } from 'hardhat'
 import { loadFixture, time } from '@nomicfoundation/hardhat-network-helpers'
 import type { AnyContract } from './fixtures'
+import { eip2612PermitTypes } from '../../protocol/typed-data'
 
 const authorizationTypes = (primaryType: 'TransferWithAuthorization' | 'ReceiveWithAuthorization') => ({
   [primaryType]: [
@@ -82,15 +83,7 @@ describe('MockUSDC', function () {
     it('sets an allowance from the owner signature and bumps the nonce', async function () {
       const { usdc, domain, alice, bob, relayer } = await loadFixture(deployUsdcFixture)
       const deadline = BigInt(await time.latest()) + 3600n
-      const types = {
-        Permit: [
-          { name: 'owner', type: 'address' },
-          { name: 'spender', type: 'address' },
-          { name: 'value', type: 'uint256' },
-          { name: 'nonce', type: 'uint256' },
-          { name: 'deadline', type: 'uint256' },
-        ],
-      }
+      const types = { Permit: [...eip2612PermitTypes.Permit] }
       const message = { owner: alice.address, spender: bob.address, value: 700n, nonce: 0n, deadline }
       const sig = ethers.Signature.from(await alice.signTypedData(domain, types, message))
       await expect(

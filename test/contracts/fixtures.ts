@@ -8,6 +8,7 @@ import {
   clearhouseDomain,
   clearhouseTypes,
   DIRECT_ESCROW_SET_BASE,
+  eip2612PermitTypes,
   NO_SIGNATURE,
   opDataAbi,
   OpKind,
@@ -167,15 +168,7 @@ export async function signUsdcPermit(
     chainId: f.chainId,
     verifyingContract: f.usdcAddress,
   }
-  const types = {
-    Permit: [
-      { name: 'owner', type: 'address' },
-      { name: 'spender', type: 'address' },
-      { name: 'value', type: 'uint256' },
-      { name: 'nonce', type: 'uint256' },
-      { name: 'deadline', type: 'uint256' },
-    ],
-  }
+  const types = { Permit: [...eip2612PermitTypes.Permit] }
   const nonce = await f.usdc.nonces(owner.address)
   const message = { owner: owner.address, spender: f.vaultAddress, value, nonce, deadline }
   const sig = ethers.Signature.from(await signer.signTypedData(domain, types, message))
