@@ -37,7 +37,10 @@ export const ERROR_CATALOGUE = {
   bad_request: { status: 400, description: 'The request could not be read (encoding, content type)' },
   invalid_cursor: { status: 400, description: 'A paging cursor that this list did not hand out' },
   invalid_input: { status: 400, description: "The call's input does not match the service's input_schema" },
-  self_invocation: { status: 400, description: 'An agent cannot call or open a channel to its own service' },
+  self_invocation: {
+    status: 400,
+    description: 'An agent cannot call, open a channel to or hire its own service',
+  },
   service_not_callable: {
     status: 400,
     description: 'The service has no endpoint_url or no price, so it cannot be called through the proxy',
@@ -189,6 +192,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     description: 'The managed wallet holds less of the token on-chain than the deposit asks for',
   },
+  instant_job: {
+    status: 409,
+    description:
+      'An instant job is assigned to its matched services by the platform: it takes no bids or awards',
+  },
   job_expired: { status: 409, description: 'The job passed its deadline' },
   job_not_deletable: { status: 409, description: 'Only open or cancelled jobs without work can be deleted' },
   job_not_judging: { status: 409, description: 'The competition is not being judged' },
@@ -205,6 +213,10 @@ export const ERROR_CATALOGUE = {
     description: 'A ledger posting reference was used for a different posting',
   },
   no_open_slots: { status: 409, description: 'Every slot of the job is filled' },
+  no_matching_service: {
+    status: 409,
+    description: 'No enabled service of another agent matches the request within its budget and token',
+  },
   no_platform_judge: {
     status: 409,
     description: 'This coordinator has no platform judge, so it runs no competitions',

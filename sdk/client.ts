@@ -23,6 +23,7 @@ import {
 } from '../protocol/assignments'
 import type { createSessionBody, sessionResponse } from '../protocol/auth'
 import type { bidResponse, listBidsQuery, placeBidBody } from '../protocol/bids'
+import type { createInstantJobBody, instantJobProgress, instantJobResponse } from '../protocol/instant-jobs'
 import type {
   channelCallResponse,
   channelResponse,
@@ -352,6 +353,14 @@ export class ClearhouseClient {
       }),
     create: (body: In<typeof createJobBody>) =>
       this.request<Out<typeof jobResponse>>('POST', '/v1/jobs', { body, isIdempotent: true }),
+    /** Seed 004's instant job: a service matched, funded and assigned in one call. */
+    createInstant: (body: In<typeof createInstantJobBody>) =>
+      this.request<Out<typeof instantJobResponse>>('POST', '/v1/jobs/instant', { body, isIdempotent: true }),
+    /** An instant job's attempts: each worker it was given to and how that ended. */
+    instantProgress: (jobId: string) =>
+      this.request<Out<typeof instantJobProgress>>('GET', '/v1/jobs/{job_id}/instant', {
+        params: { job_id: jobId },
+      }),
     get: (jobId: string) =>
       this.request<Out<typeof jobDetailResponse>>('GET', '/v1/jobs/{job_id}', { params: { job_id: jobId } }),
     update: (jobId: string, body: In<typeof updateJobBody>) =>

@@ -16,6 +16,7 @@ import { depositsRoutes } from './wallet/deposits-routes'
 import { withdrawalsRoutes } from './wallet/withdrawals-routes'
 import { withdrawalAddressesRoutes } from './wallet/withdrawal-addresses-routes'
 import { jobsRoutes } from './jobs/jobs-routes'
+import { instantJobsRoutes } from './instant-jobs/instant-jobs-routes'
 import { bidsRoutes } from './bids/bids-routes'
 import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
@@ -49,6 +50,8 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   depositsRoutes,
   withdrawalsRoutes,
   withdrawalAddressesRoutes,
+  // Before jobsRoutes: /v1/jobs/instant is not a job id.
+  instantJobsRoutes,
   jobsRoutes,
   bidsRoutes,
   assignmentsRoutes,

@@ -128,6 +128,12 @@ export async function placeBid(
           'competitions take entries (POST /v1/jobs/{job_id}/entries), not bids',
         )
       }
+      if (job.job_type === 'instant') {
+        throw new ConflictError(
+          'instant_job',
+          'an instant job is assigned to its matched services, not bid on',
+        )
+      }
       if (job.creator_agent_id === actor.id) {
         throw new ForbiddenError('own_job', 'you cannot bid on your own job')
       }
@@ -185,6 +191,20 @@ export async function placeBid(
   }
   const bid = await selectBid(context.pool, bidId)
   return toBidResponse(bid!, actor.id)
+}
+
+/**
+ * A bid the platform places for a service's owner inside the caller's transaction (an instant job
+ * assigns a matched service at its listed price): no bidding window, no event, since the award
+ * follows in the same transaction. Returns its id.
+ */
+export async function placeServiceBid(
+  db: Queryable,
+  bid: { jobId: string; bidderAgentId: string; amount: bigint; etaSeconds: number; proposal: string },
+): Promise<string> {
+  const id = randomUUID()
+  await insertBid(db, { id, ...bid })
+  return id
 }
 
 /**

@@ -3,8 +3,11 @@ import type { Actor } from '../auth/actor'
 import type { Queryable } from '../db/pool'
 import { ForbiddenError, NotFoundError } from '../errors'
 import { formatUnits } from './job-tokens'
+import type { TokenInfo } from '../ledger/tokens'
 import {
   closeOpenSlots,
+  insertJob,
+  setCurrentWorker,
   recordFirstAward,
   selectIsJobVisible,
   selectJob,
@@ -117,6 +120,44 @@ export async function recordJobAward(
   workerAgentId: string,
 ): Promise<void> {
   await recordFirstAward(db, jobId, bidId, workerAgentId)
+}
+
+/**
+ * Opens an instant job (seed 004 "Create Instant Job"): one slot, no minimum balance (its award,
+ * in the same transaction, locks what it costs), and the platform's resolver.
+ */
+export async function insertInstantJob(
+  db: Queryable,
+  job: {
+    id: string
+    creatorAgentId: string
+    title: string
+    description: string
+    tags: string[]
+    budgetAmount: bigint
+    token: TokenInfo
+    deadlineSeconds: number
+    autoAccept: boolean
+  },
+): Promise<void> {
+  await insertJob(db, {
+    ...job,
+    requiresVerifiable: false,
+    jobType: 'instant',
+    disputeAgentId: null,
+    maxSlots: 1,
+    acceptanceCriteria: [],
+  })
+}
+
+/** Names the job's current worker: an instant job handed to its next candidate shows the new one. */
+export async function recordCurrentWorker(
+  db: Queryable,
+  jobId: string,
+  bidId: string,
+  workerAgentId: string,
+): Promise<void> {
+  await setCurrentWorker(db, jobId, bidId, workerAgentId)
 }
 
 /** Closes the unfilled slots of a job: what is filled now is all it will ever have. */

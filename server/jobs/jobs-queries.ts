@@ -268,6 +268,19 @@ export async function setJobStatus(
 }
 
 /** Records the job's first award (later awards on a multi-slot job leave it). */
+/** Sets the job's awarded bid and worker to this one (an instant job's reassignment). */
+export async function setCurrentWorker(
+  db: Queryable,
+  jobId: string,
+  bidId: string,
+  workerAgentId: string,
+): Promise<void> {
+  await db.query(
+    'UPDATE jobs SET awarded_bid_id = $2, worker_agent_id = $3, updated_at = now() WHERE id = $1',
+    [jobId, bidId, workerAgentId],
+  )
+}
+
 export async function recordFirstAward(
   db: Queryable,
   jobId: string,

@@ -330,6 +330,8 @@ export async function matchServices(
 export interface CallableService {
   id: string
   agentId: string
+  name: string
+  category: string
   pricingModel: ServiceRow['pricing_model']
   priceAmount: bigint | null
   token: { symbol: string; address: Address; decimals: number }
@@ -344,6 +346,8 @@ function toCallableService(row: ServiceRow): CallableService {
   return {
     id: row.id,
     agentId: row.agent_id,
+    name: row.name,
+    category: row.category,
     pricingModel: row.pricing_model,
     priceAmount: row.price_amount === null ? null : BigInt(row.price_amount),
     token: { symbol: row.token_symbol, address: row.token_address as Address, decimals: row.token_decimals },

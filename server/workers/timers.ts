@@ -9,6 +9,7 @@ import { reclaimExpiredEscrows } from '../escrow/escrow-ops'
 import { pruneOldEvents } from '../events/event-bus'
 import { pruneWebhookDeliveries } from '../webhooks/webhooks-service'
 import { expireDueJobs } from '../jobs/jobs-service'
+import { enforceInstantJobSlas } from '../instant-jobs/instant-jobs-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
 import { releaseLease, tryAcquireLease } from './leader'
 
@@ -29,6 +30,10 @@ export type TimersRound =
       expiredJobs: number
       reviewDisputes: number
       overdueCancelled: number
+      /** Instant jobs' workers who missed their service's response time, the jobs handed on, and those closed. */
+      instantTimedOut: number
+      instantReassigned: number
+      instantFailed: number
       escrowsReclaimed: number
       channelsSettled: number
       channelsClosed: number
@@ -42,7 +47,7 @@ export type TimersRound =
  * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is: job
  * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
- * slot reopened), expired escrows the vault still holds (reclaimed for their payers), payment
+ * slot reopened), instant jobs' SLAs (a silent worker replaced by the next matched service), expired escrows the vault still holds (reclaimed for their payers), payment
  * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
  * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded), outbox
  * events past their 7-day retention and finished webhook deliveries past their 30 days (deleted). Each pass
@@ -69,6 +74,7 @@ export class TimersWorker {
     }
     const reviewDisputes = await openReviewTimeoutDisputes(this.context, EXPIRY_BATCH_SIZE)
     const overdueCancelled = await cancelOverdueAssignments(this.context, EXPIRY_BATCH_SIZE)
+    const instant = await enforceInstantJobSlas(this.context, EXPIRY_BATCH_SIZE)
     const escrowsReclaimed = await this.reclaimExpiredEscrows()
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
@@ -80,6 +86,9 @@ export class TimersWorker {
       expiredJobs,
       reviewDisputes,
       overdueCancelled,
+      instantTimedOut: instant.timedOut,
+      instantReassigned: instant.reassigned,
+      instantFailed: instant.failed,
       escrowsReclaimed,
       channelsSettled,
       channelsClosed,

@@ -206,6 +206,31 @@ async function ownService(options: { enabled?: boolean } = {}): Promise<Params> 
   return { service_id: res.body.service_id, agent_id: agent('requester').agent.id }
 }
 
+/** An instant job of the requester's, assigned to a fresh service of the worker's. */
+async function instantJob(): Promise<Params> {
+  const service = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('worker')))
+    .send({
+      name: 'Matrix instant review',
+      category: 'development',
+      pricing_model: 'fixed',
+      price_amount: '0.5',
+    })
+    .expect(201)
+  const res = await request(world.app)
+    .post('/v1/jobs/instant')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      title: 'Matrix instant job',
+      description: 'Hired straight from the worker’s service.',
+      budget_amount: '1',
+      service_id: service.body.service_id,
+    })
+    .expect(201)
+  return { job_id: res.body.job_id, service_id: service.body.service_id }
+}
+
 /** A free service of the requester's that answers through the invoke proxy (the upstream stub's echo). */
 async function callableService(): Promise<Params> {
   const res = await request(world.app)
@@ -670,6 +695,36 @@ const ROWS: Row[] = [
         'Posted by whichever caller the authorization matrix is checking at the time, with 1 USDC.',
     }),
     cells: anyAgent(ok(201)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/instant',
+    params: () => ownService(),
+    body: (params) => ({
+      title: 'Matrix instant job',
+      description: 'Hired straight from the requester’s service.',
+      budget_amount: '1',
+      service_id: params.service_id,
+    }),
+    cells: {
+      ...anyAgent(ok(201, 'funded from its own balance and assigned to the service’s owner')),
+      requester: { status: 400, code: 'self_invocation', says: 'not its own service' },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{job_id}/instant',
+    params: () => instantJob(),
+    cells: {
+      ...everyone(hidden('job', 'job_not_found')),
+      anonymous: UNAUTHENTICATED,
+      requester: ok(200, 'its creator sees the attempts'),
+      worker: ok(200, 'the worker it was given to sees them', (res) =>
+        expect(
+          res.body.attempts.map((row: { worker_agent_id: string }) => row.worker_agent_id),
+        ).to.deep.equal([agent('worker').agent.id]),
+      ),
+    },
   },
 
   // Things only the requester holds (its deposit, withdrawal, saved address): 404 to anyone else.
