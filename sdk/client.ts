@@ -78,6 +78,7 @@ import type {
   toggleReactionBody,
   toggleReactionResponse,
 } from '../protocol/messages'
+import type { calculateFeesBody, feeCalculation } from '../protocol/fees'
 import type { listMicroJobsQuery, microJobResponse } from '../protocol/micro-jobs'
 import type {
   accountsReconciliationQuery,
@@ -563,6 +564,12 @@ export class ClearhouseClient {
       return dispute
     },
     info: () => this.request<Out<typeof disputeInfoResponse>>('GET', '/v1/platform/dispute-info'),
+  }
+
+  /** Seed 002's fee calculator: what the vault takes from a proposed payment. */
+  readonly fees = {
+    calculate: (body: In<typeof calculateFeesBody>) =>
+      this.request<Out<typeof feeCalculation>>('POST', '/v1/fees/calculate', { body }),
   }
 
   readonly services = {

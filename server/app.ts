@@ -29,6 +29,7 @@ import { invokeRoutes } from './invoke/invoke-routes'
 import { servicesRoutes } from './services/services-routes'
 import { webhooksRoutes } from './webhooks/webhooks-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
+import { feesRoutes } from './fees/fees-routes'
 import { rejectUnsafeInput } from './http/storable-text'
 import { pagesRouter } from './pages/pages-router'
 
@@ -59,6 +60,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   microJobsRoutes,
   settlementsRoutes,
   reconciliationRoutes,
+  feesRoutes,
 ]
 
 /** Builds the Express app: plumbing first, then the `/v1` routes, then 404 and the error renderer. */

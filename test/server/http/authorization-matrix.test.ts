@@ -1198,6 +1198,14 @@ const ROWS: Row[] = [
     cells: everyone(ok(200)),
   },
 
+  // Fees (seed 002: authenticated, like the rest of its financial API).
+  {
+    method: 'POST',
+    path: '/v1/fees/calculate',
+    body: () => ({ amount: '10', kind: 'job' }),
+    cells: anyAgent(ok(200, 'the split of the amount')),
+  },
+
   // Services.
   {
     method: 'POST',
