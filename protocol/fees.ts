@@ -20,7 +20,7 @@ export const calculateFeesBody = z
     kind: z.enum(FEE_KINDS).default('job'),
   })
   .openapi('CalculateFeesBody')
-export type CalculateFeesBody = z.input<typeof calculateFeesBody>
+export type CalculateFeesBody = z.infer<typeof calculateFeesBody>
 
 const baseUnits = z.string().regex(/^\d+$/).openapi({ example: '9500000' })
 

@@ -39,7 +39,7 @@ export async function calculateFees(
   body: CalculateFeesBody,
 ): Promise<FeeCalculation> {
   const token = resolveToken(context, body.token, 'token')
-  const kind = body.kind ?? 'job'
+  const kind = body.kind
   const amount = parseTokenAmount(body.amount, token.decimals, 'amount')
   const feeBps = await protocolFeeBps(context)
   const split = splitPayment(amount, kind, feeBps, ESCROW_RESOLVER_FEE_BPS)
