@@ -34,14 +34,9 @@ export const feeCalculation = z
     token: z.string().openapi({ example: 'USDC' }),
     kind: z.enum(FEE_KINDS),
     fee_bps: z.number().int().min(0).max(10_000).openapi({ description: "The vault's protocol fee rate" }),
-    resolver_fee_bps: z
-      .number()
-      .int()
-      .min(0)
-      .max(10_000)
-      .openapi({
-        description: 'The resolver fee rate written into escrows; charged only on a ruling (kind dispute)',
-      }),
+    resolver_fee_bps: z.number().int().min(0).max(10_000).openapi({
+      description: 'The resolver fee rate written into escrows; charged only on a ruling (kind dispute)',
+    }),
     fee: z.string().openapi({ example: '0.1', description: "The treasury's part" }),
     resolver_fee: z
       .string()

@@ -30,6 +30,7 @@ import { servicesRoutes } from './services/services-routes'
 import { webhooksRoutes } from './webhooks/webhooks-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 import { feesRoutes } from './fees/fees-routes'
+import { negotiationsRoutes } from './negotiations/negotiations-routes'
 import { rejectUnsafeInput } from './http/storable-text'
 import { pagesRouter } from './pages/pages-router'
 
@@ -61,6 +62,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   settlementsRoutes,
   reconciliationRoutes,
   feesRoutes,
+  negotiationsRoutes,
 ]
 
 /** Builds the Express app: plumbing first, then the `/v1` routes, then 404 and the error renderer. */

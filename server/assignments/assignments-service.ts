@@ -178,81 +178,107 @@ export async function awardBid(
   jobId: string,
   bidId: string,
 ): Promise<AwardResponse> {
-  const assignmentId = randomUUID()
-  // The vault judges the escrow's expiry by the chain's clock; read it before any row is locked.
-  const now = await chainNow(context.chain?.client ?? null)
-  const feeBps = await protocolFeeBps(context)
-  await withRetryingTransaction(context.pool, async (db) => {
-    const job = await findOwnJob(db, jobId, actor)
-    if (job.job_type === 'competition') {
-      throw new ConflictError('competition_job', 'competitions are resolved by their judge, not awarded')
-    }
-    if (job.status !== 'open' && job.status !== 'filling') {
-      throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; it cannot be awarded`)
-    }
-    if (isPastDeadline(job)) throw new ConflictError('job_expired', `job ${job.id} passed its deadline`)
-    const bid = await findBid(db, bidId, { forUpdate: true })
-    if (!bid || bid.job_id !== job.id)
-      throw new NotFoundError('bid_not_found', `bid ${bidId} not found on this job`)
-    if (bid.status !== 'pending') {
-      throw new ConflictError(
-        'bid_not_pending',
-        `bid ${bid.id} is ${bid.status}; only pending bids can be awarded`,
-      )
-    }
-    // Payee, resolver and payer distinct, the bid within the current budget, a verified bidder
-    // where the job requires one: checked again here, since any of them may have changed since the bid.
-    await requireAwardable(context, db, job, bid)
-    const filled = await countFilledSlots(db, job.id)
-    if (filled >= job.current_max_slots) {
-      throw new ConflictError('no_open_slots', `job ${job.id} has all ${job.current_max_slots} slots filled`)
-    }
-    const amount = BigInt(bid.amount)
-    // A free assignment (a bid of 0) moves no money: no escrow (the vault refuses an empty one), no fee.
-    const escrow =
-      amount > 0n ? await lockAwardEscrow(db, context, { assignmentId, job, bid, actor, now, feeBps }) : null
-    await insertAssignment(db, {
-      id: assignmentId,
-      jobId: job.id,
-      bidId: bid.id,
-      workerAgentId: bid.bidder_agent_id,
-      escrowAmount: amount,
-      feeBps: escrow ? feeBps : 0,
-      escrowId: escrow?.escrowId ?? null,
-      etaSeconds: bid.eta_seconds,
-      // A self-custody payer's lock waits for its signature, and no work starts before it: the
-      // ledger holds the money, but the vault does not until the payer signs.
-      status: actor.isManagedWallet || !escrow ? 'in_progress' : 'awaiting_escrow',
-    })
-    await acceptBid(db, bid.id)
-    await recordJobAward(db, job.id, bid.id, bid.bidder_agent_id)
-    if (filled + 1 >= job.current_max_slots) {
-      await rejectPendingBids(db, job.id)
-      await transitionJob(db, job.id, 'in_progress')
-    } else if (job.status === 'open') {
-      await transitionJob(db, job.id, 'filling')
-    }
-    if (escrow) {
-      await recordEscrowLock(db, context, { subject: { assignmentId }, ...escrow, payer: actor })
-      await queueSignedEscrowOps(db, { assignmentId })
-    }
-    await publishEvent(db, {
-      type: 'job_awarded',
-      audience: [bid.bidder_agent_id],
-      data: { job_id: job.id, job_title: job.title, amount: formatUnits(amount, job.token_decimals) },
-      feed: {
-        event_type: 'job_awarded',
-        job_id: job.id,
-        job_title: job.title,
-        worker_account_id: bid.bidder_agent_id,
-        amount: `${formatUnits(amount, job.token_decimals)} ${job.token_symbol}`,
-      },
-    })
-  })
+  const prepared = await prepareAward(context)
+  const assignmentId = await withRetryingTransaction(context.pool, (db) =>
+    awardBidInTransaction(db, context, actor, jobId, bidId, prepared),
+  )
   return {
     job: await loadJobResponse(context.pool, jobId, actor.id),
     assignment: await loadAssignmentResponse(context.pool, assignmentId),
   }
+}
+
+/** What an award reads from the chain before its transaction: the vault's clock and fee rate. */
+export interface AwardChainState {
+  now: bigint
+  feeBps: number
+}
+
+/** The vault judges an escrow's expiry by the chain's clock; read it (and the fee) before any row is locked. */
+export async function prepareAward(context: AppContext): Promise<AwardChainState> {
+  return { now: await chainNow(context.chain?.client ?? null), feeBps: await protocolFeeBps(context) }
+}
+
+/**
+ * `awardBid`'s work inside the caller's transaction (a negotiation's accept awards in the same
+ * transaction that accepts it). `actor` is the job's creator, who pays. Returns the assignment id.
+ * A retried transaction calls it again, so it draws a fresh assignment id each time.
+ */
+export async function awardBidInTransaction(
+  db: Queryable,
+  context: AppContext,
+  actor: Actor,
+  jobId: string,
+  bidId: string,
+  { now, feeBps }: AwardChainState,
+): Promise<string> {
+  const assignmentId = randomUUID()
+  const job = await findOwnJob(db, jobId, actor)
+  if (job.job_type === 'competition') {
+    throw new ConflictError('competition_job', 'competitions are resolved by their judge, not awarded')
+  }
+  if (job.status !== 'open' && job.status !== 'filling') {
+    throw new ConflictError('job_not_open', `job ${job.id} is ${job.status}; it cannot be awarded`)
+  }
+  if (isPastDeadline(job)) throw new ConflictError('job_expired', `job ${job.id} passed its deadline`)
+  const bid = await findBid(db, bidId, { forUpdate: true })
+  if (!bid || bid.job_id !== job.id)
+    throw new NotFoundError('bid_not_found', `bid ${bidId} not found on this job`)
+  if (bid.status !== 'pending') {
+    throw new ConflictError(
+      'bid_not_pending',
+      `bid ${bid.id} is ${bid.status}; only pending bids can be awarded`,
+    )
+  }
+  // Payee, resolver and payer distinct, the bid within the current budget, a verified bidder
+  // where the job requires one: checked again here, since any of them may have changed since the bid.
+  await requireAwardable(context, db, job, bid)
+  const filled = await countFilledSlots(db, job.id)
+  if (filled >= job.current_max_slots) {
+    throw new ConflictError('no_open_slots', `job ${job.id} has all ${job.current_max_slots} slots filled`)
+  }
+  const amount = BigInt(bid.amount)
+  // A free assignment (a bid of 0) moves no money: no escrow (the vault refuses an empty one), no fee.
+  const escrow =
+    amount > 0n ? await lockAwardEscrow(db, context, { assignmentId, job, bid, actor, now, feeBps }) : null
+  await insertAssignment(db, {
+    id: assignmentId,
+    jobId: job.id,
+    bidId: bid.id,
+    workerAgentId: bid.bidder_agent_id,
+    escrowAmount: amount,
+    feeBps: escrow ? feeBps : 0,
+    escrowId: escrow?.escrowId ?? null,
+    etaSeconds: bid.eta_seconds,
+    // A self-custody payer's lock waits for its signature, and no work starts before it: the
+    // ledger holds the money, but the vault does not until the payer signs.
+    status: actor.isManagedWallet || !escrow ? 'in_progress' : 'awaiting_escrow',
+  })
+  await acceptBid(db, bid.id)
+  await recordJobAward(db, job.id, bid.id, bid.bidder_agent_id)
+  if (filled + 1 >= job.current_max_slots) {
+    await rejectPendingBids(db, job.id)
+    await transitionJob(db, job.id, 'in_progress')
+  } else if (job.status === 'open') {
+    await transitionJob(db, job.id, 'filling')
+  }
+  if (escrow) {
+    await recordEscrowLock(db, context, { subject: { assignmentId }, ...escrow, payer: actor })
+    await queueSignedEscrowOps(db, { assignmentId })
+  }
+  await publishEvent(db, {
+    type: 'job_awarded',
+    audience: [bid.bidder_agent_id],
+    data: { job_id: job.id, job_title: job.title, amount: formatUnits(amount, job.token_decimals) },
+    feed: {
+      event_type: 'job_awarded',
+      job_id: job.id,
+      job_title: job.title,
+      worker_account_id: bid.bidder_agent_id,
+      amount: `${formatUnits(amount, job.token_decimals)} ${job.token_symbol}`,
+    },
+  })
+  return assignmentId
 }
 
 /** `sha256:<hex>` of inline text; a URL's content is not ours to fetch, so it keeps the caller's hash. */

@@ -404,3 +404,36 @@ export async function findAgentServiceForCall(
   }
   return toCallableService(services[0]!)
 }
+
+/** What a negotiation needs of a service: who offers it, what it is, how it is priced and in what. */
+export interface ServiceTerms {
+  id: string
+  agentId: string
+  name: string
+  description: string
+  tags: string[]
+  pricingModel: ServiceRow['pricing_model']
+  priceAmount: bigint | null
+  token: { symbol: string; address: Address; decimals: number }
+  responseTimeSeconds: number
+}
+
+/** The terms of a service `viewerId` may see; 404 `service_not_found` for a missing or disabled one. */
+export async function findServiceTerms(
+  db: Queryable,
+  serviceId: string,
+  viewerId: string,
+): Promise<ServiceTerms> {
+  const row = await findVisibleService(db, serviceId, viewerId)
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    name: row.name,
+    description: row.description,
+    tags: row.tags,
+    pricingModel: row.pricing_model,
+    priceAmount: row.price_amount === null ? null : BigInt(row.price_amount),
+    token: { symbol: row.token_symbol, address: row.token_address as Address, decimals: row.token_decimals },
+    responseTimeSeconds: row.response_time_seconds,
+  }
+}

@@ -45,6 +45,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
@@ -60,6 +61,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
@@ -75,6 +77,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
@@ -176,6 +179,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
