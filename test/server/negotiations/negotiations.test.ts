@@ -250,6 +250,10 @@ describe('negotiations (seed 002): offers, counters, accept into an award', () =
       const swept = await database.pool.query('SELECT status FROM negotiations WHERE id = $1', [id])
       expect(swept.rows[0].status).to.equal('expired')
       // A lapsed negotiation does not block a new one on the same service.
+      const serviceId = (
+        await request(app).get(`/v1/negotiations/${id}`).set('Authorization', bearer(buyer.apiKey))
+      ).body.service_id
+      await offer(buyer, { service_id: serviceId, amount: '3.5' }).expect(201)
     } finally {
       await shiftDatabaseClock(database.pool, 0)
     }
