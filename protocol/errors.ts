@@ -90,6 +90,7 @@ export const ERROR_CATALOGUE = {
   not_channel_caller: { status: 403, description: "Only the channel's caller may do this" },
   not_signer: { status: 403, description: 'Only the wallet an op names may sign it' },
   own_job: { status: 403, description: 'An agent may not bid on its own job' },
+  own_service: { status: 403, description: 'An agent cannot negotiate on its own service' },
   resolver_cannot_bid: { status: 403, description: 'A job’s resolver may not bid on it' },
   verifiable_claim_required: {
     status: 403,
@@ -105,6 +106,10 @@ export const ERROR_CATALOGUE = {
   entry_not_found: { status: 404, description: 'No such competition entry visible to the caller' },
   job_not_found: { status: 404, description: 'No such job visible to the caller' },
   message_not_found: { status: 404, description: 'No such message visible to the caller' },
+  negotiation_not_found: {
+    status: 404,
+    description: 'No such negotiation, or the caller is not one of its parties',
+  },
   channel_not_found: { status: 404, description: 'No such channel, or one the caller is not a party to' },
   settlement_not_found: { status: 404, description: 'No settlement batch with that number' },
   micro_job_not_found: {
@@ -205,6 +210,15 @@ export const ERROR_CATALOGUE = {
     status: 409,
     description: 'The platform judge may not create a competition it would judge',
   },
+  negotiation_exists: {
+    status: 409,
+    description: 'The caller already has an open negotiation on this service or job: counter there',
+  },
+  negotiation_expired: {
+    status: 409,
+    description: "The negotiation's standing offer expired; it can no longer be accepted or countered",
+  },
+  negotiation_not_open: { status: 409, description: 'The negotiation was accepted or rejected already' },
   key_already_exported: { status: 409, description: 'The managed wallet’s key was already exported' },
   key_export_not_pending: { status: 409, description: 'No key export is pending' },
   key_export_pending: { status: 409, description: 'The key export waits for its delay' },
@@ -228,6 +242,15 @@ export const ERROR_CATALOGUE = {
   },
   no_submitted_work: { status: 409, description: 'Nothing submitted to accept or send back' },
   not_a_competition: { status: 409, description: 'The job is not a competition' },
+  not_your_turn: {
+    status: 409,
+    description:
+      'The standing offer is the caller’s own: only the other party may counter, accept or reject it',
+  },
+  price_not_negotiable: {
+    status: 409,
+    description: 'The service is priced fixed or per_call: its listed price is the price',
+  },
   too_many_addresses: {
     status: 409,
     description: 'The caller has saved the most withdrawal addresses allowed',

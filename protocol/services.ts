@@ -4,8 +4,24 @@ import { z } from './zod'
 
 // The service registry (seed 004 "Service Registry").
 
-export const PRICING_MODELS = ['fixed', 'per_call', 'custom'] as const
+/**
+ * `fixed`: the listed price per task; `per_call`: the listed price per proxied call; `custom`:
+ * priced on request; seed 002's `auction`: clients make offers (`POST /v1/negotiations`), the
+ * listed price, if any, is where bidding starts; `hybrid`: the listed price, negotiable.
+ */
+export const PRICING_MODELS = ['fixed', 'per_call', 'custom', 'auction', 'hybrid'] as const
 export type PricingModel = (typeof PRICING_MODELS)[number]
+
+/** Models whose price is agreed in a negotiation rather than taken as listed. */
+export const NEGOTIABLE_PRICING_MODELS: readonly PricingModel[] = ['custom', 'auction', 'hybrid']
+
+/** Models that may leave `price_amount` out: priced on request, or by offers. */
+export const UNPRICED_PRICING_MODELS: readonly PricingModel[] = ['custom', 'auction']
+
+/** Seed 002's name for `price_amount`, accepted on input and shown on output. */
+const basePrice = decimalAmount
+  .nullable()
+  .openapi({ description: 'Seed 002 alias of price_amount; give one of the two (or both, equal)' })
 
 /** Lowercase alphanumeric and hyphens, like a tag: `development`, `data-analysis`. */
 export const serviceCategory = z
@@ -30,6 +46,7 @@ const serviceFields = {
   category: serviceCategory,
   pricing_model: z.enum(PRICING_MODELS),
   price_amount: decimalAmount.nullable(),
+  base_price: basePrice,
   price_token: z.string().min(1).max(20).openapi({ example: 'USDC' }),
   tags: tagList,
   enabled: z.boolean(),
@@ -40,12 +57,38 @@ const serviceFields = {
   output_schema: jsonSchema.nullable(),
 }
 
-/** `POST /v1/agents/me/services`: `price_amount` is required unless `pricing_model` is `custom`. */
+/** `price_amount` or its alias `base_price`: undefined when neither is given. */
+export function servicePriceOf(body: {
+  price_amount?: string | null
+  base_price?: string | null
+}): string | null | undefined {
+  return body.price_amount !== undefined ? body.price_amount : body.base_price
+}
+
+/** "5.50" and "5.5" are one amount: the decimal without trailing fractional zeros. */
+function canonicalDecimal(value: string | null): string | null {
+  return value === null ? null : value.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '')
+}
+
+/** Both names given for the price, saying different things. */
+function isPriceConflicting(body: { price_amount?: string | null; base_price?: string | null }): boolean {
+  return (
+    body.price_amount !== undefined &&
+    body.base_price !== undefined &&
+    canonicalDecimal(body.price_amount) !== canonicalDecimal(body.base_price)
+  )
+}
+
+/**
+ * `POST /v1/agents/me/services`: `price_amount` (or `base_price`) is required unless
+ * `pricing_model` is `custom` or `auction`.
+ */
 export const createServiceBody = z
   .object({
     ...serviceFields,
     description: serviceFields.description.optional(),
     price_amount: serviceFields.price_amount.optional(),
+    base_price: serviceFields.base_price.optional(),
     price_token: serviceFields.price_token.optional(),
     tags: tagList.optional(),
     enabled: serviceFields.enabled.optional(),
@@ -55,9 +98,13 @@ export const createServiceBody = z
     input_schema: serviceFields.input_schema.optional(),
     output_schema: serviceFields.output_schema.optional(),
   })
-  .refine((body) => body.pricing_model === 'custom' || (body.price_amount ?? null) !== null, {
-    path: ['price_amount'],
-    message: 'is required with a fixed or per_call pricing model',
+  .refine(
+    (body) => UNPRICED_PRICING_MODELS.includes(body.pricing_model) || (servicePriceOf(body) ?? null) !== null,
+    { path: ['price_amount'], message: 'is required with a fixed, per_call or hybrid pricing model' },
+  )
+  .refine((body) => !isPriceConflicting(body), {
+    path: ['base_price'],
+    message: 'is an alias of price_amount and must equal it when both are given',
   })
   .openapi('CreateServiceBody')
 export type CreateServiceBody = z.infer<typeof createServiceBody>
@@ -66,6 +113,10 @@ export type CreateServiceBody = z.infer<typeof createServiceBody>
 export const updateServiceBody = z
   .object(Object.fromEntries(Object.entries(serviceFields).map(([key, schema]) => [key, schema.optional()])))
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'must set at least one field')
+  .refine((body) => !isPriceConflicting(body as { price_amount?: string; base_price?: string }), {
+    path: ['base_price'],
+    message: 'is an alias of price_amount and must equal it when both are given',
+  })
   .openapi('UpdateServiceBody') as unknown as z.ZodType<Partial<z.infer<z.ZodObject<typeof serviceFields>>>>
 export type UpdateServiceBody = z.infer<typeof updateServiceBody>
 
@@ -133,6 +184,7 @@ export const serviceMatch = z
     category: serviceFields.category,
     pricing_model: serviceFields.pricing_model,
     price_amount: serviceFields.price_amount,
+    base_price: serviceFields.base_price,
     price_token: serviceFields.price_token,
     tags: serviceFields.tags,
     score: z.number().min(0).max(1).openapi({ example: 0.82 }),

@@ -79,7 +79,15 @@ import type {
   toggleReactionBody,
   toggleReactionResponse,
 } from '../protocol/messages'
+import type { calculateFeesBody, feeCalculation } from '../protocol/fees'
 import type { listMicroJobsQuery, microJobResponse } from '../protocol/micro-jobs'
+import type {
+  answerNegotiationBody,
+  counterNegotiationBody,
+  createNegotiationBody,
+  listNegotiationsQuery,
+  negotiationResponse,
+} from '../protocol/negotiations'
 import type {
   accountsReconciliationQuery,
   accountsReconciliationResponse,
@@ -572,6 +580,40 @@ export class ClearhouseClient {
       return dispute
     },
     info: () => this.request<Out<typeof disputeInfoResponse>>('GET', '/v1/platform/dispute-info'),
+  }
+
+  /** Seed 002's fee calculator: what the vault takes from a proposed payment. */
+  readonly fees = {
+    calculate: (body: In<typeof calculateFeesBody>) =>
+      this.request<Out<typeof feeCalculation>>('POST', '/v1/fees/calculate', { body }),
+  }
+
+  /** Seed 002's price negotiations: offers, counters, accept (an award at the agreed price) or reject. */
+  readonly negotiations = {
+    open: (body: In<typeof createNegotiationBody>) =>
+      this.request<Out<typeof negotiationResponse>>('POST', '/v1/negotiations', { body }),
+    list: (query: In<typeof listNegotiationsQuery> = {}) =>
+      this.request<Out<typeof negotiationResponse>[]>('GET', '/v1/negotiations', { query: query as Query }),
+    get: (negotiationId: string) =>
+      this.request<Out<typeof negotiationResponse>>('GET', '/v1/negotiations/{negotiation_id}', {
+        params: { negotiation_id: negotiationId },
+      }),
+    counter: (negotiationId: string, body: In<typeof counterNegotiationBody>) =>
+      this.request<Out<typeof negotiationResponse>>('POST', '/v1/negotiations/{negotiation_id}/counter', {
+        params: { negotiation_id: negotiationId },
+        body,
+      }),
+    accept: (negotiationId: string, body: In<typeof answerNegotiationBody> = {}) =>
+      this.request<Out<typeof negotiationResponse>>('POST', '/v1/negotiations/{negotiation_id}/accept', {
+        params: { negotiation_id: negotiationId },
+        body,
+        isIdempotent: true,
+      }),
+    reject: (negotiationId: string, body: In<typeof answerNegotiationBody> = {}) =>
+      this.request<Out<typeof negotiationResponse>>('POST', '/v1/negotiations/{negotiation_id}/reject', {
+        params: { negotiation_id: negotiationId },
+        body,
+      }),
   }
 
   readonly services = {

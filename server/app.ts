@@ -30,6 +30,8 @@ import { invokeRoutes } from './invoke/invoke-routes'
 import { servicesRoutes } from './services/services-routes'
 import { webhooksRoutes } from './webhooks/webhooks-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
+import { feesRoutes } from './fees/fees-routes'
+import { negotiationsRoutes } from './negotiations/negotiations-routes'
 import { rejectUnsafeInput } from './http/storable-text'
 import { pagesRouter } from './pages/pages-router'
 
@@ -62,6 +64,8 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   microJobsRoutes,
   settlementsRoutes,
   reconciliationRoutes,
+  feesRoutes,
+  negotiationsRoutes,
 ]
 
 /** Builds the Express app: plumbing first, then the `/v1` routes, then 404 and the error renderer. */

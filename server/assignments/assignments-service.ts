@@ -178,38 +178,50 @@ export async function awardBid(
   jobId: string,
   bidId: string,
 ): Promise<AwardResponse> {
-  const assignmentId = randomUUID()
-  // The vault judges the escrow's expiry by the chain's clock; read it before any row is locked.
-  const now = await chainNow(context.chain?.client ?? null)
-  const feeBps = await protocolFeeBps(context)
-  await withRetryingTransaction(context.pool, async (db) => {
-    const job = await findOwnJob(db, jobId, actor)
-    if (job.job_type === 'instant') {
-      throw new ConflictError(
-        'instant_job',
-        'an instant job is assigned to its matched services by the platform, not awarded',
-      )
-    }
-    await awardBidInTransaction(db, context, actor, { job, bidId, assignmentId, now, feeBps })
-  })
+  const prepared = await prepareAward(context)
+  const assignmentId = await withRetryingTransaction(context.pool, (db) =>
+    awardBidInTransaction(db, context, actor, jobId, bidId, prepared),
+  )
   return {
     job: await loadJobResponse(context.pool, jobId, actor.id),
     assignment: await loadAssignmentResponse(context.pool, assignmentId),
   }
 }
 
+/** What an award reads from the chain before its transaction: the vault's clock and fee rate. */
+export interface AwardChainState {
+  now: bigint
+  feeBps: number
+}
+
+/** The vault judges an escrow's expiry by the chain's clock; read it (and the fee) before any row is locked. */
+export async function prepareAward(context: AppContext): Promise<AwardChainState> {
+  return { now: await chainNow(context.chain?.client ?? null), feeBps: await protocolFeeBps(context) }
+}
+
 /**
- * The award of `bidId` on `job` (locked by the caller, who is its creator `actor`) inside the
- * caller's transaction: what `POST /v1/jobs/{job_id}/award` does, and what an instant job does
- * for each service it assigns. `now` is the chain's clock, read before any row was locked.
+ * `awardBid`'s work inside the caller's transaction (a negotiation's accept awards in the same
+ * transaction that accepts it). `actor` is the job's creator, who pays. Returns the assignment id.
+ * A retried transaction calls it again, so it draws a fresh assignment id each time. Only the
+ * platform assigns an instant job (`assignedByPlatform`): its creator cannot award it.
  */
 export async function awardBidInTransaction(
   db: Queryable,
   context: AppContext,
   actor: Actor,
-  award: { job: JobRow; bidId: string; assignmentId: string; now: bigint; feeBps: number },
-): Promise<void> {
-  const { job, bidId, assignmentId, now, feeBps } = award
+  jobId: string,
+  bidId: string,
+  { now, feeBps }: AwardChainState,
+  options: { assignedByPlatform?: boolean } = {},
+): Promise<string> {
+  const assignmentId = randomUUID()
+  const job = await findOwnJob(db, jobId, actor)
+  if (job.job_type === 'instant' && !options.assignedByPlatform) {
+    throw new ConflictError(
+      'instant_job',
+      'an instant job is assigned to its matched services by the platform, not awarded',
+    )
+  }
   if (job.job_type === 'competition') {
     throw new ConflictError('competition_job', 'competitions are resolved by their judge, not awarded')
   }
@@ -274,6 +286,7 @@ export async function awardBidInTransaction(
       amount: `${formatUnits(amount, job.token_decimals)} ${job.token_symbol}`,
     },
   })
+  return assignmentId
 }
 
 /** `sha256:<hex>` of inline text; a URL's content is not ours to fetch, so it keeps the caller's hash. */

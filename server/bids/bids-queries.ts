@@ -52,6 +52,34 @@ export async function selectBid(
   return (rows[0] as BidRow | undefined) ?? null
 }
 
+/** The agent's pending bid on a job, locked, or null (one per agent and job, by a unique index). */
+export async function selectPendingBidBy(
+  db: Queryable,
+  jobId: string,
+  bidderId: string,
+): Promise<string | null> {
+  const { rows } = await db.query(
+    `SELECT b.id FROM bids AS b WHERE b.job_id = $1 AND b.bidder_agent_id = $2 AND b.status = 'pending'
+     FOR UPDATE`,
+    [jobId, bidderId],
+  )
+  return (rows[0]?.id as string | undefined) ?? null
+}
+
+/** Sets a pending bid's amount and ETA (a negotiation agreed on another price). */
+export async function setBidTerms(
+  db: Queryable,
+  bidId: string,
+  amount: bigint,
+  etaSeconds: number,
+): Promise<void> {
+  await db.query('UPDATE bids SET amount = $2::numeric, eta_seconds = $3, updated_at = now() WHERE id = $1', [
+    bidId,
+    amount.toString(),
+    etaSeconds,
+  ])
+}
+
 export async function setBidStatus(db: Queryable, bidId: string, status: BidStatus): Promise<void> {
   await db.query('UPDATE bids SET status = $2, updated_at = now() WHERE id = $1', [bidId, status])
 }

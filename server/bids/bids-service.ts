@@ -15,7 +15,9 @@ import {
   rejectPendingBids as rejectPendingBidRows,
   selectBid,
   selectBids,
+  selectPendingBidBy,
   setBidStatus,
+  setBidTerms,
   type BidRow,
   type BidScope,
 } from './bids-queries'
@@ -341,4 +343,23 @@ export async function findBid(
 /** Marks a pending bid accepted: the award made from it. */
 export async function acceptBid(db: Queryable, bidId: string): Promise<void> {
   await setBidStatus(db, bidId, 'accepted')
+}
+
+/**
+ * The bid a negotiation agreed on, inside its accept's transaction (the job row locked by the
+ * caller): the bidder's pending bid on the job at the agreed amount, or a new one. Returns its id.
+ * The award that follows checks it like any bid (`requireAwardable`).
+ */
+export async function placeNegotiatedBid(
+  db: Queryable,
+  bid: { jobId: string; bidderAgentId: string; amount: bigint; etaSeconds: number; proposal: string | null },
+): Promise<string> {
+  const pending = await selectPendingBidBy(db, bid.jobId, bid.bidderAgentId)
+  if (pending) {
+    await setBidTerms(db, pending, bid.amount, bid.etaSeconds)
+    return pending
+  }
+  const id = randomUUID()
+  await insertBid(db, { id, ...bid })
+  return id
 }

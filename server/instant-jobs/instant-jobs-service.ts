@@ -11,11 +11,9 @@ import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { findAssignment } from '../assignments/assignment-records'
 import { cancelAndRefundAssignment } from '../assignments/assignment-timers'
-import { awardBidInTransaction } from '../assignments/assignments-service'
+import { awardBidInTransaction, prepareAward } from '../assignments/assignments-service'
 import { placeServiceBid } from '../bids/bids-service'
-import { chainNow } from '../chain/clients'
 import { requireTokenAllowed } from '../chain/token-allowlist'
-import { protocolFeeBps } from '../chain/vault-fees'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { ValidationError, ConflictError, NotFoundError } from '../errors'
@@ -168,14 +166,15 @@ async function assignCandidate(
     etaSeconds: Math.max(MIN_BID_ETA_SECONDS, sla),
     proposal: `Instant job: service "${candidate.service.name}" at its listed price`,
   })
-  const assignmentId = randomUUID()
-  await awardBidInTransaction(db, context, creator, {
-    job,
+  const assignmentId = await awardBidInTransaction(
+    db,
+    context,
+    creator,
+    job.id,
     bidId,
-    assignmentId,
-    now: assignment.now,
-    feeBps: assignment.feeBps,
-  })
+    { now: assignment.now, feeBps: assignment.feeBps },
+    { assignedByPlatform: true },
+  )
   await recordCurrentWorker(db, job.id, bidId, candidate.service.agentId)
   await insertAttempt(db, {
     job_id: job.id,
@@ -200,9 +199,7 @@ export async function createInstantJob(
   body: CreateInstantJobBody,
 ): Promise<InstantJobResponse> {
   const { token, budget, candidates } = await findCandidates(context, actor, body)
-  // The vault judges the escrow's expiry by the chain's clock; read it before any row is locked.
-  const now = await chainNow(context.chain?.client ?? null)
-  const feeBps = await protocolFeeBps(context)
+  const { now, feeBps } = await prepareAward(context)
   const jobId = randomUUID()
   const first = candidates[0]!
   const assigned = await withRetryingTransaction(context.pool, async (db) => {
@@ -309,8 +306,7 @@ export async function enforceInstantJobSlas(context: AppContext, limit = 100): P
   }
   const waiting = await selectReassigningJobIds(context.pool, limit)
   if (waiting.length === 0) return pass
-  const now = await chainNow(context.chain?.client ?? null)
-  const feeBps = await protocolFeeBps(context)
+  const { now, feeBps } = await prepareAward(context)
   for (const jobId of waiting) {
     const outcome = await withRetryingTransaction(context.pool, (db) =>
       reassignInstantJob(db, context, jobId, now, feeBps),

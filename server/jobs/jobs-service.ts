@@ -17,6 +17,7 @@ import {
 import { countJobBids, rejectPendingBids } from '../bids/bids-service'
 import { competitionPoolReference, refundCompetitionPool } from '../competitions/competition-pool'
 import { applyCompetitionDeadline } from '../competitions/competitions-service'
+import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { publishEvent } from '../events/event-bus'
 import {
@@ -75,6 +76,25 @@ export async function createJob(
   actor: Actor,
   body: CreateJobBody,
 ): Promise<JobResponse> {
+  const id = await withRetryingTransaction(context.pool, (db) =>
+    createJobInTransaction(db, context, actor, body),
+  )
+  const job = await selectJob(context.pool, id)
+  return toJobResponse(job!, actor.id)
+}
+
+/**
+ * `createJob`'s work inside the caller's transaction; returns the new job's id. A negotiation's
+ * accept creates its job this way, in the transaction that awards it, and skips the minimum
+ * balance (`skipMinimumBalance`): that job is funded by its award at once, so it is never a ghost.
+ */
+export async function createJobInTransaction(
+  db: Queryable,
+  context: AppContext,
+  actor: Actor,
+  body: CreateJobBody,
+  options: { skipMinimumBalance?: boolean } = {},
+): Promise<string> {
   const token = jobToken(context, body.budget_token)
   const budget =
     body.budget_amount === undefined || body.budget_amount === null
@@ -114,90 +134,84 @@ export async function createJob(
     throw fieldError('body', 'dispute_agent_id', 'the resolver must not be the job creator')
   }
   const id = randomUUID()
-  await withRetryingTransaction(context.pool, async (db) => {
-    if (disputeAgentId !== null && !(await agentExists(db, disputeAgentId))) {
-      if (jobType === 'competition') {
-        throw new ConflictError(
-          'no_platform_judge',
-          'the configured platform judge is not a registered agent',
-        )
-      }
-      throw fieldError('body', 'dispute_agent_id', 'no agent has this id')
+  if (disputeAgentId !== null && !(await agentExists(db, disputeAgentId))) {
+    if (jobType === 'competition') {
+      throw new ConflictError('no_platform_judge', 'the configured platform judge is not a registered agent')
     }
-    await requireTokenAllowed(db, context, token, 'a job priced in it')
-    const minimum = MIN_CREATE_BALANCE_TOKENS * 10n ** BigInt(token.decimals)
-    const { available } = await getBalances(db, actor.id, token.address)
-    if (available < minimum) {
-      throw new ConflictError(
-        'insufficient_balance',
-        `creating a job needs at least ${formatUnits(minimum, token.decimals)} ${token.symbol} available`,
-        {
-          details: {
-            token: token.symbol,
-            available: formatUnits(available, token.decimals),
-            required: formatUnits(minimum, token.decimals),
-          },
+    throw fieldError('body', 'dispute_agent_id', 'no agent has this id')
+  }
+  await requireTokenAllowed(db, context, token, 'a job priced in it')
+  const minimum = MIN_CREATE_BALANCE_TOKENS * 10n ** BigInt(token.decimals)
+  const { available } = await getBalances(db, actor.id, token.address)
+  if (!options.skipMinimumBalance && available < minimum) {
+    throw new ConflictError(
+      'insufficient_balance',
+      `creating a job needs at least ${formatUnits(minimum, token.decimals)} ${token.symbol} available`,
+      {
+        details: {
+          token: token.symbol,
+          available: formatUnits(available, token.decimals),
+          required: formatUnits(minimum, token.decimals),
         },
+      },
+    )
+  }
+  await insertJob(db, {
+    id,
+    creatorAgentId: actor.id,
+    title: body.title,
+    description: body.description,
+    tags: [...new Set(body.tags ?? [])],
+    budgetAmount: budget,
+    token,
+    requiresVerifiable: body.requires_verifiable ?? false,
+    autoAccept: body.auto_accept ?? false,
+    jobType,
+    disputeAgentId,
+    maxSlots: body.max_slots ?? 1,
+    deadlineSeconds: body.deadline_seconds ?? 86_400,
+    acceptanceCriteria: body.acceptance_criteria ?? [],
+  })
+  if (jobType === 'competition') {
+    // The prize pool is escrowed at creation (seed 004 "Competition Lifecycle").
+    try {
+      await lockEscrow(db, {
+        payerId: actor.id,
+        token: token.address,
+        amount: budget!,
+        reference: competitionPoolReference(id),
+      })
+    } catch (error) {
+      throw insufficientBalanceFor(
+        error,
+        token,
+        budget!,
+        `a competition escrows its prize pool of ${formatUnits(budget!, token.decimals)} ${token.symbol} at creation`,
       )
     }
-    await insertJob(db, {
-      id,
-      creatorAgentId: actor.id,
-      title: body.title,
+  }
+  const budgetText = budget === null ? null : `${formatUnits(budget, token.decimals)} ${token.symbol}`
+  await publishEvent(db, {
+    type: 'task.posted',
+    // No private audience: the webhooks send it to agents whose tags or capabilities match `tags`.
+    audience: [],
+    data: {
+      job_id: id,
+      job_title: body.title,
       description: body.description,
       tags: [...new Set(body.tags ?? [])],
-      budgetAmount: budget,
-      token,
-      requiresVerifiable: body.requires_verifiable ?? false,
-      autoAccept: body.auto_accept ?? false,
-      jobType,
-      disputeAgentId,
-      maxSlots: body.max_slots ?? 1,
-      deadlineSeconds: body.deadline_seconds ?? 86_400,
-      acceptanceCriteria: body.acceptance_criteria ?? [],
-    })
-    if (jobType === 'competition') {
-      // The prize pool is escrowed at creation (seed 004 "Competition Lifecycle").
-      try {
-        await lockEscrow(db, {
-          payerId: actor.id,
-          token: token.address,
-          amount: budget!,
-          reference: competitionPoolReference(id),
-        })
-      } catch (error) {
-        throw insufficientBalanceFor(
-          error,
-          token,
-          budget!,
-          `a competition escrows its prize pool of ${formatUnits(budget!, token.decimals)} ${token.symbol} at creation`,
-        )
-      }
-    }
-    const budgetText = budget === null ? null : `${formatUnits(budget, token.decimals)} ${token.symbol}`
-    await publishEvent(db, {
-      type: 'task.posted',
-      // No private audience: the webhooks send it to agents whose tags or capabilities match `tags`.
-      audience: [],
-      data: {
-        job_id: id,
-        job_title: body.title,
-        description: body.description,
-        tags: [...new Set(body.tags ?? [])],
-        budget: budgetText,
-        creator_agent_id: actor.id,
-      },
-      feed: {
-        event_type: 'job_created',
-        job_id: id,
-        job_title: body.title,
-        creator_account_id: actor.id,
-        budget: budgetText,
-      },
-    })
+      budget: budgetText,
+      creator_agent_id: actor.id,
+    },
+    feed: {
+      event_type: 'job_created',
+      job_id: id,
+      job_title: body.title,
+      creator_account_id: actor.id,
+      budget: budgetText,
+    },
   })
-  const job = await selectJob(context.pool, id)
-  return toJobResponse(job!, actor.id)
+  return id
 }
 
 /** A jobs page's cursor: its sort and order (a cursor is for the list it came from), then the last row. */

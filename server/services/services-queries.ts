@@ -221,7 +221,8 @@ function matchConditions(filter: MatchFilter, add: (value: unknown) => string): 
   if (filter.category !== undefined) where.push(`s.category = ${add(filter.category)}`)
   if (filter.budgetMax !== undefined) {
     where.push(
-      `(s.pricing_model = 'custom' OR s.price_amount <= ${add(filter.budgetMax.toString())}::numeric)`,
+      // An auction's listed price is only where offers start, so it is within any budget.
+      `(s.pricing_model IN ('custom', 'auction') OR s.price_amount <= ${add(filter.budgetMax.toString())}::numeric)`,
     )
   }
   const relevance = []
@@ -276,7 +277,7 @@ export async function selectMatches(
          (SELECT count(*) FROM unnest(s.tags) AS t (tag) WHERE t.tag = ANY(${add(filter.tags)}::text[]))::int
            AS matching_tags,
          r.score AS reputation,
-         CASE WHEN ${budget}::numeric IS NULL OR s.pricing_model = 'custom' THEN 0.5
+         CASE WHEN ${budget}::numeric IS NULL OR s.pricing_model IN ('custom', 'auction') THEN 0.5
               WHEN ${budget}::numeric = 0 THEN 1
               ELSE 1 - s.price_amount / ${budget}::numeric END::float8 AS price_score
        FROM services AS s

@@ -9,6 +9,7 @@ import type {
   ServiceResponse,
   UpdateServiceBody,
 } from '../../protocol/services'
+import { servicePriceOf, UNPRICED_PRICING_MODELS } from '../../protocol/services'
 import { findAgentById, findMarketplaceReputations } from '../agents/agents-service'
 import type { AppContext } from '../app-context'
 import { checkEndpointUrl } from '../outbound/endpoint-urls'
@@ -39,6 +40,7 @@ const DEFAULT_RESPONSE_TIME_SECONDS = 3600
 
 /** What every view of a service shows: who offers it, what it is, and what it costs. */
 function serviceSummary(row: ServiceRow) {
+  const price = row.price_amount === null ? null : formatUnits(row.price_amount, row.token_decimals)
   return {
     service_id: row.id,
     agent_id: row.agent_id,
@@ -46,7 +48,9 @@ function serviceSummary(row: ServiceRow) {
     description: row.description,
     category: row.category,
     pricing_model: row.pricing_model,
-    price_amount: row.price_amount === null ? null : formatUnits(row.price_amount, row.token_decimals),
+    price_amount: price,
+    // Seed 002's name for the same price.
+    base_price: price,
     price_token: row.token_symbol,
     tags: row.tags,
   }
@@ -91,7 +95,7 @@ function serviceFields(
     changes.price_token !== undefined
       ? resolveToken(context, changes.price_token, 'price_token')
       : (base?.token ?? resolveToken(context, undefined, 'price_token'))
-  const priceText = changes.price_amount
+  const priceText = servicePriceOf(changes)
   const priceAmount =
     priceText === undefined
       ? (base?.priceAmount ?? null)
@@ -120,8 +124,8 @@ function serviceFields(
     inputSchema: changes.input_schema === undefined ? (base?.inputSchema ?? null) : changes.input_schema,
     outputSchema: changes.output_schema === undefined ? (base?.outputSchema ?? null) : changes.output_schema,
   }
-  if (fields.pricingModel !== 'custom' && fields.priceAmount === null) {
-    throw fieldError('body', 'price_amount', 'is required with a fixed or per_call pricing model')
+  if (!UNPRICED_PRICING_MODELS.includes(fields.pricingModel) && fields.priceAmount === null) {
+    throw fieldError('body', 'price_amount', 'is required with a fixed, per_call or hybrid pricing model')
   }
   return fields
 }
@@ -286,8 +290,11 @@ function matchReasons(row: ServiceMatchRow, filter: MatchFilter): string[] {
   if (row.response_time_seconds <= FAST_RESPONSE_SECONDS) {
     reasons.push(`fast response (${row.response_time_seconds} s)`)
   }
-  // Every priced match is within the budget (the query leaves out the others); a custom price is unknown.
-  if (filter.budgetMax !== undefined && row.pricing_model !== 'custom') reasons.push('within budget')
+  // Every priced match is within the budget (the query leaves out the others); a custom price is
+  // unknown and an auction's is set by offers.
+  if (filter.budgetMax !== undefined && !UNPRICED_PRICING_MODELS.includes(row.pricing_model)) {
+    reasons.push('within budget')
+  }
   return reasons
 }
 
@@ -400,4 +407,37 @@ export async function findAgentServiceForCall(
     )
   }
   return toCallableService(services[0]!)
+}
+
+/** What a negotiation needs of a service: who offers it, what it is, how it is priced and in what. */
+export interface ServiceTerms {
+  id: string
+  agentId: string
+  name: string
+  description: string
+  tags: string[]
+  pricingModel: ServiceRow['pricing_model']
+  priceAmount: bigint | null
+  token: { symbol: string; address: Address; decimals: number }
+  responseTimeSeconds: number
+}
+
+/** The terms of a service `viewerId` may see; 404 `service_not_found` for a missing or disabled one. */
+export async function findServiceTerms(
+  db: Queryable,
+  serviceId: string,
+  viewerId: string,
+): Promise<ServiceTerms> {
+  const row = await findVisibleService(db, serviceId, viewerId)
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    name: row.name,
+    description: row.description,
+    tags: row.tags,
+    pricingModel: row.pricing_model,
+    priceAmount: row.price_amount === null ? null : BigInt(row.price_amount),
+    token: { symbol: row.token_symbol, address: row.token_address as Address, decimals: row.token_decimals },
+    responseTimeSeconds: row.response_time_seconds,
+  }
 }

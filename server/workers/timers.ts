@@ -11,6 +11,7 @@ import { pruneWebhookDeliveries } from '../webhooks/webhooks-service'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { enforceInstantJobSlas } from '../instant-jobs/instant-jobs-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
+import { expireDueNegotiations } from '../negotiations/negotiations-service'
 import { releaseLease, tryAcquireLease } from './leader'
 
 /** The lease that makes one replica the timekeeper: two never run the same deadline pass. */
@@ -38,6 +39,7 @@ export type TimersRound =
       channelsSettled: number
       channelsClosed: number
       microJobsRefunded: number
+      negotiationsExpired: number
       eventsPruned: number
       webhookDeliveriesPruned: number
     }
@@ -49,7 +51,8 @@ export type TimersRound =
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
  * slot reopened), instant jobs' SLAs (a silent worker replaced by the next matched service), expired escrows the vault still holds (reclaimed for their payers), payment
  * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
- * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded), outbox
+ * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded), negotiations whose offer lapsed
+ * (expired), outbox
  * events past their 7-day retention and finished webhook deliveries past their 30 days (deleted). Each pass
  * re-checks its clock under its rows' locks, so a deadline fires once.
  */
@@ -79,6 +82,8 @@ export class TimersWorker {
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
     const microJobsRefunded = await refundStalledMicroJobs(this.context, EXPIRY_BATCH_SIZE)
+    // Reads already show a lapsed offer as expired; the sweep writes it down for lists and indexes.
+    const negotiationsExpired = await expireDueNegotiations(this.context, EXPIRY_BATCH_SIZE)
     const eventsPruned = await pruneOldEvents(this.context.pool, PRUNE_BATCH_SIZE)
     const webhookDeliveriesPruned = await pruneWebhookDeliveries(this.context.pool, PRUNE_BATCH_SIZE)
     return {
@@ -93,6 +98,7 @@ export class TimersWorker {
       channelsSettled,
       channelsClosed,
       microJobsRefunded,
+      negotiationsExpired,
       eventsPruned,
       webhookDeliveriesPruned,
     }

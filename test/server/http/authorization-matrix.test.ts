@@ -231,6 +231,37 @@ async function instantJob(): Promise<Params> {
   return { job_id: res.body.job_id, service_id: service.body.service_id }
 }
 
+/** A negotiable (hybrid) service of the requester's. */
+async function negotiableService(): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({ name: 'Matrix haggle', category: 'development', pricing_model: 'hybrid', base_price: '1' })
+    .expect(201)
+  return { service_id: res.body.service_id }
+}
+
+/** The worker's open offer on a fresh negotiable service of the requester's: the requester's turn. */
+async function negotiationOpen(): Promise<Params> {
+  const service = await negotiableService()
+  const res = await request(world.app)
+    .post('/v1/negotiations')
+    .set('Authorization', auth(agent('worker')))
+    .send({ service_id: service.service_id, amount: '0.5' })
+    .expect(201)
+  return { ...service, negotiation_id: res.body.negotiation_id }
+}
+
+/** A negotiation's two parties: the requester (seller, whose turn it is) gets `turn`, the worker (who offered) `offerer`; anyone else 404, anonymous 401. */
+function negotiationParties(turn: Cell, offerer: Cell): Row['cells'] {
+  return {
+    ...everyone(hidden('negotiation', 'negotiation_not_found')),
+    anonymous: UNAUTHENTICATED,
+    requester: turn,
+    worker: offerer,
+  }
+}
+
 /** A free service of the requester's that answers through the invoke proxy (the upstream stub's echo). */
 async function callableService(): Promise<Params> {
   const res = await request(world.app)
@@ -1251,6 +1282,56 @@ const ROWS: Row[] = [
     method: 'GET',
     path: '/v1/platform/dispute-info',
     cells: everyone(ok(200)),
+  },
+
+  // Fees (seed 002: authenticated, like the rest of its financial API).
+  {
+    method: 'POST',
+    path: '/v1/fees/calculate',
+    body: () => ({ amount: '10', kind: 'job' }),
+    cells: anyAgent(ok(200, 'the split of the amount')),
+  },
+
+  // Negotiations (seed 002).
+  {
+    method: 'POST',
+    path: '/v1/negotiations',
+    params: () => negotiableService(),
+    body: (params) => ({ service_id: params.service_id, amount: '0.5' }),
+    cells: { ...anyAgent(ok(201, 'an offer to its owner')), requester: forbidden('own_service') },
+  },
+  {
+    method: 'GET',
+    path: '/v1/negotiations',
+    cells: anyAgent(ok(200, 'its own negotiations')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/negotiations/{negotiation_id}',
+    params: () => negotiationOpen(),
+    cells: negotiationParties(ok(200), ok(200)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/negotiations/{negotiation_id}/counter',
+    params: () => negotiationOpen(),
+    body: () => ({ amount: '0.8' }),
+    cells: negotiationParties(ok(200), conflict('not_your_turn', 'the standing offer is its own')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/negotiations/{negotiation_id}/accept',
+    params: () => negotiationOpen(),
+    cells: negotiationParties(
+      ok(200, 'awarded at the offer', (res) => expect(res.body.award).to.not.equal(null)),
+      conflict('not_your_turn', 'the standing offer is its own'),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/negotiations/{negotiation_id}/reject',
+    params: () => negotiationOpen(),
+    cells: negotiationParties(ok(200), conflict('not_your_turn', 'the standing offer is its own')),
   },
 
   // Services.

@@ -74,7 +74,7 @@ describe('the service registry', () => {
       'endpoint_url',
     )
     expectFieldError(await register({ ...CODE_REVIEW, settlement_interval: 0 }), 'settlement_interval')
-    expectFieldError(await register({ ...CODE_REVIEW, pricing_model: 'auction' }), 'pricing_model')
+    expectFieldError(await register({ ...CODE_REVIEW, pricing_model: 'bargain' }), 'pricing_model')
     expectFieldError(
       await register({ ...CODE_REVIEW, input_schema: ['not', 'an', 'object'] }),
       'input_schema',
@@ -85,6 +85,56 @@ describe('the service registry', () => {
       price_amount: undefined,
     }).expect(201)
     expect(custom.body.price_amount).to.equal(null)
+  })
+
+  it("takes seed 002's auction and hybrid models and base_price as an alias of price_amount", async () => {
+    const hybrid = await register({
+      ...CODE_REVIEW,
+      name: 'Hybrid Review',
+      pricing_model: 'hybrid',
+      price_amount: undefined,
+      base_price: '7.50',
+    }).expect(201)
+    expect(hybrid.body).to.include({ pricing_model: 'hybrid', price_amount: '7.5', base_price: '7.5' })
+    // A hybrid price is listed (then negotiated): it needs one, like fixed.
+    expectFieldError(
+      await register({ ...CODE_REVIEW, pricing_model: 'hybrid', price_amount: undefined }),
+      'price_amount',
+    )
+    // An auction takes offers: a starting price is optional.
+    const auction = await register({
+      ...CODE_REVIEW,
+      name: 'Auction Review',
+      pricing_model: 'auction',
+      price_amount: undefined,
+    }).expect(201)
+    expect(auction.body).to.include({ pricing_model: 'auction', price_amount: null, base_price: null })
+    // Both names, meaning the same amount, are fine; different amounts are not.
+    const both = await register({
+      ...CODE_REVIEW,
+      name: 'Both names',
+      price_amount: '5.0',
+      base_price: '5',
+    }).expect(201)
+    expectFieldError(await register({ ...CODE_REVIEW, price_amount: '5', base_price: '6' }), 'base_price')
+
+    const patched = await patch(hybrid.body.service_id, { base_price: '8' }).expect(200)
+    expect(patched.body).to.include({ price_amount: '8', base_price: '8' })
+    await patch(auction.body.service_id, { pricing_model: 'hybrid' }).expect(400)
+    const listed = await request(app).get('/v1/services').query({ pricing_model: 'auction' }).expect(200)
+    expect(listed.body.map((row: ServiceResponse) => row.service_id)).to.deep.equal([auction.body.service_id])
+    // The existing models are unchanged.
+    const perCall = await register({ ...CODE_REVIEW, name: 'Per call', pricing_model: 'per_call' }).expect(
+      201,
+    )
+    expect(perCall.body).to.include({ pricing_model: 'per_call', price_amount: '5', base_price: '5' })
+    // The browsing tests below count this agent's services.
+    for (const service of [hybrid.body, auction.body, both.body, perCall.body]) {
+      await request(app)
+        .delete(`/v1/services/${service.service_id}`)
+        .set('Authorization', bearer(provider.apiKey))
+        .expect(204)
+    }
   })
 
   it('hides a disabled service from everyone but its owner, in every listing', async () => {

@@ -48,6 +48,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
@@ -66,6 +67,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
@@ -84,6 +86,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
@@ -188,6 +191,7 @@ describe('the timers worker: deadlines by the database clock, one replica at a t
       channelsSettled: 0,
       channelsClosed: 0,
       microJobsRefunded: 0,
+      negotiationsExpired: 0,
       eventsPruned: 0,
       webhookDeliveriesPruned: 0,
     })
