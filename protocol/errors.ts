@@ -112,6 +112,10 @@ export const ERROR_CATALOGUE = {
   },
   channel_not_found: { status: 404, description: 'No such channel, or one the caller is not a party to' },
   settlement_not_found: { status: 404, description: 'No settlement batch with that number' },
+  task_not_found: {
+    status: 404,
+    description: 'No such task, or the caller is neither its requester nor its provider',
+  },
   micro_job_not_found: {
     status: 404,
     description: 'No such micro-job, or one the caller is neither the caller nor the provider of',

@@ -23,6 +23,7 @@ import {
 } from '../protocol/assignments'
 import type { createSessionBody, sessionResponse } from '../protocol/auth'
 import type { bidResponse, listBidsQuery, placeBidBody } from '../protocol/bids'
+import type { createTaskBody, listTasksQuery, taskPayment, taskResponse } from '../protocol/tasks'
 import type { createInstantJobBody, instantJobProgress, instantJobResponse } from '../protocol/instant-jobs'
 import type {
   channelCallResponse,
@@ -724,6 +725,20 @@ export class ClearhouseClient {
     get: (microJobId: string) =>
       this.request<Out<typeof microJobResponse>>('GET', '/v1/micro-jobs/{micro_job_id}', {
         params: { micro_job_id: microJobId },
+      }),
+  }
+
+  /** Seed 002's capability-routed tasks: the platform picks the service, the price is held in escrow. */
+  readonly tasks = {
+    create: (body: In<typeof createTaskBody>) =>
+      this.request<Out<typeof taskResponse>>('POST', '/v1/tasks', { body, isIdempotent: true }),
+    list: (query: In<typeof listTasksQuery> = {}) =>
+      this.request<Out<typeof taskResponse>[]>('GET', '/v1/tasks', { query: query as Query }),
+    get: (taskId: string) =>
+      this.request<Out<typeof taskResponse>>('GET', '/v1/tasks/{task_id}', { params: { task_id: taskId } }),
+    payment: (taskId: string) =>
+      this.request<Out<typeof taskPayment>>('GET', '/v1/tasks/{task_id}/payments', {
+        params: { task_id: taskId },
       }),
   }
 

@@ -177,6 +177,90 @@ export async function invokeService(
   }
 }
 
+/** How a routed task's call ended: answered and paid, or failed and refunded. */
+export type TaskCallOutcome =
+  | { outcome: 'completed'; output: unknown; microJobId: string | null; upstreamStatus: number }
+  | { outcome: 'failed'; reason: string; microJobId: string | null; upstreamStatus: number | null }
+
+/**
+ * The failure a provider declares in an answer it sends with a 2xx status (seed 002: "on failure,
+ * funds are refunded"): a JSON object whose `status` is `failed` or `error`, with its `error` or
+ * `message` as the reason. Null for any other answer.
+ */
+function declaredFailure(output: unknown): string | null {
+  if (typeof output !== 'object' || output === null || Array.isArray(output)) return null
+  const answer = output as Record<string, unknown>
+  if (answer['status'] !== 'failed' && answer['status'] !== 'error') return null
+  const reason = answer['error'] ?? answer['message']
+  return typeof reason === 'string' && reason.length > 0
+    ? reason.slice(0, 1000)
+    : 'the provider declared the task failed'
+}
+
+/**
+ * Calls a service for a routed task (seed 002 "Payment Flow (Escrow)"): a priced call always pays
+ * through escrow, as a micro-job (never a channel), its price held during the call and released
+ * to the provider once it answers. A provider that fails (an error status, a timeout, a refused
+ * destination) or declares the task failed in its answer is not paid: the escrow goes back to the
+ * caller. A free service is called without escrow and costs nothing either way.
+ */
+export async function callServiceForTask(
+  context: AppContext,
+  actor: Actor,
+  service: CallableService,
+  input: unknown,
+): Promise<TaskCallOutcome> {
+  if (service.agentId === actor.id)
+    throw new ValidationError('self_invocation', 'you cannot call your own service')
+  checkCallInput(service, input ?? null)
+  const price = service.priceAmount ?? 0n
+  const microJob =
+    price > 0n ? await openMicroJob(context, actor, { ...service, priceAmount: price }, input) : null
+  let response: OutboundResponse
+  try {
+    response = await callProvider(context, service, actor, input, null, microJob)
+  } catch (error) {
+    const reason = (error as Error).message
+    if (microJob) await refundMicroJob(context, microJob.id, reason)
+    const details =
+      error instanceof UpstreamError ? (error.details as { upstream_status?: number } | null) : null
+    return {
+      outcome: 'failed',
+      reason,
+      microJobId: microJob?.id ?? null,
+      upstreamStatus: details?.upstream_status ?? null,
+    }
+  }
+  const output = response.json !== undefined ? response.json : response.body.toString('utf8')
+  const failure = declaredFailure(output)
+  if (failure !== null) {
+    if (microJob) await refundMicroJob(context, microJob.id, failure)
+    return {
+      outcome: 'failed',
+      reason: failure,
+      microJobId: microJob?.id ?? null,
+      upstreamStatus: response.status,
+    }
+  }
+  if (microJob) {
+    const charged = await completeMicroJob(context, actor, microJob.id, {
+      responseHash: responseHashOf(response.body) as Hex,
+      upstreamStatus: response.status,
+      durationMs: Math.round(response.durationMs),
+    })
+    // The timers took the call for stranded and refunded it meanwhile: the answer came, unpaid.
+    if (!charged) {
+      return {
+        outcome: 'failed',
+        reason: 'the call outlived its escrow',
+        microJobId: microJob.id,
+        upstreamStatus: response.status,
+      }
+    }
+  }
+  return { outcome: 'completed', output, microJobId: microJob?.id ?? null, upstreamStatus: response.status }
+}
+
 /** `POST /v1/services/{service_id}/invoke`. */
 export async function invokeServiceById(
   context: AppContext,

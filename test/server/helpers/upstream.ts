@@ -15,7 +15,8 @@ export interface UpstreamStub {
 }
 
 /**
- * Paths: `/echo` answers `{"echo": <input>}`; `/fail` answers 500; `/slow?ms=N` answers after N ms;
+ * Paths: `/echo` answers `{"echo": <input>}`; `/fail` answers 500; `/declare-failure` answers 200
+ * `{"status":"failed","error":…}` (a provider saying it could not do the task); `/slow?ms=N` answers after N ms;
  * `/big?bytes=N` answers N bytes of JSON string; `/redirect?to=URL` answers 302 to URL; `/text`
  * answers plain text.
  */
@@ -40,6 +41,10 @@ export async function startUpstreamStub(): Promise<UpstreamStub> {
         case '/echo':
           res.setHeader('content-type', 'application/json')
           res.end(JSON.stringify({ echo: input ?? null }))
+          return
+        case '/declare-failure':
+          res.setHeader('content-type', 'application/json')
+          res.end(JSON.stringify({ status: 'failed', error: 'cannot translate into Klingon' }))
           return
         case '/fail':
           res.statusCode = 500

@@ -320,6 +320,34 @@ async function microJob(): Promise<Params> {
   return { micro_job_id: res.body.job_id }
 }
 
+/** A priced echo service of the requester's offering the `matrix-task` capability (as a tag). */
+async function taskService(): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      name: 'Matrix task echo',
+      category: 'testing',
+      pricing_model: 'per_call',
+      price_amount: '0.01',
+      tags: ['matrix-task'],
+      endpoint_url: `${upstream.baseUrl}/echo`,
+    })
+    .expect(201)
+  return { service_id: res.body.service_id }
+}
+
+/** A task the worker routed to the requester's service: the worker requested it, the requester provided it. */
+async function routedTask(): Promise<Params> {
+  await taskService()
+  const res = await request(world.app)
+    .post('/v1/tasks')
+    .set('Authorization', auth(agent('worker')))
+    .send({ capability: 'matrix-task', input: 'routed', max_price: '0.01' })
+    .expect(201)
+  return { task_id: res.body.task_id }
+}
+
 async function cancel(jobId: string): Promise<void> {
   await request(world.app)
     .post(`/v1/jobs/${jobId}/cancel`)
@@ -1512,6 +1540,41 @@ const ROWS: Row[] = [
     cells: callParties(
       ok(200, 'the call it paid or was paid for', (res) => expect(res.body.status).to.equal('completed')),
       hidden('micro-job', 'micro_job_not_found'),
+    ),
+  },
+
+  // Capability-routed tasks.
+  {
+    method: 'POST',
+    path: '/v1/tasks',
+    params: () => taskService(),
+    body: () => ({ capability: 'matrix-task', input: 'routed', max_price: '0.01' }),
+    cells: {
+      ...anyAgent(ok(201, 'routed to the requester’s service and paid from its own balance')),
+      requester: conflict('no_matching_service', 'never routed to its own service'),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks',
+    cells: anyAgent(ok(200, 'its own tasks')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks/{task_id}',
+    params: () => routedTask(),
+    cells: callParties(
+      ok(200, 'the task it requested or provided', (res) => expect(res.body.status).to.equal('completed')),
+      hidden('task', 'task_not_found'),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks/{task_id}/payments',
+    params: () => routedTask(),
+    cells: callParties(
+      ok(200, 'the payment it made or got', (res) => expect(res.body.status).to.equal('released')),
+      hidden('task', 'task_not_found'),
     ),
   },
 

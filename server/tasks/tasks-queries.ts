@@ -1,0 +1,67 @@
+import type { Queryable } from '../db/pool'
+
+export interface TaskRow {
+  id: string
+  requester_agent_id: string
+  capability: string
+  max_price: string
+  token_symbol: string
+  token_decimals: number
+  service_id: string
+  service_name: string
+  provider_agent_id: string
+  price: string
+  micro_job_id: string | null
+  status: 'completed' | 'failed'
+  output: unknown
+  failure_reason: string | null
+  created_at: Date
+}
+
+const COLUMNS = `id, requester_agent_id, capability, max_price::text, token_symbol, token_decimals, service_id,
+  service_name, provider_agent_id, price::text, micro_job_id, status, output, failure_reason, created_at`
+
+export async function insertTask(db: Queryable, task: Omit<TaskRow, 'created_at'>): Promise<void> {
+  await db.query(
+    `INSERT INTO tasks (id, requester_agent_id, capability, max_price, token_symbol, token_decimals, service_id,
+       service_name, provider_agent_id, price, micro_job_id, status, output, failure_reason)
+     VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10::numeric, $11, $12, $13::jsonb, $14)`,
+    [
+      task.id,
+      task.requester_agent_id,
+      task.capability,
+      task.max_price,
+      task.token_symbol,
+      task.token_decimals,
+      task.service_id,
+      task.service_name,
+      task.provider_agent_id,
+      task.price,
+      task.micro_job_id,
+      task.status,
+      // A JSON `null` answer and no answer are both stored as SQL NULL: the API shows null either way.
+      task.output === undefined || task.output === null ? null : JSON.stringify(task.output),
+      task.failure_reason,
+    ],
+  )
+}
+
+export async function selectTask(db: Queryable, taskId: string): Promise<TaskRow | null> {
+  const { rows } = await db.query<TaskRow>(`SELECT ${COLUMNS} FROM tasks WHERE id = $1`, [taskId])
+  return rows[0] ?? null
+}
+
+/** The agent's tasks as requester or provider, newest first. */
+export async function selectTaskPage(
+  db: Queryable,
+  filter: { agentId: string; role: 'requester' | 'provider'; status?: TaskRow['status'] | undefined },
+  page: { limit: number; offset: number },
+): Promise<TaskRow[]> {
+  const column = filter.role === 'provider' ? 'provider_agent_id' : 'requester_agent_id'
+  const { rows } = await db.query<TaskRow>(
+    `SELECT ${COLUMNS} FROM tasks WHERE ${column} = $1 AND ($2::text IS NULL OR status = $2)
+      ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4`,
+    [filter.agentId, filter.status ?? null, page.limit, page.offset],
+  )
+  return rows
+}

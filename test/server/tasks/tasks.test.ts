@@ -1,0 +1,229 @@
+import { expect } from 'chai'
+import request from 'supertest'
+import { parseUnits } from 'viem'
+import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
+import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { expectFieldError } from '../helpers/jobs'
+import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
+
+const USDC = 1_000_000n
+
+/** Seed 002's capability-routed tasks, with the money followed into the ledger and the vault. */
+describe('capability-routed tasks (POST /v1/tasks)', () => {
+  let database: TestDatabase
+  let chain: ChainTestApp
+  let upstream: UpstreamStub
+
+  before(async function () {
+    this.timeout(120_000)
+    database = await createTestDatabase()
+    chain = await createChainTestApp(database)
+    upstream = await startUpstreamStub()
+  })
+  after(async () => {
+    await upstream.close()
+    await chain.stop()
+    await database.drop()
+  })
+
+  async function settleAll(): Promise<void> {
+    for (const result of await chain.settle()) expect(result.outcome).to.equal('confirmed')
+  }
+
+  async function available(agent: RegisteredTestAgent): Promise<string> {
+    const res = await request(chain.app)
+      .get('/v1/wallet/balance')
+      .set('Authorization', bearer(agent.apiKey))
+      .expect(200)
+    return res.body.balances[0].available
+  }
+
+  /** A provider offering `capability` (as a tag) at `price`, answering at the stub's `path`. */
+  async function provider(
+    capability: string,
+    price: string,
+    path = '/echo',
+    fields: Record<string, unknown> = {},
+  ) {
+    const agent = await registerAgent(chain.app)
+    const serviceId = await registerStubService(chain.app, agent.apiKey, upstream, {
+      path,
+      price,
+      fields: { name: `${capability} by ${path}`, tags: [capability], ...fields },
+    })
+    return { agent, serviceId }
+  }
+
+  async function requester(funds: bigint): Promise<RegisteredTestAgent> {
+    const agent = await registerAgent(chain.app)
+    await chain.fund(agent.agent.wallet_address, funds)
+    return agent
+  }
+
+  function postTask(agent: RegisteredTestAgent, body: Record<string, unknown>) {
+    return request(chain.app).post('/v1/tasks').set('Authorization', bearer(agent.apiKey)).send(body)
+  }
+
+  it('routes to the best-matching callable service within max_price and pays it through escrow, to the base unit', async function () {
+    this.timeout(120_000)
+    const capability = 'text-translation'
+    await provider(capability, '12') // over max_price
+    await provider(capability, '1', '/echo', { endpoint_url: null, pricing_model: 'per_call' }) // not callable
+    const chosen = await provider(capability, '2.5')
+    const caller = await requester(20n * USDC)
+    await registerStubService(chain.app, caller.apiKey, upstream, {
+      price: '0.1',
+      fields: { tags: [capability] }, // its own: never routed to
+    })
+
+    const res = await postTask(caller, {
+      capability,
+      input: { text: 'Hello', target_lang: 'es' },
+      payment_type: 'balance',
+      max_price: 10.0,
+    })
+    expect(res.status, JSON.stringify(res.body)).to.equal(201)
+    expect(res.body).to.include({
+      capability,
+      status: 'completed',
+      service_id: chosen.serviceId,
+      provider_agent_id: chosen.agent.agent.id,
+      max_price: '10',
+      failure_reason: null,
+    })
+    expect(res.body.output).to.deep.equal({ echo: { text: 'Hello', target_lang: 'es' } })
+    expect(res.body.payment).to.include({ status: 'released', amount: '2.5', payment_type: 'balance' })
+    expect(await available(caller)).to.equal('17.5')
+
+    await settleAll()
+    const feeUnits = parseUnits(res.body.payment.fee_amount, 6)
+    expect(feeUnits, 'a paid task pays the platform fee').to.be.greaterThan(0n)
+    expect(await chain.vaultBalanceOf(caller.agent.wallet_address)).to.equal(20n * USDC - 2_500_000n)
+    expect(await chain.vaultBalanceOf(chosen.agent.agent.wallet_address)).to.equal(2_500_000n - feeUnits)
+    const payment = await request(chain.app)
+      .get(`/v1/tasks/${res.body.task_id}/payments`)
+      .set('Authorization', bearer(chosen.agent.apiKey))
+      .expect(200)
+    expect(payment.body).to.include({ status: 'released', provider_amount: res.body.payment.provider_amount })
+    expect(payment.body.micro_job.escrow_ops.map((op: { status: string }) => op.status)).to.deep.equal([
+      'confirmed',
+      'confirmed',
+    ])
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  for (const [failure, path, reason] of [
+    ['answers an error status', '/fail', 'the service answered 500'],
+    ['declares the task failed', '/declare-failure', 'cannot translate into Klingon'],
+  ] as const) {
+    it(`refunds the caller when the provider ${failure}: nothing reaches the vault`, async function () {
+      this.timeout(120_000)
+      const capability = `refund-${path.slice(1)}`
+      const failing = await provider(capability, '3', path)
+      const caller = await requester(10n * USDC)
+      const res = await postTask(caller, { capability, input: 'klingon please', max_price: '3' })
+      expect(res.status, JSON.stringify(res.body)).to.equal(201)
+      expect(res.body).to.include({ status: 'failed', output: null, service_id: failing.serviceId })
+      expect(res.body.failure_reason).to.contain(reason)
+      expect(res.body.payment).to.include({
+        status: 'refunded',
+        amount: '3',
+        fee_amount: '0',
+        provider_amount: '0',
+      })
+      expect(res.body.payment.micro_job.status).to.equal('refunded')
+      expect(await available(caller)).to.equal('10')
+      await settleAll()
+      expect(await chain.vaultBalanceOf(caller.agent.wallet_address)).to.equal(10n * USDC)
+      expect(await chain.vaultBalanceOf(failing.agent.agent.wallet_address)).to.equal(0n)
+      const listed = await request(chain.app)
+        .get('/v1/tasks?role=provider&status=failed')
+        .set('Authorization', bearer(failing.agent.apiKey))
+        .expect(200)
+      expect(listed.body.map((task: { task_id: string }) => task.task_id)).to.deep.equal([res.body.task_id])
+    })
+  }
+
+  it('costs nothing for a free service', async () => {
+    await provider('free-summary', '0')
+    const caller = await requester(1n * USDC)
+    const res = await postTask(caller, { capability: 'free-summary', input: 'x', max_price: '0' })
+    expect(res.status, JSON.stringify(res.body)).to.equal(201)
+    expect(res.body.payment).to.deep.include({
+      status: 'free',
+      amount: '0',
+      fee_amount: '0',
+      micro_job: null,
+    })
+    expect(await available(caller)).to.equal('1')
+  })
+
+  it('answers 409 no_matching_service when nothing callable offers the capability within the price', async () => {
+    await provider('costly-audit', '50')
+    const caller = await requester(100n * USDC)
+    const res = await postTask(caller, { capability: 'costly-audit', max_price: '49.999999' })
+    expect(res.status).to.equal(409)
+    expect(res.body.error).to.include({ code: 'no_matching_service' })
+    expect(res.body.error.details).to.include({ capability: 'costly-audit', max_price: '49.999999' })
+  })
+
+  it('refuses malformed tasks with a 400 naming the field, and anonymous callers with a 401', async () => {
+    const caller = await requester(1n * USDC)
+    expectFieldError(await postTask(caller, { max_price: '1' }), 'capability')
+    expectFieldError(await postTask(caller, { capability: 'x', max_price: '-1' }), 'max_price')
+    expectFieldError(await postTask(caller, { capability: 'x', max_price: '0.0000001' }), 'max_price')
+    expectFieldError(
+      await postTask(caller, { capability: 'x', max_price: '1', payment_type: 'crypto' }),
+      'payment_type',
+    )
+    const unknown = await postTask(caller, { capability: 'x', max_price: '1', budget: '1' })
+    expect(unknown.status).to.equal(400)
+    expect(unknown.body.error.message).to.contain('budget')
+    await request(chain.app).post('/v1/tasks').send({ capability: 'x', max_price: '1' }).expect(401)
+  })
+
+  it('shows a task to its requester and provider only', async () => {
+    const { agent: providerAgent } = await provider('private-task', '0.5')
+    const caller = await requester(1n * USDC)
+    const created = await postTask(caller, { capability: 'private-task', max_price: '1' })
+    const stranger = await registerAgent(chain.app)
+    for (const path of [`/v1/tasks/${created.body.task_id}`, `/v1/tasks/${created.body.task_id}/payments`]) {
+      const hidden = await request(chain.app).get(path).set('Authorization', bearer(stranger.apiKey))
+      expect(hidden.status).to.equal(404)
+      expect(hidden.body.error.code).to.equal('task_not_found')
+      await request(chain.app).get(path).set('Authorization', bearer(providerAgent.apiKey)).expect(200)
+    }
+    const malformed = await request(chain.app)
+      .get('/v1/tasks/not-a-uuid')
+      .set('Authorization', bearer(caller.apiKey))
+    expect(malformed.status).to.equal(400)
+  })
+
+  it('races: concurrent tasks never overdraw the caller; one Idempotency-Key pays once', async function () {
+    this.timeout(120_000)
+    await provider('raced-lookup', '2')
+    const caller = await requester(5n * USDC)
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => postTask(caller, { capability: 'raced-lookup', max_price: '2' })),
+    )
+    expect(results.filter((res) => res.status === 201)).to.have.length(2)
+    expect(results.filter((res) => res.status === 409).map((res) => res.body.error.code)).to.deep.equal(
+      Array(4).fill('insufficient_balance'),
+    )
+    expect(await available(caller)).to.equal('1')
+
+    const keyed = () =>
+      request(chain.app)
+        .post('/v1/tasks')
+        .set('Authorization', bearer(caller.apiKey))
+        .set('Idempotency-Key', 'task-once')
+        .send({ capability: 'raced-lookup', max_price: '2' })
+    await chain.fund(caller.agent.wallet_address, 4n * USDC)
+    const [first, second] = await Promise.all([keyed(), keyed()])
+    const created = [first, second].filter((res) => res.status === 201)
+    expect(created.length, JSON.stringify([first.body, second.body])).to.be.at.least(1)
+    expect(new Set(created.map((res) => res.body.task_id)).size).to.equal(1)
+    expect(await available(caller)).to.equal('3')
+  })
+})
