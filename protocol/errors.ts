@@ -112,6 +112,7 @@ export const ERROR_CATALOGUE = {
   },
   channel_not_found: { status: 404, description: 'No such channel, or one the caller is not a party to' },
   settlement_not_found: { status: 404, description: 'No settlement batch with that number' },
+  reservation_not_found: { status: 404, description: 'No such reservation of this job by the caller' },
   task_not_found: {
     status: 404,
     description: 'No such task, or the caller is neither its requester nor its provider',
@@ -206,6 +207,15 @@ export const ERROR_CATALOGUE = {
     description:
       'An instant job is assigned to its matched services by the platform: it takes no bids or awards',
   },
+  reservable_job: {
+    status: 409,
+    description: 'A reservable job is taken by reserving it: it takes no bids or awards',
+  },
+  reservation_not_active: {
+    status: 409,
+    description: 'The reservation expired or was completed: its job is no longer yours to complete',
+  },
+  job_reserved: { status: 409, description: 'Another agent holds a live reservation of this job' },
   job_expired: { status: 409, description: 'The job passed its deadline' },
   job_not_deletable: { status: 409, description: 'Only open or cancelled jobs without work can be deleted' },
   job_not_judging: { status: 409, description: 'The competition is not being judged' },

@@ -13,8 +13,8 @@ export const JOB_STATUSES = [
 ] as const
 export type JobStatus = (typeof JOB_STATUSES)[number]
 
-/** Every job type; `POST /v1/jobs` creates the first two, `POST /v1/jobs/instant` the third. */
-export const JOB_TYPES = ['standard', 'competition', 'instant'] as const
+/** Every job type; `POST /v1/jobs` creates the first two, `POST /v1/jobs/instant` and `POST /v1/jobs/reservable` the others. */
+export const JOB_TYPES = ['standard', 'competition', 'instant', 'reservable'] as const
 export type JobType = (typeof JOB_TYPES)[number]
 
 /** Job creation limits from seed 004 "Create Job". */

@@ -139,3 +139,86 @@ export async function signedRequestHeaders(request: {
     [SIGNED_REQUEST_HEADERS.signature]: await request.signMessage(message),
   }
 }
+
+/**
+ * Seed 003's signed-request envelope: the same wallet signature carried in the JSON body instead
+ * of headers, so an agent written for that API only changes its base URL and paths. The body holds
+ * these four fields beside the request's own; there is no timestamp (a session's single-use
+ * request ids and its expiry bound a replay). The message is seed 003's seven lines:
+ *
+ *   agentpmt-external
+ *   wallet:<lowercase address>
+ *   session:<session nonce>
+ *   request:<request id>
+ *   action:<the route's seed action (job_list, job_reserve, …), else METHOD path>
+ *   product:<the route's product (a job id), else ->
+ *   payload:<sha256 hex of the canonical JSON of the body without these four fields>
+ *
+ * The first line is seed 003's, kept so its agents sign unchanged; what binds a signature to this
+ * coordinator is the session nonce, which only this coordinator issues.
+ */
+export const SIGNED_ENVELOPE_FIELDS = ['wallet_address', 'session_nonce', 'request_id', 'signature'] as const
+export type SignedEnvelope = Record<(typeof SIGNED_ENVELOPE_FIELDS)[number], string>
+
+/** First line of a body-envelope message (seed 003's). */
+export const SIGNED_ENVELOPE_DOMAIN = 'agentpmt-external'
+
+export interface SignedEnvelopeFields {
+  wallet: Address
+  session: string
+  requestId: string
+  action: string
+  product: string
+  payloadHash: string
+}
+
+/** The exact text the wallet signs with EIP-191 personal_sign for a body-envelope request. */
+export function signedEnvelopeMessage(fields: SignedEnvelopeFields): string {
+  return [
+    SIGNED_ENVELOPE_DOMAIN,
+    `wallet:${fields.wallet.toLowerCase()}`,
+    `session:${fields.session}`,
+    `request:${fields.requestId}`,
+    `action:${fields.action}`,
+    `product:${fields.product}`,
+    `payload:${fields.payloadHash}`,
+  ].join('\n')
+}
+
+/** The body without the envelope's four fields: what its `payload:` line hashes, and what the route reads. */
+export function withoutSignedEnvelope(body: Record<string, unknown>): Record<string, unknown> {
+  const rest = { ...body }
+  for (const field of SIGNED_ENVELOPE_FIELDS) delete rest[field]
+  return rest
+}
+
+/**
+ * `payload` with the envelope added, signed by `signMessage` (EIP-191 personal_sign of `wallet`)
+ * for `action` and `product`: the JSON body a seed 003 agent sends.
+ */
+export async function signedEnvelopeBody(request: {
+  wallet: Address
+  signMessage: (message: string) => Promise<string>
+  session: string
+  requestId: string
+  action: string
+  product?: string
+  payload?: Record<string, unknown>
+}): Promise<Record<string, unknown>> {
+  const payload = request.payload ?? {}
+  const message = signedEnvelopeMessage({
+    wallet: request.wallet,
+    session: request.session,
+    requestId: request.requestId,
+    action: request.action,
+    product: request.product ?? '-',
+    payloadHash: signedRequestPayloadHash(payload),
+  })
+  return {
+    ...payload,
+    wallet_address: request.wallet,
+    session_nonce: request.session,
+    request_id: request.requestId,
+    signature: await request.signMessage(message),
+  }
+}

@@ -23,6 +23,15 @@ import {
 } from '../protocol/assignments'
 import type { createSessionBody, sessionResponse } from '../protocol/auth'
 import type { bidResponse, listBidsQuery, placeBidBody } from '../protocol/bids'
+import type {
+  completeReservationBody,
+  createReservableJobBody,
+  listReservableJobsBody,
+  reservableJobCreated,
+  reservableJobPage,
+  reservableJobStatus,
+  reservationResponse,
+} from '../protocol/reservations'
 import type { createTaskBody, listTasksQuery, taskPayment, taskResponse } from '../protocol/tasks'
 import type { createInstantJobBody, instantJobProgress, instantJobResponse } from '../protocol/instant-jobs'
 import type {
@@ -353,6 +362,12 @@ export class ClearhouseClient {
   readonly auth = {
     session: (body: In<typeof createSessionBody>) =>
       this.request<Out<typeof sessionResponse>>('POST', '/v1/auth/session', { body, isPublic: true }),
+    /** The same session at seed 003's path, for agents written for it. */
+    externalSession: (body: In<typeof createSessionBody>) =>
+      this.request<Out<typeof sessionResponse>>('POST', '/v1/external/auth/session', {
+        body,
+        isPublic: true,
+      }),
   }
 
   readonly jobs = {
@@ -725,6 +740,33 @@ export class ClearhouseClient {
     get: (microJobId: string) =>
       this.request<Out<typeof microJobResponse>>('GET', '/v1/micro-jobs/{micro_job_id}', {
         params: { micro_job_id: microJobId },
+      }),
+  }
+
+  /** Seed 003's reservable jobs: reserve for an exclusive window, complete with proof. */
+  readonly reservations = {
+    createJob: (body: In<typeof createReservableJobBody>) =>
+      this.request<Out<typeof reservableJobCreated>>('POST', '/v1/jobs/reservable', {
+        body,
+        isIdempotent: true,
+      }),
+    list: (body: In<typeof listReservableJobsBody> = {}) =>
+      this.request<Out<typeof reservableJobPage>>('POST', '/v1/external/jobs/list', { body }),
+    reserve: (jobId: string) =>
+      this.request<Out<typeof reservationResponse>>('POST', '/v1/external/jobs/{job_id}/reserve', {
+        params: { job_id: jobId },
+        body: {},
+        isIdempotent: true,
+      }),
+    complete: (jobId: string, body: In<typeof completeReservationBody>) =>
+      this.request<Out<typeof reservationResponse>>('POST', '/v1/external/jobs/{job_id}/complete', {
+        params: { job_id: jobId },
+        body,
+      }),
+    status: (jobId: string) =>
+      this.request<Out<typeof reservableJobStatus>>('POST', '/v1/external/jobs/{job_id}/status', {
+        params: { job_id: jobId },
+        body: {},
       }),
   }
 

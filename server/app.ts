@@ -17,6 +17,7 @@ import { withdrawalsRoutes } from './wallet/withdrawals-routes'
 import { withdrawalAddressesRoutes } from './wallet/withdrawal-addresses-routes'
 import { jobsRoutes } from './jobs/jobs-routes'
 import { instantJobsRoutes } from './instant-jobs/instant-jobs-routes'
+import { reservationsRoutes } from './reservations/reservations-routes'
 import { bidsRoutes } from './bids/bids-routes'
 import { assignmentsRoutes } from './assignments/assignments-routes'
 import { messagesRoutes } from './messages/messages-routes'
@@ -53,8 +54,9 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   depositsRoutes,
   withdrawalsRoutes,
   withdrawalAddressesRoutes,
-  // Before jobsRoutes: /v1/jobs/instant is not a job id.
+  // Before jobsRoutes: /v1/jobs/instant and /v1/jobs/reservable are not job ids.
   instantJobsRoutes,
+  reservationsRoutes,
   jobsRoutes,
   bidsRoutes,
   assignmentsRoutes,

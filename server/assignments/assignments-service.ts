@@ -203,7 +203,7 @@ export async function prepareAward(context: AppContext): Promise<AwardChainState
  * `awardBid`'s work inside the caller's transaction (a negotiation's accept awards in the same
  * transaction that accepts it). `actor` is the job's creator, who pays. Returns the assignment id.
  * A retried transaction calls it again, so it draws a fresh assignment id each time. Only the
- * platform assigns an instant job (`assignedByPlatform`): its creator cannot award it.
+ * platform assigns an instant or reservable job (`assignedByPlatform`): its creator cannot award it.
  */
 export async function awardBidInTransaction(
   db: Queryable,
@@ -220,6 +220,12 @@ export async function awardBidInTransaction(
     throw new ConflictError(
       'instant_job',
       'an instant job is assigned to its matched services by the platform, not awarded',
+    )
+  }
+  if (job.job_type === 'reservable' && !options.assignedByPlatform) {
+    throw new ConflictError(
+      'reservable_job',
+      'a reservable job goes to the agent that reserves it, not awarded',
     )
   }
   if (job.job_type === 'competition') {

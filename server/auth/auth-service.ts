@@ -3,8 +3,10 @@ import { randomBytes } from 'node:crypto'
 import {
   REQUEST_ID_PATTERN,
   TIMESTAMP_PATTERN,
+  signedEnvelopeMessage,
   signedRequestMessage,
   signedRequestTimestamp,
+  type SignedEnvelopeFields,
   type SignedRequestFields,
 } from '../../protocol/signed-request'
 import { findAgentByWallet } from '../agents/agents-service'
@@ -66,13 +68,6 @@ export async function verifySignedRequest(
   fields: SignedRequestInput,
   options: { maxAgeSeconds?: number; now?: Date } = {},
 ): Promise<Actor> {
-  const wallet = fields.wallet.toLowerCase()
-  if (!/^0x[0-9a-f]{40}$/.test(wallet)) refuse('malformed_wallet', 'X-Clearhouse-Wallet is not an address')
-  if (!/^[0-9a-f]{32}$/.test(fields.session))
-    refuse('malformed_session', 'X-Clearhouse-Session is not a session nonce')
-  if (!REQUEST_ID_PATTERN.test(fields.requestId)) {
-    refuse('malformed_request_id', 'X-Clearhouse-Request-Id must be 1-128 of A-Z a-z 0-9 . _ : -')
-  }
   if (!TIMESTAMP_PATTERN.test(fields.timestamp)) {
     refuse(
       'malformed_timestamp',
@@ -80,20 +75,9 @@ export async function verifySignedRequest(
     )
   }
   const timestamp = Number(fields.timestamp)
-  const session = await selectLiveSession(db, fields.session)
-  if (!session || session.walletAddress !== wallet) {
-    refuse('invalid_session', 'session is unknown, expired, or belongs to another wallet')
-  }
-  const message = signedRequestMessage({ ...fields, wallet: wallet as Address, timestamp })
-  if (recoverPersonalSignAddress(message, fields.signature) !== wallet) {
-    refuse('invalid_signature', 'signature does not match the wallet and this request')
-  }
-  const agent = await findAgentByWallet(db, wallet)
-  if (!agent || agent.id !== session.agentId)
-    refuse('invalid_session', 'the session no longer matches an agent')
-  if (!(await claimRequestId(db, session.nonce, fields.requestId))) {
-    refuse('request_replayed', `request id ${fields.requestId} was already used in this session`)
-  }
+  const agent = await verifyWalletSignature(db, fields, (wallet) =>
+    signedRequestMessage({ ...fields, wallet, timestamp }),
+  )
   const maxAgeSeconds = options.maxAgeSeconds ?? DEFAULT_SIGNED_REQUEST_MAX_AGE_SECONDS
   const now = signedRequestTimestamp(options.now)
   if (Math.abs(now - timestamp) > maxAgeSeconds) {
@@ -102,6 +86,50 @@ export async function verifySignedRequest(
       `X-Clearhouse-Timestamp ${timestamp} is more than ${maxAgeSeconds} s from the coordinator's clock (${now}); sign the request again`,
       { max_age_seconds: maxAgeSeconds, server_timestamp: now },
     )
+  }
+  return agent
+}
+
+/**
+ * Verifies seed 003's body envelope (protocol/signed-request.ts `signedEnvelopeMessage`) and
+ * returns its agent: the same session, signature and single-use request id checks as the headers,
+ * without a timestamp.
+ */
+export async function verifySignedEnvelope(
+  db: Queryable,
+  fields: Omit<SignedEnvelopeFields, 'wallet'> & { wallet: string; signature: string },
+): Promise<Actor> {
+  return verifyWalletSignature(db, fields, (wallet) => signedEnvelopeMessage({ ...fields, wallet }))
+}
+
+/**
+ * The checks both signed forms share: well-formed fields, a live session of this wallet, the
+ * wallet's signature over `messageFor(wallet)`, its agent, and the request id claimed once.
+ */
+async function verifyWalletSignature(
+  db: Queryable,
+  fields: { wallet: string; session: string; requestId: string; signature: string },
+  messageFor: (wallet: Address) => string,
+): Promise<Actor> {
+  const wallet = fields.wallet.toLowerCase()
+  if (!/^0x[0-9a-f]{40}$/.test(wallet)) refuse('malformed_wallet', 'the wallet is not an address')
+  if (!/^[0-9a-f]{32}$/.test(fields.session))
+    refuse('malformed_session', 'the session is not a session nonce')
+  if (!REQUEST_ID_PATTERN.test(fields.requestId)) {
+    refuse('malformed_request_id', 'the request id must be 1-128 of A-Z a-z 0-9 . _ : -')
+  }
+  const session = await selectLiveSession(db, fields.session)
+  if (!session || session.walletAddress !== wallet) {
+    refuse('invalid_session', 'session is unknown, expired, or belongs to another wallet')
+  }
+  if (recoverPersonalSignAddress(messageFor(wallet as Address), fields.signature) !== wallet) {
+    refuse('invalid_signature', 'signature does not match the wallet and this request')
+  }
+  const agent = await findAgentByWallet(db, wallet)
+  if (!agent || agent.id !== session.agentId)
+    refuse('invalid_session', 'the session no longer matches an agent')
+  if (!(await claimRequestId(db, session.nonce, fields.requestId))) {
+    refuse('request_replayed', `request id ${fields.requestId} was already used in this session`)
   }
   return {
     id: agent.id,

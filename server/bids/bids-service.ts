@@ -136,6 +136,9 @@ export async function placeBid(
           'an instant job is assigned to its matched services, not bid on',
         )
       }
+      if (job.job_type === 'reservable') {
+        throw new ConflictError('reservable_job', 'a reservable job is taken by reserving it, not bid on')
+      }
       if (job.creator_agent_id === actor.id) {
         throw new ForbiddenError('own_job', 'you cannot bid on your own job')
       }
@@ -196,11 +199,11 @@ export async function placeBid(
 }
 
 /**
- * A bid the platform places for a service's owner inside the caller's transaction (an instant job
- * assigns a matched service at its listed price): no bidding window, no event, since the award
- * follows in the same transaction. Returns its id.
+ * A bid the platform places for an agent inside the caller's transaction (an instant job assigns
+ * a matched service at its listed price, a reservation its job at the reward): no bidding window,
+ * no event, since the award follows in the same transaction. Returns its id.
  */
-export async function placeServiceBid(
+export async function placePlatformBid(
   db: Queryable,
   bid: { jobId: string; bidderAgentId: string; amount: bigint; etaSeconds: number; proposal: string },
 ): Promise<string> {

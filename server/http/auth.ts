@@ -1,7 +1,10 @@
 import type { Request, RequestHandler, Response } from 'express'
 import {
   SIGNED_REQUEST_HEADERS,
+  SIGNED_ENVELOPE_FIELDS,
   signedRequestAction,
+  withoutSignedEnvelope,
+  type SignedEnvelope,
   signedRequestPayloadHash,
   signedRequestProduct,
 } from '../../protocol/signed-request'
@@ -9,7 +12,7 @@ import type { AppContext } from '../app-context'
 import type { Actor, Credential } from '../auth/actor'
 import { bearerToken } from '../auth/api-key-codec'
 import { authenticateApiKey } from '../auth/api-keys'
-import { verifySignedRequest } from '../auth/auth-service'
+import { verifySignedEnvelope, verifySignedRequest } from '../auth/auth-service'
 import { UnauthorizedError } from '../errors'
 
 function header(req: Request, name: string): string | undefined {
@@ -17,15 +20,24 @@ function header(req: Request, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined
 }
 
+/** A route's own `action:` and `product:` for seed 003's body envelope (protocol/signed-request.ts). */
+export interface EnvelopeSigning {
+  action: string
+  /** From the request's path parameters (Express names); `-` when left out. */
+  product?: (params: Record<string, string>) => string
+}
+
 /**
  * The agent behind the request's credentials, null when it carries none, 401 when they are wrong.
  * Two kinds reach the same routes: an API key, as `Authorization: Bearer sk_live_…` or as
- * `X-API-Key: sk_live_…` (seed 001's header; both at once must name the same key), or the five
- * X-Clearhouse-* headers of a wallet-signed request (protocol/signed-request.ts).
+ * `X-API-Key: sk_live_…` (seed 001's header; both at once must name the same key), the five
+ * X-Clearhouse-* headers of a wallet-signed request (protocol/signed-request.ts), or seed 003's
+ * signed envelope in the JSON body.
  */
 async function authenticate(
   context: AppContext,
   req: Request,
+  envelopeSigning: EnvelopeSigning | undefined,
 ): Promise<{ agent: Actor; credential: Credential } | null> {
   const token = apiKeyOf(req)
   if (token !== null) {
@@ -49,7 +61,7 @@ async function authenticate(
     signature: header(req, SIGNED_REQUEST_HEADERS.signature),
   }
   const present = Object.entries(signed).filter(([, value]) => value !== undefined)
-  if (present.length === 0) return null
+  if (present.length === 0) return authenticateEnvelope(context, req, envelopeSigning)
   if (present.length < Object.keys(signed).length) {
     const missing = Object.entries(signed)
       .filter(([, value]) => value === undefined)
@@ -74,6 +86,49 @@ async function authenticate(
     },
     { maxAgeSeconds: context.signedRequestMaxAgeSeconds },
   )
+  return { agent, credential: { kind: 'wallet_signature' } }
+}
+
+/**
+ * Seed 003's envelope: a JSON body carrying all four of `wallet_address`, `session_nonce`,
+ * `request_id` and `signature` (a body with only some of them is the route's own business, as on
+ * `POST /v1/agents/register`). Verified over the body without them, which is what the route then
+ * reads. Null when the body carries no envelope.
+ */
+async function authenticateEnvelope(
+  context: AppContext,
+  req: Request,
+  signing: EnvelopeSigning | undefined,
+): Promise<{ agent: Actor; credential: Credential } | null> {
+  const body = req.body as unknown
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null
+  const fields = body as Record<string, unknown>
+  if (!SIGNED_ENVELOPE_FIELDS.every((field) => field in fields)) return null
+  const malformed = SIGNED_ENVELOPE_FIELDS.filter((field) => typeof fields[field] !== 'string')
+  if (malformed.length > 0) {
+    throw new UnauthorizedError(
+      'unauthorized',
+      `the signed envelope's ${malformed.join(', ')} must be strings`,
+      {
+        details: { reason: 'malformed_signed_envelope', fields: malformed },
+      },
+    )
+  }
+  const envelope = fields as SignedEnvelope
+  const payload = withoutSignedEnvelope(fields)
+  const [path, query] = splitUrl(req.originalUrl)
+  const agent = await verifySignedEnvelope(context.pool, {
+    wallet: envelope.wallet_address,
+    session: envelope.session_nonce,
+    requestId: envelope.request_id,
+    signature: envelope.signature,
+    action: signing?.action ?? signedRequestAction(req.method, path),
+    product: signing
+      ? (signing.product?.(req.params as Record<string, string>) ?? '-')
+      : signedRequestProduct(query),
+    payloadHash: signedRequestPayloadHash(payload),
+  })
+  req.body = payload
   return { agent, credential: { kind: 'wallet_signature' } }
 }
 
@@ -117,7 +172,11 @@ function splitUrl(url: string): [string, string | undefined] {
 export function requireAgent(context: AppContext): RequestHandler {
   return async (req, res, next) => {
     try {
-      const authenticated = await authenticate(context, req)
+      const authenticated = await authenticate(
+        context,
+        req,
+        res.locals.envelopeSigning as EnvelopeSigning | undefined,
+      )
       if (!authenticated) {
         throw new UnauthorizedError(
           'unauthorized',
@@ -138,7 +197,11 @@ export function requireAgent(context: AppContext): RequestHandler {
 export function optionalAgent(context: AppContext): RequestHandler {
   return async (req, res, next) => {
     try {
-      const authenticated = await authenticate(context, req)
+      const authenticated = await authenticate(
+        context,
+        req,
+        res.locals.envelopeSigning as EnvelopeSigning | undefined,
+      )
       if (authenticated) {
         res.locals.agent = authenticated.agent
         res.locals.credential = authenticated.credential

@@ -4,7 +4,14 @@ import { ERROR_CODES } from '../../protocol/errors'
 import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
 import { NotFoundError } from '../errors'
-import { currentAgent, currentCredential, maybeAgent, optionalAgent, requireAgent } from './auth'
+import {
+  currentAgent,
+  currentCredential,
+  maybeAgent,
+  optionalAgent,
+  requireAgent,
+  type EnvelopeSigning,
+} from './auth'
 import type { Actor, Credential } from '../auth/actor'
 import { idempotent } from './idempotency'
 import { AGENT_AUTH, idempotencyKeyHeaders, OPTIONAL_AGENT_AUTH } from './openapi-parts'
@@ -89,6 +96,11 @@ export interface RouteDefinition<
   rateLimit?: (context: AppContext) => RequestHandler
   /** Honours `Idempotency-Key` (see server/http/idempotency.ts); needs `auth: 'agent'`. */
   isIdempotent?: boolean
+  /**
+   * What a seed 003 body envelope signs on this route (`action:` and `product:` lines), where the
+   * seed names them (`job_reserve` and the job id); by default `METHOD path` and the query.
+   */
+  envelopeSigning?: EnvelopeSigning
   /** False where the route does not exist: a 404 before anything else runs. */
   isServed?: (context: AppContext) => boolean
   params?: P
@@ -202,6 +214,13 @@ export function buildRouter(context: AppContext, routes: readonly Route[]): Rout
       })
     }
     const authenticate = authentication[route.auth]
+    const { envelopeSigning } = route
+    if (authenticate && envelopeSigning) {
+      chain.push((_req, res, next) => {
+        res.locals.envelopeSigning = envelopeSigning
+        next()
+      })
+    }
     if (authenticate) chain.push(authenticate)
     if (route.rateLimit) {
       const limiter = limiters.get(route.rateLimit) ?? route.rateLimit(context)

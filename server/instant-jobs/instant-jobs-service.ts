@@ -12,7 +12,7 @@ import type { Actor } from '../auth/actor'
 import { findAssignment } from '../assignments/assignment-records'
 import { cancelAndRefundAssignment } from '../assignments/assignment-timers'
 import { awardBidInTransaction, prepareAward } from '../assignments/assignments-service'
-import { placeServiceBid } from '../bids/bids-service'
+import { placePlatformBid } from '../bids/bids-service'
 import { requireTokenAllowed } from '../chain/token-allowlist'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
@@ -20,7 +20,7 @@ import { ValidationError, ConflictError, NotFoundError } from '../errors'
 import { agentActor } from '../jobs/job-agents'
 import {
   findJob,
-  insertInstantJob as openInstantJob,
+  insertPlatformAssignedJob,
   isPastDeadline,
   recordCurrentWorker,
   toJobResponse,
@@ -159,7 +159,7 @@ async function assignCandidate(
 ): Promise<{ bidId: string; assignmentId: string }> {
   const { job, creator, candidate } = assignment
   const sla = candidate.service.responseTimeSeconds
-  const bidId = await placeServiceBid(db, {
+  const bidId = await placePlatformBid(db, {
     jobId: job.id,
     bidderAgentId: candidate.service.agentId,
     amount: candidate.price,
@@ -204,8 +204,9 @@ export async function createInstantJob(
   const first = candidates[0]!
   const assigned = await withRetryingTransaction(context.pool, async (db) => {
     await requireTokenAllowed(db, context, token, 'a job priced in it')
-    await openInstantJob(db, {
+    await insertPlatformAssignedJob(db, {
       id: jobId,
+      jobType: 'instant',
       creatorAgentId: actor.id,
       title: body.title,
       description: body.description,

@@ -123,13 +123,15 @@ export async function recordJobAward(
 }
 
 /**
- * Opens an instant job (seed 004 "Create Instant Job"): one slot, no minimum balance (its award,
- * in the same transaction, locks what it costs), and the platform's resolver.
+ * Opens a one-slot job the platform assigns (an instant job to its matched service, a reservable
+ * job to whoever reserves it): no minimum balance (its award locks what it costs), the platform's
+ * resolver.
  */
-export async function insertInstantJob(
+export async function insertPlatformAssignedJob(
   db: Queryable,
   job: {
     id: string
+    jobType: 'instant' | 'reservable'
     creatorAgentId: string
     title: string
     description: string
@@ -143,7 +145,6 @@ export async function insertInstantJob(
   await insertJob(db, {
     ...job,
     requiresVerifiable: false,
-    jobType: 'instant',
     disputeAgentId: null,
     maxSlots: 1,
     acceptanceCriteria: [],

@@ -143,6 +143,9 @@ function requireOpenToOffers(job: JobRow, actor: Actor): void {
       'an instant job is assigned to its matched services, not negotiated',
     )
   }
+  if (job.job_type === 'reservable') {
+    throw new ConflictError('reservable_job', 'a reservable job pays its reward to whoever reserves it')
+  }
   if (job.creator_agent_id === actor.id)
     throw new ForbiddenError('own_job', 'you cannot make an offer on your own job')
   if (job.dispute_agent_id === actor.id) {

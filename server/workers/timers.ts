@@ -10,6 +10,7 @@ import { pruneOldEvents } from '../events/event-bus'
 import { pruneWebhookDeliveries } from '../webhooks/webhooks-service'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { enforceInstantJobSlas } from '../instant-jobs/instant-jobs-service'
+import { expireLapsedReservations } from '../reservations/reservations-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
 import { expireDueNegotiations } from '../negotiations/negotiations-service'
 import { releaseLease, tryAcquireLease } from './leader'
@@ -35,6 +36,8 @@ export type TimersRound =
       instantTimedOut: number
       instantReassigned: number
       instantFailed: number
+      /** Reservations whose window ran out with nothing completed: their jobs open again. */
+      reservationsExpired: number
       escrowsReclaimed: number
       channelsSettled: number
       channelsClosed: number
@@ -49,7 +52,8 @@ export type TimersRound =
  * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is: job
  * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
- * slot reopened), instant jobs' SLAs (a silent worker replaced by the next matched service), expired escrows the vault still holds (reclaimed for their payers), payment
+ * slot reopened), instant jobs' SLAs (a silent worker replaced by the next matched service), lapsed reservations
+ * (the job open again), expired escrows the vault still holds (reclaimed for their payers), payment
  * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
  * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded), negotiations whose offer lapsed
  * (expired), outbox
@@ -78,6 +82,7 @@ export class TimersWorker {
     const reviewDisputes = await openReviewTimeoutDisputes(this.context, EXPIRY_BATCH_SIZE)
     const overdueCancelled = await cancelOverdueAssignments(this.context, EXPIRY_BATCH_SIZE)
     const instant = await enforceInstantJobSlas(this.context, EXPIRY_BATCH_SIZE)
+    const reservationsExpired = await expireLapsedReservations(this.context, EXPIRY_BATCH_SIZE)
     const escrowsReclaimed = await this.reclaimExpiredEscrows()
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
@@ -94,6 +99,7 @@ export class TimersWorker {
       instantTimedOut: instant.timedOut,
       instantReassigned: instant.reassigned,
       instantFailed: instant.failed,
+      reservationsExpired,
       escrowsReclaimed,
       channelsSettled,
       channelsClosed,

@@ -320,6 +320,26 @@ async function microJob(): Promise<Params> {
   return { micro_job_id: res.body.job_id }
 }
 
+/** A reservable job of the requester's, open (unless `reservedBy` the worker) with a 0.5 reward. */
+async function reservableJob(options: { reserved?: boolean } = {}): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/jobs/reservable')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      title: 'Matrix reservable job',
+      description: 'Reserved and completed by one agent at a time, its instructions private to it.',
+      budget_amount: '0.5',
+      private_instructions: 'Matrix: the holder alone reads this.',
+    })
+    .expect(201)
+  if (!options.reserved) return { job_id: res.body.job_id }
+  const reserved = await request(world.app)
+    .post(`/v1/external/jobs/${res.body.job_id}/reserve`)
+    .set('Authorization', auth(agent('worker')))
+    .expect(201)
+  return { job_id: res.body.job_id, reservation_id: reserved.body.reservation_id }
+}
+
 /** A priced echo service of the requester's offering the `matrix-task` capability (as a tag). */
 async function taskService(): Promise<Params> {
   const res = await request(world.app)
@@ -546,6 +566,12 @@ const ROWS: Row[] = [
     path: '/v1/auth/session',
     body: () => ({ wallet_address: agent('requester').agent.wallet_address }),
     cells: everyone(ok(201, 'a nonce only that wallet can sign with')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/external/auth/session',
+    body: () => ({ wallet_address: agent('requester').agent.wallet_address }),
+    cells: everyone(ok(201, 'the same nonce at seed 003’s path')),
   },
   { method: 'GET', path: '/v1/platform/reconciliation', cells: everyone(ok(200)) },
   {
@@ -1541,6 +1567,69 @@ const ROWS: Row[] = [
       ok(200, 'the call it paid or was paid for', (res) => expect(res.body.status).to.equal('completed')),
       hidden('micro-job', 'micro_job_not_found'),
     ),
+  },
+
+  // Reservable jobs (seed 003).
+  {
+    method: 'POST',
+    path: '/v1/jobs/reservable',
+    body: () => ({
+      title: 'Matrix reservable job',
+      description: 'Reserved and completed by one agent at a time, its instructions private to it.',
+      budget_amount: '0.5',
+      private_instructions: 'Matrix: the holder alone reads this.',
+    }),
+    cells: anyAgent(ok(201, 'posted with its own reward')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/external/jobs/list',
+    body: () => ({ limit: 5 }),
+    cells: anyAgent(
+      ok(200, 'open jobs, never their instructions', (res) =>
+        expect(JSON.stringify(res.body)).to.not.contain('the holder alone reads this'),
+      ),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/external/jobs/{job_id}/reserve',
+    params: () => reservableJob(),
+    cells: {
+      ...anyAgent(
+        ok(201, 'reserved, its instructions revealed to it', (res) =>
+          expect(res.body.instructions).to.equal('Matrix: the holder alone reads this.'),
+        ),
+      ),
+      requester: forbidden('own_job'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/external/jobs/{job_id}/complete',
+    params: () => reservableJob({ reserved: true }),
+    body: (params) => ({ reservation_id: params.reservation_id, proof_text: 'Matrix proof' }),
+    cells: {
+      ...everyone(hidden('reservation', 'reservation_not_found')),
+      anonymous: UNAUTHENTICATED,
+      worker: ok(200, 'the holder completes it'),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/external/jobs/{job_id}/status',
+    params: () => reservableJob({ reserved: true }),
+    cells: {
+      ...anyAgent(
+        ok(200, 'the job, without another holder’s instructions', (res) => {
+          expect(res.body.reservation).to.equal(null)
+          expect(JSON.stringify(res.body)).to.not.contain('the holder alone reads this')
+        }),
+      ),
+      worker: ok(200, 'its own reservation with the instructions', (res) =>
+        expect(res.body.reservation.instructions).to.equal('Matrix: the holder alone reads this.'),
+      ),
+    },
   },
 
   // Capability-routed tasks.
