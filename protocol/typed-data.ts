@@ -36,6 +36,8 @@ export function clearhouseDomain(chainId: number, verifyingContract: Address): C
  * - `EscrowLock`: the payer (funds leave the payer's vault balance into a new escrow whose id is the
  *   EIP-712 digest of this message; `nonce` is one of the payer's unordered nonces, consumed by the lock).
  * - `EscrowRelease`: the payer (escrow pays the payee, less the fee).
+ * - `EscrowPartialRelease`: the payer (`amount` of the escrow pays the payee, less the fee on it; the
+ *   rest returns to the payer; settles a session, relayed only inside a batch).
  * - `EscrowRefund`: the payee (escrow returns to the payer).
  * - `EscrowRuling`: the escrow's resolver (`payeeBps` of what is left after the resolver fee goes to the payee).
  * - `EscrowDispute`: the payee (keeps the payer from reclaiming until the ruling period ends).
@@ -69,6 +71,10 @@ export const clearhouseTypes = {
     { name: 'nonce', type: 'uint256' },
   ],
   EscrowRelease: [{ name: 'escrowId', type: 'bytes32' }],
+  EscrowPartialRelease: [
+    { name: 'escrowId', type: 'bytes32' },
+    { name: 'amount', type: 'uint256' },
+  ],
   EscrowRefund: [{ name: 'escrowId', type: 'bytes32' }],
   EscrowRuling: [
     { name: 'escrowId', type: 'bytes32' },
@@ -148,6 +154,8 @@ export const OpKind = {
   ChannelClose: 7,
   ChannelFinalize: 8,
   Withdrawal: 9,
+  // Appended after the others so no kind is renumbered.
+  EscrowPartialRelease: 10,
 } as const
 export type OpKind = (typeof OpKind)[keyof typeof OpKind]
 
@@ -276,6 +284,13 @@ export const opDataAbi = {
   ],
   [OpKind.ChannelFinalize]: [channelConfigAbi],
   [OpKind.Withdrawal]: [withdrawalAbi, { ...signatureAbi, name: 'ownerSignature' }],
+  [OpKind.EscrowPartialRelease]: [
+    escrowTermsAbi,
+    escrowPositionAbi,
+    { name: 'amount', type: 'uint256' },
+    { ...signatureAbi, name: 'payerSignature' },
+    proofAbi,
+  ],
 } as const
 
 /**

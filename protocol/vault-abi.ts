@@ -252,6 +252,27 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+      {
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
+      {
+        internalType: 'uint256',
+        name: 'locked',
+        type: 'uint256',
+      },
+    ],
+    name: 'JobEscrowPartialReleaseTooLarge',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
         internalType: 'uint16',
         name: 'resolverFeeBps',
         type: 'uint16',
@@ -1292,6 +1313,43 @@ export const clearhouseVaultAbi = [
       },
     ],
     name: 'EscrowLocked',
+    type: 'event',
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+      {
+        indexed: true,
+        internalType: 'address',
+        name: 'payee',
+        type: 'address',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'payeeAmount',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'fee',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'payerAmount',
+        type: 'uint256',
+      },
+    ],
+    name: 'EscrowPartiallyReleased',
     type: 'event',
   },
   {

@@ -57,6 +57,8 @@ interface ISettlement {
     /// - ChannelFinalize (5): (ChannelConfig config) -- as `finalizeChannelClose`
     /// - Withdrawal (8): (Withdrawal withdrawal, Signature ownerSignature) -- as `withdraw`, whose
     ///   coordinator co-signature is the batch signature itself
+    /// - EscrowPartialRelease (14 + proof): (EscrowTerms terms, EscrowPosition position, uint256 amount, Signature payerSignature, bytes32[] proof)
+    ///   -- batch only: `amount` (at most the escrow) to the payee less the fee, the rest back to the payer
     /// "+ proof" is one offset word, one length word and the proof's words: the standard ABI tail.
     /// Inside a batch every user signature is required (the vault, as sender, is never a signer).
     enum OpKind {
@@ -69,7 +71,9 @@ interface ISettlement {
         ChannelSettle,
         ChannelClose,
         ChannelFinalize,
-        Withdrawal
+        Withdrawal,
+        // Appended, so no earlier kind is renumbered.
+        EscrowPartialRelease
     }
 
     /// @notice One operation of a batch. `kind` is an `OpKind`; `data` its ABI-encoded values.
@@ -98,6 +102,14 @@ interface ISettlement {
         IJobEscrow.EscrowPosition position;
         uint16 payeeBps;
         IVault.Signature resolverSignature;
+    }
+
+    /// @notice The static head of an EscrowPartialRelease op's data, which ends with the escrow's proof.
+    struct EscrowPartialReleaseOp {
+        IJobEscrow.EscrowTerms terms;
+        IJobEscrow.EscrowPosition position;
+        uint256 amount;
+        IVault.Signature payerSignature;
     }
 
     /// @notice The static head of an EscrowReclaim op's data, which ends with the escrow's proof.
@@ -129,8 +141,8 @@ interface ISettlement {
     /// @notice What ops moved in one token, in its base units: one op's amounts, or a batch's sums.
     /// @param token The token.
     /// @param escrowLocked Amounts locked into escrows.
-    /// @param escrowToPayees Net amounts credited to payees (releases, rulings).
-    /// @param escrowToPayers Amounts credited back to payers (refunds, rulings, expiries).
+    /// @param escrowToPayees Net amounts credited to payees (releases, partial releases, rulings).
+    /// @param escrowToPayers Amounts credited back to payers (refunds, partial releases, rulings, expiries).
     /// @param resolverFees Fees credited to resolvers by rulings.
     /// @param channelFunded Amounts moved from callers' balances into channels.
     /// @param channelSettled Gross amounts paid out of channels by vouchers (provider net + fee).

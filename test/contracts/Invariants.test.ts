@@ -83,6 +83,9 @@ function splitRuling(amount: bigint, payeeBps: number) {
 // Each action carries small integers that the runner maps onto the current model state, so every
 // generated sequence is runnable; an action with nothing to act on is a no-op. A `part` above 100
 // asks for more than there is: inside a batch that op must be skipped.
+/** The highest op kind the vault knows. */
+const LAST_OP_KIND = OpKind.EscrowPartialRelease
+
 const batchOp = fc.oneof(
   fc.record({
     type: fc.constant('lock' as const),
@@ -102,6 +105,13 @@ const batchOp = fc.oneof(
     forged: fc.boolean(),
   }),
   fc.record({ type: fc.constant('reclaim' as const), pick: fc.nat(20) }),
+  // A session's settlement: `part` percent of the escrow to the payee, past 100 refused.
+  fc.record({
+    type: fc.constant('partial' as const),
+    pick: fc.nat(20),
+    part: fc.integer({ min: 0, max: 110 }),
+    forged: fc.boolean(),
+  }),
   fc.record({
     type: fc.constant('fund' as const),
     pick: fc.nat(20),
@@ -120,7 +130,7 @@ const batchOp = fc.oneof(
   }),
   fc.record({
     type: fc.constant('garbage' as const),
-    kind: fc.oneof(fc.nat(OpKind.Withdrawal), fc.constantFrom(OpKind.Withdrawal + 1, 255)),
+    kind: fc.oneof(fc.nat(LAST_OP_KIND), fc.constantFrom(LAST_OP_KIND + 1, 255)),
   }),
 )
 type BatchOp = typeof batchOp extends fc.Arbitrary<infer T> ? T : never
@@ -280,6 +290,34 @@ async function batchOpFor(
       e.isOpen = false
       return { op: built }
     }
+    case 'partial': {
+      if (ctx.escrowsBefore.length === 0) return undefined
+      const e = ctx.escrowsBefore[b.pick % ctx.escrowsBefore.length]
+      const { escrow } = e
+      const amount = (e.amount * BigInt(b.part)) / 100n
+      const signer = b.forged ? e.payee : e.payer
+      const signature = await f.sign(signer, 'EscrowPartialRelease', { escrowId: escrow.id, amount })
+      const built = op(OpKind.EscrowPartialRelease, [
+        escrow.terms,
+        escrow.position,
+        amount,
+        signature,
+        escrow.proof,
+      ])
+      // The checks run in this order: paid out, the amount, then the signature.
+      if (!e.isOpen) return { op: built, skippedWith: 'JobEscrowClosed' }
+      if (amount > e.amount) return { op: built, skippedWith: 'JobEscrowPartialReleaseTooLarge' }
+      if (b.forged) return { op: built, skippedWith: 'JobEscrowInvalidSignature' }
+      const protocolFee = fee(amount, FEE_BPS)
+      m.add(e.payee.address, amount - protocolFee)
+      m.add(f.treasury.address, protocolFee)
+      m.add(e.payer.address, e.amount - amount)
+      totals.escrowToPayees += amount - protocolFee
+      totals.escrowToPayers += e.amount - amount
+      totals.fees += protocolFee
+      e.isOpen = false
+      return { op: built }
+    }
     case 'fund': {
       if (ctx.channelsBefore.length === 0) return undefined
       const c = ctx.channelsBefore[b.pick % ctx.channelsBefore.length]
@@ -351,7 +389,7 @@ async function batchOpFor(
     }
     case 'garbage': {
       // Valid kinds get data of no valid length; other kinds are unknown.
-      if (b.kind <= OpKind.Withdrawal)
+      if (b.kind <= LAST_OP_KIND)
         return { op: { kind: b.kind, data: '0x01' }, skippedWith: 'SettlementMalformedOp' }
       return { op: { kind: b.kind, data: '0x' }, skippedWith: 'SettlementUnknownOpKind' }
     }

@@ -522,7 +522,7 @@ describe('Settlement', function () {
         /* 1 */ await releaseOp(f, f.releasable, f.bob), // the payee signed, not the payer
         /* 2 */ { kind: OpKind.ChannelSettle, data: '0x1234' },
         /* 3 */ await refundOp(f, f.refundable),
-        /* 4 */ { kind: 10, data: '0x' },
+        /* 4 */ { kind: 11, data: '0x' }, // past the last kind (EscrowPartialRelease = 10)
         /* 5 */ await rulingOp(f, f.disputed, 10_000, f.expiring.proof), // another escrow's proof
         /* 6 */ await lockOp(f, tooMuch),
         /* 7 */ await lockOp(f, daveLock),
@@ -531,7 +531,7 @@ describe('Settlement', function () {
       const reasons: Array<[number, string, string, unknown[]]> = [
         [1, 'JobEscrowInvalidSignature', f.releasable.id, [f.alice.address, f.bob.address]],
         [2, 'SettlementMalformedOp', '', [BigInt(OpKind.ChannelSettle), 2n, 320n]],
-        [4, 'SettlementUnknownOpKind', '', [10n]],
+        [4, 'SettlementUnknownOpKind', '', [11n]],
         [5, 'JobEscrowUnknown', f.disputed.id, [f.disputed.position.setId, f.disputed.position.index]],
         [
           6,
