@@ -67,7 +67,13 @@ export const submitDeliverableBody = z
 export type SubmitDeliverableBody = z.infer<typeof submitDeliverableBody>
 
 /** Kinds of chain operation the coordinator queues for the settler, each needing the payer's signature. */
-export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release', 'escrow_ruling', 'escrow_refund'] as const
+export const CHAIN_OP_KINDS = [
+  'escrow_lock',
+  'escrow_release',
+  'escrow_ruling',
+  'escrow_refund',
+  'escrow_partial_release',
+] as const
 export type ChainOpKind = (typeof CHAIN_OP_KINDS)[number]
 
 /** The one mapping from the API's (and `escrow_ops.kind`'s) op names to the vault's `OpKind`. */
@@ -76,6 +82,7 @@ export const OP_KIND_OF = {
   escrow_release: OpKind.EscrowRelease,
   escrow_ruling: OpKind.EscrowRuling,
   escrow_refund: OpKind.EscrowRefund,
+  escrow_partial_release: OpKind.EscrowPartialRelease,
 } as const satisfies Record<ChainOpKind, OpKind>
 
 /**

@@ -23,6 +23,7 @@ import { competitionsRoutes } from './competitions/competitions-routes'
 import { disputesRoutes } from './disputes/disputes-routes'
 import { feedStream, FEED_STREAM_PATH, registerFeedStream } from './events/feed-stream'
 import { microJobsRoutes } from './micro-jobs/micro-jobs-routes'
+import { sessionsRoutes } from './sessions/sessions-routes'
 import { settlementsRoutes } from './settlements/settlements-routes'
 import { channelsRoutes } from './channels/channels-routes'
 import { invokeRoutes } from './invoke/invoke-routes'
@@ -57,6 +58,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   disputesRoutes,
   channelsRoutes,
   microJobsRoutes,
+  sessionsRoutes,
   settlementsRoutes,
   reconciliationRoutes,
 ]

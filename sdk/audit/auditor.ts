@@ -414,6 +414,16 @@ async function auditOp(
       addTotal(totals, fields.terms!.token as Address, 'fees', feeAmount)
       break
     }
+    case 'escrow_partial_release': {
+      // The fee is on the released part only; the rest goes back to the payer (FeeMath.takeFee).
+      const released = BigInt(decoded.fields.amount as string)
+      const feeAmount = fee(released, Number(fields.terms!.feeBps))
+      const token = fields.terms!.token as Address
+      addTotal(totals, token, 'escrowToPayees', released - feeAmount)
+      addTotal(totals, token, 'escrowToPayers', BigInt(fields.terms!.amount!) - released)
+      addTotal(totals, token, 'fees', feeAmount)
+      break
+    }
     case 'escrow_refund':
     case 'escrow_reclaim':
       addTotal(totals, fields.terms!.token as Address, 'escrowToPayers', BigInt(fields.terms!.amount!))
