@@ -64,3 +64,7 @@ ALTER TABLE ledger_transactions ADD CONSTRAINT ledger_transactions_kind_check
     'reorg_reversal', 'channel_funding', 'channel_funding_return', 'channel_settlement', 'channel_refund',
     'escrow_partial_release'
   ));
+
+-- The settler's queue takes the vault's new op kind (OpKind.EscrowPartialRelease = 10).
+ALTER TABLE chain_ops DROP CONSTRAINT chain_ops_kind_check;
+ALTER TABLE chain_ops ADD CONSTRAINT chain_ops_kind_check CHECK (kind BETWEEN 0 AND 10);
