@@ -138,6 +138,8 @@ abstract contract JobEscrow is Vault {
     ) internal returns (uint256 payeeAmount, uint256 fee, uint256 payerAmount) {
         EscrowCodec.Terms memory t = EscrowCodec.load(terms);
         bytes32 escrowId = _closeEscrow(t, position, proof);
+        // The flag is in the terms the escrow id hashes, so only the payer's signed lock sets it.
+        if (!t.partialRelease) revert IJobEscrow.JobEscrowPartialReleaseNotAllowed(escrowId);
         if (amount > t.amount) revert IJobEscrow.JobEscrowPartialReleaseTooLarge(escrowId, amount, t.amount);
         _requireSignedBy(t.payer, escrowId, Hashing.escrowPartialRelease(escrowId, amount), payerSignature);
         (payeeAmount, fee) = FeeMath.takeFee(amount, t.feeBps);
@@ -295,7 +297,8 @@ abstract contract JobEscrow is Vault {
             t.feeBps,
             t.resolverFeeBps,
             t.expiry,
-            t.nonce
+            t.nonce,
+            t.partialRelease
         );
     }
 

@@ -12,10 +12,14 @@ import {IVault} from "./IVault.sol";
  * @dev Partial release (settlement batch op `EscrowPartialRelease` only, no direct function): the
  * payer signs `EscrowPartialRelease{escrowId, amount}`; the payee nets `amount` less the fee and the
  * rest returns to the payer, closing the escrow. It is the settlement of a metered session, where
- * the payer decides what the work was worth. Trust caveat: it lets a payer pay less than the whole
- * escrow without the payee's word, so the coordinator relays it only for escrows the payee took on
- * those terms (sessions), never for job escrows; having no direct function keeps a payer from
- * using it without the coordinator.
+ * the payer decides what the work was worth. It lets a payer pay less than the whole escrow without
+ * the payee's word, so the vault allows it only on an escrow whose signed terms say so
+ * (`EscrowTerms.partialRelease`, a session's budget): the flag is part of the lock the payer signs,
+ * of the escrow's id, and of `EscrowLocked`, so the payee sees it before doing the work, and it
+ * cannot be set later (other terms hash to another id, which no set holds). On every other escrow
+ * (a job's) the trust property stands on the vault alone: the escrow goes back to the payer only on
+ * the payee's refund, a ruling, or expiry, whoever holds the payer's key. Having no direct function
+ * also keeps a payer from using it without the coordinator.
  *
  * Identity: an escrow's id is the EIP-712 digest of its signed `EscrowLock` terms under this
  * vault's domain. The terms carry the payer and one of the payer's unordered nonces, which the lock
@@ -57,6 +61,10 @@ interface IJobEscrow {
     /// @param expiry Unix time from which the payer can reclaim the escrow alone.
     /// @param nonce An unused unordered nonce of the payer (shared with its withdrawals and
     /// channel fundings); the lock consumes it.
+    /// @param partialRelease The payer may settle this escrow for any amount up to it (a session's
+    /// budget); fixed at the lock, which the payer signs and the payee can read in `EscrowLocked`.
+    /// False for a job's escrow, which then goes back to the payer only on the payee's refund, a
+    /// ruling, or expiry.
     struct EscrowTerms {
         address payer;
         address payee;
@@ -67,6 +75,7 @@ interface IJobEscrow {
         uint16 resolverFeeBps;
         uint64 expiry;
         uint256 nonce;
+        bool partialRelease;
     }
 
     /// @notice Where a locked escrow sits: its set and its index in the set's tree.
@@ -102,6 +111,9 @@ interface IJobEscrow {
     error JobEscrowAlreadyDisputed(bytes32 escrowId, uint64 rulingDeadline);
     /// @notice Thrown when a partial release of escrow `escrowId` asks for `amount`, more than its `locked`.
     error JobEscrowPartialReleaseTooLarge(bytes32 escrowId, uint256 amount, uint256 locked);
+    /// @notice Thrown when a partial release names escrow `escrowId`, whose terms do not allow one
+    /// (`partialRelease` false: a job's escrow).
+    error JobEscrowPartialReleaseNotAllowed(bytes32 escrowId);
     /// @notice Thrown when a signature on escrow `escrowId` is not `expected`'s (recovered `recovered`).
     error JobEscrowInvalidSignature(bytes32 escrowId, address expected, address recovered);
 
@@ -119,7 +131,8 @@ interface IJobEscrow {
         uint16 feeBps,
         uint16 resolverFeeBps,
         uint64 expiry,
-        uint256 nonce
+        uint256 nonce,
+        bool partialRelease
     );
     /// @notice Emitted once per set of locks: its Merkle `root` over `count` escrows.
     event EscrowSetCommitted(uint256 indexed setId, bytes32 root, uint256 count);

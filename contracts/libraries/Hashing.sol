@@ -25,7 +25,7 @@ library Hashing {
     );
     /// @notice Type hash of the payer's escrow lock; the digest of a lock is the escrow's id.
     bytes32 internal constant ESCROW_LOCK_TYPEHASH = keccak256(
-        "EscrowLock(address payer,address payee,address token,uint256 amount,address resolver,uint16 feeBps,uint16 resolverFeeBps,uint64 expiry,uint256 nonce)"
+        "EscrowLock(address payer,address payee,address token,uint256 amount,address resolver,uint16 feeBps,uint16 resolverFeeBps,uint64 expiry,uint256 nonce,bool partialRelease)"
     );
     /// @notice Type hash of the payer's release of an escrow to the payee.
     bytes32 internal constant ESCROW_RELEASE_TYPEHASH = keccak256("EscrowRelease(bytes32 escrowId)");

@@ -62,6 +62,7 @@ export interface AuditProblem {
     | 'coordinator_signature'
     | 'user_signature'
     | 'undecodable_op'
+    | 'partial_release'
     | 'skipped_ops'
     | 'totals'
     | 'call_chain'
@@ -415,6 +416,15 @@ async function auditOp(
       break
     }
     case 'escrow_partial_release': {
+      // Only an escrow its payer locked for it (a session's budget) may be settled in part; the
+      // vault refuses any other, so an applied one on a job's escrow means a vault that broke the
+      // trust property.
+      if ((decoded.fields.terms as { partialRelease?: unknown }).partialRelease !== true) {
+        problem(
+          'partial_release',
+          `a partial release of escrow ${decoded.escrowId} whose lock does not allow one`,
+        )
+      }
       // The fee is on the released part only; the rest goes back to the payer (FeeMath.takeFee).
       const released = BigInt(decoded.fields.amount as string)
       const feeAmount = fee(released, Number(fields.terms!.feeBps))

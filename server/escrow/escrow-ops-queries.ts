@@ -79,9 +79,9 @@ export interface EscrowOpRow {
 
 /** The columns of escrow_terms as `EscrowLockTerms`, from a query that selects `TERMS_COLUMNS`. */
 const TERMS_COLUMNS = `t.vault_address, t.payer, t.payee, t.token, t.amount::text, t.resolver, t.fee_bps,
-  t.resolver_fee_bps, t.expiry::text, t.nonce::text`
+  t.resolver_fee_bps, t.expiry::text, t.nonce::text, t.partial_release`
 
-function termsOf(row: Record<string, string | number>): EscrowLockTerms {
+function termsOf(row: Record<string, string | number | boolean>): EscrowLockTerms {
   return {
     payer: row.payer as Address,
     payee: row.payee as Address,
@@ -92,11 +92,24 @@ function termsOf(row: Record<string, string | number>): EscrowLockTerms {
     resolverFeeBps: Number(row.resolver_fee_bps),
     expiry: BigInt(row.expiry!),
     nonce: BigInt(row.nonce!),
+    partialRelease: row.partial_release === true,
   }
 }
 
 function escrowOpOf(row: Record<string, unknown>): EscrowOpRow {
-  const { payer, payee, token, amount, resolver, fee_bps, resolver_fee_bps, expiry, nonce, ...op } = row
+  const {
+    payer,
+    payee,
+    token,
+    amount,
+    resolver,
+    fee_bps,
+    resolver_fee_bps,
+    expiry,
+    nonce,
+    partial_release,
+    ...op
+  } = row
   const terms = termsOf({
     payer,
     payee,
@@ -107,7 +120,8 @@ function escrowOpOf(row: Record<string, unknown>): EscrowOpRow {
     resolver_fee_bps,
     expiry,
     nonce,
-  } as Record<string, string>)
+    partial_release,
+  } as Record<string, string | boolean>)
   return { ...op, terms } as EscrowOpRow
 }
 
@@ -119,8 +133,8 @@ export async function insertEscrowTerms(
   const { terms } = escrow
   await db.query(
     `INSERT INTO escrow_terms (chain_id, escrow_id, vault_address, payer, payee, token, amount, resolver,
-                               fee_bps, resolver_fee_bps, expiry, nonce)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                               fee_bps, resolver_fee_bps, expiry, nonce, partial_release)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT DO NOTHING`,
     [
       escrow.chainId,
@@ -135,6 +149,7 @@ export async function insertEscrowTerms(
       terms.resolverFeeBps,
       terms.expiry.toString(),
       terms.nonce.toString(),
+      terms.partialRelease,
     ],
   )
 }

@@ -251,7 +251,10 @@ async function recordOpOnEscrow(
   const party = SIGNER_OF[op.kind]
   if (!sameAddress(terms[party], op.signer.walletAddress))
     throw new Error(`escrow ${op.escrowId} names another ${party}`)
-  // The vault would skip it (JobEscrowPartialReleaseTooLarge); refusing here keeps it unsigned.
+  // The vault would skip these (JobEscrowPartialReleaseNotAllowed, JobEscrowPartialReleaseTooLarge);
+  // refusing here keeps them unsigned.
+  if (op.kind === 'escrow_partial_release' && !terms.partialRelease)
+    throw new Error(`escrow ${op.escrowId} was not locked for a partial release`)
   if (op.releaseAmount !== undefined && (op.releaseAmount < 0n || op.releaseAmount > terms.amount))
     throw new Error(`escrow ${op.escrowId} holds ${terms.amount}, less than ${op.releaseAmount}`)
   await recordEscrowOp(db, context, { ...op, domain, terms })
@@ -278,8 +281,9 @@ export async function recordEscrowRefund(
 /**
  * Records the payer's partial release of escrow `escrowId` (see `recordOpOnEscrow`): `amount` (at
  * most the escrow) to the payee less the fee on it, the rest back to the payer, in one vault op.
- * Only for escrows whose payee took them on those terms (a session's budget): on a job's escrow it
- * would let the payer pay less than agreed without the payee's word.
+ * Only for escrows locked on those terms (`partialRelease` in the signed lock: a session's budget);
+ * the vault refuses it on any other escrow, since on a job's escrow it would let the payer pay less
+ * than agreed without the payee's word.
  */
 export async function recordEscrowPartialRelease(
   db: Queryable,

@@ -191,6 +191,7 @@ export function vaultMirrorHandlers(logger: Logger): ChainEventHandler[] {
           resolver: args.resolver as Address,
           token: args.token as Address,
           amount: BigInt(args.amount!),
+          partialRelease: (event.args.partialRelease as boolean | undefined) === true,
         })
       }
       changes.push({ log, changes: await balanceChangesOf(db, event, mirrorLogger) })

@@ -103,7 +103,9 @@ export async function createSession(
       )
     }
     // No resolver: the client settles what the session was worth (the agent took the session on
-    // those terms), or the agent refunds it; there is nothing for a third party to rule on.
+    // those terms), or the agent refunds it; there is nothing for a third party to rule on. The
+    // lock says so (`partialRelease`): the vault allows the client's partial release on this
+    // escrow only, never on a job's.
     const { terms, escrowId } = await newEscrowTerms(db, context, {
       payer: client.walletAddress,
       payee: (await agentWallet(db, service.agentId))!,
@@ -113,6 +115,7 @@ export async function createSession(
       feeBps,
       resolverFeeBps: 0,
       expiry: escrowExpiry,
+      partialRelease: true,
     })
     await insertSession(db, {
       id,

@@ -13,6 +13,7 @@ import {
   type Op,
   type Sig,
   type VaultFixture,
+  withDirtyWord,
 } from './fixtures'
 
 const BPS = 10_000n
@@ -54,16 +55,28 @@ async function settleAndRead(f: VaultFixture, ops: Op[]) {
   return { skipped, named }
 }
 
-/** A 20 USDC escrow from alice to bob, as a session's budget. */
+/** A 20 USDC escrow from alice to bob, as a session's budget: its signed lock allows a partial release. */
 async function lockBudget(f: VaultFixture): Promise<LockedEscrow> {
-  return f.lockEscrow({ amount: 20n * USDC })
+  return f.lockEscrow({ amount: 20n * USDC, partialRelease: true })
+}
+
+/** A 20 USDC escrow from alice to bob for a job: its signed lock does not allow a partial release. */
+async function lockJobEscrow(f: VaultFixture): Promise<LockedEscrow> {
+  return f.lockEscrow({ amount: 20n * USDC, partialRelease: false })
+}
+
+function releaseOp(f: VaultFixture, e: LockedEscrow) {
+  return f
+    .sign(f.alice, 'EscrowRelease', { escrowId: e.id })
+    .then((signature) => op(OpKind.EscrowRelease, [e.terms, e.position, signature, e.proof]))
 }
 
 describe('EscrowPartialRelease', function () {
   describe('settleBatch with an EscrowPartialRelease op', function () {
-    it('pays the payee 14 of a 20 escrow less the fee on 14, and returns 6 to the payer, in one op', async function () {
+    it('pays the payee 14 of a 20 escrow locked with partialRelease less the fee on 14, and returns 6 to the payer, in one op', async function () {
       const f = await loadFixture(deployVaultFixture)
       const e = await lockBudget(f)
+      expect(e.terms.partialRelease, 'EscrowLocked carries the flag the payee reads').to.equal(true)
       const amount = 14n * USDC
       const fee = feeOf(amount, FEE_BPS)
       expect(fee).to.equal(140_000n)
@@ -139,7 +152,7 @@ describe('EscrowPartialRelease', function () {
       const f = await loadFixture(deployVaultFixture)
       const [, e] = await f.lockEscrowsInBatch([
         await f.escrowTerms({ payer: f.carol.address }),
-        await f.escrowTerms({ amount: 20n * USDC }),
+        await f.escrowTerms({ amount: 20n * USDC, partialRelease: true }),
       ])
       const amount = 14n * USDC
       await expect(f.settle([partialOp(e, amount, await signPartial(f, e, amount))])).to.emit(
@@ -150,6 +163,88 @@ describe('EscrowPartialRelease', function () {
   })
 
   describe('attacks', function () {
+    it('a payer cannot claw back a job escrow with a partial release of 0', async function () {
+      const f = await loadFixture(deployVaultFixture)
+      const e = await lockJobEscrow(f)
+      const ruled = await lockJobEscrow(f)
+      const before = await balancesOf(f, [f.alice.address, f.bob.address, f.treasury.address])
+      for (const job of [e, ruled]) {
+        const clawBack = partialOp(job, 0n, await signPartial(f, job, 0n))
+        expect(await f.simulateSkipped([clawBack])).to.deep.equal([[0, 'JobEscrowPartialReleaseNotAllowed']])
+        const { skipped, named } = await settleAndRead(f, [clawBack])
+        expect(skipped).to.deep.equal([[0, 'JobEscrowPartialReleaseNotAllowed']])
+        expect(named('EscrowPartiallyReleased')).to.have.length(0)
+        expect(await f.vault.isEscrowClosed(job.position.setId, job.position.index)).to.equal(false)
+      }
+      expect(await balancesOf(f, [f.alice.address, f.bob.address, f.treasury.address])).to.deep.equal(before)
+      // Still locked for the payee: the payer's release pays it in full, and so does a ruling.
+      const fee = feeOf(20n * USDC, FEE_BPS)
+      await expect(f.settle([await releaseOp(f, e)]))
+        .to.emit(f.vault, 'EscrowReleased')
+        .withArgs(e.id, f.bob.address, 20n * USDC - fee, fee)
+      const ruling = await f.sign(f.resolver, 'EscrowRuling', { escrowId: ruled.id, payeeBps: 10_000 })
+      await expect(
+        f.settle([op(OpKind.EscrowRuling, [ruled.terms, ruled.position, 10_000, ruling, ruled.proof])]),
+      ).to.emit(f.vault, 'EscrowRuled')
+      expect(await f.vault.isEscrowClosed(ruled.position.setId, ruled.position.index)).to.equal(true)
+    })
+
+    it("the coordinator key alone cannot partially release a managed payer's job escrow", async function () {
+      // The coordinator signs the batch and, for a managed payer, holds the payer's key too: every
+      // signature such an attacker can make, at every amount, is refused on a job's escrow.
+      const f = await loadFixture(deployVaultFixture)
+      const e = await lockJobEscrow(f)
+      const before = await balancesOf(f, [f.alice.address, f.bob.address, f.treasury.address])
+      const amounts = [0n, 1n, 19n * USDC, 20n * USDC]
+      const ops: Op[] = []
+      for (const amount of amounts) {
+        ops.push(partialOp(e, amount, await signPartial(f, e, amount, f.alice)))
+        ops.push(partialOp(e, amount, await signPartial(f, e, amount, f.coordinator)))
+      }
+      const { skipped } = await settleAndRead(f, ops)
+      expect(skipped).to.deep.equal(ops.map((_, i) => [i, 'JobEscrowPartialReleaseNotAllowed']))
+      expect(await balancesOf(f, [f.alice.address, f.bob.address, f.treasury.address])).to.deep.equal(before)
+      expect(await f.vault.isEscrowClosed(e.position.setId, e.position.index)).to.equal(false)
+      // The payer's only way back without the payee or a ruling is expiry.
+      await expect(
+        f.vault.connect(f.alice).reclaimExpiredEscrow(e.terms, e.position, e.proof),
+      ).to.be.revertedWithCustomError(f.vault, 'JobEscrowNotReclaimable')
+    })
+
+    it("a job escrow's flag word rewritten in the op data: 1 finds no escrow, anything above 1 is skipped with EscrowCodecNonCanonical", async function () {
+      const f = await loadFixture(deployVaultFixture)
+      const e = await lockJobEscrow(f)
+      const clean = partialOp(e, 0n, await signPartial(f, e, 0n))
+      // Word 9 of the op data is the terms' `partialRelease`: 0 for this escrow, made 1, then 0x0100.
+      const dirty = { kind: clean.kind, data: withDirtyWord(clean.data, 9, 31) }
+      const bytes = dirty.data.slice(2 + 9 * 64, 2 + 10 * 64)
+      expect(BigInt('0x' + bytes)).to.equal(1n)
+      const twice = { kind: clean.kind, data: withDirtyWord(clean.data, 9, 30) }
+      expect(await f.simulateSkipped([dirty, twice])).to.deep.equal([
+        [0, 'JobEscrowUnknown'],
+        [1, 'EscrowCodecNonCanonical'],
+      ])
+      expect(await f.vault.isEscrowClosed(e.position.setId, e.position.index)).to.equal(false)
+    })
+
+    it('flipping the flag after the lock changes the escrow id, so the forged terms find no escrow', async function () {
+      const f = await loadFixture(deployVaultFixture)
+      const e = await lockJobEscrow(f)
+      const forged = { ...e.terms, partialRelease: true }
+      const forgedId = f.escrowIdOf(forged)
+      expect(forgedId).to.not.equal(e.id)
+      // The relayer submits the flipped terms at the real escrow's position, with a payer signature
+      // over the id they hash to.
+      const signature = await f.sign(f.alice, 'EscrowPartialRelease', { escrowId: forgedId, amount: 0n })
+      const forgedOp = op(OpKind.EscrowPartialRelease, [forged, e.position, 0n, signature, e.proof])
+      const before = await balancesOf(f, [f.alice.address, f.bob.address, f.treasury.address])
+      const { skipped } = await settleAndRead(f, [forgedOp])
+      expect(skipped).to.deep.equal([[0, 'JobEscrowUnknown']])
+      expect(await balancesOf(f, [f.alice.address, f.bob.address, f.treasury.address])).to.deep.equal(before)
+      expect(await f.vault.isEscrowClosed(e.position.setId, e.position.index)).to.equal(false)
+      expect(await f.vault.escrowId(forged)).to.equal(forgedId)
+    })
+
     it('an amount over the escrow is skipped with JobEscrowPartialReleaseTooLarge and moves nothing', async function () {
       const f = await loadFixture(deployVaultFixture)
       const e = await lockBudget(f)

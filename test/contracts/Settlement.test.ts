@@ -360,6 +360,7 @@ describe('Settlement', function () {
           200,
           newEscrow.expiry,
           newEscrow.nonce,
+          false,
         )
       await expect(tx)
         .to.emit(f.vault, 'EscrowSetCommitted')
@@ -611,17 +612,17 @@ describe('Settlement', function () {
       const withExtraWord = { kind: OpKind.EscrowRelease, data: valid.data + '00'.repeat(32) }
       // Offset word of the proof pointing elsewhere than right after itself.
       const words = valid.data.slice(2).match(/.{64}/g)!
-      words[13] = ethers.toBeHex(15n * 32n, 32).slice(2)
+      words[14] = ethers.toBeHex(16n * 32n, 32).slice(2)
       const badOffset = { kind: OpKind.EscrowRelease, data: '0x' + words.join('') }
       const lock = await lockOp(f, await f.escrowTerms())
       const shortLock = { kind: OpKind.EscrowLock, data: lock.data.slice(0, -64) }
       const finalize = { kind: OpKind.ChannelFinalize, data: '0x' }
       const ops = [withExtraWord, badOffset, shortLock, finalize, valid]
-      const releaseLength = (13 + 2 + proofLength) * 32
+      const releaseLength = (14 + 2 + proofLength) * 32
       expect(await skippedBySimulation(f, ops)).to.deep.equal([
         [0, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowRelease, releaseLength + 32, releaseLength])],
         [1, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowRelease, releaseLength, releaseLength])],
-        [2, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowLock, 10 * 32, 11 * 32])],
+        [2, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowLock, 11 * 32, 12 * 32])],
         [3, errorData(f, 'SettlementMalformedOp', [OpKind.ChannelFinalize, 0, 5 * 32])],
       ])
       await expect(f.settle(ops))

@@ -1,9 +1,11 @@
 import { expect } from 'chai'
 import request from 'supertest'
-import type { Hex } from 'viem'
+import { zeroAddress, type Hex } from 'viem'
 import type { SessionResponse } from '../../../protocol/sessions'
 import { BPS } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import { escrowDomain, newEscrowTerms, recordEscrowPartialRelease } from '../../../server/escrow/escrow-ops'
+import { insertEscrowTerms } from '../../../server/escrow/escrow-ops-queries'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -118,6 +120,67 @@ describe('sessions settled on the vault', () => {
       unsettled: '0',
     })
     expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it("a session's lock allows its partial release and says so on-chain; the coordinator refuses one on an escrow locked without it (a job's)", async function () {
+    this.timeout(60_000)
+    const hired = await hire({ service_id: serviceId, message: 'Flag', budget: '1' }).expect(201)
+    await chain.settle()
+    const session = (
+      await request(chain.app)
+        .get(`/v1/sessions/${hired.body.session_id}`)
+        .set('Authorization', bearer(client.apiKey))
+        .expect(200)
+    ).body as SessionResponse
+    const flags = async (escrowId: string) => {
+      const { rows } = await database.pool.query(
+        `SELECT t.partial_release AS terms, e.partial_release AS mirror FROM escrow_terms AS t
+           LEFT JOIN vault_escrows AS e ON e.chain_id = t.chain_id AND e.escrow_id = t.escrow_id
+          WHERE t.escrow_id = $1`,
+        [escrowId],
+      )
+      return rows[0] as { terms: boolean; mirror: boolean | null }
+    }
+    // The payer signed the flag in the lock, and the payee reads it back from EscrowLocked.
+    expect(await flags(session.escrow_id)).to.deep.equal({ terms: true, mirror: true })
+
+    // A job's escrow between the same two agents: its lock does not allow a partial release, and
+    // the coordinator, which holds the managed client's key, will not sign one (nor would the vault take it).
+    const { terms, escrowId } = await newEscrowTerms(database.pool, chain.context, {
+      payer: client.agent.wallet_address,
+      payee: agent.agent.wallet_address,
+      token: chain.usdc,
+      amount: 1n * USDC,
+      resolver: zeroAddress,
+      feeBps: Number(feeBps),
+      resolverFeeBps: 0,
+      expiry: 2n ** 40n,
+      partialRelease: false,
+    })
+    const domain = escrowDomain(chain.context)
+    await insertEscrowTerms(database.pool, {
+      chainId: domain.chainId,
+      escrowId,
+      vaultAddress: domain.verifyingContract,
+      terms,
+    })
+    const payer = {
+      id: client.agent.id,
+      walletAddress: client.agent.wallet_address,
+      isManagedWallet: client.agent.is_managed_wallet,
+    }
+    const refused = await recordEscrowPartialRelease(database.pool, chain.context, {
+      subject: { sessionId: session.session_id },
+      escrowId,
+      payer,
+      amount: 0n,
+    }).then(
+      () => null,
+      (error: Error) => error.message,
+    )
+    expect(refused).to.match(/not locked for a partial release/)
+    const { rows } = await database.pool.query('SELECT 1 FROM escrow_ops WHERE escrow_id = $1', [escrowId])
+    expect(rows).to.have.length(0)
   })
 
   it('settle is final: a second settle is 409 session_not_active', async function () {
