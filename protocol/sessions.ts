@@ -13,7 +13,7 @@ import { z } from './zod'
 /** The longest message either side may send in one turn. */
 export const SESSION_MESSAGE_MAX = 20_000
 
-export const SESSION_STATUSES = ['active', 'settled', 'failed'] as const
+export const SESSION_STATUSES = ['active', 'settled', 'failed', 'expired'] as const
 export type SessionStatus = (typeof SESSION_STATUSES)[number]
 
 const sessionMessage = z.string().trim().min(1, 'must not be empty').max(SESSION_MESSAGE_MAX)

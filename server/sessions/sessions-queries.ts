@@ -14,7 +14,7 @@ export interface SessionRow {
   fee_bps: number
   escrow_id: `0x${string}`
   escrow_expiry: string
-  status: 'active' | 'settled' | 'failed'
+  status: 'active' | 'settled' | 'failed' | 'expired'
   amount_released: string | null
   failure_reason: string | null
   created_at: Date
@@ -94,6 +94,23 @@ export async function finishSession(
       outcome.status === 'failed' ? outcome.reason : null,
     ],
   )
+}
+
+/**
+ * Marks up to `limit` active sessions whose escrow expired by `nowSeconds` (unix time, the vault's
+ * clock) `expired`; returns their ids. Rows another transaction holds are left for the next round.
+ */
+export async function expireSessionsDue(db: Queryable, nowSeconds: bigint, limit: number): Promise<string[]> {
+  const { rows } = await db.query(
+    `UPDATE sessions AS s SET status = 'expired', finished_at = now()
+      WHERE s.id IN (SELECT d.id FROM sessions AS d
+                      WHERE d.status = 'active' AND d.escrow_expiry <= $1::bigint
+                      ORDER BY d.escrow_expiry LIMIT $2 FOR UPDATE SKIP LOCKED)
+        AND s.status = 'active'
+      RETURNING s.id::text`,
+    [nowSeconds.toString(), limit],
+  )
+  return rows.map((row: { id: string }) => row.id)
 }
 
 /** Appends a message as the next of the session's conversation; returns its sequence. */

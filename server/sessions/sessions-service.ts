@@ -34,6 +34,7 @@ import {
   type CallableService,
 } from '../services/services-service'
 import {
+  expireSessionsDue,
   finishSession,
   insertSession,
   insertSessionMessage,
@@ -330,6 +331,17 @@ export async function failSession(
     await queueSignedEscrowOps(db, subject)
   })
   return getSession(context, agent, sessionId)
+}
+
+/**
+ * The timers' pass over sessions never settled: each one whose escrow expired (by the vault's clock,
+ * as `requireActive` judges it) becomes `expired`, up to `limit`; returns how many. Its budget goes
+ * back to the client through the timers' reclaim of expired escrows, as for any escrow.
+ */
+export async function expireDueSessions(context: AppContext, limit: number): Promise<number> {
+  const now = await chainNow(context.chain?.client ?? null)
+  const expired = await withRetryingTransaction(context.pool, (db) => expireSessionsDue(db, now, limit))
+  return expired.length
 }
 
 /** `GET /v1/sessions/{id}`: the conversation and the escrow's state, for the client and the agent. */

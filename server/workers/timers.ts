@@ -10,6 +10,7 @@ import { pruneOldEvents } from '../events/event-bus'
 import { pruneWebhookDeliveries } from '../webhooks/webhooks-service'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
+import { expireDueSessions } from '../sessions/sessions-service'
 import { releaseLease, tryAcquireLease } from './leader'
 
 /** The lease that makes one replica the timekeeper: two never run the same deadline pass. */
@@ -30,6 +31,7 @@ export type TimersRound =
       reviewDisputes: number
       overdueCancelled: number
       escrowsReclaimed: number
+      sessionsExpired: number
       channelsSettled: number
       channelsClosed: number
       microJobsRefunded: number
@@ -42,7 +44,8 @@ export type TimersRound =
  * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is: job
  * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
- * slot reopened), expired escrows the vault still holds (reclaimed for their payers), payment
+ * slot reopened), expired escrows the vault still holds (reclaimed for their payers; a session
+ * never settled becomes `expired` with its escrow), payment
  * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
  * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded), outbox
  * events past their 7-day retention and finished webhook deliveries past their 30 days (deleted). Each pass
@@ -70,6 +73,7 @@ export class TimersWorker {
     const reviewDisputes = await openReviewTimeoutDisputes(this.context, EXPIRY_BATCH_SIZE)
     const overdueCancelled = await cancelOverdueAssignments(this.context, EXPIRY_BATCH_SIZE)
     const escrowsReclaimed = await this.reclaimExpiredEscrows()
+    const sessionsExpired = await expireDueSessions(this.context, EXPIRY_BATCH_SIZE)
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
     const microJobsRefunded = await refundStalledMicroJobs(this.context, EXPIRY_BATCH_SIZE)
@@ -81,6 +85,7 @@ export class TimersWorker {
       reviewDisputes,
       overdueCancelled,
       escrowsReclaimed,
+      sessionsExpired,
       channelsSettled,
       channelsClosed,
       microJobsRefunded,

@@ -1,11 +1,13 @@
 import { expect } from 'chai'
 import request from 'supertest'
-import { zeroAddress, type Hex } from 'viem'
+import { createTestClient, http, zeroAddress, type Hex } from 'viem'
 import type { SessionResponse } from '../../../protocol/sessions'
 import { BPS } from '../../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { escrowDomain, newEscrowTerms, recordEscrowPartialRelease } from '../../../server/escrow/escrow-ops'
 import { insertEscrowTerms } from '../../../server/escrow/escrow-ops-queries'
+import { TimersWorker } from '../../../server/workers/timers'
+import { hardhatRpcUrl } from '../helpers/chain'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -285,5 +287,67 @@ describe('sessions settled on the vault', () => {
       .send({ message: 'None' })
       .expect(200)
     expect(next.body).to.deep.equal({ session_id: sessionId, status: 'awaiting_reply', message: null })
+  })
+
+  // Last: it moves the shared chain's clock past every open session's expiry.
+  it('a session never settled becomes expired with its escrow, and the timers return the whole budget to the client', async function () {
+    this.timeout(120_000)
+    const timers = new TimersWorker(chain.context, 10_000)
+    const hired = await hire({ service_id: serviceId, message: 'Left open', budget: '3' }).expect(201)
+    const sessionId = hired.body.session_id as string
+    await chain.settle()
+    const clientVaultLocked = await chain.vaultBalanceOf(client.agent.wallet_address as Hex)
+    const clientLocked = await balanceOf(client)
+    const read = async () =>
+      (
+        await request(chain.app)
+          .get(`/v1/sessions/${sessionId}`)
+          .set('Authorization', bearer(client.apiKey))
+          .expect(200)
+      ).body as SessionResponse
+    expect(await timers.runOnce(), 'not before the expiry').to.include({ sessionsExpired: 0 })
+    expect((await read()).status).to.equal('active')
+
+    const expiry = BigInt(Date.parse((await read()).escrow_expires_at) / 1000)
+    const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
+    const now = (await chain.client.getBlock()).timestamp
+    await testClient.increaseTime({ seconds: Number(expiry - now) + 1 })
+    await testClient.mine({ blocks: 1 })
+
+    const round = await timers.runOnce()
+    expect(round.outcome === 'ran' && round.sessionsExpired).to.be.at.least(1)
+    expect(round.outcome === 'ran' && round.escrowsReclaimed).to.be.at.least(1)
+    const expired = await read()
+    expect(expired.status).to.equal('expired')
+    expect(await timers.runOnce(), 'a session expires once').to.include({ sessionsExpired: 0 })
+    const late = await settle(sessionId)
+    expect(late.status).to.equal(409)
+    expect(late.body.error).to.include({ code: 'session_not_active' })
+    expect(late.body.error.details).to.deep.equal({ status: 'expired' })
+
+    // Every session this file left open expired in that round (this one's 3 among them); each
+    // budget is back with the client, on the vault and in the ledger.
+    const { rows } = await database.pool.query(
+      `SELECT coalesce(sum(budget), 0)::text AS total, bool_or(id = $1) AS mine FROM sessions WHERE status = 'expired'`,
+      [sessionId],
+    )
+    const expiredBudgets = BigInt(rows[0].total)
+    expect(rows[0].mine).to.equal(true)
+    await chain.settle()
+    expect(await chain.vaultBalanceOf(client.agent.wallet_address as Hex)).to.equal(
+      clientVaultLocked + expiredBudgets,
+    )
+    expect(Number((await balanceOf(client)).available)).to.equal(
+      Number(clientLocked.available) + Number(expiredBudgets) / 1e6,
+    )
+    const mirror = await database.pool.query(
+      'SELECT closed_tx_hash FROM vault_escrows WHERE escrow_id = $1',
+      [expired.escrow_id],
+    )
+    expect(mirror.rows[0].closed_tx_hash, 'the escrow was reclaimed on the vault').to.be.a('string')
+    expect((await read()).escrow_ops.map((op) => [op.kind, op.status])).to.deep.equal([
+      ['escrow_lock', 'confirmed'],
+    ])
+    expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 })
