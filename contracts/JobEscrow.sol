@@ -125,6 +125,33 @@ abstract contract JobEscrow is Vault {
         emit IJobEscrow.EscrowReleased(escrowId, t.payee, payeeAmount, fee);
     }
 
+    /**
+     * @dev Pays `amount` of a locked escrow to its payee (less the fee on `amount` only) and the rest
+     * back to its payer, on the payer's word; closes the escrow. The caller credits `fee` to the treasury.
+     */
+    function _partiallyReleaseEscrow(
+        IJobEscrow.EscrowTerms calldata terms,
+        IJobEscrow.EscrowPosition calldata position,
+        uint256 amount,
+        IVault.Signature calldata payerSignature,
+        bytes32[] calldata proof
+    ) internal returns (uint256 payeeAmount, uint256 fee, uint256 payerAmount) {
+        EscrowCodec.Terms memory t = EscrowCodec.load(terms);
+        bytes32 escrowId = _closeEscrow(t, position, proof);
+        // The flag is in the terms the escrow id hashes, so only the payer's signed lock sets it.
+        if (!t.partialRelease) revert IJobEscrow.JobEscrowPartialReleaseNotAllowed(escrowId);
+        if (amount > t.amount) revert IJobEscrow.JobEscrowPartialReleaseTooLarge(escrowId, amount, t.amount);
+        _requireSignedBy(t.payer, escrowId, Hashing.escrowPartialRelease(escrowId, amount), payerSignature);
+        (payeeAmount, fee) = FeeMath.takeFee(amount, t.feeBps);
+        // Cannot underflow: amount <= t.amount, checked above.
+        unchecked {
+            payerAmount = t.amount - amount;
+        }
+        _credit(t.payee, t.token, payeeAmount);
+        _credit(t.payer, t.token, payerAmount);
+        emit IJobEscrow.EscrowPartiallyReleased(escrowId, t.payee, payeeAmount, fee, payerAmount);
+    }
+
     /// @dev Returns a locked escrow to its payer on the payee's word.
     function _refundEscrow(
         IJobEscrow.EscrowTerms calldata terms,
@@ -270,7 +297,8 @@ abstract contract JobEscrow is Vault {
             t.feeBps,
             t.resolverFeeBps,
             t.expiry,
-            t.nonce
+            t.nonce,
+            t.partialRelease
         );
     }
 

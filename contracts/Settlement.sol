@@ -274,6 +274,12 @@ abstract contract Settlement is JobEscrow, PaymentChannels {
             // The coordinator's batch signature is the co-signature a fast withdrawal needs.
             amounts.withdrawn = _withdrawSigned(o.withdrawal, Hashing.withdrawal(o.withdrawal), o.ownerSignature);
             amounts.token = o.withdrawal.token;
+        } else if (kind == uint8(ISettlement.OpKind.EscrowPartialRelease)) {
+            (ISettlement.EscrowPartialReleaseOp calldata o, bytes32[] calldata proof) =
+                OpData.escrowPartialRelease(kind, data);
+            (amounts.escrowToPayees, amounts.fees, amounts.escrowToPayers) =
+                _partiallyReleaseEscrow(o.terms, o.position, o.amount, o.payerSignature, proof);
+            amounts.token = o.terms.token;
         } else {
             revert ISettlement.SettlementUnknownOpKind(kind);
         }

@@ -67,7 +67,13 @@ export const submitDeliverableBody = z
 export type SubmitDeliverableBody = z.infer<typeof submitDeliverableBody>
 
 /** Kinds of chain operation the coordinator queues for the settler, each needing the payer's signature. */
-export const CHAIN_OP_KINDS = ['escrow_lock', 'escrow_release', 'escrow_ruling', 'escrow_refund'] as const
+export const CHAIN_OP_KINDS = [
+  'escrow_lock',
+  'escrow_release',
+  'escrow_ruling',
+  'escrow_refund',
+  'escrow_partial_release',
+] as const
 export type ChainOpKind = (typeof CHAIN_OP_KINDS)[number]
 
 /** The one mapping from the API's (and `escrow_ops.kind`'s) op names to the vault's `OpKind`. */
@@ -76,6 +82,7 @@ export const OP_KIND_OF = {
   escrow_release: OpKind.EscrowRelease,
   escrow_ruling: OpKind.EscrowRuling,
   escrow_refund: OpKind.EscrowRefund,
+  escrow_partial_release: OpKind.EscrowPartialRelease,
 } as const satisfies Record<ChainOpKind, OpKind>
 
 /**
@@ -97,7 +104,8 @@ const hex = z.string().regex(/^0x[0-9a-fA-F]*$/)
 
 /**
  * EIP-712 typed data as JSON. Integer fields of `message` (amount, fees, expiry) are decimal
- * strings; turn them into bigint (`BigInt(x)`) before signing with viem.
+ * strings; turn them into bigint (`BigInt(x)`) before signing with viem. Bool fields (an
+ * `EscrowLock`'s `partialRelease`) are `"true"` or `"false"`; turn them into booleans.
  */
 export const typedDataJson = z
   .object({
@@ -114,17 +122,27 @@ export const typedDataJson = z
   .openapi('TypedData')
 export type TypedDataJson = z.infer<typeof typedDataJson>
 
+function boolFromJson(name: string, value: string): boolean {
+  if (value !== 'true' && value !== 'false')
+    throw new Error(`typed data field ${name} is not "true" or "false"`)
+  return value === 'true'
+}
+
 /**
  * Typed data in the API's JSON shape back in the shape viem and ethers sign: integer fields of the
- * message as bigint. Anyone asked to sign an op (`typed_data`, `funding_to_sign`, `close_to_sign`)
- * passes it through this first.
+ * message as bigint, bool fields as booleans. Anyone asked to sign an op (`typed_data`,
+ * `funding_to_sign`, `close_to_sign`) passes it through this first.
  */
 export function typedDataFromJson(json: TypedDataJson): TypedDataDefinition {
   const fields = json.types[json.primaryType] ?? []
   const message: Record<string, unknown> = {}
   for (const field of fields) {
     const value = json.message[field.name]!
-    message[field.name] = /^u?int\d*$/.test(field.type) ? BigInt(value) : value
+    message[field.name] = /^u?int\d*$/.test(field.type)
+      ? BigInt(value)
+      : field.type === 'bool'
+        ? boolFromJson(field.name, value)
+        : value
   }
   return {
     domain: { ...json.domain, verifyingContract: json.domain.verifyingContract as Hex },

@@ -87,6 +87,11 @@ export const ERROR_CATALOGUE = {
   not_payer: { status: 403, description: 'Only the payer of the escrow may sign its ops' },
   not_resolver: { status: 403, description: 'Only the dispute’s resolver may rule on it' },
   not_service_owner: { status: 403, description: 'Only its owner may change or delete a service' },
+  not_session_agent: {
+    status: 403,
+    description: "Only the session's agent may reply to it or mark it failed",
+  },
+  not_session_client: { status: 403, description: "Only the session's client may continue or settle it" },
   not_channel_caller: { status: 403, description: "Only the channel's caller may do this" },
   not_signer: { status: 403, description: 'Only the wallet an op names may sign it' },
   own_job: { status: 403, description: 'An agent may not bid on its own job' },
@@ -122,6 +127,10 @@ export const ERROR_CATALOGUE = {
     description: 'No such micro-job, or one the caller is neither the caller nor the provider of',
   },
   service_not_found: { status: 404, description: 'No such service, or a disabled one of another agent' },
+  session_not_found: {
+    status: 404,
+    description: 'No such session, or one the caller is neither the client nor the agent of',
+  },
   webhook_not_found: { status: 404, description: 'The caller has no webhook set' },
   webhook_delivery_not_found: { status: 404, description: "No such delivery of the caller's webhook" },
   withdrawal_address_not_found: { status: 404, description: 'No such withdrawal address of the caller' },
@@ -255,6 +264,10 @@ export const ERROR_CATALOGUE = {
       'The job names no resolver and the coordinator has no platform resolver: its escrow could never be ruled',
   },
   no_submitted_work: { status: 409, description: 'Nothing submitted to accept or send back' },
+  session_not_active: {
+    status: 409,
+    description: 'The session is already settled or failed: settlement is final',
+  },
   not_a_competition: { status: 409, description: 'The job is not a competition' },
   not_your_turn: {
     status: 409,

@@ -21,6 +21,8 @@ export interface EscrowLockTerms {
   resolverFeeBps: number
   expiry: bigint
   nonce: bigint
+  /** The payer may settle the escrow for any amount up to it (a session's budget); false for a job's escrow. */
+  partialRelease: boolean
 }
 
 /** Where an escrow was locked: its set and its index in the set. */

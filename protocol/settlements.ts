@@ -23,6 +23,7 @@ export const SETTLEMENT_OP_KIND_NAMES = {
   [OpKind.ChannelClose]: 'channel_close',
   [OpKind.ChannelFinalize]: 'channel_finalize',
   [OpKind.Withdrawal]: 'withdrawal',
+  [OpKind.EscrowPartialRelease]: 'escrow_partial_release',
 } as const satisfies Record<OpKind, string>
 export type SettlementOpKindName = (typeof SETTLEMENT_OP_KIND_NAMES)[OpKind]
 const OP_KIND_NAMES = Object.values(SETTLEMENT_OP_KIND_NAMES) as [
@@ -115,13 +116,18 @@ function voucherMessage(domain: ClearhouseDomain, voucher: SignedVoucher): OpSig
 function escrowMessage(
   domain: ClearhouseDomain,
   terms: EscrowLockTerms,
-  primaryType: 'EscrowRelease' | 'EscrowRefund' | 'EscrowRuling',
+  primaryType: 'EscrowRelease' | 'EscrowRefund' | 'EscrowRuling' | 'EscrowPartialRelease',
   signature: CompactSignature,
   payeeBps?: number,
+  amount?: bigint,
 ): OpSignedMessage {
   const escrowId = escrowIdOf(domain, terms)
   const role =
-    primaryType === 'EscrowRelease' ? 'payer' : primaryType === 'EscrowRefund' ? 'payee' : 'resolver'
+    primaryType === 'EscrowRelease' || primaryType === 'EscrowPartialRelease'
+      ? 'payer'
+      : primaryType === 'EscrowRefund'
+        ? 'payee'
+        : 'resolver'
   return {
     role,
     signer: terms[role],
@@ -129,7 +135,12 @@ function escrowMessage(
       domain,
       types: { [primaryType]: clearhouseTypes[primaryType] },
       primaryType,
-      message: primaryType === 'EscrowRuling' ? { escrowId, payeeBps } : { escrowId },
+      message:
+        primaryType === 'EscrowRuling'
+          ? { escrowId, payeeBps }
+          : primaryType === 'EscrowPartialRelease'
+            ? { escrowId, amount }
+            : { escrowId },
     },
     signature: fromCompactSignature(signature),
   }
@@ -184,6 +195,14 @@ export function decodeSettlementOp(domain: ClearhouseDomain, kind: number, data:
       const [terms, , payeeBps, signature] = values as [EscrowLockTerms, unknown, number, CompactSignature]
       decoded.escrowId = escrowIdOf(domain, terms)
       decoded.signedMessages.push(escrowMessage(domain, terms, 'EscrowRuling', signature, payeeBps))
+      break
+    }
+    case OpKind.EscrowPartialRelease: {
+      const [terms, , amount, signature] = values as [EscrowLockTerms, unknown, bigint, CompactSignature]
+      decoded.escrowId = escrowIdOf(domain, terms)
+      decoded.signedMessages.push(
+        escrowMessage(domain, terms, 'EscrowPartialRelease', signature, undefined, amount),
+      )
       break
     }
     case OpKind.EscrowReclaim: {

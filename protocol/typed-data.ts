@@ -34,8 +34,13 @@ export function clearhouseDomain(chainId: number, verifyingContract: Address): C
  * - `Withdrawal`: the account owner (fast withdrawal; `nonce` is an unordered nonce, `deadline` a unix time).
  * - `WithdrawalApproval`: the coordinator, co-signing a `Withdrawal` outside a batch.
  * - `EscrowLock`: the payer (funds leave the payer's vault balance into a new escrow whose id is the
- *   EIP-712 digest of this message; `nonce` is one of the payer's unordered nonces, consumed by the lock).
+ *   EIP-712 digest of this message; `nonce` is one of the payer's unordered nonces, consumed by the lock;
+ *   `partialRelease` lets the payer settle the escrow for any amount up to it, a session's budget, and
+ *   is false for every other escrow).
  * - `EscrowRelease`: the payer (escrow pays the payee, less the fee).
+ * - `EscrowPartialRelease`: the payer (`amount` of the escrow pays the payee, less the fee on it; the
+ *   rest returns to the payer; settles a session, relayed only inside a batch, and refused by the
+ *   vault unless the escrow's `EscrowLock` set `partialRelease`).
  * - `EscrowRefund`: the payee (escrow returns to the payer).
  * - `EscrowRuling`: the escrow's resolver (`payeeBps` of what is left after the resolver fee goes to the payee).
  * - `EscrowDispute`: the payee (keeps the payer from reclaiming until the ruling period ends).
@@ -67,8 +72,13 @@ export const clearhouseTypes = {
     { name: 'resolverFeeBps', type: 'uint16' },
     { name: 'expiry', type: 'uint64' },
     { name: 'nonce', type: 'uint256' },
+    { name: 'partialRelease', type: 'bool' },
   ],
   EscrowRelease: [{ name: 'escrowId', type: 'bytes32' }],
+  EscrowPartialRelease: [
+    { name: 'escrowId', type: 'bytes32' },
+    { name: 'amount', type: 'uint256' },
+  ],
   EscrowRefund: [{ name: 'escrowId', type: 'bytes32' }],
   EscrowRuling: [
     { name: 'escrowId', type: 'bytes32' },
@@ -148,6 +158,8 @@ export const OpKind = {
   ChannelClose: 7,
   ChannelFinalize: 8,
   Withdrawal: 9,
+  // Appended after the others so no kind is renumbered.
+  EscrowPartialRelease: 10,
 } as const
 export type OpKind = (typeof OpKind)[keyof typeof OpKind]
 
@@ -276,6 +288,13 @@ export const opDataAbi = {
   ],
   [OpKind.ChannelFinalize]: [channelConfigAbi],
   [OpKind.Withdrawal]: [withdrawalAbi, { ...signatureAbi, name: 'ownerSignature' }],
+  [OpKind.EscrowPartialRelease]: [
+    escrowTermsAbi,
+    escrowPositionAbi,
+    { name: 'amount', type: 'uint256' },
+    { ...signatureAbi, name: 'payerSignature' },
+    proofAbi,
+  ],
 } as const
 
 /**

@@ -252,6 +252,38 @@ export const clearhouseVaultAbi = [
   {
     inputs: [
       {
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+    ],
+    name: 'JobEscrowPartialReleaseNotAllowed',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+      {
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
+      {
+        internalType: 'uint256',
+        name: 'locked',
+        type: 'uint256',
+      },
+    ],
+    name: 'JobEscrowPartialReleaseTooLarge',
+    type: 'error',
+  },
+  {
+    inputs: [
+      {
         internalType: 'uint16',
         name: 'resolverFeeBps',
         type: 'uint16',
@@ -1290,8 +1322,51 @@ export const clearhouseVaultAbi = [
         name: 'nonce',
         type: 'uint256',
       },
+      {
+        indexed: false,
+        internalType: 'bool',
+        name: 'partialRelease',
+        type: 'bool',
+      },
     ],
     name: 'EscrowLocked',
+    type: 'event',
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: 'bytes32',
+        name: 'escrowId',
+        type: 'bytes32',
+      },
+      {
+        indexed: true,
+        internalType: 'address',
+        name: 'payee',
+        type: 'address',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'payeeAmount',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'fee',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'payerAmount',
+        type: 'uint256',
+      },
+    ],
+    name: 'EscrowPartiallyReleased',
     type: 'event',
   },
   {
@@ -2512,6 +2587,11 @@ export const clearhouseVaultAbi = [
             name: 'nonce',
             type: 'uint256',
           },
+          {
+            internalType: 'bool',
+            name: 'partialRelease',
+            type: 'bool',
+          },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',
         name: 'terms',
@@ -2925,6 +3005,11 @@ export const clearhouseVaultAbi = [
             name: 'nonce',
             type: 'uint256',
           },
+          {
+            internalType: 'bool',
+            name: 'partialRelease',
+            type: 'bool',
+          },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',
         name: 'terms',
@@ -3024,6 +3109,11 @@ export const clearhouseVaultAbi = [
             internalType: 'uint256',
             name: 'nonce',
             type: 'uint256',
+          },
+          {
+            internalType: 'bool',
+            name: 'partialRelease',
+            type: 'bool',
           },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',
@@ -3232,6 +3322,11 @@ export const clearhouseVaultAbi = [
             name: 'nonce',
             type: 'uint256',
           },
+          {
+            internalType: 'bool',
+            name: 'partialRelease',
+            type: 'bool',
+          },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',
         name: 'terms',
@@ -3313,6 +3408,11 @@ export const clearhouseVaultAbi = [
             internalType: 'uint256',
             name: 'nonce',
             type: 'uint256',
+          },
+          {
+            internalType: 'bool',
+            name: 'partialRelease',
+            type: 'bool',
           },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',
@@ -3412,6 +3512,11 @@ export const clearhouseVaultAbi = [
             internalType: 'uint256',
             name: 'nonce',
             type: 'uint256',
+          },
+          {
+            internalType: 'bool',
+            name: 'partialRelease',
+            type: 'bool',
           },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',
@@ -3581,6 +3686,11 @@ export const clearhouseVaultAbi = [
             internalType: 'uint256',
             name: 'nonce',
             type: 'uint256',
+          },
+          {
+            internalType: 'bool',
+            name: 'partialRelease',
+            type: 'bool',
           },
         ],
         internalType: 'struct IJobEscrow.EscrowTerms',

@@ -72,6 +72,7 @@ export const walletTransaction = z.object({
     'channel_funding_return',
     'channel_settlement',
     'channel_refund',
+    'escrow_partial_release',
   ]),
   account: z.enum(['available', 'escrow', 'unsettled', 'debt', 'channel']).openapi({
     description:

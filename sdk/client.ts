@@ -99,6 +99,14 @@ import type {
   negotiationResponse,
 } from '../protocol/negotiations'
 import type {
+  createSessionBody as createHireSessionBody,
+  failSessionBody,
+  sessionResponse as hireSessionResponse,
+  sessionTurnResponse,
+  settleSessionBody,
+  settleSessionResponse,
+} from '../protocol/sessions'
+import type {
   accountsReconciliationQuery,
   accountsReconciliationResponse,
   reconciliationResponse,
@@ -781,6 +789,42 @@ export class ClearhouseClient {
     payment: (taskId: string) =>
       this.request<Out<typeof taskPayment>>('GET', '/v1/tasks/{task_id}/payments', {
         params: { task_id: taskId },
+      }),
+  }
+
+  /** Sessions (seed 000): a multi-turn hire with a budget in escrow, settled in part or in full. */
+  readonly sessions = {
+    /** Hires a service with `budget` in escrow; answers the agent's first reply (null when it answers later). */
+    create: (body: In<typeof createHireSessionBody>) =>
+      this.request<Out<typeof sessionTurnResponse>>('POST', '/v1/sessions', { body, isIdempotent: true }),
+    get: (sessionId: string) =>
+      this.request<Out<typeof hireSessionResponse>>('GET', '/v1/sessions/{session_id}', {
+        params: { session_id: sessionId },
+      }),
+    continue: (sessionId: string, message: string) =>
+      this.request<Out<typeof sessionTurnResponse>>('POST', '/v1/sessions/{session_id}/continue', {
+        params: { session_id: sessionId },
+        body: { message },
+      }),
+    /** The agent's reply, for a service without an endpoint. */
+    reply: (sessionId: string, message: string) =>
+      this.request<Out<typeof sessionTurnResponse>>('POST', '/v1/sessions/{session_id}/reply', {
+        params: { session_id: sessionId },
+        body: { message },
+      }),
+    /** Final: `amount` (default the whole budget) to the agent less the fee, the rest back. */
+    settle: (sessionId: string, body: In<typeof settleSessionBody> = {}) =>
+      this.request<Out<typeof settleSessionResponse>>('POST', '/v1/sessions/{session_id}/settle', {
+        params: { session_id: sessionId },
+        body,
+        isIdempotent: true,
+      }),
+    /** The agent gives up: the whole budget goes back to the client. */
+    fail: (sessionId: string, body: In<typeof failSessionBody> = {}) =>
+      this.request<Out<typeof hireSessionResponse>>('POST', '/v1/sessions/{session_id}/fail', {
+        params: { session_id: sessionId },
+        body,
+        isIdempotent: true,
       }),
   }
 

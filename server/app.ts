@@ -26,6 +26,7 @@ import { disputesRoutes } from './disputes/disputes-routes'
 import { feedStream, FEED_STREAM_PATH, registerFeedStream } from './events/feed-stream'
 import { microJobsRoutes } from './micro-jobs/micro-jobs-routes'
 import { tasksRoutes } from './tasks/tasks-routes'
+import { sessionsRoutes } from './sessions/sessions-routes'
 import { settlementsRoutes } from './settlements/settlements-routes'
 import { channelsRoutes } from './channels/channels-routes'
 import { invokeRoutes } from './invoke/invoke-routes'
@@ -66,6 +67,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   channelsRoutes,
   microJobsRoutes,
   tasksRoutes,
+  sessionsRoutes,
   settlementsRoutes,
   reconciliationRoutes,
   feesRoutes,

@@ -7,8 +7,21 @@ import {IVault} from "./IVault.sol";
  * @title IJobEscrow
  * @notice One escrow per job assignment. The payer signs the lock (funds leave its vault balance);
  * the escrow then goes to the payee (the payer's release, or a ruling) or back to the payer (the
- * payee's refund, a ruling, or expiry), or is split by a ruling. Nothing else can touch it.
- * @dev Identity: an escrow's id is the EIP-712 digest of its signed `EscrowLock` terms under this
+ * payee's refund, a ruling, or expiry), or is split by a ruling or by the payer's partial release.
+ * Nothing else can touch it.
+ * @dev Partial release (settlement batch op `EscrowPartialRelease` only, no direct function): the
+ * payer signs `EscrowPartialRelease{escrowId, amount}`; the payee nets `amount` less the fee and the
+ * rest returns to the payer, closing the escrow. It is the settlement of a metered session, where
+ * the payer decides what the work was worth. It lets a payer pay less than the whole escrow without
+ * the payee's word, so the vault allows it only on an escrow whose signed terms say so
+ * (`EscrowTerms.partialRelease`, a session's budget): the flag is part of the lock the payer signs,
+ * of the escrow's id, and of `EscrowLocked`, so the payee sees it before doing the work, and it
+ * cannot be set later (other terms hash to another id, which no set holds). On every other escrow
+ * (a job's) the trust property stands on the vault alone: the escrow goes back to the payer only on
+ * the payee's refund, a ruling, or expiry, whoever holds the payer's key. Having no direct function
+ * also keeps a payer from using it without the coordinator.
+ *
+ * Identity: an escrow's id is the EIP-712 digest of its signed `EscrowLock` terms under this
  * vault's domain. The terms carry the payer and one of the payer's unordered nonces, which the lock
  * consumes, so an id belongs to one payer, a lock signature lands once, and a payer cancels a
  * signed lock that has not landed with `invalidateNonce`.
@@ -48,6 +61,10 @@ interface IJobEscrow {
     /// @param expiry Unix time from which the payer can reclaim the escrow alone.
     /// @param nonce An unused unordered nonce of the payer (shared with its withdrawals and
     /// channel fundings); the lock consumes it.
+    /// @param partialRelease The payer may settle this escrow for any amount up to it (a session's
+    /// budget); fixed at the lock, which the payer signs and the payee can read in `EscrowLocked`.
+    /// False for a job's escrow, which then goes back to the payer only on the payee's refund, a
+    /// ruling, or expiry.
     struct EscrowTerms {
         address payer;
         address payee;
@@ -58,6 +75,7 @@ interface IJobEscrow {
         uint16 resolverFeeBps;
         uint64 expiry;
         uint256 nonce;
+        bool partialRelease;
     }
 
     /// @notice Where a locked escrow sits: its set and its index in the set's tree.
@@ -91,6 +109,11 @@ interface IJobEscrow {
     error JobEscrowDisputeTooLate(bytes32 escrowId, uint64 expiry, uint256 nowTimestamp);
     /// @notice Thrown when escrow `escrowId` already has a dispute, with a ruling due by `rulingDeadline`.
     error JobEscrowAlreadyDisputed(bytes32 escrowId, uint64 rulingDeadline);
+    /// @notice Thrown when a partial release of escrow `escrowId` asks for `amount`, more than its `locked`.
+    error JobEscrowPartialReleaseTooLarge(bytes32 escrowId, uint256 amount, uint256 locked);
+    /// @notice Thrown when a partial release names escrow `escrowId`, whose terms do not allow one
+    /// (`partialRelease` false: a job's escrow).
+    error JobEscrowPartialReleaseNotAllowed(bytes32 escrowId);
     /// @notice Thrown when a signature on escrow `escrowId` is not `expected`'s (recovered `recovered`).
     error JobEscrowInvalidSignature(bytes32 escrowId, address expected, address recovered);
 
@@ -108,12 +131,18 @@ interface IJobEscrow {
         uint16 feeBps,
         uint16 resolverFeeBps,
         uint64 expiry,
-        uint256 nonce
+        uint256 nonce,
+        bool partialRelease
     );
     /// @notice Emitted once per set of locks: its Merkle `root` over `count` escrows.
     event EscrowSetCommitted(uint256 indexed setId, bytes32 root, uint256 count);
     /// @notice Emitted when escrow `escrowId` pays `payee` `amount` and the treasury `fee`.
     event EscrowReleased(bytes32 indexed escrowId, address indexed payee, uint256 amount, uint256 fee);
+    /// @notice Emitted when the payer settles escrow `escrowId` in part: `payee` nets `payeeAmount`,
+    /// the treasury `fee` (on the released part only), and `payerAmount` goes back to the payer.
+    event EscrowPartiallyReleased(
+        bytes32 indexed escrowId, address indexed payee, uint256 payeeAmount, uint256 fee, uint256 payerAmount
+    );
     /// @notice Emitted when escrow `escrowId` returns `amount` to `payer` on the payee's refund.
     event EscrowRefunded(bytes32 indexed escrowId, address indexed payer, uint256 amount);
     /// @notice Emitted when the resolver rules on escrow `escrowId`: `payeeBps` of the rest after

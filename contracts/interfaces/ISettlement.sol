@@ -46,17 +46,21 @@ import {IPaymentChannels} from "./IPaymentChannels.sol";
 interface ISettlement {
     /// @notice Kinds of batch ops. `Op.data` is the ABI encoding of the kind's values, the same
     /// values the direct function takes, in words (static values only, unless a proof follows):
-    /// - EscrowLock (11): (EscrowTerms terms, Signature payerSignature) -- as `lockEscrow`
-    /// - EscrowRelease (13 + proof): (EscrowTerms terms, EscrowPosition position, Signature payerSignature, bytes32[] proof) -- as `releaseEscrow`
-    /// - EscrowRefund (13 + proof): (EscrowTerms terms, EscrowPosition position, Signature payeeSignature, bytes32[] proof) -- as `refundEscrow`
-    /// - EscrowRuling (14 + proof): (EscrowTerms terms, EscrowPosition position, uint16 payeeBps, Signature resolverSignature, bytes32[] proof) -- as `ruleEscrow`
-    /// - EscrowReclaim (11 + proof): (EscrowTerms terms, EscrowPosition position, bytes32[] proof) -- as `reclaimExpiredEscrow`
+    /// - EscrowLock (12): (EscrowTerms terms, Signature payerSignature) -- as `lockEscrow`
+    /// - EscrowRelease (14 + proof): (EscrowTerms terms, EscrowPosition position, Signature payerSignature, bytes32[] proof) -- as `releaseEscrow`
+    /// - EscrowRefund (14 + proof): (EscrowTerms terms, EscrowPosition position, Signature payeeSignature, bytes32[] proof) -- as `refundEscrow`
+    /// - EscrowRuling (15 + proof): (EscrowTerms terms, EscrowPosition position, uint16 payeeBps, Signature resolverSignature, bytes32[] proof) -- as `ruleEscrow`
+    /// - EscrowReclaim (12 + proof): (EscrowTerms terms, EscrowPosition position, bytes32[] proof) -- as `reclaimExpiredEscrow`
     /// - ChannelFund (9): (ChannelConfig config, uint256 totalDeposit, uint256 nonce, Signature callerSignature) -- as `fundChannel`
     /// - ChannelSettle (10): (SignedVoucher voucher) -- as `settleChannel`
     /// - ChannelClose (12): (SignedVoucher finalVoucher, Signature providerSignature) -- as `closeChannel`
     /// - ChannelFinalize (5): (ChannelConfig config) -- as `finalizeChannelClose`
     /// - Withdrawal (8): (Withdrawal withdrawal, Signature ownerSignature) -- as `withdraw`, whose
     ///   coordinator co-signature is the batch signature itself
+    /// - EscrowPartialRelease (15 + proof): (EscrowTerms terms, EscrowPosition position, uint256 amount, Signature payerSignature, bytes32[] proof)
+    ///   -- batch only, and only on an escrow whose signed terms set `partialRelease` (a session's; a
+    ///   job's escrow refuses it, so no payer key, the coordinator's included, claws one back):
+    ///   `amount` (at most the escrow) to the payee less the fee, the rest back to the payer
     /// "+ proof" is one offset word, one length word and the proof's words: the standard ABI tail.
     /// Inside a batch every user signature is required (the vault, as sender, is never a signer).
     enum OpKind {
@@ -69,7 +73,9 @@ interface ISettlement {
         ChannelSettle,
         ChannelClose,
         ChannelFinalize,
-        Withdrawal
+        Withdrawal,
+        // Appended, so no earlier kind is renumbered.
+        EscrowPartialRelease
     }
 
     /// @notice One operation of a batch. `kind` is an `OpKind`; `data` its ABI-encoded values.
@@ -98,6 +104,14 @@ interface ISettlement {
         IJobEscrow.EscrowPosition position;
         uint16 payeeBps;
         IVault.Signature resolverSignature;
+    }
+
+    /// @notice The static head of an EscrowPartialRelease op's data, which ends with the escrow's proof.
+    struct EscrowPartialReleaseOp {
+        IJobEscrow.EscrowTerms terms;
+        IJobEscrow.EscrowPosition position;
+        uint256 amount;
+        IVault.Signature payerSignature;
     }
 
     /// @notice The static head of an EscrowReclaim op's data, which ends with the escrow's proof.
@@ -129,8 +143,8 @@ interface ISettlement {
     /// @notice What ops moved in one token, in its base units: one op's amounts, or a batch's sums.
     /// @param token The token.
     /// @param escrowLocked Amounts locked into escrows.
-    /// @param escrowToPayees Net amounts credited to payees (releases, rulings).
-    /// @param escrowToPayers Amounts credited back to payers (refunds, rulings, expiries).
+    /// @param escrowToPayees Net amounts credited to payees (releases, partial releases, rulings).
+    /// @param escrowToPayers Amounts credited back to payers (refunds, partial releases, rulings, expiries).
     /// @param resolverFees Fees credited to resolvers by rulings.
     /// @param channelFunded Amounts moved from callers' balances into channels.
     /// @param channelSettled Gross amounts paid out of channels by vouchers (provider net + fee).

@@ -25,10 +25,13 @@ library Hashing {
     );
     /// @notice Type hash of the payer's escrow lock; the digest of a lock is the escrow's id.
     bytes32 internal constant ESCROW_LOCK_TYPEHASH = keccak256(
-        "EscrowLock(address payer,address payee,address token,uint256 amount,address resolver,uint16 feeBps,uint16 resolverFeeBps,uint64 expiry,uint256 nonce)"
+        "EscrowLock(address payer,address payee,address token,uint256 amount,address resolver,uint16 feeBps,uint16 resolverFeeBps,uint64 expiry,uint256 nonce,bool partialRelease)"
     );
     /// @notice Type hash of the payer's release of an escrow to the payee.
     bytes32 internal constant ESCROW_RELEASE_TYPEHASH = keccak256("EscrowRelease(bytes32 escrowId)");
+    /// @notice Type hash of the payer's release of `amount` of an escrow to the payee, the rest back to itself.
+    bytes32 internal constant ESCROW_PARTIAL_RELEASE_TYPEHASH =
+        keccak256("EscrowPartialRelease(bytes32 escrowId,uint256 amount)");
     /// @notice Type hash of the payee's refund of an escrow to the payer.
     bytes32 internal constant ESCROW_REFUND_TYPEHASH = keccak256("EscrowRefund(bytes32 escrowId)");
     /// @notice Type hash of the resolver's ruling on an escrow.
@@ -67,6 +70,11 @@ library Hashing {
     /// @notice hashStruct of an `EscrowRelease` of escrow `escrowId`.
     function escrowRelease(bytes32 escrowId) internal pure returns (bytes32) {
         return keccak256(abi.encode(ESCROW_RELEASE_TYPEHASH, escrowId));
+    }
+
+    /// @notice hashStruct of an `EscrowPartialRelease` of `amount` of escrow `escrowId`.
+    function escrowPartialRelease(bytes32 escrowId, uint256 amount) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ESCROW_PARTIAL_RELEASE_TYPEHASH, escrowId, amount));
     }
 
     /// @notice hashStruct of an `EscrowRefund` of escrow `escrowId`.

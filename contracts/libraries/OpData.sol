@@ -16,14 +16,16 @@ import {ISettlement} from "../interfaces/ISettlement.sol";
  * dirty high bits reverts as `abi.decode` would.
  */
 library OpData {
-    /// @notice Words of `EscrowLockOp`: EscrowTerms (9) + Signature (2).
-    uint256 internal constant ESCROW_LOCK_WORDS = 11;
-    /// @notice Static words of `EscrowDecisionOp`: EscrowTerms (9) + EscrowPosition (2) + Signature (2).
-    uint256 internal constant ESCROW_DECISION_WORDS = 13;
-    /// @notice Static words of `EscrowRulingOp`: EscrowTerms (9) + EscrowPosition (2) + payeeBps (1) + Signature (2).
-    uint256 internal constant ESCROW_RULING_WORDS = 14;
-    /// @notice Static words of `EscrowReclaimOp`: EscrowTerms (9) + EscrowPosition (2).
-    uint256 internal constant ESCROW_RECLAIM_WORDS = 11;
+    /// @notice Words of `EscrowLockOp`: EscrowTerms (10) + Signature (2).
+    uint256 internal constant ESCROW_LOCK_WORDS = 12;
+    /// @notice Static words of `EscrowDecisionOp`: EscrowTerms (10) + EscrowPosition (2) + Signature (2).
+    uint256 internal constant ESCROW_DECISION_WORDS = 14;
+    /// @notice Static words of `EscrowRulingOp`: EscrowTerms (10) + EscrowPosition (2) + payeeBps (1) + Signature (2).
+    uint256 internal constant ESCROW_RULING_WORDS = 15;
+    /// @notice Static words of `EscrowPartialReleaseOp`: EscrowTerms (10) + EscrowPosition (2) + amount (1) + Signature (2).
+    uint256 internal constant ESCROW_PARTIAL_RELEASE_WORDS = 15;
+    /// @notice Static words of `EscrowReclaimOp`: EscrowTerms (10) + EscrowPosition (2).
+    uint256 internal constant ESCROW_RECLAIM_WORDS = 12;
     /// @notice Words of `ChannelFundOp`: ChannelConfig (5) + totalDeposit + nonce + Signature (2).
     uint256 internal constant CHANNEL_FUND_WORDS = 9;
     /// @notice Words of `SignedVoucher`: ChannelConfig (5) + sequence + cumulativeAmount + callChain + Signature (2).
@@ -82,6 +84,18 @@ library OpData {
         returns (ISettlement.EscrowRulingOp calldata o, bytes32[] calldata proof)
     {
         proof = _proof(kind, data, ESCROW_RULING_WORDS);
+        assembly ("memory-safe") {
+            o := data.offset
+        }
+    }
+
+    /// @notice `abi.decode(data, (EscrowTerms, EscrowPosition, uint256, Signature, bytes32[]))`.
+    function escrowPartialRelease(uint8 kind, bytes calldata data)
+        internal
+        pure
+        returns (ISettlement.EscrowPartialReleaseOp calldata o, bytes32[] calldata proof)
+    {
+        proof = _proof(kind, data, ESCROW_PARTIAL_RELEASE_WORDS);
         assembly ("memory-safe") {
             o := data.offset
         }

@@ -441,6 +441,7 @@ async function runBench(
         resolverFeeBps: 0,
         expiry,
         nonce: BigInt(i),
+        partialRelease: false,
       } as const
       const signature = await payer.signTypedData({
         domain,

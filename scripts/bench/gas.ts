@@ -149,6 +149,7 @@ async function main() {
       resolverFeeBps: 200,
       expiry: block.timestamp + 30n * 86_400n,
       nonce,
+      partialRelease: false,
     }
     return { payer, terms, id: escrowIdOf(domain, terms) }
   }

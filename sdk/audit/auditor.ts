@@ -62,6 +62,7 @@ export interface AuditProblem {
     | 'coordinator_signature'
     | 'user_signature'
     | 'undecodable_op'
+    | 'partial_release'
     | 'skipped_ops'
     | 'totals'
     | 'call_chain'
@@ -412,6 +413,25 @@ async function auditOp(
       const feeAmount = fee(amount, Number(fields.terms!.feeBps))
       addTotal(totals, fields.terms!.token as Address, 'escrowToPayees', amount - feeAmount)
       addTotal(totals, fields.terms!.token as Address, 'fees', feeAmount)
+      break
+    }
+    case 'escrow_partial_release': {
+      // Only an escrow its payer locked for it (a session's budget) may be settled in part; the
+      // vault refuses any other, so an applied one on a job's escrow means a vault that broke the
+      // trust property.
+      if ((decoded.fields.terms as { partialRelease?: unknown }).partialRelease !== true) {
+        problem(
+          'partial_release',
+          `a partial release of escrow ${decoded.escrowId} whose lock does not allow one`,
+        )
+      }
+      // The fee is on the released part only; the rest goes back to the payer (FeeMath.takeFee).
+      const released = BigInt(decoded.fields.amount as string)
+      const feeAmount = fee(released, Number(fields.terms!.feeBps))
+      const token = fields.terms!.token as Address
+      addTotal(totals, token, 'escrowToPayees', released - feeAmount)
+      addTotal(totals, token, 'escrowToPayers', BigInt(fields.terms!.amount!) - released)
+      addTotal(totals, token, 'fees', feeAmount)
       break
     }
     case 'escrow_refund':

@@ -362,14 +362,28 @@ export function registerServiceCommands(program: Command, context: CommandContex
     .requiredOption('--task <text>', 'what to do (sent as the service’s input)')
     .requiredOption('--budget <amount>', 'the most you pay')
     .option('--service <service_id>', 'which of its services (its only one by default)')
+    .option(
+      '--session',
+      'open a multi-turn session instead: --budget goes into escrow, and the answer carries session_id (seed 000)',
+    )
     .action(
       async (
         agent: string,
-        options: { task: string; budget: string; service?: string },
+        options: { task: string; budget: string; service?: string; session?: boolean },
         command: Command,
       ) => {
         const client = await context.client(command)
         const profile = await client.agents.get(agent)
+        if (options.session) {
+          // Seed 000's JSON as it is: { status: 'session_created', session_id, message }.
+          const turn = await client.sessions.create({
+            agent_id: profile.agent_id,
+            ...(options.service ? { service_id: options.service } : {}),
+            message: options.task,
+            budget: options.budget,
+          })
+          return output.json({ status: turn.status, session_id: turn.session_id, message: turn.message })
+        }
         const offered = (await client.agents.services(profile.agent_id)).filter(
           (service) => service.endpoint_url !== null,
         )
@@ -405,6 +419,37 @@ export function registerServiceCommands(program: Command, context: CommandContex
         )
       },
     )
+}
+
+/** Seed 000's `session continue` and `session settle`, printing the seed's JSON. */
+export function registerSessionCommands(program: Command, context: CommandContext): void {
+  const { output } = context
+  const session = program.command('session').description('multi-turn sessions opened with `hire --session`')
+  session
+    .command('continue <session_id>')
+    .description("send the next message; prints the agent's reply (status awaiting_reply while it has none)")
+    .requiredOption('-m, --message <text>', 'the follow-up message')
+    .action(async (sessionId: string, options: { message: string }, command: Command) => {
+      const client = await context.client(command)
+      output.json(await client.sessions.continue(sessionId, options.message))
+    })
+  session
+    .command('settle <session_id>')
+    .description(
+      'pay the agent (final): --amount of the budget, the whole budget by default; the rest comes back',
+    )
+    .option('--amount <amount>', 'what the agent is paid, at most the budget')
+    .action(async (sessionId: string, options: { amount?: string }, command: Command) => {
+      const client = await context.client(command)
+      output.json(await client.sessions.settle(sessionId, options.amount ? { amount: options.amount } : {}))
+    })
+  session
+    .command('show <session_id>')
+    .description('the conversation, the budget and the escrow')
+    .action(async (sessionId: string, _options: unknown, command: Command) => {
+      const client = await context.client(command)
+      output.json(await client.sessions.get(sessionId))
+    })
 }
 
 export function registerChannelCommands(program: Command, context: CommandContext): void {

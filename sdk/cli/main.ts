@@ -4,6 +4,7 @@ import {
   commandContext,
   registerAccountCommands,
   registerChannelCommands,
+  registerSessionCommands,
   registerJobCommands,
   registerServiceCommands,
   registerWalletCommands,
@@ -25,6 +26,7 @@ export function buildProgram(output: CliOutput): Command {
   registerJobCommands(program, context)
   registerServiceCommands(program, context)
   registerChannelCommands(program, context)
+  registerSessionCommands(program, context)
   registerWalletCommands(program, context)
   registerAuditCommand(program, output)
   return program

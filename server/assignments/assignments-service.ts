@@ -162,6 +162,7 @@ async function lockAwardEscrow(
     feeBps: award.feeBps,
     resolverFeeBps: ESCROW_RESOLVER_FEE_BPS,
     expiry: award.now + BigInt(bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS),
+    partialRelease: false,
   })
 }
 

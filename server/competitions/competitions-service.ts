@@ -229,6 +229,7 @@ export async function resolveCompetition(
         feeBps,
         resolverFeeBps: 0,
         expiry: now + BigInt(ESCROW_EXPIRY_MARGIN_SECONDS),
+        partialRelease: false,
       })
       await recordEscrowLock(db, context, { subject: { entryId: entry.id }, escrowId, terms, payer })
       await recordEscrowRelease(db, context, { subject: { entryId: entry.id }, escrowId, payer })

@@ -327,6 +327,7 @@ async function takeDeposit(
     feeBps: 0,
     resolverFeeBps: 0,
     expiry: deposit.expiry,
+    partialRelease: false,
   })
   await recordEscrowLock(db, context, { subject, escrowId, terms, payer: deposit.opener })
   await queueSignedEscrowOps(db, subject)

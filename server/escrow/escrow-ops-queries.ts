@@ -12,14 +12,19 @@ import type { Queryable } from '../db/pool'
  * deposit, or a micro-job's (a priced call made without a channel).
  */
 export type EscrowSubject =
-  { assignmentId: string } | { entryId: string } | { disputeId: string } | { microJobId: string }
+  | { assignmentId: string }
+  | { entryId: string }
+  | { disputeId: string }
+  | { microJobId: string }
+  | { sessionId: string }
 
 function subjectColumn(
   subject: EscrowSubject,
-): ['assignment_id' | 'entry_id' | 'dispute_id' | 'micro_job_id', string] {
+): ['assignment_id' | 'entry_id' | 'dispute_id' | 'micro_job_id' | 'session_id', string] {
   if ('assignmentId' in subject) return ['assignment_id', subject.assignmentId]
   if ('entryId' in subject) return ['entry_id', subject.entryId]
   if ('microJobId' in subject) return ['micro_job_id', subject.microJobId]
+  if ('sessionId' in subject) return ['session_id', subject.sessionId]
   return ['dispute_id', subject.disputeId]
 }
 
@@ -29,10 +34,12 @@ export function subjectOfRow(row: {
   entry_id: string | null
   dispute_id?: string | null
   micro_job_id?: string | null
+  session_id?: string | null
 }): EscrowSubject {
   if (row.assignment_id) return { assignmentId: row.assignment_id }
   if (row.entry_id) return { entryId: row.entry_id }
   if (row.micro_job_id) return { microJobId: row.micro_job_id }
+  if (row.session_id) return { sessionId: row.session_id }
   return { disputeId: row.dispute_id! }
 }
 
@@ -43,7 +50,10 @@ export interface EscrowOpRow {
   entry_id: string | null
   dispute_id: string | null
   micro_job_id: string | null
+  session_id: string | null
   kind: ChainOpKind
+  /** A partial release's part to the payee, in base units (a decimal string); null for other kinds. */
+  release_amount: string | null
   /** A ruling's share to the payee, in basis points of what is left after the resolver's fee; null for other kinds. */
   payee_bps: number | null
   /** The escrow the op acts on (the digest of its lock's terms). */
@@ -69,9 +79,9 @@ export interface EscrowOpRow {
 
 /** The columns of escrow_terms as `EscrowLockTerms`, from a query that selects `TERMS_COLUMNS`. */
 const TERMS_COLUMNS = `t.vault_address, t.payer, t.payee, t.token, t.amount::text, t.resolver, t.fee_bps,
-  t.resolver_fee_bps, t.expiry::text, t.nonce::text`
+  t.resolver_fee_bps, t.expiry::text, t.nonce::text, t.partial_release`
 
-function termsOf(row: Record<string, string | number>): EscrowLockTerms {
+function termsOf(row: Record<string, string | number | boolean>): EscrowLockTerms {
   return {
     payer: row.payer as Address,
     payee: row.payee as Address,
@@ -82,11 +92,24 @@ function termsOf(row: Record<string, string | number>): EscrowLockTerms {
     resolverFeeBps: Number(row.resolver_fee_bps),
     expiry: BigInt(row.expiry!),
     nonce: BigInt(row.nonce!),
+    partialRelease: row.partial_release === true,
   }
 }
 
 function escrowOpOf(row: Record<string, unknown>): EscrowOpRow {
-  const { payer, payee, token, amount, resolver, fee_bps, resolver_fee_bps, expiry, nonce, ...op } = row
+  const {
+    payer,
+    payee,
+    token,
+    amount,
+    resolver,
+    fee_bps,
+    resolver_fee_bps,
+    expiry,
+    nonce,
+    partial_release,
+    ...op
+  } = row
   const terms = termsOf({
     payer,
     payee,
@@ -97,7 +120,8 @@ function escrowOpOf(row: Record<string, unknown>): EscrowOpRow {
     resolver_fee_bps,
     expiry,
     nonce,
-  } as Record<string, string>)
+    partial_release,
+  } as Record<string, string | boolean>)
   return { ...op, terms } as EscrowOpRow
 }
 
@@ -109,8 +133,8 @@ export async function insertEscrowTerms(
   const { terms } = escrow
   await db.query(
     `INSERT INTO escrow_terms (chain_id, escrow_id, vault_address, payer, payee, token, amount, resolver,
-                               fee_bps, resolver_fee_bps, expiry, nonce)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                               fee_bps, resolver_fee_bps, expiry, nonce, partial_release)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT DO NOTHING`,
     [
       escrow.chainId,
@@ -125,6 +149,7 @@ export async function insertEscrowTerms(
       terms.resolverFeeBps,
       terms.expiry.toString(),
       terms.nonce.toString(),
+      terms.partialRelease,
     ],
   )
 }
@@ -153,12 +178,14 @@ export async function insertEscrowOp(
     signerAddress: string
     signature: Hex | null
     payeeBps?: number
+    releaseAmount?: bigint
   },
 ): Promise<void> {
   const [column, id] = subjectColumn(op.subject)
   await db.query(
-    `INSERT INTO escrow_ops (${column}, kind, escrow_id, chain_id, signer_address, signature, status, payee_bps)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO escrow_ops (${column}, kind, escrow_id, chain_id, signer_address, signature, status, payee_bps,
+                             release_amount)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT DO NOTHING`,
     [
       id,
@@ -169,11 +196,13 @@ export async function insertEscrowOp(
       op.signature?.toLowerCase() ?? null,
       op.signature ? 'signed' : 'awaiting_signature',
       op.payeeBps ?? null,
+      op.releaseAmount?.toString() ?? null,
     ],
   )
 }
 
-const OP_COLUMNS = `o.id::text, o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id, o.kind, o.payee_bps, o.escrow_id, o.chain_id::text, o.signer_address,
+const OP_COLUMNS = `o.id::text, o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id, o.session_id, o.kind,
+  o.release_amount::text, o.payee_bps, o.escrow_id, o.chain_id::text, o.signer_address,
   o.signature, o.status, o.chain_op_id::text, o.failure_reason, o.created_at, ${TERMS_COLUMNS}`
 
 /** A subject's escrow ops in the order they must settle, with the settler queue's status. */
@@ -202,7 +231,7 @@ export async function selectSubjectsWaitingFor(
   escrowIds: readonly string[],
 ): Promise<EscrowSubject[]> {
   const { rows } = await db.query(
-    `SELECT DISTINCT o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id FROM escrow_ops AS o
+    `SELECT DISTINCT o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id, o.session_id FROM escrow_ops AS o
       WHERE o.status = 'signed' AND o.chain_id = $1 AND o.escrow_id = ANY($2::text[])`,
     [chainId, escrowIds.map((id) => id.toLowerCase())],
   )
@@ -214,9 +243,12 @@ export async function selectEscrowLockOp(
   db: Queryable,
   chainId: number,
   escrowId: string,
-): Promise<Pick<EscrowOpRow, 'assignment_id' | 'entry_id' | 'dispute_id' | 'micro_job_id' | 'terms'> | null> {
+): Promise<Pick<
+  EscrowOpRow,
+  'assignment_id' | 'entry_id' | 'dispute_id' | 'micro_job_id' | 'session_id' | 'terms'
+> | null> {
   const { rows } = await db.query(
-    `SELECT o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id, ${TERMS_COLUMNS} FROM escrow_ops AS o
+    `SELECT o.assignment_id, o.entry_id, o.dispute_id, o.micro_job_id, o.session_id, ${TERMS_COLUMNS} FROM escrow_ops AS o
        JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id
       WHERE o.kind = 'escrow_lock' AND o.chain_id = $1 AND o.escrow_id = $2`,
     [chainId, escrowId.toLowerCase()],
@@ -227,6 +259,7 @@ export async function selectEscrowLockOp(
         entry_id: rows[0].entry_id,
         dispute_id: rows[0].dispute_id,
         micro_job_id: rows[0].micro_job_id,
+        session_id: rows[0].session_id,
         terms: termsOf(rows[0]),
       }
     : null

@@ -110,6 +110,8 @@ export interface EscrowOpMessage {
   escrowId: Hex
   terms: EscrowLockTerms
   payeeBps?: number | null
+  /** A partial release's part to the payee, in base units. */
+  releaseAmount?: bigint | null
 }
 
 /** An escrow op's EIP-712 message as viem signs and verifies it, built from the escrow's terms. */
@@ -144,6 +146,13 @@ export function escrowTypedData(op: EscrowOpMessage, domain: ClearhouseDomain): 
         primaryType: 'EscrowRuling',
         message: { escrowId, payeeBps: op.payeeBps! },
       }
+    case 'escrow_partial_release':
+      return {
+        domain,
+        types: { EscrowPartialRelease: clearhouseTypes.EscrowPartialRelease },
+        primaryType: 'EscrowPartialRelease',
+        message: { escrowId, amount: op.releaseAmount! },
+      }
     default:
       return assertNever(kind)
   }
@@ -152,7 +161,13 @@ export function escrowTypedData(op: EscrowOpMessage, domain: ClearhouseDomain): 
 /** A stored op's typed data: its kind's message on its escrow, under the domain its terms were signed in. */
 export function escrowOpTypedData(op: EscrowOpRow): TypedDataDefinition {
   return escrowTypedData(
-    { kind: op.kind, escrowId: op.escrow_id, terms: op.terms, payeeBps: op.payee_bps },
+    {
+      kind: op.kind,
+      escrowId: op.escrow_id,
+      terms: op.terms,
+      payeeBps: op.payee_bps,
+      releaseAmount: op.release_amount === null ? null : BigInt(op.release_amount),
+    },
     clearhouseDomain(Number(op.chain_id), op.vault_address),
   )
 }
@@ -205,7 +220,12 @@ export async function recordEscrowLock(
 }
 
 /** Who signs each op on a locked escrow, as the escrow's terms name them. */
-const SIGNER_OF = { escrow_release: 'payer', escrow_refund: 'payee', escrow_ruling: 'resolver' } as const
+const SIGNER_OF = {
+  escrow_release: 'payer',
+  escrow_refund: 'payee',
+  escrow_ruling: 'resolver',
+  escrow_partial_release: 'payer',
+} as const
 
 /**
  * Records an op on escrow `escrowId` (whose lock is recorded) inside the caller's transaction,
@@ -222,6 +242,7 @@ async function recordOpOnEscrow(
     kind: keyof typeof SIGNER_OF
     signer: EscrowSigner
     payeeBps?: number
+    releaseAmount?: bigint
   },
 ): Promise<void> {
   const domain = escrowDomain(context)
@@ -230,6 +251,12 @@ async function recordOpOnEscrow(
   const party = SIGNER_OF[op.kind]
   if (!sameAddress(terms[party], op.signer.walletAddress))
     throw new Error(`escrow ${op.escrowId} names another ${party}`)
+  // The vault would skip these (JobEscrowPartialReleaseNotAllowed, JobEscrowPartialReleaseTooLarge);
+  // refusing here keeps them unsigned.
+  if (op.kind === 'escrow_partial_release' && !terms.partialRelease)
+    throw new Error(`escrow ${op.escrowId} was not locked for a partial release`)
+  if (op.releaseAmount !== undefined && (op.releaseAmount < 0n || op.releaseAmount > terms.amount))
+    throw new Error(`escrow ${op.escrowId} holds ${terms.amount}, less than ${op.releaseAmount}`)
   await recordEscrowOp(db, context, { ...op, domain, terms })
 }
 
@@ -249,6 +276,27 @@ export async function recordEscrowRefund(
   refund: { subject: EscrowSubject; escrowId: Hex; payee: EscrowSigner },
 ): Promise<void> {
   await recordOpOnEscrow(db, context, { ...refund, kind: 'escrow_refund', signer: refund.payee })
+}
+
+/**
+ * Records the payer's partial release of escrow `escrowId` (see `recordOpOnEscrow`): `amount` (at
+ * most the escrow) to the payee less the fee on it, the rest back to the payer, in one vault op.
+ * Only for escrows locked on those terms (`partialRelease` in the signed lock: a session's budget);
+ * the vault refuses it on any other escrow, since on a job's escrow it would let the payer pay less
+ * than agreed without the payee's word.
+ */
+export async function recordEscrowPartialRelease(
+  db: Queryable,
+  context: Pick<AppContext, 'chain' | 'walletEncryptionKey'>,
+  release: { subject: { sessionId: string }; escrowId: Hex; payer: EscrowSigner; amount: bigint },
+): Promise<void> {
+  await recordOpOnEscrow(db, context, {
+    subject: release.subject,
+    escrowId: release.escrowId,
+    kind: 'escrow_partial_release',
+    signer: release.payer,
+    releaseAmount: release.amount,
+  })
 }
 
 /** Records the resolver's ruling on escrow `escrowId` (see `recordOpOnEscrow`). */
@@ -271,6 +319,7 @@ async function recordEscrowOp(
     terms: EscrowLockTerms
     signer: EscrowSigner
     payeeBps?: number
+    releaseAmount?: bigint
   },
 ): Promise<void> {
   const signature = op.signer.isManagedWallet
@@ -283,6 +332,7 @@ async function recordEscrowOp(
     chainId: op.domain.chainId,
     signerAddress: op.signer.walletAddress,
     payeeBps: op.payeeBps,
+    releaseAmount: op.releaseAmount,
     signature,
   })
 }
@@ -339,6 +389,17 @@ function encodeOpOnLockedEscrow(
           located.proof,
         ]),
       }
+    case 'escrow_partial_release':
+      return {
+        kind,
+        data: encodeAbiParameters(opDataAbi[OpKind.EscrowPartialRelease], [
+          lock.terms,
+          located.position,
+          BigInt(op.release_amount!),
+          signature,
+          located.proof,
+        ]),
+      }
     case 'escrow_lock':
       throw new Error(`op ${op.id} is the lock itself`)
     default:
@@ -382,6 +443,7 @@ export function chainOpReference(kind: ChainOpKind, subject: EscrowSubject): str
   if ('assignmentId' in subject) return `${name}:${subject.assignmentId}`
   if ('entryId' in subject) return `prize-${name}:${subject.entryId}`
   if ('microJobId' in subject) return `micro-job-${name}:${subject.microJobId}`
+  if ('sessionId' in subject) return `session-${name}:${subject.sessionId}`
   return `dispute-${name}:${subject.disputeId}`
 }
 
@@ -404,7 +466,8 @@ export async function queueSignedEscrowOps(db: Queryable, subject: EscrowSubject
         break
       case 'escrow_release':
       case 'escrow_ruling':
-      case 'escrow_refund': {
+      case 'escrow_refund':
+      case 'escrow_partial_release': {
         const located =
           lock && op.escrow_id ? await locateEscrow(db, Number(op.chain_id), op.escrow_id) : null
         if (!lock || !located) return

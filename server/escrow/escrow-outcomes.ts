@@ -12,17 +12,19 @@ import {
   releaseEscrow,
   reverseChainBooking,
   reverseEscrowRelease,
+  partiallyReleaseEscrowInLedger,
   ruleEscrowInLedger,
   settleEscrowRelease,
 } from '../ledger/ledger-service'
 import { selectEscrowLockOp, setEscrowClosed, subjectOfRow, type EscrowSubject } from './escrow-ops-queries'
 import { ledgerReleaseReference } from './escrow-ops'
 
-/** How the vault settled an escrow: the four ways out of `IJobEscrow`. */
+/** How the vault settled an escrow: the ways out of `IJobEscrow`. */
 type EscrowOutcome =
   | { kind: 'released' }
   | { kind: 'returned' }
   | { kind: 'ruled'; payeeAmount: bigint; payerAmount: bigint; fee: bigint; resolverFee: bigint }
+  | { kind: 'partially_released'; payeeAmount: bigint; payerAmount: bigint; fee: bigint }
 
 /** An escrow the coordinator locked, with the agents on its sides. */
 interface KnownEscrow {
@@ -68,6 +70,8 @@ async function findKnownEscrow(
  * - refunded or expired: a booked release never lands, so it is reversed, then the escrow returns
  *   to the payer's available balance.
  * - ruled: a booked release is reversed, then the escrow is split as the vault split it.
+ * - partially released (a session's settlement): split as the vault split it, like a ruling
+ *   without a resolver; nothing was booked before the log.
  * Every posting goes under a chain-booking reference, so applying a log twice books it once and a
  * reorg's undo reverses exactly what its apply posted.
  */
@@ -108,6 +112,16 @@ async function bookOutcome(db: Queryable, escrow: KnownEscrow, outcome: EscrowOu
     await refundEscrow(db, { payerId: escrow.payerId, token: escrow.token, amount: escrow.amount, reference })
     return
   }
+  if (outcome.kind === 'partially_released') {
+    await partiallyReleaseEscrowInLedger(db, {
+      ...parties,
+      payeeAmount: outcome.payeeAmount,
+      payerAmount: outcome.payerAmount,
+      fee: outcome.fee,
+      reference,
+    })
+    return
+  }
   await ruleEscrowInLedger(db, {
     ...parties,
     resolverId: escrow.resolverId,
@@ -142,35 +156,46 @@ function outcomeOf(event: IndexedEvent): EscrowOutcome {
       resolverFee: BigInt(args.resolverFee),
     }
   }
+  if (event.eventName === 'EscrowPartiallyReleased') {
+    const args = event.args as { payeeAmount: string; payerAmount: string; fee: string }
+    return {
+      kind: 'partially_released',
+      payeeAmount: BigInt(args.payeeAmount),
+      payerAmount: BigInt(args.payerAmount),
+      fee: BigInt(args.fee),
+    }
+  }
   return { kind: 'returned' }
 }
 
 /**
  * The indexer's side of escrow outcomes (`EscrowReleased`, `EscrowRefunded`, `EscrowExpired`,
- * `EscrowRuled`): see `bookOutcome`. An escrow the coordinator never locked (one two wallets made
+ * `EscrowRuled`, `EscrowPartiallyReleased`): see `bookOutcome`. An escrow the coordinator never locked (one two wallets made
  * on the vault directly) moves no ledger money here; it is logged, and reconciliation shows it.
  */
 export function escrowOutcomeHandlers(logger: Logger): ChainEventHandler[] {
-  return ['EscrowReleased', 'EscrowRefunded', 'EscrowExpired', 'EscrowRuled'].map((eventName) => ({
-    eventName,
-    async apply(db, event) {
-      const escrowId = (event.args as { escrowId: string }).escrowId
-      const escrow = await findKnownEscrow(db, event.chainId, escrowId)
-      if (!escrow) {
-        logger.warn(
-          { escrowId, event: eventName, txHash: event.txHash },
-          'outcome of an escrow the coordinator did not lock',
-        )
-        return
-      }
-      await bookOutcome(db, escrow, outcomeOf(event))
-      await setEscrowClosed(db, event.chainId, escrowId, true)
-    },
-    async undo(db, event) {
-      const escrowId = (event.args as { escrowId: string }).escrowId
-      const escrow = await findKnownEscrow(db, event.chainId, escrowId)
-      if (escrow) await unbookOutcome(db, escrow)
-      await setEscrowClosed(db, event.chainId, escrowId, false)
-    },
-  }))
+  return ['EscrowReleased', 'EscrowRefunded', 'EscrowExpired', 'EscrowRuled', 'EscrowPartiallyReleased'].map(
+    (eventName) => ({
+      eventName,
+      async apply(db, event) {
+        const escrowId = (event.args as { escrowId: string }).escrowId
+        const escrow = await findKnownEscrow(db, event.chainId, escrowId)
+        if (!escrow) {
+          logger.warn(
+            { escrowId, event: eventName, txHash: event.txHash },
+            'outcome of an escrow the coordinator did not lock',
+          )
+          return
+        }
+        await bookOutcome(db, escrow, outcomeOf(event))
+        await setEscrowClosed(db, event.chainId, escrowId, true)
+      },
+      async undo(db, event) {
+        const escrowId = (event.args as { escrowId: string }).escrowId
+        const escrow = await findKnownEscrow(db, event.chainId, escrowId)
+        if (escrow) await unbookOutcome(db, escrow)
+        await setEscrowClosed(db, event.chainId, escrowId, false)
+      },
+    }),
+  )
 }

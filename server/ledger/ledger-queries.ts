@@ -20,6 +20,7 @@ export type LedgerTransactionKind =
   | 'escrow_settlement_reversal'
   | 'escrow_release_reversal'
   | 'escrow_ruling'
+  | 'escrow_partial_release'
   | 'reorg_reversal'
   | 'channel_funding'
   | 'channel_funding_return'

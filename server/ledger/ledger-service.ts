@@ -275,6 +275,43 @@ export async function ruleEscrowInLedger(db: Queryable, parameters: RuleEscrowPa
   })
 }
 
+export interface PartiallyReleaseEscrowParameters {
+  payerId: string
+  payeeId: string
+  token: Token
+  /** What the vault paid each party, as its `EscrowPartiallyReleased` log says; they sum to the escrow. */
+  payeeAmount: bigint
+  payerAmount: bigint
+  fee: bigint
+  reference: string
+}
+
+/**
+ * Payer escrow → payee available (the released part less the fee) + payer available (the rest) +
+ * platform fees: a session's partial release the vault carried out. Booked from the chain's log,
+ * never before, so the payee's credit is backed the moment it is spendable.
+ */
+export async function partiallyReleaseEscrowInLedger(
+  db: Queryable,
+  parameters: PartiallyReleaseEscrowParameters,
+): Promise<string> {
+  const { payerId, payeeId } = parameters
+  const amount = parameters.payeeAmount + parameters.payerAmount + parameters.fee
+  await lockLedgerAgents(db, [payerId, payeeId], parameters.token)
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'escrow_partial_release',
+    token: parameters.token,
+    amount,
+    legs: [
+      { account: { agentId: payerId, kind: 'escrow' }, amount: -amount },
+      { account: { agentId: payeeId, kind: 'available' }, amount: parameters.payeeAmount },
+      { account: { agentId: payerId, kind: 'available' }, amount: parameters.payerAmount },
+      { account: { platform: 'fees' }, amount: parameters.fee },
+    ],
+  })
+}
+
 export interface RefundEscrowParameters {
   payerId: string
   token: Token

@@ -107,6 +107,7 @@ export async function openMicroJob(
       feeBps,
       resolverFeeBps: ESCROW_RESOLVER_FEE_BPS,
       expiry: now + BigInt(service.responseTimeSeconds + ESCROW_EXPIRY_MARGIN_SECONDS),
+      partialRelease: false,
     })
     await insertMicroJob(db, {
       id,

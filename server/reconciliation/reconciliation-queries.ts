@@ -70,6 +70,9 @@ export async function selectOpenEscrowLocks(
                                               THEN 'escrow-release:' || o.assignment_id
                                               WHEN o.micro_job_id IS NOT NULL
                                               THEN 'micro-job-escrow-release:' || o.micro_job_id
+                                              -- A session's partial release is booked only when the vault's log is indexed.
+                                              WHEN o.session_id IS NOT NULL
+                                              THEN 'session-escrow-release:' || o.session_id
                                               ELSE 'competition-prize:' || o.entry_id END) AS is_release_booked
        FROM escrow_ops AS o
        JOIN escrow_terms AS t ON t.chain_id = o.chain_id AND t.escrow_id = o.escrow_id

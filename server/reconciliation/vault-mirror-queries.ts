@@ -85,6 +85,8 @@ export interface MirroredEscrow {
   resolver: Address
   token: Address
   amount: bigint
+  /** The payer may settle it for part of the amount (`EscrowTerms.partialRelease`: a session's budget). */
+  partialRelease: boolean
   isOpen: boolean
 }
 
@@ -94,8 +96,9 @@ export async function insertMirroredEscrow(
   escrow: Omit<MirroredEscrow, 'isOpen'>,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO vault_escrows (chain_id, escrow_id, payer, payee, resolver, token, amount, tx_hash, log_index)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9) ON CONFLICT DO NOTHING`,
+    `INSERT INTO vault_escrows (chain_id, escrow_id, payer, payee, resolver, token, amount, partial_release,
+                                tx_hash, log_index)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10) ON CONFLICT DO NOTHING`,
     [
       log.chainId,
       escrow.escrowId.toLowerCase(),
@@ -104,6 +107,7 @@ export async function insertMirroredEscrow(
       escrow.resolver.toLowerCase(),
       escrow.token.toLowerCase(),
       escrow.amount.toString(),
+      escrow.partialRelease,
       log.txHash.toLowerCase(),
       log.logIndex,
     ],
@@ -123,7 +127,7 @@ export async function findMirroredEscrow(
   escrowId: string,
 ): Promise<MirroredEscrow | null> {
   const { rows } = await db.query(
-    `SELECT e.escrow_id, e.payer, e.payee, e.resolver, e.token, e.amount::text, e.closed_tx_hash
+    `SELECT e.escrow_id, e.payer, e.payee, e.resolver, e.token, e.amount::text, e.partial_release, e.closed_tx_hash
        FROM vault_escrows AS e WHERE e.chain_id = $1 AND e.escrow_id = $2`,
     [chainId, escrowId.toLowerCase()],
   )
@@ -136,6 +140,7 @@ export async function findMirroredEscrow(
     resolver: row.resolver,
     token: row.token,
     amount: BigInt(row.amount),
+    partialRelease: row.partial_release,
     isOpen: row.closed_tx_hash === null,
   }
 }

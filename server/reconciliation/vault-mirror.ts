@@ -55,7 +55,8 @@ async function balanceChangesOf(
     case 'EscrowReleased':
     case 'EscrowRefunded':
     case 'EscrowExpired':
-    case 'EscrowRuled': {
+    case 'EscrowRuled':
+    case 'EscrowPartiallyReleased': {
       const escrow = await findMirroredEscrow(db, event.chainId, args.escrowId!)
       if (!escrow) {
         logger.error(
@@ -68,6 +69,13 @@ async function balanceChangesOf(
       if (event.eventName === 'EscrowReleased') {
         return [
           { account: escrow.payee, token, delta: amount('amount') },
+          ...(await treasuryCredit(db, event, token, amount('fee'))),
+        ]
+      }
+      if (event.eventName === 'EscrowPartiallyReleased') {
+        return [
+          { account: escrow.payee, token, delta: amount('payeeAmount') },
+          { account: escrow.payer, token, delta: amount('payerAmount') },
           ...(await treasuryCredit(db, event, token, amount('fee'))),
         ]
       }
@@ -131,6 +139,7 @@ const BALANCE_EVENTS = [
   'EscrowRefunded',
   'EscrowExpired',
   'EscrowRuled',
+  'EscrowPartiallyReleased',
   'ChannelOpened',
   'ChannelFunded',
   'ChannelSettled',
@@ -138,7 +147,13 @@ const BALANCE_EVENTS = [
   'TreasuryChanged',
 ] as const
 
-const ESCROW_OUTCOMES = new Set(['EscrowReleased', 'EscrowRefunded', 'EscrowExpired', 'EscrowRuled'])
+const ESCROW_OUTCOMES = new Set([
+  'EscrowReleased',
+  'EscrowRefunded',
+  'EscrowExpired',
+  'EscrowRuled',
+  'EscrowPartiallyReleased',
+])
 
 /**
  * The indexer's side of the vault mirror: each log's balance changes, applied in chain order in
@@ -176,6 +191,7 @@ export function vaultMirrorHandlers(logger: Logger): ChainEventHandler[] {
           resolver: args.resolver as Address,
           token: args.token as Address,
           amount: BigInt(args.amount!),
+          partialRelease: (event.args.partialRelease as boolean | undefined) === true,
         })
       }
       changes.push({ log, changes: await balanceChangesOf(db, event, mirrorLogger) })

@@ -13,6 +13,7 @@ import { enforceInstantJobSlas } from '../instant-jobs/instant-jobs-service'
 import { expireLapsedReservations } from '../reservations/reservations-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
 import { expireDueNegotiations } from '../negotiations/negotiations-service'
+import { expireDueSessions } from '../sessions/sessions-service'
 import { releaseLease, tryAcquireLease } from './leader'
 
 /** The lease that makes one replica the timekeeper: two never run the same deadline pass. */
@@ -39,6 +40,7 @@ export type TimersRound =
       /** Reservations whose window ran out with nothing completed: their jobs open again. */
       reservationsExpired: number
       escrowsReclaimed: number
+      sessionsExpired: number
       channelsSettled: number
       channelsClosed: number
       microJobsRefunded: number
@@ -52,8 +54,9 @@ export type TimersRound =
  * clock (`clearhouse_now()`), so every replica and every deadline agree on what time it is: job
  * deadlines (`expireDueJobs`), the 24 h review timeout (an automatic dispute with no deposit) and
  * overdue work (ETA + 24 h: the assignment cancelled, its escrow back to the payer on-chain, the
- * slot reopened), instant jobs' SLAs (a silent worker replaced by the next matched service), lapsed reservations
- * (the job open again), expired escrows the vault still holds (reclaimed for their payers), payment
+ * slot reopened), instant jobs' SLAs (a silent worker replaced by the next matched service), lapsed
+ * reservations (the job open again), expired escrows the vault still holds (reclaimed for their
+ * payers; a session never settled becomes `expired` with its escrow), payment
  * channels with calls unsettled for 30 s (their newest voucher queued for the vault), channels
  * idle for 7 days (closed), micro-jobs a crash left mid-call (their escrow refunded), negotiations whose offer lapsed
  * (expired), outbox
@@ -84,6 +87,7 @@ export class TimersWorker {
     const instant = await enforceInstantJobSlas(this.context, EXPIRY_BATCH_SIZE)
     const reservationsExpired = await expireLapsedReservations(this.context, EXPIRY_BATCH_SIZE)
     const escrowsReclaimed = await this.reclaimExpiredEscrows()
+    const sessionsExpired = await expireDueSessions(this.context, EXPIRY_BATCH_SIZE)
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
     const channelsClosed = await closeIdleChannels(this.context, EXPIRY_BATCH_SIZE)
     const microJobsRefunded = await refundStalledMicroJobs(this.context, EXPIRY_BATCH_SIZE)
@@ -101,6 +105,7 @@ export class TimersWorker {
       instantFailed: instant.failed,
       reservationsExpired,
       escrowsReclaimed,
+      sessionsExpired,
       channelsSettled,
       channelsClosed,
       microJobsRefunded,

@@ -83,12 +83,17 @@ function splitRuling(amount: bigint, payeeBps: number) {
 // Each action carries small integers that the runner maps onto the current model state, so every
 // generated sequence is runnable; an action with nothing to act on is a no-op. A `part` above 100
 // asks for more than there is: inside a batch that op must be skipped.
+/** The highest op kind the vault knows. */
+const LAST_OP_KIND = OpKind.EscrowPartialRelease
+
 const batchOp = fc.oneof(
+  // `session`: the lock allows a partial release (a session's budget), else a job's escrow.
   fc.record({
     type: fc.constant('lock' as const),
     who: fc.nat(3),
     to: fc.nat(2),
     part: fc.integer({ min: 0, max: 150 }),
+    session: fc.boolean(),
   }),
   fc.record({
     type: fc.constantFrom('release' as const, 'refund' as const),
@@ -102,6 +107,15 @@ const batchOp = fc.oneof(
     forged: fc.boolean(),
   }),
   fc.record({ type: fc.constant('reclaim' as const), pick: fc.nat(20) }),
+  // A session's settlement: `part` percent of the escrow to the payee, past 100 refused; refused
+  // on a job's escrow, and on terms with the flag flipped (`flip`: another id, no such escrow).
+  fc.record({
+    type: fc.constant('partial' as const),
+    pick: fc.nat(20),
+    part: fc.integer({ min: 0, max: 110 }),
+    forged: fc.boolean(),
+    flip: fc.boolean(),
+  }),
   fc.record({
     type: fc.constant('fund' as const),
     pick: fc.nat(20),
@@ -120,7 +134,7 @@ const batchOp = fc.oneof(
   }),
   fc.record({
     type: fc.constant('garbage' as const),
-    kind: fc.oneof(fc.nat(OpKind.Withdrawal), fc.constantFrom(OpKind.Withdrawal + 1, 255)),
+    kind: fc.oneof(fc.nat(LAST_OP_KIND), fc.constantFrom(LAST_OP_KIND + 1, 255)),
   }),
 )
 type BatchOp = typeof batchOp extends fc.Arbitrary<infer T> ? T : never
@@ -151,6 +165,7 @@ const action = fc.oneof(
     who: fc.nat(3),
     to: fc.nat(2),
     part: fc.integer({ min: 1, max: 50 }),
+    session: fc.boolean(),
   }),
   fc.record({ type: fc.constant('release' as const), pick: fc.nat(20) }),
   fc.record({ type: fc.constant('refund' as const), pick: fc.nat(20) }),
@@ -220,7 +235,12 @@ async function batchOpFor(
       const payee = otherUser(f, b.who, b.to)
       const balance = m.balance(payer.address)
       const amount = (balance * BigInt(b.part)) / 100n
-      const terms = await f.escrowTerms({ payer: payer.address, payee: payee.address, amount })
+      const terms = await f.escrowTerms({
+        payer: payer.address,
+        payee: payee.address,
+        amount,
+        partialRelease: b.session,
+      })
       const lock = op(OpKind.EscrowLock, [terms, await f.signLock(terms)])
       if (amount === 0n) return { op: lock, skippedWith: 'JobEscrowInvalidAmount' }
       if (amount > balance) return { op: lock, skippedWith: 'VaultInsufficientBalance' }
@@ -277,6 +297,34 @@ async function batchOpFor(
         m.add(e.payer.address, e.amount)
         totals.escrowToPayers += e.amount
       }
+      e.isOpen = false
+      return { op: built }
+    }
+    case 'partial': {
+      if (ctx.escrowsBefore.length === 0) return undefined
+      const e = ctx.escrowsBefore[b.pick % ctx.escrowsBefore.length]
+      const { escrow } = e
+      const amount = (e.amount * BigInt(b.part)) / 100n
+      const signer = b.forged ? e.payee : e.payer
+      // Flipped terms name another escrow id; the payer (or the coordinator holding its key) signs that.
+      const terms = b.flip ? { ...escrow.terms, partialRelease: !escrow.terms.partialRelease } : escrow.terms
+      const escrowId = b.flip ? f.escrowIdOf(terms) : escrow.id
+      const signature = await f.sign(signer, 'EscrowPartialRelease', { escrowId, amount })
+      const built = op(OpKind.EscrowPartialRelease, [terms, escrow.position, amount, signature, escrow.proof])
+      // The checks run in this order: the escrow's place, paid out, the terms' flag, the amount,
+      // then the signature.
+      if (b.flip) return { op: built, skippedWith: 'JobEscrowUnknown' }
+      if (!e.isOpen) return { op: built, skippedWith: 'JobEscrowClosed' }
+      if (!escrow.terms.partialRelease) return { op: built, skippedWith: 'JobEscrowPartialReleaseNotAllowed' }
+      if (amount > e.amount) return { op: built, skippedWith: 'JobEscrowPartialReleaseTooLarge' }
+      if (b.forged) return { op: built, skippedWith: 'JobEscrowInvalidSignature' }
+      const protocolFee = fee(amount, FEE_BPS)
+      m.add(e.payee.address, amount - protocolFee)
+      m.add(f.treasury.address, protocolFee)
+      m.add(e.payer.address, e.amount - amount)
+      totals.escrowToPayees += amount - protocolFee
+      totals.escrowToPayers += e.amount - amount
+      totals.fees += protocolFee
       e.isOpen = false
       return { op: built }
     }
@@ -351,7 +399,7 @@ async function batchOpFor(
     }
     case 'garbage': {
       // Valid kinds get data of no valid length; other kinds are unknown.
-      if (b.kind <= OpKind.Withdrawal)
+      if (b.kind <= LAST_OP_KIND)
         return { op: { kind: b.kind, data: '0x01' }, skippedWith: 'SettlementMalformedOp' }
       return { op: { kind: b.kind, data: '0x' }, skippedWith: 'SettlementUnknownOpKind' }
     }
@@ -445,7 +493,12 @@ async function run(f: VaultFixture, m: Model, a: Action, step: number) {
       const payee = otherUser(f, a.who, a.to)
       const amount = (m.balance(payer.address) * BigInt(a.part)) / 100n
       if (amount === 0n) return
-      const terms = await f.escrowTerms({ payer: payer.address, payee: payee.address, amount })
+      const terms = await f.escrowTerms({
+        payer: payer.address,
+        payee: payee.address,
+        amount,
+        partialRelease: a.session,
+      })
       const receipt = await (
         await f.vault.connect(f.relayer).lockEscrow(terms, await f.signLock(terms))
       ).wait()

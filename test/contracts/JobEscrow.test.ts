@@ -179,6 +179,7 @@ describe('JobEscrow', function () {
           terms.resolverFeeBps,
           terms.expiry,
           terms.nonce,
+          terms.partialRelease,
         )
       await expect(tx).to.emit(f.vault, 'EscrowSetCommitted').withArgs(setId, singleLeafRoot(id), 1n)
       expect(await f.vault.escrowSetRoot(setId)).to.equal(singleLeafRoot(id))
@@ -208,6 +209,7 @@ describe('JobEscrow', function () {
           terms.resolverFeeBps,
           terms.expiry,
           terms.nonce,
+          terms.partialRelease,
         )
       await expect(tx)
         .to.emit(f.vault, 'EscrowSetCommitted')
@@ -1303,6 +1305,7 @@ describe('JobEscrow', function () {
           victim.resolverFeeBps,
           victim.expiry,
           victim.nonce,
+          victim.partialRelease,
         )
       // The victim's lock still lands, under its own id.
       await expect(f.vault.connect(f.relayer).lockEscrow(victim, victimSignature))
@@ -1320,6 +1323,7 @@ describe('JobEscrow', function () {
           victim.resolverFeeBps,
           victim.expiry,
           victim.nonce,
+          victim.partialRelease,
         )
       expect(await balanceOf(f, f.alice.address)).to.equal(INITIAL_DEPOSIT - victim.amount)
     })

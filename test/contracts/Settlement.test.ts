@@ -360,6 +360,7 @@ describe('Settlement', function () {
           200,
           newEscrow.expiry,
           newEscrow.nonce,
+          false,
         )
       await expect(tx)
         .to.emit(f.vault, 'EscrowSetCommitted')
@@ -522,7 +523,7 @@ describe('Settlement', function () {
         /* 1 */ await releaseOp(f, f.releasable, f.bob), // the payee signed, not the payer
         /* 2 */ { kind: OpKind.ChannelSettle, data: '0x1234' },
         /* 3 */ await refundOp(f, f.refundable),
-        /* 4 */ { kind: 10, data: '0x' },
+        /* 4 */ { kind: 11, data: '0x' }, // past the last kind (EscrowPartialRelease = 10)
         /* 5 */ await rulingOp(f, f.disputed, 10_000, f.expiring.proof), // another escrow's proof
         /* 6 */ await lockOp(f, tooMuch),
         /* 7 */ await lockOp(f, daveLock),
@@ -531,7 +532,7 @@ describe('Settlement', function () {
       const reasons: Array<[number, string, string, unknown[]]> = [
         [1, 'JobEscrowInvalidSignature', f.releasable.id, [f.alice.address, f.bob.address]],
         [2, 'SettlementMalformedOp', '', [BigInt(OpKind.ChannelSettle), 2n, 320n]],
-        [4, 'SettlementUnknownOpKind', '', [10n]],
+        [4, 'SettlementUnknownOpKind', '', [11n]],
         [5, 'JobEscrowUnknown', f.disputed.id, [f.disputed.position.setId, f.disputed.position.index]],
         [
           6,
@@ -611,17 +612,17 @@ describe('Settlement', function () {
       const withExtraWord = { kind: OpKind.EscrowRelease, data: valid.data + '00'.repeat(32) }
       // Offset word of the proof pointing elsewhere than right after itself.
       const words = valid.data.slice(2).match(/.{64}/g)!
-      words[13] = ethers.toBeHex(15n * 32n, 32).slice(2)
+      words[14] = ethers.toBeHex(16n * 32n, 32).slice(2)
       const badOffset = { kind: OpKind.EscrowRelease, data: '0x' + words.join('') }
       const lock = await lockOp(f, await f.escrowTerms())
       const shortLock = { kind: OpKind.EscrowLock, data: lock.data.slice(0, -64) }
       const finalize = { kind: OpKind.ChannelFinalize, data: '0x' }
       const ops = [withExtraWord, badOffset, shortLock, finalize, valid]
-      const releaseLength = (13 + 2 + proofLength) * 32
+      const releaseLength = (14 + 2 + proofLength) * 32
       expect(await skippedBySimulation(f, ops)).to.deep.equal([
         [0, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowRelease, releaseLength + 32, releaseLength])],
         [1, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowRelease, releaseLength, releaseLength])],
-        [2, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowLock, 10 * 32, 11 * 32])],
+        [2, errorData(f, 'SettlementMalformedOp', [OpKind.EscrowLock, 11 * 32, 12 * 32])],
         [3, errorData(f, 'SettlementMalformedOp', [OpKind.ChannelFinalize, 0, 5 * 32])],
       ])
       await expect(f.settle(ops))

@@ -46,6 +46,8 @@ export interface EscrowTerms {
   resolverFeeBps: number
   expiry: bigint
   nonce: bigint
+  /** The payer may settle it for any amount up to it (a session's budget); false for a job's escrow. */
+  partialRelease: boolean
 }
 
 /** Where an escrow was locked: its set and its index in the set's tree. */
@@ -261,7 +263,10 @@ export async function deployVaultFixture() {
     return nonce
   }
 
-  /** Escrow terms: alice pays bob 100 USDC, the resolver rules, 7 days to expiry, a fresh nonce. */
+  /**
+   * Escrow terms: alice pays bob 100 USDC, the resolver rules, 7 days to expiry, a fresh nonce, a
+   * job's escrow (no partial release).
+   */
   async function escrowTerms(overrides: Partial<EscrowTerms> = {}): Promise<EscrowTerms> {
     const payer = overrides.payer ?? alice.address
     return {
@@ -274,6 +279,7 @@ export async function deployVaultFixture() {
       resolverFeeBps: 200,
       expiry: BigInt(await time.latest()) + 7n * 24n * 3600n,
       nonce: overrides.nonce ?? freshNonce(payer),
+      partialRelease: false,
       ...overrides,
     }
   }
@@ -327,6 +333,7 @@ export async function deployVaultFixture() {
           resolverFeeBps: Number(a.resolverFeeBps),
           expiry: a.expiry,
           nonce: a.nonce,
+          partialRelease: a.partialRelease,
         },
       })
     }

@@ -32,6 +32,8 @@ export const OP_GAS: Record<OpKind, bigint> = {
   [OpKind.ChannelClose]: 60_000n,
   [OpKind.ChannelFinalize]: 60_000n,
   [OpKind.Withdrawal]: 75_000n,
+  // A release that also credits the payer: one balance write more than EscrowRelease (uncalibrated: 65k + a warm write, with margin).
+  [OpKind.EscrowPartialRelease]: 85_000n,
 }
 
 /** Calldata at its dearest (EIP-2028: 16 gas per non-zero byte), for every byte of an op's data. */

@@ -119,6 +119,7 @@ describe('Settler', () => {
       // Far ahead of any clock: other files move the shared chain's clock forward.
       expiry: 2n ** 40n,
       nonce: BigInt(keccak256(toHex(label))),
+      partialRelease: false,
     } as const
   }
 

@@ -368,6 +368,37 @@ async function routedTask(): Promise<Params> {
   return { task_id: res.body.task_id }
 }
 
+/** A fresh service of the requester's with an endpoint, for sessions. */
+async function sessionService(): Promise<string> {
+  const service = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      name: 'Matrix session echo',
+      category: 'testing',
+      pricing_model: 'per_call',
+      price_amount: '0.01',
+      endpoint_url: `${upstream.baseUrl}/echo`,
+    })
+    .expect(201)
+  return service.body.service_id as string
+}
+
+/** A session: the worker hires a fresh service of the requester's with a 0.02 budget. */
+async function session(): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/sessions')
+    .set('Authorization', auth(agent('worker')))
+    .send({ service_id: await sessionService(), message: 'Matrix task', budget: '0.02' })
+    .expect(201)
+  return { session_id: res.body.session_id }
+}
+
+/** A session's client (the worker) gets `client`, its agent (the requester) `sessionAgent`, others 404. */
+function sessionParties(client: Cell, sessionAgent: Cell): Row['cells'] {
+  return callParties(client, hidden('session', 'session_not_found'), sessionAgent)
+}
+
 async function cancel(jobId: string): Promise<void> {
   await request(world.app)
     .post(`/v1/jobs/${jobId}/cancel`)
@@ -1643,6 +1674,19 @@ const ROWS: Row[] = [
       requester: conflict('no_matching_service', 'never routed to its own service'),
     },
   },
+  // Sessions (seed 000): the client (worker) hires the agent's (requester's) service.
+  {
+    method: 'POST',
+    path: '/v1/sessions',
+    params: async () => ({ service_id: await sessionService() }),
+    body: (params) => ({ service_id: params.service_id, message: 'Matrix task', budget: '0.02' }),
+    cells: {
+      ...anyAgent(
+        ok(201, 'a session on its own budget', (res) => expect(res.body.status).to.equal('session_created')),
+      ),
+      requester: { status: 400, code: 'self_invocation', says: 'self_invocation' },
+    },
+  },
   {
     method: 'GET',
     path: '/v1/tasks',
@@ -1665,6 +1709,43 @@ const ROWS: Row[] = [
       ok(200, 'the payment it made or got', (res) => expect(res.body.status).to.equal('released')),
       hidden('task', 'task_not_found'),
     ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/sessions/{session_id}',
+    params: () => session(),
+    cells: sessionParties(ok(200, 'its session'), ok(200, 'its session')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/sessions/{session_id}/continue',
+    params: () => session(),
+    body: () => ({ message: 'Next turn' }),
+    cells: sessionParties(ok(200, 'the reply relayed'), forbidden('not_session_client')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/sessions/{session_id}/reply',
+    params: () => session(),
+    body: () => ({ message: 'Agent turn' }),
+    cells: sessionParties(forbidden('not_session_agent'), ok(200, 'its reply stored')),
+  },
+  {
+    method: 'POST',
+    path: '/v1/sessions/{session_id}/settle',
+    params: () => session(),
+    body: () => ({ amount: '0.01' }),
+    cells: sessionParties(
+      ok(200, 'settled', (res) => expect(res.body.status).to.equal('settled')),
+      forbidden('not_session_client'),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/sessions/{session_id}/fail',
+    params: () => session(),
+    body: () => ({}),
+    cells: sessionParties(forbidden('not_session_agent'), ok(200, 'failed, refund queued')),
   },
 
   // Webhooks: the caller's own, and its own deliveries.

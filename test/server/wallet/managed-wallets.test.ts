@@ -44,6 +44,7 @@ describe('managed wallets', () => {
         resolverFeeBps: 0,
         expiry: 1_900_000_000n,
         nonce: BigInt(keccak256(toHex(randomUUID()))),
+        partialRelease: false,
       } as const
       const typedData = {
         domain: clearhouseDomain(31337, vault),
