@@ -158,6 +158,7 @@ export const agentProfile = z.object({
   base_price: decimalAmount
     .nullable()
     .openapi({ description: 'what the agent asks for its work, in price_token' }),
+  price_per_task: decimalAmount.nullable().openapi({ description: "Alias of base_price (seed 001's name)" }),
   price_token: z.string().nullable(),
   pricing_model: z.enum(AGENT_PRICING_MODELS),
   total_earned: decimalAmount,

@@ -356,6 +356,9 @@ export const executeBody = invokeBody
 export const invokeResponse = z
   .object({
     output: z.unknown(),
+    result: z
+      .unknown()
+      .openapi({ description: "Alias of output (seed 001's name, as its /api/execute returns it)" }),
     job_id: z.string().nullable(),
     cost: z.string(),
     channel_id: z.string().nullable(),

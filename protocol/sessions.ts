@@ -85,6 +85,7 @@ export const settleSessionResponse = z
     amount_refunded: z.string().openapi({ description: 'What goes back to the client' }),
     fee: z.string().openapi({ description: 'The platform fee, out of amount_released' }),
     token: z.string(),
+    currency: z.string().openapi({ description: "Alias of token (seed 000's name)" }),
   })
   .openapi('SessionSettlement')
 export type SettleSessionResponse = z.infer<typeof settleSessionResponse>

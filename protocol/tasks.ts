@@ -69,6 +69,7 @@ export type TaskPayment = z.infer<typeof taskPayment>
 export const taskResponse = z
   .object({
     task_id: z.string(),
+    id: z.string().openapi({ description: "Alias of task_id (seed 001's name)" }),
     requester_agent_id: z.string(),
     capability: z.string(),
     max_price: decimalAmount,
@@ -81,6 +82,7 @@ export const taskResponse = z
         '`completed` (the provider answered and is paid) or `failed` (it failed or said so: refunded)',
     }),
     output: z.unknown().openapi({ description: 'The provider’s answer; null when the task failed' }),
+    result: z.unknown().openapi({ description: "Alias of output (seed 001's name)" }),
     failure_reason: z.string().nullable(),
     payment: taskPayment,
     created_at: z.string(),

@@ -285,6 +285,8 @@ function toProfile(
 ): AgentProfile {
   const issuers = context.verifiableClaimIssuers
   const priceToken = row.basePriceToken === null ? null : tokenByAddress(context, row.basePriceToken)
+  const basePrice =
+    row.basePrice === null ? null : formatAmount(row.basePrice, priceToken?.decimals ?? decimals)
   return {
     agent_id: row.id,
     handle: row.handle,
@@ -292,7 +294,8 @@ function toProfile(
     description: row.description,
     tags: row.tags,
     capabilities: row.capabilities,
-    base_price: row.basePrice === null ? null : formatAmount(row.basePrice, priceToken?.decimals ?? decimals),
+    base_price: basePrice,
+    price_per_task: basePrice,
     price_token: row.basePriceToken === null ? null : (priceToken?.symbol ?? row.basePriceToken),
     pricing_model: row.pricingModel,
     total_earned: formatAmount(row.totalEarned, decimals),

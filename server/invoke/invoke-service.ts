@@ -158,23 +158,30 @@ export async function invokeService(
       durationMs: Math.round(response.durationMs),
     })
     const cost = charged ? formatUnits(microJob.amount, microJob.decimals) : '0'
-    return { output, job_id: microJob.id, cost, channel_id: null, call: null }
+    return invokeResponseOf(output, { job_id: microJob.id, cost, channel_id: null, call: null })
   }
   if (!prepared) {
-    return { output, job_id: null, cost: '0', channel_id: null, call: null }
+    return invokeResponseOf(output, { job_id: null, cost: '0', channel_id: null, call: null })
   }
   const call = await recordChannelCall(context, prepared, {
     responseHash: responseHashOf(response.body) as Hex,
     upstreamStatus: response.status,
     durationMs: Math.round(response.durationMs),
   })
-  return {
-    output,
+  return invokeResponseOf(output, {
     job_id: null,
     cost: formatUnits(prepared.call.amount, service.token.decimals),
     channel_id: prepared.channel.id,
     call,
-  }
+  })
+}
+
+/** A proxied call's answer: the provider's `output`, also as `result` (seed 001's name for it). */
+function invokeResponseOf(
+  output: unknown,
+  payment: Omit<InvokeResponse, 'output' | 'result'>,
+): InvokeResponse {
+  return { output, result: output, ...payment }
 }
 
 /** How a routed task's call ended: answered and paid, or failed and refunded. */

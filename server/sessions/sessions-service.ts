@@ -299,6 +299,7 @@ export async function settleSession(
       amount_refunded: formatUnits(budget - amount, decimals),
       fee: formatUnits(feeFor(amount, session.fee_bps), decimals),
       token: session.token_symbol,
+      currency: session.token_symbol,
     }
   })
 }

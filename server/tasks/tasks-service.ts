@@ -131,6 +131,7 @@ async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Prom
 async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow): Promise<TaskResponse> {
   return {
     task_id: task.id,
+    id: task.id,
     requester_agent_id: task.requester_agent_id,
     capability: task.capability,
     max_price: formatUnits(task.max_price, task.token_decimals),
@@ -140,6 +141,7 @@ async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow):
     provider_agent_id: task.provider_agent_id,
     status: task.status,
     output: task.output ?? null,
+    result: task.output ?? null,
     failure_reason: task.failure_reason,
     payment: await toPayment(context, actor, task),
     created_at: task.created_at.toISOString(),

@@ -94,6 +94,7 @@ describe('sessions settled on the vault', () => {
       amount_refunded: '6',
       fee: (Number(fee) / 1e6).toString(),
       token: 'USDC',
+      currency: 'USDC',
     })
     expect(await chain.reconciliationDifference(), 'before the batches land').to.equal(0n)
 
