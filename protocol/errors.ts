@@ -86,6 +86,7 @@ export const ERROR_CATALOGUE = {
   not_judge: { status: 403, description: 'Only the competition’s judge may do this' },
   not_payer: { status: 403, description: 'Only the payer of the escrow may sign its ops' },
   not_resolver: { status: 403, description: 'Only the dispute’s resolver may rule on it' },
+  not_task_provider: { status: 403, description: 'Only the task’s provider may complete or fail it' },
   not_service_owner: { status: 403, description: 'Only its owner may change or delete a service' },
   not_session_agent: {
     status: 403,
@@ -223,6 +224,10 @@ export const ERROR_CATALOGUE = {
   reservation_not_active: {
     status: 409,
     description: 'The reservation expired or was completed: its job is no longer yours to complete',
+  },
+  task_not_assigned: {
+    status: 409,
+    description: 'The task is not waiting for its provider: answered by its endpoint, completed, or failed',
   },
   job_reserved: { status: 409, description: 'Another agent holds a live reservation of this job' },
   job_expired: { status: 409, description: 'The job passed its deadline' },

@@ -1,12 +1,13 @@
 import { decimalAmount } from './amounts'
 import { entityId } from './jobs'
+import { assignmentResponse } from './assignments'
 import { microJobResponse } from './micro-jobs'
 import { z } from './zod'
 
 // Capability-routed tasks (seed 002 "API Endpoints: /tasks", seed 001 "required capabilities"):
 // the caller names what it needs and the most it pays; the platform picks the service.
 
-export const TASK_STATUSES = ['completed', 'failed'] as const
+export const TASK_STATUSES = ['assigned', 'completed', 'failed'] as const
 export type TaskStatus = (typeof TASK_STATUSES)[number]
 
 /** Where a task's money stands: `released` to the provider, `refunded` to the caller, `held` during the call, or `free`. */
@@ -60,7 +61,11 @@ export const taskPayment = z
     provider_amount: decimalAmount.openapi({ description: 'What the provider receives' }),
     token: z.string(),
     micro_job: microJobResponse.nullable().openapi({
-      description: 'The escrowed call behind a priced task: its escrow ops and their settlement',
+      description:
+        'The escrowed call behind a priced task called through the proxy: its escrow ops and their settlement',
+    }),
+    assignment: assignmentResponse.nullable().openapi({
+      description: 'The escrowed assignment behind a task its provider completes through the API',
     }),
   })
   .openapi('TaskPayment')
@@ -79,7 +84,7 @@ export const taskResponse = z
     provider_agent_id: z.string(),
     status: z.enum(TASK_STATUSES).openapi({
       description:
-        '`completed` (the provider answered and is paid) or `failed` (it failed or said so: refunded)',
+        '`assigned` (a provider without an endpoint is working on it: the price held in escrow), `completed` (the provider answered and is paid) or `failed` (it failed, said so, or let its response time pass: refunded)',
     }),
     output: z.unknown().openapi({ description: 'The provider’s answer; null when the task failed' }),
     result: z.unknown().openapi({ description: "Alias of output (seed 001's name)" }),
@@ -89,3 +94,18 @@ export const taskResponse = z
   })
   .openapi('Task')
 export type TaskResponse = z.infer<typeof taskResponse>
+
+/** `POST /v1/tasks/{task_id}/complete` (seed 002): the provider's result for a task it was assigned. */
+export const completeTaskBody = z
+  .object({ output: z.unknown().openapi({ description: 'The result, any JSON' }) })
+  .strict()
+  .refine((body) => body.output !== undefined, { message: 'is required', path: ['output'] })
+  .openapi('CompleteTaskBody')
+export type CompleteTaskBody = z.infer<typeof completeTaskBody>
+
+/** `POST /v1/tasks/{task_id}/fail`: the provider cannot do the task; the requester is refunded. */
+export const failTaskBody = z
+  .object({ reason: z.string().trim().min(1).max(1000) })
+  .strict()
+  .openapi('FailTaskBody')
+export type FailTaskBody = z.infer<typeof failTaskBody>

@@ -790,6 +790,17 @@ export class ClearhouseClient {
       this.request<Out<typeof taskPayment>>('GET', '/v1/tasks/{task_id}/payments', {
         params: { task_id: taskId },
       }),
+    /** The provider's result for a task it works through the API (its service has no endpoint). */
+    complete: (taskId: string, output: unknown) =>
+      this.request<Out<typeof taskResponse>>('POST', '/v1/tasks/{task_id}/complete', {
+        params: { task_id: taskId },
+        body: { output },
+      }),
+    fail: (taskId: string, reason: string) =>
+      this.request<Out<typeof taskResponse>>('POST', '/v1/tasks/{task_id}/fail', {
+        params: { task_id: taskId },
+        body: { reason },
+      }),
   }
 
   /** Sessions (seed 000): a multi-turn hire with a budget in escrow, settled in part or in full. */

@@ -46,6 +46,15 @@ import {
   type InstantJobRow,
 } from './instant-jobs-queries'
 
+/** How an instant job is matched beyond what its body says. */
+export interface InstantJobOptions {
+  /**
+   * Only the named service, never another in its category: a routed task was matched to it for
+   * its capability, which the category does not say (its SLA passing ends the job, refunded).
+   */
+  namedServiceOnly?: boolean
+}
+
 /** The shortest ETA a bid may state (the bids table's floor): a faster service's SLA still counts from its own. */
 const MIN_BID_ETA_SECONDS = 60
 
@@ -93,6 +102,7 @@ async function findCandidates(
   context: AppContext,
   actor: Actor,
   body: CreateInstantJobBody,
+  options: InstantJobOptions,
 ): Promise<{ token: TokenInfo; budget: bigint; candidates: Candidate[] }> {
   const named = body.service_id ? await findCallableService(context.pool, body.service_id, actor.id) : null
   if (named && named.agentId === actor.id) {
@@ -113,6 +123,7 @@ async function findCandidates(
       )
     }
     candidates.push(candidate)
+    if (options.namedServiceOnly) return { token, budget, candidates }
   }
   const category = body.category ?? named?.category
   const { matches } = await matchServices(context, {
@@ -197,8 +208,9 @@ export async function createInstantJob(
   context: AppContext,
   actor: Actor,
   body: CreateInstantJobBody,
+  options: InstantJobOptions = {},
 ): Promise<InstantJobResponse> {
-  const { token, budget, candidates } = await findCandidates(context, actor, body)
+  const { token, budget, candidates } = await findCandidates(context, actor, body, options)
   const { now, feeBps } = await prepareAward(context)
   const jobId = randomUUID()
   const first = candidates[0]!

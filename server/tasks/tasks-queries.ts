@@ -12,20 +12,23 @@ export interface TaskRow {
   provider_agent_id: string
   price: string
   micro_job_id: string | null
-  status: 'completed' | 'failed'
+  job_id: string | null
+  assignment_id: string | null
+  status: 'assigned' | 'completed' | 'failed'
   output: unknown
   failure_reason: string | null
   created_at: Date
 }
 
 const COLUMNS = `id, requester_agent_id, capability, max_price::text, token_symbol, token_decimals, service_id,
-  service_name, provider_agent_id, price::text, micro_job_id, status, output, failure_reason, created_at`
+  service_name, provider_agent_id, price::text, micro_job_id, job_id, assignment_id, status, output, failure_reason,
+  created_at`
 
 export async function insertTask(db: Queryable, task: Omit<TaskRow, 'created_at'>): Promise<void> {
   await db.query(
     `INSERT INTO tasks (id, requester_agent_id, capability, max_price, token_symbol, token_decimals, service_id,
-       service_name, provider_agent_id, price, micro_job_id, status, output, failure_reason)
-     VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10::numeric, $11, $12, $13::jsonb, $14)`,
+       service_name, provider_agent_id, price, micro_job_id, job_id, assignment_id, status, output, failure_reason)
+     VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10::numeric, $11, $12, $13, $14, $15::jsonb, $16)`,
     [
       task.id,
       task.requester_agent_id,
@@ -38,6 +41,8 @@ export async function insertTask(db: Queryable, task: Omit<TaskRow, 'created_at'
       task.provider_agent_id,
       task.price,
       task.micro_job_id,
+      task.job_id,
+      task.assignment_id,
       task.status,
       // A JSON `null` answer and no answer are both stored as SQL NULL: the API shows null either way.
       task.output === undefined || task.output === null ? null : JSON.stringify(task.output),
@@ -46,9 +51,43 @@ export async function insertTask(db: Queryable, task: Omit<TaskRow, 'created_at'
   )
 }
 
-export async function selectTask(db: Queryable, taskId: string): Promise<TaskRow | null> {
-  const { rows } = await db.query<TaskRow>(`SELECT ${COLUMNS} FROM tasks WHERE id = $1`, [taskId])
+export async function selectTask(
+  db: Queryable,
+  taskId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<TaskRow | null> {
+  const { rows } = await db.query<TaskRow>(
+    `SELECT ${COLUMNS} FROM tasks WHERE id = $1 ${options.forUpdate ? 'FOR UPDATE' : ''}`,
+    [taskId],
+  )
   return rows[0] ?? null
+}
+
+/** Records how an assigned task ended: its result, or why it failed. */
+export async function finishTask(
+  db: Queryable,
+  taskId: string,
+  outcome: { status: 'completed'; output: unknown } | { status: 'failed'; reason: string },
+): Promise<void> {
+  const output = outcome.status === 'completed' ? outcome.output : null
+  await db.query(
+    `UPDATE tasks SET status = $2, output = $3::jsonb, failure_reason = $4 WHERE id = $1 AND status = 'assigned'`,
+    [
+      taskId,
+      outcome.status,
+      output === undefined || output === null ? null : JSON.stringify(output),
+      outcome.status === 'failed' ? outcome.reason : null,
+    ],
+  )
+}
+
+/** The agent's tasks still `assigned`, as requester or provider: whose assignments may have moved on. */
+export async function selectAssignedTaskIds(db: Queryable, agentId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM tasks WHERE status = 'assigned' AND (requester_agent_id = $1 OR provider_agent_id = $1)`,
+    [agentId],
+  )
+  return rows.map((row) => row.id)
 }
 
 /** The agent's tasks as requester or provider, newest first. */

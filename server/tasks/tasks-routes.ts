@@ -1,8 +1,16 @@
-import { createTaskBody, listTasksQuery, taskIdParams, taskPayment, taskResponse } from '../../protocol/tasks'
+import {
+  completeTaskBody,
+  createTaskBody,
+  failTaskBody,
+  listTasksQuery,
+  taskIdParams,
+  taskPayment,
+  taskResponse,
+} from '../../protocol/tasks'
 import { z } from '../../protocol/zod'
 import { errors, json } from '../http/openapi-parts'
 import { defineRoute, type Route } from '../http/route'
-import { createTask, getTask, getTaskPayment, listTasks } from './tasks-service'
+import { completeTask, createTask, failTask, getTask, getTaskPayment, listTasks } from './tasks-service'
 
 const TASK_READ_ERRORS = {
   400: 'Malformed input; the message names the field',
@@ -17,10 +25,13 @@ export const tasksRoutes: readonly Route[] = [
     path: '/v1/tasks',
     summary: 'Route a task to the best-matching service within max_price and pay it through escrow',
     description:
-      'The capability is matched (as text and as a tag) against enabled, callable services of other agents priced at most ' +
-      '`max_price`; the best is called with `{ "input": … }` and its price held in escrow. An answer pays the provider ' +
-      '(less the fee); an error status, a timeout, or an answer `{ "status": "failed" | "error", "error"?: … }` refunds ' +
-      'the caller and the task is `failed`. Send an `Idempotency-Key` so a retry pays once.',
+      'The capability is matched (as text and as a tag) against enabled services of other agents with a listed price at ' +
+      'most `max_price`. A service with an endpoint is called with `{ "input": … }` and its price held in escrow: an ' +
+      'answer pays the provider (less the fee); an error status, a timeout, or an answer ' +
+      '`{ "status": "failed" | "error", "error"?: … }` refunds the caller and the task is `failed`. A service without ' +
+      'one gets the task as an instant job (`assigned`, the price locked on the vault): its provider completes it ' +
+      '(`POST /v1/tasks/{task_id}/complete`, paid at once) or fails it (refunded), and its response time passing ' +
+      'refunds it too. Send an `Idempotency-Key` so a retry pays once.',
     auth: 'agent',
     isIdempotent: true,
     body: createTaskBody,
@@ -63,5 +74,36 @@ export const tasksRoutes: readonly Route[] = [
     params: taskIdParams,
     responses: { 200: json(taskPayment, 'The payment'), ...errors(TASK_READ_ERRORS) },
     handler: ({ context, agent, params }) => getTaskPayment(context, agent, params.task_id),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/tasks/{task_id}/complete',
+    summary:
+      'The provider’s result for a task it works through the API: the escrow is released to it (seed 002)',
+    auth: 'agent',
+    params: taskIdParams,
+    body: completeTaskBody,
+    responses: {
+      200: json(taskResponse, 'Completed'),
+      ...errors({
+        ...TASK_READ_ERRORS,
+        403: 'not_task_provider',
+        409: 'task_not_assigned (answered by its endpoint, completed, failed, or past its response time)',
+      }),
+    },
+    handler: ({ context, agent, params, body }) => completeTask(context, agent, params.task_id, body),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/tasks/{task_id}/fail',
+    summary: 'The provider cannot do the task: the requester is refunded',
+    auth: 'agent',
+    params: taskIdParams,
+    body: failTaskBody,
+    responses: {
+      200: json(taskResponse, 'Failed and refunded'),
+      ...errors({ ...TASK_READ_ERRORS, 403: 'not_task_provider', 409: 'task_not_assigned' }),
+    },
+    handler: ({ context, agent, params, body }) => failTask(context, agent, params.task_id, body),
   }),
 ]

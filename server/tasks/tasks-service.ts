@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { parseUnits } from 'viem'
-import { jobTag } from '../../protocol/jobs'
+import type { AssignmentResponse } from '../../protocol/assignments'
+import { JOB_LIMITS, jobTag } from '../../protocol/jobs'
 import type { MicroJobResponse } from '../../protocol/micro-jobs'
 import { MATCH_LIMIT_MAX } from '../../protocol/services'
 import type {
+  CompleteTaskBody,
   CreateTaskBody,
+  FailTaskBody,
   ListTasksQuery,
   TaskPayment,
   TaskPaymentStatus,
@@ -12,18 +15,33 @@ import type {
 } from '../../protocol/tasks'
 import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
-import { ConflictError, NotFoundError } from '../errors'
+import { findAssignment, type AssignmentRow } from '../assignments/assignment-records'
+import { cancelAndRefundAssignment } from '../assignments/assignment-timers'
+import { getAssignment, submitDeliverable } from '../assignments/assignments-service'
+import type { Queryable } from '../db/pool'
+import { withRetryingTransaction } from '../db/retrying-transaction'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { createInstantJob } from '../instant-jobs/instant-jobs-service'
 import { callServiceForTask } from '../invoke/invoke-service'
+import { findJob, transitionJob, type JobRow } from '../jobs/job-records'
 import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
+import { feeFor } from '../ledger/ledger-service'
 import { resolveToken } from '../ledger/tokens'
 import { getMicroJob } from '../micro-jobs/micro-jobs-service'
 import { findCallableService, matchServices, type CallableService } from '../services/services-service'
-import { insertTask, selectTask, selectTaskPage, type TaskRow } from './tasks-queries'
+import {
+  finishTask,
+  insertTask,
+  selectAssignedTaskIds,
+  selectTask,
+  selectTaskPage,
+  type TaskRow,
+} from './tasks-queries'
 
 /**
  * The services that can take a task for `capability` within `maxPrice`, best match first: enabled
- * services of other agents that the proxy can call (an endpoint and a listed price) in the token,
- * ranked by `/v1/match` on the capability as text and as a tag.
+ * services of other agents with a listed price in the token, ranked by `/v1/match` on the
+ * capability as text and as a tag.
  */
 async function routeCandidates(
   context: AppContext,
@@ -47,7 +65,8 @@ async function routeCandidates(
       if (error instanceof NotFoundError) continue // disabled since it was matched
       throw error
     }
-    const callable = service.endpointUrl !== null && service.priceAmount !== null
+    // Listed-price services only: an endpoint answers at once, one without works it as a job.
+    const callable = service.priceAmount !== null
     const fits =
       service.token.address.toLowerCase() === token.address.toLowerCase() &&
       (service.priceAmount ?? 0n) <= maxPrice
@@ -58,9 +77,12 @@ async function routeCandidates(
 
 /**
  * `POST /v1/tasks` (seed 002): routes the task to the best-matching service priced within
- * `max_price` and calls it with the price held in escrow (a micro-job). The provider is paid once
- * it answers; when it fails or declares the task failed, the escrow goes back to the caller and
- * the task is `failed`. Either way the task is recorded and answered (201).
+ * `max_price`. A service with an endpoint is called at once with the price held in escrow (a
+ * micro-job): paid once it answers; when it fails or declares the task failed, the escrow goes
+ * back and the task is `failed`. A service without one gets the task as an instant job for that
+ * service alone (the price locked on the vault, `assigned`): its provider completes it through
+ * `POST /v1/tasks/{id}/complete` (paid at once) or fails it (refunded), and a response time that
+ * passes refunds it too. Either way the task is recorded and answered (201).
  */
 export async function createTask(
   context: AppContext,
@@ -73,7 +95,7 @@ export async function createTask(
   if (!service) {
     throw new ConflictError(
       'no_matching_service',
-      `no callable service of another agent offers ${body.capability} for at most ${formatUnits(maxPrice, token.decimals)} ${token.symbol}`,
+      `no service of another agent offers ${body.capability} for at most ${formatUnits(maxPrice, token.decimals)} ${token.symbol}`,
       {
         details: {
           capability: body.capability,
@@ -83,9 +105,8 @@ export async function createTask(
       },
     )
   }
-  const call = await callServiceForTask(context, actor, service, body.input ?? null)
   const id = randomUUID()
-  await insertTask(context.pool, {
+  const task = {
     id,
     requester_agent_id: actor.id,
     capability: body.capability,
@@ -96,12 +117,147 @@ export async function createTask(
     service_name: service.name,
     provider_agent_id: service.agentId,
     price: service.priceAmount!.toString(),
-    micro_job_id: call.microJobId,
-    status: call.outcome,
-    output: call.outcome === 'completed' ? call.output : null,
-    failure_reason: call.outcome === 'failed' ? call.reason : null,
-  })
+  }
+  if (service.endpointUrl === null) {
+    const job = await createInstantJob(
+      context,
+      actor,
+      {
+        title: `Task: ${body.capability}`,
+        description: taskDescription(body),
+        budget_amount: formatUnits(service.priceAmount!, token.decimals),
+        budget_token: token.symbol,
+        service_id: service.id,
+        auto_accept: true,
+      },
+      { namedServiceOnly: true },
+    )
+    await insertTask(context.pool, {
+      ...task,
+      micro_job_id: null,
+      job_id: job.job_id,
+      assignment_id: job.assignment_id,
+      status: 'assigned',
+      output: null,
+      failure_reason: null,
+    })
+  } else {
+    const call = await callServiceForTask(context, actor, service, body.input ?? null)
+    await insertTask(context.pool, {
+      ...task,
+      micro_job_id: call.microJobId,
+      job_id: null,
+      assignment_id: null,
+      status: call.outcome,
+      output: call.outcome === 'completed' ? call.output : null,
+      failure_reason: call.outcome === 'failed' ? call.reason : null,
+    })
+  }
   return toTaskResponse(context, actor, (await selectTask(context.pool, id))!)
+}
+
+/** The job a task is worked as describes it by its input, which its provider reads there. */
+function taskDescription(body: CreateTaskBody): string {
+  const input = body.input === undefined ? '(no input)' : JSON.stringify(body.input)
+  return `Capability ${body.capability}. Input: ${input}`.slice(0, JOB_LIMITS.descriptionMax)
+}
+
+/** The task its provider works as a job, locked with its job (job first, as every job flow takes them). */
+async function lockAssignedTask(
+  db: Queryable,
+  actor: Actor,
+  taskId: string,
+): Promise<{ task: TaskRow; job: JobRow; assignment: AssignmentRow }> {
+  const found = await selectTask(db, taskId)
+  if (!found || (found.requester_agent_id !== actor.id && found.provider_agent_id !== actor.id)) {
+    throw new NotFoundError('task_not_found', `task ${taskId} not found`)
+  }
+  if (found.provider_agent_id !== actor.id) {
+    throw new ForbiddenError('not_task_provider', 'only the task’s provider may complete or fail it')
+  }
+  if (found.job_id === null) {
+    throw new ConflictError('task_not_assigned', `task ${taskId} was answered by its service’s endpoint`)
+  }
+  const job = (await findJob(db, found.job_id, { forUpdate: true }))!
+  const task = (await selectTask(db, taskId, { forUpdate: true }))!
+  const assignment = (await findAssignment(db, task.assignment_id!, { forUpdate: true }))!
+  if (task.status !== 'assigned' || assignment.status !== 'in_progress') {
+    throw new ConflictError('task_not_assigned', `task ${taskId} is ${effectiveStatus(task, assignment)}`)
+  }
+  return { task, job, assignment }
+}
+
+/**
+ * `POST /v1/tasks/{task_id}/complete` (seed 002 "submits results via the complete endpoint"): the
+ * provider's result is its job's submission, which the job accepts on arrival, releasing the
+ * escrow to the provider less the fee; the task is `completed`.
+ */
+export async function completeTask(
+  context: AppContext,
+  actor: Actor,
+  taskId: string,
+  body: CompleteTaskBody,
+): Promise<TaskResponse> {
+  const { task } = await withRetryingTransaction(context.pool, (db) => lockAssignedTask(db, actor, taskId))
+  const deliverable = typeof body.output === 'string' ? body.output : JSON.stringify(body.output)
+  // The submission takes the job's lock itself; a response time passing meanwhile leaves the
+  // assignment cancelled, and the submission refused.
+  await submitDeliverable(context, actor, task.job_id!, {
+    deliverable,
+    deliverable_hash: undefined,
+    criteria_answers: [],
+  })
+  await withRetryingTransaction(context.pool, (db) =>
+    finishTask(db, taskId, { status: 'completed', output: body.output }),
+  )
+  return toTaskResponse(context, actor, (await selectTask(context.pool, taskId))!)
+}
+
+/**
+ * `POST /v1/tasks/{task_id}/fail`: the provider cannot do it. In one transaction its assignment is
+ * cancelled, the escrow sent back to the requester (`cancelAndRefundAssignment`), its job closed,
+ * and the task `failed` with the reason.
+ */
+export async function failTask(
+  context: AppContext,
+  actor: Actor,
+  taskId: string,
+  body: FailTaskBody,
+): Promise<TaskResponse> {
+  await withRetryingTransaction(context.pool, async (db) => {
+    const { task, job, assignment } = await lockAssignedTask(db, actor, taskId)
+    await cancelAndRefundAssignment(db, context, job, assignment)
+    await transitionJob(db, job.id, 'closed', 'cancelled')
+    await finishTask(db, task.id, { status: 'failed', reason: body.reason })
+  })
+  return toTaskResponse(context, actor, (await selectTask(context.pool, taskId))!)
+}
+
+/**
+ * A task worked as a job ends with its assignment: `completed` once its result was accepted,
+ * `failed` once it was cancelled (its response time passed, or its provider failed it).
+ */
+function effectiveStatus(task: TaskRow, assignment: AssignmentRow | null): TaskRow['status'] {
+  if (task.status !== 'assigned' || !assignment) return task.status
+  if (assignment.status === 'accepted') return 'completed'
+  return assignment.status === 'cancelled' ? 'failed' : 'assigned'
+}
+
+/** Writes down how assigned tasks ended since (a response time that passed), so lists filter on the truth. */
+async function recordEndedTasks(context: AppContext, taskIds: string[]): Promise<void> {
+  for (const taskId of taskIds) {
+    const task = (await selectTask(context.pool, taskId))!
+    const assignment = task.assignment_id ? await findAssignment(context.pool, task.assignment_id) : null
+    const status = effectiveStatus(task, assignment)
+    if (status === 'failed') {
+      await finishTask(context.pool, taskId, {
+        status: 'failed',
+        reason: 'the provider did not complete it within its service’s response time',
+      })
+    } else if (status === 'completed') {
+      await finishTask(context.pool, taskId, { status: 'completed', output: assignment!.deliverable })
+    }
+  }
 }
 
 function paymentStatus(microJob: MicroJobResponse | null): TaskPaymentStatus {
@@ -110,12 +266,24 @@ function paymentStatus(microJob: MicroJobResponse | null): TaskPaymentStatus {
   return microJob.status === 'refunded' ? 'refunded' : 'held'
 }
 
+/** Where a task worked as a job stands: its assignment's escrow held, released on acceptance, or refunded. */
+function assignmentPaymentStatus(assignment: AssignmentResponse): TaskPaymentStatus {
+  if (assignment.status === 'accepted') return 'released'
+  return assignment.status === 'cancelled' ? 'refunded' : 'held'
+}
+
 async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Promise<TaskPayment> {
   const microJob = task.micro_job_id ? await getMicroJob(context, actor, task.micro_job_id) : null
-  const status = paymentStatus(microJob)
+  const assignment = task.assignment_id ? await getAssignment(context, actor, task.assignment_id) : null
+  const status = assignment ? assignmentPaymentStatus(assignment) : paymentStatus(microJob)
   const amount = BigInt(task.price)
   const format = (units: bigint) => formatUnits(units, task.token_decimals)
-  const fee = status === 'released' ? parseUnits(microJob!.fee_amount, task.token_decimals) : 0n
+  const fee =
+    status !== 'released'
+      ? 0n
+      : assignment
+        ? feeFor(amount, assignment.fee_bps)
+        : parseUnits(microJob!.fee_amount, task.token_decimals)
   return {
     task_id: task.id,
     payment_type: 'balance',
@@ -125,10 +293,15 @@ async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Prom
     provider_amount: format(status === 'refunded' ? 0n : amount - fee),
     token: task.token_symbol,
     micro_job: microJob,
+    assignment,
   }
 }
 
 async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow): Promise<TaskResponse> {
+  if (task.status === 'assigned') {
+    await recordEndedTasks(context, [task.id])
+    task = (await selectTask(context.pool, task.id))!
+  }
   return {
     task_id: task.id,
     id: task.id,
@@ -177,6 +350,7 @@ export async function listTasks(
   actor: Actor,
   query: ListTasksQuery,
 ): Promise<TaskResponse[]> {
+  await recordEndedTasks(context, await selectAssignedTaskIds(context.pool, actor.id))
   const rows = await selectTaskPage(
     context.pool,
     { agentId: actor.id, role: query.role, status: query.status },

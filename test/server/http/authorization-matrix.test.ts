@@ -357,6 +357,32 @@ async function taskService(): Promise<Params> {
   return { service_id: res.body.service_id }
 }
 
+/** A task the worker routed to a service of the requester's without an endpoint: the requester works it through the API. */
+async function assignedTask(): Promise<Params> {
+  await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      name: 'Matrix task by hand',
+      category: 'testing',
+      pricing_model: 'fixed',
+      price_amount: '0.01',
+      tags: ['matrix-hand-task'],
+    })
+    .expect(201)
+  const res = await request(world.app)
+    .post('/v1/tasks')
+    .set('Authorization', auth(agent('worker')))
+    .send({ capability: 'matrix-hand-task', input: 'by hand', max_price: '0.01' })
+    .expect(201)
+  return { task_id: res.body.task_id }
+}
+
+/** A task worked through the API: its provider (the requester) gets `cell`, its requester (the worker) 403, others 404. */
+function taskProviderOnly(cell: Cell): Row['cells'] {
+  return callParties(forbidden('not_task_provider'), hidden('task', 'task_not_found'), cell)
+}
+
 /** A task the worker routed to the requester's service: the worker requested it, the requester provided it. */
 async function routedTask(): Promise<Params> {
   await taskService()
@@ -1598,6 +1624,23 @@ const ROWS: Row[] = [
       ok(200, 'the call it paid or was paid for', (res) => expect(res.body.status).to.equal('completed')),
       hidden('micro-job', 'micro_job_not_found'),
     ),
+  },
+
+  {
+    method: 'POST',
+    path: '/v1/tasks/{task_id}/complete',
+    params: () => assignedTask(),
+    body: () => ({ output: { done: true } }),
+    cells: taskProviderOnly(
+      ok(200, 'its result, paid', (res) => expect(res.body.status).to.equal('completed')),
+    ),
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/{task_id}/fail',
+    params: () => assignedTask(),
+    body: () => ({ reason: 'cannot do it' }),
+    cells: taskProviderOnly(ok(200, 'failed, refunded', (res) => expect(res.body.status).to.equal('failed'))),
   },
 
   // Reservable jobs (seed 003).

@@ -3,7 +3,9 @@ import request from 'supertest'
 import { parseUnits } from 'viem'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
+import { shiftDatabaseClock } from '../helpers/clock'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { TimersWorker } from '../../../server/workers/timers'
 import { expectFieldError } from '../helpers/jobs'
 import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
 
@@ -69,7 +71,7 @@ describe('capability-routed tasks (POST /v1/tasks)', () => {
     this.timeout(120_000)
     const capability = 'text-translation'
     await provider(capability, '12') // over max_price
-    await provider(capability, '1', '/echo', { endpoint_url: null, pricing_model: 'per_call' }) // not callable
+    await provider(capability, '1', '/echo', { pricing_model: 'custom', price_amount: null }) // no listed price
     const chosen = await provider(capability, '2.5')
     const caller = await requester(20n * USDC)
     await registerStubService(chain.app, caller.apiKey, upstream, {
@@ -225,5 +227,126 @@ describe('capability-routed tasks (POST /v1/tasks)', () => {
     expect(created.length, JSON.stringify([first.body, second.body])).to.be.at.least(1)
     expect(new Set(created.map((res) => res.body.task_id)).size).to.equal(1)
     expect(await available(caller)).to.equal('3')
+  })
+
+  describe('a provider without an endpoint (seed 002: it submits through the complete endpoint)', () => {
+    afterEach(async () => {
+      await shiftDatabaseClock(database.pool, 0)
+    })
+
+    /** A provider offering `capability` at `price` with no endpoint: it works tasks through the API. */
+    async function apiProvider(capability: string, price: string) {
+      const agent = await registerAgent(chain.app)
+      const res = await request(chain.app)
+        .post('/v1/agents/me/services')
+        .set('Authorization', bearer(agent.apiKey))
+        .send({
+          name: `${capability} by hand`,
+          category: 'research',
+          pricing_model: 'fixed',
+          price_amount: price,
+          tags: [capability],
+          response_time_seconds: 300,
+        })
+        .expect(201)
+      return { agent, serviceId: res.body.service_id as string }
+    }
+
+    async function assignedTask(capability: string) {
+      const provider = await apiProvider(capability, '4')
+      const caller = await requester(10n * USDC)
+      const res = await postTask(caller, { capability, input: { topic: 'vaults' }, max_price: '5' })
+      expect(res.status, JSON.stringify(res.body)).to.equal(201)
+      return { provider, caller, task: res.body }
+    }
+
+    function act(agent: RegisteredTestAgent, taskId: string, action: 'complete' | 'fail', body: object) {
+      return request(chain.app)
+        .post(`/v1/tasks/${taskId}/${action}`)
+        .set('Authorization', bearer(agent.apiKey))
+        .send(body)
+    }
+
+    it('holds the price on the vault until the provider completes it, then pays it less the fee, to the base unit', async function () {
+      this.timeout(120_000)
+      const { provider, caller, task } = await assignedTask('deep-research')
+      expect(task).to.include({ status: 'assigned', service_id: provider.serviceId, output: null })
+      expect(task.payment).to.include({ status: 'held', amount: '4', micro_job: null })
+      expect(task.payment.assignment.status).to.equal('in_progress')
+      await settleAll()
+      expect(await chain.vaultBalanceOf(caller.agent.wallet_address)).to.equal(6n * USDC)
+
+      const listed = await request(chain.app)
+        .get('/v1/tasks?role=provider&status=assigned')
+        .set('Authorization', bearer(provider.agent.apiKey))
+        .expect(200)
+      expect(listed.body.map((row: { task_id: string }) => row.task_id)).to.deep.equal([task.task_id])
+      const done = await act(provider.agent, task.task_id, 'complete', {
+        output: { summary: 'Vaults hold money.' },
+      })
+      expect(done.status, JSON.stringify(done.body)).to.equal(200)
+      expect(done.body).to.deep.include({ status: 'completed', output: { summary: 'Vaults hold money.' } })
+      expect(done.body.payment.status).to.equal('released')
+      await settleAll()
+      const fee = (4n * USDC * BigInt(done.body.payment.assignment.fee_bps)) / 10_000n
+      expect(parseUnits(done.body.payment.fee_amount, 6)).to.equal(fee)
+      expect(await chain.vaultBalanceOf(provider.agent.agent.wallet_address)).to.equal(4n * USDC - fee)
+      expect(await chain.vaultBalanceOf(caller.agent.wallet_address)).to.equal(6n * USDC)
+      expect(await chain.reconciliationDifference()).to.equal(0n)
+      const again = await act(provider.agent, task.task_id, 'complete', { output: 'twice' })
+      expect(again.status).to.equal(409)
+      expect(again.body.error.code).to.equal('task_not_assigned')
+    })
+
+    it('refunds the requester in full when the provider fails it', async function () {
+      this.timeout(120_000)
+      const { provider, caller, task } = await assignedTask('failing-research')
+      await settleAll()
+      const failed = await act(provider.agent, task.task_id, 'fail', { reason: 'no sources on this topic' })
+      expect(failed.status, JSON.stringify(failed.body)).to.equal(200)
+      expect(failed.body).to.include({ status: 'failed', failure_reason: 'no sources on this topic' })
+      expect(failed.body.payment).to.include({ status: 'refunded', provider_amount: '0' })
+      await settleAll()
+      expect(await chain.vaultBalanceOf(caller.agent.wallet_address)).to.equal(10n * USDC)
+      expect(await chain.vaultBalanceOf(provider.agent.agent.wallet_address)).to.equal(0n)
+      expect(await chain.reconciliationDifference()).to.equal(0n)
+    })
+
+    it('refunds the requester when the provider lets its response time pass', async function () {
+      this.timeout(120_000)
+      const { caller, task } = await assignedTask('slow-research')
+      await settleAll()
+      await shiftDatabaseClock(database.pool, 301)
+      const round = await new TimersWorker(chain.context, 10_000).runOnce()
+      expect(round).to.include({ instantTimedOut: 1, instantReassigned: 0 })
+      await settleAll()
+      const read = await request(chain.app)
+        .get(`/v1/tasks/${task.task_id}`)
+        .set('Authorization', bearer(caller.apiKey))
+        .expect(200)
+      expect(read.body).to.include({ status: 'failed' })
+      expect(read.body.payment.status).to.equal('refunded')
+      expect(await chain.vaultBalanceOf(caller.agent.wallet_address)).to.equal(10n * USDC)
+    })
+
+    it('lets only the provider complete or fail it, once, with a result or a reason', async function () {
+      this.timeout(120_000)
+      const { provider: worker, caller, task } = await assignedTask('guarded-research')
+      const byRequester = await act(caller, task.task_id, 'complete', { output: 'mine' })
+      expect(byRequester.status).to.equal(403)
+      expect(byRequester.body.error.code).to.equal('not_task_provider')
+      const stranger = await registerAgent(chain.app)
+      const byStranger = await act(stranger, task.task_id, 'fail', { reason: 'nope' })
+      expect(byStranger.status).to.equal(404)
+      expect(byStranger.body.error.code).to.equal('task_not_found')
+      expectFieldError(await act(worker.agent, task.task_id, 'complete', {}), 'output')
+      expectFieldError(await act(worker.agent, task.task_id, 'fail', {}), 'reason')
+
+      const echo = await provider('sync-only', '0.5')
+      const sync = await postTask(caller, { capability: 'sync-only', max_price: '1' })
+      const onSync = await act(echo.agent, sync.body.task_id, 'complete', { output: 'late' })
+      expect(onSync.status).to.equal(409)
+      expect(onSync.body.error.code).to.equal('task_not_assigned')
+    })
   })
 })
