@@ -225,6 +225,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     description: 'The reservation expired or was completed: its job is no longer yours to complete',
   },
+  task_not_open: {
+    status: 409,
+    description: 'The task is not on the board: taken, finished, or routed to a service',
+  },
   task_not_assigned: {
     status: 409,
     description: 'The task is not waiting for its provider: answered by its endpoint, completed, or failed',

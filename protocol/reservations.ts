@@ -8,7 +8,7 @@ import { z } from './zod'
 /** How long a reservation holds its job unless the job says otherwise. */
 export const DEFAULT_RESERVATION_SECONDS = 3_600
 
-export const RESERVATION_STATUSES = ['active', 'completed', 'expired'] as const
+export const RESERVATION_STATUSES = ['active', 'completed', 'expired', 'released'] as const
 export type ReservationStatus = (typeof RESERVATION_STATUSES)[number]
 
 /** `POST /v1/jobs/reservable`: a job paid to whichever agent reserves and completes it. */

@@ -790,6 +790,12 @@ export class ClearhouseClient {
       this.request<Out<typeof taskPayment>>('GET', '/v1/tasks/{task_id}/payments', {
         params: { task_id: taskId },
       }),
+    /** Takes a task off the board (seed 001): its budget is escrowed from the poster. */
+    accept: (taskId: string) =>
+      this.request<Out<typeof taskResponse>>('POST', '/v1/tasks/{task_id}/accept', {
+        params: { task_id: taskId },
+        isIdempotent: true,
+      }),
     /** The provider's result for a task it works through the API (its service has no endpoint). */
     complete: (taskId: string, output: unknown) =>
       this.request<Out<typeof taskResponse>>('POST', '/v1/tasks/{task_id}/complete', {

@@ -100,7 +100,8 @@ export async function selectLatestReservation(
 export async function finishReservation(
   db: Queryable,
   reservationId: string,
-  outcome: { status: 'completed'; proofText: string; proofHash: string | null } | { status: 'expired' },
+  outcome:
+    { status: 'completed'; proofText: string; proofHash: string | null } | { status: 'expired' | 'released' },
 ): Promise<void> {
   await db.query(
     `UPDATE reservations SET status = $2, proof_text = $3, proof_hash = $4, finished_at = now() WHERE id = $1`,

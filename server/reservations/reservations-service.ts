@@ -154,7 +154,10 @@ function toReservationResponse(
     job_id: reservation.job_id,
     status: reservation.status,
     // The instructions are the holder's while it holds the job (and stay with the proof it completed).
-    instructions: reservation.status === 'expired' ? null : reservable.private_instructions,
+    instructions:
+      reservation.status === 'expired' || reservation.status === 'released'
+        ? null
+        : reservable.private_instructions,
     expires_at: reservation.expires_at.toISOString(),
     reward: formatUnits(job.budget_amount!, job.token_decimals),
     token: job.token_symbol,
@@ -321,10 +324,8 @@ function isVisibleTo(job: JobRow, actor: Actor): boolean {
 
 /**
  * One pass of the reservations' clock: each live reservation whose window ran out with nothing
- * submitted lapses. Its assignment is cancelled and its escrow goes back to the creator
- * (`cancelAndRefundAssignment`), and the job is `open` for the next agent; its instructions stay
- * private. Each re-checks under the job's and the reservation's locks, so it fires once. Returns
- * how many lapsed.
+ * submitted lapses (`endReservation`). Each re-checks under the job's and the reservation's locks,
+ * so it fires once. Returns how many lapsed.
  */
 export async function expireLapsedReservations(context: AppContext, limit = 100): Promise<number> {
   let expired = 0
@@ -333,28 +334,80 @@ export async function expireLapsedReservations(context: AppContext, limit = 100)
       const job = await findJob(db, lapsed.job_id, { forUpdate: true })
       const reservation = await selectReservation(db, lapsed.id, { forUpdate: true })
       if (!job || reservation?.status !== 'active' || !reservation.is_past_expiry) return false
-      const assignment = await findAssignment(db, reservation.assignment_id, { forUpdate: true })
-      if (assignment && assignment.status !== 'in_progress' && assignment.status !== 'awaiting_escrow') {
-        // Submitted in time (a crash between the submission and its bookkeeping): it completed.
-        await finishReservation(db, reservation.id, {
-          status: 'completed',
-          proofText: assignment.deliverable ?? '',
-          proofHash: null,
-        })
-        return false
-      }
-      if (assignment) await cancelAndRefundAssignment(db, context, job, assignment)
-      await finishReservation(db, reservation.id, { status: 'expired' })
-      await postSystemMessage(db, {
-        jobId: job.id,
-        assignmentId: reservation.assignment_id,
-        senderAgentId: null,
-        kind: 'system',
-        body: 'Reservation expired: nothing was completed in its window; the reward goes back to the creator and the job is open again.',
-      })
-      return true
+      return endReservation(db, context, job, reservation, 'expired')
     })
     if (didExpire) expired += 1
   }
   return expired
+}
+
+/**
+ * Gives up the caller's live reservation before its window ends (a board task its taker cannot
+ * do): as when the window lapses, its escrow goes back to the creator and the job is open again.
+ */
+export async function releaseReservation(
+  context: AppContext,
+  actor: Actor,
+  reservationId: string,
+): Promise<void> {
+  await withRetryingTransaction(context.pool, async (db) => {
+    const found = await selectReservation(db, reservationId)
+    if (!found || found.agent_id !== actor.id) {
+      throw new NotFoundError('reservation_not_found', `you hold no reservation ${reservationId}`)
+    }
+    const job = (await findJob(db, found.job_id, { forUpdate: true }))!
+    const reservation = (await selectReservation(db, reservationId, { forUpdate: true }))!
+    if (
+      reservation.status !== 'active' ||
+      !(await endReservation(db, context, job, reservation, 'released'))
+    ) {
+      throw new ConflictError('reservation_not_active', `reservation ${reservationId} is no longer active`)
+    }
+  })
+}
+
+/**
+ * Ends a live reservation with nothing completed (job and reservation locked by the caller, job
+ * first): its assignment is cancelled, its escrow goes back to the creator
+ * (`cancelAndRefundAssignment`), and the job is `open` for the next agent; its instructions stay
+ * private. False, with the reservation marked completed, when its work was submitted after all
+ * (a crash between the submission and its bookkeeping).
+ */
+async function endReservation(
+  db: Queryable,
+  context: AppContext,
+  job: JobRow,
+  reservation: ReservationRow,
+  ending: 'expired' | 'released',
+): Promise<boolean> {
+  const assignment = await findAssignment(db, reservation.assignment_id, { forUpdate: true })
+  if (assignment && assignment.status !== 'in_progress' && assignment.status !== 'awaiting_escrow') {
+    await finishReservation(db, reservation.id, {
+      status: 'completed',
+      proofText: assignment.deliverable ?? '',
+      proofHash: null,
+    })
+    return false
+  }
+  if (assignment) await cancelAndRefundAssignment(db, context, job, assignment)
+  await finishReservation(db, reservation.id, { status: ending })
+  await postSystemMessage(db, {
+    jobId: job.id,
+    assignmentId: reservation.assignment_id,
+    senderAgentId: null,
+    kind: 'system',
+    body:
+      ending === 'expired'
+        ? 'Reservation expired: nothing was completed in its window; the reward goes back to the creator and the job is open again.'
+        : 'Reservation given up by its holder; the reward goes back to the creator and the job is open again.',
+  })
+  return true
+}
+
+/** The reservation's status, for the rooms that build on reservations (a board task's taker). */
+export async function findReservationStatus(
+  db: Queryable,
+  reservationId: string,
+): Promise<ReservationRow['status'] | null> {
+  return (await selectReservation(db, reservationId))?.status ?? null
 }

@@ -2,33 +2,41 @@ import type { Queryable } from '../db/pool'
 
 export interface TaskRow {
   id: string
+  /** `routed` (seed 002: the platform picked the service) or `board` (seed 001: an agent accepted it). */
+  kind: 'routed' | 'board'
   requester_agent_id: string
-  capability: string
+  capability: string | null
+  title: string | null
+  description: string | null
+  required_capabilities: string[]
   max_price: string
   token_symbol: string
   token_decimals: number
-  service_id: string
-  service_name: string
-  provider_agent_id: string
+  service_id: string | null
+  service_name: string | null
+  provider_agent_id: string | null
   price: string
   micro_job_id: string | null
   job_id: string | null
   assignment_id: string | null
-  status: 'assigned' | 'completed' | 'failed'
+  reservation_id: string | null
+  status: 'open' | 'assigned' | 'completed' | 'failed'
   output: unknown
   failure_reason: string | null
   created_at: Date
 }
 
-const COLUMNS = `id, requester_agent_id, capability, max_price::text, token_symbol, token_decimals, service_id,
-  service_name, provider_agent_id, price::text, micro_job_id, job_id, assignment_id, status, output, failure_reason,
-  created_at`
+const COLUMNS = `id, kind, requester_agent_id, capability, title, description, required_capabilities, max_price::text,
+  token_symbol, token_decimals, service_id, service_name, provider_agent_id, price::text, micro_job_id, job_id,
+  assignment_id, reservation_id, status, output, failure_reason, created_at`
 
 export async function insertTask(db: Queryable, task: Omit<TaskRow, 'created_at'>): Promise<void> {
   await db.query(
     `INSERT INTO tasks (id, requester_agent_id, capability, max_price, token_symbol, token_decimals, service_id,
-       service_name, provider_agent_id, price, micro_job_id, job_id, assignment_id, status, output, failure_reason)
-     VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10::numeric, $11, $12, $13, $14, $15::jsonb, $16)`,
+       service_name, provider_agent_id, price, micro_job_id, job_id, assignment_id, status, output, failure_reason,
+       kind, title, description, required_capabilities, reservation_id)
+     VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10::numeric, $11, $12, $13, $14, $15::jsonb, $16,
+       $17, $18, $19, $20::text[], $21)`,
     [
       task.id,
       task.requester_agent_id,
@@ -47,6 +55,11 @@ export async function insertTask(db: Queryable, task: Omit<TaskRow, 'created_at'
       // A JSON `null` answer and no answer are both stored as SQL NULL: the API shows null either way.
       task.output === undefined || task.output === null ? null : JSON.stringify(task.output),
       task.failure_reason,
+      task.kind,
+      task.title,
+      task.description,
+      task.required_capabilities,
+      task.reservation_id,
     ],
   )
 }
@@ -79,6 +92,44 @@ export async function finishTask(
       outcome.status === 'failed' ? outcome.reason : null,
     ],
   )
+}
+
+/** The board task's taker and what it holds, once it accepted; or, with nulls, the task open again. */
+export async function setTaskTaker(
+  db: Queryable,
+  taskId: string,
+  taker: { providerId: string; assignmentId: string; reservationId: string } | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE tasks SET provider_agent_id = $2, assignment_id = $3, reservation_id = $4,
+       status = CASE WHEN $2::uuid IS NULL THEN 'open' ELSE 'assigned' END
+     WHERE id = $1`,
+    [taskId, taker?.providerId ?? null, taker?.assignmentId ?? null, taker?.reservationId ?? null],
+  )
+}
+
+/** The board's open tasks, newest first, those requiring `capability` when it is given. */
+export async function selectOpenBoardTasks(
+  db: Queryable,
+  filter: { capability?: string | undefined },
+  page: { limit: number; offset: number },
+): Promise<TaskRow[]> {
+  const { rows } = await db.query<TaskRow>(
+    `SELECT ${COLUMNS} FROM tasks WHERE kind = 'board' AND status = 'open'
+       AND ($1::text IS NULL OR required_capabilities @> ARRAY[$1::text])
+      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`,
+    [filter.capability ?? null, page.limit, page.offset],
+  )
+  return rows
+}
+
+/** Up to `limit` board tasks held by a taker, oldest first: whose reservations may have lapsed. */
+export async function selectTakenBoardTaskIds(db: Queryable, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM tasks WHERE kind = 'board' AND status = 'assigned' ORDER BY created_at, id LIMIT $1`,
+    [limit],
+  )
+  return rows.map((row) => row.id)
 }
 
 /** The agent's tasks still `assigned`, as requester or provider: whose assignments may have moved on. */

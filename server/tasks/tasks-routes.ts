@@ -10,7 +10,15 @@ import {
 import { z } from '../../protocol/zod'
 import { errors, json } from '../http/openapi-parts'
 import { defineRoute, type Route } from '../http/route'
-import { completeTask, createTask, failTask, getTask, getTaskPayment, listTasks } from './tasks-service'
+import {
+  acceptTask,
+  completeTask,
+  createTask,
+  failTask,
+  getTask,
+  getTaskPayment,
+  listTasks,
+} from './tasks-service'
 
 const TASK_READ_ERRORS = {
   400: 'Malformed input; the message names the field',
@@ -74,6 +82,24 @@ export const tasksRoutes: readonly Route[] = [
     params: taskIdParams,
     responses: { 200: json(taskPayment, 'The payment'), ...errors(TASK_READ_ERRORS) },
     handler: ({ context, agent, params }) => getTaskPayment(context, agent, params.task_id),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/tasks/{task_id}/accept',
+    summary:
+      'Take a task off the board: its budget is escrowed from the poster and it is assigned to the caller (seed 001)',
+    auth: 'agent',
+    isIdempotent: true,
+    params: taskIdParams,
+    responses: {
+      200: json(taskResponse, 'Assigned to the caller'),
+      ...errors({
+        ...TASK_READ_ERRORS,
+        403: 'own_job (the poster cannot take its own task)',
+        409: 'task_not_open (taken, finished, or routed to a service), insufficient_balance (the poster cannot fund it now)',
+      }),
+    },
+    handler: ({ context, agent, params }) => acceptTask(context, agent, params.task_id),
   }),
   defineRoute({
     method: 'post',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { parseUnits } from 'viem'
 import type { AssignmentResponse } from '../../protocol/assignments'
+import type { ReservationResponse } from '../../protocol/reservations'
 import { JOB_LIMITS, jobTag } from '../../protocol/jobs'
 import type { MicroJobResponse } from '../../protocol/micro-jobs'
 import { MATCH_LIMIT_MAX } from '../../protocol/services'
@@ -28,13 +29,22 @@ import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
 import { feeFor } from '../ledger/ledger-service'
 import { resolveToken } from '../ledger/tokens'
 import { getMicroJob } from '../micro-jobs/micro-jobs-service'
+import {
+  completeReservation,
+  createReservableJob,
+  releaseReservation,
+  reserveJob,
+} from '../reservations/reservations-service'
 import { findCallableService, matchServices, type CallableService } from '../services/services-service'
 import {
   finishTask,
   insertTask,
   selectAssignedTaskIds,
+  selectOpenBoardTasks,
+  selectTakenBoardTaskIds,
   selectTask,
   selectTaskPage,
+  setTaskTaker,
   type TaskRow,
 } from './tasks-queries'
 
@@ -89,16 +99,38 @@ export async function createTask(
   actor: Actor,
   body: CreateTaskBody,
 ): Promise<TaskResponse> {
+  const id =
+    body.capability === undefined
+      ? await postBoardTask(context, actor, body)
+      : await routeTask(context, actor, body)
+  return toTaskResponse(context, actor, (await selectTask(context.pool, id))!)
+}
+
+/** A routed task's board fields: none. */
+const NOT_BOARD: Pick<
+  TaskRow,
+  'kind' | 'title' | 'description' | 'required_capabilities' | 'reservation_id'
+> = {
+  kind: 'routed',
+  title: null,
+  description: null,
+  required_capabilities: [],
+  reservation_id: null,
+}
+
+/** A routed task (`createTask`): returns its id. */
+async function routeTask(context: AppContext, actor: Actor, body: CreateTaskBody): Promise<string> {
+  const capability = body.capability!
   const token = resolveToken(context, body.token, 'token')
-  const maxPrice = parseTokenAmount(body.max_price, token.decimals, 'max_price')
-  const [service] = await routeCandidates(context, actor, body.capability, token, maxPrice)
+  const maxPrice = parseTokenAmount(body.max_price!, token.decimals, 'max_price')
+  const [service] = await routeCandidates(context, actor, capability, token, maxPrice)
   if (!service) {
     throw new ConflictError(
       'no_matching_service',
-      `no service of another agent offers ${body.capability} for at most ${formatUnits(maxPrice, token.decimals)} ${token.symbol}`,
+      `no service of another agent offers ${capability} for at most ${formatUnits(maxPrice, token.decimals)} ${token.symbol}`,
       {
         details: {
-          capability: body.capability,
+          capability,
           max_price: formatUnits(maxPrice, token.decimals),
           token: token.symbol,
         },
@@ -107,9 +139,10 @@ export async function createTask(
   }
   const id = randomUUID()
   const task = {
+    ...NOT_BOARD,
     id,
     requester_agent_id: actor.id,
-    capability: body.capability,
+    capability,
     max_price: maxPrice.toString(),
     token_symbol: token.symbol,
     token_decimals: token.decimals,
@@ -123,7 +156,7 @@ export async function createTask(
       context,
       actor,
       {
-        title: `Task: ${body.capability}`,
+        title: `Task: ${capability}`,
         description: taskDescription(body),
         budget_amount: formatUnits(service.priceAmount!, token.decimals),
         budget_token: token.symbol,
@@ -153,7 +186,95 @@ export async function createTask(
       failure_reason: call.outcome === 'failed' ? call.reason : null,
     })
   }
-  return toTaskResponse(context, actor, (await selectTask(context.pool, id))!)
+  return id
+}
+
+/**
+ * A task posted to the board (seed 001 "Post a new task"): a reservable job paying `budget` to
+ * the agent that accepts and completes it, on the board until one does. The budget must be
+ * available now; it is escrowed when an agent accepts. Returns its id.
+ */
+async function postBoardTask(context: AppContext, actor: Actor, body: CreateTaskBody): Promise<string> {
+  const token = resolveToken(context, body.token, 'token')
+  const budget = parseTokenAmount(body.budget!, token.decimals, 'budget', { positive: true })
+  const description = body.description ?? body.title!
+  const requiredCapabilities = [...new Set(body.required_capabilities ?? [])]
+  const tags = requiredCapabilities.filter((capability) => jobTag.safeParse(capability).success)
+  const deadlineSeconds = body.deadline_seconds ?? JOB_LIMITS.deadlineSecondsDefault
+  const job = await createReservableJob(context, actor, {
+    title: body.title!,
+    description,
+    tags,
+    budget_amount: formatUnits(budget, token.decimals),
+    budget_token: token.symbol,
+    deadline_seconds: deadlineSeconds,
+    // The board shows the whole task: nothing is private to its taker.
+    private_instructions: description,
+    reservation_seconds: deadlineSeconds,
+    auto_accept: true,
+  })
+  const id = randomUUID()
+  await insertTask(context.pool, {
+    id,
+    kind: 'board',
+    requester_agent_id: actor.id,
+    capability: null,
+    title: body.title!,
+    description,
+    required_capabilities: requiredCapabilities,
+    max_price: budget.toString(),
+    token_symbol: token.symbol,
+    token_decimals: token.decimals,
+    service_id: null,
+    service_name: null,
+    provider_agent_id: null,
+    price: budget.toString(),
+    micro_job_id: null,
+    job_id: job.job_id,
+    assignment_id: null,
+    reservation_id: null,
+    status: 'open',
+    output: null,
+    failure_reason: null,
+  })
+  return id
+}
+
+/**
+ * `POST /v1/tasks/{task_id}/accept` (seed 001 "Accept an open task"): the caller reserves the
+ * board task's job, so its budget is escrowed from the poster; the task is `assigned` to it. Of
+ * two agents accepting at once, one gets it (409 `task_not_open` for the other).
+ */
+export async function acceptTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskResponse> {
+  // A board task was public while open: anyone may learn it is taken. A routed one stays private.
+  const task = await selectTask(context.pool, taskId)
+  const isParty = task?.requester_agent_id === actor.id || task?.provider_agent_id === actor.id
+  if (!task || (task.kind !== 'board' && !isParty)) {
+    throw new NotFoundError('task_not_found', `task ${taskId} not found`)
+  }
+  if (task.kind !== 'board')
+    throw new ConflictError('task_not_open', `task ${taskId} was routed to a service`)
+  if (task.requester_agent_id === actor.id)
+    throw new ForbiddenError('own_job', 'you cannot accept your own task')
+  if (task.status !== 'open') throw new ConflictError('task_not_open', `task ${taskId} is ${task.status}`)
+  let reservation: ReservationResponse
+  try {
+    reservation = await reserveJob(context, actor, task.job_id!)
+  } catch (error) {
+    if (error instanceof ConflictError && error.code === 'job_reserved') {
+      throw new ConflictError('task_not_open', `task ${taskId} was accepted by another agent`)
+    }
+    throw error
+  }
+  await withRetryingTransaction(context.pool, async (db) => {
+    await selectTask(db, taskId, { forUpdate: true })
+    await setTaskTaker(db, taskId, {
+      providerId: actor.id,
+      assignmentId: reservation.assignment_id,
+      reservationId: reservation.reservation_id,
+    })
+  })
+  return toTaskResponse(context, actor, (await selectTask(context.pool, taskId))!)
 }
 
 /** The job a task is worked as describes it by its input, which its provider reads there. */
@@ -189,8 +310,8 @@ async function lockAssignedTask(
 
 /**
  * `POST /v1/tasks/{task_id}/complete` (seed 002 "submits results via the complete endpoint"): the
- * provider's result is its job's submission, which the job accepts on arrival, releasing the
- * escrow to the provider less the fee; the task is `completed`.
+ * provider's result (`output`, or seed 001's `result`) is its job's submission, which the job
+ * accepts on arrival, releasing the escrow to the provider less the fee; the task is `completed`.
  */
 export async function completeTask(
   context: AppContext,
@@ -199,24 +320,31 @@ export async function completeTask(
   body: CompleteTaskBody,
 ): Promise<TaskResponse> {
   const { task } = await withRetryingTransaction(context.pool, (db) => lockAssignedTask(db, actor, taskId))
-  const deliverable = typeof body.output === 'string' ? body.output : JSON.stringify(body.output)
-  // The submission takes the job's lock itself; a response time passing meanwhile leaves the
-  // assignment cancelled, and the submission refused.
-  await submitDeliverable(context, actor, task.job_id!, {
-    deliverable,
-    deliverable_hash: undefined,
-    criteria_answers: [],
-  })
-  await withRetryingTransaction(context.pool, (db) =>
-    finishTask(db, taskId, { status: 'completed', output: body.output }),
-  )
+  const output = body.output !== undefined ? body.output : body.result
+  const deliverable = typeof output === 'string' ? output : JSON.stringify(output)
+  // The submission takes the job's lock itself; a response time or a reservation window passing
+  // meanwhile leaves the assignment cancelled, and the submission refused.
+  if (task.kind === 'board') {
+    await completeReservation(context, actor, task.job_id!, {
+      reservation_id: task.reservation_id!,
+      proof_text: deliverable,
+    })
+  } else {
+    await submitDeliverable(context, actor, task.job_id!, {
+      deliverable,
+      deliverable_hash: undefined,
+      criteria_answers: [],
+    })
+  }
+  await withRetryingTransaction(context.pool, (db) => finishTask(db, taskId, { status: 'completed', output }))
   return toTaskResponse(context, actor, (await selectTask(context.pool, taskId))!)
 }
 
 /**
- * `POST /v1/tasks/{task_id}/fail`: the provider cannot do it. In one transaction its assignment is
- * cancelled, the escrow sent back to the requester (`cancelAndRefundAssignment`), its job closed,
- * and the task `failed` with the reason.
+ * `POST /v1/tasks/{task_id}/fail`: the provider cannot do it. A routed task: in one transaction its
+ * assignment is cancelled, the escrow sent back to the requester (`cancelAndRefundAssignment`),
+ * its job closed, and the task `failed` with the reason. A board task: its taker gives it up, the
+ * poster's escrow comes back, and it is `open` on the board again.
  */
 export async function failTask(
   context: AppContext,
@@ -224,6 +352,13 @@ export async function failTask(
   taskId: string,
   body: FailTaskBody,
 ): Promise<TaskResponse> {
+  const found = await findPartyTask(context, actor, taskId)
+  if (found.kind === 'board' && found.provider_agent_id === actor.id && found.status === 'assigned') {
+    // A board task goes back on the board for another agent; its poster's escrow comes back.
+    await releaseReservation(context, actor, found.reservation_id!)
+    await withRetryingTransaction(context.pool, (db) => setTaskTaker(db, taskId, null))
+    return toTaskResponse(context, actor, (await selectTask(context.pool, taskId))!)
+  }
   await withRetryingTransaction(context.pool, async (db) => {
     const { task, job, assignment } = await lockAssignedTask(db, actor, taskId)
     await cancelAndRefundAssignment(db, context, job, assignment)
@@ -240,16 +375,28 @@ export async function failTask(
 function effectiveStatus(task: TaskRow, assignment: AssignmentRow | null): TaskRow['status'] {
   if (task.status !== 'assigned' || !assignment) return task.status
   if (assignment.status === 'accepted') return 'completed'
-  return assignment.status === 'cancelled' ? 'failed' : 'assigned'
+  if (assignment.status !== 'cancelled') return 'assigned'
+  // A board task's taker let its window lapse: the task is back on the board.
+  return task.kind === 'board' ? 'open' : 'failed'
 }
 
-/** Writes down how assigned tasks ended since (a response time that passed), so lists filter on the truth. */
-async function recordEndedTasks(context: AppContext, taskIds: string[]): Promise<void> {
+/**
+ * Writes down how assigned tasks ended since (a response time or a reservation window that
+ * passed), so lists filter on the truth. Returns how many board tasks went back on the board.
+ */
+async function recordEndedTasks(context: AppContext, taskIds: string[]): Promise<number> {
+  let reopened = 0
   for (const taskId of taskIds) {
     const task = (await selectTask(context.pool, taskId))!
     const assignment = task.assignment_id ? await findAssignment(context.pool, task.assignment_id) : null
     const status = effectiveStatus(task, assignment)
-    if (status === 'failed') {
+    if (status === 'open') {
+      await withRetryingTransaction(context.pool, async (db) => {
+        const locked = await selectTask(db, taskId, { forUpdate: true })
+        if (locked?.assignment_id === task.assignment_id) await setTaskTaker(db, taskId, null)
+      })
+      reopened += 1
+    } else if (status === 'failed') {
       await finishTask(context.pool, taskId, {
         status: 'failed',
         reason: 'the provider did not complete it within its service’s response time',
@@ -258,6 +405,12 @@ async function recordEndedTasks(context: AppContext, taskIds: string[]): Promise
       await finishTask(context.pool, taskId, { status: 'completed', output: assignment!.deliverable })
     }
   }
+  return reopened
+}
+
+/** For the timers: board tasks whose taker let its reservation lapse go back on the board. Returns how many. */
+export async function reopenLapsedBoardTasks(context: AppContext, limit = 100): Promise<number> {
+  return recordEndedTasks(context, await selectTakenBoardTaskIds(context.pool, limit))
 }
 
 function paymentStatus(microJob: MicroJobResponse | null): TaskPaymentStatus {
@@ -275,7 +428,11 @@ function assignmentPaymentStatus(assignment: AssignmentResponse): TaskPaymentSta
 async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Promise<TaskPayment> {
   const microJob = task.micro_job_id ? await getMicroJob(context, actor, task.micro_job_id) : null
   const assignment = task.assignment_id ? await getAssignment(context, actor, task.assignment_id) : null
-  const status = assignment ? assignmentPaymentStatus(assignment) : paymentStatus(microJob)
+  const status = assignment
+    ? assignmentPaymentStatus(assignment)
+    : task.kind === 'board'
+      ? 'pending'
+      : paymentStatus(microJob)
   const amount = BigInt(task.price)
   const format = (units: bigint) => formatUnits(units, task.token_decimals)
   const fee =
@@ -290,7 +447,7 @@ async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Prom
     status,
     amount: format(amount),
     fee_amount: format(fee),
-    provider_amount: format(status === 'refunded' ? 0n : amount - fee),
+    provider_amount: format(status === 'refunded' || status === 'pending' ? 0n : amount - fee),
     token: task.token_symbol,
     micro_job: microJob,
     assignment,
@@ -307,11 +464,16 @@ async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow):
     id: task.id,
     requester_agent_id: task.requester_agent_id,
     capability: task.capability,
+    title: task.title,
+    description: task.description,
+    required_capabilities: task.required_capabilities,
     max_price: formatUnits(task.max_price, task.token_decimals),
+    budget: formatUnits(task.max_price, task.token_decimals),
     token: task.token_symbol,
     service_id: task.service_id,
     service_name: task.service_name,
     provider_agent_id: task.provider_agent_id,
+    assigned_to: task.provider_agent_id,
     status: task.status,
     output: task.output ?? null,
     result: task.output ?? null,
@@ -321,16 +483,17 @@ async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow):
   }
 }
 
-/** The task if the caller requested or provided it; a 404 to anyone else. */
+/** The task if the caller requested or provided it, or it is open on the board; a 404 to anyone else. */
 async function findPartyTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskRow> {
   const task = await selectTask(context.pool, taskId)
-  if (!task || (task.requester_agent_id !== actor.id && task.provider_agent_id !== actor.id)) {
+  const isOnBoard = task?.kind === 'board' && task.status === 'open'
+  if (!task || (!isOnBoard && task.requester_agent_id !== actor.id && task.provider_agent_id !== actor.id)) {
     throw new NotFoundError('task_not_found', `task ${taskId} not found`)
   }
   return task
 }
 
-/** `GET /v1/tasks/{task_id}`: its requester and its provider. */
+/** `GET /v1/tasks/{task_id}`: its requester and its provider; anyone while it is open on the board. */
 export async function getTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskResponse> {
   return toTaskResponse(context, actor, await findPartyTask(context, actor, taskId))
 }
@@ -344,12 +507,20 @@ export async function getTaskPayment(
   return toPayment(context, actor, await findPartyTask(context, actor, taskId))
 }
 
-/** `GET /v1/tasks`: the caller's tasks as requester (default) or provider, newest first. */
+/**
+ * `GET /v1/tasks`: with `status=open` the board (every agent's open tasks, those requiring
+ * `capability` if given: seed 001 "List tasks"); otherwise the caller's tasks as requester
+ * (default) or provider. Newest first.
+ */
 export async function listTasks(
   context: AppContext,
   actor: Actor,
   query: ListTasksQuery,
 ): Promise<TaskResponse[]> {
+  if (query.status === 'open') {
+    const rows = await selectOpenBoardTasks(context.pool, { capability: query.capability }, query)
+    return Promise.all(rows.map((row) => toTaskResponse(context, actor, row)))
+  }
   await recordEndedTasks(context, await selectAssignedTaskIds(context.pool, actor.id))
   const rows = await selectTaskPage(
     context.pool,

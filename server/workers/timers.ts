@@ -11,6 +11,7 @@ import { pruneWebhookDeliveries } from '../webhooks/webhooks-service'
 import { expireDueJobs } from '../jobs/jobs-service'
 import { enforceInstantJobSlas } from '../instant-jobs/instant-jobs-service'
 import { expireLapsedReservations } from '../reservations/reservations-service'
+import { reopenLapsedBoardTasks } from '../tasks/tasks-service'
 import { refundStalledMicroJobs } from '../micro-jobs/micro-jobs-service'
 import { expireDueNegotiations } from '../negotiations/negotiations-service'
 import { expireDueSessions } from '../sessions/sessions-service'
@@ -39,6 +40,8 @@ export type TimersRound =
       instantFailed: number
       /** Reservations whose window ran out with nothing completed: their jobs open again. */
       reservationsExpired: number
+      /** Board tasks whose taker's reservation lapsed: open on the board again. */
+      boardTasksReopened: number
       escrowsReclaimed: number
       sessionsExpired: number
       channelsSettled: number
@@ -86,6 +89,7 @@ export class TimersWorker {
     const overdueCancelled = await cancelOverdueAssignments(this.context, EXPIRY_BATCH_SIZE)
     const instant = await enforceInstantJobSlas(this.context, EXPIRY_BATCH_SIZE)
     const reservationsExpired = await expireLapsedReservations(this.context, EXPIRY_BATCH_SIZE)
+    const boardTasksReopened = await reopenLapsedBoardTasks(this.context, EXPIRY_BATCH_SIZE)
     const escrowsReclaimed = await this.reclaimExpiredEscrows()
     const sessionsExpired = await expireDueSessions(this.context, EXPIRY_BATCH_SIZE)
     const channelsSettled = await settleDueChannels(this.context, EXPIRY_BATCH_SIZE)
@@ -104,6 +108,7 @@ export class TimersWorker {
       instantReassigned: instant.reassigned,
       instantFailed: instant.failed,
       reservationsExpired,
+      boardTasksReopened,
       escrowsReclaimed,
       sessionsExpired,
       channelsSettled,

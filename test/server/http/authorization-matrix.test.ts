@@ -378,6 +378,16 @@ async function assignedTask(): Promise<Params> {
   return { task_id: res.body.task_id }
 }
 
+/** A task the requester posted to the board, open for any agent to take. */
+async function boardTask(): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/tasks')
+    .set('Authorization', auth(agent('requester')))
+    .send({ title: 'Matrix board task', budget: '0.01', required_capabilities: ['matrix'] })
+    .expect(201)
+  return { task_id: res.body.task_id }
+}
+
 /** A task worked through the API: its provider (the requester) gets `cell`, its requester (the worker) 403, others 404. */
 function taskProviderOnly(cell: Cell): Row['cells'] {
   return callParties(forbidden('not_task_provider'), hidden('task', 'task_not_found'), cell)
@@ -1626,6 +1636,15 @@ const ROWS: Row[] = [
     ),
   },
 
+  {
+    method: 'POST',
+    path: '/v1/tasks/{task_id}/accept',
+    params: () => boardTask(),
+    cells: {
+      ...anyAgent(ok(200, 'taken off the board, the poster’s budget escrowed')),
+      requester: forbidden('own_job'),
+    },
+  },
   {
     method: 'POST',
     path: '/v1/tasks/{task_id}/complete',
