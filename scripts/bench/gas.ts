@@ -5,7 +5,9 @@
  * Every figure is the gasUsed of a whole transaction (21,000 base and calldata included), measured
  * in steady state: balances and channel words already non-zero, as they are for a running
  * marketplace. The batch scenario is 100 channels from 100 distinct callers to 10 providers;
- * the same batch with 100 distinct providers is reported too.
+ * the same batch with 100 distinct providers is reported too. A session's escrow (locked with
+ * partialRelease) is settled by EscrowPartialRelease, a batch-only op: measured like the releases,
+ * and, alone and ten in a batch, with payees and payers at zero balance against the settler's gas model.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -36,6 +38,7 @@ import {
   type ClearhouseTypeName,
 } from '../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
+import { modelBatchGas } from '../../server/chain/settler/gas-model'
 
 const USDC = 1_000_000n
 const FEE_BPS = 100
@@ -135,7 +138,7 @@ async function main() {
     id: Hex
   }
   const nextNonce = new Map<Address, bigint>()
-  async function newJob(payer: LocalAccount, payee: Address): Promise<Job> {
+  async function newJob(payer: LocalAccount, payee: Address, partialRelease = false): Promise<Job> {
     const nonce = nextNonce.get(payer.address) ?? 0n
     nextNonce.set(payer.address, nonce + 1n)
     const block = await publicClient.getBlock()
@@ -149,7 +152,7 @@ async function main() {
       resolverFeeBps: 200,
       expiry: block.timestamp + 30n * 86_400n,
       nonce,
-      partialRelease: false,
+      partialRelease,
     }
     return { payer, terms, id: escrowIdOf(domain, terms) }
   }
@@ -167,8 +170,25 @@ async function main() {
       data: encodeAbiParameters(opDataAbi[OpKind.EscrowRelease], [job.terms, position, signature, proof]),
     }
   }
-  /** `count` jobs of distinct payers and payees that paid and were paid before (steady state). */
-  async function jobsOf(count: number, first: number): Promise<Job[]> {
+  /** Settles a session's escrow for `amount`: to the payee less the fee, the rest back to the payer. */
+  async function partialReleaseOp(job: Job, position: EscrowPosition, proof: Hex[], amount: bigint) {
+    const signature = await sign(job.payer, 'EscrowPartialRelease', { escrowId: job.id, amount })
+    return {
+      kind: OpKind.EscrowPartialRelease,
+      data: encodeAbiParameters(opDataAbi[OpKind.EscrowPartialRelease], [
+        job.terms,
+        position,
+        amount,
+        signature,
+        proof,
+      ]),
+    }
+  }
+  /**
+   * `count` jobs of distinct payers and payees that paid and were paid before (steady state);
+   * with `partialRelease`, sessions' escrows.
+   */
+  async function jobsOf(count: number, first: number, partialRelease = false): Promise<Job[]> {
     const jobs: Job[] = []
     for (let i = 0; i < count; i++) {
       const payer = accountOf(first + i)
@@ -180,7 +200,7 @@ async function main() {
     // Each payer locks once first, so its nonce bitmap word already holds a used nonce, as for any
     // payer with a history; the jobs returned are each payer's next one.
     await lockBatch(jobs)
-    return Promise.all(jobs.map((job) => newJob(job.payer, job.terms.payee)))
+    return Promise.all(jobs.map((job) => newJob(job.payer, job.terms.payee, partialRelease)))
   }
   /** Locks `jobs` as one batch; returns its gas and each job's position and proof. */
   async function lockBatch(jobs: Job[]) {
@@ -244,12 +264,86 @@ async function main() {
     scatteredReleaseGas,
   ])
 
+  // Sessions: 50 escrows locked with partialRelease in one batch, each settled in part (40 of its
+  // 100 USDC to the payee, 60 back to the payer) in the next; then scattered as the releases above.
+  const sessionAmount = 40n * USDC
+  const sessionJobs = await jobsOf(50, 1_100_000, true)
+  const lockedSessions = await lockBatch(sessionJobs)
+  const partialReleaseGas = await settleOps(
+    await Promise.all(
+      sessionJobs.map((job, i) =>
+        partialReleaseOp(job, lockedSessions.positions[i], lockedSessions.proofs[i], sessionAmount),
+      ),
+    ),
+  )
+  const sessionBatch50 = Math.round(Number(lockedSessions.gas + partialReleaseGas) / 50)
+  rows.push([
+    `50 session locks in one batch (per lock ${Number(lockedSessions.gas) / 50})`,
+    lockedSessions.gas,
+  ])
+  rows.push([
+    `50 partial releases of one set in one batch (per op ${Number(partialReleaseGas) / 50})`,
+    partialReleaseGas,
+  ])
+  const sessionSets = []
+  for (let k = 0; k < 50; k++) {
+    const jobs = await jobsOf(50, 1_110_000 + k * 50, true)
+    sessionSets.push({ jobs, ...(await lockBatch(jobs)) })
+  }
+  const scatteredPartialReleaseGas = await settleOps(
+    await Promise.all(
+      sessionSets.map((set, k) =>
+        partialReleaseOp(set.jobs[k], set.positions[k], set.proofs[k], sessionAmount),
+      ),
+    ),
+  )
+  const sessionScattered = Math.round(
+    Number(lockedSessions.gas) / 50 + Number(scatteredPartialReleaseGas) / 50,
+  )
+  rows.push([
+    `50 partial releases of 50 sets, each its set's first (per op ${Number(scatteredPartialReleaseGas) / 50})`,
+    scatteredPartialReleaseGas,
+  ])
+  // The dearest partial releases, against the settler's gas model: each its set's first, to a payee
+  // never paid and from a payer that locked its whole balance (both credits first writes); alone in
+  // a batch, and ten in one batch (the marginal op, (ten - one) / 9, is what OP_GAS must bound).
+  async function coldPartialReleaseOps(count: number, first: number) {
+    const ops = []
+    for (let i = 0; i < count; i++) {
+      const payer = accountOf(first + 2 * i)
+      await fund(payer.address, 100n * USDC)
+      const job = await newJob(payer, accountOf(first + 2 * i + 1).address, true)
+      const locked = await lockBatch([job])
+      ops.push(await partialReleaseOp(job, locked.positions[0], locked.proofs[0], sessionAmount))
+    }
+    return ops
+  }
+  const coldOne = await coldPartialReleaseOps(1, 1_200_000)
+  const coldTen = await coldPartialReleaseOps(10, 1_200_100)
+  const coldPartialRelease = await settleOps(coldOne)
+  const coldPartialRelease10 = await settleOps(coldTen)
+  const coldMarginal = Math.round(Number(coldPartialRelease10 - coldPartialRelease) / 9)
+  const coldModel = modelBatchGas(coldOne)
+  const coldModel10 = modelBatchGas(coldTen)
+  const coldModelMarginal = Number(coldModel10 - coldModel) / 9
+  rows.push([`a partial release alone, cold (settler's model ${coldModel})`, coldPartialRelease])
+  rows.push([
+    `10 partial releases, cold (model ${coldModel10}; per op ${coldMarginal}, model ${coldModelMarginal})`,
+    coldPartialRelease10,
+  ])
+
   // Calldata bytes per op kind: the op's data plus its place in `Op[]` (kind word, offset word,
   // length word), as a batch carries it.
   const sample = sets[0]
   const calldataOf = (op: { kind: OpKind; data: Hex }) => (op.data.length - 2) / 2 + 3 * 32
   const sampleLock = await lockOp(sample.jobs[1])
   const sampleRelease = await releaseOp(sample.jobs[1], sample.positions[1], sample.proofs[1])
+  const samplePartialRelease = await partialReleaseOp(
+    sessionSets[0].jobs[1],
+    sessionSets[0].positions[1],
+    sessionSets[0].proofs[1],
+    sessionAmount,
+  )
   // ---- channels: 100 callers, 10 providers (and 100 distinct providers for comparison)
   const providers = Array.from({ length: 100 }, (_, i) => accountOf(10_000 + i).address)
   for (const p of providers) await fund(p, 1n) // providers that were paid before
@@ -435,6 +529,7 @@ async function main() {
       encodeOp(OpKind.EscrowRuling, [...escrowArgs, 5_000, anySignature, sample.proofs[1]]),
     ),
     escrow_reclaim: calldataOf(encodeOp(OpKind.EscrowReclaim, [...escrowArgs, sample.proofs[1]])),
+    escrow_partial_release: calldataOf(samplePartialRelease),
     channel_fund: calldataOf(
       encodeOp(OpKind.ChannelFund, [sampleChannel.config, 2_000n * USDC, 1n, anySignature]),
     ),
@@ -460,7 +555,11 @@ async function main() {
       'batch100 = 100 channels, 100 callers, 10 providers; batch100_distinct_providers = 100 providers; ' +
       'job_lifecycle_* = gas per job for its escrow lock + release: direct transactions, or batches of 50 ' +
       '(locks in one batch, releases of the same set in the next; _releases_scattered: each release the first ' +
-      'of its set, in a batch of releases from 50 sets); calldata_bytes_per_op = op data + 3 words of Op[] framing',
+      "of its set, in a batch of releases from 50 sets); session_lifecycle_* = the same for a session's escrow " +
+      '(locked with partialRelease, settled by EscrowPartialRelease for 40 of its 100 USDC); ' +
+      "escrow_partial_release.*_cold = partial releases each its set's first, payee and payer at zero balance, " +
+      "alone and ten in one batch (marginal = (ten - one) / 9), against the settler's gas model; " +
+      'calldata_bytes_per_op = op data + 3 words of Op[] framing',
     eip3009_transfer: Number(eip3009),
     deposit: Number(deposit),
     escrow_lock: Number(lock),
@@ -468,6 +567,20 @@ async function main() {
     job_lifecycle_direct: Number(lock + release),
     job_lifecycle_batch50: lifecycleBatch50,
     job_lifecycle_batch50_releases_scattered: lifecycleScattered,
+    session_lifecycle_batch50: sessionBatch50,
+    session_lifecycle_batch50_partial_releases_scattered: sessionScattered,
+    escrow_partial_release: {
+      batch50_per_op: Number(partialReleaseGas) / 50,
+      batch50_scattered_per_op: Number(scatteredPartialReleaseGas) / 50,
+      alone_cold: Number(coldPartialRelease),
+      alone_cold_settler_model: Number(coldModel),
+      batch10_cold: Number(coldPartialRelease10),
+      batch10_cold_settler_model: Number(coldModel10),
+      marginal_cold_per_op: coldMarginal,
+      marginal_cold_settler_model_per_op: coldModelMarginal,
+      settler_model_bounds: coldPartialRelease <= coldModel && coldPartialRelease10 <= coldModel10,
+      settler_model_bounds_marginal: coldMarginal <= coldModelMarginal,
+    },
     escrow_goal: {
       batch50_max: 63_500,
       batch50_ok: lifecycleBatch50 <= 63_500,
@@ -513,6 +626,12 @@ async function main() {
   console.log(
     `\nA job's escrow (lock + release): direct ${lock + release}, in batches of 50 ${lifecycleBatch50} ` +
       `(${lifecycleScattered} with scattered releases; goal <= 63500)`,
+  )
+  console.log(
+    `A session's escrow (lock + partial release) in batches of 50: ${sessionBatch50} ` +
+      `(${sessionScattered} with scattered partial releases); a partial release alone, cold: ` +
+      `${coldPartialRelease} (settler's model ${coldModel}), each of ten cold ${coldMarginal} ` +
+      `(model ${coldModelMarginal})`,
   )
   console.log('\nCalldata bytes per op in a batch')
   for (const [kind, bytes] of Object.entries(calldataBytesPerOp)) console.log(`${kind.padEnd(30)} ${bytes}`)
