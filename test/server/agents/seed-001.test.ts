@@ -173,6 +173,24 @@ describe('seed 001 clients: register, directory by capability, execute, wallet',
       expect(profile.body.capabilities).to.deep.equal({ research: { depth: 3 } })
     })
 
+    it('the table holds an object or a list of strings, nothing else (migration 0080)', async () => {
+      const agent = await registerAgent(app)
+      const set = (value: string) =>
+        database.pool.query('UPDATE agents SET capabilities = $2::jsonb WHERE id = $1', [
+          agent.agent.agent_id,
+          value,
+        ])
+      await set('["research"]')
+      await set('{"research": 1}')
+      for (const refused of ['[1]', '["research", null]', '"research"', '7']) {
+        let error: unknown = null
+        await set(refused).catch((caught: unknown) => (error = caught))
+        expect((error as { constraint?: string } | null)?.constraint, refused).to.equal(
+          'agents_capabilities_check',
+        )
+      }
+    })
+
     it('PATCH /v1/agents/me takes capabilities as a list too', async () => {
       const agent = await registerAgent(app, { capabilities: { translation: true } })
       const patched = await request(app)
