@@ -33,6 +33,25 @@ const jsonObject = z
     `must be at most ${MAX_JSON_FIELD_BYTES} bytes of JSON`,
   )
 
+/**
+ * `capabilities`: our JSON object (`{"languages": ["en"]}`), or seed 001's list of strings
+ * (`["research", "summarization"]`), kept as sent. `GET /v1/agents?capability=` matches a key of
+ * the object or an element of the list.
+ */
+export const agentCapabilities = z
+  .union([
+    jsonObject,
+    z
+      .array(z.string().min(1).max(100))
+      .max(50, 'at most 50 capabilities')
+      .openapi({ description: "seed 001's form: a list of capability names, kept as sent" }),
+  ])
+  .openapi({
+    description:
+      'A JSON object, or a list of capability names (seed 001); GET /v1/agents?capability= matches a key of the object or an element of the list',
+  })
+export type AgentCapabilities = z.infer<typeof agentCapabilities>
+
 const agentEndpointUrl = z
   .string()
   .max(2000)
@@ -101,11 +120,43 @@ export type ChallengeResponse = z.infer<typeof challengeResponse>
 /**
  * `POST /v1/agents/register`. Without `wallet_address` the agent gets a managed wallet; with it,
  * `challenge` (from `/v1/agents/challenge`) and the wallet's `signature` over it are required.
+ * Seed 001's registration body is taken as its clients send it: `name` (a handle is derived from
+ * it when `handle` is absent), `description`, `capabilities` as a list, `price_per_task` (the
+ * base price, in USDC), `endpoint_url`, `webhook_url`; `system_prompt` and `owner_email` are
+ * accepted and not stored.
  */
 export const registerAgentBody = z
   .object({
     handle: agentHandle.optional(),
-    capabilities: jsonObject.optional(),
+    name: z.string().min(1).max(100).optional().openapi({
+      description:
+        "Seed 001's display name: without `handle`, the handle is derived from it (lowercased, other characters as `_`, cut to 20) and suffixed `_2`, `_3`, … when taken",
+    }),
+    description: z.string().max(2000).optional(),
+    capabilities: agentCapabilities.optional(),
+    price_per_task: decimalAmount.optional().openapi({
+      description: "The agent's base price in the default token (USDC) (seed 001's name for base_price)",
+    }),
+    endpoint_url: agentEndpointUrl.optional(),
+    webhook_url: z
+      .string()
+      .max(2000)
+      .refine((value) => URL.canParse(value), 'must be a URL')
+      .optional()
+      .openapi({
+        description:
+          "Sets the agent's webhook as PUT /v1/agents/me/webhook does (https to a public host); its signing secret is in the response, once",
+      }),
+    system_prompt: z
+      .string()
+      .max(20_000)
+      .optional()
+      .openapi({ description: 'Accepted from seed 001 clients and not stored: Clearhouse runs no prompts' }),
+    owner_email: z
+      .string()
+      .max(320)
+      .optional()
+      .openapi({ description: 'Accepted from seed 001 clients and not stored' }),
     verifiable_claim: verifiableClaim.optional(),
     tags: agentTags.optional(),
     wallet_address: walletAddress.optional(),
@@ -135,6 +186,9 @@ export const registerAgentResponse = z.object({
   handle: z.string(),
   wallet_address: z.string(),
   is_managed_wallet: z.boolean(),
+  webhook_secret: z.string().optional().openapi({
+    description: 'With webhook_url only: the webhook signing secret, shown only in this response',
+  }),
   created_at: z.string(),
 })
 export type RegisterAgentResponse = z.infer<typeof registerAgentResponse>
@@ -154,7 +208,9 @@ export const agentProfile = z.object({
   wallet_address: z.string(),
   description: z.string(),
   tags: z.array(z.string()),
-  capabilities: z.record(z.string(), z.unknown()),
+  capabilities: z.union([z.record(z.string(), z.unknown()), z.array(z.string())]).openapi({
+    description: 'As the agent set it: a JSON object, or a list of capability names (seed 001)',
+  }),
   base_price: decimalAmount
     .nullable()
     .openapi({ description: 'what the agent asks for its work, in price_token' }),
@@ -219,7 +275,7 @@ export const updateMyProfileBody = z
   .object({
     description: z.string().max(2000).optional(),
     tags: agentTags.optional(),
-    capabilities: jsonObject.optional(),
+    capabilities: agentCapabilities.optional(),
     endpoint_url: agentEndpointUrl.nullable().optional(),
     endpoint: agentEndpointUrl.nullable().optional().openapi({ description: 'the same as endpoint_url' }),
     base_price: decimalAmount.nullable().optional(),
@@ -254,6 +310,10 @@ export const listAgentsQuery = z.object({
   /** Seed 004 clients' name for `search`. */
   query: z.string().min(1).max(100).optional().openapi({ description: 'the same as search' }),
   tag: agentTag.optional(),
+  capability: z.string().min(1).max(100).optional().openapi({
+    description:
+      'agents whose capabilities name it: a key of the object, or an element of the list (seed 001); exact, case-sensitive',
+  }),
   category: serviceCategory
     .optional()
     .openapi({ description: 'agents offering an enabled service in this category' }),

@@ -344,14 +344,35 @@ export const invokeBody = z
   .openapi('InvokeBody')
 export type InvokeBody = z.infer<typeof invokeBody>
 
+/**
+ * `POST /v1/execute`. Seed 001 clients send `task_description` (taken as `input` when `input` is
+ * absent) and `budget` (the most the call may cost, in the service's token: a higher price is a
+ * 409 `price_over_budget` before any money moves).
+ */
 export const executeBody = invokeBody
   .extend({
     agent_id: entityId,
     service_id: entityId
       .optional()
       .openapi({ description: "Which of the agent's services; its only one if left out" }),
+    task_description: z
+      .string()
+      .min(1)
+      .max(100_000)
+      .optional()
+      .openapi({ description: "Seed 001's name for the input: sent as `input` when `input` is absent" }),
+    budget: decimalAmount.optional().openapi({
+      description:
+        "The most this call may cost, in the service's token (seed 001): a service priced higher is refused with 409 price_over_budget before any money moves",
+    }),
+  })
+  .superRefine((body, ctx) => {
+    if (body.task_description !== undefined && body.input !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['task_description'], message: 'is only allowed without input' })
+    }
   })
   .openapi('ExecuteBody')
+export type ExecuteBody = z.infer<typeof executeBody>
 
 export const invokeResponse = z
   .object({

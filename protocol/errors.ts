@@ -287,6 +287,11 @@ export const ERROR_CATALOGUE = {
     status: 409,
     description: 'The service is priced fixed or per_call: its listed price is the price',
   },
+  price_over_budget: {
+    status: 409,
+    description:
+      'The service costs more a call than the `budget` sent (seed 001 POST /v1/execute); nothing was charged',
+  },
   too_many_addresses: {
     status: 409,
     description: 'The caller has saved the most withdrawal addresses allowed',

@@ -37,6 +37,26 @@ export const balanceResponse = z.object({
 })
 export type BalanceResponse = z.infer<typeof balanceResponse>
 
+/**
+ * `GET /v1/wallet` (seed 001 "Check your current credit balance"): one number for clients that
+ * expect one, `balance`, the available balance of the default token, and every token's figures
+ * as `GET /v1/wallet/balance` gives them.
+ */
+export const walletSummaryResponse = z
+  .object({
+    agent_id: z.string().uuid(),
+    balance: decimalAmount.openapi({
+      description: 'Available (spendable) balance of the default token, `token`; escrowed money not counted',
+    }),
+    token: z.string().nullable().openapi({
+      example: 'USDC',
+      description: 'The default token; null on a coordinator with no token configured',
+    }),
+    balances: z.array(tokenBalance),
+  })
+  .openapi('WalletSummary')
+export type WalletSummaryResponse = z.infer<typeof walletSummaryResponse>
+
 /** `GET /v1/wallet/transactions`: the caller's ledger entries, newest first. */
 export const listTransactionsQuery = z.object({
   token: z.string().min(1).max(42).optional(),

@@ -136,6 +136,7 @@ import type {
   listWithdrawalsQuery,
   transactionsPage,
   updateWithdrawalAddressBody,
+  walletSummaryResponse,
   withdrawal,
   withdrawalAddress,
   withdrawalAddressList,
@@ -846,6 +847,8 @@ export class ClearhouseClient {
   }
 
   readonly wallet = {
+    /** Seed 001's wallet: the default token's available `balance`, with every token's `balances`. */
+    summary: () => this.request<Out<typeof walletSummaryResponse>>('GET', '/v1/wallet'),
     balance: () => this.request<Out<typeof balanceResponse>>('GET', '/v1/wallet/balance'),
     transactions: (query: In<typeof listTransactionsQuery> = {}) =>
       this.request<Out<typeof transactionsPage>>('GET', '/v1/wallet/transactions', { query: query as Query }),

@@ -30,7 +30,7 @@ export async function insertAgent(
     walletAddress: string
     isManagedWallet: boolean
     apiKeyHash: string
-    capabilities: Record<string, unknown>
+    capabilities: Record<string, unknown> | string[]
     verifiableClaim: Record<string, unknown> | null
     tags: string[]
     /** A platform agent's role (`resolver`); null for every agent that registered. */
@@ -174,7 +174,8 @@ export interface AgentDirectoryRow {
   walletAddress: string
   isManagedWallet: boolean
   managedKeyExported: boolean
-  capabilities: Record<string, unknown>
+  /** Our JSON object, or seed 001's list of capability names. */
+  capabilities: Record<string, unknown> | string[]
   verifiableClaim: Record<string, unknown> | null
   tags: string[]
   description: string
@@ -241,7 +242,7 @@ function toDirectoryRow(row: Record<string, unknown>): AgentDirectoryRow {
     walletAddress: row.wallet_address as string,
     isManagedWallet: row.is_managed_wallet as boolean,
     managedKeyExported: row.managed_key_exported as boolean,
-    capabilities: row.capabilities as Record<string, unknown>,
+    capabilities: row.capabilities as Record<string, unknown> | string[],
     verifiableClaim: (row.verifiable_claim as Record<string, unknown> | null) ?? null,
     tags: row.tags as string[],
     description: row.description as string,
@@ -316,6 +317,8 @@ const SORT_COLUMNS: Record<DirectorySort, string> = {
 export interface DirectoryFilter {
   search?: string
   tag?: string
+  /** Agents whose capabilities name it: a key of their object, or an element of their list. */
+  capability?: string
   /** Agents offering an enabled service in this category (the services room's published view). */
   category?: string
   sortBy: DirectorySort
@@ -346,6 +349,10 @@ export async function selectDirectoryPage(
   if (filter.tag !== undefined) {
     parameters.push([filter.tag])
     where.push(`p.tags @> $${parameters.length}::text[]`)
+  }
+  if (filter.capability !== undefined) {
+    parameters.push(filter.capability)
+    where.push(`p.capabilities ? $${parameters.length}`)
   }
   if (filter.category !== undefined) {
     parameters.push(filter.category)
@@ -379,7 +386,7 @@ export async function updateAgentProfile(
   changes: {
     description?: string
     tags?: string[]
-    capabilities?: Record<string, unknown>
+    capabilities?: Record<string, unknown> | string[]
     endpointUrl?: string | null
     price?: { amount: bigint; token: string } | null
     pricingModel?: string

@@ -61,9 +61,9 @@ export const agentsRoutes: readonly Route[] = [
     responses: {
       201: json(registerAgentResponse, 'Registered'),
       ...errors({
-        400: 'Malformed',
+        400: 'Malformed (an endpoint_url or webhook_url that is not https, a price_per_task past USDC decimals)',
         401: 'Bad wallet proof',
-        409: 'Handle or wallet taken',
+        409: 'handle_taken (a given handle; one derived from name is suffixed instead), wallet_taken',
         429: 'Rate limited',
       }),
     },
@@ -75,6 +75,7 @@ export const agentsRoutes: readonly Route[] = [
         handle: agent.handle,
         wallet_address: agent.walletAddress,
         is_managed_wallet: agent.isManagedWallet,
+        ...(agent.webhookSecret === undefined ? {} : { webhook_secret: agent.webhookSecret }),
         created_at: agent.createdAt.toISOString(),
       }
     },
@@ -128,7 +129,8 @@ export const agentsRoutes: readonly Route[] = [
   defineRoute({
     method: 'get',
     path: '/v1/agents',
-    summary: 'Agent directory: search, tag filter, sort; offset or cursor (keyset) pagination',
+    summary:
+      'Agent directory: search, tag, capability and category filters, sort; offset or cursor (keyset) pagination',
     auth: 'optional',
     query: listAgentsQuery,
     responses: {
@@ -145,6 +147,7 @@ export const agentsRoutes: readonly Route[] = [
       return listAgents(context, {
         search: query.search ?? query.query,
         tag: query.tag,
+        capability: query.capability,
         category: query.category,
         sortBy: query.sort_by,
         sortDir: query.sort_dir,

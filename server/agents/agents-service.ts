@@ -17,6 +17,7 @@ import { defaultToken, resolveToken, tokenByAddress } from '../ledger/tokens'
 import { parseTokenAmount } from '../jobs/job-tokens'
 import { checkEndpointUrl } from '../outbound/endpoint-urls'
 import { claimWalletFunds } from '../wallet/deposits-service'
+import { setAgentWebhook } from '../webhooks/webhooks-service'
 import {
   dropPendingKeyExport,
   generateManagedWallet,
@@ -132,6 +133,8 @@ export interface RegisteredAgent {
   handle: string
   walletAddress: Address
   isManagedWallet: boolean
+  /** The webhook's signing secret, when registration set one (seed 001's `webhook_url`). */
+  webhookSecret?: string | undefined
   createdAt: Date
 }
 
@@ -147,12 +150,56 @@ async function generatedHandle(db: Queryable): Promise<string> {
   }
 }
 
+/** The longest a handle is (`agentHandle`). */
+const MAX_HANDLE_LENGTH = 20
+
+/**
+ * Seed 001's `name` as a handle: accents dropped, lowercased, each run of other characters one
+ * `_`, cut to 20 characters; `agent_` goes before one that does not start with a letter or is
+ * shorter than 3 ("ResearchBot" → `researchbot`, "Research Bot 2" → `research_bot_2`, "AI" →
+ * `agent_ai`).
+ */
+export function handleFromName(name: string): string {
+  let handle = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+  if (!/^[a-z]/.test(handle) || handle.length < 3) handle = `agent_${handle}`
+  return handle.slice(0, MAX_HANDLE_LENGTH).replace(/_+$/, '')
+}
+
+/**
+ * `base`, or the first of `base_2`, `base_3`, … (cut to fit 20 characters) no agent has: seed 001
+ * names are display names, not unique, and its clients know nothing of handles.
+ */
+async function freeHandleFrom(db: Queryable, base: string): Promise<string> {
+  if (!(await handleExists(db, base))) return base
+  for (let n = 2; n < 100; n += 1) {
+    const suffix = `_${n}`
+    const candidate = `${base.slice(0, MAX_HANDLE_LENGTH - suffix.length).replace(/_+$/, '')}${suffix}`
+    if (!(await handleExists(db, candidate))) return candidate
+  }
+  return generatedHandle(db)
+}
+
+/** How many times a registration whose derived handle another one took meanwhile is tried again. */
+const DERIVED_HANDLE_ATTEMPTS = 3
+
 /**
  * Registers an agent. A given wallet must have signed a live challenge issued for it; without one
- * the agent gets a managed wallet. The API key is returned here and never again.
+ * the agent gets a managed wallet. The API key is returned here and never again. Seed 001's body
+ * is taken too: without `handle` one is derived from `name` (suffixed when taken); its profile
+ * fields (`description`, `capabilities`, `price_per_task`, `endpoint_url`) are set as
+ * `PATCH /v1/agents/me` sets them, and `webhook_url` as `PUT /v1/agents/me/webhook` does, in the
+ * same transaction; `system_prompt` and `owner_email` are not stored.
  */
 export async function registerAgent(
-  context: Pick<AppContext, 'pool' | 'walletEncryptionKey'>,
+  context: Pick<
+    AppContext,
+    'pool' | 'walletEncryptionKey' | 'tokens' | 'isDevChain' | 'allowLoopbackEndpoints'
+  >,
   body: RegisterAgentBody,
 ): Promise<RegisteredAgent> {
   if (body.wallet_address !== undefined) {
@@ -163,54 +210,90 @@ export async function registerAgent(
       })
     }
   }
-  const id = randomUUID()
-  const { apiKey, hash } = newApiKey()
-  try {
-    return await withTransaction(context.pool, async (client) => {
-      let walletAddress: Address
-      let managed: ReturnType<typeof generateManagedWallet> | null = null
-      if (body.wallet_address !== undefined) {
-        if (!(await consumeChallenge(client, body.challenge!, body.wallet_address))) {
-          throw new UnauthorizedError(
-            'invalid_challenge',
-            'challenge was not issued for this wallet, expired, or was already used',
-            { details: { field: 'challenge' } },
-          )
+  const endpointUrl =
+    body.endpoint_url === undefined ? undefined : checkEndpointUrl(context, body.endpoint_url, 'endpoint_url')
+  let price: { amount: bigint; token: string } | undefined
+  if (body.price_per_task !== undefined) {
+    const token = resolveToken(context, undefined, 'price_per_task')
+    price = {
+      amount: parseTokenAmount(body.price_per_task, token.decimals, 'price_per_task'),
+      token: token.address,
+    }
+  }
+  const derivedFrom = body.handle === undefined && body.name !== undefined ? handleFromName(body.name) : null
+  for (let attempt = 1; ; attempt += 1) {
+    const id = randomUUID()
+    const { apiKey, hash } = newApiKey()
+    let handle = body.handle
+    try {
+      return await withTransaction(context.pool, async (client) => {
+        let walletAddress: Address
+        let managed: ReturnType<typeof generateManagedWallet> | null = null
+        if (body.wallet_address !== undefined) {
+          if (!(await consumeChallenge(client, body.challenge!, body.wallet_address))) {
+            throw new UnauthorizedError(
+              'invalid_challenge',
+              'challenge was not issued for this wallet, expired, or was already used',
+              { details: { field: 'challenge' } },
+            )
+          }
+          walletAddress = body.wallet_address
+        } else {
+          managed = generateManagedWallet(context, id)
+          walletAddress = managed.address
         }
-        walletAddress = body.wallet_address
-      } else {
-        managed = generateManagedWallet(context, id)
-        walletAddress = managed.address
+        checkClaimAtRegistration(body.verifiable_claim, walletAddress)
+        handle =
+          body.handle ??
+          (derivedFrom !== null ? await freeHandleFrom(client, derivedFrom) : await generatedHandle(client))
+        const { createdAt } = await insertAgent(client, {
+          id,
+          handle,
+          walletAddress,
+          isManagedWallet: managed !== null,
+          apiKeyHash: hash,
+          capabilities: body.capabilities ?? {},
+          verifiableClaim: body.verifiable_claim ?? null,
+          tags: body.tags ?? [],
+        })
+        if (body.description !== undefined || endpointUrl !== undefined || price !== undefined) {
+          await updateAgentProfile(client, id, { description: body.description, endpointUrl, price })
+        }
+        if (managed) await saveManagedWallet(client, id, managed)
+        const webhook =
+          body.webhook_url === undefined
+            ? undefined
+            : await setAgentWebhook(context, client, id, {
+                webhook_url: body.webhook_url,
+                rotate_secret: false,
+              })
+        // Deposits made on-chain for this wallet before it had an agent are credited now.
+        await claimWalletFunds(client, id, walletAddress)
+        return {
+          id,
+          apiKey,
+          handle,
+          walletAddress,
+          isManagedWallet: managed !== null,
+          webhookSecret: webhook?.secret,
+          createdAt,
+        }
+      })
+    } catch (error) {
+      if (isUniqueViolation(error, 'agents_handle_key')) {
+        // Another registration took the derived handle between our look and our insert.
+        if (derivedFrom !== null && attempt < DERIVED_HANDLE_ATTEMPTS) continue
+        throw new ConflictError('handle_taken', `handle ${handle} is taken`, {
+          details: { field: 'handle' },
+        })
       }
-      checkClaimAtRegistration(body.verifiable_claim, walletAddress)
-      const handle = body.handle ?? (await generatedHandle(client))
-      const { createdAt } = await insertAgent(client, {
-        id,
-        handle,
-        walletAddress,
-        isManagedWallet: managed !== null,
-        apiKeyHash: hash,
-        capabilities: body.capabilities ?? {},
-        verifiableClaim: body.verifiable_claim ?? null,
-        tags: body.tags ?? [],
-      })
-      if (managed) await saveManagedWallet(client, id, managed)
-      // Deposits made on-chain for this wallet before it had an agent are credited now.
-      await claimWalletFunds(client, id, walletAddress)
-      return { id, apiKey, handle, walletAddress, isManagedWallet: managed !== null, createdAt }
-    })
-  } catch (error) {
-    if (isUniqueViolation(error, 'agents_handle_key')) {
-      throw new ConflictError('handle_taken', `handle ${body.handle} is taken`, {
-        details: { field: 'handle' },
-      })
+      if (isUniqueViolation(error, 'agents_wallet_address_key')) {
+        throw new ConflictError('wallet_taken', 'an agent with this wallet is already registered', {
+          details: { field: 'wallet_address' },
+        })
+      }
+      throw error
     }
-    if (isUniqueViolation(error, 'agents_wallet_address_key')) {
-      throw new ConflictError('wallet_taken', 'an agent with this wallet is already registered', {
-        details: { field: 'wallet_address' },
-      })
-    }
-    throw error
   }
 }
 
@@ -409,6 +492,7 @@ export async function findMarketplaceReputations(
 export interface ListAgentsParameters {
   search?: string
   tag?: string
+  capability?: string
   category?: string
   sortBy: DirectorySort
   sortDir: 'asc' | 'desc'
@@ -433,6 +517,7 @@ export async function listAgents(
   const base = {
     search: parameters.search,
     tag: parameters.tag,
+    capability: parameters.capability,
     category: parameters.category,
     sortBy: parameters.sortBy,
     sortDir: parameters.sortDir,

@@ -59,7 +59,7 @@ export const invokeRoutes: readonly Route[] = [
       ...errors({
         ...INVOKE_ERRORS,
         404: 'agent_not_found, service_not_found',
-        409: `${INVOKE_ERRORS[409]}, service_ambiguous`,
+        409: `${INVOKE_ERRORS[409]}, service_ambiguous, price_over_budget (the price is over budget; nothing charged)`,
       }),
     },
     handler: ({ context, agent, body }) => executeAgent(context, agent, body),

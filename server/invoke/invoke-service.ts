@@ -1,5 +1,5 @@
 import type { Hex } from 'viem'
-import type { InvokeBody, InvokeResponse } from '../../protocol/channels'
+import type { ExecuteBody, InvokeBody, InvokeResponse } from '../../protocol/channels'
 import { invokeTimeoutOf, type AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import {
@@ -9,7 +9,7 @@ import {
   type PreparedChannelCall,
 } from '../channels/channel-calls'
 import { ConflictError, UpstreamError, ValidationError } from '../errors'
-import { formatUnits } from '../jobs/job-tokens'
+import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
 import {
   ForbiddenDestinationError,
   UpstreamResponseTooLargeError,
@@ -122,6 +122,7 @@ export async function invokeService(
   actor: Actor,
   service: CallableService,
   body: InvokeBody,
+  budget?: bigint,
 ): Promise<InvokeResponse> {
   if (service.agentId === actor.id)
     throw new ValidationError('self_invocation', 'you cannot call your own service')
@@ -132,10 +133,16 @@ export async function invokeService(
     )
   }
   checkCallInput(service, body.input ?? null)
+  if (budget !== undefined) checkBudget(service, service.priceAmount, budget)
 
   // A free call needs no channel, and leaves the caller's (of a service once priced) alone.
   const prepared =
     service.priceAmount > 0n ? await callOnChannelIfItPays(context, actor, service, body) : null
+  // A channel charges the price it was opened at, which the service may have raised since.
+  if (prepared && budget !== undefined && prepared.call.amount > budget) {
+    prepared.release()
+    checkBudget(service, prepared.call.amount, budget)
+  }
   // A priced call without a channel is a micro-job: its price held in escrow during the call.
   const microJob =
     !prepared && service.priceAmount > 0n
@@ -174,6 +181,24 @@ export async function invokeService(
     channel_id: prepared.channel.id,
     call,
   })
+}
+
+/** 409 `price_over_budget` when the call would cost `price` (base units) over `budget`. */
+function checkBudget(service: CallableService, price: bigint, budget: bigint): void {
+  if (price <= budget) return
+  const { decimals, symbol } = service.token
+  throw new ConflictError(
+    'price_over_budget',
+    `service ${service.id} costs ${formatUnits(price, decimals)} ${symbol} a call, over the budget of ${formatUnits(budget, decimals)}`,
+    {
+      details: {
+        field: 'budget',
+        price: formatUnits(price, decimals),
+        budget: formatUnits(budget, decimals),
+        token: symbol,
+      },
+    },
+  )
 }
 
 /** A proxied call's answer: the provider's `output`, also as `result` (seed 001's name for it). */
@@ -278,12 +303,19 @@ export async function invokeServiceById(
   return invokeService(context, actor, await findCallableService(context.pool, serviceId, actor.id), body)
 }
 
-/** `POST /v1/execute` (seed 001's direct execution): the agent's named service, or its only one. */
+/**
+ * `POST /v1/execute` (seed 001's direct execution): the agent's named service, or its only one.
+ * Seed 001's `task_description` is the input when `input` is absent; its `budget` (in the
+ * service's token) caps the price: a dearer call is refused before any money moves.
+ */
 export async function executeAgent(
   context: AppContext,
   actor: Actor,
-  body: InvokeBody & { agent_id: string; service_id?: string | undefined },
+  body: ExecuteBody,
 ): Promise<InvokeResponse> {
   const service = await findAgentServiceForCall(context.pool, body.agent_id, body.service_id, actor.id)
-  return invokeService(context, actor, service, body)
+  const budget =
+    body.budget === undefined ? undefined : parseTokenAmount(body.budget, service.token.decimals, 'budget')
+  const input = body.input !== undefined ? body.input : body.task_description
+  return invokeService(context, actor, service, { input, voucher: body.voucher }, budget)
 }

@@ -1,5 +1,6 @@
 import {
   balanceResponse,
+  walletSummaryResponse,
   exportKeyResponse,
   faucetBody,
   walletDepositBody,
@@ -18,11 +19,26 @@ import {
   depositFromManagedWallet,
   faucet,
   getWalletBalance,
+  getWalletSummary,
   listWalletTransactions,
 } from './wallet-service'
 
 /** Balances, ledger history, managed-key export and (dev chain only) the faucet. */
 export const walletRoutes: readonly Route[] = [
+  defineRoute({
+    method: 'get',
+    path: '/v1/wallet',
+    summary:
+      "The caller's available balance of the default token as one figure (seed 001's wallet), with every token's balances",
+    description:
+      "`balance` is what `GET /v1/wallet/balance` shows as `available` for the default token (USDC), a decimal string; `balances` is that route's list.",
+    auth: 'agent',
+    responses: {
+      200: json(walletSummaryResponse, 'Balance'),
+      ...errors({ 401: 'Not authenticated' }),
+    },
+    handler: ({ context, agent }) => getWalletSummary(context, agent),
+  }),
   defineRoute({
     method: 'get',
     path: '/v1/wallet/balance',

@@ -5,7 +5,12 @@ import { erc20Abi, parseAbi, parseSignature, type Hex } from 'viem'
 import { senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
-import type { BalanceResponse, FaucetResponse, TransactionsPage } from '../../protocol/wallet'
+import type {
+  BalanceResponse,
+  FaucetResponse,
+  TransactionsPage,
+  WalletSummaryResponse,
+} from '../../protocol/wallet'
 import type { AppContext } from '../app-context'
 import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
 import { withTransaction, type Queryable } from '../db/pool'
@@ -15,7 +20,7 @@ import { ConflictError, fieldError, UnauthorizedError, ValidationError } from '.
 import type { Actor, Credential } from '../auth/actor'
 import { creditDeposit, getBalances, listAgentEntries } from '../ledger/ledger-service'
 import { indexedVaultBalances } from '../reconciliation/indexed-balances'
-import { listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
+import { defaultToken, listTokens, resolveToken, tokenByAddress, type TokenInfo } from '../ledger/tokens'
 import { selectDepositByTransaction } from './deposits-queries'
 import {
   cancelManagedKeyExport,
@@ -75,6 +80,22 @@ export async function getWalletBalance(context: AppContext, agent: Actor): Promi
     }
   })
   return { agent_id: agent.id, wallet_address: agent.walletAddress, balances }
+}
+
+/**
+ * `GET /v1/wallet` (seed 001's wallet): `getWalletBalance`'s figures, and the default token's
+ * available balance as the one `balance` seed 001 clients read.
+ */
+export async function getWalletSummary(context: AppContext, agent: Actor): Promise<WalletSummaryResponse> {
+  const { balances } = await getWalletBalance(context, agent)
+  const token = defaultToken(context)
+  const position = token && balances.find((balance) => balance.token_address === token.address)
+  return {
+    agent_id: agent.id,
+    balance: position?.available ?? '0',
+    token: token?.symbol ?? null,
+    balances,
+  }
 }
 
 /** A transactions page's cursor: the last entry's id. */

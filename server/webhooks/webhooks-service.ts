@@ -85,11 +85,24 @@ export async function setWebhook(
   agent: Actor,
   body: SetWebhookBody,
 ): Promise<WebhookResponse> {
+  return setAgentWebhook(context, context.pool, agent.id, body)
+}
+
+/**
+ * Sets agent `agentId`'s webhook through `db` (a registration's transaction, say), with the checks
+ * and the secret of `PUT /v1/agents/me/webhook`.
+ */
+export async function setAgentWebhook(
+  context: Pick<AppContext, 'isDevChain' | 'allowLoopbackEndpoints' | 'walletEncryptionKey'>,
+  db: Queryable,
+  agentId: string,
+  body: SetWebhookBody,
+): Promise<WebhookResponse> {
   const url = checkWebhookUrl(context, body.webhook_url)
   const freshSecret = `whsec_${randomBytes(32).toString('base64url')}`
-  const row = await upsertWebhook(context.pool, agent.id, {
+  const row = await upsertWebhook(db, agentId, {
     url,
-    freshSealedSecret: seal(context.walletEncryptionKey, secretBinding(agent.id), Buffer.from(freshSecret)),
+    freshSealedSecret: seal(context.walletEncryptionKey, secretBinding(agentId), Buffer.from(freshSecret)),
     rotate: body.rotate_secret,
   })
   return toWebhookResponse(row, row.is_secret_new ? freshSecret : undefined)

@@ -233,12 +233,11 @@ describe('agent registration', () => {
       expect(agent.tags).to.deep.equal(['rust', 'go'])
     })
 
-    it('answers 400 naming capabilities when it is not an object', async () => {
-      const res = await request(app)
-        .post('/v1/agents/register')
-        .send({ capabilities: ['x'] })
-        .expect(400)
-      expect(res.body.error.details.fields[0].field).to.equal('capabilities')
+    it('answers 400 naming capabilities when it is neither an object nor a list of names', async () => {
+      for (const capabilities of ['x', 7, [1], [{ x: 1 }]]) {
+        const res = await request(app).post('/v1/agents/register').send({ capabilities }).expect(400)
+        expect(res.body.error.details.fields[0].field).to.equal('capabilities')
+      }
     })
 
     it('answers 400 naming challenge when wallet_address comes without proof', async () => {

@@ -712,6 +712,15 @@ const ROWS: Row[] = [
   },
   {
     method: 'GET',
+    path: '/v1/wallet',
+    cells: anyAgent(
+      ok(200, 'its own balance', (res, _params, caller) => {
+        expect(res.body.agent_id).to.equal(agentId(caller))
+      }),
+    ),
+  },
+  {
+    method: 'GET',
     path: '/v1/wallet/balance',
     cells: anyAgent(
       ok(200, 'its own balances', (res, _params, caller) => {
