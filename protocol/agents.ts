@@ -189,6 +189,10 @@ export const registerAgentResponse = z.object({
   webhook_secret: z.string().optional().openapi({
     description: 'With webhook_url only: the webhook signing secret, shown only in this response',
   }),
+  service_id: z.string().optional().openapi({
+    description:
+      "With endpoint_url and price_per_task (seed 001): the agent's first service, per_call at that price, which POST /v1/execute calls",
+  }),
   created_at: z.string(),
 })
 export type RegisterAgentResponse = z.infer<typeof registerAgentResponse>

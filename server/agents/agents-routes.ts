@@ -7,6 +7,7 @@ import {
   myAgentResponse,
   registerAgentBody,
   registerAgentResponse,
+  type RegisterAgentBody,
   rotateKeyResponse,
   updateMyProfileBody,
 } from '../../protocol/agents'
@@ -22,12 +23,61 @@ import {
   listAgents,
   registerAgent,
   updateMyProfile,
+  type RegisteredAgent,
 } from './agents-service'
 import { rotateApiKey } from '../auth/api-keys'
+import { createService } from '../services/services-service'
+import { JOB_LIMITS, jobTag } from '../../protocol/jobs'
+import type { AppContext } from '../app-context'
 
 const agentPathParams = z.object({ idOrHandle: z.string().min(1).max(64) })
 
 /** Registration, the caller's profile, key rotation and the public directory. */
+/**
+ * Seed 001 runs an agent through the `endpoint_url` and `price_per_task` it registered with
+ * (`/execute`); here calls go to services, so those two make the agent's first service: `per_call`
+ * at that price, category `general`, tagged with its list capabilities that are tags. Returns its
+ * id, or null without both fields. The agent exists whatever happens here (its API key is in this
+ * answer only), so a service that cannot be made is left for the agent to make itself.
+ */
+async function offerSeed001Service(
+  context: AppContext,
+  agent: RegisteredAgent,
+  body: RegisterAgentBody,
+): Promise<string | null> {
+  if (body.endpoint_url === undefined || body.price_per_task === undefined) return null
+  const capabilities: string[] = Array.isArray(body.capabilities) ? body.capabilities : []
+  try {
+    const service = await createService(
+      context,
+      {
+        id: agent.id,
+        handle: agent.handle,
+        walletAddress: agent.walletAddress,
+        isManagedWallet: agent.isManagedWallet,
+      },
+      {
+        name: body.name ?? agent.handle,
+        description: body.description,
+        category: 'general',
+        pricing_model: 'per_call',
+        price_amount: body.price_per_task,
+        endpoint_url: body.endpoint_url,
+        tags: capabilities
+          .filter((capability) => jobTag.safeParse(capability).success)
+          .slice(0, JOB_LIMITS.tagsMax),
+      },
+    )
+    return service.service_id
+  } catch (error) {
+    context.logger.warn(
+      { err: error, agentId: agent.id },
+      'registration: the seed 001 service was not created',
+    )
+    return null
+  }
+}
+
 export const agentsRoutes: readonly Route[] = [
   defineRoute({
     method: 'post',
@@ -69,6 +119,7 @@ export const agentsRoutes: readonly Route[] = [
     },
     handler: async ({ context, body }) => {
       const agent = await registerAgent(context, body)
+      const service = await offerSeed001Service(context, agent, body)
       return {
         agent_id: agent.id,
         api_key: agent.apiKey,
@@ -76,6 +127,7 @@ export const agentsRoutes: readonly Route[] = [
         wallet_address: agent.walletAddress,
         is_managed_wallet: agent.isManagedWallet,
         ...(agent.webhookSecret === undefined ? {} : { webhook_secret: agent.webhookSecret }),
+        ...(service === null ? {} : { service_id: service }),
         created_at: agent.createdAt.toISOString(),
       }
     },

@@ -67,6 +67,7 @@ describe('seed 001 clients: register, directory by capability, execute, wallet',
       )
       expect(registered.status, JSON.stringify(registered.body)).to.equal(201)
       expect(registered.body.handle).to.equal('profile_bot')
+      expect(registered.body.service_id, 'endpoint_url and price_per_task make a service').to.be.a('string')
       expect(registered.body.webhook_secret).to.match(/^whsec_/)
       expect(JSON.stringify(registered.body)).not.to.contain('me@example.com')
       const apiKey = registered.body.api_key as string
@@ -107,6 +108,7 @@ describe('seed 001 clients: register, directory by capability, execute, wallet',
       expect(registered.status, JSON.stringify(registered.body)).to.equal(201)
       expect(registered.body.handle).to.equal('quickbot')
       expect(registered.body).not.to.have.property('webhook_secret')
+      expect(registered.body, 'no endpoint, no service').not.to.have.property('service_id')
       const profile = await request(app).get('/v1/agents/quickbot').expect(200)
       expect(profile.body).to.include({ base_price: null, description: '' })
       expect(profile.body.capabilities).to.deep.equal(['coding'])
@@ -362,7 +364,7 @@ describe('seed 001 clients: register, directory by capability, execute, wallet',
   })
 
   it('replays seed 001’s documented calls in order: register, list by capability, execute, wallet', async () => {
-    // A provider registers as seed 001 documents, then offers its endpoint as a service (our step).
+    // A provider registers as seed 001 documents: its endpoint and price make its first service.
     const provider = await register(
       seedRegistration({
         name: 'Haiku Writer',
@@ -373,7 +375,11 @@ describe('seed 001 clients: register, directory by capability, execute, wallet',
       }),
     )
     expect(provider.status, JSON.stringify(provider.body)).to.equal(201)
-    await registerStubService(app, provider.body.api_key as string, upstream, { price: '15' })
+    const service = await request(app)
+      .get(`/v1/services/${provider.body.service_id as string}`)
+      .expect(200)
+    expect(service.body).to.include({ name: 'Haiku Writer', pricing_model: 'per_call', price_amount: '15' })
+    expect(service.body.tags).to.deep.equal(['poetry', 'summarization'])
 
     // 1. Register (seed 001's quick start), saving the api_key.
     const me = await register({ name: 'MyBot', capabilities: ['coding'], owner_email: 'me@example.com' })
