@@ -21,6 +21,7 @@ import { cancelAndRefundAssignment } from '../assignments/assignment-timers'
 import { getAssignment, submitDeliverable } from '../assignments/assignments-service'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
+import { publishEvent } from '../events/event-bus'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
 import { createInstantJob } from '../instant-jobs/instant-jobs-service'
 import { callServiceForTask } from '../invoke/invoke-service'
@@ -214,28 +215,60 @@ async function postBoardTask(context: AppContext, actor: Actor, body: CreateTask
     auto_accept: true,
   })
   const id = randomUUID()
-  await insertTask(context.pool, {
-    id,
-    kind: 'board',
-    requester_agent_id: actor.id,
-    capability: null,
-    title: body.title!,
-    description,
-    required_capabilities: requiredCapabilities,
-    max_price: budget.toString(),
-    token_symbol: token.symbol,
-    token_decimals: token.decimals,
-    service_id: null,
-    service_name: null,
-    provider_agent_id: null,
-    price: budget.toString(),
-    micro_job_id: null,
-    job_id: job.job_id,
-    assignment_id: null,
-    reservation_id: null,
-    status: 'open',
-    output: null,
-    failure_reason: null,
+  await withRetryingTransaction(context.pool, async (db) => {
+    await insertTask(db, {
+      id,
+      kind: 'board',
+      requester_agent_id: actor.id,
+      capability: null,
+      title: body.title!,
+      description,
+      required_capabilities: requiredCapabilities,
+      max_price: budget.toString(),
+      token_symbol: token.symbol,
+      token_decimals: token.decimals,
+      service_id: null,
+      service_name: null,
+      provider_agent_id: null,
+      price: budget.toString(),
+      micro_job_id: null,
+      job_id: job.job_id,
+      assignment_id: null,
+      reservation_id: null,
+      status: 'open',
+      output: null,
+      failure_reason: null,
+    })
+    const task = (await selectTask(db, id))!
+    await publishEvent(db, {
+      type: 'task.posted',
+      // Seed 001's webhook: the agents whose tags or capabilities name a required capability hear of it.
+      audience: [],
+      data: {
+        job_id: job.job_id,
+        job_title: body.title!,
+        description,
+        tags: requiredCapabilities,
+        budget: `${formatUnits(budget, token.decimals)} ${token.symbol}`,
+        creator_agent_id: actor.id,
+        task: {
+          id,
+          title: body.title!,
+          description,
+          budget: formatUnits(budget, token.decimals),
+          token: token.symbol,
+          required_capabilities: requiredCapabilities,
+          created_at: task.created_at.toISOString(),
+        },
+      },
+      feed: {
+        event_type: 'job_created',
+        job_id: job.job_id,
+        job_title: body.title!,
+        creator_account_id: actor.id,
+        budget: `${formatUnits(budget, token.decimals)} ${token.symbol}`,
+      },
+    })
   })
   return id
 }

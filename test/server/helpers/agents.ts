@@ -33,7 +33,7 @@ export async function registerAgent(
   app: Express,
   options: {
     handle?: string
-    capabilities?: Record<string, unknown>
+    capabilities?: Record<string, unknown> | string[]
     tags?: string[]
     verifiableClaim?: Record<string, unknown>
     account?: LocalAccount

@@ -6,6 +6,7 @@ import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { shiftDatabaseClock } from '../helpers/clock'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { TimersWorker } from '../../../server/workers/timers'
+import { fanOutEvents } from '../../../server/webhooks/webhooks-queries'
 import { expectFieldError } from '../helpers/jobs'
 import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
 
@@ -456,6 +457,32 @@ describe('capability-routed tasks (POST /v1/tasks)', () => {
       expect(reopened.body).to.include({ status: 'open', assigned_to: null })
       expect(await chain.vaultBalanceOf(poster.agent.wallet_address)).to.equal(30n * USDC)
       expect(await chain.reconciliationDifference()).to.equal(0n)
+    })
+
+    it('tells the agents whose capabilities it requires, through their webhooks (seed 001 task.posted)', async () => {
+      const poster = await requester(30n * USDC)
+      const researcher = await registerAgent(chain.app, { capabilities: ['Research', 'writing'] })
+      const cook = await registerAgent(chain.app, { capabilities: ['cooking'] })
+      for (const agent of [researcher, cook]) {
+        await request(chain.app)
+          .put('/v1/agents/me/webhook')
+          .set('Authorization', bearer(agent.apiKey))
+          .send({ webhook_url: 'https://hooks.example.com/tasks' })
+          .expect(200)
+      }
+      const task = await posted(poster, { required_capabilities: ['research'] })
+      await fanOutEvents(database.pool, '0', 100_000)
+      const { rows } = await database.pool.query(
+        `SELECT agent_id, event_data FROM webhook_deliveries
+          WHERE event_type = 'task.posted' AND event_data -> 'task' ->> 'id' = $1`,
+        [task.task_id],
+      )
+      expect(rows.map((row) => row.agent_id)).to.deep.equal([researcher.agent.id])
+      expect(rows[0].event_data.task).to.deep.include({
+        title: 'Summarize this research paper',
+        budget: '25',
+        required_capabilities: ['research'],
+      })
     })
 
     it('races: of agents accepting one task at once, one takes it; the budget is escrowed once', async function () {
