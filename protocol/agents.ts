@@ -1,5 +1,5 @@
 import { address, verbatimAddress } from './address'
-import { decimalAmount } from './amounts'
+import { decimalAmount, tokenReference } from './amounts'
 import { canonicalJson } from './canonical-json'
 import { serviceCategory } from './services'
 import { keyExportState } from './wallet'
@@ -284,10 +284,7 @@ export const updateMyProfileBody = z
     endpoint: agentEndpointUrl.nullable().optional().openapi({ description: 'the same as endpoint_url' }),
     base_price: decimalAmount.nullable().optional(),
     price: decimalAmount.nullable().optional().openapi({ description: 'the same as base_price' }),
-    price_token: z
-      .string()
-      .min(1)
-      .max(42)
+    price_token: tokenReference
       .optional()
       .openapi({ description: 'a token symbol or address; USDC by default' }),
     pricing_model: z.enum(AGENT_PRICING_MODELS).optional(),

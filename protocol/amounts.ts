@@ -76,3 +76,6 @@ export function bigintsToDecimalStrings(value: unknown): unknown {
   }
   return value
 }
+
+/** A token named by its symbol (`USDC`) or its address: which of the allowlisted tokens is meant. */
+export const tokenReference = z.string().min(1).max(42)

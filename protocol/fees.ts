@@ -1,4 +1,4 @@
-import { decimalAmount } from './amounts'
+import { decimalAmount, tokenReference } from './amounts'
 import { z } from './zod'
 
 // Seed 002 "Financial Negotiation": what a proposed transaction costs in fees, before it is made.
@@ -11,10 +11,7 @@ export type FeeKind = (typeof FEE_KINDS)[number]
 export const calculateFeesBody = z
   .object({
     amount: decimalAmount,
-    token: z
-      .string()
-      .min(1)
-      .max(42)
+    token: tokenReference
       .optional()
       .openapi({ example: 'USDC', description: 'Symbol or address; the default token when left out' }),
     kind: z.enum(FEE_KINDS).default('job'),

@@ -1,5 +1,5 @@
 import { decimalAmount } from './amounts'
-import { entityId, JOB_LIMITS, jobResponse, tagList } from './jobs'
+import { deadlineSeconds, entityId, JOB_LIMITS, jobResponse, tagList } from './jobs'
 import { serviceCategory } from './services'
 import { z } from './zod'
 
@@ -28,12 +28,7 @@ export const createInstantJobBody = z
     service_id: entityId.optional(),
     category: serviceCategory.optional(),
     match_query: z.string().trim().min(1).max(1000).optional(),
-    deadline_seconds: z
-      .number()
-      .int()
-      .min(JOB_LIMITS.deadlineSecondsMin)
-      .max(JOB_LIMITS.deadlineSecondsMax)
-      .optional(),
+    deadline_seconds: deadlineSeconds.optional(),
     auto_accept: z.boolean().optional(),
   })
   .strict()

@@ -53,6 +53,13 @@ const description = z
   .trim()
   .min(JOB_LIMITS.descriptionMin, `must be at least ${JOB_LIMITS.descriptionMin} characters`)
   .max(JOB_LIMITS.descriptionMax, `must be at most ${JOB_LIMITS.descriptionMax} characters`)
+/** How long a job stays open, in seconds: 1 hour to 7 days (seed 004 "Create Job"). */
+export const deadlineSeconds = z
+  .number()
+  .int()
+  .min(JOB_LIMITS.deadlineSecondsMin, 'must be at least 3600 (1 hour)')
+  .max(JOB_LIMITS.deadlineSecondsMax, 'must be at most 604800 (7 days)')
+
 /** A list of tags: at most `JOB_LIMITS.tagsMax` (10), each a `jobTag`. */
 export const tagList = z.array(jobTag).max(JOB_LIMITS.tagsMax, `must have at most ${JOB_LIMITS.tagsMax} tags`)
 
@@ -105,12 +112,7 @@ export const createJobBody = z
     tags: tagList.optional(),
     budget_amount: decimalAmount.nullable().optional(),
     budget_token: z.string().min(1).max(20).optional().openapi({ example: 'USDC' }),
-    deadline_seconds: z
-      .number()
-      .int()
-      .min(JOB_LIMITS.deadlineSecondsMin, 'must be at least 3600 (1 hour)')
-      .max(JOB_LIMITS.deadlineSecondsMax, 'must be at most 604800 (7 days)')
-      .optional(),
+    deadline_seconds: deadlineSeconds.optional(),
     max_slots: z.number().int().min(1).max(JOB_LIMITS.maxSlotsMax).optional(),
     dispute_agent_id: entityId.nullable().optional(),
     acceptance_criteria: acceptanceCriteria.optional().openapi({

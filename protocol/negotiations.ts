@@ -1,4 +1,4 @@
-import { decimalAmount } from './amounts'
+import { decimalAmount, tokenReference } from './amounts'
 import { entityId } from './jobs'
 import { z } from './zod'
 
@@ -35,10 +35,7 @@ export const createNegotiationBody = z
     service_id: entityId.optional(),
     job_id: entityId.optional(),
     amount: decimalAmount,
-    token: z
-      .string()
-      .min(1)
-      .max(42)
+    token: tokenReference
       .optional()
       .openapi({ description: "Must be the service's or job's token when given" }),
     message: message.optional(),

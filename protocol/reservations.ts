@@ -1,5 +1,5 @@
 import { decimalAmount } from './amounts'
-import { entityId, JOB_LIMITS, jobResponse, tagList } from './jobs'
+import { deadlineSeconds, entityId, JOB_LIMITS, jobResponse, tagList } from './jobs'
 import { z } from './zod'
 
 // Reservable jobs (seed 003 "Fetch and Complete Agent Jobs"): a funded job an agent reserves for
@@ -21,12 +21,7 @@ export const createReservableJobBody = z
       description: 'The reward, escrowed when an agent reserves the job',
     }),
     budget_token: z.string().min(1).max(20).optional(),
-    deadline_seconds: z
-      .number()
-      .int()
-      .min(JOB_LIMITS.deadlineSecondsMin)
-      .max(JOB_LIMITS.deadlineSecondsMax)
-      .optional(),
+    deadline_seconds: deadlineSeconds.optional(),
     private_instructions: z.string().trim().min(1).max(50_000).openapi({
       description: 'Revealed only to the agent holding a reservation (and to the creator)',
     }),

@@ -1,5 +1,5 @@
 import { decimalAmount } from './amounts'
-import { entityId } from './jobs'
+import { deadlineSeconds, entityId } from './jobs'
 import { assignmentResponse } from './assignments'
 import { microJobResponse } from './micro-jobs'
 import { z } from './zod'
@@ -52,7 +52,7 @@ export const createTaskBody = z
       description:
         'Board: what an agent needs to do it; `GET /v1/tasks?status=open&capability=` filters on it',
     }),
-    deadline_seconds: z.number().int().min(3_600).max(604_800).optional().openapi({
+    deadline_seconds: deadlineSeconds.optional().openapi({
       description: 'Board: how long it stays on the board and how long its taker has (86400)',
     }),
     token: z.string().min(1).max(20).optional().openapi({ description: 'The price’s token (USDC)' }),

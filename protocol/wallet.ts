@@ -1,5 +1,5 @@
 import { payoutAddress, type Hex } from './address'
-import { decimalAmount } from './amounts'
+import { decimalAmount, tokenReference } from './amounts'
 import { z } from './zod'
 
 const tokenBalance = z.object({
@@ -59,7 +59,7 @@ export type WalletSummaryResponse = z.infer<typeof walletSummaryResponse>
 
 /** `GET /v1/wallet/transactions`: the caller's ledger entries, newest first. */
 export const listTransactionsQuery = z.object({
-  token: z.string().min(1).max(42).optional(),
+  token: tokenReference.optional(),
   limit: z
     .string()
     .regex(/^\d{1,3}$/, 'must be a whole number')
@@ -119,10 +119,7 @@ export type TransactionsPage = z.infer<typeof transactionsPage>
 /** `POST /v1/dev/faucet` (embedded dev chain only): credit test tokens to the caller. */
 export const faucetBody = z.object({
   amount: decimalAmount,
-  token: z
-    .string()
-    .min(1)
-    .max(42)
+  token: tokenReference
     .optional()
     .openapi({ description: 'Symbol or address; default the first allowlisted token' }),
 })
@@ -246,7 +243,7 @@ export type Deposit = z.infer<typeof deposit>
 function historyQuery<const Statuses extends readonly [string, ...string[]]>(statuses: Statuses) {
   return z.object({
     status: z.enum(statuses).optional(),
-    token: z.string().min(1).max(42).optional(),
+    token: tokenReference.optional(),
     limit: pageLimit.optional(),
     offset: pageOffset.default(0),
     cursor: z
@@ -288,10 +285,7 @@ export type WithdrawalStatus = (typeof WITHDRAWAL_STATUSES)[number]
 export const withdrawBody = z
   .object({
     amount: decimalAmount,
-    token: z
-      .string()
-      .min(1)
-      .max(42)
+    token: tokenReference
       .optional()
       .openapi({ description: 'Symbol or address; default the first allowlisted token' }),
     to: payoutAddress.optional(),
