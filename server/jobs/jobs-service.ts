@@ -29,10 +29,15 @@ import {
   invalidCursor,
 } from '../cursor'
 import { ConflictError, UnauthorizedError, fieldError } from '../errors'
-import { getBalances, lockEscrow } from '../ledger/ledger-service'
-import { resolveToken, type TokenInfo } from '../ledger/tokens'
+import { lockEscrow } from '../ledger/ledger-service'
 import { agentReputation, agentExists } from './job-agents'
-import { formatUnits, insufficientBalanceFor, parseTokenAmount } from './job-tokens'
+import {
+  formatUnits,
+  insufficientBalanceFor,
+  jobToken,
+  parseTokenAmount,
+  requireAvailable,
+} from './job-tokens'
 import {
   closeOpenSlots,
   deleteJobRow,
@@ -48,8 +53,6 @@ import type { Actor } from '../auth/actor'
 import { findOwnJob, findVisibleJob, toJobResponse } from './job-records'
 
 /** The token jobs are priced in when `budget_token` is omitted. */
-export const DEFAULT_JOB_TOKEN = 'USDC'
-
 /**
  * Seed 004 "Minimum Balance": creating a job needs 1 NEAR available. Here it is one whole unit of
  * the job's token (1 USDC), so unfunded agents cannot flood the board with ghost jobs.
@@ -61,13 +64,6 @@ export const JOB_PAGE_DEFAULT = { offset: 50, cursor: 20 } as const
 
 function iso(value: Date | null): string | null {
   return value ? value.toISOString() : null
-}
-
-/** The token a new job is priced in: `budget_token` by symbol, or USDC, or the first allowlisted. */
-function jobToken(context: AppContext, symbol: string | undefined): TokenInfo {
-  if (symbol !== undefined) return resolveToken(context, symbol, 'budget_token')
-  const usdc = context.tokens.find((token) => token.symbol.toUpperCase() === DEFAULT_JOB_TOKEN)
-  return resolveToken(context, usdc?.symbol, 'budget_token')
 }
 
 /** `POST /v1/jobs`. */
@@ -142,18 +138,13 @@ export async function createJobInTransaction(
   }
   await requireTokenAllowed(db, context, token, 'a job priced in it')
   const minimum = MIN_CREATE_BALANCE_TOKENS * 10n ** BigInt(token.decimals)
-  const { available } = await getBalances(db, actor.id, token.address)
-  if (!options.skipMinimumBalance && available < minimum) {
-    throw new ConflictError(
-      'insufficient_balance',
+  if (!options.skipMinimumBalance) {
+    await requireAvailable(
+      db,
+      actor.id,
+      token,
+      minimum,
       `creating a job needs at least ${formatUnits(minimum, token.decimals)} ${token.symbol} available`,
-      {
-        details: {
-          token: token.symbol,
-          available: formatUnits(available, token.decimals),
-          required: formatUnits(minimum, token.decimals),
-        },
-      },
     )
   }
   await insertJob(db, {

@@ -23,15 +23,14 @@ import { agentActor } from '../jobs/job-agents'
 import {
   findJob,
   insertPlatformAssignedJob,
+  isJobVisible,
   isPastDeadline,
   recordCurrentWorker,
   toJobResponse,
   type JobRow,
 } from '../jobs/job-records'
 import { listJobs } from '../jobs/jobs-service'
-import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
-import { getBalances } from '../ledger/ledger-service'
-import { resolveToken } from '../ledger/tokens'
+import { formatUnits, jobToken, parseTokenAmount, requireAvailable } from '../jobs/job-tokens'
 import { postSystemMessage } from '../messages/messages-service'
 import {
   finishReservation,
@@ -47,9 +46,6 @@ import {
   type ReservationRow,
 } from './reservations-queries'
 
-/** The job's creator default token: USDC, else the first allowlisted. */
-const DEFAULT_TOKEN = 'USDC'
-
 /**
  * `POST /v1/jobs/reservable`: a job whose reward goes to the agent that reserves and completes it
  * (seed 003; the platform funds its own by posting from its treasury agent). The creator must
@@ -60,27 +56,19 @@ export async function createReservableJob(
   actor: Actor,
   body: CreateReservableJobBody,
 ): Promise<JobResponse & { private_instructions: string; reservation_seconds: number }> {
-  const usdc = context.tokens.find((token) => token.symbol.toUpperCase() === DEFAULT_TOKEN)
-  const token = resolveToken(context, body.budget_token ?? usdc?.symbol, 'budget_token')
+  const token = jobToken(context, body.budget_token)
   const reward = parseTokenAmount(body.budget_amount, token.decimals, 'budget_amount', { positive: true })
   const id = randomUUID()
   const reservationSeconds = body.reservation_seconds ?? DEFAULT_RESERVATION_SECONDS
   await withRetryingTransaction(context.pool, async (db) => {
     await requireTokenAllowed(db, context, token, 'a job priced in it')
-    const { available } = await getBalances(db, actor.id, token.address)
-    if (available < reward) {
-      throw new ConflictError(
-        'insufficient_balance',
-        `a reservable job's reward of ${formatUnits(reward, token.decimals)} ${token.symbol} must be available when it is posted`,
-        {
-          details: {
-            token: token.symbol,
-            available: formatUnits(available, token.decimals),
-            required: formatUnits(reward, token.decimals),
-          },
-        },
-      )
-    }
+    await requireAvailable(
+      db,
+      actor.id,
+      token,
+      reward,
+      `a reservable job's reward of ${formatUnits(reward, token.decimals)} ${token.symbol} must be available when it is posted`,
+    )
     await insertPlatformAssignedJob(db, {
       id,
       jobType: 'reservable',
@@ -297,7 +285,7 @@ export async function reservableJobStatus(
 ): Promise<ReservableJobStatus> {
   const job = await findJob(context.pool, jobId)
   const reservable = job?.job_type === 'reservable' ? await selectReservableJob(context.pool, jobId) : null
-  if (!job || !reservable || !isVisibleTo(job, actor)) {
+  if (!job || !reservable || !(await isJobVisible(context.pool, jobId, actor.id))) {
     throw new NotFoundError('job_not_found', `reservable job ${jobId} not found`)
   }
   const reservation = await selectLatestReservation(context.pool, jobId, actor.id)
@@ -315,11 +303,6 @@ export async function reservableJobStatus(
     reservation: reservation ? toReservationResponse(reservation, job, reservable) : null,
     payout,
   }
-}
-
-/** A cancelled job is its creator's alone (seed 004 visibility); every other status is public. */
-function isVisibleTo(job: JobRow, actor: Actor): boolean {
-  return job.status !== 'closed' || job.creator_agent_id === actor.id || job.worker_agent_id === actor.id
 }
 
 /**
