@@ -31,7 +31,12 @@ import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
 import { getBalances } from '../ledger/ledger-service'
 import { resolveToken, type TokenInfo } from '../ledger/tokens'
 import { postSystemMessage } from '../messages/messages-service'
-import { findCallableService, matchServices, type CallableService } from '../services/services-service'
+import {
+  findCallableService,
+  findCallableServiceOrNull,
+  matchServices,
+  type CallableService,
+} from '../services/services-service'
 import {
   insertAttempt,
   insertInstantJob,
@@ -85,12 +90,8 @@ async function loadCandidate(
   serviceId: string,
   job: { creatorId: string; tokenAddress: string; budget: bigint },
 ): Promise<Candidate | null> {
-  try {
-    return candidateFor(await findCallableService(db, serviceId, job.creatorId), job)
-  } catch (error) {
-    if (error instanceof NotFoundError) return null
-    throw error
-  }
+  const service = await findCallableServiceOrNull(db, serviceId, job.creatorId)
+  return service && candidateFor(service, job)
 }
 
 /**

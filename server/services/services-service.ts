@@ -375,6 +375,38 @@ export async function findCallableService(
   return toCallableService(await findVisibleService(db, serviceId, viewerId))
 }
 
+/** The service as `findCallableService` gives it, or null when it is gone or disabled. */
+export async function findCallableServiceOrNull(
+  db: Queryable,
+  serviceId: string,
+  viewerId: string,
+): Promise<CallableService | null> {
+  try {
+    return await findCallableService(db, serviceId, viewerId)
+  } catch (error) {
+    if (error instanceof NotFoundError) return null
+    throw error
+  }
+}
+
+/**
+ * `POST /v1/match`'s ranking as services `viewerId` may call, best first (what an instant job and a
+ * routed task choose from); one disabled since it was matched is left out.
+ */
+export async function matchCallableServices(
+  context: AppContext,
+  body: MatchServicesBody,
+  viewerId: string,
+): Promise<CallableService[]> {
+  const { matches } = await matchServices(context, body)
+  const services: CallableService[] = []
+  for (const match of matches) {
+    const service = await findCallableServiceOrNull(context.pool, match.service_id, viewerId)
+    if (service) services.push(service)
+  }
+  return services
+}
+
 /**
  * Seed 001's direct execution: agent `agentId`'s service `serviceId`, or its only enabled service
  * when none is named (409 `service_ambiguous` when it offers several).

@@ -36,7 +36,7 @@ import {
   releaseReservation,
   reserveJob,
 } from '../reservations/reservations-service'
-import { findCallableService, matchServices, type CallableService } from '../services/services-service'
+import { matchCallableServices, type CallableService } from '../services/services-service'
 import {
   finishTask,
   insertTask,
@@ -62,28 +62,19 @@ async function routeCandidates(
   maxPrice: bigint,
 ): Promise<CallableService[]> {
   const asTag = jobTag.safeParse(capability)
-  const { matches } = await matchServices(context, {
-    query: capability,
-    tags: asTag.success ? [asTag.data] : [],
-    limit: MATCH_LIMIT_MAX,
-  })
-  const candidates: CallableService[] = []
-  for (const match of matches) {
-    let service: CallableService
-    try {
-      service = await findCallableService(context.pool, match.service_id, actor.id)
-    } catch (error) {
-      if (error instanceof NotFoundError) continue // disabled since it was matched
-      throw error
-    }
-    // Listed-price services only: an endpoint answers at once, one without works it as a job.
-    const callable = service.priceAmount !== null
-    const fits =
+  const services = await matchCallableServices(
+    context,
+    { query: capability, tags: asTag.success ? [asTag.data] : [], limit: MATCH_LIMIT_MAX },
+    actor.id,
+  )
+  // Listed-price services only: an endpoint answers at once, one without works it as a job.
+  return services.filter(
+    (service) =>
+      service.priceAmount !== null &&
+      service.priceAmount <= maxPrice &&
       service.token.address.toLowerCase() === token.address.toLowerCase() &&
-      (service.priceAmount ?? 0n) <= maxPrice
-    if (callable && fits && service.agentId !== actor.id) candidates.push(service)
-  }
-  return candidates
+      service.agentId !== actor.id,
+  )
 }
 
 /**
@@ -488,10 +479,6 @@ async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Prom
 }
 
 async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow): Promise<TaskResponse> {
-  if (task.status === 'assigned') {
-    await recordEndedTasks(context, [task.id])
-    task = (await selectTask(context.pool, task.id))!
-  }
   return {
     task_id: task.id,
     id: task.id,
@@ -528,7 +515,11 @@ async function findPartyTask(context: AppContext, actor: Actor, taskId: string):
 
 /** `GET /v1/tasks/{task_id}`: its requester and its provider; anyone while it is open on the board. */
 export async function getTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskResponse> {
-  return toTaskResponse(context, actor, await findPartyTask(context, actor, taskId))
+  const task = await findPartyTask(context, actor, taskId)
+  if (task.status !== 'assigned') return toTaskResponse(context, actor, task)
+  // Its response time or its taker's window may have passed since: say how it stands now.
+  await recordEndedTasks(context, [task.id])
+  return toTaskResponse(context, actor, (await selectTask(context.pool, task.id))!)
 }
 
 /** `GET /v1/tasks/{task_id}/payments` (seed 002 "Get payment status for a task"). */
