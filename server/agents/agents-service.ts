@@ -212,14 +212,10 @@ export async function registerAgent(
   }
   const endpointUrl =
     body.endpoint_url === undefined ? undefined : checkEndpointUrl(context, body.endpoint_url, 'endpoint_url')
-  let price: { amount: bigint; token: string } | undefined
-  if (body.price_per_task !== undefined) {
-    const token = resolveToken(context, undefined, 'price_per_task')
-    price = {
-      amount: parseTokenAmount(body.price_per_task, token.decimals, 'price_per_task'),
-      token: token.address,
-    }
-  }
+  const price =
+    body.price_per_task === undefined
+      ? undefined
+      : basePrice(context, body.price_per_task, { ref: undefined, field: 'price_per_task' }, 'price_per_task')
   const derivedFrom = body.handle === undefined && body.name !== undefined ? handleFromName(body.name) : null
   for (let attempt = 1; ; attempt += 1) {
     const id = randomUUID()
@@ -437,6 +433,20 @@ export async function getMyProfile(
 }
 
 /**
+ * An agent's base price as stored: `amount` read in the token `token.ref` names (the default token
+ * without one) and refused past its decimals, in a 400 naming `field`.
+ */
+function basePrice(
+  context: Pick<AppContext, 'tokens'>,
+  amount: string,
+  token: { ref: string | undefined; field: string },
+  field: string,
+): { amount: bigint; token: string } {
+  const priced = resolveToken(context, token.ref, token.field)
+  return { amount: parseTokenAmount(amount, priced.decimals, field), token: priced.address }
+}
+
+/**
  * `PATCH /v1/agents/me`: changes the fields given of the caller's own profile and returns it. A
  * price is read in `price_token` (USDC by default) and refused past its decimals; an endpoint must
  * be https (plain http to loopback on the embedded stack), as a service's.
@@ -455,8 +465,6 @@ export async function updateMyProfile(
   if (body.price_token !== undefined && price === undefined) {
     throw fieldError('body', 'price_token', 'is only allowed with base_price (or price)')
   }
-  const token =
-    price === undefined || price === null ? null : resolveToken(context, body.price_token, 'price_token')
   await updateAgentProfile(context.pool, agentId, {
     description: body.description,
     tags: body.tags,
@@ -466,11 +474,9 @@ export async function updateMyProfile(
         ? undefined
         : checkEndpointUrl(context, endpoint, body.endpoint_url !== undefined ? 'endpoint_url' : 'endpoint'),
     price:
-      price === undefined
-        ? undefined
-        : price === null
-          ? null
-          : { amount: parseTokenAmount(price, token!.decimals, priceField), token: token!.address },
+      price === undefined || price === null
+        ? price
+        : basePrice(context, price, { ref: body.price_token, field: 'price_token' }, priceField),
     pricingModel: body.pricing_model,
   })
   return getMyProfile(context, agentId)
