@@ -157,24 +157,16 @@ export async function invokeService(
     if (microJob) await refundMicroJob(context, microJob.id, (error as Error).message)
     throw error
   }
-  const output = response.json !== undefined ? response.json : response.body.toString('utf8')
+  const output = outputOf(response)
   if (microJob) {
-    const charged = await completeMicroJob(context, actor, microJob.id, {
-      responseHash: responseHashOf(response.body) as Hex,
-      upstreamStatus: response.status,
-      durationMs: Math.round(response.durationMs),
-    })
+    const charged = await completeMicroJob(context, actor, microJob.id, answerRecordOf(response))
     const cost = charged ? formatUnits(microJob.amount, microJob.decimals) : '0'
     return invokeResponseOf(output, { job_id: microJob.id, cost, channel_id: null, call: null })
   }
   if (!prepared) {
     return invokeResponseOf(output, { job_id: null, cost: '0', channel_id: null, call: null })
   }
-  const call = await recordChannelCall(context, prepared, {
-    responseHash: responseHashOf(response.body) as Hex,
-    upstreamStatus: response.status,
-    durationMs: Math.round(response.durationMs),
-  })
+  const call = await recordChannelCall(context, prepared, answerRecordOf(response))
   return invokeResponseOf(output, {
     job_id: null,
     cost: formatUnits(prepared.call.amount, service.token.decimals),
@@ -201,6 +193,24 @@ function checkBudget(service: CallableService, price: bigint, budget: bigint): v
   )
 }
 
+/** What the provider answered: its JSON, else its text. */
+function outputOf(response: OutboundResponse): unknown {
+  return response.json !== undefined ? response.json : response.body.toString('utf8')
+}
+
+/** What a paid call records of the provider's answer. */
+function answerRecordOf(response: OutboundResponse): {
+  responseHash: Hex
+  upstreamStatus: number
+  durationMs: number
+} {
+  return {
+    responseHash: responseHashOf(response.body) as Hex,
+    upstreamStatus: response.status,
+    durationMs: Math.round(response.durationMs),
+  }
+}
+
 /** A proxied call's answer: the provider's `output`, also as `result` (seed 001's name for it). */
 function invokeResponseOf(
   output: unknown,
@@ -211,8 +221,8 @@ function invokeResponseOf(
 
 /** How a routed task's call ended: answered and paid, or failed and refunded. */
 export type TaskCallOutcome =
-  | { outcome: 'completed'; output: unknown; microJobId: string | null; upstreamStatus: number }
-  | { outcome: 'failed'; reason: string; microJobId: string | null; upstreamStatus: number | null }
+  | { outcome: 'completed'; output: unknown; microJobId: string | null }
+  | { outcome: 'failed'; reason: string; microJobId: string | null }
 
 /**
  * The failure a provider declares in an answer it sends with a 2xx status (seed 002: "on failure,
@@ -254,43 +264,22 @@ export async function callServiceForTask(
   } catch (error) {
     const reason = (error as Error).message
     if (microJob) await refundMicroJob(context, microJob.id, reason)
-    const details =
-      error instanceof UpstreamError ? (error.details as { upstream_status?: number } | null) : null
-    return {
-      outcome: 'failed',
-      reason,
-      microJobId: microJob?.id ?? null,
-      upstreamStatus: details?.upstream_status ?? null,
-    }
+    return { outcome: 'failed', reason, microJobId: microJob?.id ?? null }
   }
-  const output = response.json !== undefined ? response.json : response.body.toString('utf8')
+  const output = outputOf(response)
   const failure = declaredFailure(output)
   if (failure !== null) {
     if (microJob) await refundMicroJob(context, microJob.id, failure)
-    return {
-      outcome: 'failed',
-      reason: failure,
-      microJobId: microJob?.id ?? null,
-      upstreamStatus: response.status,
-    }
+    return { outcome: 'failed', reason: failure, microJobId: microJob?.id ?? null }
   }
   if (microJob) {
-    const charged = await completeMicroJob(context, actor, microJob.id, {
-      responseHash: responseHashOf(response.body) as Hex,
-      upstreamStatus: response.status,
-      durationMs: Math.round(response.durationMs),
-    })
+    const charged = await completeMicroJob(context, actor, microJob.id, answerRecordOf(response))
     // The timers took the call for stranded and refunded it meanwhile: the answer came, unpaid.
     if (!charged) {
-      return {
-        outcome: 'failed',
-        reason: 'the call outlived its escrow',
-        microJobId: microJob.id,
-        upstreamStatus: response.status,
-      }
+      return { outcome: 'failed', reason: 'the call outlived its escrow', microJobId: microJob.id }
     }
   }
-  return { outcome: 'completed', output, microJobId: microJob?.id ?? null, upstreamStatus: response.status }
+  return { outcome: 'completed', output, microJobId: microJob?.id ?? null }
 }
 
 /** `POST /v1/services/{service_id}/invoke`. */
