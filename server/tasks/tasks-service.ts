@@ -272,8 +272,7 @@ async function postBoardTask(context: AppContext, actor: Actor, body: CreateTask
 export async function acceptTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskResponse> {
   // A board task was public while open: anyone may learn it is taken. A routed one stays private.
   const task = await selectTask(context.pool, taskId)
-  const isParty = task?.requester_agent_id === actor.id || task?.provider_agent_id === actor.id
-  if (!task || (task.kind !== 'board' && !isParty)) {
+  if (!task || (task.kind !== 'board' && !isTaskParty(task, actor))) {
     throw new NotFoundError('task_not_found', `task ${taskId} not found`)
   }
   if (task.kind !== 'board')
@@ -314,7 +313,7 @@ async function lockAssignedTask(
   taskId: string,
 ): Promise<{ task: TaskRow; job: JobRow; assignment: AssignmentRow }> {
   const found = await selectTask(db, taskId)
-  if (!found || (found.requester_agent_id !== actor.id && found.provider_agent_id !== actor.id)) {
+  if (!found || !isTaskParty(found, actor)) {
     throw new NotFoundError('task_not_found', `task ${taskId} not found`)
   }
   if (found.provider_agent_id !== actor.id) {
@@ -503,11 +502,16 @@ async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow):
   }
 }
 
+/** Whether `actor` requested or provides the task. */
+function isTaskParty(task: TaskRow, actor: Actor): boolean {
+  return task.requester_agent_id === actor.id || task.provider_agent_id === actor.id
+}
+
 /** The task if the caller requested or provided it, or it is open on the board; a 404 to anyone else. */
 async function findPartyTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskRow> {
   const task = await selectTask(context.pool, taskId)
   const isOnBoard = task?.kind === 'board' && task.status === 'open'
-  if (!task || (!isOnBoard && task.requester_agent_id !== actor.id && task.provider_agent_id !== actor.id)) {
+  if (!task || (!isOnBoard && !isTaskParty(task, actor))) {
     throw new NotFoundError('task_not_found', `task ${taskId} not found`)
   }
   return task
