@@ -27,9 +27,9 @@ import {
   transitionJob,
   type JobRow,
 } from '../jobs/job-records'
-import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
+import { formatUnits, jobToken, parseTokenAmount } from '../jobs/job-tokens'
 import { getBalances } from '../ledger/ledger-service'
-import { resolveToken, type TokenInfo } from '../ledger/tokens'
+import type { TokenInfo } from '../ledger/tokens'
 import { postSystemMessage } from '../messages/messages-service'
 import {
   findCallableService,
@@ -109,7 +109,8 @@ async function findCandidates(
   if (named && named.agentId === actor.id) {
     throw new ValidationError('self_invocation', 'you cannot hire your own service')
   }
-  const token = resolveToken(context, body.budget_token ?? named?.token.symbol, 'budget_token')
+  // As documented: the named service's token, else USDC, as any job's.
+  const token = jobToken(context, body.budget_token ?? named?.token.symbol)
   const budget = parseTokenAmount(body.budget_amount, token.decimals, 'budget_amount', { positive: true })
   const job = { creatorId: actor.id, tokenAddress: token.address, budget }
   const candidates: Candidate[] = []
