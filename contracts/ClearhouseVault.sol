@@ -71,6 +71,11 @@ contract ClearhouseVault is Settlement, IVault, IJobEscrow, IPaymentChannels, IS
     }
 
     /// @inheritdoc IVault
+    function payWithTransferAuthorization(address, TransferAuthorization calldata, address) external {
+        _delegateToExtension();
+    }
+
+    /// @inheritdoc IVault
     function withdraw(
         Withdrawal calldata withdrawal,
         Signature calldata ownerSignature,

@@ -11,7 +11,7 @@ import {Settlement} from "./Settlement.sol";
 /**
  * @title ClearhouseVaultExtension
  * @notice The less used half of `ClearhouseVault`: admin settings, slow withdrawals, nonce
- * invalidation, permit deposits, dispute opening and channel close requests. Each function here is
+ * invalidation, permit deposits, payments with a transfer authorization (x402), dispute opening and channel close requests. Each function here is
  * the implementation of the `IVault`, `IJobEscrow` or `IPaymentChannels` function of the same
  * name, which `ClearhouseVault` forwards here by delegatecall; see the interfaces for what each does.
  * @dev Deployed by the vault's constructor with the vault's own parameters, so its immutables (the
@@ -39,6 +39,15 @@ contract ClearhouseVaultExtension is Settlement {
         bytes32 s
     ) external onlyThroughVault nonReentrant whenNotPaused {
         _depositWithPermit(token, owner, amount, deadline, v, r, s);
+    }
+
+    /// @dev `IVault.payWithTransferAuthorization`.
+    function payWithTransferAuthorization(
+        address token,
+        IVault.TransferAuthorization calldata authorization,
+        address payee
+    ) external onlyThroughVault nonReentrant whenNotPaused {
+        _payWithTransferAuthorization(token, authorization, payee);
     }
 
     /// @dev `IVault.requestWithdrawal`.

@@ -13,6 +13,7 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {IVault} from "./interfaces/IVault.sol";
 import {IERC3009} from "./interfaces/IERC3009.sol";
 import {CompactECDSA} from "./libraries/CompactECDSA.sol";
+import {FeeMath} from "./libraries/FeeMath.sol";
 import {Hashing} from "./libraries/Hashing.sol";
 
 /**
@@ -35,7 +36,9 @@ import {Hashing} from "./libraries/Hashing.sol";
  *   longer than both exit delays, so users can leave first) rotate the coordinator and change the
  *   protocol fee up to `MAX_FEE_BPS`. The owner cannot move any account's balance.
  * - The coordinator can only co-sign: fast withdrawals and settlement batches. It cannot move any
- *   balance without the owner's own signature on the movement.
+ *   balance without the owner's own signature on the movement. It alone spends a transfer
+ *   authorization made out to the vault (an x402 payment), which is no balance yet: the signer
+ *   paid the vault for a call, and the coordinator names the provider it paid for.
  */
 abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -175,6 +178,34 @@ abstract contract Vault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         // is the one credited: the submitter cannot redirect it.
         IERC3009(token).receiveWithAuthorization(from, address(this), amount, validAfter, validBefore, nonce, v, r, s);
         _creditDeposit(token, from, from, IERC20(token).balanceOf(address(this)) - before);
+    }
+
+    /// @dev `IVault.payWithTransferAuthorization`.
+    function _payWithTransferAuthorization(
+        address token,
+        IVault.TransferAuthorization calldata authorization,
+        address payee
+    ) internal {
+        if (msg.sender != _coordinator) revert IVault.VaultNotCoordinator(msg.sender);
+        _requireDepositable(token, payee, authorization.value);
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC3009(token).transferWithAuthorization(
+            authorization.from,
+            address(this),
+            authorization.value,
+            authorization.validAfter,
+            authorization.validBefore,
+            authorization.nonce,
+            authorization.v,
+            authorization.r,
+            authorization.s
+        );
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        // Checked: `received` is not bounded by a 96-bit escrow or channel field here.
+        uint256 fee = (received * _feeBps) / FeeMath.BPS;
+        _credit(payee, token, received - fee);
+        _creditTreasury(token, fee);
+        emit IVault.PaidWithAuthorization(authorization.from, token, payee, authorization.nonce, received, fee);
     }
 
     /**

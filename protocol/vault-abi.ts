@@ -814,6 +814,17 @@ export const clearhouseVaultAbi = [
     type: 'error',
   },
   {
+    inputs: [
+      {
+        internalType: 'address',
+        name: 'caller',
+        type: 'address',
+      },
+    ],
+    name: 'VaultNotCoordinator',
+    type: 'error',
+  },
+  {
     inputs: [],
     name: 'VaultOnlyThroughVault',
     type: 'error',
@@ -1611,6 +1622,49 @@ export const clearhouseVaultAbi = [
       },
     ],
     name: 'OwnershipTransferred',
+    type: 'event',
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: 'address',
+        name: 'payer',
+        type: 'address',
+      },
+      {
+        indexed: true,
+        internalType: 'address',
+        name: 'token',
+        type: 'address',
+      },
+      {
+        indexed: true,
+        internalType: 'address',
+        name: 'payee',
+        type: 'address',
+      },
+      {
+        indexed: false,
+        internalType: 'bytes32',
+        name: 'nonce',
+        type: 'bytes32',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
+      {
+        indexed: false,
+        internalType: 'uint256',
+        name: 'fee',
+        type: 'uint256',
+      },
+    ],
+    name: 'PaidWithAuthorization',
     type: 'event',
   },
   {
@@ -3196,6 +3250,71 @@ export const clearhouseVaultAbi = [
       },
     ],
     stateMutability: 'view',
+    type: 'function',
+  },
+  {
+    inputs: [
+      {
+        internalType: 'address',
+        name: '',
+        type: 'address',
+      },
+      {
+        components: [
+          {
+            internalType: 'address',
+            name: 'from',
+            type: 'address',
+          },
+          {
+            internalType: 'uint256',
+            name: 'value',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'validAfter',
+            type: 'uint256',
+          },
+          {
+            internalType: 'uint256',
+            name: 'validBefore',
+            type: 'uint256',
+          },
+          {
+            internalType: 'bytes32',
+            name: 'nonce',
+            type: 'bytes32',
+          },
+          {
+            internalType: 'uint8',
+            name: 'v',
+            type: 'uint8',
+          },
+          {
+            internalType: 'bytes32',
+            name: 'r',
+            type: 'bytes32',
+          },
+          {
+            internalType: 'bytes32',
+            name: 's',
+            type: 'bytes32',
+          },
+        ],
+        internalType: 'struct IVault.TransferAuthorization',
+        name: '',
+        type: 'tuple',
+      },
+      {
+        internalType: 'address',
+        name: '',
+        type: 'address',
+      },
+    ],
+    name: 'payWithTransferAuthorization',
+    outputs: [],
+    stateMutability: 'nonpayable',
     type: 'function',
   },
   {

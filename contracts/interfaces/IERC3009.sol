@@ -16,4 +16,17 @@ interface IERC3009 {
         bytes32 r,
         bytes32 s
     ) external;
+
+    /// @notice Moves `value` from `from` to `to` with `from`'s signature; anyone may submit it.
+    function transferWithAuthorization(
+        address from,
+        address to,
+        uint256 value,
+        uint256 validAfter,
+        uint256 validBefore,
+        bytes32 nonce,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external;
 }

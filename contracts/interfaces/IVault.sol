@@ -20,6 +20,27 @@ interface IVault {
         bytes32 vs;
     }
 
+    /// @notice An EIP-3009 `TransferWithAuthorization` of the token, signed by `from` and made out
+    /// to this vault, as an x402 `exact` client signs its payment to `payTo`.
+    /// @param from The signer, who pays.
+    /// @param value Base units authorized.
+    /// @param validAfter Valid after this time.
+    /// @param validBefore Valid before this time.
+    /// @param nonce The authorization's unique nonce (random, chosen by the signer).
+    /// @param v Signature v.
+    /// @param r Signature r.
+    /// @param s Signature s.
+    struct TransferAuthorization {
+        address from;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
     /// @notice A fast withdrawal, signed by `account` (EIP-712 `Withdrawal`).
     /// @param account Whose internal balance pays.
     /// @param token The token withdrawn.
@@ -100,9 +121,16 @@ interface IVault {
     error VaultPermitFailed(address token, address owner);
     /// @notice Thrown when the vault's extension is called other than through the vault.
     error VaultOnlyThroughVault();
+    /// @notice Thrown when `caller`, not the coordinator, calls a coordinator-only function.
+    error VaultNotCoordinator(address caller);
 
     /// @notice Emitted when `amount` of `token` from `from` is credited to `account`.
     event Deposited(address indexed account, address indexed token, address indexed from, uint256 amount);
+    /// @notice Emitted when `payer`'s transfer authorization `nonce` brought `amount` of `token` into
+    /// the vault as a payment to `payee`: `payee` is credited `amount - fee`, the treasury `fee`.
+    event PaidWithAuthorization(
+        address indexed payer, address indexed token, address indexed payee, bytes32 nonce, uint256 amount, uint256 fee
+    );
     /// @notice Emitted when a fast withdrawal with `account`'s `nonce` pays `to`: `amount` left the
     /// balance (the amount signed, plus any fee the token charged the vault for the transfer).
     event Withdrawn(address indexed account, address indexed token, address indexed to, uint256 amount, uint256 nonce);
@@ -193,6 +221,24 @@ interface IVault {
         uint8 v,
         bytes32 r,
         bytes32 s
+    ) external;
+
+    /**
+     * @notice Spends `authorization`, an EIP-3009 transfer of `token` from its signer to this vault
+     * (what an x402 `exact` client signs to pay `payTo`), as a payment to `payee`: what arrives is
+     * credited to `payee` less the protocol fee, which goes to the treasury.
+     * @dev Coordinator only. The signer paid the vault for a call the coordinator sold, and names no
+     * account, so only the coordinator may say whose payment it is: anyone else who saw the
+     * authorization could otherwise spend it to themselves. The token checks the signature, the
+     * time window and the nonce, and spends each authorization once.
+     * @param token An allowlisted token with EIP-3009.
+     * @param authorization The signer's transfer authorization to this vault.
+     * @param payee Who is paid: the provider of the call.
+     */
+    function payWithTransferAuthorization(
+        address token,
+        TransferAuthorization calldata authorization,
+        address payee
     ) external;
 
     /**
