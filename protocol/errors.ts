@@ -337,6 +337,19 @@ export const ERROR_CATALOGUE = {
     status: 409,
     description: 'A paid call from a self-custody wallet needs an active channel to the service',
   },
+  payment_identifier_reused: {
+    status: 409,
+    description: 'An x402 payment identifier this payer already used for another request to the service',
+  },
+  payment_in_progress: {
+    status: 409,
+    description: 'The x402 payment with this identifier is still being made; ask again shortly',
+  },
+  payment_identifier_failed: {
+    status: 409,
+    description:
+      'The call paid with this x402 payment identifier failed and nothing was charged; send a new identifier',
+  },
   channel_not_awaiting_signature: {
     status: 409,
     description: 'The channel has nothing waiting for that signature',
@@ -365,6 +378,11 @@ export const ERROR_CATALOGUE = {
       "The service's endpoint resolves to an address the proxy does not call (private, loopback, link-local)",
   },
   feed_unavailable: { status: 503, description: 'This coordinator does not serve the public feed' },
+  x402_unavailable: {
+    status: 503,
+    description:
+      'This coordinator takes no x402 payments: it runs without a chain, a vault or the coordinator key',
+  },
   database_unavailable: {
     status: 503,
     description: 'The database is unavailable; `Retry-After` says when to try again',

@@ -93,6 +93,7 @@ export const walletTransaction = z.object({
     'channel_settlement',
     'channel_refund',
     'escrow_partial_release',
+    'x402_payment',
   ]),
   account: z.enum(['available', 'escrow', 'unsettled', 'debt', 'channel']).openapi({
     description:

@@ -144,6 +144,7 @@ import type {
   withdrawBody,
 } from '../protocol/wallet'
 import type { z } from '../protocol/zod'
+import type { x402ListQuery, x402PaymentsPage, x402ReceiptsPage } from '../protocol/x402'
 import { ClearhouseApiError, ClearhouseNetworkError } from './errors'
 import { toSigner, type Signer, type WalletSigner } from './signer'
 
@@ -913,6 +914,17 @@ export class ClearhouseClient {
     makeDefaultAddress: (addressId: string) =>
       this.request<Out<typeof withdrawalAddress>>('POST', '/v1/withdrawal-addresses/{address_id}/default', {
         params: { address_id: addressId },
+      }),
+  }
+
+  /** x402 payments: the calls x402 clients paid to your services, and every paid call's receipt (public). */
+  readonly x402 = {
+    payments: (query: In<typeof x402ListQuery> = {}) =>
+      this.request<Out<typeof x402PaymentsPage>>('GET', '/v1/x402/payments', { query: query as Query }),
+    receipts: (query: In<typeof x402ListQuery> = {}) =>
+      this.request<Out<typeof x402ReceiptsPage>>('GET', '/v1/x402/receipts', {
+        query: query as Query,
+        isPublic: true,
       }),
   }
 

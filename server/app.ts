@@ -35,6 +35,7 @@ import { webhooksRoutes } from './webhooks/webhooks-routes'
 import { reconciliationRoutes } from './reconciliation/reconciliation-routes'
 import { feesRoutes } from './fees/fees-routes'
 import { negotiationsRoutes } from './negotiations/negotiations-routes'
+import { registerX402Transport, x402Router, x402Routes } from './x402/x402-routes'
 import { rejectUnsafeInput } from './http/storable-text'
 import { pagesRouter } from './pages/pages-router'
 
@@ -72,6 +73,7 @@ const ROUTE_GROUPS: readonly (readonly Route[])[] = [
   reconciliationRoutes,
   feesRoutes,
   negotiationsRoutes,
+  x402Routes,
 ]
 
 /** Builds the Express app: plumbing first, then the `/v1` routes, then 404 and the error renderer. */
@@ -107,6 +109,7 @@ export function createApp(context: AppContext): Express {
 
   const registry = createOpenApiRegistry(ROUTE_GROUPS)
   registerFeedStream(registry)
+  registerX402Transport(registry)
   const openApiDocument = generateOpenApiDocument(registry, context.version)
 
   app.get('/metrics', async (_req, res) => {
@@ -115,6 +118,8 @@ export function createApp(context: AppContext): Express {
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(openApiDocument)
   })
+  // Before the API's routes: the invoke endpoint without credentials is x402's.
+  app.use(x402Router(context))
   for (const routes of ROUTE_GROUPS) app.use(API_PREFIX, buildRouter(context, routes))
   app.get(FEED_STREAM_PATH, feedStream(context))
   app.use(pagesRouter(context))

@@ -68,13 +68,14 @@ export interface AuditProblem {
     | 'call_chain'
     | 'call_amounts'
     | 'solvency'
+    | 'x402_payment'
     | 'chain'
   message: string
 }
 
 export interface TokenSolvency {
   token: Address
-  /** Σ Deposited − Σ Withdrawn − Σ WithdrawalExecuted: what the vault owes its accounts. */
+  /** Σ Deposited + Σ PaidWithAuthorization − Σ Withdrawn − Σ WithdrawalExecuted: what the vault owes its accounts. */
   owed: bigint
   /** The token's `balanceOf(vault)`. */
   held: bigint
@@ -88,6 +89,8 @@ export interface AuditReport {
   opsChecked: number
   signaturesChecked: number
   callsChecked: number
+  /** x402 payments: each vault log matched with the API's receipt, both ways. */
+  x402PaymentsChecked: number
   tokens: TokenSolvency[]
   problems: AuditProblem[]
   isClean: boolean
@@ -156,6 +159,7 @@ async function readLogs<
     | 'ChannelSettled'
     | 'ChannelFunded'
     | 'Deposited'
+    | 'PaidWithAuthorization'
     | 'Withdrawn'
     | 'WithdrawalExecuted',
 >(client: PublicClient, vault: Address, eventName: T, fromBlock: bigint, toBlock: bigint) {
@@ -254,6 +258,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     options.onProgress?.({ batchNumber, checked: position + 1, total: onChain.length })
   }
 
+  const paidLogs = await readLogs(client, vault, 'PaidWithAuthorization', fromBlock, head)
+  const x402PaymentsChecked = await checkX402Payments(api, paidLogs, problems)
   const tokens = await checkSolvency(client, vault, fromBlock, head)
   for (const token of tokens) {
     if (!token.isSolvent) {
@@ -272,6 +278,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     opsChecked: counts.ops,
     signaturesChecked: counts.signatures,
     callsChecked: counts.calls,
+    x402PaymentsChecked,
     tokens,
     problems,
     isClean: problems.length === 0,
@@ -616,8 +623,9 @@ async function checkSolvency(
   fromBlock: bigint,
   head: bigint,
 ): Promise<TokenSolvency[]> {
-  const [deposits, withdrawals, executed] = await Promise.all([
+  const [deposits, paid, withdrawals, executed] = await Promise.all([
     readLogs(client, vault, 'Deposited', fromBlock, head),
+    readLogs(client, vault, 'PaidWithAuthorization', fromBlock, head),
     readLogs(client, vault, 'Withdrawn', fromBlock, head),
     readLogs(client, vault, 'WithdrawalExecuted', fromBlock, head),
   ])
@@ -627,6 +635,7 @@ async function checkSolvency(
     owed.set(key, (owed.get(key) ?? 0n) + amount)
   }
   for (const log of deposits) add(log.args.token, log.args.amount)
+  for (const log of paid) add(log.args.token, log.args.amount)
   for (const log of withdrawals) add(log.args.token, -log.args.amount)
   for (const log of executed) add(log.args.token, -log.args.amount)
   const report: TokenSolvency[] = []
@@ -641,4 +650,49 @@ async function checkSolvency(
     report.push({ token, owed: amount, held, isSolvent: held >= amount })
   }
   return report
+}
+
+/**
+ * Every x402 payment the vault took in (`PaidWithAuthorization`) against the API's receipts, both
+ * ways: a log without a receipt is an authorization the coordinator spent for no call it
+ * recorded; a receipt without its log is a call it says was paid and was not. Payer, payee, token,
+ * nonce and amount must agree. Returns how many logs it checked.
+ */
+async function checkX402Payments(
+  api: ClearhouseClient,
+  logs: readonly {
+    args: { payer: Address; token: Address; payee: Address; nonce: Hex; amount: bigint }
+    transactionHash: Hex
+  }[],
+  problems: AuditProblem[],
+): Promise<number> {
+  const receipts = new Map<string, Awaited<ReturnType<ClearhouseClient['x402']['receipts']>>['receipts'][number]>()
+  let cursor: string | undefined
+  do {
+    const page = await api.x402.receipts({ limit: 100, ...(cursor ? { cursor } : {}) })
+    for (const receipt of page.receipts) receipts.set(`${receipt.payer}:${receipt.nonce}`, receipt)
+    cursor = page.next_cursor ?? undefined
+  } while (cursor)
+  const problem = (message: string) => problems.push({ batch: null, op: null, check: 'x402_payment', message })
+  for (const log of logs) {
+    const key = `${log.args.payer.toLowerCase()}:${log.args.nonce.toLowerCase()}`
+    const receipt = receipts.get(key)
+    receipts.delete(key)
+    if (!receipt) {
+      problem(`the vault took x402 payment ${key} (tx ${log.transactionHash}) for which the API has no receipt`)
+      continue
+    }
+    const agrees =
+      receipt.tx_hash === log.transactionHash.toLowerCase() &&
+      receipt.payee === log.args.payee.toLowerCase() &&
+      receipt.token === log.args.token.toLowerCase() &&
+      receipt.amount_base_units === log.args.amount.toString()
+    if (!agrees) {
+      problem(`x402 payment ${key}: the API's receipt ${JSON.stringify(receipt)} differs from the vault's log (tx ${log.transactionHash}, payee ${log.args.payee}, amount ${log.args.amount})`)
+    }
+  }
+  for (const [key, receipt] of receipts) {
+    problem(`the API has a receipt for x402 payment ${key} (tx ${receipt.tx_hash}) that the vault never logged`)
+  }
+  return logs.length
 }

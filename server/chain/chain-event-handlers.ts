@@ -13,13 +13,14 @@ import { batchSettledHandler, opSkippedHandler } from './settler/batch-settled-h
 import type { ChainOpFailureHandler } from './settler/chain-op-failures'
 import { feeChangedHandler } from './vault-fees'
 import { tokenAllowlistHandler } from './token-allowlist'
+import { x402ChainEventHandlers } from '../x402/x402-chain-handlers'
 
 /**
  * Every domain's reaction to vault events, registered with the indexer in one place. Domains add
  * their handlers here (deposits and withdrawals move the ledger; settled batches and the ops they
  * skipped are recorded; committed escrow sets release the ops waiting for their escrows' proofs;
  * escrow outcomes turn booked releases into available money, or book how the vault settled an
- * escrow without the coordinator; channels book their settlements, closes and refunds; a vault fee change forgets the cached fee; the owner's allowlist changes are followed); the vault mirror follows every account's vault balance for
+ * escrow without the coordinator; channels book their settlements, closes and refunds; x402 payments credit their providers; a vault fee change forgets the cached fee; the owner's allowlist changes are followed); the vault mirror follows every account's vault balance for
  * reconciliation.
  */
 export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
@@ -31,6 +32,7 @@ export function chainEventHandlers(context: AppContext): ChainEventHandler[] {
     ...escrowSetHandlers(logger, queueEscrowOpsWaitingFor),
     ...escrowOutcomeHandlers(logger),
     ...channelChainEventHandlers(logger),
+    ...x402ChainEventHandlers(),
     opSkippedHandler(logger, chainOpFailureHandlers(context)),
     batchSettledHandler(logger),
     feeChangedHandler(context),

@@ -132,6 +132,18 @@ async function authenticateEnvelope(
   return { agent, credential: { kind: 'wallet_signature' } }
 }
 
+/**
+ * Whether the request carries any credential this API reads (an API key, a wallet-signed request's
+ * headers, seed 003's body envelope): one without is an x402 client's on the invoke endpoint.
+ */
+export function carriesCredentials(req: Request): boolean {
+  if (header(req, 'authorization') !== undefined || header(req, 'x-api-key') !== undefined) return true
+  if (Object.values(SIGNED_REQUEST_HEADERS).some((name) => header(req, name) !== undefined)) return true
+  const body = req.body as unknown
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false
+  return SIGNED_ENVELOPE_FIELDS.some((field) => field in (body as Record<string, unknown>))
+}
+
 /** The API key the request carries, from `Authorization: Bearer` or `X-API-Key`; null when neither is sent. */
 function apiKeyOf(req: Request): string | null {
   const authorization = header(req, 'authorization')

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express'
-import { rateLimit } from 'express-rate-limit'
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit'
 import { ERROR_CODES } from '../../protocol/errors'
 import type { AppContext } from '../app-context'
 import type { Logger } from '../logger'
@@ -55,6 +55,20 @@ export function invokeRateLimit(
 ): RequestHandler {
   return perMinute(context.logger, context.invokeRateLimitPerMinute ?? DEFAULT_INVOKE_RATE_LIMIT_PER_MINUTE, {
     key: (req, res) => `${currentAgent(res).id}:${serviceOf(req)}`,
+    message: 'too many calls to this service; slow down',
+  })
+}
+
+/**
+ * Per client IP per service limit of x402 calls, which carry no API key to count by: the invoke
+ * proxy's rate (`invokeRateLimitPerMinute`).
+ */
+export function x402RateLimit(
+  context: Pick<AppContext, 'invokeRateLimitPerMinute' | 'logger'>,
+  serviceOf: (req: Request) => string,
+): RequestHandler {
+  return perMinute(context.logger, context.invokeRateLimitPerMinute ?? DEFAULT_INVOKE_RATE_LIMIT_PER_MINUTE, {
+    key: (req) => `${ipKeyGenerator(req.ip ?? '')}:${serviceOf(req)}`,
     message: 'too many calls to this service; slow down',
   })
 }

@@ -33,7 +33,7 @@ import { checkCallInput } from './input-schemas'
 /** Seed 004: a provider's answer over this is a 502. */
 export const MAX_UPSTREAM_RESPONSE_BYTES = 1024 * 1024
 
-/** Calls the provider's endpoint; its failures as the API says them, nothing charged. */
+/** Calls the provider's endpoint for `caller`; its failures as the API says them, nothing charged. */
 async function callProvider(
   context: Pick<AppContext, 'pool' | 'isDevChain' | 'allowLoopbackEndpoints' | 'invokeTimeoutMs'>,
   service: CallableService,
@@ -42,23 +42,35 @@ async function callProvider(
   prepared: PreparedChannelCall | null,
   microJob: OpenMicroJob | null,
 ): Promise<OutboundResponse> {
+  return callServiceEndpoint(context, service, input, {
+    'x-clearhouse-caller': caller.id,
+    ...(prepared
+      ? {
+          'x-clearhouse-channel': prepared.channel.id,
+          'x-clearhouse-call-sequence': prepared.call.sequence.toString(),
+        }
+      : {}),
+    ...(microJob ? { 'x-clearhouse-job': microJob.id } : {}),
+  })
+}
+
+/**
+ * Calls the service's endpoint (SSRF-safe, within its response time) with `{ input }` and
+ * `headers` saying who pays how; its failures as the API says them (502, 504).
+ */
+export async function callServiceEndpoint(
+  context: Pick<AppContext, 'pool' | 'isDevChain' | 'allowLoopbackEndpoints' | 'invokeTimeoutMs'>,
+  service: CallableService,
+  input: unknown,
+  headers: Record<string, string>,
+): Promise<OutboundResponse> {
   const timeoutMs = Math.min(service.responseTimeSeconds * 1000, invokeTimeoutOf(context))
   let response: OutboundResponse
   try {
     response = await outboundClientFor(context).post({
       url: service.endpointUrl!,
       body: { input: input ?? null },
-      headers: {
-        'x-clearhouse-caller': caller.id,
-        'x-clearhouse-service': service.id,
-        ...(prepared
-          ? {
-              'x-clearhouse-channel': prepared.channel.id,
-              'x-clearhouse-call-sequence': prepared.call.sequence.toString(),
-            }
-          : {}),
-        ...(microJob ? { 'x-clearhouse-job': microJob.id } : {}),
-      },
+      headers: { ...headers, 'x-clearhouse-service': service.id },
       timeoutMs,
       maxResponseBytes: MAX_UPSTREAM_RESPONSE_BYTES,
     })
@@ -194,12 +206,12 @@ function checkBudget(service: CallableService, price: bigint, budget: bigint): v
 }
 
 /** What the provider answered: its JSON, else its text. */
-function outputOf(response: OutboundResponse): unknown {
+export function outputOf(response: OutboundResponse): unknown {
   return response.json !== undefined ? response.json : response.body.toString('utf8')
 }
 
 /** What a paid call records of the provider's answer. */
-function answerRecordOf(response: OutboundResponse): {
+export function answerRecordOf(response: OutboundResponse): {
   responseHash: Hex
   upstreamStatus: number
   durationMs: number

@@ -26,6 +26,7 @@ export type LedgerTransactionKind =
   | 'channel_funding_return'
   | 'channel_settlement'
   | 'channel_refund'
+  | 'x402_payment'
 
 /** Ids of the agents' accounts of the given kinds, created on first use. */
 export async function ensureAgentAccounts(

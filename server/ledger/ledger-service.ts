@@ -767,6 +767,40 @@ export async function payFromChannel(
   })
 }
 
+/**
+ * Vault → provider available (`amount − fee`, its debt repaid first) + platform fees: an x402
+ * payment the vault took in with the payer's transfer authorization and credited to the provider,
+ * booked when its `PaidWithAuthorization` lands. A payee no agent holds is held unclaimed.
+ */
+export async function bookAuthorizationPayment(
+  db: Queryable,
+  parameters: { providerId: string | null; token: Token; amount: bigint; fee: bigint; reference: string },
+): Promise<string> {
+  const { providerId, token, amount, fee } = parameters
+  const net = amount - fee
+  let credit: Posting['legs'] = [{ account: { platform: 'unclaimed' }, amount: net }]
+  if (providerId !== null) {
+    await lockLedgerAgents(db, [providerId], token)
+    const owed = await selectAgentDebt(db, providerId, token.toLowerCase())
+    const repaid = owed < net ? owed : net
+    credit = [
+      { account: { agentId: providerId, kind: 'debt' }, amount: repaid },
+      { account: { agentId: providerId, kind: 'available' }, amount: net - repaid },
+    ]
+  }
+  return post(db, {
+    reference: parameters.reference,
+    kind: 'x402_payment',
+    token,
+    amount,
+    legs: [
+      { account: { platform: 'vault' }, amount: -amount },
+      ...credit,
+      { account: { platform: 'fees' }, amount: fee },
+    ],
+  })
+}
+
 /** The transaction posted under `reference`, with its legs, or null: what a booking did. */
 export async function findLedgerPosting(db: Queryable, reference: string) {
   return selectTransactionLegs(db, reference)

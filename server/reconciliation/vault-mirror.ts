@@ -30,7 +30,7 @@ const logKey = (event: IndexedEvent): LogKey => ({
 /**
  * What a log did to the vault's internal balances, from the log and the escrow, channel and
  * treasury it refers to, exactly as the contract credits and debits: `Deposited` credits what
- * arrived; `Withdrawn` and `WithdrawalExecuted` debit what left (a fee-charging token's extra
+ * arrived; `PaidWithAuthorization` credits the payee what arrived less the fee, the treasury the fee; `Withdrawn` and `WithdrawalExecuted` debit what left (a fee-charging token's extra
  * included); a lock debits the payer; a release credits the payee its net amount and the treasury
  * the fee; a refund or an expiry credits the payer; a ruling credits payee, payer, resolver and
  * treasury as its log says; a channel's funding debits its caller, a settled voucher credits the
@@ -47,6 +47,11 @@ async function balanceChangesOf(
   switch (event.eventName) {
     case 'Deposited':
       return [{ account: address('account'), token: address('token'), delta: amount('amount') }]
+    case 'PaidWithAuthorization':
+      return [
+        { account: address('payee'), token: address('token'), delta: amount('amount') - amount('fee') },
+        ...(await treasuryCredit(db, event, address('token'), amount('fee'))),
+      ]
     case 'Withdrawn':
     case 'WithdrawalExecuted':
       return [{ account: address('account'), token: address('token'), delta: -amount('amount') }]
@@ -132,6 +137,7 @@ async function treasuryCredit(
 /** The logs that move balances, and the ones that tell later logs whose balance they move. */
 const BALANCE_EVENTS = [
   'Deposited',
+  'PaidWithAuthorization',
   'Withdrawn',
   'WithdrawalExecuted',
   'EscrowLocked',

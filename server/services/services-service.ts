@@ -370,7 +370,7 @@ function toCallableService(row: ServiceRow): CallableService {
 export async function findCallableService(
   db: Queryable,
   serviceId: string,
-  viewerId: string,
+  viewerId: string | null,
 ): Promise<CallableService> {
   return toCallableService(await findVisibleService(db, serviceId, viewerId))
 }

@@ -2,7 +2,7 @@ import { eip2612PermitTypes } from '../../protocol/typed-data'
 import { requireTokenAllowed } from '../chain/token-allowlist'
 import { randomUUID } from 'node:crypto'
 import { erc20Abi, parseAbi, parseSignature, type Hex } from 'viem'
-import { senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
+import { sendConfirmed, senderOverClient, type TransactionSender } from '../chain/settler/transaction-sender'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { formatAmount } from '../../protocol/amounts'
 import type {
@@ -251,19 +251,6 @@ async function faucetOnChain(
   }
 
   return depositAnswer(context, agent, token, amount, txHash)
-}
-
-/** Sends `request` with the coordinator key's sender and waits for its receipt; a revert throws, naming `what`. */
-async function sendConfirmed(
-  client: NonNullable<AppContext['chain']>['client'],
-  sender: TransactionSender,
-  request: Parameters<TransactionSender['writeContract']>[0],
-  what: string,
-): Promise<Hex> {
-  const hash = await sender.writeContract(request)
-  const receipt = await client.waitForTransactionReceipt({ hash })
-  if (receipt.status !== 'success') throw new Error(`${what} transaction ${hash} reverted`)
-  return hash
 }
 
 /**

@@ -54,3 +54,16 @@ export function senderOverClient(client: PublicClient, account: Account): Transa
     account,
   )
 }
+
+/** Sends `request` with `sender` and waits for its receipt; a revert throws, naming `what`. Returns its hash. */
+export async function sendConfirmed(
+  client: PublicClient,
+  sender: TransactionSender,
+  request: Parameters<TransactionSender['writeContract']>[0],
+  what: string,
+): Promise<Hex> {
+  const hash = await sender.writeContract(request)
+  const receipt = await client.waitForTransactionReceipt({ hash })
+  if (receipt.status !== 'success') throw new Error(`${what} transaction ${hash} reverted`)
+  return hash
+}
