@@ -130,6 +130,23 @@ describe('Hostile tokens', function () {
           ['settleBatch', [1n, [], NO_SIGNATURE]],
           ['depositWithPermit', [f.address, f.alice.address, 1n, 0n, 27, zero, zero]],
           ['depositWithAuthorization', [f.address, f.alice.address, 1n, 0n, 0n, zero, 27, zero, zero]],
+          [
+            'payWithTransferAuthorization',
+            [
+              f.address,
+              {
+                from: f.alice.address,
+                value: 1n,
+                validAfter: 0n,
+                validBefore: 0n,
+                nonce: zero,
+                v: 27,
+                r: zero,
+                s: zero,
+              },
+              f.bob.address,
+            ],
+          ],
           ['fundChannelWithPermit', [config, 1n, 0n, 27, zero, zero]],
         ]
         return calls.map(([name, args]) => [name, iface.encodeFunctionData(name, args)])
@@ -157,6 +174,7 @@ describe('Hostile tokens', function () {
         'settleBatch',
         'depositWithPermit',
         'depositWithAuthorization',
+        'payWithTransferAuthorization',
         'fundChannelWithPermit',
       ]
 

@@ -11,6 +11,8 @@ import {
   deployVaultFixture,
   op,
   saltOf,
+  signTransferAuthorization,
+  viemAccountOf,
   type ChannelConfig,
   type LockedEscrow,
   type Op,
@@ -192,6 +194,14 @@ const action = fc.oneof(
     part: fc.integer({ min: 0, max: 100 }),
   }),
   fc.record({ type: fc.constant('closeUnilaterally' as const), pick: fc.nat(20) }),
+  // An x402 payment: user `who` signs an EIP-3009 transfer of `amount` from its wallet to the vault,
+  // which the coordinator spends as a payment to another user.
+  fc.record({
+    type: fc.constant('payWithAuthorization' as const),
+    who: fc.nat(3),
+    to: fc.nat(2),
+    amount: fc.integer({ min: 1, max: 5_000_000 }),
+  }),
   // Batches are weighted up: they carry the skip semantics under test.
   { arbitrary: batchAction, weight: 4 },
 )
@@ -584,6 +594,17 @@ async function run(f: VaultFixture, m: Model, a: Action, step: number) {
       m.add(c.caller.address, c.deposit - c.settled)
       c.deposit = c.settled
       c.isClosed = true
+      return
+    }
+    case 'payWithAuthorization': {
+      const payer = users[a.who]
+      const payee = otherUser(f, a.who, a.to)
+      const amount = BigInt(a.amount)
+      const from = viemAccountOf(f.signers.indexOf(payer))
+      const authorization = await signTransferAuthorization(f, from, amount)
+      await f.vault.connect(f.coordinator).payWithTransferAuthorization(token, authorization, payee.address)
+      m.add(payee.address, amount - fee(amount, FEE_BPS))
+      m.add(f.treasury.address, fee(amount, FEE_BPS))
       return
     }
     case 'batch':

@@ -1103,6 +1103,23 @@ describe('Vault', function () {
       const config = f.channelConfig()
       const calls: Array<[string, unknown[]]> = [
         ['depositWithPermit', [f.usdcAddress, f.owner.address, 1n, 0n, 27, ethers.ZeroHash, ethers.ZeroHash]],
+        [
+          'payWithTransferAuthorization',
+          [
+            f.usdcAddress,
+            {
+              from: f.alice.address,
+              value: 1n,
+              validAfter: 0n,
+              validBefore: 0n,
+              nonce: ethers.ZeroHash,
+              v: 27,
+              r: ethers.ZeroHash,
+              s: ethers.ZeroHash,
+            },
+            f.owner.address,
+          ],
+        ],
         ['requestWithdrawal', [f.usdcAddress, 1n, f.owner.address]],
         ['executeWithdrawal', [f.alice.address, f.usdcAddress]],
         ['cancelWithdrawal', [f.usdcAddress]],

@@ -3,6 +3,8 @@ import { time } from '@nomicfoundation/hardhat-network-helpers'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers'
 import type { BaseContract, ContractRunner, JsonFragmentType, TypedDataDomain, TypedDataField } from 'ethers'
+import { parseSignature, type Address, type Hex } from 'viem'
+import { mnemonicToAccount, type HDAccount, type LocalAccount } from 'viem/accounts'
 import { escrowSetTree } from '../../protocol/escrow-sets'
 import {
   clearhouseDomain,
@@ -175,6 +177,84 @@ export async function signUsdcPermit(
   const message = { owner: owner.address, spender: f.vaultAddress, value, nonce, deadline }
   const sig = ethers.Signature.from(await signer.signTypedData(domain, types, message))
   return { deadline, v: sig.v, r: sig.r, s: sig.s }
+}
+
+/** Hardhat's default mnemonic: signer `i` of `ethers.getSigners()` is its account `i`. */
+export const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk'
+
+/** The viem account holding the same key as Hardhat signer `index`, for signing as a viem client does. */
+export function viemAccountOf(index: number): HDAccount {
+  return mnemonicToAccount(HARDHAT_MNEMONIC, { addressIndex: index })
+}
+
+/** The two EIP-3009 authorization types of the token; they share their fields. */
+export type Eip3009TypeName = 'TransferWithAuthorization' | 'ReceiveWithAuthorization'
+
+/** EIP-3009 `primaryType` as the token's own typed data (under the token's EIP-712 domain). */
+export function eip3009Types(primaryType: Eip3009TypeName) {
+  return {
+    [primaryType]: [
+      { name: 'from', type: 'address' },
+      { name: 'to', type: 'address' },
+      { name: 'value', type: 'uint256' },
+      { name: 'validAfter', type: 'uint256' },
+      { name: 'validBefore', type: 'uint256' },
+      { name: 'nonce', type: 'bytes32' },
+    ],
+  }
+}
+
+/** `IVault.TransferAuthorization`: the signed fields but `to` (always the vault), with v, r, s. */
+export interface TransferAuthorization {
+  from: Address
+  value: bigint
+  validAfter: bigint
+  validBefore: bigint
+  nonce: Hex
+  v: number
+  r: Hex
+  s: Hex
+}
+
+/** What a test may change in an EIP-3009 authorization it signs. */
+export interface TransferAuthorizationOverrides {
+  to?: string
+  validAfter?: bigint
+  validBefore?: bigint
+  nonce?: Hex
+  primaryType?: Eip3009TypeName
+}
+
+/**
+ * `from`'s EIP-3009 authorization of `value` of the fixture's MockUSDC, signed with viem as an x402
+ * `exact` client signs its payment: `TransferWithAuthorization` to `payTo` = the vault, valid from 0
+ * for an hour (chain time), a random nonce, under the domain the token reports in `eip712Domain()`.
+ */
+export async function signTransferAuthorization(
+  f: { usdc: AnyContract; vaultAddress: string },
+  from: LocalAccount,
+  value: bigint,
+  overrides: TransferAuthorizationOverrides = {},
+): Promise<TransferAuthorization> {
+  const [, name, version, chainId, verifyingContract] = await f.usdc.eip712Domain()
+  const primaryType = overrides.primaryType ?? 'TransferWithAuthorization'
+  const message = {
+    from: from.address,
+    to: (overrides.to ?? f.vaultAddress) as Address,
+    value,
+    validAfter: overrides.validAfter ?? 0n,
+    validBefore: overrides.validBefore ?? BigInt(await time.latest()) + 3600n,
+    nonce: overrides.nonce ?? (ethers.hexlify(ethers.randomBytes(32)) as Hex),
+  }
+  const signature = await from.signTypedData({
+    domain: { name, version, chainId: Number(chainId), verifyingContract },
+    types: eip3009Types(primaryType),
+    primaryType,
+    message,
+  })
+  const { v, yParity, r, s } = parseSignature(signature)
+  const { to: _to, ...signed } = message
+  return { ...signed, v: v === undefined ? 27 + yParity : Number(v), r, s }
 }
 
 export function op(kind: OpKind, values: unknown[]): Op {
