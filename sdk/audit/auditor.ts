@@ -666,20 +666,26 @@ async function checkX402Payments(
   }[],
   problems: AuditProblem[],
 ): Promise<number> {
-  const receipts = new Map<string, Awaited<ReturnType<ClearhouseClient['x402']['receipts']>>['receipts'][number]>()
+  const receipts = new Map<
+    string,
+    Awaited<ReturnType<ClearhouseClient['x402']['receipts']>>['receipts'][number]
+  >()
   let cursor: string | undefined
   do {
     const page = await api.x402.receipts({ limit: 100, ...(cursor ? { cursor } : {}) })
     for (const receipt of page.receipts) receipts.set(`${receipt.payer}:${receipt.nonce}`, receipt)
     cursor = page.next_cursor ?? undefined
   } while (cursor)
-  const problem = (message: string) => problems.push({ batch: null, op: null, check: 'x402_payment', message })
+  const problem = (message: string) =>
+    problems.push({ batch: null, op: null, check: 'x402_payment', message })
   for (const log of logs) {
     const key = `${log.args.payer.toLowerCase()}:${log.args.nonce.toLowerCase()}`
     const receipt = receipts.get(key)
     receipts.delete(key)
     if (!receipt) {
-      problem(`the vault took x402 payment ${key} (tx ${log.transactionHash}) for which the API has no receipt`)
+      problem(
+        `the vault took x402 payment ${key} (tx ${log.transactionHash}) for which the API has no receipt`,
+      )
       continue
     }
     const agrees =
@@ -688,11 +694,15 @@ async function checkX402Payments(
       receipt.token === log.args.token.toLowerCase() &&
       receipt.amount_base_units === log.args.amount.toString()
     if (!agrees) {
-      problem(`x402 payment ${key}: the API's receipt ${JSON.stringify(receipt)} differs from the vault's log (tx ${log.transactionHash}, payee ${log.args.payee}, amount ${log.args.amount})`)
+      problem(
+        `x402 payment ${key}: the API's receipt ${JSON.stringify(receipt)} differs from the vault's log (tx ${log.transactionHash}, payee ${log.args.payee}, amount ${log.args.amount})`,
+      )
     }
   }
   for (const [key, receipt] of receipts) {
-    problem(`the API has a receipt for x402 payment ${key} (tx ${receipt.tx_hash}) that the vault never logged`)
+    problem(
+      `the API has a receipt for x402 payment ${key} (tx ${receipt.tx_hash}) that the vault never logged`,
+    )
   }
   return logs.length
 }

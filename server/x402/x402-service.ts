@@ -29,7 +29,13 @@ import { findAgentById } from '../agents/agents-service'
 import { chainNow } from '../chain/clients'
 import { sendConfirmed, senderOverClient } from '../chain/settler/transaction-sender'
 import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
-import { ConflictError, ServiceUnavailableError, UpstreamError, ValidationError } from '../errors'
+import {
+  ConflictError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+  UpstreamError,
+  ValidationError,
+} from '../errors'
 import { answerRecordOf, callServiceEndpoint, outputOf } from '../invoke/invoke-service'
 import { checkCallInput } from '../invoke/input-schemas'
 import type { OutboundResponse } from '../outbound/outbound-http'
@@ -114,16 +120,24 @@ function tokenDomainOf(chain: X402Chain, token: Address): Promise<{ name: string
   return domain
 }
 
-/** What an x402 client must pay for one call of `service`: its price, to the vault, in its token. */
+/**
+ * What an x402 client must pay for one call of `service`: its price, to the vault, in its token.
+ * The client dates its authorization by its wall clock, the token by block time: where the chain
+ * runs ahead (a dev chain moved forward), the window asked for covers the difference.
+ */
 async function requirementsOf(chain: X402Chain, service: CallableService): Promise<X402PaymentRequirements> {
-  const domain = await tokenDomainOf(chain, service.token.address)
+  const [domain, now] = await Promise.all([
+    tokenDomainOf(chain, service.token.address),
+    chainNow(chain.client),
+  ])
+  const chainLead = Number(now) - Math.floor(Date.now() / 1000)
   return {
     scheme: 'exact',
     network: chain.network,
     asset: service.token.address,
     amount: service.priceAmount!.toString(),
     payTo: chain.vault,
-    maxTimeoutSeconds: X402_MAX_TIMEOUT_SECONDS,
+    maxTimeoutSeconds: X402_MAX_TIMEOUT_SECONDS + Math.max(0, chainLead),
     extra: { name: domain.name, version: domain.version },
   }
 }
@@ -403,16 +417,12 @@ export async function callServiceWithX402(
     )
   }
   checkCallInput(service, request.input ?? null)
+  // Nothing to pay, so nothing says who calls: the proxy serves free calls to agents it knows.
   if (service.priceAmount === 0n) {
-    const response = await callServiceEndpoint(context, service, request.input, {
-      'x-clearhouse-caller': 'x402',
-    })
-    const output = outputOf(response)
-    return {
-      status: 200,
-      headers: {},
-      body: { output, result: output, cost: '0', payment_id: null, tx_hash: null },
-    }
+    throw new UnauthorizedError(
+      'unauthorized',
+      `service ${service.id} is free: call it with an API key (POST /v1/services/${service.id}/invoke)`,
+    )
   }
   const requirements = await requirementsOf(chain, service)
   if (!request.payment) {

@@ -299,6 +299,22 @@ function channelParties(cell: Cell, providerCell: Cell = cell): Row['cells'] {
   return callParties(cell, hidden('channel', 'channel_not_found'), providerCell)
 }
 
+/** A priced service of the requester's with an endpoint: what an x402 client pays for. */
+async function pricedService(): Promise<Params> {
+  const res = await request(world.app)
+    .post('/v1/agents/me/services')
+    .set('Authorization', auth(agent('requester')))
+    .send({
+      name: 'Matrix x402 echo',
+      category: 'testing',
+      pricing_model: 'per_call',
+      price_amount: '0.01',
+      endpoint_url: `${upstream.baseUrl}/echo`,
+    })
+    .expect(201)
+  return { service_id: res.body.service_id }
+}
+
 /** A micro-job: the worker's priced call, without a channel, to a fresh service of the requester's. */
 async function microJob(): Promise<Params> {
   const service = await request(world.app)
@@ -1634,6 +1650,26 @@ const ROWS: Row[] = [
     method: 'GET',
     path: '/v1/micro-jobs',
     cells: anyAgent(ok(200, 'its own micro-jobs')),
+  },
+  ...(['GET', 'POST'] as const).map((method): Row => ({
+    method,
+    path: '/x402/services/{service_id}',
+    params: () => pricedService(),
+    cells: everyone({
+      status: 402,
+      code: 'payment_required',
+      says: 'the same 402 for everyone: x402 pays per call, whoever calls',
+    }),
+  })),
+  {
+    method: 'GET',
+    path: '/v1/x402/payments',
+    cells: anyAgent(ok(200, 'the x402 calls to its own services')),
+  },
+  {
+    method: 'GET',
+    path: '/v1/x402/receipts',
+    cells: everyone(ok(200, 'the public receipts', (res) => expect(res.body).to.have.property('receipts'))),
   },
   {
     method: 'GET',

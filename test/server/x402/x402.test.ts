@@ -1,0 +1,481 @@
+import { expect } from 'chai'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import request from 'supertest'
+import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from '@x402/fetch'
+import { encodePaymentSignatureHeader } from '@x402/core/http'
+import { ExactEvmScheme } from '@x402/evm'
+import {
+  createTestClient,
+  erc20Abi,
+  http,
+  parseAbi,
+  type Hex,
+  type LocalAccount,
+  type PrivateKeyAccount,
+} from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { formatAmount } from '../../../protocol/amounts'
+import { BPS } from '../../../protocol/typed-data'
+import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
+import {
+  X402_REFUSALS,
+  decodeX402Header,
+  encodeX402Header,
+  transferWithAuthorizationTypes,
+  type X402PaymentRequired,
+  type X402PaymentsPage,
+} from '../../../protocol/x402'
+import { runAudit } from '../../../sdk/audit/auditor'
+import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
+import { coordinatorAccount, createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
+import { hardhatRpcUrl, revertTo, snapshot, walletFor } from '../helpers/chain'
+import { createTestDatabase, type TestDatabase } from '../helpers/database'
+import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
+
+const PRICE = 10_000n
+const tokenAbi = parseAbi([
+  'function mint(address to, uint256 amount)',
+  'function authorizationState(address authorizer, bytes32 nonce) view returns (bool)',
+  'function cancelAuthorization(address authorizer, bytes32 nonce, uint8 v, bytes32 r, bytes32 s)',
+])
+
+/**
+ * x402 (issue 19) with the published client (`@x402/fetch` + `@x402/evm`) and viem accounts on the
+ * in-process chain: an unpaid call is a 402 saying what to pay; a paid one is answered, spent
+ * through the vault to the provider less the fee, booked in the ledger, listed in the provider's
+ * call log and in the receipts the auditor matches with the vault's logs.
+ */
+describe('x402: any x402 client pays a Clearhouse service', () => {
+  let database: TestDatabase
+  let chain: ChainTestApp
+  let server: Server
+  let baseUrl: string
+  let upstream: UpstreamStub
+  let provider: RegisteredTestAgent
+  let echo: string
+  let failing: string
+  let feeBps: bigint
+
+  before(async function () {
+    this.timeout(120_000)
+    database = await createTestDatabase()
+    chain = await createChainTestApp(database)
+    server = chain.app.listen(0, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    upstream = await startUpstreamStub()
+    provider = await registerAgent(chain.app)
+    const price = formatAmount(PRICE, 6)
+    echo = await registerStubService(chain.app, provider.apiKey, upstream, { path: '/echo', price })
+    failing = await registerStubService(chain.app, provider.apiKey, upstream, { path: '/fail', price })
+    feeBps = BigInt(
+      await chain.client.readContract({
+        address: chain.vault,
+        abi: clearhouseVaultAbi,
+        functionName: 'feeBps',
+      }),
+    )
+  })
+  after(async () => {
+    server.close()
+    await upstream.close()
+    await chain.stop()
+    await database.drop()
+  })
+
+  /** A fresh wallet holding `units` of USDC on-chain (not in the vault). */
+  async function payerWith(units: bigint): Promise<PrivateKeyAccount> {
+    const payer = privateKeyToAccount(generatePrivateKey())
+    if (units > 0n) {
+      const wallet = await walletFor(coordinatorAccount)
+      const hash = await wallet.writeContract({
+        address: chain.usdc,
+        abi: tokenAbi,
+        functionName: 'mint',
+        args: [payer.address, units],
+        chain: null,
+      })
+      await chain.client.waitForTransactionReceipt({ hash })
+    }
+    return payer
+  }
+
+  function x402ClientFor(payer: LocalAccount) {
+    return new x402Client()
+      .register('eip155:31337', new ExactEvmScheme(payer))
+      .setSpendControls({ allowedAssets: [{ network: 'eip155:31337', asset: chain.usdc }] })
+  }
+
+  const tokenBalance = (account: Hex) =>
+    chain.client.readContract({
+      address: chain.usdc,
+      abi: erc20Abi,
+      functionName: 'balanceOf',
+      args: [account],
+    })
+
+  const post = (fetcher: typeof fetch, path: string, input: unknown, headers: Record<string, string> = {}) =>
+    fetcher(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ input }),
+    })
+
+  const paymentRequiredOf = (response: Response) =>
+    decodeX402Header(response.headers.get('PAYMENT-REQUIRED') ?? '') as X402PaymentRequired
+
+  /** The payment the published client would send for one call, made but not sent. */
+  async function signedPaymentHeader(payer: LocalAccount, path = `/x402/services/${echo}`): Promise<string> {
+    const unpaid = await post(fetch, path, { n: 1 })
+    const payload = await x402ClientFor(payer).createPaymentPayload(paymentRequiredOf(unpaid) as never)
+    return encodePaymentSignatureHeader(payload)
+  }
+
+  it('answers a call without payment 402 with PAYMENT-REQUIRED: exact, the price, the token and its EIP-712 domain, payTo the vault', async () => {
+    const response = await post(fetch, `/x402/services/${echo}`, { n: 1 })
+    expect(response.status).to.equal(402)
+    expect(response.headers.get('cache-control')).to.equal('no-store')
+    const required = paymentRequiredOf(response)
+    expect(required.x402Version).to.equal(2)
+    expect(required.resource.url).to.equal(`${baseUrl}/x402/services/${echo}`)
+    expect(required.accepts).to.deep.equal([
+      {
+        scheme: 'exact',
+        network: 'eip155:31337',
+        asset: chain.usdc.toLowerCase(),
+        amount: PRICE.toString(),
+        payTo: chain.vault,
+        maxTimeoutSeconds: required.accepts[0]!.maxTimeoutSeconds,
+        extra: { name: 'USD Coin (mock)', version: '1' },
+      },
+    ])
+    // 300 s, plus however far other suites have moved this chain's clock past the wall clock.
+    expect(required.accepts[0]!.maxTimeoutSeconds).to.be.at.least(300)
+    expect(required.extensions).to.have.property('payment-identifier')
+    const body = (await response.json()) as { error: { code: string } }
+    expect(body.error.code).to.equal('payment_required')
+    expect(upstream.hits.get('/echo') ?? 0, 'the provider is not called unpaid').to.equal(0)
+  })
+
+  it('lets the published x402 client pay a call: answered, the transaction named, the provider credited the price less the fee', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE * 3n)
+    const pay = wrapFetchWithPayment(fetch, x402ClientFor(payer))
+    const providerVaultBefore = await chain.vaultBalanceOf(provider.agent.wallet_address as Hex)
+
+    const response = await post(pay, `/x402/services/${echo}`, { n: 1 })
+    expect(response.status).to.equal(200)
+    const body = (await response.json()) as {
+      output: unknown
+      cost: string
+      tx_hash: string
+      payment_id: string
+    }
+    expect(body.output).to.deep.equal({ echo: { n: 1 } })
+    expect(body.cost).to.equal('0.01')
+    const settlement = decodePaymentResponseHeader(response.headers.get('PAYMENT-RESPONSE')!)
+    expect(settlement).to.include({ success: true, network: 'eip155:31337', transaction: body.tx_hash })
+    expect(settlement.payer?.toLowerCase()).to.equal(payer.address.toLowerCase())
+    expect(upstream.lastRequest.get('/echo')?.headers['x-clearhouse-caller']).to.equal(
+      `x402:${payer.address.toLowerCase()}`,
+    )
+
+    const fee = (PRICE * feeBps) / BigInt(BPS)
+    expect(await tokenBalance(payer.address)).to.equal(PRICE * 2n)
+    expect(await chain.vaultBalanceOf(provider.agent.wallet_address as Hex)).to.equal(
+      providerVaultBefore + PRICE - fee,
+    )
+    await chain.index()
+    const balance = await request(chain.app)
+      .get('/v1/wallet/balance')
+      .set('Authorization', bearer(provider.apiKey))
+      .expect(200)
+    expect(balance.body.balances[0].available).to.equal(formatAmount(PRICE - fee, 6))
+    const log = (
+      await request(chain.app)
+        .get('/v1/x402/payments')
+        .set('Authorization', bearer(provider.apiKey))
+        .expect(200)
+    ).body as X402PaymentsPage
+    expect(log.payments[0]).to.include({
+      payment_id: body.payment_id,
+      service_id: echo,
+      payer: payer.address.toLowerCase(),
+      amount: '0.01',
+      fee: formatAmount(fee, 6),
+      status: 'paid',
+      tx_hash: body.tx_hash,
+      upstream_status: 200,
+    })
+    expect(await chain.reconciliationDifference()).to.equal(0n)
+  })
+
+  it('serves the invoke endpoint in x402 to a caller without an API key, and as before to one with a key', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE)
+    const unpaid = await post(fetch, `/v1/services/${echo}/invoke`, 'x')
+    expect(unpaid.status).to.equal(402)
+    expect(paymentRequiredOf(unpaid).resource.url).to.equal(`${baseUrl}/v1/services/${echo}/invoke`)
+    const response = await post(
+      wrapFetchWithPayment(fetch, x402ClientFor(payer)),
+      `/v1/services/${echo}/invoke`,
+      'x',
+    )
+    expect(response.status).to.equal(200)
+    expect(((await response.json()) as { output: unknown }).output).to.deep.equal({ echo: 'x' })
+    const caller = await registerAgent(chain.app)
+    const keyed = await request(chain.app)
+      .post(`/v1/services/${echo}/invoke`)
+      .set('Authorization', bearer(caller.apiKey))
+      .send({ input: 'x' })
+    expect(
+      keyed.status,
+      'a managed wallet without funds is refused by the proxy, not asked for x402',
+    ).to.equal(409)
+    expect(keyed.body.error.code).to.equal('insufficient_balance')
+  })
+
+  it('refuses a replay of a spent authorization 402 invalid_exact_evm_nonce_already_used, spending nothing more', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE * 2n)
+    const header = await signedPaymentHeader(payer)
+    const first = await post(fetch, `/x402/services/${echo}`, { n: 1 }, { 'PAYMENT-SIGNATURE': header })
+    expect(first.status).to.equal(200)
+    const hits = upstream.hits.get('/echo') ?? 0
+    const replay = await post(fetch, `/x402/services/${echo}`, { n: 1 }, { 'PAYMENT-SIGNATURE': header })
+    expect(replay.status).to.equal(402)
+    expect(paymentRequiredOf(replay).error).to.equal(X402_REFUSALS.nonceUsed)
+    expect(upstream.hits.get('/echo') ?? 0).to.equal(hits)
+    expect(await tokenBalance(payer.address)).to.equal(PRICE)
+  })
+
+  it('spends an authorization sent twice at once only once: one answer, one 402', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE * 2n)
+    const header = await signedPaymentHeader(payer)
+    const answers = await Promise.all(
+      [1, 2].map(() => post(fetch, `/x402/services/${echo}`, { n: 1 }, { 'PAYMENT-SIGNATURE': header })),
+    )
+    expect(answers.map((answer) => answer.status).sort()).to.deep.equal([200, 402])
+    expect(await tokenBalance(payer.address)).to.equal(PRICE)
+  })
+
+  it('refuses an underfunded payer 402 invalid_exact_evm_insufficient_balance without calling the provider', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE - 1n)
+    const hits = upstream.hits.get('/echo') ?? 0
+    const response = await post(
+      wrapFetchWithPayment(fetch, x402ClientFor(payer)),
+      `/x402/services/${echo}`,
+      1,
+    )
+    expect(response.status).to.equal(402)
+    expect(paymentRequiredOf(response).error).to.equal(X402_REFUSALS.insufficientBalance)
+    expect(upstream.hits.get('/echo') ?? 0).to.equal(hits)
+  })
+
+  it('refuses an expired authorization 402 invalid_exact_evm_payload_authorization_valid_before', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE)
+    const header = await signedPaymentHeader(payer)
+    const testClient = createTestClient({ mode: 'hardhat', transport: http(await hardhatRpcUrl()) })
+    // The chain's clock goes past the authorization, and back after: the published client signs
+    // by the wall clock, which the later tests' chain must not outrun.
+    const beforeExpiry = await snapshot()
+    try {
+      await testClient.increaseTime({
+        seconds:
+          paymentRequiredOf(await post(fetch, `/x402/services/${echo}`, 1)).accepts[0]!.maxTimeoutSeconds +
+          100,
+      })
+      await testClient.mine({ blocks: 1 })
+      const response = await post(fetch, `/x402/services/${echo}`, { n: 1 }, { 'PAYMENT-SIGNATURE': header })
+      expect(response.status).to.equal(402)
+      expect(paymentRequiredOf(response).error).to.equal(X402_REFUSALS.validBefore)
+    } finally {
+      await revertTo(beforeExpiry)
+    }
+    expect(await tokenBalance(payer.address)).to.equal(PRICE)
+  })
+
+  it('refuses an authorization to another recipient, for another amount or signed by someone else, each 402 with its reason', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE * 2n)
+    const unpaid = await post(fetch, `/x402/services/${echo}`, 1)
+    const requirement = paymentRequiredOf(unpaid).accepts[0]!
+    const latest = await chain.client.getBlock()
+    const authorization = (overrides: Record<string, unknown> = {}) => ({
+      from: payer.address,
+      to: chain.vault,
+      value: PRICE.toString(),
+      validAfter: '0',
+      validBefore: (latest.timestamp + 300n).toString(),
+      nonce: generatePrivateKey(),
+      ...overrides,
+    })
+    const sign = (signer: PrivateKeyAccount, message: ReturnType<typeof authorization>) =>
+      signer.signTypedData({
+        domain: { name: 'USD Coin (mock)', version: '1', chainId: 31337, verifyingContract: chain.usdc },
+        types: transferWithAuthorizationTypes,
+        primaryType: 'TransferWithAuthorization',
+        message: {
+          ...message,
+          to: message.to as Hex,
+          nonce: message.nonce as Hex,
+          value: BigInt(message.value),
+          validAfter: BigInt(message.validAfter),
+          validBefore: BigInt(message.validBefore),
+        },
+      })
+    const attempt = async (
+      message: ReturnType<typeof authorization>,
+      signer = payer,
+      accepted = requirement,
+    ) => {
+      const header = encodeX402Header({
+        x402Version: 2,
+        accepted,
+        payload: { authorization: message, signature: await sign(signer, message) },
+      })
+      const response = await post(fetch, `/x402/services/${echo}`, 1, { 'PAYMENT-SIGNATURE': header })
+      expect(response.status).to.equal(402)
+      return paymentRequiredOf(response).error
+    }
+    expect(await attempt(authorization({ to: payer.address }))).to.equal(X402_REFUSALS.recipient)
+    expect(await attempt(authorization({ value: (PRICE - 1n).toString() }))).to.equal(X402_REFUSALS.value)
+    const other = await payerWith(0n)
+    expect(await attempt(authorization(), other)).to.equal(X402_REFUSALS.signature)
+    expect(await attempt(authorization(), payer, { ...requirement, amount: '1' })).to.equal(
+      X402_REFUSALS.requirementsMismatch,
+    )
+    const garbled = await post(fetch, `/x402/services/${echo}`, 1, { 'PAYMENT-SIGNATURE': 'not base64!' })
+    expect(garbled.status).to.equal(402)
+    expect(paymentRequiredOf(garbled).error).to.equal(X402_REFUSALS.invalidPayload)
+    expect(await tokenBalance(payer.address)).to.equal(PRICE * 2n)
+  })
+
+  it("takes v1's X-PAYMENT and answers with X-PAYMENT-RESPONSE", async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE)
+    const latest = await chain.client.getBlock()
+    const message = {
+      from: payer.address,
+      to: chain.vault,
+      value: PRICE,
+      validAfter: latest.timestamp - 600n,
+      validBefore: latest.timestamp + 300n,
+      nonce: generatePrivateKey(),
+    }
+    const signature = await payer.signTypedData({
+      domain: { name: 'USD Coin (mock)', version: '1', chainId: 31337, verifyingContract: chain.usdc },
+      types: transferWithAuthorizationTypes,
+      primaryType: 'TransferWithAuthorization',
+      message,
+    })
+    const header = encodeX402Header({
+      x402Version: 1,
+      scheme: 'exact',
+      network: 'eip155:31337',
+      payload: {
+        authorization: Object.fromEntries(
+          Object.entries(message).map(([key, value]) => [key, String(value)]),
+        ),
+        signature,
+      },
+    })
+    const response = await post(fetch, `/x402/services/${echo}`, 'v1', { 'X-PAYMENT': header })
+    expect(response.status).to.equal(200)
+    const settlement = decodeX402Header(response.headers.get('X-PAYMENT-RESPONSE')!) as { success: boolean }
+    expect(settlement.success).to.equal(true)
+    expect(await tokenBalance(payer.address)).to.equal(0n)
+  })
+
+  it('costs nothing when the provider fails: 502 with charged false, the authorization left unspent', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE)
+    let nonce: Hex | undefined
+    const client = x402ClientFor(payer).onAfterPaymentCreation(async ({ paymentPayload }) => {
+      nonce = (paymentPayload.payload as { authorization: { nonce: Hex } }).authorization.nonce
+    })
+    const response = await post(wrapFetchWithPayment(fetch, client), `/x402/services/${failing}`, 'boom')
+    expect(response.status).to.equal(502)
+    const body = (await response.json()) as { error: { code: string; details: { charged: boolean } } }
+    expect(body.error.code).to.equal('upstream_error')
+    expect(body.error.details.charged).to.equal(false)
+    expect(await tokenBalance(payer.address)).to.equal(PRICE)
+    expect(
+      await chain.client.readContract({
+        address: chain.usdc,
+        abi: tokenAbi,
+        functionName: 'authorizationState',
+        args: [payer.address, nonce!],
+      }),
+    ).to.equal(false)
+    const log = (
+      await request(chain.app)
+        .get('/v1/x402/payments')
+        .set('Authorization', bearer(provider.apiKey))
+        .expect(200)
+    ).body as X402PaymentsPage
+    expect(log.payments[0]).to.include({ service_id: failing, status: 'failed', tx_hash: null })
+  })
+
+  it('answers a retry under the same payment identifier with the first answer and spends nothing; another request under it is 409', async function () {
+    this.timeout(60_000)
+    const payer = await payerWith(PRICE * 3n)
+    const id = `pay_${'a'.repeat(24)}${Date.now()}`
+    const client = x402ClientFor(payer).onBeforePaymentCreation(async ({ paymentRequired }) => {
+      const extension = paymentRequired.extensions?.['payment-identifier'] as {
+        info: Record<string, unknown>
+      }
+      extension.info.id = id
+    })
+    const pay = wrapFetchWithPayment(fetch, client)
+    const first = await post(pay, `/x402/services/${echo}`, { n: 7 })
+    expect(first.status).to.equal(200)
+    const firstBody = await first.json()
+    const retry = await post(pay, `/x402/services/${echo}`, { n: 7 })
+    expect(retry.status).to.equal(200)
+    expect(await retry.json()).to.deep.equal(firstBody)
+    expect(await tokenBalance(payer.address), 'paid once').to.equal(PRICE * 2n)
+    const other = await post(pay, `/x402/services/${echo}`, { n: 8 })
+    expect(other.status).to.equal(409)
+    expect(((await other.json()) as { error: { code: string } }).error.code).to.equal(
+      'payment_identifier_reused',
+    )
+    expect(await tokenBalance(payer.address)).to.equal(PRICE * 2n)
+  })
+
+  it('404s an unknown service and 400s a malformed id, with the error shape', async () => {
+    const unknown = await post(fetch, '/x402/services/00000000-0000-4000-8000-000000000000', 1)
+    expect(unknown.status).to.equal(404)
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).to.equal('service_not_found')
+    const malformed = await post(fetch, '/x402/services/not-an-id', 1)
+    expect(malformed.status).to.equal(400)
+  })
+
+  it("shows the provider's call log only to the provider, and the receipts to anyone", async () => {
+    await request(chain.app).get('/v1/x402/payments').expect(401)
+    const stranger = await registerAgent(chain.app)
+    const theirs = await request(chain.app)
+      .get('/v1/x402/payments')
+      .set('Authorization', bearer(stranger.apiKey))
+      .expect(200)
+    expect(theirs.body.payments).to.deep.equal([])
+    await request(chain.app)
+      .get('/v1/x402/payments?cursor=nope')
+      .set('Authorization', bearer(provider.apiKey))
+      .expect(400)
+    const receipts = await request(chain.app).get('/v1/x402/receipts?limit=1').expect(200)
+    expect(receipts.body.receipts).to.have.length(1)
+    expect(receipts.body.next_cursor).to.be.a('string')
+  })
+
+  it('the auditor matches every paid x402 call with the vault log that paid it', async function () {
+    this.timeout(60_000)
+    const report = await runAudit({ rpcUrl: await hardhatRpcUrl(), apiUrl: baseUrl, vault: chain.vault })
+    expect(report.problems).to.deep.equal([])
+    expect(report.x402PaymentsChecked).to.be.at.least(6)
+  })
+})
