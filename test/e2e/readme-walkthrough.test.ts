@@ -280,6 +280,13 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(stdout.trim()).to.equal("[ 'event', 'bid_received', '4' ]")
   })
 
+  it('lets the published x402 client pay a service with no account, the provider credited, as the README shows', async function () {
+    this.timeout(90_000)
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+    const stdout = await bash(shellBlockAfter(readme, '### Paying with x402'))
+    expect(stdout.trim().split('\n')).to.deep.equal(["[ 200, 'HELLO', true ]", "[ '0.0099' ]"])
+  })
+
   it('replays the public feed over SSE from Last-Event-ID 0, as the README shows', async function () {
     this.timeout(60_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
