@@ -39,6 +39,7 @@ import {
 } from '../../protocol/typed-data'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
 import { modelBatchGas } from '../../server/chain/settler/gas-model'
+import { transferWithAuthorizationTypes } from '../../protocol/x402'
 
 const USDC = 1_000_000n
 const FEE_BPS = 100
@@ -455,16 +456,7 @@ async function main() {
   const payee = others[0].account.address
   await usdc.write.mint([from.address, 10n ** 12n])
   await usdc.write.mint([payee, 1n])
-  const authorizationTypes = {
-    TransferWithAuthorization: [
-      { name: 'from', type: 'address' },
-      { name: 'to', type: 'address' },
-      { name: 'value', type: 'uint256' },
-      { name: 'validAfter', type: 'uint256' },
-      { name: 'validBefore', type: 'uint256' },
-      { name: 'nonce', type: 'bytes32' },
-    ],
-  } as const
+  const authorizationTypes = transferWithAuthorizationTypes
   let eip3009 = 0n
   for (let i = 0; i < 2; i++) {
     const message = {

@@ -59,19 +59,20 @@ function toRow(row: Record<string, unknown>): X402PaymentRow {
   }
 }
 
-export interface NewX402Payment {
-  id: string
-  serviceId: string
-  providerAgentId: string
-  payee: Address
-  payer: Address
-  tokenAddress: Address
-  tokenDecimals: number
-  amount: bigint
-  nonce: Hex
-  paymentIdentifier: string | null
-  requestHash: string
-}
+export type NewX402Payment = Pick<
+  X402PaymentRow,
+  | 'id'
+  | 'serviceId'
+  | 'providerAgentId'
+  | 'payee'
+  | 'payer'
+  | 'tokenAddress'
+  | 'tokenDecimals'
+  | 'amount'
+  | 'nonce'
+  | 'paymentIdentifier'
+  | 'requestHash'
+>
 
 /**
  * Records a payment about to be made, as `calling`. False when its authorization (payer and

@@ -176,6 +176,17 @@ function paymentRequiredAnswer(
   }
 }
 
+/** The 402 for a refused payment, with its reason; anything else is rethrown. */
+function refusedAnswer(
+  error: unknown,
+  requirements: X402PaymentRequirements,
+  service: CallableService,
+  request: X402CallRequest,
+): X402Answer {
+  if (!(error instanceof PaymentRefused)) throw error
+  return paymentRequiredAnswer(requirements, service, request, { code: error.code, message: error.message })
+}
+
 /** A refusal of the payment sent: the 402 a client can act on, with the reason. */
 class PaymentRefused extends Error {
   constructor(
@@ -439,13 +450,7 @@ export async function callServiceWithX402(
       decodePayment(request.payment.header, request.payment.version),
     )
   } catch (error) {
-    if (error instanceof PaymentRefused) {
-      return paymentRequiredAnswer(requirements, service, request, {
-        code: error.code,
-        message: error.message,
-      })
-    }
-    throw error
+    return refusedAnswer(error, requirements, service, request)
   }
   const requestHash = requestHashOf(service.id, request.input)
   if (payment.paymentIdentifier !== null) {
@@ -460,13 +465,7 @@ export async function callServiceWithX402(
   try {
     await checkPayerOnChain(chain, service.token.address, payment)
   } catch (error) {
-    if (error instanceof PaymentRefused) {
-      return paymentRequiredAnswer(requirements, service, request, {
-        code: error.code,
-        message: error.message,
-      })
-    }
-    throw error
+    return refusedAnswer(error, requirements, service, request)
   }
   const provider = await findAgentById(context.pool, service.agentId)
   if (!provider) throw new Error(`service ${service.id}'s agent ${service.agentId} is gone`)

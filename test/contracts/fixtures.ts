@@ -19,6 +19,7 @@ import {
   withdrawalApprovalTypes,
   type ClearhouseTypeName,
 } from '../../protocol/typed-data'
+import { transferWithAuthorizationTypes } from '../../protocol/x402'
 
 export { OpKind, NO_SIGNATURE, DIRECT_ESCROW_SET_BASE }
 
@@ -192,16 +193,7 @@ export type Eip3009TypeName = 'TransferWithAuthorization' | 'ReceiveWithAuthoriz
 
 /** EIP-3009 `primaryType` as the token's own typed data (under the token's EIP-712 domain). */
 export function eip3009Types(primaryType: Eip3009TypeName) {
-  return {
-    [primaryType]: [
-      { name: 'from', type: 'address' },
-      { name: 'to', type: 'address' },
-      { name: 'value', type: 'uint256' },
-      { name: 'validAfter', type: 'uint256' },
-      { name: 'validBefore', type: 'uint256' },
-      { name: 'nonce', type: 'bytes32' },
-    ],
-  }
+  return { [primaryType]: transferWithAuthorizationTypes.TransferWithAuthorization }
 }
 
 /** `IVault.TransferAuthorization`: the signed fields but `to` (always the vault), with v, r, s. */
