@@ -17,7 +17,13 @@ import { errors, json } from '../http/openapi-parts'
 import { x402RateLimit } from '../http/rate-limit'
 import { defineRoute, type Route } from '../http/route'
 import { parseInput } from '../http/validate'
-import { callServiceWithX402, listProviderPayments, listReceipts, type X402Answer } from './x402-service'
+import {
+  callServiceWithX402,
+  listProviderPayments,
+  listReceipts,
+  takesX402Payments,
+  type X402Answer,
+} from './x402-service'
 
 /** Each service's public x402 URL. */
 export const X402_SERVICE_PATH = '/x402/services/{service_id}'
@@ -77,7 +83,8 @@ export function x402Router(context: AppContext): Router {
   router.post('/x402/services/:service_id', limiter, handler)
   router.post(
     '/v1/services/:service_id/invoke',
-    (req, _res, next) => (carriesCredentials(req) ? next('route') : next()),
+    // Where no x402 payment can be taken, a request without credentials is the API's 401.
+    (req, _res, next) => (carriesCredentials(req) || !takesX402Payments(context) ? next('route') : next()),
     limiter,
     handler,
   )
@@ -95,7 +102,7 @@ const X402_ERRORS = {
 }
 
 const X402_DESCRIPTION =
-  'The x402 v2 HTTP transport, for a client with no API key. Without a payment header: 402 with `PAYMENT-REQUIRED` (base64 JSON: `accepts[0]` is scheme `exact`, network `eip155:<chain id>`, the price in base units as `amount`, the token as `asset`, the vault as `payTo`, `maxTimeoutSeconds` and the token’s EIP-712 `name` and `version` in `extra`). Retry with `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1): an EIP-3009 `TransferWithAuthorization` to the vault for exactly the price. It is checked (requirement, recipient, amount, time window, signature, nonce unused, payer balance), the provider is called, and then the coordinator spends the authorization through the vault (`payWithTransferAuthorization`), which credits the provider the price less the fee in that transaction. The answer carries `PAYMENT-RESPONSE` (`X-PAYMENT-RESPONSE` for v1) with the transaction hash. A refused payment is a 402 whose `PAYMENT-REQUIRED.error` (and `error.code` in the body) is the reason, x402’s `invalid_exact_evm_*` codes. A provider that fails costs nothing (the authorization is not spent). The `payment-identifier` extension makes a paid request idempotent: a retry with the same id and request gets the first answer and spends nothing.'
+  'The x402 v2 HTTP transport, for a client with no API key (the invoke endpoint answers so too, without credentials, where the coordinator takes x402 payments). Without a payment header: 402 with `PAYMENT-REQUIRED` (base64 JSON: `accepts[0]` is scheme `exact`, network `eip155:<chain id>`, the price in base units as `amount`, the token as `asset`, the vault as `payTo`, `maxTimeoutSeconds` and the token’s EIP-712 `name` and `version` in `extra`). Retry with `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1): an EIP-3009 `TransferWithAuthorization` to the vault for exactly the price. It is checked (requirement, recipient, amount, time window, signature, nonce unused, payer balance), the provider is called, and then the coordinator spends the authorization through the vault (`payWithTransferAuthorization`), which credits the provider the price less the fee in that transaction. The answer carries `PAYMENT-RESPONSE` (`X-PAYMENT-RESPONSE` for v1) with the transaction hash. A refused payment is a 402 whose `PAYMENT-REQUIRED.error` (and `error.code` in the body) is the reason, x402’s `invalid_exact_evm_*` codes. A provider that fails costs nothing (the authorization is not spent). The `payment-identifier` extension makes a paid request idempotent: a retry with the same id and request gets the first answer and spends nothing.'
 
 /** The x402 transport's two paths in the OpenAPI document (Express serves them from `x402Router`). */
 export function registerX402Transport(registry: OpenAPIRegistry): void {

@@ -85,6 +85,11 @@ interface X402Chain {
   network: string
 }
 
+/** Whether this coordinator takes x402 payments: a chain, a vault on it, and the coordinator key. */
+export function takesX402Payments(context: Pick<AppContext, 'chain' | 'coordinatorAccount'>): boolean {
+  return Boolean(context.chain?.deployment.contracts.ClearhouseVault && context.coordinatorAccount)
+}
+
 function x402ChainOf(context: AppContext): X402Chain {
   const chain = context.chain
   const vault = chain?.deployment.contracts.ClearhouseVault as Address | undefined

@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import type { Express } from 'express'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import request from 'supertest'
@@ -30,6 +31,7 @@ import { runAudit } from '../../../sdk/audit/auditor'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { coordinatorAccount, createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { hardhatRpcUrl, revertTo, snapshot, walletFor } from '../helpers/chain'
+import { createTestApp } from '../helpers/app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
 
@@ -477,5 +479,31 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     const report = await runAudit({ rpcUrl: await hardhatRpcUrl(), apiUrl: baseUrl, vault: chain.vault })
     expect(report.problems).to.deep.equal([])
     expect(report.x402PaymentsChecked).to.be.at.least(6)
+  })
+})
+
+describe('x402 on a coordinator without a chain', () => {
+  let database: TestDatabase
+  let app: Express
+
+  before(async () => {
+    database = await createTestDatabase()
+    ;({ app } = await createTestApp(database))
+  })
+  after(() => database.drop())
+
+  it("answers /x402 503 x402_unavailable, and leaves the invoke endpoint's 401 for a caller without a key", async () => {
+    const provider = await registerAgent(app)
+    const upstream = await startUpstreamStub()
+    try {
+      const service = await registerStubService(app, provider.apiKey, upstream, { price: '0.01' })
+      const x402 = await request(app).post(`/x402/services/${service}`).send({ input: 1 }).expect(503)
+      expect(x402.body.error.code).to.equal('x402_unavailable')
+      const invoke = await request(app).post(`/v1/services/${service}/invoke`).send({ input: 1 }).expect(401)
+      expect(invoke.body.error.code).to.equal('unauthorized')
+      expect(upstream.hits.get('/echo') ?? 0).to.equal(0)
+    } finally {
+      await upstream.close()
+    }
   })
 })
