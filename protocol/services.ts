@@ -40,6 +40,10 @@ const endpointUrl = z
     description: 'Where the invoke proxy calls: https (plain http to loopback only on the embedded stack)',
   })
 
+/** How a service's endpoint is paid per call. */
+export const ENDPOINT_PAYMENTS = ['none', 'x402'] as const
+export type EndpointPayment = (typeof ENDPOINT_PAYMENTS)[number]
+
 const serviceFields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(5000),
@@ -53,6 +57,10 @@ const serviceFields = {
   response_time_seconds: z.number().int().min(1).max(604_800),
   settlement_interval: z.number().int().min(1).max(1_000_000).nullable(),
   endpoint_url: endpointUrl.nullable(),
+  endpoint_payment: z.enum(ENDPOINT_PAYMENTS).openapi({
+    description:
+      "How the endpoint is paid per call: `none`, or `x402` (it answers 402 with x402's PAYMENT-REQUIRED; the proxy pays it, within the service's price, from the service agent's managed wallet, then calls again)",
+  }),
   input_schema: jsonSchema.nullable(),
   output_schema: jsonSchema.nullable(),
 }
@@ -95,6 +103,7 @@ export const createServiceBody = z
     response_time_seconds: serviceFields.response_time_seconds.optional(),
     settlement_interval: serviceFields.settlement_interval.optional(),
     endpoint_url: serviceFields.endpoint_url.optional(),
+    endpoint_payment: serviceFields.endpoint_payment.optional(),
     input_schema: serviceFields.input_schema.optional(),
     output_schema: serviceFields.output_schema.optional(),
   })

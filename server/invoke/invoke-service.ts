@@ -29,13 +29,15 @@ import {
   type OpenMicroJob,
 } from '../micro-jobs/micro-jobs-service'
 import { checkCallInput } from './input-schemas'
+import { payX402Endpoint } from './x402-endpoint-payment'
+import { X402_HEADERS, decodeX402Header } from '../../protocol/x402'
 
 /** Seed 004: a provider's answer over this is a 502. */
 export const MAX_UPSTREAM_RESPONSE_BYTES = 1024 * 1024
 
 /** Calls the provider's endpoint for `caller`; its failures as the API says them, nothing charged. */
 async function callProvider(
-  context: Pick<AppContext, 'pool' | 'isDevChain' | 'allowLoopbackEndpoints' | 'invokeTimeoutMs'>,
+  context: EndpointContext,
   service: CallableService,
   caller: Actor,
   input: unknown,
@@ -54,23 +56,64 @@ async function callProvider(
   })
 }
 
+/** What the proxy needs to call a service's endpoint, and to pay one that asks for x402. */
+type EndpointContext = Pick<
+  AppContext,
+  'pool' | 'isDevChain' | 'allowLoopbackEndpoints' | 'invokeTimeoutMs' | 'chain' | 'walletEncryptionKey'
+>
+
 /**
  * Calls the service's endpoint (SSRF-safe, within its response time) with `{ input }` and
- * `headers` saying who pays how; its failures as the API says them (502, 504).
+ * `headers` saying who pays how; its failures as the API says them (502, 504). An endpoint the
+ * service says is paid with x402 that answers 402 is paid (`payX402Endpoint`) and called again.
  */
 export async function callServiceEndpoint(
-  context: Pick<AppContext, 'pool' | 'isDevChain' | 'allowLoopbackEndpoints' | 'invokeTimeoutMs'>,
+  context: EndpointContext,
+  service: CallableService,
+  input: unknown,
+  headers: Record<string, string>,
+): Promise<OutboundResponse> {
+  const calledWith = { ...headers, 'x-clearhouse-service': service.id }
+  let response = await postToEndpoint(context, service, input, calledWith)
+  if (response.status === 402 && service.endpointPayment === 'x402') {
+    const payment = await payX402Endpoint(context, service, response)
+    response = await postToEndpoint(context, service, input, {
+      ...calledWith,
+      [X402_HEADERS.paymentSignature]: payment.header,
+    })
+    if (response.status === 402) {
+      const required = decodeX402Header(String(response.headers[X402_HEADERS.paymentRequired] ?? '')) as {
+        error?: unknown
+      } | null
+      throw new UpstreamError('upstream_error', "the service's x402 endpoint refused the payment", {
+        details: {
+          upstream_status: 402,
+          reason: String(required?.error ?? 'none given'),
+          endpoint_payment: 'x402',
+        },
+      })
+    }
+  }
+  if (response.status >= 400) {
+    throw new UpstreamError('upstream_error', `the service answered ${response.status}`, {
+      details: { upstream_status: response.status },
+    })
+  }
+  return response
+}
+
+async function postToEndpoint(
+  context: EndpointContext,
   service: CallableService,
   input: unknown,
   headers: Record<string, string>,
 ): Promise<OutboundResponse> {
   const timeoutMs = Math.min(service.responseTimeSeconds * 1000, invokeTimeoutOf(context))
-  let response: OutboundResponse
   try {
-    response = await outboundClientFor(context).post({
+    return await outboundClientFor(context).post({
       url: service.endpointUrl!,
       body: { input: input ?? null },
-      headers: { ...headers, 'x-clearhouse-service': service.id },
+      headers,
       timeoutMs,
       maxResponseBytes: MAX_UPSTREAM_RESPONSE_BYTES,
     })
@@ -92,12 +135,6 @@ export async function callServiceEndpoint(
     }
     throw new UpstreamError('upstream_error', `the service could not be reached: ${(error as Error).message}`)
   }
-  if (response.status >= 400) {
-    throw new UpstreamError('upstream_error', `the service answered ${response.status}`, {
-      details: { upstream_status: response.status },
-    })
-  }
-  return response
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PricingModel } from '../../protocol/services'
+import type { EndpointPayment, PricingModel } from '../../protocol/services'
 import type { Queryable } from '../db/pool'
 
 // The services table.
@@ -19,6 +19,7 @@ export interface ServiceRow {
   response_time_seconds: number
   settlement_interval: number | null
   endpoint_url: string | null
+  endpoint_payment: EndpointPayment
   input_schema: Record<string, unknown> | null
   output_schema: Record<string, unknown> | null
   created_at: Date
@@ -27,7 +28,8 @@ export interface ServiceRow {
 
 const COLUMNS = `s.id, s.agent_id, s.name, s.description, s.category, s.pricing_model, s.price_amount::text,
   s.token_symbol, s.token_address, s.token_decimals, s.tags, s.enabled, s.response_time_seconds,
-  s.settlement_interval, s.endpoint_url, s.input_schema, s.output_schema, s.created_at, s.updated_at`
+  s.settlement_interval, s.endpoint_url, s.endpoint_payment, s.input_schema, s.output_schema, s.created_at,
+  s.updated_at`
 
 /** What a service is written with. */
 export interface ServiceFields {
@@ -42,6 +44,7 @@ export interface ServiceFields {
   responseTimeSeconds: number
   settlementInterval: number | null
   endpointUrl: string | null
+  endpointPayment: EndpointPayment
   inputSchema: Record<string, unknown> | null
   outputSchema: Record<string, unknown> | null
 }
@@ -63,6 +66,7 @@ function values(fields: ServiceFields): unknown[] {
     fields.endpointUrl,
     fields.inputSchema === null ? null : JSON.stringify(fields.inputSchema),
     fields.outputSchema === null ? null : JSON.stringify(fields.outputSchema),
+    fields.endpointPayment,
   ]
 }
 
@@ -75,8 +79,9 @@ export async function insertService(
   await db.query(
     `INSERT INTO services (id, agent_id, name, description, category, pricing_model, price_amount, token_symbol,
        token_address, token_decimals, tags, enabled, response_time_seconds, settlement_interval, endpoint_url,
-       input_schema, output_schema)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::text[], $12, $13, $14, $15, $16::jsonb, $17::jsonb)`,
+       input_schema, output_schema, endpoint_payment)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::text[], $12, $13, $14, $15, $16::jsonb, $17::jsonb,
+       $18)`,
     [id, agentId, ...values(fields)],
   )
 }
@@ -86,7 +91,7 @@ export async function updateService(db: Queryable, id: string, fields: ServiceFi
     `UPDATE services SET name = $2, description = $3, category = $4, pricing_model = $5, price_amount = $6::numeric,
        token_symbol = $7, token_address = $8, token_decimals = $9, tags = $10::text[], enabled = $11,
        response_time_seconds = $12, settlement_interval = $13, endpoint_url = $14, input_schema = $15::jsonb,
-       output_schema = $16::jsonb, updated_at = now()
+       output_schema = $16::jsonb, endpoint_payment = $17, updated_at = now()
      WHERE id = $1`,
     [id, ...values(fields)],
   )

@@ -64,6 +64,7 @@ function toServiceResponse(row: ServiceRow, viewerId: string | null): ServiceRes
     settlement_interval: row.settlement_interval,
     // The endpoint is where the proxy calls; others call through the proxy, which is paid.
     ...(viewerId === row.agent_id ? { endpoint_url: row.endpoint_url } : {}),
+    endpoint_payment: row.endpoint_payment,
     input_schema: row.input_schema,
     output_schema: row.output_schema,
     created_at: row.created_at.toISOString(),
@@ -121,6 +122,7 @@ function serviceFields(
       changes.endpoint_url === undefined
         ? (base?.endpointUrl ?? null)
         : checkEndpointUrl(context, changes.endpoint_url, 'endpoint_url'),
+    endpointPayment: changes.endpoint_payment ?? base?.endpointPayment ?? 'none',
     inputSchema: changes.input_schema === undefined ? (base?.inputSchema ?? null) : changes.input_schema,
     outputSchema: changes.output_schema === undefined ? (base?.outputSchema ?? null) : changes.output_schema,
   }
@@ -143,9 +145,25 @@ function fieldsOf(row: ServiceRow): ServiceFields {
     responseTimeSeconds: row.response_time_seconds,
     settlementInterval: row.settlement_interval,
     endpointUrl: row.endpoint_url,
+    endpointPayment: row.endpoint_payment,
     inputSchema: row.input_schema,
     outputSchema: row.output_schema,
   }
+}
+
+/**
+ * An endpoint paid with x402 is paid from the service agent's wallet, which only a managed wallet
+ * lets the proxy sign for: 409 `wallet_not_managed` for anyone else.
+ */
+function checkEndpointPayment(actor: Actor, fields: ServiceFields): ServiceFields {
+  if (fields.endpointPayment === 'x402' && !actor.isManagedWallet) {
+    throw new ConflictError(
+      'wallet_not_managed',
+      "an endpoint paid with x402 is paid from the service agent's wallet, which the proxy signs for only when it is managed",
+      { details: { field: 'endpoint_payment' } },
+    )
+  }
+  return fields
 }
 
 /** `POST /v1/agents/me/services`. */
@@ -155,7 +173,12 @@ export async function createService(
   body: CreateServiceBody,
 ): Promise<ServiceResponse> {
   const id = randomUUID()
-  await insertService(context.pool, id, actor.id, serviceFields(context, null, body))
+  await insertService(
+    context.pool,
+    id,
+    actor.id,
+    checkEndpointPayment(actor, serviceFields(context, null, body)),
+  )
   return toServiceResponse((await selectService(context.pool, id))!, actor.id)
 }
 
@@ -221,7 +244,11 @@ export async function changeService(
     const service = await findVisibleService(db, serviceId, actor.id, { forUpdate: true })
     if (service.agent_id !== actor.id)
       throw new ForbiddenError('not_service_owner', 'only its owner may change a service')
-    await updateService(db, service.id, serviceFields(context, fieldsOf(service), body))
+    await updateService(
+      db,
+      service.id,
+      checkEndpointPayment(actor, serviceFields(context, fieldsOf(service), body)),
+    )
   })
   return toServiceResponse((await selectService(context.pool, serviceId))!, actor.id)
 }
@@ -345,6 +372,7 @@ export interface CallableService {
   responseTimeSeconds: number
   settlementInterval: number | null
   endpointUrl: string | null
+  endpointPayment: ServiceRow['endpoint_payment']
   inputSchema: Record<string, unknown> | null
   updatedAt: Date
 }
@@ -361,6 +389,7 @@ function toCallableService(row: ServiceRow): CallableService {
     responseTimeSeconds: row.response_time_seconds,
     settlementInterval: row.settlement_interval,
     endpointUrl: row.endpoint_url,
+    endpointPayment: row.endpoint_payment,
     inputSchema: row.input_schema,
     updatedAt: row.updated_at,
   }

@@ -449,6 +449,111 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     expect(await tokenBalance(payer.address)).to.equal(PRICE * 2n)
   })
 
+  describe('a service whose endpoint speaks x402', () => {
+    /** A service of a fresh managed-wallet agent, priced `price`, whose endpoint is echo's x402 URL. */
+    async function resellerService(price: bigint, walletUnits: bigint) {
+      const reseller = await registerAgent(chain.app)
+      if (walletUnits > 0n) {
+        const wallet = await walletFor(coordinatorAccount)
+        const hash = await wallet.writeContract({
+          address: chain.usdc,
+          abi: tokenAbi,
+          functionName: 'mint',
+          args: [reseller.agent.wallet_address as Hex, walletUnits],
+          chain: null,
+        })
+        await chain.client.waitForTransactionReceipt({ hash })
+      }
+      const service = await registerStubService(chain.app, reseller.apiKey, upstream, {
+        price: formatAmount(price, 6),
+        fields: { endpoint_url: `${baseUrl}/x402/services/${echo}`, endpoint_payment: 'x402' },
+      })
+      return { reseller, service }
+    }
+
+    it("is paid from its agent's wallet when it answers 402, and the caller pays the service as for any call", async function () {
+      this.timeout(60_000)
+      const { reseller, service } = await resellerService(PRICE * 2n, PRICE * 5n)
+      const caller = await registerAgent(chain.app)
+      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
+      const providerBefore = await chain.vaultBalanceOf(provider.agent.wallet_address as Hex)
+      const response = await request(chain.app)
+        .post(`/v1/services/${service}/invoke`)
+        .set('Authorization', bearer(caller.apiKey))
+        .send({ input: 'resold' })
+      expect(response.status, JSON.stringify(response.body)).to.equal(200)
+      expect(response.body.output.output).to.deep.equal({ echo: 'resold' })
+      expect(response.body.cost).to.equal('0.02')
+      const fee = (PRICE * feeBps) / BigInt(BPS)
+      expect(
+        await tokenBalance(reseller.agent.wallet_address as Hex),
+        "the reseller's wallet paid echo",
+      ).to.equal(PRICE * 4n)
+      expect(await chain.vaultBalanceOf(provider.agent.wallet_address as Hex)).to.equal(
+        providerBefore + PRICE - fee,
+      )
+      await chain.settle()
+      const resellerFee = (PRICE * 2n * feeBps) / BigInt(BPS)
+      expect(
+        await chain.vaultBalanceOf(reseller.agent.wallet_address as Hex),
+        'the caller paid the reseller',
+      ).to.equal(PRICE * 2n - resellerFee)
+      expect(await chain.reconciliationDifference()).to.equal(0n)
+    })
+
+    it('is not paid more than the service charges: 502, nothing spent, the caller not charged', async function () {
+      this.timeout(60_000)
+      const { reseller, service } = await resellerService(PRICE / 2n, PRICE * 5n)
+      const caller = await registerAgent(chain.app)
+      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
+      const response = await request(chain.app)
+        .post(`/v1/services/${service}/invoke`)
+        .set('Authorization', bearer(caller.apiKey))
+        .send({ input: 'too dear' })
+      expect(response.status).to.equal(502)
+      expect(response.body.error.code).to.equal('upstream_error')
+      expect(response.body.error.details.endpoint_payment).to.equal('x402')
+      expect(await tokenBalance(reseller.agent.wallet_address as Hex)).to.equal(PRICE * 5n)
+      const balance = await request(chain.app)
+        .get('/v1/wallet/balance')
+        .set('Authorization', bearer(caller.apiKey))
+        .expect(200)
+      expect(balance.body.balances[0].available).to.equal(formatAmount(PRICE * 10n, 6))
+    })
+
+    it("is not paid from a wallet without the tokens: 502 naming the wallet's holding", async function () {
+      this.timeout(60_000)
+      const { service } = await resellerService(PRICE * 2n, 0n)
+      const caller = await registerAgent(chain.app)
+      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
+      const response = await request(chain.app)
+        .post(`/v1/services/${service}/invoke`)
+        .set('Authorization', bearer(caller.apiKey))
+        .send({ input: 'unfunded' })
+      expect(response.status).to.equal(502)
+      expect(response.body.error.message).to.match(/holds 0 USDC on-chain/)
+    })
+
+    it('is refused to a self-custody agent, whose wallet the proxy cannot sign for: 409 wallet_not_managed', async () => {
+      const selfCustody = await registerAgent(chain.app, {
+        account: privateKeyToAccount(generatePrivateKey()),
+      })
+      const res = await request(chain.app)
+        .post('/v1/agents/me/services')
+        .set('Authorization', bearer(selfCustody.apiKey))
+        .send({
+          name: 'Resold',
+          category: 'testing',
+          pricing_model: 'per_call',
+          price_amount: '0.02',
+          endpoint_url: `${baseUrl}/x402/services/${echo}`,
+          endpoint_payment: 'x402',
+        })
+      expect(res.status).to.equal(409)
+      expect(res.body.error.code).to.equal('wallet_not_managed')
+    })
+  })
+
   it('404s an unknown service and 400s a malformed id, with the error shape', async () => {
     const unknown = await post(fetch, '/x402/services/00000000-0000-4000-8000-000000000000', 1)
     expect(unknown.status).to.equal(404)
