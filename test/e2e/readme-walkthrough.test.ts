@@ -284,7 +284,11 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     this.timeout(90_000)
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
     const stdout = await bash(shellBlockAfter(readme, '### Paying with x402'))
-    expect(stdout.trim().split('\n')).to.deep.equal(["[ 200, 'HELLO', true ]", "[ '0.0099' ]"])
+    expect(stdout.trim().split('\n')).to.deep.equal([
+      "[ 200, 'HELLO', true ]",
+      "[ '0.0099' ]",
+      "[ 'AGAIN', '0.02' ]",
+    ])
   })
 
   it('replays the public feed over SSE from Last-Event-ID 0, as the README shows', async function () {
