@@ -71,6 +71,7 @@ function reportJson(report: AuditReport) {
     ops_checked: report.opsChecked,
     signatures_checked: report.signaturesChecked,
     calls_checked: report.callsChecked,
+    x402_payments_checked: report.x402PaymentsChecked,
     tokens: report.tokens.map((token) => ({
       token: token.token,
       owed: token.owed.toString(),
@@ -84,8 +85,16 @@ function reportJson(report: AuditReport) {
 function printReport(output: CliOutput, report: AuditReport): void {
   output.line(`vault ${report.vault} on chain ${report.chainId}`)
   output.table(
-    ['batches', 'ops', 'signatures', 'calls'],
-    [[report.batchesChecked, report.opsChecked, report.signaturesChecked, report.callsChecked].map(String)],
+    ['batches', 'ops', 'signatures', 'calls', 'x402 payments'],
+    [
+      [
+        report.batchesChecked,
+        report.opsChecked,
+        report.signaturesChecked,
+        report.callsChecked,
+        report.x402PaymentsChecked,
+      ].map(String),
+    ],
   )
   output.table(
     ['token', 'owed (base units)', 'held', 'solvent'],
