@@ -23,6 +23,7 @@ import { createChainTestApp, funderAccount, hardhatAccount, type ChainTestApp } 
 import { mine, mockUsdc, revertTo, snapshot, walletFor } from '../helpers/chain'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { expectFieldError, postBid, postJob } from '../helpers/jobs'
+import { transferWithAuthorizationTypes } from '../../../protocol/x402'
 
 const USDC = 1_000_000n
 /** What signing an EIP-2612 permit reads from the token (ERC-5267 gives the EIP-712 domain). */
@@ -255,16 +256,7 @@ describe('deposits', () => {
       const authorization = parseSignature(
         await owner.signTypedData({
           domain,
-          types: {
-            ReceiveWithAuthorization: [
-              { name: 'from', type: 'address' },
-              { name: 'to', type: 'address' },
-              { name: 'value', type: 'uint256' },
-              { name: 'validAfter', type: 'uint256' },
-              { name: 'validBefore', type: 'uint256' },
-              { name: 'nonce', type: 'bytes32' },
-            ],
-          },
+          types: { ReceiveWithAuthorization: transferWithAuthorizationTypes.TransferWithAuthorization },
           primaryType: 'ReceiveWithAuthorization',
           message: {
             from: owner.address,

@@ -89,18 +89,22 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
   /** A fresh wallet holding `units` of USDC on-chain (not in the vault). */
   async function payerWith(units: bigint): Promise<PrivateKeyAccount> {
     const payer = privateKeyToAccount(generatePrivateKey())
-    if (units > 0n) {
-      const wallet = await walletFor(coordinatorAccount)
-      const hash = await wallet.writeContract({
-        address: chain.usdc,
-        abi: tokenAbi,
-        functionName: 'mint',
-        args: [payer.address, units],
-        chain: null,
-      })
-      await chain.client.waitForTransactionReceipt({ hash })
-    }
+    await mintTo(payer.address, units)
     return payer
+  }
+
+  /** Mints `units` of USDC to `account`'s own wallet (the mock token's open mint). */
+  async function mintTo(account: Hex, units: bigint): Promise<void> {
+    if (units === 0n) return
+    const wallet = await walletFor(coordinatorAccount)
+    const hash = await wallet.writeContract({
+      address: chain.usdc,
+      abi: tokenAbi,
+      functionName: 'mint',
+      args: [account, units],
+      chain: null,
+    })
+    await chain.client.waitForTransactionReceipt({ hash })
   }
 
   function x402ClientFor(payer: LocalAccount) {
@@ -453,22 +457,23 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     /** A service of a fresh managed-wallet agent, priced `price`, whose endpoint is echo's x402 URL. */
     async function resellerService(price: bigint, walletUnits: bigint) {
       const reseller = await registerAgent(chain.app)
-      if (walletUnits > 0n) {
-        const wallet = await walletFor(coordinatorAccount)
-        const hash = await wallet.writeContract({
-          address: chain.usdc,
-          abi: tokenAbi,
-          functionName: 'mint',
-          args: [reseller.agent.wallet_address as Hex, walletUnits],
-          chain: null,
-        })
-        await chain.client.waitForTransactionReceipt({ hash })
-      }
+      await mintTo(reseller.agent.wallet_address as Hex, walletUnits)
       const service = await registerStubService(chain.app, reseller.apiKey, upstream, {
         price: formatAmount(price, 6),
         fields: { endpoint_url: `${baseUrl}/x402/services/${echo}`, endpoint_payment: 'x402' },
       })
       return { reseller, service }
+    }
+
+    /** A fresh caller funded with 10 calls' worth in the vault, calling `service` through the proxy. */
+    async function fundedCallerInvokes(service: string, input: string) {
+      const caller = await registerAgent(chain.app)
+      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
+      const response = await request(chain.app)
+        .post(`/v1/services/${service}/invoke`)
+        .set('Authorization', bearer(caller.apiKey))
+        .send({ input })
+      return { caller, response }
     }
 
     it("is paid from its agent's wallet when it answers 402, and the caller pays the service as for any call", async function () {
@@ -504,12 +509,7 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     it('is not paid more than the service charges: 502, nothing spent, the caller not charged', async function () {
       this.timeout(60_000)
       const { reseller, service } = await resellerService(PRICE / 2n, PRICE * 5n)
-      const caller = await registerAgent(chain.app)
-      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
-      const response = await request(chain.app)
-        .post(`/v1/services/${service}/invoke`)
-        .set('Authorization', bearer(caller.apiKey))
-        .send({ input: 'too dear' })
+      const { caller, response } = await fundedCallerInvokes(service, 'too dear')
       expect(response.status).to.equal(502)
       expect(response.body.error.code).to.equal('upstream_error')
       expect(response.body.error.details.endpoint_payment).to.equal('x402')
@@ -524,12 +524,7 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     it("is not paid from a wallet without the tokens: 502 naming the wallet's holding", async function () {
       this.timeout(60_000)
       const { service } = await resellerService(PRICE * 2n, 0n)
-      const caller = await registerAgent(chain.app)
-      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
-      const response = await request(chain.app)
-        .post(`/v1/services/${service}/invoke`)
-        .set('Authorization', bearer(caller.apiKey))
-        .send({ input: 'unfunded' })
+      const { response } = await fundedCallerInvokes(service, 'unfunded')
       expect(response.status).to.equal(502)
       expect(response.body.error.message).to.match(/holds 0 USDC on-chain/)
     })
