@@ -8,7 +8,7 @@ import {
   chainBookingReference,
   reverseChainBooking,
 } from '../ledger/ledger-service'
-import { recordPaymentLanded, setPaymentFee } from './x402-queries'
+import { recordPaymentDropped, recordPaymentLanded } from './x402-queries'
 
 interface PaidWithAuthorizationArgs {
   payer: string
@@ -39,7 +39,8 @@ function paidLog(event: IndexedEvent) {
 /**
  * The x402 room's side of the vault: `PaidWithAuthorization` credits the provider what the vault
  * credited it (the amount less the fee, the fee to the platform) and marks the call paid, with the
- * fee the vault charged. A reorg that drops the log reverses exactly that booking.
+ * fee the vault charged. A reorg that drops the log reverses exactly that booking, and the call
+ * waits, unpaid, for its transaction to land again.
  */
 export function x402ChainEventHandlers(): ChainEventHandler[] {
   return [
@@ -60,7 +61,7 @@ export function x402ChainEventHandlers(): ChainEventHandler[] {
       async undo(db: Queryable, event: IndexedEvent) {
         const log = paidLog(event)
         await reverseChainBooking(db, log.base)
-        await setPaymentFee(db, log.payer, log.nonce, null)
+        await recordPaymentDropped(db, log.payer, log.nonce)
       },
     },
   ]

@@ -180,18 +180,17 @@ export async function recordPaymentLanded(
   )
 }
 
-/** A reorg dropped the payment's log: its fee is unknown again until the log is back. */
-export async function setPaymentFee(
-  db: Queryable,
-  payer: Address,
-  nonce: Hex,
-  fee: bigint | null,
-): Promise<void> {
-  await db.query(`UPDATE x402_payments SET fee = $3, updated_at = now() WHERE payer = $1 AND nonce = $2`, [
-    payer,
-    nonce,
-    fee?.toString() ?? null,
-  ])
+/**
+ * A reorg dropped the payment's log: its fee is unknown, and the call is not paid (`settling`, so
+ * not among the receipts) until the transaction lands again.
+ */
+export async function recordPaymentDropped(db: Queryable, payer: Address, nonce: Hex): Promise<void> {
+  await db.query(
+    `UPDATE x402_payments SET fee = NULL, status = CASE WHEN status = 'paid' THEN 'settling' ELSE status END,
+       updated_at = now()
+     WHERE payer = $1 AND nonce = $2`,
+    [payer, nonce],
+  )
 }
 
 /** A provider's payments, newest first, after `beforeSeq` when given. */

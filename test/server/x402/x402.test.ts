@@ -30,7 +30,7 @@ import {
 import { runAudit } from '../../../sdk/audit/auditor'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { coordinatorAccount, createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
-import { hardhatRpcUrl, revertTo, snapshot, walletFor } from '../helpers/chain'
+import { hardhatRpcUrl, mine, revertTo, snapshot, walletFor } from '../helpers/chain'
 import { createTestApp } from '../helpers/app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
 import { registerStubService, startUpstreamStub, type UpstreamStub } from '../helpers/upstream'
@@ -547,6 +547,47 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       expect(res.status).to.equal(409)
       expect(res.body.error.code).to.equal('wallet_not_managed')
     })
+  })
+
+  it("takes the provider's credit back when a reorg drops the payment, and the call is no longer paid", async function () {
+    this.timeout(60_000)
+    const seller = await registerAgent(chain.app)
+    const service = await registerStubService(chain.app, seller.apiKey, upstream, {
+      path: '/echo',
+      price: formatAmount(PRICE, 6),
+    })
+    const payer = await payerWith(PRICE)
+    await chain.index()
+    const beforePayment = await snapshot()
+    const paid = await post(
+      wrapFetchWithPayment(fetch, x402ClientFor(payer)),
+      `/x402/services/${service}`,
+      'r',
+    )
+    expect(paid.status).to.equal(200)
+    await chain.index()
+    const available = async () =>
+      (
+        await request(chain.app)
+          .get('/v1/wallet/balance')
+          .set('Authorization', bearer(seller.apiKey))
+          .expect(200)
+      ).body.balances[0].available
+    const fee = (PRICE * feeBps) / BigInt(BPS)
+    expect(await available()).to.equal(formatAmount(PRICE - fee, 6))
+
+    await revertTo(beforePayment)
+    await mine(5)
+    await chain.index()
+    expect(await available()).to.equal('0')
+    const log = (
+      await request(chain.app)
+        .get('/v1/x402/payments')
+        .set('Authorization', bearer(seller.apiKey))
+        .expect(200)
+    ).body as X402PaymentsPage
+    expect(log.payments[0]).to.include({ status: 'settling', fee: null })
+    expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 
   it('404s an unknown service and 400s a malformed id, with the error shape', async () => {
