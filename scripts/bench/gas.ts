@@ -13,10 +13,13 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import hre from 'hardhat'
 import {
+  createWalletClient,
+  custom,
   encodeAbiParameters,
   keccak256,
   maxUint256,
   parseEventLogs,
+  parseSignature,
   toHex,
   type Address,
   type Hex,
@@ -495,6 +498,59 @@ async function main() {
   }
   rows.push(['EIP-3009 transferWithAuthorization (relayed)', eip3009])
 
+  // ---- an x402 payment: the same authorization made out to the vault, spent by the coordinator
+  // (payWithTransferAuthorization) to a payee with a vault balance, the fee to the treasury
+  await hre.network.provider.request({
+    method: 'hardhat_setBalance',
+    params: [coordinator.address, '0x56bc75e2d63100000'],
+  })
+  const coordinatorSender = createWalletClient({
+    account: coordinator,
+    transport: custom(hre.network.provider),
+  })
+  let x402Payment = 0n
+  for (let i = 0; i < 2; i++) {
+    const authorization = {
+      from: from.address,
+      to: vault.address,
+      value: 12_345n,
+      validAfter: 0n,
+      validBefore: 2n ** 40n,
+      nonce: generatePrivateKey(),
+    }
+    const signature = parseSignature(
+      await from.signTypedData({
+        domain: usdcDomain,
+        types: authorizationTypes,
+        primaryType: 'TransferWithAuthorization',
+        message: authorization,
+      }),
+    )
+    x402Payment = await gasOf(
+      await coordinatorSender.writeContract({
+        chain: null,
+        address: vault.address,
+        abi: clearhouseVaultAbi,
+        functionName: 'payWithTransferAuthorization',
+        args: [
+          usdc.address,
+          {
+            from: authorization.from,
+            value: authorization.value,
+            validAfter: authorization.validAfter,
+            validBefore: authorization.validBefore,
+            nonce: authorization.nonce,
+            v: Number(signature.v),
+            r: signature.r,
+            s: signature.s,
+          },
+          payee,
+        ],
+      }),
+    )
+  }
+  rows.push(['x402 payment: payWithTransferAuthorization (coordinator)', x402Payment])
+
   // ---- calldata bytes per op kind, as a batch carries each op (see calldataOf above)
   const anySignature = { r: keccak256(toHex('bench:r')), vs: keccak256(toHex('bench:vs')) }
   const sampleChannel = distinct[0]
@@ -553,6 +609,7 @@ async function main() {
       "alone and ten in one batch (marginal = (ten - one) / 9), against the settler's gas model; " +
       'calldata_bytes_per_op = op data + 3 words of Op[] framing',
     eip3009_transfer: Number(eip3009),
+    x402_payment: Number(x402Payment),
     deposit: Number(deposit),
     escrow_lock: Number(lock),
     escrow_release: Number(release),

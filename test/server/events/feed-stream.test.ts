@@ -128,7 +128,8 @@ describe('events: the public feed over Server-Sent Events', () => {
     await fundAgent(app, creator.apiKey, '100')
     const privateValues = {
       proposal: 'PLANTED-PROPOSAL-7c1e',
-      losingAmount: '6.66',
+      // Four decimals: a timestamp's milliseconds (`…:06.661Z`) never hold it.
+      losingAmount: '6.6173',
       deliverable: 'https://planted.example/deliverable-93ab.md',
       privateMessage: 'PLANTED-PRIVATE-MESSAGE-51fd',
       feedback: 'PLANTED-FEEDBACK-0e2c',
