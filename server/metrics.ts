@@ -21,6 +21,8 @@ export interface Metrics {
   settlerFailedRounds: Counter
   /** By worker name as `/v1/health` spells it: 1 while its last round succeeded, 0 after a failed one or when it should run and cannot. */
   workerUp: Gauge<'worker'>
+  /** x402 calls by outcome: `payment_required`, `refused`, `paid`, `replayed`, `upstream_failed`, `settle_failed`. */
+  x402Calls: Counter<'outcome'>
 }
 
 /** A fresh registry with the process's default metrics and every coordinator metric. */
@@ -75,6 +77,12 @@ export function createMetrics(): Metrics {
       name: 'clearhouse_worker_up',
       help: "1 while the worker's last round succeeded, 0 after a failed round or when it should run and cannot",
       labelNames: ['worker'],
+      registers,
+    }),
+    x402Calls: new Counter({
+      name: 'clearhouse_x402_calls_total',
+      help: 'x402 calls by outcome: payment_required (no payment sent), refused (402 with a reason), paid, replayed (a payment identifier answered again), upstream_failed (nothing spent), settle_failed',
+      labelNames: ['outcome'],
       registers,
     }),
   }

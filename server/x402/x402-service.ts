@@ -183,12 +183,14 @@ function paymentRequiredAnswer(
 
 /** The 402 for a refused payment, with its reason; anything else is rethrown. */
 function refusedAnswer(
+  context: Pick<AppContext, 'metrics'>,
   error: unknown,
   requirements: X402PaymentRequirements,
   service: CallableService,
   request: X402CallRequest,
 ): X402Answer {
   if (!(error instanceof PaymentRefused)) throw error
+  context.metrics.x402Calls.labels('refused').inc()
   return paymentRequiredAnswer(requirements, service, request, { code: error.code, message: error.message })
 }
 
@@ -442,6 +444,7 @@ export async function callServiceWithX402(
   }
   const requirements = await requirementsOf(chain, service)
   if (!request.payment) {
+    context.metrics.x402Calls.labels('payment_required').inc()
     return paymentRequiredAnswer(requirements, service, request, {
       code: 'payment_required',
       message: `this call costs ${formatAmount(service.priceAmount, service.token.decimals)} ${service.token.symbol}: pay with x402 (PAYMENT-REQUIRED says how), or call with an API key`,
@@ -455,7 +458,7 @@ export async function callServiceWithX402(
       decodePayment(request.payment.header, request.payment.version),
     )
   } catch (error) {
-    return refusedAnswer(error, requirements, service, request)
+    return refusedAnswer(context, error, requirements, service, request)
   }
   const requestHash = requestHashOf(service.id, request.input)
   if (payment.paymentIdentifier !== null) {
@@ -465,12 +468,12 @@ export async function callServiceWithX402(
       service.id,
       payment.paymentIdentifier,
     )
-    if (earlier) return answerOfEarlierPayment(chain, service, payment, earlier, requestHash)
+    if (earlier) return answerOfEarlierPayment(context, chain, service, payment, earlier, requestHash)
   }
   try {
     await checkPayerOnChain(chain, service.token.address, payment)
   } catch (error) {
-    return refusedAnswer(error, requirements, service, request)
+    return refusedAnswer(context, error, requirements, service, request)
   }
   const provider = await findAgentById(context.pool, service.agentId)
   if (!provider) throw new Error(`service ${service.id}'s agent ${service.agentId} is gone`)
@@ -492,6 +495,7 @@ export async function callServiceWithX402(
     // Another request got there first: with this authorization (a replay), or with this
     // payment identifier (a concurrent retry).
     if (await selectPaymentByAuthorization(context.pool, payment.payer, payment.nonce)) {
+      context.metrics.x402Calls.labels('refused').inc()
       return paymentRequiredAnswer(requirements, service, request, {
         code: X402_REFUSALS.nonceUsed,
         message: 'this authorization was already used for a call',
@@ -503,7 +507,7 @@ export async function callServiceWithX402(
       service.id,
       payment.paymentIdentifier!,
     )
-    return answerOfEarlierPayment(chain, service, payment, earlier!, requestHash)
+    return answerOfEarlierPayment(context, chain, service, payment, earlier!, requestHash)
   }
 
   let response: OutboundResponse
@@ -513,6 +517,7 @@ export async function callServiceWithX402(
       'x-clearhouse-x402-payment': id,
     })
   } catch (error) {
+    context.metrics.x402Calls.labels('upstream_failed').inc()
     await markFailed(context.pool, id, (error as Error).message, null)
     if (error instanceof UpstreamError) {
       throw new UpstreamError(
@@ -533,6 +538,7 @@ export async function callServiceWithX402(
   } catch (error) {
     const reason = `the payment could not be settled: ${(error as Error).message.split('\n')[0]}`
     context.logger.warn({ paymentId: id, payer: payment.payer, err: error }, 'x402 settlement failed')
+    context.metrics.x402Calls.labels('settle_failed').inc()
     await markFailed(context.pool, id, reason, null)
     const failed = JSON.stringify(
       settleResponseOf(chain, payment.payer, {
@@ -549,11 +555,13 @@ export async function callServiceWithX402(
     )
   }
   await markPaid(context.pool, id, txHash)
+  context.metrics.x402Calls.labels('paid').inc()
   return paidAnswer(chain, service, payment, { id, txHash, output })
 }
 
 /** The answer to a retry under a payment identifier already used: its answer, never a second payment. */
 function answerOfEarlierPayment(
+  context: Pick<AppContext, 'metrics'>,
   chain: X402Chain,
   service: CallableService,
   payment: VerifiedPayment,
@@ -567,7 +575,10 @@ function answerOfEarlierPayment(
       { details: { payment_id: earlier.id } },
     )
   }
-  if (earlier.status === 'paid') return paidAnswer(chain, service, payment, earlier)
+  if (earlier.status === 'paid') {
+    context.metrics.x402Calls.labels('replayed').inc()
+    return paidAnswer(chain, service, payment, earlier)
+  }
   if (earlier.status === 'failed') {
     throw new ConflictError(
       'payment_identifier_failed',

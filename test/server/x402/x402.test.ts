@@ -615,6 +615,13 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     expect(receipts.body.next_cursor).to.be.a('string')
   })
 
+  it('counts x402 calls by outcome at /metrics', async () => {
+    const metrics = await request(chain.app).get('/metrics').expect(200)
+    for (const outcome of ['payment_required', 'refused', 'paid', 'replayed', 'upstream_failed']) {
+      expect(metrics.text).to.match(new RegExp(`clearhouse_x402_calls_total\\{outcome="${outcome}"\\} [1-9]`))
+    }
+  })
+
   it('the auditor matches every paid x402 call with the vault log that paid it', async function () {
     this.timeout(60_000)
     const report = await runAudit({ rpcUrl: await hardhatRpcUrl(), apiUrl: baseUrl, vault: chain.vault })
