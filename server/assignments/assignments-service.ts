@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 import type {
   AcceptResponse,
   AssignmentResponse,
@@ -13,8 +13,8 @@ import { chainNow } from '../chain/clients'
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { ConflictError, fieldError, ForbiddenError, NotFoundError } from '../errors'
-import { agentActor, agentWallet } from '../jobs/job-agents'
-import { formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
+import { agentActor } from '../jobs/job-agents'
+import { formatUnits } from '../jobs/job-tokens'
 import type { Actor } from '../auth/actor'
 import {
   findJob,
@@ -29,7 +29,6 @@ import {
 import { acceptBid, findBid, rejectPendingBids, requireAwardable, type BidRow } from '../bids/bids-service'
 import type { EscrowLockTerms } from '../../protocol/escrow-sets'
 import { isHttpUrl } from '../../protocol/urls'
-import { lockEscrow } from '../ledger/ledger-service'
 import { protocolFeeBps } from '../chain/vault-fees'
 import { postSystemMessage } from '../messages/messages-service'
 import { publishEvent } from '../events/event-bus'
@@ -44,12 +43,11 @@ import {
   type AssignmentRow,
 } from './assignments-queries'
 import {
-  chainOpReference,
   ESCROW_EXPIRY_MARGIN_SECONDS,
   ESCROW_RESOLVER_FEE_BPS,
   recordEscrowLock,
   bookSignedRelease,
-  newEscrowTerms,
+  lockSubjectEscrow,
   listEscrowOps,
   queueSignedEscrowOps,
   recordEscrowRelease,
@@ -117,7 +115,6 @@ async function findParticipantAssignment(
   return assignment
 }
 
-/** Restates the ledger's base-unit shortfall in the job's token units. */
 /**
  * The award's escrow, inside its transaction: the bid amount from the payer's available balance
  * into escrow in the ledger, and the terms of the vault escrow that holds it, naming the job's
@@ -137,32 +134,18 @@ async function lockAwardEscrow(
     )
   }
   const amount = BigInt(bid.amount)
-  try {
-    await lockEscrow(db, {
-      payerId: actor.id,
-      token: job.token_address,
-      amount,
-      reference: chainOpReference('escrow_lock', { assignmentId: award.assignmentId }),
-    })
-  } catch (error) {
-    const token = { symbol: job.token_symbol, decimals: job.token_decimals }
-    throw insufficientBalanceFor(
-      error,
-      token,
-      amount,
-      `awarding needs ${formatUnits(amount, token.decimals)} ${token.symbol} available`,
-    )
-  }
-  return newEscrowTerms(db, context, {
-    payer: actor.walletAddress,
-    payee: (await agentWallet(db, bid.bidder_agent_id))!,
-    token: job.token_address,
+  return lockSubjectEscrow(db, context, {
+    subject: { assignmentId: award.assignmentId },
+    payer: actor,
+    payeeAgentId: bid.bidder_agent_id,
+    resolverAgentId: resolverId,
+    token: { address: job.token_address as Address, symbol: job.token_symbol, decimals: job.token_decimals },
     amount,
-    resolver: (await agentWallet(db, resolverId))!,
     feeBps: award.feeBps,
     resolverFeeBps: ESCROW_RESOLVER_FEE_BPS,
     expiry: award.now + BigInt(bid.eta_seconds + ESCROW_EXPIRY_MARGIN_SECONDS),
     partialRelease: false,
+    shortfall: `awarding needs ${formatUnits(amount, job.token_decimals)} ${job.token_symbol} available`,
   })
 }
 

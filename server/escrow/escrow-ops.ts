@@ -24,7 +24,9 @@ import { queueChainOp } from '../chain/settler/op-queue'
 import type { Queryable } from '../db/pool'
 import { locateEscrow, type LocatedEscrow } from './escrow-sets-service'
 import { ConflictError } from '../errors'
-import { findChainBooking, releaseEscrow } from '../ledger/ledger-service'
+import { findChainBooking, lockEscrow, releaseEscrow } from '../ledger/ledger-service'
+import { agentWallet } from '../jobs/job-agents'
+import { insufficientBalanceFor } from '../jobs/job-tokens'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
 import { allocateVaultNonce } from '../wallet/wallet-service'
 import {
@@ -93,6 +95,59 @@ export async function newEscrowTerms(
   }
   const full = { ...terms, nonce: await allocateVaultNonce(db, terms.payer) }
   return { terms: full, escrowId: escrowIdOf(escrowDomain(context), full) }
+}
+
+/** The escrow `lockSubjectEscrow` locks for its subject (an assignment, a micro-job, a session). */
+export interface SubjectEscrow {
+  subject: EscrowSubject
+  payer: EscrowSigner
+  payeeAgentId: string
+  /** The agent that rules on it, or null for none (the zero address). */
+  resolverAgentId: string | null
+  token: { address: Address; symbol: string; decimals: number }
+  amount: bigint
+  feeBps: number
+  resolverFeeBps: number
+  expiry: bigint
+  partialRelease: boolean
+  /** What the 409 `insufficient_balance` says needed the amount. */
+  shortfall: string
+}
+
+/**
+ * The first half of every escrow lock, inside the caller's transaction: the payer's available
+ * balance is held in the ledger for the subject (409 `insufficient_balance` saying `shortfall`),
+ * and the escrow's terms get a fresh payer nonce. The caller then writes its subject's row and
+ * `recordEscrowLock`.
+ */
+export async function lockSubjectEscrow(
+  db: Queryable,
+  context: Pick<AppContext, 'chain'>,
+  escrow: SubjectEscrow,
+): Promise<{ terms: EscrowLockTerms; escrowId: Hex }> {
+  const { token, amount } = escrow
+  try {
+    await lockEscrow(db, {
+      payerId: escrow.payer.id,
+      token: token.address,
+      amount,
+      reference: chainOpReference('escrow_lock', escrow.subject),
+    })
+  } catch (error) {
+    throw insufficientBalanceFor(error, token, amount, escrow.shortfall)
+  }
+  return newEscrowTerms(db, context, {
+    payer: escrow.payer.walletAddress,
+    payee: (await agentWallet(db, escrow.payeeAgentId))!,
+    token: token.address,
+    amount,
+    resolver:
+      escrow.resolverAgentId === null ? zeroAddress : (await agentWallet(db, escrow.resolverAgentId))!,
+    feeBps: escrow.feeBps,
+    resolverFeeBps: escrow.resolverFeeBps,
+    expiry: escrow.expiry,
+    partialRelease: escrow.partialRelease,
+  })
 }
 
 /** The terms of escrow `escrowId` on this coordinator's chain, or null for an escrow it never made. */

@@ -12,19 +12,17 @@ import { ConflictError, NotFoundError } from '../errors'
 import {
   abandonUnqueuedEscrow,
   bookSignedRelease,
-  chainOpReference,
   ESCROW_EXPIRY_MARGIN_SECONDS,
   ESCROW_RESOLVER_FEE_BPS,
   listEscrowOps,
-  newEscrowTerms,
+  lockSubjectEscrow,
   queueSignedEscrowOps,
   recordEscrowLock,
   recordEscrowRelease,
   toChainOpResponse,
 } from '../escrow/escrow-ops'
-import { agentWallet } from '../jobs/job-agents'
-import { formatUnits, insufficientBalanceFor } from '../jobs/job-tokens'
-import { feeFor, lockEscrow, refundEscrow } from '../ledger/ledger-service'
+import { formatUnits } from '../jobs/job-tokens'
+import { feeFor, refundEscrow } from '../ledger/ledger-service'
 import type { CallableService } from '../services/services-service'
 import {
   finishMicroJob,
@@ -83,31 +81,18 @@ export async function openMicroJob(
   const feeBps = await protocolFeeBps(context)
   const requestHash = requestHashOf(input ?? null)
   await withRetryingTransaction(context.pool, async (db) => {
-    try {
-      await lockEscrow(db, {
-        payerId: caller.id,
-        token: token.address,
-        amount,
-        reference: chainOpReference('escrow_lock', { microJobId: id }),
-      })
-    } catch (error) {
-      throw insufficientBalanceFor(
-        error,
-        token,
-        amount,
-        `a call to service ${service.id} costs ${formatUnits(amount, token.decimals)} ${token.symbol}: deposit more, or open a channel`,
-      )
-    }
-    const { terms, escrowId } = await newEscrowTerms(db, context, {
-      payer: caller.walletAddress,
-      payee: (await agentWallet(db, service.agentId))!,
-      token: token.address,
+    const { terms, escrowId } = await lockSubjectEscrow(db, context, {
+      subject: { microJobId: id },
+      payer: caller,
+      payeeAgentId: service.agentId,
+      resolverAgentId: resolverId,
+      token,
       amount,
-      resolver: (await agentWallet(db, resolverId))!,
       feeBps,
       resolverFeeBps: ESCROW_RESOLVER_FEE_BPS,
       expiry: now + BigInt(service.responseTimeSeconds + ESCROW_EXPIRY_MARGIN_SECONDS),
       partialRelease: false,
+      shortfall: `a call to service ${service.id} costs ${formatUnits(amount, token.decimals)} ${token.symbol}: deposit more, or open a channel`,
     })
     await insertMicroJob(db, {
       id,

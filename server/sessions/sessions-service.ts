@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { zeroAddress } from 'viem'
 import { sameAddress } from '../../protocol/address'
 import type {
   CreateSessionBody,
@@ -15,18 +14,17 @@ import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { ConflictError, fieldError, ForbiddenError, NotFoundError, ValidationError } from '../errors'
 import {
-  chainOpReference,
   listEscrowOps,
-  newEscrowTerms,
+  lockSubjectEscrow,
   queueSignedEscrowOps,
   recordEscrowLock,
   recordEscrowPartialRelease,
   recordEscrowRefund,
   toChainOpResponse,
 } from '../escrow/escrow-ops'
-import { agentActor, agentWallet } from '../jobs/job-agents'
-import { formatUnits, insufficientBalanceFor, parseTokenAmount } from '../jobs/job-tokens'
-import { feeFor, lockEscrow } from '../ledger/ledger-service'
+import { agentActor } from '../jobs/job-agents'
+import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
+import { feeFor } from '../ledger/ledger-service'
 import { outboundClientFor } from '../outbound/app-outbound-client'
 import {
   findAgentServiceForCall,
@@ -88,35 +86,22 @@ export async function createSession(
   const feeBps = await protocolFeeBps(context)
   const escrowExpiry = now + BigInt(SESSION_ESCROW_SECONDS)
   await withRetryingTransaction(context.pool, async (db) => {
-    try {
-      await lockEscrow(db, {
-        payerId: client.id,
-        token: token.address,
-        amount: budget,
-        reference: chainOpReference('escrow_lock', { sessionId: id }),
-      })
-    } catch (error) {
-      throw insufficientBalanceFor(
-        error,
-        token,
-        budget,
-        `the session's budget is ${formatUnits(budget, token.decimals)} ${token.symbol}: deposit more`,
-      )
-    }
     // No resolver: the client settles what the session was worth (the agent took the session on
     // those terms), or the agent refunds it; there is nothing for a third party to rule on. The
     // lock says so (`partialRelease`): the vault allows the client's partial release on this
     // escrow only, never on a job's.
-    const { terms, escrowId } = await newEscrowTerms(db, context, {
-      payer: client.walletAddress,
-      payee: (await agentWallet(db, service.agentId))!,
-      token: token.address,
+    const { terms, escrowId } = await lockSubjectEscrow(db, context, {
+      subject: { sessionId: id },
+      payer: client,
+      payeeAgentId: service.agentId,
+      resolverAgentId: null,
+      token,
       amount: budget,
-      resolver: zeroAddress,
       feeBps,
       resolverFeeBps: 0,
       expiry: escrowExpiry,
       partialRelease: true,
+      shortfall: `the session's budget is ${formatUnits(budget, token.decimals)} ${token.symbol}: deposit more`,
     })
     await insertSession(db, {
       id,
