@@ -196,6 +196,7 @@ function refusedAnswer(
 
 /** A refusal of the payment sent: the 402 a client can act on, with the reason. */
 class PaymentRefused extends Error {
+  override name = 'PaymentRefused'
   constructor(
     readonly code: X402Refusal,
     message: string,
@@ -228,7 +229,11 @@ function decodePayment(header: string, version: 1 | 2): X402PaymentPayload {
   return parsed.data
 }
 
-/** Checks everything about the payment that needs no chain: it pays this call, signed by its payer. */
+/**
+ * Checks the payment itself: it accepted this call's requirement, pays the vault exactly the price
+ * within its window (by the later of the wall clock and block time), signed by its payer. The
+ * payer's nonce and balance on-chain are checked apart (`checkPayerOnChain`).
+ */
 async function verifyPayment(
   chain: X402Chain,
   requirements: X402PaymentRequirements,
