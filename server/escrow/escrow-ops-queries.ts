@@ -96,33 +96,28 @@ function termsOf(row: Record<string, string | number | boolean>): EscrowLockTerm
   }
 }
 
+/** The fields of `EscrowLockTerms` an op row is read with, split off into its `terms`. */
+const TERM_FIELDS = [
+  'payer',
+  'payee',
+  'token',
+  'amount',
+  'resolver',
+  'fee_bps',
+  'resolver_fee_bps',
+  'expiry',
+  'nonce',
+  'partial_release',
+] as const
+
 function escrowOpOf(row: Record<string, unknown>): EscrowOpRow {
-  const {
-    payer,
-    payee,
-    token,
-    amount,
-    resolver,
-    fee_bps,
-    resolver_fee_bps,
-    expiry,
-    nonce,
-    partial_release,
-    ...op
-  } = row
-  const terms = termsOf({
-    payer,
-    payee,
-    token,
-    amount,
-    resolver,
-    fee_bps,
-    resolver_fee_bps,
-    expiry,
-    nonce,
-    partial_release,
-  } as Record<string, string | boolean>)
-  return { ...op, terms } as EscrowOpRow
+  const op: Record<string, unknown> = { ...row }
+  const columns: Record<string, string | boolean> = {}
+  for (const column of TERM_FIELDS) {
+    columns[column] = row[column] as string | boolean
+    delete op[column]
+  }
+  return { ...op, terms: termsOf(columns) } as EscrowOpRow
 }
 
 /** Stores an escrow's terms, once: a second call for the same escrow changes nothing. */
