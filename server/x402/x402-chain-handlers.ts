@@ -1,4 +1,4 @@
-import type { Address, Hex } from 'viem'
+import type { Hex } from 'viem'
 import { normalizeAddress } from '../../protocol/address'
 import { findAgentByWallet } from '../agents/agents-service'
 import type { ChainEventHandler, IndexedEvent } from '../chain/indexer/indexed-event'
@@ -56,7 +56,7 @@ export function x402ChainEventHandlers(): ChainEventHandler[] {
           fee: log.fee,
           reference: await chainBookingReference(db, log.base),
         })
-        await recordPaymentLanded(db, log.payer as Address, log.nonce, log.fee, event.txHash)
+        await recordPaymentLanded(db, log.payer, log.nonce, log.fee, event.txHash)
       },
       async undo(db: Queryable, event: IndexedEvent) {
         const log = paidLog(event)

@@ -148,17 +148,12 @@ export async function markPaid(db: Queryable, id: string, txHash: Hex): Promise<
   )
 }
 
-export async function markFailed(
-  db: Queryable,
-  id: string,
-  reason: string,
-  txHash: Hex | null,
-): Promise<void> {
+/** The call failed or its spend did not land: nothing was spent, and `reason` says why. */
+export async function markFailed(db: Queryable, id: string, reason: string): Promise<void> {
   await db.query(
-    `UPDATE x402_payments SET status = 'failed', failure_reason = $2, tx_hash = COALESCE($3, tx_hash),
-       updated_at = now()
+    `UPDATE x402_payments SET status = 'failed', failure_reason = $2, updated_at = now()
      WHERE id = $1 AND status IN ('calling', 'settling')`,
-    [id, reason.slice(0, 1000), txHash?.toLowerCase() ?? null],
+    [id, reason.slice(0, 1000)],
   )
 }
 

@@ -23,12 +23,13 @@ import {
   listReceipts,
   takesX402Payments,
   type X402Answer,
+  type X402AnswerHeaders,
 } from './x402-service'
 
 /** Each service's public x402 URL. */
 export const X402_SERVICE_PATH = '/x402/services/{service_id}'
 
-const HEADER_NAMES: Record<string, string> = {
+const HEADER_NAMES: Record<keyof X402AnswerHeaders, string> = {
   paymentRequired: 'PAYMENT-REQUIRED',
   paymentResponse: 'PAYMENT-RESPONSE',
   v1PaymentResponse: 'X-PAYMENT-RESPONSE',
@@ -43,8 +44,8 @@ function paymentOf(req: Request): { version: 1 | 2; header: string } | null {
 }
 
 function send(res: Response, answer: X402Answer): void {
-  for (const [name, json] of Object.entries(answer.headers)) {
-    res.setHeader(HEADER_NAMES[name]!, encodeX402Header(JSON.parse(json)))
+  for (const [name, value] of Object.entries(answer.headers)) {
+    res.setHeader(HEADER_NAMES[name as keyof X402AnswerHeaders], encodeX402Header(value))
   }
   // A browser client reads the x402 headers only when they are exposed; no answer is cached.
   res.setHeader('Access-Control-Expose-Headers', 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE')

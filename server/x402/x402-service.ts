@@ -71,11 +71,23 @@ export interface X402CallRequest {
   payment: { version: 1 | 2; header: string } | null
 }
 
+/** The x402 headers an answer may carry, by what they say; the transport names and encodes them. */
+export type X402AnswerHeaders = Partial<{
+  paymentRequired: X402PaymentRequired
+  paymentResponse: X402SettleResponse
+  v1PaymentResponse: X402SettleResponse
+}>
+
 /** What the x402 transport answers: a status, its x402 headers and a JSON body. */
 export interface X402Answer {
   status: number
-  headers: Record<string, string>
+  headers: X402AnswerHeaders
   body: unknown
+}
+
+/** The settlement header in the version the client paid with. */
+function settlementHeader(version: 1 | 2, settlement: X402SettleResponse): X402AnswerHeaders {
+  return version === 2 ? { paymentResponse: settlement } : { v1PaymentResponse: settlement }
 }
 
 interface X402Chain {
@@ -92,8 +104,7 @@ export function takesX402Payments(context: Pick<AppContext, 'chain' | 'coordinat
 
 function x402ChainOf(context: AppContext): X402Chain {
   const chain = context.chain
-  const vault = chain?.deployment.contracts.ClearhouseVault as Address | undefined
-  if (!chain || !vault || !context.coordinatorAccount) {
+  if (!chain || !takesX402Payments(context)) {
     throw new ServiceUnavailableError(
       'x402_unavailable',
       'this coordinator takes no x402 payments: it runs without a chain, a vault or the coordinator key',
@@ -101,10 +112,11 @@ function x402ChainOf(context: AppContext): X402Chain {
     )
   }
   const chainId = chain.deployment.chainId
+  const vault = chain.deployment.contracts.ClearhouseVault as Address
   return { client: chain.client, chainId, vault, network: `eip155:${chainId}` }
 }
 
-const eip712DomainAbi = parseAbi([
+const tokenReadsAbi = parseAbi([
   'function eip712Domain() view returns (bytes1, string, string, uint256, address, bytes32, uint256[])',
   'function authorizationState(address authorizer, bytes32 nonce) view returns (bool)',
 ])
@@ -117,7 +129,7 @@ function tokenDomainOf(chain: X402Chain, token: Address): Promise<{ name: string
   let domain = tokenDomains.get(key)
   if (!domain) {
     domain = chain.client
-      .readContract({ address: token, abi: eip712DomainAbi, functionName: 'eip712Domain' })
+      .readContract({ address: token, abi: tokenReadsAbi, functionName: 'eip712Domain' })
       .then(([, name, version]) => ({ name, version }))
     domain.catch(() => tokenDomains.delete(key))
     tokenDomains.set(key, domain)
@@ -130,11 +142,12 @@ function tokenDomainOf(chain: X402Chain, token: Address): Promise<{ name: string
  * The client dates its authorization by its wall clock, the token by block time: where the chain
  * runs ahead (a dev chain moved forward), the window asked for covers the difference.
  */
-async function requirementsOf(chain: X402Chain, service: CallableService): Promise<X402PaymentRequirements> {
-  const [domain, now] = await Promise.all([
-    tokenDomainOf(chain, service.token.address),
-    chainNow(chain.client),
-  ])
+async function requirementsOf(
+  chain: X402Chain,
+  service: CallableService,
+  now: bigint,
+): Promise<X402PaymentRequirements> {
+  const domain = await tokenDomainOf(chain, service.token.address)
   const chainLead = Number(now) - Math.floor(Date.now() / 1000)
   return {
     scheme: 'exact',
@@ -171,12 +184,12 @@ function paymentRequiredAnswer(
   service: CallableService,
   request: X402CallRequest,
   refusal: { code: X402Refusal | 'payment_required'; message: string },
-  extraHeaders: Record<string, string> = {},
+  extraHeaders: X402AnswerHeaders = {},
 ): X402Answer {
   const required = paymentRequiredOf(requirements, service, request, refusal.code)
   return {
     status: 402,
-    headers: { ...extraHeaders, paymentRequired: JSON.stringify(required) },
+    headers: { ...extraHeaders, paymentRequired: required },
     body: { error: { code: refusal.code, message: refusal.message, details: { x402: required } } },
   }
 }
@@ -238,6 +251,7 @@ async function verifyPayment(
   chain: X402Chain,
   requirements: X402PaymentRequirements,
   payload: X402PaymentPayload,
+  now: bigint,
 ): Promise<VerifiedPayment> {
   const { authorization, signature } = payload.payload
   if (payload.x402Version === 2) {
@@ -285,9 +299,6 @@ async function verifyPayment(
       `the authorization is for ${authorization.value} base units; the call costs ${requirements.amount}`,
     )
   }
-  // The vault's token judges the window by block time, which tests (and a lagging node) may run
-  // ahead of the wall clock: the later of the two.
-  const now = await chainNow(chain.client)
   const validAfter = BigInt(authorization.validAfter)
   const validBefore = BigInt(authorization.validBefore)
   if (validAfter >= now) {
@@ -355,7 +366,7 @@ async function checkPayerOnChain(chain: X402Chain, token: Address, payment: Veri
   const [isUsed, balance] = await Promise.all([
     chain.client.readContract({
       address: token,
-      abi: eip712DomainAbi,
+      abi: tokenReadsAbi,
       functionName: 'authorizationState',
       args: [payment.payer, payment.nonce],
     }),
@@ -405,12 +416,12 @@ function paidAnswer(
     payment_id: row.id,
     tx_hash: row.txHash,
   }
-  const settlement = JSON.stringify(
-    settleResponseOf(chain, payment.payer, { success: true, transaction: row.txHash! }),
-  )
   return {
     status: 200,
-    headers: payment.version === 2 ? { paymentResponse: settlement } : { v1PaymentResponse: settlement },
+    headers: settlementHeader(
+      payment.version,
+      settleResponseOf(chain, payment.payer, { success: true, transaction: row.txHash! }),
+    ),
     body,
   }
 }
@@ -447,7 +458,10 @@ export async function callServiceWithX402(
       `service ${service.id} is free: call it with an API key (POST /v1/services/${service.id}/invoke)`,
     )
   }
-  const requirements = await requirementsOf(chain, service)
+  // The token judges an authorization's window by block time, which tests (and a lagging node)
+  // may run ahead of the wall clock: the later of the two, read once for the request.
+  const now = await chainNow(chain.client)
+  const requirements = await requirementsOf(chain, service, now)
   if (!request.payment) {
     context.metrics.x402Calls.labels('payment_required').inc()
     return paymentRequiredAnswer(requirements, service, request, {
@@ -461,6 +475,7 @@ export async function callServiceWithX402(
       chain,
       requirements,
       decodePayment(request.payment.header, request.payment.version),
+      now,
     )
   } catch (error) {
     return refusedAnswer(context, error, requirements, service, request)
@@ -523,7 +538,7 @@ export async function callServiceWithX402(
     })
   } catch (error) {
     context.metrics.x402Calls.labels('upstream_failed').inc()
-    await markFailed(context.pool, id, (error as Error).message, null)
+    await markFailed(context.pool, id, (error as Error).message)
     if (error instanceof UpstreamError) {
       throw new UpstreamError(
         error.code as ConstructorParameters<typeof UpstreamError>[0],
@@ -544,19 +559,19 @@ export async function callServiceWithX402(
     const reason = `the payment could not be settled: ${(error as Error).message.split('\n')[0]}`
     context.logger.warn({ paymentId: id, payer: payment.payer, err: error }, 'x402 settlement failed')
     context.metrics.x402Calls.labels('settle_failed').inc()
-    await markFailed(context.pool, id, reason, null)
-    const failed = JSON.stringify(
-      settleResponseOf(chain, payment.payer, {
-        success: false,
-        errorReason: X402_REFUSALS.transactionFailed,
-      }),
-    )
+    await markFailed(context.pool, id, reason)
     return paymentRequiredAnswer(
       requirements,
       service,
       request,
       { code: X402_REFUSALS.transactionFailed, message: reason },
-      payment.version === 2 ? { paymentResponse: failed } : { v1PaymentResponse: failed },
+      settlementHeader(
+        payment.version,
+        settleResponseOf(chain, payment.payer, {
+          success: false,
+          errorReason: X402_REFUSALS.transactionFailed,
+        }),
+      ),
     )
   }
   await markPaid(context.pool, id, txHash)
