@@ -47,13 +47,7 @@ describe('payment channels settled on the vault', () => {
       })
       .expect(201)
     serviceId = service.body.service_id
-    feeBps = Number(
-      await chain.client.readContract({
-        address: chain.vault,
-        abi: clearhouseVaultAbi,
-        functionName: 'feeBps',
-      }),
-    )
+    feeBps = Number(await chain.feeBps())
   })
   after(async () => {
     await upstream.close()

@@ -57,6 +57,8 @@ export interface ChainTestApp {
   fund(account: `0x${string}`, units: bigint): Promise<void>
   /** The vault's per-account balance on-chain. */
   vaultBalanceOf(account: `0x${string}`): Promise<bigint>
+  /** The vault's current protocol fee in basis points. */
+  feeBps(): Promise<bigint>
   /**
    * A front-run of the next batch: the settler simulates and sends it; before its block, `owner`
    * calls `functionName(args)` on the vault with a higher tip, and both land in one block, the
@@ -232,6 +234,11 @@ export async function createChainTestApp(
       } finally {
         await testClient.setAutomine(true)
       }
+    },
+    async feeBps() {
+      return BigInt(
+        await client.readContract({ address: vault, abi: clearhouseVaultAbi, functionName: 'feeBps' }),
+      )
     },
     async vaultBalanceOf(account) {
       return client.readContract({

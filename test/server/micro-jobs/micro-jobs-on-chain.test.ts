@@ -4,7 +4,6 @@ import type { Hex } from 'viem'
 import { formatAmount } from '../../../protocol/amounts'
 import type { MicroJobResponse } from '../../../protocol/micro-jobs'
 import { BPS } from '../../../protocol/typed-data'
-import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { bearer, registerAgent, type RegisteredTestAgent } from '../helpers/agents'
 import { createChainTestApp, type ChainTestApp } from '../helpers/chain-app'
 import { createTestDatabase, type TestDatabase } from '../helpers/database'
@@ -47,13 +46,7 @@ describe('micro-jobs settled on the vault', () => {
     this.timeout(120_000)
     const echo = await registerService('/echo')
     const failing = await registerService('/fail')
-    const feeBps = BigInt(
-      await chain.client.readContract({
-        address: chain.vault,
-        abi: clearhouseVaultAbi,
-        functionName: 'feeBps',
-      }),
-    )
+    const feeBps = await chain.feeBps()
     const callerBefore = await chain.vaultBalanceOf(caller.agent.wallet_address as Hex)
     const providerBefore = await chain.vaultBalanceOf(provider.agent.wallet_address as Hex)
 

@@ -3,7 +3,6 @@ import request from 'supertest'
 import { createTestClient, http, zeroAddress, type Hex } from 'viem'
 import type { SessionResponse } from '../../../protocol/sessions'
 import { BPS } from '../../../protocol/typed-data'
-import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import { escrowDomain, newEscrowTerms, recordEscrowPartialRelease } from '../../../server/escrow/escrow-ops'
 import { insertEscrowTerms } from '../../../server/escrow/escrow-ops-queries'
 import { TimersWorker } from '../../../server/workers/timers'
@@ -37,13 +36,7 @@ describe('sessions settled on the vault', () => {
     client = await registerAgent(chain.app)
     await chain.fund(client.agent.wallet_address as Hex, 200n * USDC)
     serviceId = await registerStubService(chain.app, agent.apiKey, upstream, { path: '/echo', price: '1' })
-    feeBps = BigInt(
-      await chain.client.readContract({
-        address: chain.vault,
-        abi: clearhouseVaultAbi,
-        functionName: 'feeBps',
-      }),
-    )
+    feeBps = await chain.feeBps()
   })
   after(async () => {
     await upstream.close()

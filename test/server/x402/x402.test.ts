@@ -18,7 +18,6 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { formatAmount } from '../../../protocol/amounts'
 import { BPS } from '../../../protocol/typed-data'
-import { clearhouseVaultAbi } from '../../../protocol/vault-abi'
 import {
   X402_REFUSALS,
   decodeX402Header,
@@ -71,13 +70,7 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     const price = formatAmount(PRICE, 6)
     echo = await registerStubService(chain.app, provider.apiKey, upstream, { path: '/echo', price })
     failing = await registerStubService(chain.app, provider.apiKey, upstream, { path: '/fail', price })
-    feeBps = BigInt(
-      await chain.client.readContract({
-        address: chain.vault,
-        abi: clearhouseVaultAbi,
-        functionName: 'feeBps',
-      }),
-    )
+    feeBps = await chain.feeBps()
   })
   after(async () => {
     server.close()
@@ -112,6 +105,26 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       .register('eip155:31337', new ExactEvmScheme(payer))
       .setSpendControls({ allowedAssets: [{ network: 'eip155:31337', asset: chain.usdc }] })
   }
+
+  /** The agent's available balance of USDC in the ledger. */
+  const availableOf = async (agent: RegisteredTestAgent): Promise<string> =>
+    (
+      await request(chain.app)
+        .get('/v1/wallet/balance')
+        .set('Authorization', bearer(agent.apiKey))
+        .expect(200)
+    ).body.balances[0].available
+
+  /** The newest x402 payment in the agent's call log (as a provider). */
+  const newestPaymentTo = async (agent: RegisteredTestAgent) =>
+    (
+      (
+        await request(chain.app)
+          .get('/v1/x402/payments')
+          .set('Authorization', bearer(agent.apiKey))
+          .expect(200)
+      ).body as X402PaymentsPage
+    ).payments[0]
 
   const tokenBalance = (account: Hex) =>
     chain.client.readContract({
@@ -193,18 +206,8 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       providerVaultBefore + PRICE - fee,
     )
     await chain.index()
-    const balance = await request(chain.app)
-      .get('/v1/wallet/balance')
-      .set('Authorization', bearer(provider.apiKey))
-      .expect(200)
-    expect(balance.body.balances[0].available).to.equal(formatAmount(PRICE - fee, 6))
-    const log = (
-      await request(chain.app)
-        .get('/v1/x402/payments')
-        .set('Authorization', bearer(provider.apiKey))
-        .expect(200)
-    ).body as X402PaymentsPage
-    expect(log.payments[0]).to.include({
+    expect(await availableOf(provider)).to.equal(formatAmount(PRICE - fee, 6))
+    expect(await newestPaymentTo(provider)).to.include({
       payment_id: body.payment_id,
       service_id: echo,
       payer: payer.address.toLowerCase(),
@@ -418,13 +421,11 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
         args: [payer.address, nonce!],
       }),
     ).to.equal(false)
-    const log = (
-      await request(chain.app)
-        .get('/v1/x402/payments')
-        .set('Authorization', bearer(provider.apiKey))
-        .expect(200)
-    ).body as X402PaymentsPage
-    expect(log.payments[0]).to.include({ service_id: failing, status: 'failed', tx_hash: null })
+    expect(await newestPaymentTo(provider)).to.include({
+      service_id: failing,
+      status: 'failed',
+      tx_hash: null,
+    })
   })
 
   it('answers a retry under the same payment identifier with the first answer and spends nothing; another request under it is 409', async function () {
@@ -514,11 +515,7 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       expect(response.body.error.code).to.equal('upstream_error')
       expect(response.body.error.details.endpoint_payment).to.equal('x402')
       expect(await tokenBalance(reseller.agent.wallet_address as Hex)).to.equal(PRICE * 5n)
-      const balance = await request(chain.app)
-        .get('/v1/wallet/balance')
-        .set('Authorization', bearer(caller.apiKey))
-        .expect(200)
-      expect(balance.body.balances[0].available).to.equal(formatAmount(PRICE * 10n, 6))
+      expect(await availableOf(caller)).to.equal(formatAmount(PRICE * 10n, 6))
     })
 
     it("is not paid from a wallet without the tokens: 502 naming the wallet's holding", async function () {
@@ -566,27 +563,14 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     )
     expect(paid.status).to.equal(200)
     await chain.index()
-    const available = async () =>
-      (
-        await request(chain.app)
-          .get('/v1/wallet/balance')
-          .set('Authorization', bearer(seller.apiKey))
-          .expect(200)
-      ).body.balances[0].available
     const fee = (PRICE * feeBps) / BigInt(BPS)
-    expect(await available()).to.equal(formatAmount(PRICE - fee, 6))
+    expect(await availableOf(seller)).to.equal(formatAmount(PRICE - fee, 6))
 
     await revertTo(beforePayment)
     await mine(5)
     await chain.index()
-    expect(await available()).to.equal('0')
-    const log = (
-      await request(chain.app)
-        .get('/v1/x402/payments')
-        .set('Authorization', bearer(seller.apiKey))
-        .expect(200)
-    ).body as X402PaymentsPage
-    expect(log.payments[0]).to.include({ status: 'settling', fee: null })
+    expect(await availableOf(seller)).to.equal('0')
+    expect(await newestPaymentTo(seller)).to.include({ status: 'settling', fee: null })
     expect(await chain.reconciliationDifference()).to.equal(0n)
   })
 
