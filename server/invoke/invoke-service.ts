@@ -29,8 +29,8 @@ import {
   type OpenMicroJob,
 } from '../micro-jobs/micro-jobs-service'
 import { checkCallInput } from './input-schemas'
-import { payX402Endpoint } from './x402-endpoint-payment'
-import { X402_HEADERS, decodeX402Header } from '../../protocol/x402'
+import { endpointRefusal, payX402Endpoint } from './x402-endpoint-payment'
+import { X402_HEADERS } from '../../protocol/x402'
 
 /** Seed 004: a provider's answer over this is a 502. */
 export const MAX_UPSTREAM_RESPONSE_BYTES = 1024 * 1024
@@ -81,18 +81,7 @@ export async function callServiceEndpoint(
       ...calledWith,
       [X402_HEADERS.paymentSignature]: payment.header,
     })
-    if (response.status === 402) {
-      const required = decodeX402Header(String(response.headers[X402_HEADERS.paymentRequired] ?? '')) as {
-        error?: unknown
-      } | null
-      throw new UpstreamError('upstream_error', "the service's x402 endpoint refused the payment", {
-        details: {
-          upstream_status: 402,
-          reason: String(required?.error ?? 'none given'),
-          endpoint_payment: 'x402',
-        },
-      })
-    }
+    if (response.status === 402) throw endpointRefusal(response)
   }
   if (response.status >= 400) {
     throw new UpstreamError('upstream_error', `the service answered ${response.status}`, {

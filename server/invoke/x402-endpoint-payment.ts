@@ -105,6 +105,20 @@ export async function payX402Endpoint(
   }
 }
 
+/** An x402 endpoint that answered 402 again to the payment: a 502 with the reason it gave. */
+export function endpointRefusal(response: OutboundResponse): UpstreamError {
+  const header = response.headers[X402_HEADERS.paymentRequired]
+  const required =
+    typeof header === 'string' ? (decodeX402Header(header) as { error?: unknown } | null) : null
+  return new UpstreamError('upstream_error', "the service's x402 endpoint refused the payment", {
+    details: {
+      upstream_status: 402,
+      reason: String(required?.error ?? 'none given'),
+      endpoint_payment: 'x402',
+    },
+  })
+}
+
 async function signedPayment(
   context: Pick<AppContext, 'pool' | 'chain' | 'walletEncryptionKey'>,
   service: CallableService,
