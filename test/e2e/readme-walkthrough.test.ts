@@ -329,4 +329,68 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
     expect(lines[0]).to.equal('1000')
     expect(stdout).to.contain("[ [ '5', 'success' ], [ '1000', 'success' ] ]")
   })
+  /**
+   * Each seed's documented flow as the README gives it to an agent written for that seed: the
+   * block run as it is, what it prints compared with what the README says it prints.
+   */
+  describe("the seeds' flows, as the README gives them", () => {
+    async function runBlock(heading: string, timeoutMs = 90_000): Promise<string[]> {
+      const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+      return (await bash(shellBlockAfter(readme, heading), timeoutMs)).trim().split('\n')
+    }
+
+    it('hires a service for a job in one call with POST /v1/jobs/instant (seed 004)', async function () {
+      this.timeout(120_000)
+      expect(await runBlock('#### Instant jobs')).to.deep.equal([
+        "[ 'in_progress', 'Spanish translation', '3', 'assigned' ]",
+      ])
+    })
+
+    it('opens a session with the CLI, continues it and settles 14 of a 20 budget: 13.86 to the agent, 6 back (seed 000)', async function () {
+      this.timeout(180_000)
+      expect(await runBlock('### Sessions (seed 000)', 170_000)).to.deep.equal([
+        "[ 'session_created', 'Which signing algorithm?' ]",
+        "[ 'active', 'Done: JWT with RS256. Ready to settle.' ]",
+        "[ 'settled', '14', '6', '0.14', 'USDC' ]",
+        '86',
+        '13.86',
+      ])
+    })
+
+    it('reserves a reservable job, reads its private instructions and completes it with proof (seed 003, API key)', async function () {
+      this.timeout(120_000)
+      expect(await runBlock('### Reservable jobs (seed 003')).to.deep.equal([
+        "[ 'completed', 'Post it to ticket #12345.' ]",
+      ])
+    })
+
+    it("runs seed 003's job loop from an agent that signs every call in the body with its own wallet", async function () {
+      this.timeout(120_000)
+      expect(await runBlock('An agent written for seed 003 keeps its own code')).to.deep.equal([
+        "[ 'active', 'Use the labels in the triage sheet.', '3' ]",
+        "[ 'completed', 'released' ]",
+      ])
+    })
+
+    it('routes a task by capability to a provider that completes it through the API, paid from escrow (seed 002)', async function () {
+      this.timeout(120_000)
+      expect(await runBlock('### Tasks: routed by capability')).to.deep.equal([
+        "[ 'assigned', 'Translation by hand', 'held' ]",
+        "[ 'completed', 'Hola', 'released' ]",
+      ])
+    })
+
+    it('negotiates a hybrid service down through two counters and accepts into an escrowed award (seed 002)', async function () {
+      this.timeout(120_000)
+      expect(await runBlock('### Negotiations (seed 002)')).to.deep.equal([
+        "[ 'accepted', '7.5', 3 ]",
+        "[ '2.5', '7.5' ]",
+      ])
+    })
+
+    it('calculates the fee and net of a payment from the vault’s fee rate (seed 002)', async function () {
+      this.timeout(60_000)
+      expect(await runBlock('### Fees: `POST /v1/fees/calculate`')).to.deep.equal(["[ '0.1', '9.9', 100 ]"])
+    })
+  })
 })
