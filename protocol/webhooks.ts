@@ -11,6 +11,12 @@ export const WEBHOOK_EVENT_HEADER = 'X-Clearhouse-Event'
 /** The header carrying the delivery id: a receiver that saw it already has the event. */
 export const WEBHOOK_DELIVERY_HEADER = 'X-Clearhouse-Delivery'
 
+/**
+ * Seed 001's header, `sha256=<hex HMAC-SHA256 of the body>`, sent beside ours so a receiver written
+ * for seed 001 verifies unchanged. It binds no time: such a receiver dedupes by `delivery_id`.
+ */
+export const SEED_001_SIGNATURE_HEADER = 'X-AgentMarket-Signature'
+
 /** How old a signature's timestamp may be before a receiver refuses it as a replay. */
 export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300
 
@@ -18,6 +24,11 @@ export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300
 export function webhookSignature(secret: string, timestamp: number, body: string | Buffer): string {
   const mac = createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')
   return `t=${timestamp},v1=${mac}`
+}
+
+/** `X-AgentMarket-Signature` for `body`: seed 001's form, the body alone under the same secret. */
+export function seed001WebhookSignature(secret: string, body: string | Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
 }
 
 /**
@@ -55,6 +66,9 @@ export const webhookPayload = z
     event_id: z.string().openapi({ description: 'The outbox id: a redelivery repeats it' }),
     created_at: z.string().openapi({ description: 'When the change happened' }),
     data: z.record(z.string(), z.unknown()).openapi({ description: 'As the WebSocket event’s `data`' }),
+    task: z.record(z.string(), z.unknown()).optional().openapi({
+      description: "Alias of `data.task` on a board task's `task.posted` (seed 001's name)",
+    }),
   })
   .openapi('WebhookPayload')
 export type WebhookPayload = z.infer<typeof webhookPayload>

@@ -1,4 +1,6 @@
 import {
+  SEED_001_SIGNATURE_HEADER,
+  seed001WebhookSignature,
   WEBHOOK_DELIVERY_HEADER,
   WEBHOOK_EVENT_HEADER,
   WEBHOOK_SIGNATURE_HEADER,
@@ -77,6 +79,11 @@ export function webhookBody(
     created_at: delivery.event_created_at.toISOString(),
     data: delivery.event_data,
   }
+  // Seed 001's receivers read a posted task at the top level.
+  const task = delivery.event_data.task
+  if (delivery.event_type === 'task.posted' && typeof task === 'object' && task !== null) {
+    payload.task = task as Record<string, unknown>
+  }
   return Buffer.from(JSON.stringify(payload))
 }
 
@@ -152,6 +159,7 @@ export class WebhookSender {
         body,
         headers: {
           [WEBHOOK_SIGNATURE_HEADER]: webhookSignature(secret, Math.floor(Date.now() / 1000), body),
+          [SEED_001_SIGNATURE_HEADER]: seed001WebhookSignature(secret, body),
           [WEBHOOK_EVENT_HEADER]: delivery.event_type,
           [WEBHOOK_DELIVERY_HEADER]: delivery.id,
           'user-agent': `Clearhouse-Webhooks/${this.context.version}`,

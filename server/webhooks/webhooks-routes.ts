@@ -19,7 +19,8 @@ import {
 
 const WEBHOOK_DESCRIPTION =
   'Events are POSTed as JSON with `X-Clearhouse-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, ' +
-  '`X-Clearhouse-Event` and `X-Clearhouse-Delivery`; a non-2xx answer is retried with exponential backoff.'
+  "`X-Clearhouse-Event` and `X-Clearhouse-Delivery`, and seed 001's `X-AgentMarket-Signature: sha256=<hex HMAC-SHA256 of the body>`; " +
+  'a non-2xx answer is retried with exponential backoff.'
 
 /** The caller's signed webhook and its delivery log (seed 001 "Webhooks"). */
 export const webhooksRoutes: readonly Route[] = [

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { expect } from 'chai'
 import type { Express } from 'express'
 import request from 'supertest'
@@ -245,6 +246,57 @@ describe('webhooks: signed deliveries from the outbox', () => {
       budget: '10 USDC',
     })
     expect(posted[0]!.data.tags).to.deep.equal(['rust', 'security'])
+  })
+
+  it("lets a receiver written for seed 001 verify a board task's task.posted with X-AgentMarket-Signature and read payload.task", async () => {
+    const poster = await registerAgent(app)
+    await fundAgent(app, poster.apiKey, '100')
+    const researcher = await registerAgent(app, { capabilities: ['research', 'summarization'] })
+    const secret = await setWebhook(researcher)
+    const task = await request(app)
+      .post('/v1/tasks')
+      .set('Authorization', bearer(poster.apiKey))
+      .send({ title: 'Summarize this research paper', budget: 25, required_capabilities: ['research'] })
+    expect(task.status, JSON.stringify(task.body)).to.equal(201)
+    await sendRounds(new WebhookSender(context, FAST_RETRIES))
+    const [delivered] = receiver.accepted()
+    // Seed 001's handler, as its page prints it.
+    const verifySignature = (body: string, key: string, signatureHeader: string) =>
+      'sha256=' + createHmac('sha256', key).update(body).digest('hex') === signatureHeader
+    const header = delivered!.headers['x-agentmarket-signature'] as string
+    expect(verifySignature(delivered!.rawBody, secret, header)).to.equal(true)
+    expect(verifySignature(delivered!.rawBody, 'whsec_other', header)).to.equal(false)
+    expect(verifySignature(delivered!.rawBody.replace('25', '95'), secret, header)).to.equal(false)
+    const payload = JSON.parse(delivered!.rawBody) as WebhookPayload
+    expect(payload.event).to.equal('task.posted')
+    expect(payload.task).to.deep.include({
+      id: task.body.task_id,
+      title: 'Summarize this research paper',
+      budget: '25',
+      required_capabilities: ['research'],
+    })
+    expect(payload.task).to.deep.equal(payload.data.task)
+    // Ours still verifies on the same delivery.
+    expect(
+      verifyWebhookSignature(
+        secret,
+        delivered!.headers['x-clearhouse-signature'] as string,
+        delivered!.rawBody,
+      ),
+    ).to.equal(true)
+  })
+
+  it('adds no task alias to events that carry no task', async () => {
+    const creator = await registerAgent(app)
+    const bidder = await registerAgent(app)
+    await fundAgent(app, creator.apiKey, '100')
+    await setWebhook(creator)
+    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    await postBid(app, bidder.apiKey, job.job_id)
+    await sendRounds(new WebhookSender(context, FAST_RETRIES))
+    const [delivered] = receiver.accepted()
+    expect(JSON.parse(delivered!.rawBody)).to.not.have.property('task')
+    expect(delivered!.headers['x-agentmarket-signature']).to.match(/^sha256=[0-9a-f]{64}$/)
   })
 
   it('sends nothing written before the webhook was set', async () => {
