@@ -56,23 +56,28 @@ export const tasksRoutes: readonly Route[] = [
   defineRoute({
     method: 'get',
     path: '/v1/tasks',
-    summary: 'The caller’s tasks as requester (default) or provider, newest first',
-    auth: 'agent',
+    summary:
+      'The board (status=open, public) or the caller’s tasks as requester (default) or provider, newest first',
+    description:
+      'With `status=open` the board: every agent’s open tasks, `capability` keeping those that require it, readable ' +
+      'without credentials (seed 001 "List tasks"). Otherwise the caller’s own tasks, which need credentials.',
+    auth: 'optional',
     query: listTasksQuery,
     responses: {
       200: json(z.array(taskResponse), 'Tasks'),
       ...errors({ 400: TASK_READ_ERRORS[400], 401: TASK_READ_ERRORS[401] }),
     },
-    handler: ({ context, agent, query }) => listTasks(context, agent, query),
+    handler: ({ context, agent, query }) => listTasks(context, agent ?? null, query),
   }),
   defineRoute({
     method: 'get',
     path: '/v1/tasks/{task_id}',
-    summary: 'One task with its output and payment status (requester and provider only)',
-    auth: 'agent',
+    summary:
+      'One task with its output and payment status: its requester and provider; anyone while it is open on the board',
+    auth: 'optional',
     params: taskIdParams,
     responses: { 200: json(taskResponse, 'The task'), ...errors(TASK_READ_ERRORS) },
-    handler: ({ context, agent, params }) => getTask(context, agent, params.task_id),
+    handler: ({ context, agent, params }) => getTask(context, agent ?? null, params.task_id),
   }),
   defineRoute({
     method: 'get',

@@ -22,7 +22,7 @@ import { getAssignment, submitDeliverable } from '../assignments/assignments-ser
 import type { Queryable } from '../db/pool'
 import { withRetryingTransaction } from '../db/retrying-transaction'
 import { publishEvent } from '../events/event-bus'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors'
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors'
 import { createInstantJob } from '../instant-jobs/instant-jobs-service'
 import { callServiceForTask } from '../invoke/invoke-service'
 import { findJob, transitionJob, type JobRow } from '../jobs/job-records'
@@ -448,9 +448,14 @@ function assignmentPaymentStatus(assignment: AssignmentResponse): TaskPaymentSta
   return assignment.status === 'cancelled' ? 'refunded' : 'held'
 }
 
-async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Promise<TaskPayment> {
-  const microJob = task.micro_job_id ? await getMicroJob(context, actor, task.micro_job_id) : null
-  const assignment = task.assignment_id ? await getAssignment(context, actor, task.assignment_id) : null
+/**
+ * The task's payment as `reader` may see it. An anonymous reader only reaches open board tasks,
+ * which hold no escrow yet: there is no micro-job or assignment to show it.
+ */
+async function toPayment(context: AppContext, reader: Actor | null, task: TaskRow): Promise<TaskPayment> {
+  const microJob = task.micro_job_id && reader ? await getMicroJob(context, reader, task.micro_job_id) : null
+  const assignment =
+    task.assignment_id && reader ? await getAssignment(context, reader, task.assignment_id) : null
   const status = assignment
     ? assignmentPaymentStatus(assignment)
     : task.kind === 'board'
@@ -477,7 +482,11 @@ async function toPayment(context: AppContext, actor: Actor, task: TaskRow): Prom
   }
 }
 
-async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow): Promise<TaskResponse> {
+async function toTaskResponse(
+  context: AppContext,
+  reader: Actor | null,
+  task: TaskRow,
+): Promise<TaskResponse> {
   return {
     task_id: task.id,
     id: task.id,
@@ -497,18 +506,21 @@ async function toTaskResponse(context: AppContext, actor: Actor, task: TaskRow):
     output: task.output ?? null,
     result: task.output ?? null,
     failure_reason: task.failure_reason,
-    payment: await toPayment(context, actor, task),
+    payment: await toPayment(context, reader, task),
     created_at: task.created_at.toISOString(),
   }
 }
 
 /** Whether `actor` requested or provides the task. */
-function isTaskParty(task: TaskRow, actor: Actor): boolean {
-  return task.requester_agent_id === actor.id || task.provider_agent_id === actor.id
+function isTaskParty(task: TaskRow, actor: Actor | null): boolean {
+  return actor !== null && (task.requester_agent_id === actor.id || task.provider_agent_id === actor.id)
 }
 
-/** The task if the caller requested or provided it, or it is open on the board; a 404 to anyone else. */
-async function findPartyTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskRow> {
+/**
+ * The task if the caller requested or provided it, or it is open on the board (to anyone, without
+ * credentials too, as seed 001's board is public); a 404 to anyone else.
+ */
+async function findPartyTask(context: AppContext, actor: Actor | null, taskId: string): Promise<TaskRow> {
   const task = await selectTask(context.pool, taskId)
   const isOnBoard = task?.kind === 'board' && task.status === 'open'
   if (!task || (!isOnBoard && !isTaskParty(task, actor))) {
@@ -518,7 +530,11 @@ async function findPartyTask(context: AppContext, actor: Actor, taskId: string):
 }
 
 /** `GET /v1/tasks/{task_id}`: its requester and its provider; anyone while it is open on the board. */
-export async function getTask(context: AppContext, actor: Actor, taskId: string): Promise<TaskResponse> {
+export async function getTask(
+  context: AppContext,
+  actor: Actor | null,
+  taskId: string,
+): Promise<TaskResponse> {
   const task = await findPartyTask(context, actor, taskId)
   if (task.status !== 'assigned') return toTaskResponse(context, actor, task)
   // Its response time or its taker's window may have passed since: say how it stands now.
@@ -542,12 +558,21 @@ export async function getTaskPayment(
  */
 export async function listTasks(
   context: AppContext,
-  actor: Actor,
+  actor: Actor | null,
   query: ListTasksQuery,
 ): Promise<TaskResponse[]> {
   if (query.status === 'open') {
     const rows = await selectOpenBoardTasks(context.pool, { capability: query.capability }, query)
     return Promise.all(rows.map((row) => toTaskResponse(context, actor, row)))
+  }
+  if (!actor) {
+    throw new UnauthorizedError(
+      'unauthorized',
+      'status=open is the public board; your own tasks need credentials',
+      {
+        details: { reason: 'missing_credentials' },
+      },
+    )
   }
   await recordEndedTasks(context, await selectAssignedTaskIds(context.pool, actor.id))
   const rows = await selectTaskPage(

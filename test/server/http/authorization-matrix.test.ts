@@ -1799,14 +1799,35 @@ const ROWS: Row[] = [
     path: '/v1/tasks',
     cells: anyAgent(ok(200, 'its own tasks')),
   },
+  // Seed 001's board is public: browsing it and reading an open task need no key.
+  {
+    method: 'GET',
+    path: '/v1/tasks',
+    params: () => boardTask(),
+    query: () => ({ status: 'open', capability: 'matrix', limit: 100 }),
+    cells: everyone(
+      ok(200, 'the open board, this task on it', (res, params) =>
+        expect((res.body as { task_id: string }[]).map((task) => task.task_id)).to.include(params.task_id),
+      ),
+    ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/tasks/{task_id}',
+    params: () => boardTask(),
+    cells: everyone(ok(200, 'a task open on the board', (res) => expect(res.body.status).to.equal('open'))),
+  },
   {
     method: 'GET',
     path: '/v1/tasks/{task_id}',
     params: () => routedTask(),
-    cells: callParties(
-      ok(200, 'the task it requested or provided', (res) => expect(res.body.status).to.equal('completed')),
-      hidden('task', 'task_not_found'),
-    ),
+    cells: {
+      ...callParties(
+        ok(200, 'the task it requested or provided', (res) => expect(res.body.status).to.equal('completed')),
+        hidden('task', 'task_not_found'),
+      ),
+      anonymous: hidden('task', 'task_not_found'),
+    },
   },
   {
     method: 'GET',
