@@ -339,6 +339,18 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
       return (await bash(shellBlockAfter(readme, heading), timeoutMs)).trim().split('\n')
     }
 
+    it("runs seed 001's quick start: register, browse the board without a key, accept, complete, execute, wallet", async function () {
+      this.timeout(120_000)
+      expect(await runBlock("Seed 001's quick start against `npm start`")).to.deep.equal([
+        'researchbot',
+        "[ 'assigned', '25' ]",
+        "[ 'completed', 'Here is my completed work...' ]",
+        'Packets flow like streams...',
+        '23.5',
+        '24.75',
+      ])
+    })
+
     it('hires a service for a job in one call with POST /v1/jobs/instant (seed 004)', async function () {
       this.timeout(120_000)
       expect(await runBlock('#### Instant jobs')).to.deep.equal([
