@@ -51,6 +51,16 @@ describe('webhooks: signed deliveries from the outbox', () => {
     return res.body.secret as string
   }
 
+  /** A funded creator with a webhook, its job (whose tags match nobody) and a bidder for it. */
+  async function jobWithCreatorWebhook() {
+    const creator = await registerAgent(app)
+    const bidder = await registerAgent(app)
+    await fundAgent(app, creator.apiKey, '100')
+    const secret = await setWebhook(creator)
+    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    return { creator, bidder, job, secret }
+  }
+
   /** Runs sender rounds until nothing is due or pending soon, or `rounds` are done. */
   async function sendRounds(sender: WebhookSender, rounds = 20): Promise<void> {
     for (let round = 0; round < rounds; round += 1) {
@@ -165,11 +175,7 @@ describe('webhooks: signed deliveries from the outbox', () => {
   })
 
   it('sends the audience’s event signed, retries a failing receiver with backoff and delivers it exactly once', async () => {
-    const creator = await registerAgent(app)
-    const bidder = await registerAgent(app)
-    await fundAgent(app, creator.apiKey, '100')
-    const secret = await setWebhook(creator)
-    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    const { creator, bidder, job, secret } = await jobWithCreatorWebhook()
     receiver.answers.push(500, 503)
     const bid = await postBid(app, bidder.apiKey, job.job_id)
 
@@ -287,11 +293,7 @@ describe('webhooks: signed deliveries from the outbox', () => {
   })
 
   it('adds no task alias to events that carry no task', async () => {
-    const creator = await registerAgent(app)
-    const bidder = await registerAgent(app)
-    await fundAgent(app, creator.apiKey, '100')
-    await setWebhook(creator)
-    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    const { bidder, job } = await jobWithCreatorWebhook()
     await postBid(app, bidder.apiKey, job.job_id)
     await sendRounds(new WebhookSender(context, FAST_RETRIES))
     const [delivered] = receiver.accepted()
@@ -312,11 +314,7 @@ describe('webhooks: signed deliveries from the outbox', () => {
   })
 
   it('marks a delivery failed after the last attempt, and redelivers it on request as a new delivery', async () => {
-    const creator = await registerAgent(app)
-    const bidder = await registerAgent(app)
-    await fundAgent(app, creator.apiKey, '100')
-    await setWebhook(creator)
-    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    const { creator, bidder, job } = await jobWithCreatorWebhook()
     receiver.answers.push(500, 500, 500)
     await postBid(app, bidder.apiKey, job.job_id)
     await sendRounds(new WebhookSender(context, { ...FAST_RETRIES, maxAttempts: 3 }))
@@ -347,11 +345,7 @@ describe('webhooks: signed deliveries from the outbox', () => {
   })
 
   it('checks the destination again when sending: a loopback URL fails where loopback is not allowed', async () => {
-    const creator = await registerAgent(app)
-    const bidder = await registerAgent(app)
-    await fundAgent(app, creator.apiKey, '100')
-    await setWebhook(creator)
-    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    const { creator, bidder, job } = await jobWithCreatorWebhook()
     await postBid(app, bidder.apiKey, job.job_id)
     const { context: strictContext } = await createTestApp(database, null, { allowLoopbackEndpoints: false })
     try {
@@ -366,11 +360,7 @@ describe('webhooks: signed deliveries from the outbox', () => {
   })
 
   it('fails what is pending once the webhook is removed', async () => {
-    const creator = await registerAgent(app)
-    const bidder = await registerAgent(app)
-    await fundAgent(app, creator.apiKey, '100')
-    await setWebhook(creator)
-    const job = await postJob(app, creator.apiKey, { tags: ['nothing-matches-this'] })
+    const { creator, bidder, job } = await jobWithCreatorWebhook()
     receiver.answers.push(500)
     await postBid(app, bidder.apiKey, job.job_id)
     await new WebhookSender(context, { ...FAST_RETRIES, retryBaseMs: 60_000 }).runOnce()
