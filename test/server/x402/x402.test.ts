@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import type { Express } from 'express'
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import request from 'supertest'
 import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from '@x402/fetch'
@@ -507,6 +507,35 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       expect(await chain.reconciliationDifference()).to.equal(0n)
     })
 
+    it("is paid from its agent's wallet for a caller paying over a channel too; the call is on the channel", async function () {
+      this.timeout(60_000)
+      const { reseller, service } = await resellerService(PRICE * 2n, PRICE * 5n)
+      const caller = await registerAgent(chain.app)
+      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
+      const opened = await request(chain.app)
+        .post('/v1/channels')
+        .set('Authorization', bearer(caller.apiKey))
+        .send({ service_id: service, deposit_amount: formatAmount(PRICE * 6n, 6) })
+      expect(opened.status, JSON.stringify(opened.body)).to.equal(201)
+      await chain.settle()
+      const response = await request(chain.app)
+        .post(`/v1/services/${service}/invoke`)
+        .set('Authorization', bearer(caller.apiKey))
+        .send({ input: 'over a channel' })
+      expect(response.status, JSON.stringify(response.body)).to.equal(200)
+      expect(response.body.output.output).to.deep.equal({ echo: 'over a channel' })
+      expect(response.body).to.include({ channel_id: opened.body.channel_id, cost: '0.02', job_id: null })
+      expect(
+        await tokenBalance(reseller.agent.wallet_address as Hex),
+        "the reseller's wallet paid echo",
+      ).to.equal(PRICE * 4n)
+      const channel = await request(chain.app)
+        .get(`/v1/channels/${opened.body.channel_id}`)
+        .set('Authorization', bearer(caller.apiKey))
+        .expect(200)
+      expect(channel.body).to.include({ total_call_count: 1, unsettled_amount: '0.02' })
+    })
+
     it('is not paid more than the service charges: 502, nothing spent, the caller not charged', async function () {
       this.timeout(60_000)
       const { reseller, service } = await resellerService(PRICE / 2n, PRICE * 5n)
@@ -524,6 +553,59 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       const { response } = await fundedCallerInvokes(service, 'unfunded')
       expect(response.status).to.equal(502)
       expect(response.body.error.message).to.match(/holds 0 USDC on-chain/)
+    })
+
+    it('takes an endpoint that refuses the payment it was sent as a 502 with its reason; the caller is not charged, and the signed payment was within the price', async function () {
+      this.timeout(60_000)
+      // A hostile endpoint: it asks for echo's real requirement, then refuses whatever it is paid.
+      const unpaid = await post(fetch, `/x402/services/${echo}`, { n: 1 })
+      const asked = paymentRequiredOf(unpaid)
+      const paymentsSent: string[] = []
+      const hostile = createServer((req, res) => {
+        req.resume()
+        req.on('end', () => {
+          const payment = req.headers['payment-signature']
+          if (typeof payment === 'string') paymentsSent.push(payment)
+          const answer = payment ? { ...asked, error: 'invalid_exact_evm_payload_signature' } : asked
+          res.statusCode = 402
+          res.setHeader('PAYMENT-REQUIRED', encodeX402Header(answer))
+          res.end('{}')
+        })
+      })
+      await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve))
+      try {
+        const reseller = await registerAgent(chain.app)
+        await mintTo(reseller.agent.wallet_address as Hex, PRICE * 5n)
+        const service = await registerStubService(chain.app, reseller.apiKey, upstream, {
+          price: formatAmount(PRICE * 2n, 6),
+          fields: {
+            endpoint_url: `http://127.0.0.1:${(hostile.address() as AddressInfo).port}/paid`,
+            endpoint_payment: 'x402',
+          },
+        })
+        const { caller, response } = await fundedCallerInvokes(service, 'refused')
+        expect(response.status, JSON.stringify(response.body)).to.equal(502)
+        expect(response.body.error.code).to.equal('upstream_error')
+        expect(response.body.error.details).to.deep.include({
+          upstream_status: 402,
+          reason: 'invalid_exact_evm_payload_signature',
+          endpoint_payment: 'x402',
+        })
+        expect(await availableOf(caller), 'the caller is not charged').to.equal(formatAmount(PRICE * 10n, 6))
+        expect(paymentsSent).to.have.length(1)
+        const sent = decodeX402Header(paymentsSent[0]!) as {
+          payload: { authorization: { value: string; from: string } }
+        }
+        expect(BigInt(sent.payload.authorization.value), 'the most the wallet can lose').to.equal(PRICE)
+        expect(sent.payload.authorization.from.toLowerCase()).to.equal(
+          (reseller.agent.wallet_address as string).toLowerCase(),
+        )
+        expect(await tokenBalance(reseller.agent.wallet_address as Hex), 'nothing spent yet').to.equal(
+          PRICE * 5n,
+        )
+      } finally {
+        hostile.close()
+      }
     })
 
     it('is refused to a self-custody agent, whose wallet the proxy cannot sign for: 409 wallet_not_managed', async () => {
