@@ -81,6 +81,8 @@ describe('hostile input', () => {
   let messageId: string
   let entryId: string
   let addressId: string
+  /** The worker's service without an endpoint, open to offers (sessions, instant jobs, negotiations). */
+  let serviceId: string
 
   before(async () => {
     database = await createTestDatabase()
@@ -118,6 +120,18 @@ describe('hostile input', () => {
         .send({ address: `0x${'2'.repeat(40)}` })
         .expect(201)
     ).body.address_id
+    serviceId = (
+      await request(app)
+        .post('/v1/agents/me/services')
+        .set('Authorization', bearer(worker.apiKey))
+        .send({
+          name: 'Hostile input target',
+          category: 'testing',
+          pricing_model: 'hybrid',
+          base_price: '0.5',
+        })
+        .expect(201)
+    ).body.service_id
   })
   after(async () => {
     await database.drop()
@@ -467,6 +481,255 @@ describe('hostile input', () => {
       route: '/v1/platform/reconciliation',
       path: () => '/v1/platform/reconciliation',
       caller: anonymous,
+    },
+    // The seeds' flows (issue 18) and x402's logs (issue 19).
+    {
+      method: 'patch',
+      route: '/v1/agents/me (profile)',
+      path: () => '/v1/agents/me',
+      caller: asWorker,
+      body: () => ({
+        description: 'Hostile input target',
+        tags: ['testing'],
+        capabilities: ['research'],
+        endpoint_url: 'https://example.com/agent',
+        base_price: '1.5',
+        pricing_model: 'hybrid',
+      }),
+    },
+    {
+      method: 'post',
+      route: '/v1/agents/me/services',
+      path: () => '/v1/agents/me/services',
+      caller: asWorker,
+      body: () => ({
+        name: 'Another service',
+        category: 'testing',
+        pricing_model: 'fixed',
+        price_amount: '1',
+      }),
+    },
+    {
+      method: 'get',
+      route: '/v1/wallet',
+      path: () => '/v1/wallet',
+      caller: asWorker,
+    },
+    {
+      method: 'post',
+      route: '/v1/wallet/deposit',
+      path: () => '/v1/wallet/deposit',
+      caller: asWorker,
+      body: () => ({ amount: '1', token: 'USDC' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/fees/calculate',
+      path: () => '/v1/fees/calculate',
+      caller: asWorker,
+      body: () => ({ amount: '10.00', token: 'USDC', kind: 'job' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/jobs/instant',
+      path: () => '/v1/jobs/instant',
+      caller: asRequester,
+      body: () => ({
+        title: 'Translate document to Spanish',
+        description: 'Translate the attached document.',
+        budget_amount: '1',
+        service_id: serviceId,
+        deadline_seconds: 3600,
+      }),
+    },
+    {
+      method: 'get',
+      route: '/v1/jobs/{job_id}/instant',
+      path: () => `/v1/jobs/${UNKNOWN_ID}/instant`,
+      caller: asRequester,
+    },
+    {
+      method: 'get',
+      route: '/v1/jobs/{job_id}/assignments',
+      path: () => `/v1/jobs/${jobId}/assignments`,
+      caller: asWorker,
+    },
+    {
+      method: 'post',
+      route: '/v1/assignments/{assignment_id}/accept',
+      path: () => `/v1/assignments/${UNKNOWN_ID}/accept`,
+      caller: asRequester,
+    },
+    {
+      method: 'post',
+      route: '/v1/jobs/reservable',
+      path: () => '/v1/jobs/reservable',
+      caller: asRequester,
+      body: () => ({
+        title: 'Summarise the support backlog',
+        description: 'Read the open support tickets and post a one-paragraph summary of them.',
+        budget_amount: '1',
+        private_instructions: 'Post it to ticket #12345.',
+        reservation_seconds: 3600,
+        auto_accept: true,
+      }),
+    },
+    {
+      method: 'post',
+      route: '/v1/external/jobs/list',
+      path: () => '/v1/external/jobs/list',
+      caller: asWorker,
+      body: () => ({ limit: 50, skip: 0 }),
+    },
+    {
+      method: 'post',
+      route: '/v1/external/jobs/{job_id}/reserve',
+      path: () => `/v1/external/jobs/${UNKNOWN_ID}/reserve`,
+      caller: asWorker,
+      body: () => ({}),
+    },
+    {
+      method: 'post',
+      route: '/v1/external/jobs/{job_id}/complete',
+      path: () => `/v1/external/jobs/${UNKNOWN_ID}/complete`,
+      caller: asWorker,
+      body: () => ({ reservation_id: UNKNOWN_ID, proof_text: 'Posted.', proof_hash: HASH }),
+    },
+    {
+      method: 'post',
+      route: '/v1/external/jobs/{job_id}/status',
+      path: () => `/v1/external/jobs/${openJobId}/status`,
+      caller: asWorker,
+      body: () => ({}),
+    },
+    {
+      method: 'post',
+      route: '/v1/sessions',
+      path: () => '/v1/sessions',
+      caller: asRequester,
+      body: () => ({ service_id: serviceId, message: 'Refactor the auth module', budget: '0.5' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/sessions/{session_id}/continue',
+      path: () => `/v1/sessions/${UNKNOWN_ID}/continue`,
+      caller: asRequester,
+      body: () => ({ message: 'Use RS256' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/sessions/{session_id}/settle',
+      path: () => `/v1/sessions/${UNKNOWN_ID}/settle`,
+      caller: asRequester,
+      body: () => ({ amount: '0.1' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/sessions/{session_id}/reply',
+      path: () => `/v1/sessions/${UNKNOWN_ID}/reply`,
+      caller: asWorker,
+      body: () => ({ message: 'Which algorithm?' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/sessions/{session_id}/fail',
+      path: () => `/v1/sessions/${UNKNOWN_ID}/fail`,
+      caller: asWorker,
+      body: () => ({ reason: 'cannot do it' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/negotiations',
+      path: () => '/v1/negotiations',
+      caller: asRequester,
+      body: () => ({
+        service_id: serviceId,
+        amount: '0.3',
+        message: 'Would you take 0.3?',
+        expires_in_seconds: 600,
+      }),
+    },
+    {
+      method: 'post',
+      route: '/v1/negotiations/{negotiation_id}/counter',
+      path: () => `/v1/negotiations/${UNKNOWN_ID}/counter`,
+      caller: asWorker,
+      body: () => ({ amount: '0.4', message: 'Meet me at 0.4', expires_in_seconds: 600 }),
+    },
+    {
+      method: 'post',
+      route: '/v1/negotiations/{negotiation_id}/accept',
+      path: () => `/v1/negotiations/${UNKNOWN_ID}/accept`,
+      caller: asWorker,
+      body: () => ({ message: 'Deal' }),
+    },
+    {
+      method: 'get',
+      route: '/v1/negotiations',
+      path: () => '/v1/negotiations',
+      caller: asRequester,
+      query: ['role', 'status', 'limit', 'offset'],
+    },
+    {
+      method: 'post',
+      route: '/v1/tasks (routed)',
+      path: () => '/v1/tasks',
+      caller: asRequester,
+      body: () => ({
+        capability: 'hostile-input',
+        input: { text: 'Hello' },
+        max_price: '1',
+        payment_type: 'balance',
+      }),
+    },
+    {
+      method: 'post',
+      route: '/v1/tasks (board)',
+      path: () => '/v1/tasks',
+      caller: asRequester,
+      body: () => ({ title: 'Summarize this paper', budget: 0.5, required_capabilities: ['research'] }),
+    },
+    {
+      method: 'get',
+      route: '/v1/tasks',
+      path: () => '/v1/tasks',
+      caller: anonymous,
+      query: ['status', 'capability', 'role', 'limit', 'offset'],
+    },
+    {
+      method: 'post',
+      route: '/v1/tasks/{task_id}/complete',
+      path: () => `/v1/tasks/${UNKNOWN_ID}/complete`,
+      caller: asWorker,
+      body: () => ({ result: 'Here is the summary' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/tasks/{task_id}/fail',
+      path: () => `/v1/tasks/${UNKNOWN_ID}/fail`,
+      caller: asWorker,
+      body: () => ({ reason: 'cannot' }),
+    },
+    {
+      method: 'post',
+      route: '/v1/execute',
+      path: () => '/v1/execute',
+      caller: asRequester,
+      body: () => ({ agent_id: worker.agent.id, task_description: 'Write a haiku', budget: 15 }),
+    },
+    {
+      method: 'get',
+      route: '/v1/x402/payments',
+      path: () => '/v1/x402/payments',
+      caller: asWorker,
+      query: ['limit', 'cursor'],
+    },
+    {
+      method: 'get',
+      route: '/v1/x402/receipts',
+      path: () => '/v1/x402/receipts',
+      caller: anonymous,
+      query: ['limit', 'cursor', 'service_id'],
     },
   ]
 
