@@ -74,10 +74,11 @@ export async function callServiceEndpoint(
   headers: Record<string, string>,
 ): Promise<OutboundResponse> {
   const calledWith = { ...headers, 'x-clearhouse-service': service.id }
-  let response = await postToEndpoint(context, service, input, calledWith)
+  const body = { input: input ?? null }
+  let response = await postServiceEndpoint(context, service, body, calledWith)
   if (response.status === 402 && service.endpointPayment === 'x402') {
     const payment = await payX402Endpoint(context, service, response)
-    response = await postToEndpoint(context, service, input, {
+    response = await postServiceEndpoint(context, service, body, {
       ...calledWith,
       [X402_HEADERS.paymentSignature]: payment.header,
     })
@@ -91,17 +92,22 @@ export async function callServiceEndpoint(
   return response
 }
 
-async function postToEndpoint(
+/**
+ * POSTs `body` to the service's endpoint through the SSRF-safe client, within the service's
+ * response time and the proxy's size limit, whatever the answer's status; a call that gets no
+ * answer is the `UpstreamError` the API says (504 on a timeout, 502 otherwise).
+ */
+export async function postServiceEndpoint(
   context: EndpointContext,
   service: CallableService,
-  input: unknown,
+  body: unknown,
   headers: Record<string, string>,
 ): Promise<OutboundResponse> {
   const timeoutMs = Math.min(service.responseTimeSeconds * 1000, invokeTimeoutOf(context))
   try {
     return await outboundClientFor(context).post({
       url: service.endpointUrl!,
-      body: { input: input ?? null },
+      body,
       headers,
       timeoutMs,
       maxResponseBytes: MAX_UPSTREAM_RESPONSE_BYTES,

@@ -6,7 +6,7 @@ import type {
   SessionTurnResponse,
   SettleSessionResponse,
 } from '../../protocol/sessions'
-import { invokeTimeoutOf, type AppContext } from '../app-context'
+import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { chainNow } from '../chain/clients'
 import { protocolFeeBps } from '../chain/vault-fees'
@@ -22,10 +22,10 @@ import {
   recordEscrowRefund,
   toChainOpResponse,
 } from '../escrow/escrow-ops'
+import { postServiceEndpoint } from '../invoke/invoke-service'
 import { agentActor } from '../jobs/job-agents'
 import { formatUnits, parseTokenAmount } from '../jobs/job-tokens'
 import { feeFor } from '../ledger/ledger-service'
-import { outboundClientFor } from '../outbound/app-outbound-client'
 import {
   findAgentServiceForCall,
   findCallableService,
@@ -47,9 +47,6 @@ import {
  * returns its budget to the client. A session is meant to be settled well before.
  */
 export const SESSION_ESCROW_SECONDS = 7 * 24 * 60 * 60
-
-/** An agent's answer longer than this is cut: it is stored and relayed as text. */
-const MAX_REPLY_BYTES = 256 * 1024
 
 /**
  * `POST /v1/sessions`: in one transaction the client's budget moves from its available balance to
@@ -126,7 +123,9 @@ export async function createSession(
 /**
  * Relays `message` to the service's endpoint and stores its answer as the agent's reply; null
  * when the service has no endpoint or did not answer (the agent replies through the API then).
- * The endpoint gets `{ session_id, message, history }` and answers `{ message }` or plain text.
+ * The endpoint gets `{ session_id, message, history }` and answers `{ message }` or plain text,
+ * called as the invoke proxy calls it (`postServiceEndpoint`: SSRF-safe, the service's response
+ * time, answers up to 1 MB).
  */
 async function askAgent(
   context: AppContext,
@@ -142,17 +141,16 @@ async function askAgent(
   }))
   let text: string
   try {
-    const response = await outboundClientFor(context).post({
-      url: service.endpointUrl,
-      body: { session_id: sessionId, message, history },
-      headers: {
+    const response = await postServiceEndpoint(
+      context,
+      service,
+      { session_id: sessionId, message, history },
+      {
         'x-clearhouse-caller': client.id,
         'x-clearhouse-service': service.id,
         'x-clearhouse-session': sessionId,
       },
-      timeoutMs: Math.min(service.responseTimeSeconds * 1000, invokeTimeoutOf(context)),
-      maxResponseBytes: MAX_REPLY_BYTES,
-    })
+    )
     if (response.status >= 400) return null
     const json = response.json as { message?: unknown } | undefined
     text = typeof json?.message === 'string' ? json.message : response.body.toString('utf8')
