@@ -466,27 +466,31 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       return { reseller, service }
     }
 
-    /** A fresh caller funded with 10 calls' worth in the vault, calling `service` through the proxy. */
-    async function fundedCallerInvokes(service: string, input: string) {
+    /** A fresh caller funded with 10 calls' worth in the vault. */
+    async function fundedCaller(): Promise<RegisteredTestAgent> {
       const caller = await registerAgent(chain.app)
       await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
-      const response = await request(chain.app)
+      return caller
+    }
+
+    /** `caller` calls `service` through the proxy. */
+    const invokeAs = (caller: RegisteredTestAgent, service: string, input: string) =>
+      request(chain.app)
         .post(`/v1/services/${service}/invoke`)
         .set('Authorization', bearer(caller.apiKey))
         .send({ input })
-      return { caller, response }
+
+    /** A fresh funded caller calling `service` through the proxy. */
+    async function fundedCallerInvokes(service: string, input: string) {
+      const caller = await fundedCaller()
+      return { caller, response: await invokeAs(caller, service, input) }
     }
 
     it("is paid from its agent's wallet when it answers 402, and the caller pays the service as for any call", async function () {
       this.timeout(60_000)
       const { reseller, service } = await resellerService(PRICE * 2n, PRICE * 5n)
-      const caller = await registerAgent(chain.app)
-      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
       const providerBefore = await chain.vaultBalanceOf(provider.agent.wallet_address as Hex)
-      const response = await request(chain.app)
-        .post(`/v1/services/${service}/invoke`)
-        .set('Authorization', bearer(caller.apiKey))
-        .send({ input: 'resold' })
+      const { response } = await fundedCallerInvokes(service, 'resold')
       expect(response.status, JSON.stringify(response.body)).to.equal(200)
       expect(response.body.output.output).to.deep.equal({ echo: 'resold' })
       expect(response.body.cost).to.equal('0.02')
@@ -510,18 +514,14 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     it("is paid from its agent's wallet for a caller paying over a channel too; the call is on the channel", async function () {
       this.timeout(60_000)
       const { reseller, service } = await resellerService(PRICE * 2n, PRICE * 5n)
-      const caller = await registerAgent(chain.app)
-      await chain.fund(caller.agent.wallet_address as Hex, PRICE * 10n)
+      const caller = await fundedCaller()
       const opened = await request(chain.app)
         .post('/v1/channels')
         .set('Authorization', bearer(caller.apiKey))
         .send({ service_id: service, deposit_amount: formatAmount(PRICE * 6n, 6) })
       expect(opened.status, JSON.stringify(opened.body)).to.equal(201)
       await chain.settle()
-      const response = await request(chain.app)
-        .post(`/v1/services/${service}/invoke`)
-        .set('Authorization', bearer(caller.apiKey))
-        .send({ input: 'over a channel' })
+      const response = await invokeAs(caller, service, 'over a channel')
       expect(response.status, JSON.stringify(response.body)).to.equal(200)
       expect(response.body.output.output).to.deep.equal({ echo: 'over a channel' })
       expect(response.body).to.include({ channel_id: opened.body.channel_id, cost: '0.02', job_id: null })
