@@ -216,6 +216,40 @@ export const x402ReceiptsPage = z
   .openapi('X402ReceiptsPage')
 export type X402ReceiptsPage = z.infer<typeof x402ReceiptsPage>
 
+/** What a service agent's managed wallet signed to pay its x402 endpoint for one call (direction 2). */
+export const x402EndpointPayment = z
+  .object({
+    endpoint_payment_id: z.string(),
+    service_id: z.string(),
+    payer: z
+      .string()
+      .openapi({ description: "The agent's managed wallet, which the authorization spends from" }),
+    pay_to: z.string(),
+    token: z.string().openapi({ description: "The token's address" }),
+    amount: z.string().openapi({ description: 'What the authorization allows, decimal' }),
+    nonce: z.string(),
+    valid_before: z
+      .string()
+      .openapi({ description: 'Unix seconds: until then the endpoint can spend it, whatever it answered' }),
+    outcome: z.enum(['answered', 'refused', 'failed', 'unanswered']).openapi({
+      description:
+        '`answered` (a 2xx to the paid call), `refused` (402 again), `failed` (another error status), `unanswered` (no answer)',
+    }),
+    upstream_status: z.number().int().nullable(),
+    tx_hash: z
+      .string()
+      .nullable()
+      .openapi({ description: "The transaction the endpoint's PAYMENT-RESPONSE named" }),
+    created_at: z.string(),
+  })
+  .openapi('X402EndpointPayment')
+export type X402EndpointPayment = z.infer<typeof x402EndpointPayment>
+
+export const x402EndpointPaymentsPage = z
+  .object({ endpoint_payments: z.array(x402EndpointPayment), next_cursor: z.string().nullable() })
+  .openapi('X402EndpointPaymentsPage')
+export type X402EndpointPaymentsPage = z.infer<typeof x402EndpointPaymentsPage>
+
 /** A page of an x402 list: newest first for the call log, oldest first for receipts. */
 export const x402ListQuery = z.object({
   cursor: z.string().max(500).optional(),

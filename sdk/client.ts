@@ -144,7 +144,12 @@ import type {
   withdrawBody,
 } from '../protocol/wallet'
 import type { z } from '../protocol/zod'
-import type { x402ListQuery, x402PaymentsPage, x402ReceiptsPage } from '../protocol/x402'
+import type {
+  x402EndpointPaymentsPage,
+  x402ListQuery,
+  x402PaymentsPage,
+  x402ReceiptsPage,
+} from '../protocol/x402'
 import { ClearhouseApiError, ClearhouseNetworkError } from './errors'
 import { toSigner, type Signer, type WalletSigner } from './signer'
 
@@ -921,6 +926,11 @@ export class ClearhouseClient {
   readonly x402 = {
     payments: (query: In<typeof x402ListQuery> = {}) =>
       this.request<Out<typeof x402PaymentsPage>>('GET', '/v1/x402/payments', { query: query as Query }),
+    /** What your managed wallet signed to pay your services' x402 endpoints (`endpoint_payment: "x402"`). */
+    endpointPayments: (query: In<typeof x402ListQuery> = {}) =>
+      this.request<Out<typeof x402EndpointPaymentsPage>>('GET', '/v1/agents/me/endpoint-payments', {
+        query: query as Query,
+      }),
     receipts: (query: In<typeof x402ListQuery> = {}) =>
       this.request<Out<typeof x402ReceiptsPage>>('GET', '/v1/x402/receipts', {
         query: query as Query,

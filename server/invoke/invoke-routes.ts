@@ -1,11 +1,13 @@
 import type { Request } from 'express'
 import { executeBody, invokeBody, invokeResponse } from '../../protocol/channels'
 import { serviceIdParams } from '../../protocol/services'
+import { x402EndpointPaymentsPage, x402ListQuery } from '../../protocol/x402'
 import type { AppContext } from '../app-context'
 import { errors, json } from '../http/openapi-parts'
 import { invokeRateLimit } from '../http/rate-limit'
 import { defineRoute, type Route } from '../http/route'
 import { executeAgent, invokeServiceById } from './invoke-service'
+import { listEndpointPayments } from './x402-endpoint-payment'
 
 const INVOKE_ERRORS = {
   400: 'Malformed input, invalid_input (against input_schema), self_invocation, service_not_callable, invalid_voucher',
@@ -63,5 +65,21 @@ export const invokeRoutes: readonly Route[] = [
       }),
     },
     handler: ({ context, agent, body }) => executeAgent(context, agent, body),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/agents/me/endpoint-payments',
+    summary: "What your managed wallet signed to pay your services' x402 endpoints, newest first",
+    description:
+      'One entry per TransferWithAuthorization the proxy sent an endpoint of a service registered with ' +
+      '`endpoint_payment: "x402"`, with what the paid call came to. An endpoint that refused the payment or never ' +
+      'answered still holds the authorization and can spend it until `valid_before`.',
+    auth: 'agent',
+    query: x402ListQuery,
+    responses: {
+      200: json(x402EndpointPaymentsPage, 'Endpoint payments'),
+      ...errors({ 400: 'Malformed query, invalid_cursor', 401: 'Not authenticated' }),
+    },
+    handler: ({ context, agent, query }) => listEndpointPayments(context, agent, query),
   }),
 ]

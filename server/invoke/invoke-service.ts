@@ -29,7 +29,7 @@ import {
   type OpenMicroJob,
 } from '../micro-jobs/micro-jobs-service'
 import { checkCallInput } from './input-schemas'
-import { endpointRefusal, payX402Endpoint } from './x402-endpoint-payment'
+import { endpointRefusal, payX402Endpoint, recordEndpointPayment } from './x402-endpoint-payment'
 import { X402_HEADERS } from '../../protocol/x402'
 
 /** Seed 004: a provider's answer over this is a 502. */
@@ -78,10 +78,16 @@ export async function callServiceEndpoint(
   let response = await postServiceEndpoint(context, service, body, calledWith)
   if (response.status === 402 && service.endpointPayment === 'x402') {
     const payment = await payX402Endpoint(context, service, response)
-    response = await postServiceEndpoint(context, service, body, {
-      ...calledWith,
-      [X402_HEADERS.paymentSignature]: payment.header,
-    })
+    let paidCall: OutboundResponse | null = null
+    try {
+      paidCall = await postServiceEndpoint(context, service, body, {
+        ...calledWith,
+        [X402_HEADERS.paymentSignature]: payment.header,
+      })
+    } finally {
+      await recordEndpointPayment(context.pool, service, payment, paidCall)
+    }
+    response = paidCall
     if (response.status === 402) throw endpointRefusal(response)
   }
   if (response.status >= 400) {

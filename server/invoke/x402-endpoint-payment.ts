@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { erc20Abi, getAddress, type Address, type Hex } from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import {
@@ -8,16 +8,22 @@ import {
   transferWithAuthorizationTypes,
   x402PaymentRequirements,
   x402Resource,
+  type X402EndpointPaymentsPage,
+  type X402ListQuery,
   type X402PaymentRequirements,
 } from '../../protocol/x402'
 import { z } from '../../protocol/zod'
 import type { AppContext } from '../app-context'
+import type { Actor } from '../auth/actor'
 import { findAgentById } from '../agents/agents-service'
 import { chainNow } from '../chain/clients'
+import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
+import type { Queryable } from '../db/pool'
 import { UpstreamError } from '../errors'
 import type { OutboundResponse } from '../outbound/outbound-http'
 import type { CallableService } from '../services/services-service'
 import { signTypedDataForAgent } from '../wallet/managed-wallets'
+import { insertEndpointPayment, selectEndpointPayments } from './invoke-queries'
 
 /** The longest an authorization the proxy signs for an endpoint stays valid, whatever it asks. */
 const MAX_AUTHORIZATION_SECONDS = 3_600
@@ -37,6 +43,11 @@ export interface EndpointPayment {
   header: string
   amount: bigint
   payTo: Address
+  /** The agent's managed wallet, which the authorization spends from. */
+  payer: Address
+  nonce: Hex
+  /** Unix seconds: until then whoever holds the authorization can spend it. */
+  validBefore: bigint
 }
 
 function refused(message: string, details: Record<string, unknown> = {}): UpstreamError {
@@ -96,12 +107,85 @@ export async function payX402Endpoint(
       `the service agent's wallet ${agent.walletAddress} holds ${formatAmount(held, service.token.decimals)} ${service.token.symbol} on-chain, less than the ${formatAmount(amount, service.token.decimals)} asked`,
     )
   }
+  const signed = await signedPayment(context, service, agent.walletAddress, requirement, parsed.data)
   return {
-    header: encodeX402Header(
-      await signedPayment(context, service, agent.walletAddress, requirement, parsed.data),
-    ),
+    header: encodeX402Header(signed),
     amount,
     payTo: getAddress(requirement.payTo),
+    payer: agent.walletAddress,
+    nonce: signed.payload.authorization.nonce,
+    validBefore: BigInt(signed.payload.authorization.validBefore),
+  }
+}
+
+/**
+ * Writes down the authorization the proxy sent and what the paid call came to: it is out whatever
+ * the endpoint answered (`response` null: no answer), so the agent sees what its wallet paid or
+ * may still be charged.
+ */
+export async function recordEndpointPayment(
+  db: Queryable,
+  service: CallableService,
+  payment: EndpointPayment,
+  response: OutboundResponse | null,
+): Promise<void> {
+  const status = response?.status ?? null
+  const transaction = response ? settledTransactionOf(response) : null
+  await insertEndpointPayment(db, {
+    id: randomUUID(),
+    serviceId: service.id,
+    agentId: service.agentId,
+    payer: payment.payer,
+    payTo: payment.payTo,
+    tokenAddress: service.token.address,
+    tokenDecimals: service.token.decimals,
+    amount: payment.amount,
+    nonce: payment.nonce,
+    validBefore: payment.validBefore,
+    outcome:
+      status === null ? 'unanswered' : status === 402 ? 'refused' : status < 400 ? 'answered' : 'failed',
+    upstreamStatus: status,
+    txHash: transaction,
+  })
+}
+
+/** The transaction the endpoint's `PAYMENT-RESPONSE` names, if it sent a readable one. */
+function settledTransactionOf(response: OutboundResponse): string | null {
+  const header = response.headers[X402_HEADERS.paymentResponse]
+  const decoded = typeof header === 'string' ? decodeX402Header(header) : null
+  const transaction = (decoded as { transaction?: unknown } | null)?.transaction
+  return typeof transaction === 'string' && /^0x[0-9a-fA-F]{64}$/.test(transaction)
+    ? transaction.toLowerCase()
+    : null
+}
+
+const SEQ_CURSOR = { seq: cursorSerial }
+
+/** `GET /v1/agents/me/endpoint-payments`: what the agent's wallet signed to its services' x402 endpoints, newest first. */
+export async function listEndpointPayments(
+  context: Pick<AppContext, 'pool'>,
+  agent: Actor,
+  query: X402ListQuery,
+): Promise<X402EndpointPaymentsPage> {
+  const before = query.cursor === undefined ? null : decodeCursor(query.cursor, SEQ_CURSOR).seq
+  const rows = await selectEndpointPayments(context.pool, agent.id, before, query.limit)
+  const last = rows.at(-1)
+  return {
+    endpoint_payments: rows.map((row) => ({
+      endpoint_payment_id: row.id,
+      service_id: row.serviceId,
+      payer: row.payer,
+      pay_to: row.payTo,
+      token: row.tokenAddress,
+      amount: formatAmount(row.amount, row.tokenDecimals),
+      nonce: row.nonce,
+      valid_before: row.validBefore.toString(),
+      outcome: row.outcome,
+      upstream_status: row.upstreamStatus,
+      tx_hash: row.txHash,
+      created_at: row.createdAt.toISOString(),
+    })),
+    next_cursor: rows.length === query.limit && last ? encodeCursor({ seq: last.seq }, SEQ_CURSOR) : null,
   }
 }
 

@@ -1668,6 +1668,15 @@ const ROWS: Row[] = [
   },
   {
     method: 'GET',
+    path: '/v1/agents/me/endpoint-payments',
+    cells: anyAgent(
+      ok(200, 'what its own wallet signed to x402 endpoints', (res) =>
+        expect(res.body.endpoint_payments).to.deep.equal([]),
+      ),
+    ),
+  },
+  {
+    method: 'GET',
     path: '/v1/x402/receipts',
     cells: everyone(ok(200, 'the public receipts', (res) => expect(res.body).to.have.property('receipts'))),
   },

@@ -726,6 +726,13 @@ describe('hostile input', () => {
     },
     {
       method: 'get',
+      route: '/v1/agents/me/endpoint-payments',
+      path: () => '/v1/agents/me/endpoint-payments',
+      caller: asWorker,
+      query: ['limit', 'cursor'],
+    },
+    {
+      method: 'get',
       route: '/v1/x402/receipts',
       path: () => '/v1/x402/receipts',
       caller: anonymous,

@@ -23,6 +23,7 @@ import {
   decodeX402Header,
   encodeX402Header,
   transferWithAuthorizationTypes,
+  type X402EndpointPaymentsPage,
   type X402PaymentRequired,
   type X402PaymentsPage,
 } from '../../../protocol/x402'
@@ -466,6 +467,17 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       return { reseller, service }
     }
 
+    /** What the agent's wallet signed to its services' x402 endpoints, newest first. */
+    const endpointPaymentsOf = async (agent: RegisteredTestAgent) =>
+      (
+        (
+          await request(chain.app)
+            .get('/v1/agents/me/endpoint-payments')
+            .set('Authorization', bearer(agent.apiKey))
+            .expect(200)
+        ).body as X402EndpointPaymentsPage
+      ).endpoint_payments
+
     /** A fresh caller funded with 10 calls' worth in the vault. */
     async function fundedCaller(): Promise<RegisteredTestAgent> {
       const caller = await registerAgent(chain.app)
@@ -502,6 +514,17 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       expect(await chain.vaultBalanceOf(provider.agent.wallet_address as Hex)).to.equal(
         providerBefore + PRICE - fee,
       )
+      const [signed] = await endpointPaymentsOf(reseller)
+      expect(signed).to.deep.include({
+        service_id: service,
+        payer: (reseller.agent.wallet_address as string).toLowerCase(),
+        pay_to: chain.vault.toLowerCase(),
+        amount: formatAmount(PRICE, 6),
+        outcome: 'answered',
+        upstream_status: 200,
+        tx_hash: (await newestPaymentTo(provider))!.tx_hash,
+      })
+      expect(await endpointPaymentsOf(provider), "echo's owner signed nothing").to.deep.equal([])
       await chain.settle()
       const resellerFee = (PRICE * 2n * feeBps) / BigInt(BPS)
       expect(
@@ -545,6 +568,7 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
       expect(response.body.error.details.endpoint_payment).to.equal('x402')
       expect(await tokenBalance(reseller.agent.wallet_address as Hex)).to.equal(PRICE * 5n)
       expect(await availableOf(caller)).to.equal(formatAmount(PRICE * 10n, 6))
+      expect(await endpointPaymentsOf(reseller), 'nothing was signed').to.deep.equal([])
     })
 
     it("is not paid from a wallet without the tokens: 502 naming the wallet's holding", async function () {
@@ -603,6 +627,14 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
         expect(await tokenBalance(reseller.agent.wallet_address as Hex), 'nothing spent yet').to.equal(
           PRICE * 5n,
         )
+        const [outstanding] = await endpointPaymentsOf(reseller)
+        expect(outstanding, 'the reseller sees the authorization the endpoint still holds').to.deep.include({
+          outcome: 'refused',
+          upstream_status: 402,
+          tx_hash: null,
+          amount: formatAmount(PRICE, 6),
+        })
+        expect(BigInt(outstanding!.valid_before)).to.be.greaterThan(BigInt(Math.floor(Date.now() / 1000)))
       } finally {
         hostile.close()
       }
