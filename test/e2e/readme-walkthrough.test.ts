@@ -288,6 +288,7 @@ describe('README walk-throughs against the embedded dev stack (npm start)', () =
       "[ 200, 'HELLO', true ]",
       "[ '0.0099' ]",
       "[ 'AGAIN', '0.02' ]",
+      "[ [ 'answered', '0.01', true ] ]",
     ])
   })
 
