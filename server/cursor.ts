@@ -100,6 +100,19 @@ export function decodeCursor<Shape extends CursorShape>(text: string, shape: Sha
   return values as CursorValues<Shape>
 }
 
+const SEQ_CURSOR = { seq: cursorSerial }
+
+/** Where a list keyed by a bigserial `seq` resumes: the seq its `cursor` holds, or null for page one. */
+export function seqAfterCursor(cursor: string | undefined): string | null {
+  return cursor === undefined ? null : decodeCursor(cursor, SEQ_CURSOR).seq
+}
+
+/** The cursor of the page after `rows`, a full page of `limit` rows keyed by `seq`; null after the last. */
+export function nextSeqCursor(rows: readonly { seq: string }[], limit: number): string | null {
+  const last = rows.at(-1)
+  return rows.length === limit && last ? encodeCursor({ seq: last.seq }, SEQ_CURSOR) : null
+}
+
 /** 400 `invalid_cursor` naming the query's `cursor`: one this list did not hand out (or not for this query). */
 export function invalidCursor(message = 'not a cursor this API returned'): ValidationError {
   return new ValidationError('invalid_cursor', `query cursor: ${message}`, {

@@ -17,7 +17,7 @@ import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { findAgentById } from '../agents/agents-service'
 import { chainNow } from '../chain/clients'
-import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
+import { nextSeqCursor, seqAfterCursor } from '../cursor'
 import type { Queryable } from '../db/pool'
 import { UpstreamError } from '../errors'
 import type { OutboundResponse } from '../outbound/outbound-http'
@@ -159,17 +159,13 @@ function settledTransactionOf(response: OutboundResponse): string | null {
     : null
 }
 
-const SEQ_CURSOR = { seq: cursorSerial }
-
 /** `GET /v1/agents/me/endpoint-payments`: what the agent's wallet signed to its services' x402 endpoints, newest first. */
 export async function listEndpointPayments(
   context: Pick<AppContext, 'pool'>,
   agent: Actor,
   query: X402ListQuery,
 ): Promise<X402EndpointPaymentsPage> {
-  const before = query.cursor === undefined ? null : decodeCursor(query.cursor, SEQ_CURSOR).seq
-  const rows = await selectEndpointPayments(context.pool, agent.id, before, query.limit)
-  const last = rows.at(-1)
+  const rows = await selectEndpointPayments(context.pool, agent.id, seqAfterCursor(query.cursor), query.limit)
   return {
     endpoint_payments: rows.map((row) => ({
       endpoint_payment_id: row.id,
@@ -185,7 +181,7 @@ export async function listEndpointPayments(
       tx_hash: row.txHash,
       created_at: row.createdAt.toISOString(),
     })),
-    next_cursor: rows.length === query.limit && last ? encodeCursor({ seq: last.seq }, SEQ_CURSOR) : null,
+    next_cursor: nextSeqCursor(rows, query.limit),
   }
 }
 

@@ -28,7 +28,7 @@ import type { Actor } from '../auth/actor'
 import { findAgentById } from '../agents/agents-service'
 import { chainNow } from '../chain/clients'
 import { sendConfirmed, senderOverClient } from '../chain/settler/transaction-sender'
-import { cursorSerial, decodeCursor, encodeCursor } from '../cursor'
+import { nextSeqCursor, seqAfterCursor } from '../cursor'
 import {
   ConflictError,
   ServiceUnavailableError,
@@ -665,28 +665,19 @@ function paymentOf(row: X402PaymentRow): X402Payment {
   }
 }
 
-const SEQ_CURSOR = { seq: cursorSerial }
-
 /** `GET /v1/x402/payments`: the calls x402 clients paid to the agent's services, newest first. */
 export async function listProviderPayments(
   context: AppContext,
   agent: Actor,
   query: X402ListQuery,
 ): Promise<X402PaymentsPage> {
-  const before = query.cursor === undefined ? null : decodeCursor(query.cursor, SEQ_CURSOR).seq
-  const rows = await selectProviderPayments(context.pool, agent.id, before, query.limit)
-  const last = rows.at(-1)
-  return {
-    payments: rows.map(paymentOf),
-    next_cursor: rows.length === query.limit && last ? encodeCursor({ seq: last.seq }, SEQ_CURSOR) : null,
-  }
+  const rows = await selectProviderPayments(context.pool, agent.id, seqAfterCursor(query.cursor), query.limit)
+  return { payments: rows.map(paymentOf), next_cursor: nextSeqCursor(rows, query.limit) }
 }
 
 /** `GET /v1/x402/receipts`: every paid x402 call, oldest first, as the auditor checks them. */
 export async function listReceipts(context: AppContext, query: X402ListQuery): Promise<X402ReceiptsPage> {
-  const after = query.cursor === undefined ? null : decodeCursor(query.cursor, SEQ_CURSOR).seq
-  const rows = await selectPaidPayments(context.pool, after, query.limit)
-  const last = rows.at(-1)
+  const rows = await selectPaidPayments(context.pool, seqAfterCursor(query.cursor), query.limit)
   return {
     receipts: rows.map((row) => ({
       payment_id: row.id,
@@ -698,6 +689,6 @@ export async function listReceipts(context: AppContext, query: X402ListQuery): P
       nonce: row.nonce,
       amount_base_units: row.amount.toString(),
     })),
-    next_cursor: rows.length === query.limit && last ? encodeCursor({ seq: last.seq }, SEQ_CURSOR) : null,
+    next_cursor: nextSeqCursor(rows, query.limit),
   }
 }
