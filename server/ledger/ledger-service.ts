@@ -463,18 +463,22 @@ function creditPosting(
   owed: bigint,
 ): Posting {
   const { agentId, amount } = parameters
-  const repaid = owed < amount ? owed : amount
   return {
     reference: parameters.reference,
     kind,
     token: parameters.token,
     amount,
-    legs: [
-      { account: source, amount: -amount },
-      { account: { agentId, kind: 'debt' }, amount: repaid },
-      { account: { agentId, kind: 'available' }, amount: amount - repaid },
-    ],
+    legs: [{ account: source, amount: -amount }, ...debtFirstLegs(agentId, amount, owed)],
   }
+}
+
+/** The agent's legs of a credit of `amount`, given what it owes: the debt repaid first, the rest to available. */
+function debtFirstLegs(agentId: string, amount: bigint, owed: bigint): Posting['legs'] {
+  const repaid = owed < amount ? owed : amount
+  return [
+    { account: { agentId, kind: 'debt' }, amount: repaid },
+    { account: { agentId, kind: 'available' }, amount: amount - repaid },
+  ]
 }
 
 /**
@@ -750,9 +754,7 @@ export async function payFromChannel(
 ): Promise<string> {
   const { callerId, providerId, token, amount, fee } = parameters
   await lockLedgerAgents(db, [callerId, providerId], token)
-  const net = amount - fee
   const owed = await selectAgentDebt(db, providerId, token.toLowerCase())
-  const repaid = owed < net ? owed : net
   return post(db, {
     reference: parameters.reference,
     kind: 'channel_settlement',
@@ -760,8 +762,7 @@ export async function payFromChannel(
     amount,
     legs: [
       { account: { agentId: callerId, kind: 'channel' }, amount: -amount },
-      { account: { agentId: providerId, kind: 'debt' }, amount: repaid },
-      { account: { agentId: providerId, kind: 'available' }, amount: net - repaid },
+      ...debtFirstLegs(providerId, amount - fee, owed),
       { account: { platform: 'fees' }, amount: fee },
     ],
   })
@@ -781,12 +782,7 @@ export async function bookAuthorizationPayment(
   let credit: Posting['legs'] = [{ account: { platform: 'unclaimed' }, amount: net }]
   if (providerId !== null) {
     await lockLedgerAgents(db, [providerId], token)
-    const owed = await selectAgentDebt(db, providerId, token.toLowerCase())
-    const repaid = owed < net ? owed : net
-    credit = [
-      { account: { agentId: providerId, kind: 'debt' }, amount: repaid },
-      { account: { agentId: providerId, kind: 'available' }, amount: net - repaid },
-    ]
+    credit = debtFirstLegs(providerId, net, await selectAgentDebt(db, providerId, token.toLowerCase()))
   }
   return post(db, {
     reference: parameters.reference,
