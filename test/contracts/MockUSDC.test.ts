@@ -1,19 +1,8 @@
 import { expect } from 'chai'
 import { ethers } from 'hardhat'
 import { loadFixture, time } from '@nomicfoundation/hardhat-network-helpers'
-import type { AnyContract } from './fixtures'
+import { eip3009Types, type AnyContract } from './fixtures'
 import { eip2612PermitTypes } from '../../protocol/typed-data'
-
-const authorizationTypes = (primaryType: 'TransferWithAuthorization' | 'ReceiveWithAuthorization') => ({
-  [primaryType]: [
-    { name: 'from', type: 'address' },
-    { name: 'to', type: 'address' },
-    { name: 'value', type: 'uint256' },
-    { name: 'validAfter', type: 'uint256' },
-    { name: 'validBefore', type: 'uint256' },
-    { name: 'nonce', type: 'bytes32' },
-  ],
-})
 
 async function deployUsdcFixture() {
   const [alice, bob, relayer] = await ethers.getSigners()
@@ -40,7 +29,7 @@ async function deployUsdcFixture() {
       ...overrides,
     } as { from: string; to: string; value: bigint; validAfter: bigint; validBefore: bigint; nonce: string }
     const signature = ethers.Signature.from(
-      await signer.signTypedData(domain, authorizationTypes(primaryType), message),
+      await signer.signTypedData(domain, eip3009Types(primaryType), message),
     )
     const args = [
       message.from,

@@ -5,11 +5,10 @@ import { anyValue } from '@nomicfoundation/hardhat-chai-matchers/withArgs'
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers'
 import {
   ADMIN_DELAY,
-  CHALLENGE_PERIOD,
   FEE_BPS,
   INITIAL_DEPOSIT,
   USDC,
-  WITHDRAWAL_DELAY,
+  deployClearhouseVault,
   deployVaultFixture,
   signTransferAuthorization,
   viemAccountOf,
@@ -279,18 +278,7 @@ describe('PayWithTransferAuthorization', function () {
 
     it('an authorization made out to another address than the vault is refused with AuthorizationInvalidSignature and credits nobody', async function () {
       const f = await loadFixture(x402Fixture)
-      const other = (await ethers.deployContract('ClearhouseVault', [
-        {
-          owner: f.owner.address,
-          coordinator: f.coordinator.address,
-          treasury: f.treasury.address,
-          feeBps: FEE_BPS,
-          withdrawalDelay: WITHDRAWAL_DELAY,
-          challengePeriod: CHALLENGE_PERIOD,
-          adminDelay: ADMIN_DELAY,
-          tokens: [f.usdcAddress],
-        },
-      ])) as unknown as AnyContract
+      const other = await deployClearhouseVault(f, [f.usdcAddress])
       const before = await moneyOf(f)
       // Made out to the front-runner, to the coordinator, and to another vault of the same coordinator.
       for (const to of [f.stranger.address, f.coordinator.address, await other.getAddress()]) {

@@ -6,7 +6,6 @@ import type { JsonFragmentType, TypedDataDomain } from 'ethers'
 import { escrowSetTree } from '../../protocol/escrow-sets'
 import { clearhouseDomain, opDataAbi } from '../../protocol/typed-data'
 import {
-  ADMIN_DELAY,
   CHALLENGE_PERIOD,
   DISPUTE_RULING_PERIOD,
   FEE_BPS,
@@ -15,6 +14,7 @@ import {
   OpKind,
   USDC,
   WITHDRAWAL_DELAY,
+  deployClearhouseVault,
   deployVaultFixture,
   nextBlockAt,
   op,
@@ -131,18 +131,7 @@ async function rulingOp(f: VaultFixture, e: LockedEscrow, payeeBps: number, by: 
 
 /** A second vault with the same parameters, funded by alice. */
 async function secondVault(f: VaultFixture): Promise<AnyContract> {
-  const second = (await ethers.deployContract('ClearhouseVault', [
-    {
-      owner: f.owner.address,
-      coordinator: f.coordinator.address,
-      treasury: f.treasury.address,
-      feeBps: FEE_BPS,
-      withdrawalDelay: WITHDRAWAL_DELAY,
-      challengePeriod: CHALLENGE_PERIOD,
-      adminDelay: ADMIN_DELAY,
-      tokens: [f.usdcAddress],
-    },
-  ])) as unknown as AnyContract
+  const second = await deployClearhouseVault(f, [f.usdcAddress])
   await f.usdc.connect(f.alice).approve(await second.getAddress(), ethers.MaxUint256)
   await second.connect(f.alice).deposit(f.usdcAddress, 100n * USDC)
   return second

@@ -12,6 +12,7 @@ import {
   USDC,
   WITHDRAWAL_DELAY,
   deployVaultFixture,
+  eip3009Types,
   nextBlockAt,
   type AnyContract,
   type VaultFixture,
@@ -75,16 +76,7 @@ async function receiveAuthorization(f: VaultFixture, value: bigint, from: Hardha
     chainId: f.chainId,
     verifyingContract: f.usdcAddress,
   }
-  const types = {
-    ReceiveWithAuthorization: [
-      { name: 'from', type: 'address' },
-      { name: 'to', type: 'address' },
-      { name: 'value', type: 'uint256' },
-      { name: 'validAfter', type: 'uint256' },
-      { name: 'validBefore', type: 'uint256' },
-      { name: 'nonce', type: 'bytes32' },
-    ],
-  }
+  const types = eip3009Types('ReceiveWithAuthorization')
   const validBefore = BigInt(await time.latest()) + 3600n
   const message = { from: from.address, to: f.vaultAddress, value, validAfter: 0n, validBefore, nonce }
   const sig = ethers.Signature.from(await from.signTypedData(domain, types, message))

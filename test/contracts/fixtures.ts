@@ -193,7 +193,8 @@ export type Eip3009TypeName = 'TransferWithAuthorization' | 'ReceiveWithAuthoriz
 
 /** EIP-3009 `primaryType` as the token's own typed data (under the token's EIP-712 domain). */
 export function eip3009Types(primaryType: Eip3009TypeName) {
-  return { [primaryType]: transferWithAuthorizationTypes.TransferWithAuthorization }
+  // A mutable copy: ethers' signTypedData takes no readonly field list.
+  return { [primaryType]: [...transferWithAuthorizationTypes.TransferWithAuthorization] }
 }
 
 /** `IVault.TransferAuthorization`: the signed fields but `to` (always the vault), with v, r, s. */
@@ -294,23 +295,31 @@ export function callChainOf(n: number): string {
   return ethers.id(`call-chain:${n}`)
 }
 
+/** A ClearhouseVault with the fixture's parameters (`FEE_BPS` and the delays) for `roles`, allowing `tokens`. */
+export async function deployClearhouseVault(
+  roles: { owner: HardhatEthersSigner; coordinator: HardhatEthersSigner; treasury: HardhatEthersSigner },
+  tokens: string[],
+): Promise<AnyContract> {
+  return (await ethers.deployContract('ClearhouseVault', [
+    {
+      owner: roles.owner.address,
+      coordinator: roles.coordinator.address,
+      treasury: roles.treasury.address,
+      feeBps: FEE_BPS,
+      withdrawalDelay: WITHDRAWAL_DELAY,
+      challengePeriod: CHALLENGE_PERIOD,
+      adminDelay: ADMIN_DELAY,
+      tokens,
+    },
+  ])) as unknown as AnyContract
+}
+
 export async function deployVaultFixture() {
   const signers = await ethers.getSigners()
   const [owner, coordinator, treasury, resolver, alice, bob, carol, dave, relayer, stranger] = signers
   const usdc = (await ethers.deployContract('MockUSDC')) as unknown as AnyContract
   const usdcAddress = await usdc.getAddress()
-  const vault = (await ethers.deployContract('ClearhouseVault', [
-    {
-      owner: owner.address,
-      coordinator: coordinator.address,
-      treasury: treasury.address,
-      feeBps: FEE_BPS,
-      withdrawalDelay: WITHDRAWAL_DELAY,
-      challengePeriod: CHALLENGE_PERIOD,
-      adminDelay: ADMIN_DELAY,
-      tokens: [usdcAddress],
-    },
-  ])) as unknown as AnyContract
+  const vault = await deployClearhouseVault({ owner, coordinator, treasury }, [usdcAddress])
   const vaultAddress = await vault.getAddress()
   const { chainId } = await ethers.provider.getNetwork()
   const domain = clearhouseDomain(Number(chainId), vaultAddress as `0x${string}`)
