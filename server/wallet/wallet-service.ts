@@ -1,4 +1,5 @@
 import { eip2612PermitTypes } from '../../protocol/typed-data'
+import { tokenSignatureAbi } from '../chain/token-abi'
 import { requireTokenAllowed } from '../chain/token-allowlist'
 import { randomUUID } from 'node:crypto'
 import { erc20Abi, parseAbi, parseSignature, type Hex } from 'viem'
@@ -338,11 +339,11 @@ export async function depositFromManagedWallet(
     client.readContract({ address: token.address, abi: erc20Abi, functionName: 'balanceOf', args: [owner] }),
     client.readContract({
       address: token.address,
-      abi: permitTokenAbi,
+      abi: tokenSignatureAbi,
       functionName: 'nonces',
       args: [owner],
     }),
-    client.readContract({ address: token.address, abi: permitTokenAbi, functionName: 'eip712Domain' }),
+    client.readContract({ address: token.address, abi: tokenSignatureAbi, functionName: 'eip712Domain' }),
     client.getBlock(),
   ])
   if (held < amount) {
@@ -398,11 +399,6 @@ export async function depositFromManagedWallet(
 
 /** How long the permit a managed-wallet deposit signs stays valid. */
 const PERMIT_LIFETIME_SECONDS = 3_600n
-
-const permitTokenAbi = parseAbi([
-  'function nonces(address owner) view returns (uint256)',
-  'function eip712Domain() view returns (bytes1, string, string, uint256, address, bytes32, uint256[])',
-])
 
 /**
  * Where the unordered vault nonces the coordinator hands out begin: far above the small or random

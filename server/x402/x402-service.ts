@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { erc20Abi, parseAbi, parseSignature, verifyTypedData, type Address, type Hex } from 'viem'
+import { erc20Abi, parseSignature, verifyTypedData, type Address, type Hex } from 'viem'
 import { formatAmount } from '../../protocol/amounts'
 import { canonicalJson } from '../../protocol/canonical-json'
 import { clearhouseVaultAbi } from '../../protocol/vault-abi'
@@ -27,6 +27,7 @@ import type { AppContext } from '../app-context'
 import type { Actor } from '../auth/actor'
 import { findAgentById } from '../agents/agents-service'
 import { chainNow } from '../chain/clients'
+import { tokenSignatureAbi } from '../chain/token-abi'
 import { sendConfirmed, senderOverClient } from '../chain/settler/transaction-sender'
 import { nextSeqCursor, seqAfterCursor } from '../cursor'
 import {
@@ -116,11 +117,6 @@ function x402ChainOf(context: AppContext): X402Chain {
   return { client: chain.client, chainId, vault, network: `eip155:${chainId}` }
 }
 
-const tokenReadsAbi = parseAbi([
-  'function eip712Domain() view returns (bytes1, string, string, uint256, address, bytes32, uint256[])',
-  'function authorizationState(address authorizer, bytes32 nonce) view returns (bool)',
-])
-
 // A token's EIP-712 name and version never change: read once per chain and token.
 const tokenDomains = new Map<string, Promise<{ name: string; version: string }>>()
 
@@ -129,7 +125,7 @@ function tokenDomainOf(chain: X402Chain, token: Address): Promise<{ name: string
   let domain = tokenDomains.get(key)
   if (!domain) {
     domain = chain.client
-      .readContract({ address: token, abi: tokenReadsAbi, functionName: 'eip712Domain' })
+      .readContract({ address: token, abi: tokenSignatureAbi, functionName: 'eip712Domain' })
       .then(([, name, version]) => ({ name, version }))
     domain.catch(() => tokenDomains.delete(key))
     tokenDomains.set(key, domain)
@@ -366,7 +362,7 @@ async function checkPayerOnChain(chain: X402Chain, token: Address, payment: Veri
   const [isUsed, balance] = await Promise.all([
     chain.client.readContract({
       address: token,
-      abi: tokenReadsAbi,
+      abi: tokenSignatureAbi,
       functionName: 'authorizationState',
       args: [payment.payer, payment.nonce],
     }),
