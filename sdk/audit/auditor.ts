@@ -260,7 +260,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
 
   const paidLogs = await readLogs(client, vault, 'PaidWithAuthorization', fromBlock, head)
   const x402PaymentsChecked = await checkX402Payments(api, paidLogs, problems)
-  const tokens = await checkSolvency(client, vault, fromBlock, head)
+  const tokens = await checkSolvency(client, vault, fromBlock, head, paidLogs)
   for (const token of tokens) {
     if (!token.isSolvent) {
       problems.push({
@@ -616,16 +616,19 @@ const erc20BalanceOfAbi = [
   },
 ] as const
 
-/** Per token the vault ever took: what its logs say it owes against what it holds. */
+/**
+ * Per token the vault ever took: what its logs say it owes against what it holds. `paid` are the
+ * `PaidWithAuthorization` logs of the same blocks, already read for the x402 check.
+ */
 async function checkSolvency(
   client: PublicClient,
   vault: Address,
   fromBlock: bigint,
   head: bigint,
+  paid: readonly { args: { token: Address; amount: bigint } }[],
 ): Promise<TokenSolvency[]> {
-  const [deposits, paid, withdrawals, executed] = await Promise.all([
+  const [deposits, withdrawals, executed] = await Promise.all([
     readLogs(client, vault, 'Deposited', fromBlock, head),
-    readLogs(client, vault, 'PaidWithAuthorization', fromBlock, head),
     readLogs(client, vault, 'Withdrawn', fromBlock, head),
     readLogs(client, vault, 'WithdrawalExecuted', fromBlock, head),
   ])
