@@ -35,6 +35,8 @@ const HEADER_NAMES: Record<keyof X402AnswerHeaders, string> = {
   v1PaymentResponse: 'X-PAYMENT-RESPONSE',
 }
 
+const EXPOSED_HEADERS = Object.values(HEADER_NAMES).join(', ')
+
 function paymentOf(req: Request): { version: 1 | 2; header: string } | null {
   const v2 = req.headers[X402_HEADERS.paymentSignature]
   if (typeof v2 === 'string') return { version: 2, header: v2.trim() }
@@ -48,7 +50,7 @@ function send(res: Response, answer: X402Answer): void {
     res.setHeader(HEADER_NAMES[name as keyof X402AnswerHeaders], encodeX402Header(value))
   }
   // A browser client reads the x402 headers only when they are exposed; no answer is cached.
-  res.setHeader('Access-Control-Expose-Headers', 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE')
+  res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS)
   res.setHeader('Cache-Control', 'no-store')
   res.status(answer.status).json(answer.body)
 }

@@ -173,6 +173,9 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     // 300 s, plus however far other suites have moved this chain's clock past the wall clock.
     expect(required.accepts[0]!.maxTimeoutSeconds).to.be.at.least(300)
     expect(required.extensions).to.have.property('payment-identifier')
+    expect(response.headers.get('access-control-expose-headers'), 'a browser client may read them').to.equal(
+      'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE',
+    )
     const body = (await response.json()) as { error: { code: string } }
     expect(body.error.code).to.equal('payment_required')
     expect(upstream.hits.get('/echo') ?? 0, 'the provider is not called unpaid').to.equal(0)
