@@ -728,6 +728,10 @@ describe('x402: any x402 client pays a Clearhouse service', () => {
     const report = await runAudit({ rpcUrl: await hardhatRpcUrl(), apiUrl: baseUrl, vault: chain.vault })
     expect(report.problems).to.deep.equal([])
     expect(report.x402PaymentsChecked).to.be.at.least(6)
+    // Every token this vault holds came in by a deposit or an x402 payment: what its logs say it
+    // owes is exactly what it holds only if the PaidWithAuthorization amounts are counted.
+    const usdc = report.tokens.find((token) => token.token.toLowerCase() === chain.usdc.toLowerCase())!
+    expect(usdc.owed).to.equal(usdc.held)
   })
 })
 
